@@ -1,0 +1,15 @@
+/**
+ * `praas`: the types a PraaS function is written against, and the error type every part of
+ * PraaS uses. The client SDK is `praas/sdk`.
+ */
+export type {
+  Context,
+  GetOptions,
+  InvokeOptions,
+  PraaSFunction,
+  ProcessList,
+  ProcessState,
+  StateKey,
+  Value,
+} from "./protocol/index.js";
+export { PraaSError, ERROR_CODES, type ErrorCode, ANY, SELF } from "./protocol/index.js";

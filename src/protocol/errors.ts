@@ -1,0 +1,90 @@
+/**
+ * The one error type of PraaS. Every failure a user can see carries a stable string `code`
+ * from the closed set below; clients branch on the code, never on message text. Errors cross
+ * process boundaries (worker → process → client) as plain `{ code, message, name }` records
+ * and are rebuilt on the other side with {@link PraaSError.fromRecord}.
+ */
+export const ERROR_CODES = [
+  "BAD_REQUEST", // malformed input: JSON, resource values, arguments
+  "INVALID_NAME", // an application, process, function or key name outside the allowed alphabet
+  "UNAUTHORIZED", // missing or wrong token / secret
+  "PAYLOAD_TOO_LARGE", // a payload or body above the configured cap
+  "APP_NOT_FOUND", // unknown application
+  "PROCESS_NOT_FOUND", // unknown process (or peer)
+  "FUNCTION_NOT_FOUND", // the application exports no such function
+  "ALREADY_EXISTS", // create with a name that is taken
+  "INVALID_STATE", // a lifecycle transition that is not allowed now (e.g. swap a swapped process)
+  "FUNCTION_ERROR", // the user function threw; `message` is its message, `errorName` its name
+  "WORKER_CRASHED", // the worker running the invocation died (exit, uncaught error, out of memory)
+  "TIMEOUT", // an invocation or a mailbox `get` ran past its deadline
+  "PROTOCOL_ERROR", // garbage, a bad handshake or an unsupported version on a binary link
+  "CONNECTION_CLOSED", // the connection carrying the request closed before the reply
+  "PEER_UNAVAILABLE", // another process could not be reached
+  "BUILD_FAILED", // the application did not bundle or load
+  "STORAGE_ERROR", // a blob or metadata store failed
+  "BACKEND_ERROR", // the backend could not start or stop a process
+  "UNAVAILABLE", // the service is shutting down or over a configured limit
+  "INTERNAL", // a bug: anything not covered above
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The wire form of an error. */
+export interface ErrorRecord {
+  code: ErrorCode;
+  message: string;
+  /** For FUNCTION_ERROR: the name of the error the user function threw (e.g. "TypeError"). */
+  errorName?: string;
+}
+
+const knownCodes: ReadonlySet<string> = new Set(ERROR_CODES);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && knownCodes.has(value);
+}
+
+export class PraaSError extends Error {
+  readonly code: ErrorCode;
+  readonly errorName: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions & { errorName?: string }) {
+    super(message, options);
+    this.name = "PraaSError";
+    this.code = code;
+    this.errorName = options?.errorName;
+  }
+
+  toRecord(): ErrorRecord {
+    const record: ErrorRecord = { code: this.code, message: this.message };
+    if (this.errorName !== undefined) record.errorName = this.errorName;
+    return record;
+  }
+
+  static fromRecord(record: { code: string; message: string; errorName?: string }): PraaSError {
+    if (!isErrorCode(record.code)) {
+      return new PraaSError("INTERNAL", `[${record.code}] ${record.message}`);
+    }
+    const options = record.errorName === undefined ? undefined : { errorName: record.errorName };
+    return new PraaSError(record.code, record.message, options);
+  }
+}
+
+export function isPraaSError(value: unknown): value is PraaSError {
+  return value instanceof PraaSError;
+}
+
+/** Turns anything thrown into a PraaSError; unknown errors become `fallback`. */
+export function ensurePraaSError(value: unknown, fallback: ErrorCode = "INTERNAL"): PraaSError {
+  if (value instanceof PraaSError) return value;
+  if (value instanceof Error) return new PraaSError(fallback, value.message, { cause: value });
+  return new PraaSError(fallback, String(value));
+}
+
+/** The record a user function's thrown value becomes. */
+export function functionErrorRecord(value: unknown): ErrorRecord {
+  if (value instanceof PraaSError) return value.toRecord();
+  if (value instanceof Error) {
+    return { code: "FUNCTION_ERROR", message: value.message, errorName: value.name };
+  }
+  return { code: "FUNCTION_ERROR", message: String(value), errorName: "Error" };
+}

@@ -1,0 +1,111 @@
+/**
+ * The binary frame shared by every PraaS link: the data plane (client ↔ process, process ↔
+ * process), worker IPC (process ↔ its workers) and the control link (process ↔ control plane).
+ *
+ * Layout (little-endian), 12-byte header then metadata then payload:
+ *
+ * | offset | size | field                                              |
+ * | ------ | ---- | -------------------------------------------------- |
+ * | 0      | 1    | magic 0x50 ("P"): catches a desynchronised stream  |
+ * | 1      | 1    | frame type (FrameType)                             |
+ * | 2      | 2    | metadata length (u16)                              |
+ * | 4      | 4    | request id (u32); replies echo the request's id    |
+ * | 8      | 4    | payload length (u32)                               |
+ *
+ * Metadata is a short list of strings (see fields.ts); the payload is raw bytes, never encoded.
+ */
+export const FRAME_MAGIC = 0x50;
+export const HEADER_BYTES = 12;
+export const PROTOCOL_VERSION = 1;
+export const HELLO_MAGIC = "praas";
+
+/** Frame types. Each link uses a subset; the comment names the link and the metadata fields. */
+export const FrameType = {
+  // data plane
+  Hello: 1, // client→process: [magic, version, token, role, name]
+  Welcome: 2, // process→client: [version, process, application]
+  Invoke: 3, // [function, invocationId?] + payload → Result | Error
+  Result: 4, // reply: [...reply fields] + payload
+  Error: 5, // reply: [code, message, errorName?]
+  PeerPut: 6, // process→process mailbox message: [key, source] + payload → Result
+  // worker IPC
+  Ready: 10, // worker→process after loading the bundle: [...function names]
+  StateGet: 20, // [key] → Result ([] found | ["absent"]) + value
+  StatePut: 21, // [key] + value → Result
+  StateDelete: 22, // [key] → Result (["deleted"] | [])
+  StateKeys: 23, // → Result + JSON [{key, updatedAt}]
+  MailPut: 24, // [destination, key] + value → Result
+  MailGet: 25, // [source, key, timeoutMs] → Result ([sender]) + value
+  Call: 26, // [function, process] + payload → Result | Error
+  Processes: 27, // → Result + JSON {active, swapped}
+  // control link
+  Register: 40, // process→control plane: [application, process, secret, host, port, token]
+  Status: 41, // process→control plane: JSON payload
+  Command: 42, // control plane→process: [command] + JSON payload → Result | Error
+} as const;
+
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+const knownTypes: ReadonlySet<number> = new Set(Object.values(FrameType));
+
+export function isFrameType(value: number): value is FrameType {
+  return knownTypes.has(value);
+}
+
+export function frameTypeName(type: number): string {
+  const entry = Object.entries(FrameType).find(([, value]) => value === type);
+  return entry ? entry[0] : `unknown(${type})`;
+}
+
+export interface Frame {
+  type: FrameType;
+  id: number;
+  meta: Buffer;
+  payload: Buffer;
+}
+
+export interface FrameHeader {
+  type: FrameType;
+  id: number;
+  metaLength: number;
+  payloadLength: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Payloads up to this size are copied next to the header so the frame is a single buffer. */
+const INLINE_PAYLOAD_BYTES = 16 * 1024;
+
+export function writeHeader(target: Buffer, header: FrameHeader, offset = 0): void {
+  target[offset] = FRAME_MAGIC;
+  target[offset + 1] = header.type;
+  target.writeUInt16LE(header.metaLength, offset + 2);
+  target.writeUInt32LE(header.id >>> 0, offset + 4);
+  target.writeUInt32LE(header.payloadLength, offset + 8);
+}
+
+/**
+ * Encodes a frame as one buffer when small, or as [header+meta, payload] so a large payload is
+ * handed to the socket without a copy.
+ */
+export function encodeFrame(
+  type: FrameType,
+  id: number,
+  meta: Uint8Array = EMPTY,
+  payload: Uint8Array = EMPTY,
+): Buffer[] {
+  const inline = payload.length <= INLINE_PAYLOAD_BYTES;
+  const headLength = HEADER_BYTES + meta.length + (inline ? payload.length : 0);
+  const head = Buffer.allocUnsafe(headLength);
+  writeHeader(head, { type, id, metaLength: meta.length, payloadLength: payload.length });
+  head.set(meta, HEADER_BYTES);
+  if (inline) {
+    head.set(payload, HEADER_BYTES + meta.length);
+    return [head];
+  }
+  return [head, asBuffer(payload)];
+}
+
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}

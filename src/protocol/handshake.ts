@@ -1,0 +1,48 @@
+/** The versioned data-plane handshake: HELLO from the connecting side, WELCOME or ERROR back. */
+import { PraaSError } from "./errors.js";
+import { expectFields } from "./fields.js";
+import { HELLO_MAGIC, PROTOCOL_VERSION } from "./frame.js";
+
+export type PeerRole = "client" | "peer";
+
+export interface Hello {
+  version: number;
+  token: string;
+  role: PeerRole;
+  /** For role "peer": the connecting process's name. */
+  name: string;
+}
+
+export function helloFields(hello: Omit<Hello, "version">): string[] {
+  return [HELLO_MAGIC, String(PROTOCOL_VERSION), hello.token, hello.role, hello.name];
+}
+
+export function parseHello(meta: Uint8Array): Hello {
+  const [magic, version, token, role, name] = expectFields(meta, 5, "hello");
+  if (magic !== HELLO_MAGIC) throw new PraaSError("PROTOCOL_ERROR", "not a PraaS client");
+  if (version !== String(PROTOCOL_VERSION)) {
+    throw new PraaSError(
+      "PROTOCOL_ERROR",
+      `unsupported protocol version ${version}; this process speaks ${PROTOCOL_VERSION}`,
+    );
+  }
+  if (role !== "client" && role !== "peer") {
+    throw new PraaSError("PROTOCOL_ERROR", `unknown role ${role}`);
+  }
+  return { version: PROTOCOL_VERSION, token: token ?? "", role, name: name ?? "" };
+}
+
+export interface Welcome {
+  version: number;
+  process: string;
+  application: string;
+}
+
+export function welcomeFields(welcome: Omit<Welcome, "version">): string[] {
+  return [String(PROTOCOL_VERSION), welcome.process, welcome.application];
+}
+
+export function parseWelcome(meta: Uint8Array): Welcome {
+  const [version, process, application] = expectFields(meta, 3, "welcome");
+  return { version: Number(version), process: process ?? "", application: application ?? "" };
+}

@@ -1,0 +1,9 @@
+/** The protocol module: frames, codecs, names, errors and shared types. No I/O. */
+export * from "./errors.js";
+export * from "./fields.js";
+export * from "./frame.js";
+export * from "./parser.js";
+export * from "./values.js";
+export * from "./names.js";
+export * from "./handshake.js";
+export type * from "./context.js";

@@ -1,0 +1,40 @@
+/** Reads exact byte counts from a stream of chunks, copying only when a read spans chunks. */
+import { PraaSError } from "../protocol/index.js";
+
+export class ByteReader {
+  readonly #iterator: AsyncIterator<Uint8Array>;
+  #chunk: Buffer = Buffer.alloc(0);
+  #offset = 0;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.#iterator = source[Symbol.asyncIterator]();
+  }
+
+  async read(length: number): Promise<Buffer> {
+    if (this.#chunk.length - this.#offset >= length) return this.#take(length);
+    const out = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      if (this.#offset === this.#chunk.length && !(await this.#next())) {
+        throw new PraaSError("STORAGE_ERROR", "corrupt snapshot: truncated");
+      }
+      const part = this.#take(Math.min(length - filled, this.#chunk.length - this.#offset));
+      filled += part.copy(out, filled);
+    }
+    return out;
+  }
+
+  #take(length: number): Buffer {
+    const part = this.#chunk.subarray(this.#offset, this.#offset + length);
+    this.#offset += length;
+    return part;
+  }
+
+  async #next(): Promise<boolean> {
+    const { value, done } = await this.#iterator.next();
+    if (done) return false;
+    this.#chunk = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
+    this.#offset = 0;
+    return true;
+  }
+}

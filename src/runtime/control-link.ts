@@ -1,0 +1,126 @@
+/**
+ * The process side of the control link: dial the control plane, register with the per-process
+ * secret, then answer its commands (swap, stop, peers) and ask it to resume swapped peers.
+ * If the control plane goes away the link is redialled with backoff, so processes survive a
+ * control-plane restart.
+ *
+ * Commands (control plane → process), Command frame with fields [name] and a JSON payload:
+ *   "swap"   → Result JSON { size, key }; the process exits afterwards
+ *   "stop"   → Result; the process exits afterwards
+ *   "peers"  → payload PeerEntry[]; replaces the peer directory
+ *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
+ * Requests (process → control plane):
+ *   Register [application, process, secret, host, port, token] → Result
+ *   Command ["resume", peer] → Result once the peer is active (the directory update follows)
+ */
+import type { Logger } from "pino";
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  ensurePraaSError,
+  expectFields,
+  type Frame,
+} from "../protocol/index.js";
+import { FrameLink, openSocket } from "../transport/index.js";
+import type { ControlLinkOptions, PeerEntry } from "./config.js";
+
+export interface ControlHandler {
+  /** Registration fields after the secret: host, port, token. */
+  endpoint(): { host: string; port: number; token: string };
+  command(name: string, payload: Buffer): Promise<unknown>;
+  /** Runs after the reply to a command that ends the process has been sent. */
+  afterReply(name: string): void;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+
+export class ControlLink {
+  #link: FrameLink | undefined;
+  #closing = false;
+  #retryMs = RETRY_MIN_MS;
+
+  constructor(
+    private readonly options: ControlLinkOptions & { application: string; process: string },
+    private readonly handler: ControlHandler,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connects and registers; rejects when the first registration fails. */
+  async connect(): Promise<void> {
+    this.#link = await this.#dial();
+  }
+
+  /** Asks the control plane to resume a swapped peer. */
+  async resume(peer: string): Promise<void> {
+    if (!this.#link || this.#link.closed) throw new PraaSError("PEER_UNAVAILABLE", "no control-plane link");
+    await this.#link.request(FrameType.Command, encodeFields(["resume", peer]));
+  }
+
+  close(): void {
+    this.#closing = true;
+    this.#link?.close();
+  }
+
+  async #dial(): Promise<FrameLink> {
+    const socket = await openSocket(this.options.host, this.options.port, 10_000);
+    const link = new FrameLink(socket, {
+      maxPayloadBytes: 64 * 1024 * 1024,
+      onRequest: (frame) => this.#onCommand(link, frame),
+      onClose: () => this.#onLost(link),
+    });
+    const { host, port, token } = this.handler.endpoint();
+    const { application, process, secret } = this.options;
+    await link.request(
+      FrameType.Register,
+      encodeFields([application, process, secret, host, String(port), token]),
+      undefined,
+      10_000,
+    );
+    this.#retryMs = RETRY_MIN_MS;
+    return link;
+  }
+
+  #onCommand(link: FrameLink, frame: Frame): void {
+    if (frame.type !== FrameType.Command) throw new PraaSError("PROTOCOL_ERROR", "expected a command");
+    const [name = ""] = expectFields(frame.meta, 1, "command");
+    this.handler.command(name, frame.payload).then(
+      (result) => {
+        link.reply(frame.id, Buffer.from(JSON.stringify(result ?? null)));
+        link.flush();
+        this.handler.afterReply(name);
+      },
+      (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
+    );
+  }
+
+  #onLost(link: FrameLink): void {
+    if (this.#closing || this.#link !== link) return;
+    this.#link = undefined;
+    this.log.warn("control link lost; reconnecting");
+    this.#scheduleRedial();
+  }
+
+  #scheduleRedial(): void {
+    setTimeout(() => void this.#redial(), this.#retryMs).unref();
+    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+  }
+
+  async #redial(): Promise<void> {
+    if (this.#closing) return;
+    try {
+      this.#link = await this.#dial();
+      this.log.info("control link re-established");
+    } catch (error) {
+      this.log.debug({ err: String(error) }, "control link reconnect failed");
+      this.#scheduleRedial();
+    }
+  }
+}
+
+export function parsePeers(payload: Buffer): PeerEntry[] {
+  const value: unknown = JSON.parse(payload.toString("utf8"));
+  if (!Array.isArray(value)) throw new PraaSError("BAD_REQUEST", "peers must be an array");
+  return value as PeerEntry[];
+}

@@ -1,0 +1,125 @@
+/**
+ * The other processes of this application: where they are (the directory, fed by the control
+ * plane or a static map) and one lazily opened data-plane connection to each.
+ */
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  type ProcessList,
+} from "../protocol/index.js";
+import { connectFrameLink, type FrameLink } from "../transport/index.js";
+import type { PeerAddress, PeerEntry } from "./config.js";
+
+export interface PeersOptions {
+  self: string;
+  maxPayloadBytes: number;
+  /** Asked to bring a swapped peer back; resolves once the directory shows it active. */
+  resume?: ((name: string) => Promise<void>) | undefined;
+}
+
+export class Peers {
+  readonly #options: PeersOptions;
+  #entries = new Map<string, PeerEntry>();
+  readonly #links = new Map<string, Promise<FrameLink>>();
+  #changed: (() => void)[] = [];
+
+  constructor(options: PeersOptions, entries: readonly PeerEntry[] = []) {
+    this.#options = options;
+    this.update(entries);
+  }
+
+  /** Replaces the directory; connections to peers that moved or left are closed. */
+  update(entries: readonly PeerEntry[]): void {
+    const next = new Map(entries.filter((e) => e.name !== this.#options.self).map((e) => [e.name, e]));
+    for (const [name, old] of this.#entries) {
+      if (!sameAddress(old.address, next.get(name)?.address)) this.#drop(name);
+    }
+    this.#entries = next;
+    const waiters = this.#changed;
+    this.#changed = [];
+    for (const wake of waiters) wake();
+  }
+
+  list(): ProcessList {
+    const active = [this.#options.self];
+    const swapped: string[] = [];
+    for (const entry of this.#entries.values()) (entry.status === "active" ? active : swapped).push(entry.name);
+    return { active: active.sort(), swapped: swapped.sort() };
+  }
+
+  async invoke(peer: string, functionName: string, payload: Uint8Array): Promise<Buffer> {
+    const link = await this.#link(peer);
+    return (await link.request(FrameType.Invoke, encodeFields([functionName]), payload)).payload;
+  }
+
+  async put(peer: string, key: string, value: Uint8Array): Promise<void> {
+    const link = await this.#link(peer);
+    await link.request(FrameType.PeerPut, encodeFields([key, this.#options.self]), value);
+  }
+
+  closeAll(): void {
+    for (const name of [...this.#links.keys()]) this.#drop(name);
+  }
+
+  #link(peer: string): Promise<FrameLink> {
+    let link = this.#links.get(peer);
+    if (link === undefined) {
+      link = this.#open(peer);
+      this.#links.set(peer, link);
+      link.catch(() => this.#links.delete(peer));
+    }
+    return link;
+  }
+
+  async #open(peer: string): Promise<FrameLink> {
+    const address = await this.#address(peer);
+    const { link } = await connectFrameLink({
+      ...address,
+      role: "peer",
+      name: this.#options.self,
+      maxPayloadBytes: this.#options.maxPayloadBytes,
+      onClose: () => this.#forget(peer),
+    });
+    return link;
+  }
+
+  async #address(peer: string): Promise<PeerAddress> {
+    const entry = this.#entries.get(peer);
+    if (entry === undefined) throw new PraaSError("PROCESS_NOT_FOUND", `no process "${peer}" in this application`);
+    if (entry.status === "active" && entry.address) return entry.address;
+    if (!this.#options.resume) throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is swapped out`);
+    await this.#options.resume(peer);
+    const resumed = this.#entries.get(peer);
+    if (resumed?.status !== "active" || !resumed.address) {
+      throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" did not resume`);
+    }
+    return resumed.address;
+  }
+
+  /** Resolves at the next directory update (used while a peer resumes). */
+  nextUpdate(): Promise<void> {
+    return new Promise((resolve) => this.#changed.push(resolve));
+  }
+
+  /** A peer link closed: forget it so the next call dials again (a newer link stays). */
+  #forget(peer: string): void {
+    const current = this.#links.get(peer);
+    void current?.then(
+      (open) => {
+        if (open.closed && this.#links.get(peer) === current) this.#links.delete(peer);
+      },
+      () => undefined,
+    );
+  }
+
+  #drop(peer: string): void {
+    const link = this.#links.get(peer);
+    this.#links.delete(peer);
+    void link?.then((open) => open.close(), () => undefined);
+  }
+}
+
+function sameAddress(a: PeerAddress | undefined, b: PeerAddress | undefined): boolean {
+  return a?.host === b?.host && a?.port === b?.port && a?.token === b?.token;
+}

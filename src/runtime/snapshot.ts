@@ -1,0 +1,148 @@
+/**
+ * The swapped form of a process: its state and undelivered mailbox as one binary stream.
+ * Streamed in both directions so 100 MiB of state never needs a second 100 MiB buffer.
+ *
+ *   "PRAASNAP" u32 version
+ *   records: u8 kind
+ *     1 state:   u16 keyLen, key, f64 updatedAt, u32 valueLen, value
+ *     2 message: u16 keyLen, key, u16 sourceLen, source, u32 valueLen, value
+ *     0 end:     u32 stateCount, u32 messageCount   (a truncated stream has no end record)
+ */
+import { PraaSError } from "../protocol/index.js";
+import type { Message } from "./mailbox.js";
+import { ByteReader } from "./byte-reader.js";
+
+const MAGIC = Buffer.from("PRAASNAP");
+const VERSION = 1;
+const enum Kind {
+  End = 0,
+  State = 1,
+  Message = 2,
+}
+
+export interface StateEntry {
+  key: string;
+  value: Buffer;
+  updatedAt: number;
+}
+
+export interface Snapshot {
+  state: StateEntry[];
+  messages: Message[];
+}
+
+export async function* encodeSnapshot(
+  state: Iterable<StateEntry>,
+  messages: Iterable<Message>,
+): AsyncGenerator<Buffer> {
+  const head = Buffer.alloc(MAGIC.length + 4);
+  MAGIC.copy(head);
+  head.writeUInt32LE(VERSION, MAGIC.length);
+  yield head;
+  let stateCount = 0;
+  let messageCount = 0;
+  for (const entry of state) {
+    stateCount++;
+    yield* valueRecord(stateHeader(entry), entry.value);
+  }
+  for (const message of messages) {
+    messageCount++;
+    yield* valueRecord(messageHeader(message), message.value);
+  }
+  const end = Buffer.alloc(9);
+  end.writeUInt32LE(stateCount, 1);
+  end.writeUInt32LE(messageCount, 5);
+  yield end;
+}
+
+function* valueRecord(header: Buffer, value: Buffer): Generator<Buffer> {
+  yield header;
+  if (value.length > 0) yield value;
+}
+
+function stateHeader(entry: StateEntry): Buffer {
+  const key = Buffer.from(entry.key);
+  const out = Buffer.allocUnsafe(1 + 2 + key.length + 8 + 4);
+  let at = out.writeUInt8(Kind.State, 0);
+  at = out.writeUInt16LE(key.length, at);
+  at += key.copy(out, at);
+  at = out.writeDoubleLE(entry.updatedAt, at);
+  out.writeUInt32LE(entry.value.length, at);
+  return out;
+}
+
+function messageHeader(message: Message): Buffer {
+  const key = Buffer.from(message.key);
+  const source = Buffer.from(message.source);
+  const out = Buffer.allocUnsafe(1 + 2 + key.length + 2 + source.length + 4);
+  let at = out.writeUInt8(Kind.Message, 0);
+  at = out.writeUInt16LE(key.length, at);
+  at += key.copy(out, at);
+  at = out.writeUInt16LE(source.length, at);
+  at += source.copy(out, at);
+  out.writeUInt32LE(message.value.length, at);
+  return out;
+}
+
+/** Decodes a snapshot; rejects with STORAGE_ERROR when the stream is corrupt or truncated. */
+export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<Snapshot> {
+  const reader = new ByteReader(chunks);
+  try {
+    await readHead(reader);
+    return await readRecords(reader);
+  } catch (error) {
+    if (error instanceof PraaSError) throw error;
+    throw new PraaSError("STORAGE_ERROR", `corrupt snapshot: ${String(error)}`);
+  }
+}
+
+async function readHead(reader: ByteReader): Promise<void> {
+  const head = await reader.read(MAGIC.length + 4);
+  if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt("bad magic");
+  if (head.readUInt32LE(MAGIC.length) !== VERSION) throw corrupt("unsupported version");
+}
+
+async function readRecords(reader: ByteReader): Promise<Snapshot> {
+  const snapshot: Snapshot = { state: [], messages: [] };
+  for (;;) {
+    const kind = (await reader.read(1))[0];
+    if (kind === Kind.State) snapshot.state.push(await readState(reader));
+    else if (kind === Kind.Message) snapshot.messages.push(await readMessage(reader));
+    else if (kind === Kind.End) return checkEnd(snapshot, await reader.read(8));
+    else throw corrupt(`unknown record kind ${kind}`);
+  }
+}
+
+async function readState(reader: ByteReader): Promise<StateEntry> {
+  const key = await readString(reader);
+  const updatedAt = (await reader.read(8)).readDoubleLE(0);
+  const value = await readValue(reader);
+  return { key, updatedAt, value };
+}
+
+async function readMessage(reader: ByteReader): Promise<Message> {
+  const key = await readString(reader);
+  const source = await readString(reader);
+  return { key, source, value: await readValue(reader) };
+}
+
+async function readString(reader: ByteReader): Promise<string> {
+  const length = (await reader.read(2)).readUInt16LE(0);
+  return (await reader.read(length)).toString("utf8");
+}
+
+async function readValue(reader: ByteReader): Promise<Buffer> {
+  const length = (await reader.read(4)).readUInt32LE(0);
+  return reader.read(length);
+}
+
+function checkEnd(snapshot: Snapshot, end: Buffer): Snapshot {
+  if (end.readUInt32LE(0) !== snapshot.state.length || end.readUInt32LE(4) !== snapshot.messages.length) {
+    throw corrupt("record counts do not match");
+  }
+  return snapshot;
+}
+
+function corrupt(reason: string): PraaSError {
+  return new PraaSError("STORAGE_ERROR", `corrupt snapshot: ${reason}`);
+}

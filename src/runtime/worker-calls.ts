@@ -1,0 +1,92 @@
+/**
+ * Answers the context calls workers make on behalf of running functions: state, mailbox,
+ * function-to-function invocation and the process list. All state lives here, in the process,
+ * so every worker sees the same state and mailbox.
+ */
+import {
+  FrameType,
+  PraaSError,
+  SELF,
+  decodeFields,
+  ensurePraaSError,
+  type Frame,
+  type ProcessList,
+} from "../protocol/index.js";
+import type { FrameLink } from "../transport/index.js";
+import type { Mailbox } from "./mailbox.js";
+import type { StateStore } from "./state-store.js";
+
+export interface CallTarget {
+  readonly name: string;
+  readonly state: StateStore;
+  readonly mailbox: Mailbox;
+  readonly defaultGetTimeoutMs: number;
+  /** Runs a function here (`process` empty or this process) or in a peer. */
+  invoke(functionName: string, payload: Buffer, process: string): Promise<Buffer>;
+  /** Sends a mailbox message to a peer. */
+  sendToPeer(peer: string, key: string, value: Buffer): Promise<void>;
+  processes(): ProcessList;
+}
+
+type Reply = { payload?: Uint8Array; fields?: string[] } | undefined;
+type Handler = (target: CallTarget, fields: string[], payload: Buffer) => Reply | Promise<Reply>;
+
+const handlers: Partial<Record<FrameType, Handler>> = {
+  [FrameType.StateGet]: (t, [key = ""]) => {
+    const value = t.state.get(key);
+    return value === undefined ? { fields: ["absent"] } : { payload: value };
+  },
+  [FrameType.StatePut]: (t, [key = ""], value) => void t.state.put(key, ownBytes(value)),
+  [FrameType.StateDelete]: (t, [key = ""]) => ({ fields: t.state.delete(key) ? ["deleted"] : [] }),
+  [FrameType.StateKeys]: (t) => ({ payload: json(t.state.keys()) }),
+  [FrameType.MailPut]: (t, [destination = "", key = ""], value) => mailPut(t, destination, key, value),
+  [FrameType.MailGet]: (t, [source = "", key = "", timeout = ""]) => mailGet(t, source, key, timeout),
+  [FrameType.Call]: async (t, [fn = "", process = ""], payload) => ({
+    payload: await t.invoke(fn, payload, process),
+  }),
+  [FrameType.Processes]: (t) => ({ payload: json(t.processes()) }),
+};
+
+export function answerWorkerCall(target: CallTarget, frame: Frame, link: FrameLink): void {
+  const handler = handlers[frame.type];
+  if (handler === undefined) {
+    link.replyError(frame.id, new PraaSError("PROTOCOL_ERROR", `unknown worker call ${frame.type}`));
+    return;
+  }
+  Promise.resolve()
+    .then(() => handler(target, decodeFields(frame.meta), frame.payload))
+    .then(
+      (reply) => link.reply(frame.id, reply?.payload, reply?.fields),
+      (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
+    );
+}
+
+async function mailPut(t: CallTarget, destination: string, key: string, value: Buffer): Promise<Reply> {
+  if (destination === SELF || destination === t.name) {
+    t.mailbox.put({ key, source: t.name, value: ownBytes(value) });
+  } else {
+    await t.sendToPeer(destination, key, value);
+  }
+  return undefined;
+}
+
+async function mailGet(t: CallTarget, source: string, key: string, timeout: string): Promise<Reply> {
+  const timeoutMs = timeout === "" ? t.defaultGetTimeoutMs : Number(timeout);
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    throw new PraaSError("BAD_REQUEST", `timeoutMs must be a non-negative number, got ${timeout}`);
+  }
+  const message = await t.mailbox.get(source === SELF ? t.name : source, key, timeoutMs);
+  return { payload: message.value, fields: [message.source] };
+}
+
+/**
+ * A value kept beyond this call: copy it out of a larger socket buffer so a few stored bytes
+ * do not pin a whole 64 KiB read chunk in memory.
+ */
+export function ownBytes(value: Buffer): Buffer {
+  return value.buffer.byteLength > value.length * 2 ? Buffer.from(value) : value;
+}
+
+function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value));
+}

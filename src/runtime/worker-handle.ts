@@ -1,0 +1,176 @@
+/**
+ * One worker subprocess as the process sees it: its frame link on fd 3, its in-flight count,
+ * and why it died. Worker stdout/stderr are forwarded to the process's stderr, and scanned for
+ * V8's out-of-memory report so a crash can say what happened.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+import {
+  FrameType,
+  PraaSError,
+  decodeFields,
+  type Frame,
+} from "../protocol/index.js";
+import { FrameLink, decodeErrorFrame } from "../transport/index.js";
+
+const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
+const READY_TIMEOUT_MS = 30_000;
+
+export interface WorkerSpec {
+  bundlePath: string;
+  application: string;
+  processId: string;
+  heapMiB: number;
+  maxPayloadBytes: number;
+  /** Answers the worker's context calls (state, mailbox, invoke...). */
+  onCall(frame: Frame, link: FrameLink): void;
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class WorkerHandle {
+  readonly child: ChildProcess;
+  readonly link: FrameLink;
+  readonly exited: Promise<Exit>;
+  readonly ready: Promise<string[]>;
+  inflight = 0;
+  /** TIMEOUT errors of invocations whose deadline killed this worker, by invocation id. */
+  readonly timedOut = new Map<string, PraaSError>();
+  #alive = true;
+  #isReady = false;
+  #outOfMemory = false;
+  #crashReport: PraaSError | undefined;
+  #killReason: string | undefined;
+  #readyResolve!: (names: string[]) => void;
+  #readyReject!: (error: PraaSError) => void;
+
+  constructor(readonly spec: WorkerSpec) {
+    this.child = spawnWorker(spec);
+    this.#forwardOutput();
+    this.link = new FrameLink(this.child.stdio[3] as Socket, {
+      maxPayloadBytes: spec.maxPayloadBytes,
+      onRequest: (frame, link) => this.#onFrame(frame, link),
+    });
+    this.ready = new Promise((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.ready.catch(() => undefined);
+    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
+    void this.#watchExit();
+    this.#guardReady();
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** Ready and not condemned: may take new invocations. */
+  get usable(): boolean {
+    return this.#alive && this.#isReady && this.#killReason === undefined;
+  }
+
+  get wasReady(): boolean {
+    return this.#isReady;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Kills the worker; in-flight invocations will fail with a crash error naming `reason`. */
+  kill(reason: string): void {
+    this.#killReason ??= reason;
+    this.child.kill("SIGKILL");
+  }
+
+  /** Asks the worker to stop, escalating to SIGKILL after `graceMs`. */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.#alive) return;
+    this.#killReason ??= "the process is stopping";
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** The error for an invocation that was running when this worker died. */
+  async crashError(functionName: string): Promise<PraaSError> {
+    const exit = await Promise.race([this.exited, delay(2000)]);
+    return new PraaSError("WORKER_CRASHED", `worker running ${functionName} died: ${this.#cause(exit)}`);
+  }
+
+  #cause(exit: Exit | undefined): string {
+    if (this.#killReason) return this.#killReason;
+    if (this.#crashReport) return this.#crashReport.message;
+    if (this.#outOfMemory || exit?.signal === "SIGABRT") {
+      return `out of memory (heap limit ${this.spec.heapMiB} MiB)`;
+    }
+    if (exit === undefined) return "connection to the worker was lost";
+    return exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  }
+
+  #onFrame(frame: Frame, link: FrameLink): void {
+    if (frame.type === FrameType.Ready) this.#onReady(decodeFields(frame.meta));
+    else if (frame.type === FrameType.Error && frame.id === 0) this.#onReport(decodeErrorFrame(frame));
+    else this.spec.onCall(frame, link);
+  }
+
+  #onReady(names: string[]): void {
+    this.#isReady = true;
+    this.#readyResolve(names);
+  }
+
+  #onReport(error: PraaSError): void {
+    this.#crashReport = error;
+    this.#readyReject(error);
+  }
+
+  async #watchExit(): Promise<void> {
+    const exit = await this.exited;
+    this.#alive = false;
+    this.#readyReject(
+      this.#crashReport ?? new PraaSError("BUILD_FAILED", `worker exited before it was ready: ${this.#cause(exit)}`),
+    );
+  }
+
+  #guardReady(): void {
+    const timer = setTimeout(() => {
+      this.#readyReject(new PraaSError("BUILD_FAILED", `worker not ready after ${READY_TIMEOUT_MS} ms`));
+      this.kill("it did not become ready in time");
+    }, READY_TIMEOUT_MS);
+    void this.ready.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
+  }
+
+  #forwardOutput(): void {
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      stream?.on("data", (chunk: Buffer) => {
+        if (chunk.includes("heap out of memory")) this.#outOfMemory = true;
+        process.stderr.write(chunk);
+      });
+    }
+  }
+}
+
+function spawnWorker(spec: WorkerSpec): ChildProcess {
+  const args = [
+    `--max-old-space-size=${spec.heapMiB}`,
+    WORKER_MAIN,
+    spec.bundlePath,
+    spec.application,
+    spec.processId,
+    String(spec.maxPayloadBytes),
+  ];
+  return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+}
+
+function delay(ms: number): Promise<undefined> {
+  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+}

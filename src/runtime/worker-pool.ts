@@ -1,0 +1,171 @@
+/**
+ * The workers of one process. Dispatch sends each invocation to the live worker with the fewest
+ * invocations in flight; a worker runs several at once, so a function waiting in `get` or
+ * `invoke` never blocks the others (recursion works with one worker). A worker that dies fails
+ * its in-flight invocations with WORKER_CRASHED and is replaced; an invocation past its deadline
+ * fails with TIMEOUT and its worker is killed and replaced.
+ */
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  type Frame,
+} from "../protocol/index.js";
+import type { FrameLink } from "../transport/index.js";
+import { WorkerHandle, type WorkerSpec } from "./worker-handle.js";
+
+export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
+  workers: number;
+  memoryMiB: number;
+  invocationTimeoutMs: number;
+  /** Reports pool events worth a log line. */
+  log(message: string, fields?: Record<string, unknown>): void;
+}
+
+export class WorkerPool {
+  readonly #options: PoolOptions;
+  readonly #spec: WorkerSpec;
+  #workers: WorkerHandle[] = [];
+  #functions: ReadonlySet<string> = new Set();
+  #inflight = 0;
+  #stopping = false;
+  #idleWaiters: (() => void)[] = [];
+  #readyWaiters: (() => void)[] = [];
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+    const heapMiB = Math.max(16, Math.floor(options.memoryMiB / options.workers));
+    this.#spec = { ...options, heapMiB };
+  }
+
+  /** Starts every worker; rejects with BUILD_FAILED when the application does not load. */
+  async start(): Promise<string[]> {
+    this.#workers = Array.from({ length: this.#options.workers }, () => this.#spawn());
+    try {
+      const [names = []] = await Promise.all(this.#workers.map((w) => w.ready));
+      this.#functions = new Set(names);
+      return names;
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  get functions(): ReadonlySet<string> {
+    return this.#functions;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  get pids(): number[] {
+    return this.#workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
+  }
+
+  async invoke(functionName: string, payload: Uint8Array, invocationId: string): Promise<Buffer> {
+    if (!this.#functions.has(functionName)) {
+      throw new PraaSError("FUNCTION_NOT_FOUND", `application has no function "${functionName}"`);
+    }
+    if (this.#stopping) throw new PraaSError("UNAVAILABLE", "the process is stopping");
+    this.#inflight++;
+    try {
+      // Pick synchronously when a worker is free, so concurrent calls see each other's load.
+      const worker = this.#leastLoaded() ?? (await this.#waitForWorker());
+      return await this.#run(worker, functionName, payload, invocationId);
+    } finally {
+      this.#inflight--;
+      if (this.#inflight === 0) this.#wakeIdle();
+    }
+  }
+
+  /** Resolves once no invocation is running, or after `timeoutMs`; resolves whether it drained. */
+  drained(timeoutMs: number): Promise<boolean> {
+    if (this.#inflight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  async stop(graceMs = 2000): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(this.#workers.map((w) => w.stop(graceMs)));
+  }
+
+  async #run(worker: WorkerHandle, fn: string, payload: Uint8Array, id: string): Promise<Buffer> {
+    worker.inflight++;
+    const timer = setTimeout(() => this.#onTimeout(worker, fn, id), this.#options.invocationTimeoutMs);
+    try {
+      const reply = await worker.link.request(FrameType.Invoke, encodeFields([fn, id]), payload);
+      return reply.payload;
+    } catch (error) {
+      throw await this.#explain(error, worker, fn, id);
+    } finally {
+      clearTimeout(timer);
+      worker.inflight--;
+    }
+  }
+
+  /** A request that failed because the worker's link closed: say why the worker died. */
+  async #explain(error: unknown, worker: WorkerHandle, fn: string, id: string): Promise<unknown> {
+    if (!(error instanceof PraaSError) || error.code !== "CONNECTION_CLOSED") return error;
+    return worker.timedOut.get(id) ?? (await worker.crashError(fn));
+  }
+
+  #onTimeout(worker: WorkerHandle, fn: string, id: string): void {
+    const ms = this.#options.invocationTimeoutMs;
+    this.#options.log("invocation timed out; killing its worker", { fn, invocationId: id, pid: worker.pid });
+    worker.timedOut.set(id, new PraaSError("TIMEOUT", `${fn} did not finish within ${ms} ms`));
+    worker.kill(`it was killed because invocation ${id} of ${fn} exceeded its ${ms} ms timeout`);
+  }
+
+  async #waitForWorker(): Promise<WorkerHandle> {
+    for (;;) {
+      const worker = this.#leastLoaded();
+      if (worker) return worker;
+      await new Promise<void>((resolve) => this.#readyWaiters.push(resolve));
+    }
+  }
+
+  #leastLoaded(): WorkerHandle | undefined {
+    let best: WorkerHandle | undefined;
+    for (const worker of this.#workers) {
+      if (worker.usable && (best === undefined || worker.inflight < best.inflight)) best = worker;
+    }
+    return best;
+  }
+
+  #spawn(): WorkerHandle {
+    const worker = new WorkerHandle(this.#spec);
+    void worker.ready.then(() => this.#wakeReady(), () => undefined);
+    void worker.exited.then(() => this.#replace(worker));
+    return worker;
+  }
+
+  #replace(dead: WorkerHandle): void {
+    this.#workers = this.#workers.filter((w) => w !== dead);
+    if (this.#stopping) return;
+    this.#options.log("worker died; starting a replacement", { pid: dead.pid });
+    // A worker that died before it was ready would die again at once: do not spin.
+    const delayMs = dead.wasReady ? 0 : 1000;
+    setTimeout(() => {
+      if (!this.#stopping) this.#workers.push(this.#spawn());
+    }, delayMs);
+  }
+
+  #wakeReady(): void {
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Metadata store: the control plane's record of applications and processes. Several control-
+ * plane replicas may share one store (Redis), so every process update is a compare-and-set on
+ * the record's `revision`. Contract, checked by test/storage/metadata-store.conformance.ts
+ * against every implementation:
+ *
+ * - `putApp` creates or replaces an application record.
+ * - `createProcess` is atomic: exactly one of several concurrent creates of the same
+ *   app/name succeeds (resolves true); the others resolve false and change nothing.
+ * - `updateProcess(app, name, revision, patch)` applies `patch` only if the stored revision
+ *   equals `revision`, and stores revision + 1; it resolves the new record, or `undefined`
+ *   when the process is missing or the revision moved on (the caller re-reads and retries).
+ * - Listing returns records sorted by name. Records come back as plain copies: mutating one
+ *   never changes the store.
+ * - `subscribe` delivers a notice for every process change made through any store instance
+ *   sharing the same backing service (all replicas), including the caller's own changes.
+ */
+export type ProcessStatus =
+  "allocating" | "active" | "swapping" | "swapped" | "resuming" | "deleted" | "failed";
+
+export interface Resources {
+  vcpus: number;
+  /** MiB. */
+  memory: number;
+}
+
+export interface ConnectionInfo {
+  host: string;
+  port: number;
+  token: string;
+}
+
+export interface AppRecord {
+  name: string;
+  version: number;
+  functions: string[];
+  /** Blob key of the built bundle. */
+  bundleKey: string;
+  defaults: Partial<Resources>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ProcessRecord {
+  app: string;
+  name: string;
+  status: ProcessStatus;
+  resources: Resources;
+  /** Data-plane endpoint while active. */
+  connection?: ConnectionInfo | undefined;
+  /** The per-process secret the process presents on the control link. */
+  secret: string;
+  /** Bytes of the last swapped state, when swapped. */
+  stateSize?: number | undefined;
+  /** Backend-specific handle (pid, container id). */
+  backendId?: string | undefined;
+  /** Why the process failed, when failed. */
+  error?: string | undefined;
+  /** True for processes the control plane allocated itself for FaaS-style invocations. */
+  autoAllocated?: boolean | undefined;
+  createdAt: number;
+  updatedAt: number;
+  revision: number;
+}
+
+export type ProcessPatch = Partial<Omit<ProcessRecord, "app" | "name" | "revision" | "createdAt">>;
+
+export interface ProcessChange {
+  app: string;
+  name: string;
+  /** The record after the change; undefined when it was deleted. */
+  record: ProcessRecord | undefined;
+}
+
+export interface MetadataStore {
+  readonly kind: "memory" | "redis";
+  putApp(app: AppRecord): Promise<void>;
+  getApp(name: string): Promise<AppRecord | undefined>;
+  listApps(): Promise<AppRecord[]>;
+  deleteApp(name: string): Promise<boolean>;
+  createProcess(record: ProcessRecord): Promise<boolean>;
+  getProcess(app: string, name: string): Promise<ProcessRecord | undefined>;
+  listProcesses(app: string): Promise<ProcessRecord[]>;
+  updateProcess(
+    app: string,
+    name: string,
+    revision: number,
+    patch: ProcessPatch,
+  ): Promise<ProcessRecord | undefined>;
+  deleteProcess(app: string, name: string): Promise<boolean>;
+  /** Returns an unsubscribe function. */
+  subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}

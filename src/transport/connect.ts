@@ -1,0 +1,76 @@
+/** Dialling a PraaS data-plane endpoint: TCP connect, HELLO, wait for WELCOME. */
+import net from "node:net";
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  helloFields,
+  parseWelcome,
+  type Frame,
+  type PeerRole,
+  type Welcome,
+} from "../protocol/index.js";
+import { FrameLink } from "./frame-link.js";
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  token: string;
+  role?: PeerRole;
+  /** The connecting process's name, for role "peer". */
+  name?: string;
+  maxPayloadBytes?: number;
+  timeoutMs?: number;
+  /** Requests the other side sends us (a peer may send mailbox messages back). */
+  onRequest?: (frame: Frame, link: FrameLink) => void;
+  onClose?: (error: PraaSError | undefined) => void;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+export async function connectFrameLink(
+  options: ConnectOptions,
+): Promise<{ link: FrameLink; welcome: Welcome }> {
+  const socket = await openSocket(options.host, options.port, options.timeoutMs ?? 10_000);
+  const link = new FrameLink(socket, {
+    maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    onRequest: options.onRequest ?? ((frame, l) => l.replyError(frame.id, unexpected(frame))),
+    ...(options.onClose ? { onClose: options.onClose } : {}),
+  });
+  const hello = helloFields({
+    token: options.token,
+    role: options.role ?? "client",
+    name: options.name ?? "",
+  });
+  try {
+    const reply = await link.request(FrameType.Hello, encodeFields(hello), undefined, options.timeoutMs ?? 10_000);
+    return { link, welcome: parseWelcome(reply.meta) };
+  } catch (error) {
+    link.destroy();
+    throw error;
+  }
+}
+
+/** Opens a TCP connection with a deadline; failures are PEER_UNAVAILABLE errors. */
+export function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new PraaSError("PEER_UNAVAILABLE", `connect to ${host}:${port} timed out`));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new PraaSError("PEER_UNAVAILABLE", `cannot reach ${host}:${port}: ${error.message}`));
+    });
+  });
+}
+
+function unexpected(frame: Frame): PraaSError {
+  return new PraaSError("PROTOCOL_ERROR", `unexpected frame type ${frame.type}`);
+}

@@ -1,0 +1,214 @@
+/**
+ * A socket that carries PraaS frames in both directions: batched writes, an incremental parser,
+ * and request/reply matching by id. Used by every binary link (data plane, peers, worker IPC,
+ * control link); the link type decides which requests it answers, through `onRequest`.
+ */
+import type { Socket } from "node:net";
+import {
+  FrameParser,
+  FrameType,
+  PraaSError,
+  decodeFields,
+  encodeFields,
+  encodeFrame,
+  type ErrorRecord,
+  type Frame,
+  type FrameHeader,
+} from "../protocol/index.js";
+
+export interface FrameLinkOptions {
+  maxPayloadBytes: number;
+  /** A frame that is not a reply to one of our requests. */
+  onRequest(frame: Frame, link: FrameLink): void;
+  /** Called once, when the socket is gone; `error` says why when it was not a clean close. */
+  onClose?(error: PraaSError | undefined): void;
+}
+
+interface Pending {
+  resolve(frame: Frame): void;
+  reject(error: PraaSError): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Frames that answer a request of ours; everything else is a request to us. */
+const REPLY_TYPES: ReadonlySet<number> = new Set([FrameType.Result, FrameType.Error, FrameType.Welcome]);
+
+export class FrameLink {
+  readonly socket: Socket;
+  readonly #options: FrameLinkOptions;
+  readonly #parser: FrameParser;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #corked = false;
+  #closed = false;
+  #closeReason: PraaSError | undefined;
+
+  constructor(socket: Socket, options: FrameLinkOptions) {
+    this.socket = socket;
+    this.#options = options;
+    this.#parser = new FrameParser(
+      {
+        onFrame: (frame) => this.#onFrame(frame),
+        onOversized: (header) => this.#onOversized(header),
+        onError: (error) => this.#onGarbage(error),
+      },
+      { maxPayloadBytes: options.maxPayloadBytes },
+    );
+    socket.setNoDelay?.(true);
+    socket.on("data", (chunk: Buffer) => this.#parser.push(chunk));
+    socket.on("error", (error) => this.#finish(new PraaSError("CONNECTION_CLOSED", error.message)));
+    socket.on("close", () => this.#finish(undefined));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Writes one frame; frames written in the same tick leave in one system call. */
+  send(type: FrameType, id: number, meta: Uint8Array = EMPTY, payload: Uint8Array = EMPTY): void {
+    if (this.#closed || this.socket.destroyed) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => this.#flush());
+    }
+    for (const part of encodeFrame(type, id, meta, payload)) this.socket.write(part);
+  }
+
+  /** Sends a request frame and resolves with the Result frame (an Error frame rejects). */
+  request(
+    type: FrameType,
+    meta: Uint8Array = EMPTY,
+    payload: Uint8Array = EMPTY,
+    timeoutMs?: number,
+  ): Promise<Frame> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const id = this.#allocateId();
+    return new Promise<Frame>((resolve, reject) => {
+      const timer = timeoutMs === undefined ? undefined : this.#timeout(id, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      this.send(type, id, meta, payload);
+    });
+  }
+
+  reply(id: number, payload: Uint8Array = EMPTY, fields?: readonly string[]): void {
+    this.send(FrameType.Result, id, fields ? encodeFields(fields) : EMPTY, payload);
+  }
+
+  replyError(id: number, error: ErrorRecord | PraaSError): void {
+    const record = error instanceof PraaSError ? error.toRecord() : error;
+    this.send(FrameType.Error, id, encodeErrorRecord(record));
+  }
+
+  /** Closes the socket after flushing; pending requests fail with `reason`. */
+  close(reason?: PraaSError): void {
+    this.#closeReason ??= reason;
+    this.socket.end();
+  }
+
+  /** Drops the socket at once; pending requests fail with `reason`. */
+  destroy(reason?: PraaSError): void {
+    this.#closeReason ??= reason;
+    this.socket.destroy();
+    this.#finish(undefined);
+  }
+
+  /** Hands frames written this tick to the socket now instead of at the end of the tick. */
+  flush(): void {
+    if (this.#corked) this.#flush();
+  }
+
+  #flush(): void {
+    this.#corked = false;
+    this.socket.uncork();
+  }
+
+  #allocateId(): number {
+    const id = this.#nextId;
+    this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    return id;
+  }
+
+  #timeout(id: number, ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.#settle(id)?.reject(new PraaSError("TIMEOUT", `no reply within ${ms} ms`));
+    }, ms);
+  }
+
+  #settle(id: number): Pending | undefined {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return undefined;
+    this.#pending.delete(id);
+    if (pending.timer) clearTimeout(pending.timer);
+    return pending;
+  }
+
+  #onFrame(frame: Frame): void {
+    if (!REPLY_TYPES.has(frame.type) || frame.id === 0) {
+      this.#dispatchRequest(frame);
+      return;
+    }
+    const pending = this.#settle(frame.id);
+    if (pending === undefined) return;
+    if (frame.type === FrameType.Error) pending.reject(decodeErrorFrame(frame));
+    else pending.resolve(frame);
+  }
+
+  #dispatchRequest(frame: Frame): void {
+    try {
+      this.#options.onRequest(frame, this);
+    } catch (error) {
+      const failure = error instanceof PraaSError ? error : new PraaSError("INTERNAL", String(error));
+      if (frame.id !== 0) this.replyError(frame.id, failure);
+    }
+  }
+
+  #onOversized(header: FrameHeader): void {
+    const error = new PraaSError(
+      "PAYLOAD_TOO_LARGE",
+      `payload of ${header.payloadLength} bytes exceeds the limit of ${this.#options.maxPayloadBytes} bytes`,
+    );
+    if (REPLY_TYPES.has(header.type)) this.#settle(header.id)?.reject(error);
+    else this.replyError(header.id, error);
+  }
+
+  #onGarbage(error: PraaSError): void {
+    this.#closeReason ??= error;
+    this.replyError(0, error);
+    this.socket.end();
+    this.socket.destroySoon?.();
+  }
+
+  #closedError(): PraaSError {
+    return this.#closeReason ?? new PraaSError("CONNECTION_CLOSED", "connection closed");
+  }
+
+  #finish(error: PraaSError | undefined): void {
+    if (this.#closed) return;
+    this.#closeReason ??= error;
+    this.#closed = true;
+    const reason = this.#closedError();
+    for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(reason);
+    this.#options.onClose?.(this.#closeReason);
+  }
+}
+
+export function encodeErrorRecord(record: ErrorRecord): Buffer {
+  const fields = [record.code, record.message.slice(0, 8192)];
+  if (record.errorName !== undefined) fields.push(record.errorName);
+  return encodeFields(fields);
+}
+
+export function decodeErrorFrame(frame: Frame): PraaSError {
+  try {
+    const [code = "INTERNAL", message = "", errorName] = decodeFields(frame.meta);
+    return PraaSError.fromRecord(errorName === undefined ? { code, message } : { code, message, errorName });
+  } catch {
+    return new PraaSError("PROTOCOL_ERROR", "malformed error frame");
+  }
+}

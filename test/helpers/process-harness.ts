@@ -1,0 +1,179 @@
+/**
+ * Starts real cloud processes (dist/runtime/main.js as subprocesses on free loopback ports) and
+ * plays the control plane's side of the control link, so tests can swap processes and feed
+ * them a peer directory through the real protocol.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { buildApplication } from "../../src/apps/index.js";
+import { FrameType, decodeFields, encodeFields, type Frame } from "../../src/protocol/index.js";
+import { connect, type ProcessConnection } from "../../src/sdk/index.js";
+import { FrameLink } from "../../src/transport/index.js";
+
+const RUNTIME_MAIN = path.resolve("dist/runtime/main.js");
+
+export async function makeTempDir(prefix: string): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), `praas-${prefix}-`));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Bundles a fixture application into `dir`; returns the bundle path. */
+export async function bundleFixture(name: string, dir: string): Promise<string> {
+  const built = await buildApplication(path.resolve("test/fixtures/apps", name));
+  const file = path.join(dir, `${name}.mjs`);
+  await writeFile(file, built.code);
+  return file;
+}
+
+export interface StartOptions {
+  app?: string;
+  name: string;
+  bundle: string;
+  blobDir: string;
+  workers?: number;
+  memory?: number;
+  timeoutMs?: number;
+  maxPayload?: number;
+  restore?: boolean;
+  control?: FakeControlPlane;
+  token?: string;
+}
+
+export interface RunningProcess {
+  name: string;
+  host: string;
+  port: number;
+  token: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  connect(): Promise<ProcessConnection>;
+  stop(): Promise<void>;
+}
+
+export async function startProcess(options: StartOptions): Promise<RunningProcess> {
+  const child = spawn(process.execPath, [RUNTIME_MAIN, ...processArgs(options)], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: {
+      ...process.env,
+      PRAAS_PROCESS_TOKEN: options.token ?? `token-${options.name}`,
+      PRAAS_CONTROL_SECRET: `secret-${options.name}`,
+    },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ready = await readyLine(child);
+  const info = { host: ready.host, port: ready.port, token: ready.token };
+  return {
+    name: options.name,
+    ...info,
+    child,
+    exited,
+    connect: () => connect(info),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+function processArgs(options: StartOptions): string[] {
+  const args = ["--app", options.app ?? "suite", "--name", options.name, "--bundle", options.bundle];
+  args.push("--blob-dir", options.blobDir, "--log-level", "warn");
+  args.push("--workers", String(options.workers ?? 1), "--memory", String(options.memory ?? 256));
+  if (options.timeoutMs) args.push("--timeout", String(options.timeoutMs));
+  if (options.maxPayload) args.push("--max-payload", String(options.maxPayload));
+  if (options.restore) args.push("--restore");
+  if (options.control) args.push("--control", `127.0.0.1:${options.control.port}`);
+  return args;
+}
+
+interface Ready {
+  event: string;
+  host: string;
+  port: number;
+  token: string;
+  error?: { code: string; message: string };
+}
+
+function readyLine(child: ChildProcess): Promise<Ready> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error("process did not report ready in 20 s")), 20_000);
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      const ready = JSON.parse(line) as Ready;
+      if (ready.event === "ready") resolve(ready);
+      else reject(Object.assign(new Error(ready.error?.message ?? line), { code: ready.error?.code }));
+    });
+    child.once("exit", (code) => reject(new Error(`process exited (${code}) before ready`)));
+  });
+}
+
+/** The control plane's end of the control link, for runtime tests. */
+export class FakeControlPlane {
+  readonly #server = net.createServer((socket) => this.#accept(socket));
+  readonly links = new Map<string, FrameLink>();
+  readonly registrations: string[][] = [];
+  readonly resumeRequests: string[] = [];
+  #waiters: (() => void)[] = [];
+  port = 0;
+  /** Answers a process's request to resume a swapped peer. */
+  onResume: (peer: string) => Promise<void> = () => Promise.resolve();
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
+    this.port = (this.#server.address() as net.AddressInfo).port;
+  }
+
+  async command(process: string, name: string, payload?: unknown): Promise<unknown> {
+    const link = await this.#linkOf(process);
+    const body = payload === undefined ? undefined : Buffer.from(JSON.stringify(payload));
+    const reply = await link.request(FrameType.Command, encodeFields([name]), body, 30_000);
+    return JSON.parse(reply.payload.toString("utf8")) as unknown;
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.links.values()) link.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Waits (bounded) until `process` has registered. */
+  async #linkOf(process: string): Promise<FrameLink> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const link = this.links.get(process);
+      if (link && !link.closed) return link;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`process ${process} never registered`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, left);
+      });
+    }
+  }
+
+  #accept(socket: net.Socket): void {
+    const link = new FrameLink(socket, {
+      maxPayloadBytes: 1 << 26,
+      onRequest: (frame) => this.#onRequest(link, frame),
+    });
+  }
+
+  #onRequest(link: FrameLink, frame: Frame): void {
+    const fields = decodeFields(frame.meta);
+    if (frame.type === FrameType.Register) {
+      this.registrations.push(fields);
+      this.links.set(fields[1] ?? "", link);
+      link.reply(frame.id);
+      for (const wake of this.#waiters.splice(0)) wake();
+    } else if (frame.type === FrameType.Command && fields[0] === "resume") {
+      this.resumeRequests.push(fields[1] ?? "");
+      void this.onResume(fields[1] ?? "").then(() => link.reply(frame.id));
+    }
+  }
+}
+
+export const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
