@@ -6,5 +6,8 @@ export type { Logger } from "pino";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export function createLogger(name: string, level: LogLevel = "info"): Logger {
-  return pino({ name, level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
+  return pino(
+    { name, level, base: { pid: process.pid } },
+    pino.destination({ fd: 2, sync: false }),
+  );
 }

@@ -13,7 +13,8 @@ export function encodeFields(fields: readonly string[]): Buffer {
   const out = Buffer.allocUnsafe(size);
   let offset = 0;
   for (const bytes of encoded) {
-    if (bytes.length > MAX_FIELD_BYTES) throw new PraaSError("BAD_REQUEST", "metadata field too long");
+    if (bytes.length > MAX_FIELD_BYTES)
+      throw new PraaSError("BAD_REQUEST", "metadata field too long");
     offset = out.writeUInt16LE(bytes.length, offset);
     offset += bytes.copy(out, offset);
   }

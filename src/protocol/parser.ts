@@ -8,14 +8,7 @@
  * chunks is copied exactly once into a buffer of its final size.
  */
 import { PraaSError } from "./errors.js";
-import {
-  FRAME_MAGIC,
-  HEADER_BYTES,
-  isFrameType,
-  type Frame,
-  type FrameHeader,
-  type FrameType,
-} from "./frame.js";
+import { FRAME_MAGIC, HEADER_BYTES, isFrameType, type Frame, type FrameHeader } from "./frame.js";
 
 export interface ParserHandlers {
   onFrame(frame: Frame): void;
@@ -115,7 +108,7 @@ export class FrameParser {
       return undefined;
     }
     return {
-      type: type as FrameType,
+      type,
       metaLength: source.readUInt16LE(at + 2),
       id: source.readUInt32LE(at + 4),
       payloadLength: source.readUInt32LE(at + 8),

@@ -2,12 +2,13 @@
 import { PraaSError } from "../protocol/index.js";
 
 export class ByteReader {
-  readonly #iterator: AsyncIterator<Uint8Array>;
+  readonly #iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
   #chunk: Buffer = Buffer.alloc(0);
   #offset = 0;
 
-  constructor(source: AsyncIterable<Uint8Array>) {
-    this.#iterator = source[Symbol.asyncIterator]();
+  constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    this.#iterator =
+      Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   }
 
   async read(length: number): Promise<Buffer> {
@@ -31,9 +32,12 @@ export class ByteReader {
   }
 
   async #next(): Promise<boolean> {
-    const { value, done } = await this.#iterator.next();
-    if (done) return false;
-    this.#chunk = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
+    const next: IteratorResult<Uint8Array> = await this.#iterator.next();
+    if (next.done) return false;
+    const value = next.value;
+    this.#chunk = Buffer.isBuffer(value)
+      ? value
+      : Buffer.from(value.buffer, value.byteOffset, value.length);
     this.#offset = 0;
     return true;
   }

@@ -37,7 +37,12 @@ export class CloudProcess implements CallTarget {
   #invocations = 0;
   readonly #bootId = Date.now().toString(36);
 
-  constructor(config: ProcessConfig, blobs: BlobStore, log: Logger, resumePeer?: (name: string) => Promise<void>) {
+  constructor(
+    config: ProcessConfig,
+    blobs: BlobStore,
+    log: Logger,
+    resumePeer?: (name: string) => Promise<void>,
+  ) {
     this.config = config;
     this.#blobs = blobs;
     this.#log = log;
@@ -48,7 +53,10 @@ export class CloudProcess implements CallTarget {
     this.#pool = this.#createPool();
     this.#dataPlane = new DataPlaneServer(
       { ...config, process: config.name },
-      { invoke: (fn, payload) => this.#external(fn, payload), deliver: (s, k, v) => this.#deliver(s, k, v) },
+      {
+        invoke: (fn, payload) => this.#external(fn, payload),
+        deliver: (s, k, v) => this.#deliver(s, k, v),
+      },
     );
   }
 
@@ -78,7 +86,10 @@ export class CloudProcess implements CallTarget {
 
   /** Restores state (with --restore), starts the workers, then opens the data plane. */
   async start(): Promise<void> {
-    const [functions] = await Promise.all([this.#pool.start(), this.config.restore ? this.#restore() : null]);
+    const [functions] = await Promise.all([
+      this.#pool.start(),
+      this.config.restore ? this.#restore() : null,
+    ]);
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
     if (this.config.restore) await this.#blobs.delete(this.snapshotKey);
     this.#status = "active";
@@ -106,12 +117,17 @@ export class CloudProcess implements CallTarget {
    * write state and undelivered messages to the blob store, and stop. Resolves the stored size.
    */
   async swapOut(): Promise<SwapResult> {
-    if (this.#status !== "active") throw new PraaSError("INVALID_STATE", `cannot swap a ${this.#status} process`);
+    if (this.#status !== "active")
+      throw new PraaSError("INVALID_STATE", `cannot swap a ${this.#status} process`);
     this.#status = "swapping";
     const drained = await this.#pool.drained(this.config.drainTimeoutMs);
-    if (!drained) this.#log.warn("swap: invocations still running after the drain timeout; stopping them");
+    if (!drained)
+      this.#log.warn("swap: invocations still running after the drain timeout; stopping them");
     await this.#stopServing();
-    const { size } = await this.#blobs.put(this.snapshotKey, encodeSnapshot(this.#stateEntries(), this.mailbox.messages()));
+    const { size } = await this.#blobs.put(
+      this.snapshotKey,
+      encodeSnapshot(this.#stateEntries(), this.mailbox.messages()),
+    );
     this.#status = "swapped";
     this.#log.info({ size, key: this.snapshotKey }, "swapped out");
     return { size, key: this.snapshotKey };
@@ -133,11 +149,15 @@ export class CloudProcess implements CallTarget {
 
   async #restore(): Promise<void> {
     const stream = await this.#blobs.get(this.snapshotKey);
-    if (stream === undefined) throw new PraaSError("STORAGE_ERROR", `no swapped state at ${this.snapshotKey}`);
+    if (stream === undefined)
+      throw new PraaSError("STORAGE_ERROR", `no swapped state at ${this.snapshotKey}`);
     const snapshot = await decodeSnapshot(stream);
     for (const entry of snapshot.state) this.state.put(entry.key, entry.value, entry.updatedAt);
     for (const message of snapshot.messages) this.mailbox.put(message);
-    this.#log.info({ keys: snapshot.state.length, messages: snapshot.messages.length }, "state restored");
+    this.#log.info(
+      { keys: snapshot.state.length, messages: snapshot.messages.length },
+      "state restored",
+    );
   }
 
   *#stateEntries(): Generator<StateEntry> {

@@ -87,8 +87,18 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     port: integer(options.port ?? 0, "port", 0, 65535),
     advertiseHost: options.advertiseHost ?? host,
     token: options.token ?? randomBytes(24).toString("base64url"),
-    maxPayloadBytes: integer(options.maxPayloadBytes ?? 64 * 1024 * 1024, "maxPayloadBytes", 1, 0xffffffff),
-    invocationTimeoutMs: integer(options.invocationTimeoutMs ?? 60_000, "invocationTimeoutMs", 1, 2 ** 31 - 1),
+    maxPayloadBytes: integer(
+      options.maxPayloadBytes ?? 64 * 1024 * 1024,
+      "maxPayloadBytes",
+      1,
+      0xffffffff,
+    ),
+    invocationTimeoutMs: integer(
+      options.invocationTimeoutMs ?? 60_000,
+      "invocationTimeoutMs",
+      1,
+      2 ** 31 - 1,
+    ),
     drainTimeoutMs: integer(options.drainTimeoutMs ?? 10_000, "drainTimeoutMs", 0, 2 ** 31 - 1),
     blobDir: required(options.blobDir, "blobDir"),
     restore: options.restore ?? false,
@@ -99,7 +109,10 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
 
 function integer(value: number, what: string, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new PraaSError("BAD_REQUEST", `${what} must be an integer in [${min}, ${max}], got ${value}`);
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `${what} must be an integer in [${min}, ${max}], got ${value}`,
+    );
   }
   return value;
 }

@@ -54,7 +54,8 @@ export class ControlLink {
 
   /** Asks the control plane to resume a swapped peer. */
   async resume(peer: string): Promise<void> {
-    if (!this.#link || this.#link.closed) throw new PraaSError("PEER_UNAVAILABLE", "no control-plane link");
+    if (!this.#link || this.#link.closed)
+      throw new PraaSError("PEER_UNAVAILABLE", "no control-plane link");
     await this.#link.request(FrameType.Command, encodeFields(["resume", peer]));
   }
 
@@ -83,7 +84,8 @@ export class ControlLink {
   }
 
   #onCommand(link: FrameLink, frame: Frame): void {
-    if (frame.type !== FrameType.Command) throw new PraaSError("PROTOCOL_ERROR", "expected a command");
+    if (frame.type !== FrameType.Command)
+      throw new PraaSError("PROTOCOL_ERROR", "expected a command");
     const [name = ""] = expectFields(frame.meta, 1, "command");
     this.handler.command(name, frame.payload).then(
       (result) => {

@@ -63,7 +63,8 @@ export class DataPlaneServer {
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const link of this.#links) link.destroy(new PraaSError("UNAVAILABLE", "the process is stopping"));
+    for (const link of this.#links)
+      link.destroy(new PraaSError("UNAVAILABLE", "the process is stopping"));
     await closed;
   }
 
@@ -86,17 +87,24 @@ export class DataPlaneServer {
 
   #handshake(link: FrameLink, frame: Frame, timer: NodeJS.Timeout): Hello | undefined {
     try {
-      if (frame.type !== FrameType.Hello) throw new PraaSError("PROTOCOL_ERROR", "expected HELLO first");
+      if (frame.type !== FrameType.Hello)
+        throw new PraaSError("PROTOCOL_ERROR", "expected HELLO first");
       const hello = parseHello(frame.meta);
       if (!tokenMatches(hello.token, this.#options.token)) {
         throw new PraaSError("UNAUTHORIZED", "wrong data-plane token");
       }
       clearTimeout(timer);
-      const fields = welcomeFields({ process: this.#options.process, application: this.#options.application });
+      const fields = welcomeFields({
+        process: this.#options.process,
+        application: this.#options.application,
+      });
       link.send(FrameType.Welcome, frame.id, encodeFields(fields));
       return hello;
     } catch (error) {
-      link.replyError(frame.id, error instanceof PraaSError ? error : new PraaSError("PROTOCOL_ERROR", String(error)));
+      link.replyError(
+        frame.id,
+        error instanceof PraaSError ? error : new PraaSError("PROTOCOL_ERROR", String(error)),
+      );
       link.close();
       return undefined;
     }
@@ -109,7 +117,10 @@ export class DataPlaneServer {
       case FrameType.PeerPut:
         return this.#deliver(link, peer, frame);
       default:
-        throw new PraaSError("PROTOCOL_ERROR", `unexpected frame type ${frame.type} on the data plane`);
+        throw new PraaSError(
+          "PROTOCOL_ERROR",
+          `unexpected frame type ${frame.type} on the data plane`,
+        );
     }
   }
 
@@ -122,7 +133,8 @@ export class DataPlaneServer {
   }
 
   #deliver(link: FrameLink, peer: Hello, frame: Frame): void {
-    if (peer.role !== "peer") throw new PraaSError("PROTOCOL_ERROR", "only processes deliver messages");
+    if (peer.role !== "peer")
+      throw new PraaSError("PROTOCOL_ERROR", "only processes deliver messages");
     const [key = "", source = ""] = expectFields(frame.meta, 2, "put");
     this.#handler.deliver(source, key, frame.payload);
     link.reply(frame.id);

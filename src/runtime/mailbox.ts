@@ -42,7 +42,9 @@ export class Mailbox {
       const waiter: Waiter = { source, resolve, reject, timer: undefined as never };
       waiter.timer = setTimeout(() => {
         removeItem(this.#waiters, key, waiter);
-        reject(new PraaSError("TIMEOUT", `no message "${key}" from ${source} within ${timeoutMs} ms`));
+        reject(
+          new PraaSError("TIMEOUT", `no message "${key}" from ${source} within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       const queue = this.#waiters.get(key) ?? [];
       queue.push(waiter);
@@ -77,7 +79,11 @@ function matches(wanted: string, actual: string): boolean {
   return wanted === ANY || wanted === actual;
 }
 
-function takeFirst<T>(map: Map<string, T[]>, key: string, test: (item: T) => boolean): T | undefined {
+function takeFirst<T>(
+  map: Map<string, T[]>,
+  key: string,
+  test: (item: T) => boolean,
+): T | undefined {
   const queue = map.get(key);
   if (!queue) return undefined;
   const index = queue.findIndex(test);

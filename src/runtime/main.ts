@@ -74,11 +74,16 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     drainTimeoutMs: flags.drainTimeout,
     restore: flags.restore,
     peers: flags.peers ? (JSON.parse(flags.peers) as PeerEntry[]) : [],
-    control: flags.control ? controlAddress(flags.control, env.PRAAS_CONTROL_SECRET ?? "") : undefined,
+    control: flags.control
+      ? controlAddress(flags.control, env.PRAAS_CONTROL_SECRET ?? "")
+      : undefined,
   });
 }
 
-function controlAddress(value: string, secret: string): { host: string; port: number; secret: string } {
+function controlAddress(
+  value: string,
+  secret: string,
+): { host: string; port: number; secret: string } {
   const at = value.lastIndexOf(":");
   return { host: value.slice(0, at), port: Number(value.slice(at + 1)), secret };
 }
@@ -107,7 +112,12 @@ async function main(): Promise<void> {
     fail(log, error);
     return;
   }
-  const ready = { event: "ready", host: config.advertiseHost, port: proc.port, token: config.token };
+  const ready = {
+    event: "ready",
+    host: config.advertiseHost,
+    port: proc.port,
+    token: config.token,
+  };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 }
 
@@ -116,9 +126,17 @@ async function resumeVia(control: ControlLink | undefined, peer: string): Promis
   await control.resume(peer);
 }
 
-async function connectControl(config: ProcessConfig, proc: CloudProcess, log: Logger): Promise<ControlLink> {
+async function connectControl(
+  config: ProcessConfig,
+  proc: CloudProcess,
+  log: Logger,
+): Promise<ControlLink> {
   const control = new ControlLink(
-    { ...(config.control as NonNullable<ProcessConfig["control"]>), application: config.application, process: config.name },
+    {
+      ...(config.control as NonNullable<ProcessConfig["control"]>),
+      application: config.application,
+      process: config.name,
+    },
     {
       endpoint: () => ({ host: config.advertiseHost, port: proc.port, token: config.token }),
       command: (name, payload) => runCommand(proc, name, payload),
@@ -144,14 +162,21 @@ async function runCommand(proc: CloudProcess, name: string, payload: Buffer): Pr
     case "peers":
       return proc.peers.update(parsePeers(payload));
     case "status":
-      return { status: proc.status, port: proc.port, workers: proc.workerPids, stateBytes: proc.state.bytes, stateKeys: proc.state.size };
+      return {
+        status: proc.status,
+        port: proc.port,
+        workers: proc.workerPids,
+        stateBytes: proc.state.bytes,
+        stateKeys: proc.state.size,
+      };
     default:
       throw new PraaSError("BAD_REQUEST", `unknown command ${name}`);
   }
 }
 
 function fail(log: Logger, error: unknown): void {
-  const record = error instanceof PraaSError ? error.toRecord() : { code: "INTERNAL", message: String(error) };
+  const record =
+    error instanceof PraaSError ? error.toRecord() : { code: "INTERNAL", message: String(error) };
   log.error(record, "process failed to start");
   process.stdout.write(`${JSON.stringify({ event: "failed", error: record })}\n`);
   process.exitCode = 1;

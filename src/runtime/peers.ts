@@ -2,12 +2,7 @@
  * The other processes of this application: where they are (the directory, fed by the control
  * plane or a static map) and one lazily opened data-plane connection to each.
  */
-import {
-  FrameType,
-  PraaSError,
-  encodeFields,
-  type ProcessList,
-} from "../protocol/index.js";
+import { FrameType, PraaSError, encodeFields, type ProcessList } from "../protocol/index.js";
 import { connectFrameLink, type FrameLink } from "../transport/index.js";
 import type { PeerAddress, PeerEntry } from "./config.js";
 
@@ -31,9 +26,12 @@ export class Peers {
 
   /** Replaces the directory; connections to peers that moved or left are closed. */
   update(entries: readonly PeerEntry[]): void {
-    const next = new Map(entries.filter((e) => e.name !== this.#options.self).map((e) => [e.name, e]));
+    const next = new Map(
+      entries.filter((e) => e.name !== this.#options.self).map((e) => [e.name, e]),
+    );
     for (const [name, old] of this.#entries) {
-      if (!sameAddress(old.address, next.get(name)?.address)) this.#drop(name);
+      // A peer that had no address has no link yet (one may be opening while it resumes).
+      if (old.address && !sameAddress(old.address, next.get(name)?.address)) this.#drop(name);
     }
     this.#entries = next;
     const waiters = this.#changed;
@@ -44,7 +42,8 @@ export class Peers {
   list(): ProcessList {
     const active = [this.#options.self];
     const swapped: string[] = [];
-    for (const entry of this.#entries.values()) (entry.status === "active" ? active : swapped).push(entry.name);
+    for (const entry of this.#entries.values())
+      (entry.status === "active" ? active : swapped).push(entry.name);
     return { active: active.sort(), swapped: swapped.sort() };
   }
 
@@ -86,9 +85,11 @@ export class Peers {
 
   async #address(peer: string): Promise<PeerAddress> {
     const entry = this.#entries.get(peer);
-    if (entry === undefined) throw new PraaSError("PROCESS_NOT_FOUND", `no process "${peer}" in this application`);
+    if (entry === undefined)
+      throw new PraaSError("PROCESS_NOT_FOUND", `no process "${peer}" in this application`);
     if (entry.status === "active" && entry.address) return entry.address;
-    if (!this.#options.resume) throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is swapped out`);
+    if (!this.#options.resume)
+      throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is swapped out`);
     await this.#options.resume(peer);
     const resumed = this.#entries.get(peer);
     if (resumed?.status !== "active" || !resumed.address) {
@@ -116,7 +117,10 @@ export class Peers {
   #drop(peer: string): void {
     const link = this.#links.get(peer);
     this.#links.delete(peer);
-    void link?.then((open) => open.close(), () => undefined);
+    void link?.then(
+      (open) => open.close(),
+      () => undefined,
+    );
   }
 }
 

@@ -31,10 +31,10 @@ export interface Snapshot {
   messages: Message[];
 }
 
-export async function* encodeSnapshot(
+export function* encodeSnapshot(
   state: Iterable<StateEntry>,
   messages: Iterable<Message>,
-): AsyncGenerator<Buffer> {
+): Generator<Buffer> {
   const head = Buffer.alloc(MAGIC.length + 4);
   MAGIC.copy(head);
   head.writeUInt32LE(VERSION, MAGIC.length);
@@ -85,7 +85,9 @@ function messageHeader(message: Message): Buffer {
 }
 
 /** Decodes a snapshot; rejects with STORAGE_ERROR when the stream is corrupt or truncated. */
-export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<Snapshot> {
+export async function decodeSnapshot(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<Snapshot> {
   const reader = new ByteReader(chunks);
   try {
     await readHead(reader);
@@ -137,7 +139,10 @@ async function readValue(reader: ByteReader): Promise<Buffer> {
 }
 
 function checkEnd(snapshot: Snapshot, end: Buffer): Snapshot {
-  if (end.readUInt32LE(0) !== snapshot.state.length || end.readUInt32LE(4) !== snapshot.messages.length) {
+  if (
+    end.readUInt32LE(0) !== snapshot.state.length ||
+    end.readUInt32LE(4) !== snapshot.messages.length
+  ) {
     throw corrupt("record counts do not match");
   }
   return snapshot;

@@ -39,8 +39,10 @@ const handlers: Partial<Record<FrameType, Handler>> = {
   [FrameType.StatePut]: (t, [key = ""], value) => void t.state.put(key, ownBytes(value)),
   [FrameType.StateDelete]: (t, [key = ""]) => ({ fields: t.state.delete(key) ? ["deleted"] : [] }),
   [FrameType.StateKeys]: (t) => ({ payload: json(t.state.keys()) }),
-  [FrameType.MailPut]: (t, [destination = "", key = ""], value) => mailPut(t, destination, key, value),
-  [FrameType.MailGet]: (t, [source = "", key = "", timeout = ""]) => mailGet(t, source, key, timeout),
+  [FrameType.MailPut]: (t, [destination = "", key = ""], value) =>
+    mailPut(t, destination, key, value),
+  [FrameType.MailGet]: (t, [source = "", key = "", timeout = ""]) =>
+    mailGet(t, source, key, timeout),
   [FrameType.Call]: async (t, [fn = "", process = ""], payload) => ({
     payload: await t.invoke(fn, payload, process),
   }),
@@ -50,7 +52,10 @@ const handlers: Partial<Record<FrameType, Handler>> = {
 export function answerWorkerCall(target: CallTarget, frame: Frame, link: FrameLink): void {
   const handler = handlers[frame.type];
   if (handler === undefined) {
-    link.replyError(frame.id, new PraaSError("PROTOCOL_ERROR", `unknown worker call ${frame.type}`));
+    link.replyError(
+      frame.id,
+      new PraaSError("PROTOCOL_ERROR", `unknown worker call ${frame.type}`),
+    );
     return;
   }
   Promise.resolve()
@@ -61,7 +66,12 @@ export function answerWorkerCall(target: CallTarget, frame: Frame, link: FrameLi
     );
 }
 
-async function mailPut(t: CallTarget, destination: string, key: string, value: Buffer): Promise<Reply> {
+async function mailPut(
+  t: CallTarget,
+  destination: string,
+  key: string,
+  value: Buffer,
+): Promise<Reply> {
   if (destination === SELF || destination === t.name) {
     t.mailbox.put({ key, source: t.name, value: ownBytes(value) });
   } else {
@@ -70,7 +80,12 @@ async function mailPut(t: CallTarget, destination: string, key: string, value: B
   return undefined;
 }
 
-async function mailGet(t: CallTarget, source: string, key: string, timeout: string): Promise<Reply> {
+async function mailGet(
+  t: CallTarget,
+  source: string,
+  key: string,
+  timeout: string,
+): Promise<Reply> {
   const timeoutMs = timeout === "" ? t.defaultGetTimeoutMs : Number(timeout);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
     throw new PraaSError("BAD_REQUEST", `timeoutMs must be a non-negative number, got ${timeout}`);

@@ -6,12 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import {
-  FrameType,
-  PraaSError,
-  decodeFields,
-  type Frame,
-} from "../protocol/index.js";
+import { FrameType, PraaSError, decodeFields, type Frame } from "../protocol/index.js";
 import { FrameLink, decodeErrorFrame } from "../transport/index.js";
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
@@ -60,7 +55,9 @@ export class WorkerHandle {
       this.#readyReject = reject;
     });
     this.ready.catch(() => undefined);
-    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.child.once("exit", (code, signal) => resolve({ code, signal })),
+    );
     void this.#watchExit();
     this.#guardReady();
   }
@@ -101,7 +98,10 @@ export class WorkerHandle {
   /** The error for an invocation that was running when this worker died. */
   async crashError(functionName: string): Promise<PraaSError> {
     const exit = await Promise.race([this.exited, delay(2000)]);
-    return new PraaSError("WORKER_CRASHED", `worker running ${functionName} died: ${this.#cause(exit)}`);
+    return new PraaSError(
+      "WORKER_CRASHED",
+      `worker running ${functionName} died: ${this.#cause(exit)}`,
+    );
   }
 
   #cause(exit: Exit | undefined): string {
@@ -116,7 +116,8 @@ export class WorkerHandle {
 
   #onFrame(frame: Frame, link: FrameLink): void {
     if (frame.type === FrameType.Ready) this.#onReady(decodeFields(frame.meta));
-    else if (frame.type === FrameType.Error && frame.id === 0) this.#onReport(decodeErrorFrame(frame));
+    else if (frame.type === FrameType.Error && frame.id === 0)
+      this.#onReport(decodeErrorFrame(frame));
     else this.spec.onCall(frame, link);
   }
 
@@ -134,13 +135,16 @@ export class WorkerHandle {
     const exit = await this.exited;
     this.#alive = false;
     this.#readyReject(
-      this.#crashReport ?? new PraaSError("BUILD_FAILED", `worker exited before it was ready: ${this.#cause(exit)}`),
+      this.#crashReport ??
+        new PraaSError("BUILD_FAILED", `worker exited before it was ready: ${this.#cause(exit)}`),
     );
   }
 
   #guardReady(): void {
     const timer = setTimeout(() => {
-      this.#readyReject(new PraaSError("BUILD_FAILED", `worker not ready after ${READY_TIMEOUT_MS} ms`));
+      this.#readyReject(
+        new PraaSError("BUILD_FAILED", `worker not ready after ${READY_TIMEOUT_MS} ms`),
+      );
       this.kill("it did not become ready in time");
     }, READY_TIMEOUT_MS);
     void this.ready.then(

@@ -5,13 +5,7 @@
  * its in-flight invocations with WORKER_CRASHED and is replaced; an invocation past its deadline
  * fails with TIMEOUT and its worker is killed and replaced.
  */
-import {
-  FrameType,
-  PraaSError,
-  encodeFields,
-  type Frame,
-} from "../protocol/index.js";
-import type { FrameLink } from "../transport/index.js";
+import { FrameType, PraaSError, encodeFields } from "../protocol/index.js";
 import { WorkerHandle, type WorkerSpec } from "./worker-handle.js";
 
 export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
@@ -98,7 +92,10 @@ export class WorkerPool {
 
   async #run(worker: WorkerHandle, fn: string, payload: Uint8Array, id: string): Promise<Buffer> {
     worker.inflight++;
-    const timer = setTimeout(() => this.#onTimeout(worker, fn, id), this.#options.invocationTimeoutMs);
+    const timer = setTimeout(
+      () => this.#onTimeout(worker, fn, id),
+      this.#options.invocationTimeoutMs,
+    );
     try {
       const reply = await worker.link.request(FrameType.Invoke, encodeFields([fn, id]), payload);
       return reply.payload;
@@ -118,7 +115,11 @@ export class WorkerPool {
 
   #onTimeout(worker: WorkerHandle, fn: string, id: string): void {
     const ms = this.#options.invocationTimeoutMs;
-    this.#options.log("invocation timed out; killing its worker", { fn, invocationId: id, pid: worker.pid });
+    this.#options.log("invocation timed out; killing its worker", {
+      fn,
+      invocationId: id,
+      workerPid: worker.pid,
+    });
     worker.timedOut.set(id, new PraaSError("TIMEOUT", `${fn} did not finish within ${ms} ms`));
     worker.kill(`it was killed because invocation ${id} of ${fn} exceeded its ${ms} ms timeout`);
   }
@@ -141,7 +142,10 @@ export class WorkerPool {
 
   #spawn(): WorkerHandle {
     const worker = new WorkerHandle(this.#spec);
-    void worker.ready.then(() => this.#wakeReady(), () => undefined);
+    void worker.ready.then(
+      () => this.#wakeReady(),
+      () => undefined,
+    );
     void worker.exited.then(() => this.#replace(worker));
     return worker;
   }
@@ -149,7 +153,7 @@ export class WorkerPool {
   #replace(dead: WorkerHandle): void {
     this.#workers = this.#workers.filter((w) => w !== dead);
     if (this.#stopping) return;
-    this.#options.log("worker died; starting a replacement", { pid: dead.pid });
+    this.#options.log("worker died; starting a replacement", { workerPid: dead.pid });
     // A worker that died before it was ready would die again at once: do not spin.
     const delayMs = dead.wasReady ? 0 : 1000;
     setTimeout(() => {

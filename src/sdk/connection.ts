@@ -2,13 +2,7 @@
  * A direct data-plane connection to one cloud process: no control-plane hop per call. Many
  * invocations may be in flight at once; replies are matched by request id.
  */
-import {
-  FrameType,
-  PraaSError,
-  encodeFields,
-  toBytes,
-  type Value,
-} from "../protocol/index.js";
+import { FrameType, PraaSError, encodeFields, toBytes, type Value } from "../protocol/index.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, connectFrameLink, type FrameLink } from "../transport/index.js";
 
 /** What the control plane returns for an active process, and all a client needs to dial it. */
@@ -36,7 +30,10 @@ export class ProcessConnection {
     this.application = application;
   }
 
-  static async open(info: ConnectionInfo, options: ConnectOptions = {}): Promise<ProcessConnection> {
+  static async open(
+    info: ConnectionInfo,
+    options: ConnectOptions = {},
+  ): Promise<ProcessConnection> {
     const { link, welcome } = await connectFrameLink({
       host: info.host,
       port: info.port,
@@ -50,7 +47,11 @@ export class ProcessConnection {
   /** Invokes `functionName` with `payload`; resolves to the result bytes, rejects with a PraaSError. */
   async invoke(functionName: string, payload: Value = new Uint8Array(0)): Promise<Uint8Array> {
     if (this.#link.closed) throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
-    const reply = await this.#link.request(FrameType.Invoke, encodeFields([functionName]), toBytes(payload));
+    const reply = await this.#link.request(
+      FrameType.Invoke,
+      encodeFields([functionName]),
+      toBytes(payload),
+    );
     return reply.payload;
   }
 
@@ -73,6 +74,9 @@ export class ProcessConnection {
 }
 
 /** Opens a direct connection from a `{ host, port, token }` description. */
-export function connect(info: ConnectionInfo, options?: ConnectOptions): Promise<ProcessConnection> {
+export function connect(
+  info: ConnectionInfo,
+  options?: ConnectOptions,
+): Promise<ProcessConnection> {
   return ProcessConnection.open(info, options);
 }

@@ -10,7 +10,7 @@
  * - `list(prefix)` gives every key that starts with `prefix`, sorted.
  * - Failures reject with a PraaSError of code STORAGE_ERROR (or INVALID_NAME for a bad key).
  */
-export type BlobBody = Uint8Array | AsyncIterable<Uint8Array>;
+export type BlobBody = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 export interface BlobStat {
   size: number;

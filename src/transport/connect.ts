@@ -43,7 +43,12 @@ export async function connectFrameLink(
     name: options.name ?? "",
   });
   try {
-    const reply = await link.request(FrameType.Hello, encodeFields(hello), undefined, options.timeoutMs ?? 10_000);
+    const reply = await link.request(
+      FrameType.Hello,
+      encodeFields(hello),
+      undefined,
+      options.timeoutMs ?? 10_000,
+    );
     return { link, welcome: parseWelcome(reply.meta) };
   } catch (error) {
     link.destroy();

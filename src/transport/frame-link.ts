@@ -32,7 +32,11 @@ interface Pending {
 
 const EMPTY = Buffer.alloc(0);
 /** Frames that answer a request of ours; everything else is a request to us. */
-const REPLY_TYPES: ReadonlySet<number> = new Set([FrameType.Result, FrameType.Error, FrameType.Welcome]);
+const REPLY_TYPES: ReadonlySet<number> = new Set([
+  FrameType.Result,
+  FrameType.Error,
+  FrameType.Welcome,
+]);
 
 export class FrameLink {
   readonly socket: Socket;
@@ -163,7 +167,8 @@ export class FrameLink {
     try {
       this.#options.onRequest(frame, this);
     } catch (error) {
-      const failure = error instanceof PraaSError ? error : new PraaSError("INTERNAL", String(error));
+      const failure =
+        error instanceof PraaSError ? error : new PraaSError("INTERNAL", String(error));
       if (frame.id !== 0) this.replyError(frame.id, failure);
     }
   }
@@ -207,7 +212,9 @@ export function encodeErrorRecord(record: ErrorRecord): Buffer {
 export function decodeErrorFrame(frame: Frame): PraaSError {
   try {
     const [code = "INTERNAL", message = "", errorName] = decodeFields(frame.meta);
-    return PraaSError.fromRecord(errorName === undefined ? { code, message } : { code, message, errorName });
+    return PraaSError.fromRecord(
+      errorName === undefined ? { code, message } : { code, message, errorName },
+    );
   } catch {
     return new PraaSError("PROTOCOL_ERROR", "malformed error frame");
   }

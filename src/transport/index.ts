@@ -1,4 +1,9 @@
-export { FrameLink, decodeErrorFrame, encodeErrorRecord, type FrameLinkOptions } from "./frame-link.js";
+export {
+  FrameLink,
+  decodeErrorFrame,
+  encodeErrorRecord,
+  type FrameLinkOptions,
+} from "./frame-link.js";
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   connectFrameLink,

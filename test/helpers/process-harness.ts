@@ -3,20 +3,20 @@
  * plays the control plane's side of the control link, so tests can swap processes and feed
  * them a peer directory through the real protocol.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { buildApplication } from "../../src/apps/index.js";
 import { FrameType, decodeFields, encodeFields, type Frame } from "../../src/protocol/index.js";
+import { launchProcess } from "../../src/runtime/launch.js";
 import { connect, type ProcessConnection } from "../../src/sdk/index.js";
 import { FrameLink } from "../../src/transport/index.js";
 
-const RUNTIME_MAIN = path.resolve("dist/runtime/main.js");
-
-export async function makeTempDir(prefix: string): Promise<{ dir: string; remove(): Promise<void> }> {
+export async function makeTempDir(
+  prefix: string,
+): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), `praas-${prefix}-`));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -55,17 +55,22 @@ export interface RunningProcess {
 }
 
 export async function startProcess(options: StartOptions): Promise<RunningProcess> {
-  const child = spawn(process.execPath, [RUNTIME_MAIN, ...processArgs(options)], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: {
-      ...process.env,
-      PRAAS_PROCESS_TOKEN: options.token ?? `token-${options.name}`,
-      PRAAS_CONTROL_SECRET: `secret-${options.name}`,
-    },
+  const launched = await launchProcess({
+    application: options.app ?? "suite",
+    name: options.name,
+    bundlePath: options.bundle,
+    blobDir: options.blobDir,
+    workers: options.workers ?? 1,
+    memoryMiB: options.memory ?? 256,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.maxPayload === undefined ? {} : { maxPayloadBytes: options.maxPayload }),
+    restore: options.restore ?? false,
+    ...(options.control ? { control: `127.0.0.1:${options.control.port}` } : {}),
+    token: options.token ?? `token-${options.name}`,
+    secret: `secret-${options.name}`,
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const ready = await readyLine(child);
-  const info = { host: ready.host, port: ready.port, token: ready.token };
+  const { child, exited } = launched;
+  const info = { host: launched.host, port: launched.port, token: launched.token };
   return {
     name: options.name,
     ...info,
@@ -77,39 +82,6 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
       await exited;
     },
   };
-}
-
-function processArgs(options: StartOptions): string[] {
-  const args = ["--app", options.app ?? "suite", "--name", options.name, "--bundle", options.bundle];
-  args.push("--blob-dir", options.blobDir, "--log-level", "warn");
-  args.push("--workers", String(options.workers ?? 1), "--memory", String(options.memory ?? 256));
-  if (options.timeoutMs) args.push("--timeout", String(options.timeoutMs));
-  if (options.maxPayload) args.push("--max-payload", String(options.maxPayload));
-  if (options.restore) args.push("--restore");
-  if (options.control) args.push("--control", `127.0.0.1:${options.control.port}`);
-  return args;
-}
-
-interface Ready {
-  event: string;
-  host: string;
-  port: number;
-  token: string;
-  error?: { code: string; message: string };
-}
-
-function readyLine(child: ChildProcess): Promise<Ready> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error("process did not report ready in 20 s")), 20_000);
-    lines.once("line", (line) => {
-      clearTimeout(timer);
-      const ready = JSON.parse(line) as Ready;
-      if (ready.event === "ready") resolve(ready);
-      else reject(Object.assign(new Error(ready.error?.message ?? line), { code: ready.error?.code }));
-    });
-    child.once("exit", (code) => reject(new Error(`process exited (${code}) before ready`)));
-  });
 }
 
 /** The control plane's end of the control link, for runtime tests. */

@@ -37,12 +37,15 @@ const failure = (promise: Promise<unknown>): Promise<PraaSError> =>
   );
 
 describe("direct invocation", () => {
-  it.each([10, 1024, 100 * 1024, 1024 * 1024, 5 * 1024 * 1024])("echoes %i bytes exactly", async (size) => {
-    const payload = randomBytes(size);
-    const result = await conn.invoke("echo", payload);
-    expect(result.length).toBe(size);
-    expect(Buffer.from(result).equals(payload)).toBe(true);
-  });
+  it.each([10, 1024, 100 * 1024, 1024 * 1024, 5 * 1024 * 1024])(
+    "echoes %i bytes exactly",
+    async (size) => {
+      const payload = randomBytes(size);
+      const result = await conn.invoke("echo", payload);
+      expect(result.length).toBe(size);
+      expect(Buffer.from(result).equals(payload)).toBe(true);
+    },
+  );
 
   it("handles empty payloads, void results and JSON results", async () => {
     expect((await conn.invoke("echo")).length).toBe(0);
@@ -58,13 +61,18 @@ describe("direct invocation", () => {
   });
 
   it("runs many concurrent invocations on one connection across workers", async () => {
-    const payloads = Array.from({ length: 200 }, (_, i) => Buffer.from(`payload-${i}-${"x".repeat(i)}`));
+    const payloads = Array.from({ length: 200 }, (_, i) =>
+      Buffer.from(`payload-${i}-${"x".repeat(i)}`),
+    );
     const results = await Promise.all(payloads.map((p) => conn.invoke("echo", p)));
     results.forEach((result, i) => expect(text(result)).toBe(payloads[i]!.toString()));
   });
 
   it("spreads concurrent invocations over the workers", async () => {
-    const pids = await Promise.all([conn.invoke("sleepPid", "200"), conn.invoke("sleepPid", "200")]);
+    const pids = await Promise.all([
+      conn.invoke("sleepPid", "200"),
+      conn.invoke("sleepPid", "200"),
+    ]);
     expect(new Set(pids.map(text)).size).toBe(2);
   });
 

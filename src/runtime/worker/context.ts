@@ -44,7 +44,11 @@ export function createContext(link: FrameLink, info: InvocationInfo): Context {
       return (await call(FrameType.MailGet, [source, key, timeout])).payload;
     },
     invoke: async (functionName, payload?: Value, options?: InvokeOptions) => {
-      const reply = await call(FrameType.Call, [functionName, options?.process ?? ""], toBytes(payload));
+      const reply = await call(
+        FrameType.Call,
+        [functionName, options?.process ?? ""],
+        toBytes(payload),
+      );
       return reply.payload;
     },
     processes: async () => parseJson<ProcessList>((await call(FrameType.Processes, [])).payload),
@@ -74,7 +78,10 @@ function createState(call: Call): ProcessState {
 
 function checkPeer(name: unknown, what: string, allowAny: boolean): void {
   if (typeof name !== "string" || name.length === 0 || (!allowAny && name === ANY)) {
-    throw new PraaSError("BAD_REQUEST", `${what} must be a process name or ${SELF}${allowAny ? ` or ${ANY}` : ""}`);
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `${what} must be a process name or ${SELF}${allowAny ? ` or ${ANY}` : ""}`,
+    );
   }
 }
 

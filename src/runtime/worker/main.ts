@@ -21,7 +21,8 @@ import {
 import { FrameLink } from "../../transport/index.js";
 import { createContext } from "./context.js";
 
-const [bundlePath = "", application = "", processId = "", maxPayloadText = "0"] = process.argv.slice(2);
+const [bundlePath = "", application = "", processId = "", maxPayloadText = "0"] =
+  process.argv.slice(2);
 const maxPayloadBytes = Number(maxPayloadText);
 const functions = new Map<string, PraaSFunction>();
 

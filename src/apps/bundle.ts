@@ -1,0 +1,211 @@
+/**
+ * Deploy-time build of an application: bundle its entry (and everything it imports) into one
+ * ESM file with esbuild, then load that file once in a short-lived child process to prove it
+ * loads and to learn which exports are functions. User code never runs in the caller.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+
+import { build, type Message, type Plugin } from "esbuild";
+
+import { PraaSError } from "../protocol/errors.js";
+import type { LoadCheckResult } from "./load-check.js";
+import { findEntry, readManifest, type AppManifest } from "./manifest.js";
+
+export interface BuiltApp {
+  /** One self-contained ESM file. */
+  code: Buffer;
+  /** The names of the entry's function exports, sorted. */
+  functions: string[];
+  manifest: AppManifest;
+}
+
+export interface BuildOptions {
+  /** How long the bundle may take to import in the checker process. */
+  loadTimeoutMs?: number;
+}
+
+export const DEFAULT_LOAD_TIMEOUT_MS = 10_000;
+
+// CJS dependencies call `require` for node builtins; an ESM bundle has no `require` unless
+// we create one. esbuild renames user-level `require` bindings, so this cannot collide.
+const REQUIRE_BANNER = [
+  'import { createRequire as __praasCreateRequire } from "node:module";',
+  "const require = __praasCreateRequire(import.meta.url);",
+].join("\n");
+
+const MAX_REPORTED_ERRORS = 10;
+const STDERR_TAIL_BYTES = 4096;
+
+/** Bundles, load-checks and inspects the application in `dir`. */
+export async function buildApplication(dir: string, options: BuildOptions = {}): Promise<BuiltApp> {
+  const root = resolve(dir);
+  const manifest = await readManifest(root);
+  const entry = await findEntry(root, manifest);
+  const code = await bundleEntry(root, entry);
+  const functions = await inspectBundle(code, options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS);
+  if (functions.length === 0) {
+    throw new PraaSError("BUILD_FAILED", `application exports no functions (entry ${entry})`);
+  }
+  return { code, functions, manifest };
+}
+
+/**
+ * `praas` is types-only for users. Resolve it to an empty module rather than leaving it
+ * external: a bare `import "praas"` then costs nothing at load time, and importing a value
+ * from it fails at build time with a clear "No matching export" instead of at load.
+ */
+const praasTypesPlugin: Plugin = {
+  name: "praas-types",
+  setup(build) {
+    build.onResolve({ filter: /^praas$/ }, () => ({ path: "praas", namespace: "praas-types" }));
+    build.onLoad({ filter: /.*/, namespace: "praas-types" }, () => ({
+      contents: "export {};",
+      loader: "js",
+    }));
+  },
+};
+
+async function bundleEntry(root: string, entry: string): Promise<Buffer> {
+  try {
+    const result = await build({
+      entryPoints: [join(root, entry)],
+      absWorkingDir: root,
+      // Never written (write: false); it only anchors the source map's relative paths.
+      outfile: join(root, "praas-bundle.mjs"),
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      write: false,
+      sourcemap: "inline",
+      sourcesContent: false, // mappings suffice for stack traces; sources would double the size
+      logLevel: "silent",
+      banner: { js: REQUIRE_BANNER },
+      plugins: [praasTypesPlugin],
+    });
+    const output = result.outputFiles[0];
+    if (output === undefined) throw new PraaSError("INTERNAL", "esbuild produced no output");
+    return Buffer.from(output.contents);
+  } catch (error) {
+    throw toBuildError(error);
+  }
+}
+
+function hasMessages(error: unknown): error is { errors: Message[] } {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    Array.isArray((error as { errors?: unknown }).errors)
+  );
+}
+
+function formatMessage(message: Message): string {
+  const where = message.location;
+  if (where === null) return message.text;
+  // esbuild columns are 0-based; editors and compilers print 1-based.
+  return `${where.file}:${where.line}:${where.column + 1}: ${message.text}`;
+}
+
+/** One readable BUILD_FAILED from an esbuild failure: "file:line:col: text" per error. */
+function toBuildError(error: unknown): PraaSError {
+  if (error instanceof PraaSError) return error;
+  if (!hasMessages(error) || error.errors.length === 0) {
+    return new PraaSError("BUILD_FAILED", `build failed: ${String(error)}`, { cause: error });
+  }
+  const lines = error.errors.slice(0, MAX_REPORTED_ERRORS).map(formatMessage);
+  const hidden = error.errors.length - lines.length;
+  if (hidden > 0) lines.push(`... and ${hidden} more error(s)`);
+  return new PraaSError("BUILD_FAILED", `build failed:\n${lines.join("\n")}`);
+}
+
+/** Imports the bundle in a child process; resolves to its sorted function export names. */
+async function inspectBundle(code: Buffer, timeoutMs: number): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), "praas-build-"));
+  try {
+    const file = join(dir, "app.mjs");
+    await writeFile(file, code);
+    const result = await runLoadCheck(file, dir, timeoutMs);
+    if ("error" in result) {
+      throw new PraaSError("BUILD_FAILED", `application failed to load: ${result.error}`);
+    }
+    return result.functions;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The compiled checker script. From `dist/apps/` it sits next to this module; when this
+ * module runs from sources (`src/apps/*.ts` under vitest) the compiled copy is in `dist/apps/`.
+ */
+export function loadCheckerPath(): string {
+  const sibling = fileURLToPath(new URL("./load-check.js", import.meta.url));
+  if (existsSync(sibling)) return sibling;
+  const compiled = fileURLToPath(new URL("../../dist/apps/load-check.js", import.meta.url));
+  if (existsSync(compiled)) return compiled;
+  throw new PraaSError("INTERNAL", `load checker not found at ${sibling}: run "npm run build"`);
+}
+
+function spawnChecker(file: string, cwd: string): ChildProcess {
+  // Empty env: the control plane's variables (tokens, secrets) are not the user's business.
+  return spawn(process.execPath, [loadCheckerPath(), file], {
+    cwd,
+    env: {},
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+  });
+}
+
+/** Keeps the last few KiB of a stream, for error messages. */
+function tailOf(stream: Readable | null): () => string {
+  let tail = "";
+  stream?.on("data", (chunk: Buffer) => {
+    tail = (tail + chunk.toString("utf8")).slice(-STDERR_TAIL_BYTES);
+  });
+  return () => tail.trim();
+}
+
+function exitError(code: number | null, signal: string | null, stderr: string): PraaSError {
+  const how = signal === null ? `code ${code}` : `signal ${signal}`;
+  const detail = stderr === "" ? "" : `:\n${stderr}`;
+  return new PraaSError("BUILD_FAILED", `application exited with ${how} while loading${detail}`);
+}
+
+// User code shares the IPC channel, so the message is checked rather than trusted.
+function isLoadCheckResult(value: unknown): value is LoadCheckResult {
+  if (typeof value !== "object" || value === null) return false;
+  const { functions, error } = value as { functions?: unknown; error?: unknown };
+  if (typeof error === "string") return true;
+  return Array.isArray(functions) && functions.every((name) => typeof name === "string");
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    const message = `application took longer than ${timeoutMs}ms to load`;
+    timer = setTimeout(() => reject(new PraaSError("BUILD_FAILED", message)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function runLoadCheck(file: string, cwd: string, timeoutMs: number): Promise<LoadCheckResult> {
+  const child = spawnChecker(file, cwd);
+  const stderr = tailOf(child.stderr);
+  const outcome = new Promise<LoadCheckResult>((resolvePromise, reject) => {
+    child.on("message", (message) => {
+      if (isLoadCheckResult(message)) resolvePromise(message);
+      else reject(new PraaSError("BUILD_FAILED", "application sent an unexpected IPC message"));
+    });
+    child.on("error", (error) => {
+      reject(new PraaSError("INTERNAL", `load check failed: ${error.message}`, { cause: error }));
+    });
+    child.on("close", (code, signal) => reject(exitError(code, signal, stderr())));
+  });
+  // The checker exits by itself after reporting; anything still running is killed.
+  return withTimeout(outcome, timeoutMs).finally(() => child.kill("SIGKILL"));
+}

@@ -1,0 +1,182 @@
+/**
+ * Application directories travel as gzip tarballs: the CLI packs a directory, the server
+ * unpacks it into a scratch directory and builds it there. `node_modules` is kept because
+ * dependencies are bundled server side; `.git` is left out.
+ *
+ * Unpacking treats the tarball as hostile: only regular files, directories and links that
+ * stay inside the destination are accepted, and the total unpacked size is capped.
+ */
+import { mkdir, readdir } from "node:fs/promises";
+import { isAbsolute, posix, resolve } from "node:path";
+
+import { create, Parser, Unpack, type ReadEntry } from "tar";
+
+import { PraaSError } from "../protocol/errors.js";
+
+const EXCLUDED_NAMES = new Set([".git"]);
+
+export interface UnpackOptions {
+  /** Cap on the sum of the unpacked file sizes, in bytes. */
+  maxBytes: number;
+  /** Cap on the number of entries (an inode bomb of empty files has no size). */
+  maxEntries?: number;
+}
+
+export const DEFAULT_MAX_ENTRIES = 100_000;
+
+function isExcluded(path: string): boolean {
+  return path.split(/[\\/]/).some((segment) => EXCLUDED_NAMES.has(segment));
+}
+
+/** A gzip tarball of `dir`'s contents, paths relative to `dir`. */
+export async function packDirectory(dir: string): Promise<Buffer> {
+  const names = (await readdir(dir)).filter((name) => !isExcluded(name)).sort();
+  if (names.length === 0) throw new PraaSError("BAD_REQUEST", `directory ${dir} is empty`);
+  // `portable` drops owner names and ids, which mean nothing on the server.
+  const stream = create(
+    { gzip: true, cwd: dir, portable: true, filter: (path) => !isExcluded(path) },
+    names,
+  );
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+function isGzip(bytes: Uint8Array): boolean {
+  return bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
+}
+
+const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
+const LINK_TYPES = new Set(["SymbolicLink", "Link"]);
+
+/** `..`-free, relative, and inside the archive root once resolved. */
+function escapes(path: string): boolean {
+  if (isAbsolute(path) || posix.isAbsolute(path) || /^[A-Za-z]:/.test(path)) return true;
+  const normalized = posix.normalize(path.replaceAll("\\", "/"));
+  return normalized === ".." || normalized.startsWith("../");
+}
+
+// Symlink targets are relative to the link's directory; hard link targets to the root.
+function linkTarget(entry: ReadEntry): string {
+  const linkpath = entry.linkpath ?? "";
+  if (entry.type === "Link" || isAbsolute(linkpath)) return linkpath;
+  return posix.join(posix.dirname(entry.path), linkpath);
+}
+
+/** Why `entry` must not be extracted, or undefined when it is fine. */
+function entryViolation(entry: ReadEntry): string | undefined {
+  if (escapes(entry.path)) return `entry ${entry.path} points outside the destination`;
+  if (LINK_TYPES.has(entry.type)) {
+    const target = entry.linkpath ?? "";
+    if (isAbsolute(target) || escapes(linkTarget(entry))) {
+      return `link ${entry.path} -> ${target} points outside the destination`;
+    }
+    return undefined;
+  }
+  if (!FILE_TYPES.has(entry.type) && entry.type !== "Directory") {
+    return `entry ${entry.path} has unsupported type ${entry.type}`;
+  }
+  return undefined;
+}
+
+/** Counts entries and bytes against the caps; throws PAYLOAD_TOO_LARGE past either. */
+class Budget {
+  private bytes = 0;
+  private entries = 0;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxEntries: number,
+  ) {}
+
+  charge(entry: ReadEntry): void {
+    this.entries += 1;
+    if (FILE_TYPES.has(entry.type)) this.bytes += entry.size ?? 0;
+    if (this.bytes > this.maxBytes) {
+      throw new PraaSError(
+        "PAYLOAD_TOO_LARGE",
+        `tarball unpacks to more than ${this.maxBytes} bytes`,
+      );
+    }
+    if (this.entries > this.maxEntries) {
+      throw new PraaSError("PAYLOAD_TOO_LARGE", `tarball has more than ${this.maxEntries} entries`);
+    }
+  }
+}
+
+function toUnpackError(error: unknown): PraaSError {
+  if (error instanceof PraaSError) return error;
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  // tar (TAR_*) and zlib (Z_*) failures mean a malformed tarball; anything else is ours.
+  const malformed = typeof code === "string" && /^(TAR_|Z_)/.test(code);
+  const fallback = malformed ? "BAD_REQUEST" : "INTERNAL";
+  return new PraaSError(fallback, `cannot unpack tarball: ${message}`, { cause: error });
+}
+
+/**
+ * Extracts a gzip tarball into `destDir` (created if missing). Rejects with BAD_REQUEST for
+ * malformed or unsafe archives and PAYLOAD_TOO_LARGE past the caps. The whole archive is
+ * checked before anything is written, so a rejected tarball leaves `destDir` untouched
+ * (short of a file-system failure during the extraction itself).
+ */
+export async function unpackTarball(
+  bytes: Uint8Array,
+  destDir: string,
+  options: UnpackOptions,
+): Promise<void> {
+  if (!isGzip(bytes)) throw new PraaSError("BAD_REQUEST", "not a gzip tarball");
+  const budget = new Budget(options.maxBytes, options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+  // Two passes: tar writes files asynchronously and keeps going after an abort, so
+  // rejecting mid-extraction would leave writes racing the caller's clean-up.
+  await scan(bytes, budget);
+  const cwd = resolve(destDir);
+  await mkdir(cwd, { recursive: true });
+  await extract(bytes, cwd);
+}
+
+function check(entry: ReadEntry, budget: Budget): PraaSError | undefined {
+  const problem = entryViolation(entry);
+  if (problem !== undefined) return new PraaSError("BAD_REQUEST", `unsafe tarball: ${problem}`);
+  try {
+    budget.charge(entry);
+    return undefined;
+  } catch (error) {
+    return error as PraaSError;
+  }
+}
+
+/** Pass one: reads every header (and the whole gzip stream) without writing anything. */
+function scan(bytes: Uint8Array, budget: Budget): Promise<void> {
+  let violation: PraaSError | undefined;
+  const parser = new Parser({
+    strict: true, // every tar warning (bad header, truncation, ...) becomes an error
+    onReadEntry: (entry) => {
+      violation ??= check(entry, budget);
+      if (violation !== undefined) parser.abort(violation);
+      entry.resume(); // skip the body
+    },
+  });
+  return run(parser, "end", bytes, () => violation);
+}
+
+/** Pass two: the checked archive, extracted with tar's own path protections still on. */
+function extract(bytes: Uint8Array, cwd: string): Promise<void> {
+  const unpack = new Unpack({ cwd, strict: true, preserveOwner: false });
+  return run(unpack, "close", bytes, () => undefined);
+}
+
+function run(
+  stream: Parser,
+  doneEvent: "end" | "close",
+  bytes: Uint8Array,
+  violation: () => PraaSError | undefined,
+): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    stream.on("error", (error: unknown) => reject(violation() ?? toUnpackError(error)));
+    stream.on(doneEvent, () => resolvePromise());
+    stream.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Starting a cloud process as a child process of this one and waiting until it serves: the
+ * local backend, the benchmarks and the tests all start processes this way.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { PraaSError, isErrorCode } from "../protocol/index.js";
+
+export const RUNTIME_MAIN = compiledMain();
+
+/** This module's compiled sibling; from TypeScript sources (under vitest) the build output. */
+function compiledMain(): string {
+  const sibling = fileURLToPath(new URL("./main.js", import.meta.url));
+  if (existsSync(sibling)) return sibling;
+  return fileURLToPath(new URL("../../dist/runtime/main.js", import.meta.url));
+}
+
+export interface LaunchOptions {
+  application: string;
+  name: string;
+  bundlePath: string;
+  blobDir: string;
+  workers?: number;
+  memoryMiB?: number;
+  timeoutMs?: number;
+  maxPayloadBytes?: number;
+  restore?: boolean;
+  /** Control plane `host:port` to register with. */
+  control?: string;
+  token: string;
+  secret?: string;
+  logLevel?: string;
+  /** Extra environment for the process (the parent's is inherited). */
+  env?: NodeJS.ProcessEnv;
+  readyTimeoutMs?: number;
+}
+
+export interface LaunchedProcess {
+  child: ChildProcess;
+  host: string;
+  port: number;
+  token: string;
+  exited: Promise<number | null>;
+}
+
+export async function launchProcess(options: LaunchOptions): Promise<LaunchedProcess> {
+  const child = spawn(process.execPath, [RUNTIME_MAIN, ...launchArgs(options)], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: {
+      ...process.env,
+      ...options.env,
+      PRAAS_PROCESS_TOKEN: options.token,
+      PRAAS_CONTROL_SECRET: options.secret ?? "",
+    },
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  try {
+    const ready = await readyLine(child, options.readyTimeoutMs ?? 30_000);
+    return { child, exited, host: ready.host, port: ready.port, token: options.token };
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+}
+
+function launchArgs(o: LaunchOptions): string[] {
+  const args = [
+    "--app",
+    o.application,
+    "--name",
+    o.name,
+    "--bundle",
+    o.bundlePath,
+    "--blob-dir",
+    o.blobDir,
+  ];
+  args.push("--workers", String(o.workers ?? 1), "--memory", String(o.memoryMiB ?? 512));
+  args.push("--log-level", o.logLevel ?? "warn");
+  if (o.timeoutMs !== undefined) args.push("--timeout", String(o.timeoutMs));
+  if (o.maxPayloadBytes !== undefined) args.push("--max-payload", String(o.maxPayloadBytes));
+  if (o.restore) args.push("--restore");
+  if (o.control) args.push("--control", o.control);
+  return args;
+}
+
+interface ReadyLine {
+  event: "ready" | "failed";
+  host: string;
+  port: number;
+  error?: { code: string; message: string };
+}
+
+function readyLine(child: ChildProcess, timeoutMs: number): Promise<ReadyLine> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(
+      () => reject(new PraaSError("BACKEND_ERROR", `process not ready after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      const ready = parseReady(line);
+      if (ready?.event === "ready") resolve(ready);
+      else reject(startFailure(ready?.error));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(
+        new PraaSError("BACKEND_ERROR", `process exited with code ${code} before it was ready`),
+      );
+    });
+  });
+}
+
+function parseReady(line: string): ReadyLine | undefined {
+  try {
+    return JSON.parse(line) as ReadyLine;
+  } catch {
+    return undefined;
+  }
+}
+
+function startFailure(error: ReadyLine["error"]): PraaSError {
+  if (error && isErrorCode(error.code)) return new PraaSError(error.code, error.message);
+  return new PraaSError("BACKEND_ERROR", error?.message ?? "process failed to start");
+}

@@ -1,0 +1,133 @@
+/* eslint-disable @typescript-eslint/require-await -- the interface is async; this store answers
+   at once, and `async` still turns a thrown INVALID_NAME into a rejection as callers expect. */
+/**
+ * MetadataStore in process memory, for a single control plane and for tests. `peer()` opens a
+ * second instance over the same state, the way a second replica shares one Redis.
+ */
+import type {
+  AppRecord,
+  MetadataStore,
+  ProcessChange,
+  ProcessPatch,
+  ProcessRecord,
+} from "./metadata-store.js";
+import type { ChangeListener } from "./records.js";
+import { applyPatch, assertProcessId, byName, notifyAll, withoutUndefined } from "./records.js";
+import { assertName } from "../protocol/names.js";
+
+interface SharedState {
+  apps: Map<string, AppRecord>;
+  /** app name → process name → record */
+  processes: Map<string, Map<string, ProcessRecord>>;
+  listeners: Set<ChangeListener>;
+}
+
+export class MemoryMetadataStore implements MetadataStore {
+  readonly kind = "memory";
+  private state: SharedState = { apps: new Map(), processes: new Map(), listeners: new Set() };
+  /** This instance's subscriptions, dropped on close. */
+  private readonly own = new Set<ChangeListener>();
+
+  /** Another instance over the same records and subscribers. */
+  peer(): MemoryMetadataStore {
+    const other = new MemoryMetadataStore();
+    other.state = this.state;
+    return other;
+  }
+
+  async putApp(app: AppRecord): Promise<void> {
+    assertName(app.name, "application");
+    this.state.apps.set(app.name, structuredClone(withoutUndefined(app)));
+  }
+
+  async getApp(name: string): Promise<AppRecord | undefined> {
+    assertName(name, "application");
+    return copy(this.state.apps.get(name));
+  }
+
+  async listApps(): Promise<AppRecord[]> {
+    return [...this.state.apps.values()].map((app) => structuredClone(app)).sort(byName);
+  }
+
+  async deleteApp(name: string): Promise<boolean> {
+    assertName(name, "application");
+    return this.state.apps.delete(name);
+  }
+
+  async createProcess(record: ProcessRecord): Promise<boolean> {
+    assertProcessId(record.app, record.name);
+    const processes = this.processesOf(record.app);
+    if (processes.has(record.name)) return false;
+    this.store(structuredClone(withoutUndefined(record)));
+    return true;
+  }
+
+  async getProcess(app: string, name: string): Promise<ProcessRecord | undefined> {
+    assertProcessId(app, name);
+    return copy(this.state.processes.get(app)?.get(name));
+  }
+
+  async listProcesses(app: string): Promise<ProcessRecord[]> {
+    assertName(app, "application");
+    const records = [...(this.state.processes.get(app)?.values() ?? [])];
+    return records.map((record) => structuredClone(record)).sort(byName);
+  }
+
+  async updateProcess(
+    app: string,
+    name: string,
+    revision: number,
+    patch: ProcessPatch,
+  ): Promise<ProcessRecord | undefined> {
+    assertProcessId(app, name);
+    const current = this.state.processes.get(app)?.get(name);
+    if (current?.revision !== revision) return undefined;
+    const next = applyPatch(current, structuredClone(patch));
+    this.store(next);
+    return structuredClone(next);
+  }
+
+  async deleteProcess(app: string, name: string): Promise<boolean> {
+    assertProcessId(app, name);
+    const deleted = this.state.processes.get(app)?.delete(name) ?? false;
+    if (deleted) this.notify({ app, name, record: undefined });
+    return deleted;
+  }
+
+  async subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>> {
+    // A wrapper per subscription, so subscribing one function twice gives two notices.
+    const entry: ChangeListener = (change) => listener(change);
+    this.state.listeners.add(entry);
+    this.own.add(entry);
+    return async () => this.unsubscribe(entry);
+  }
+
+  async close(): Promise<void> {
+    for (const entry of this.own) this.unsubscribe(entry);
+  }
+
+  private processesOf(app: string): Map<string, ProcessRecord> {
+    let processes = this.state.processes.get(app);
+    if (processes === undefined)
+      this.state.processes.set(app, (processes = new Map<string, ProcessRecord>()));
+    return processes;
+  }
+
+  private store(record: ProcessRecord): void {
+    this.processesOf(record.app).set(record.name, record);
+    this.notify({ app: record.app, name: record.name, record });
+  }
+
+  private notify(change: ProcessChange): void {
+    notifyAll(this.state.listeners, change);
+  }
+
+  private unsubscribe(entry: ChangeListener): void {
+    this.state.listeners.delete(entry);
+    this.own.delete(entry);
+  }
+}
+
+function copy<T>(value: T | undefined): T | undefined {
+  return value === undefined ? undefined : structuredClone(value);
+}

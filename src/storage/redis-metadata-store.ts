@@ -1,0 +1,230 @@
+/**
+ * MetadataStore on Redis, shared by every control-plane replica. Layout, with the default
+ * prefix `praas:`:
+ *
+ * - `praas:apps`         hash: app name → AppRecord JSON
+ * - `praas:proc:<app>`   hash: process name → ProcessRecord JSON
+ * - `praas:changes`      pub/sub channel: ProcessChange JSON (`record: null` for a delete)
+ *
+ * Process writes run as Lua scripts that also publish the change (see redis-scripts.ts).
+ * Pub/sub is fire-and-forget: a subscriber that is disconnected misses the notices of that time.
+ */
+import { Redis } from "ioredis";
+import { assertName } from "../protocol/names.js";
+import type {
+  AppRecord,
+  MetadataStore,
+  ProcessChange,
+  ProcessPatch,
+  ProcessRecord,
+} from "./metadata-store.js";
+import type { ChangeListener } from "./records.js";
+import { applyPatch, assertProcessId, byName, notifyAll } from "./records.js";
+import { CREATE_PROCESS, DELETE_PROCESS, UPDATE_PROCESS } from "./redis-scripts.js";
+import { guarded } from "./storage-error.js";
+
+export interface RedisMetadataStoreOptions {
+  /** e.g. `redis://127.0.0.1:6379/0`. */
+  url: string;
+  /** Prepended to every key and the channel; default `praas:`. */
+  prefix?: string | undefined;
+}
+
+export class RedisMetadataStore implements MetadataStore {
+  readonly kind = "redis";
+  readonly prefix: string;
+  private readonly redis: Redis;
+  private readonly listeners = new Set<ChangeListener>();
+  /** The connection in subscriber mode, opened by the first `subscribe`. */
+  private subscriber: Promise<Redis> | undefined;
+
+  constructor(options: RedisMetadataStoreOptions) {
+    this.prefix = options.prefix ?? "praas:";
+    this.redis = new Redis(options.url);
+    // Failures reach callers as rejected commands; this only keeps ioredis from logging.
+    this.redis.on("error", ignore);
+  }
+
+  /** A store whose server has answered a PING. */
+  static async open(options: RedisMetadataStoreOptions): Promise<RedisMetadataStore> {
+    const store = new RedisMetadataStore(options);
+    try {
+      await guarded(`connect to redis`, () => store.redis.ping());
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  async putApp(app: AppRecord): Promise<void> {
+    assertName(app.name, "application");
+    await guarded(`put app ${app.name}`, () =>
+      this.redis.hset(this.appsKey, app.name, JSON.stringify(app)),
+    );
+  }
+
+  async getApp(name: string): Promise<AppRecord | undefined> {
+    assertName(name, "application");
+    const json = await guarded(`get app ${name}`, () => this.redis.hget(this.appsKey, name));
+    return parseRecord<AppRecord>(json);
+  }
+
+  async listApps(): Promise<AppRecord[]> {
+    const values = await guarded("list apps", () => this.redis.hvals(this.appsKey));
+    return values.map((json) => JSON.parse(json) as AppRecord).sort(byName);
+  }
+
+  async deleteApp(name: string): Promise<boolean> {
+    assertName(name, "application");
+    const count = await guarded(`delete app ${name}`, () => this.redis.hdel(this.appsKey, name));
+    return count > 0;
+  }
+
+  async createProcess(record: ProcessRecord): Promise<boolean> {
+    const { app, name } = record;
+    assertProcessId(app, name);
+    const json = JSON.stringify(record);
+    const args = [name, json, this.channel, noticeJson(app, name, json)];
+    return this.runScript(`create process ${app}/${name}`, CREATE_PROCESS, app, args);
+  }
+
+  async getProcess(app: string, name: string): Promise<ProcessRecord | undefined> {
+    assertProcessId(app, name);
+    const json = await guarded(`get process ${app}/${name}`, () =>
+      this.redis.hget(this.processKey(app), name),
+    );
+    return parseRecord<ProcessRecord>(json);
+  }
+
+  async listProcesses(app: string): Promise<ProcessRecord[]> {
+    assertName(app, "application");
+    const values = await guarded(`list processes ${app}`, () =>
+      this.redis.hvals(this.processKey(app)),
+    );
+    return values.map((json) => JSON.parse(json) as ProcessRecord).sort(byName);
+  }
+
+  async updateProcess(
+    app: string,
+    name: string,
+    revision: number,
+    patch: ProcessPatch,
+  ): Promise<ProcessRecord | undefined> {
+    const current = await this.getProcess(app, name);
+    if (current?.revision !== revision) return undefined;
+    // The merge happens here; the script only swaps it in if the revision still matches.
+    const next = applyPatch(current, patch);
+    const json = JSON.stringify(next);
+    const args = [name, String(revision), json, this.channel, noticeJson(app, name, json)];
+    const swapped = await this.runScript(
+      `update process ${app}/${name}`,
+      UPDATE_PROCESS,
+      app,
+      args,
+    );
+    return swapped ? next : undefined;
+  }
+
+  async deleteProcess(app: string, name: string): Promise<boolean> {
+    assertProcessId(app, name);
+    const args = [name, this.channel, noticeJson(app, name, "null")];
+    return this.runScript(`delete process ${app}/${name}`, DELETE_PROCESS, app, args);
+  }
+
+  async subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>> {
+    const entry: ChangeListener = (change) => listener(change);
+    this.listeners.add(entry);
+    try {
+      await this.ensureSubscribed();
+    } catch (error) {
+      this.listeners.delete(entry);
+      throw error;
+    }
+    return () => {
+      this.listeners.delete(entry);
+      return Promise.resolve();
+    };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    const subscriber = await this.subscriber?.catch(() => undefined);
+    if (subscriber !== undefined) await quit(subscriber);
+    await quit(this.redis);
+  }
+
+  private get appsKey(): string {
+    return `${this.prefix}apps`;
+  }
+
+  private get channel(): string {
+    return `${this.prefix}changes`;
+  }
+
+  private processKey(app: string): string {
+    return `${this.prefix}proc:${app}`;
+  }
+
+  private async runScript(action: string, script: string, app: string, args: string[]) {
+    const result = await guarded(action, () =>
+      this.redis.eval(script, 1, this.processKey(app), ...args),
+    );
+    return result === 1;
+  }
+
+  private ensureSubscribed(): Promise<Redis> {
+    this.subscriber ??= this.openSubscriber().catch((error: unknown) => {
+      this.subscriber = undefined; // let a later subscribe try again
+      throw error;
+    });
+    return this.subscriber;
+  }
+
+  private async openSubscriber(): Promise<Redis> {
+    // A connection in subscriber mode can run no other command, hence a second one.
+    const subscriber = this.redis.duplicate();
+    subscriber.on("error", ignore);
+    subscriber.on("message", (_channel: string, message: string) => this.deliver(message));
+    try {
+      await guarded("subscribe to process changes", () => subscriber.subscribe(this.channel));
+    } catch (error) {
+      subscriber.disconnect();
+      throw error;
+    }
+    return subscriber;
+  }
+
+  private deliver(message: string): void {
+    const change = parseNotice(message);
+    if (change !== undefined) notifyAll(this.listeners, change);
+  }
+}
+
+/** The published notice, built around the record JSON exactly as stored. */
+function noticeJson(app: string, name: string, recordJson: string): string {
+  return `{"app":${JSON.stringify(app)},"name":${JSON.stringify(name)},"record":${recordJson}}`;
+}
+
+/** A notice from the channel; anything else published there is ignored, not thrown. */
+function parseNotice(message: string): ProcessChange | undefined {
+  try {
+    const notice = JSON.parse(message) as { app: unknown; name: unknown; record: ProcessRecord };
+    const { app, name, record } = notice;
+    if (typeof app !== "string" || typeof name !== "string") return undefined;
+    return { app, name, record: record ?? undefined }; // null marks a delete
+  } catch {
+    return undefined;
+  }
+}
+
+function parseRecord<T>(json: string | null): T | undefined {
+  return json === null ? undefined : (JSON.parse(json) as T);
+}
+
+async function quit(connection: Redis): Promise<void> {
+  // quit() waits for replies to pending commands; a dead connection just disconnects.
+  await connection.quit().catch(() => connection.disconnect());
+}
+
+function ignore(): void {}

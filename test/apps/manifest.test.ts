@@ -1,0 +1,101 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+import { afterAll, describe, expect, it } from "vitest";
+
+import { findEntry, parseManifest, readManifest } from "../../src/apps/index.js";
+import { PraaSError } from "../../src/protocol/errors.js";
+import { fixture, rejection, removeTempDirs, tempDir, writeApp } from "./helpers.js";
+
+afterAll(removeTempDirs);
+
+function parseError(text: string): PraaSError {
+  try {
+    parseManifest(text);
+  } catch (error) {
+    if (error instanceof PraaSError) return error;
+    throw error;
+  }
+  throw new Error(`expected ${text} to be rejected`);
+}
+
+describe("parseManifest", () => {
+  it("accepts a full manifest", () => {
+    const text = '{"name":"shop","main":"src/app.ts","defaults":{"vcpus":1.5,"memory":512}}';
+    expect(parseManifest(text)).toEqual({
+      name: "shop",
+      main: "src/app.ts",
+      defaults: { vcpus: 1.5, memory: 512 },
+    });
+  });
+
+  it("fills in empty defaults", () => {
+    expect(parseManifest("{}")).toEqual({ defaults: {} });
+    expect(parseManifest('{"defaults":{"memory":128}}')).toEqual({ defaults: { memory: 128 } });
+  });
+
+  it.each([
+    ["not JSON", "{name:", /invalid JSON/],
+    ["not an object", "[1]", /must be a JSON object/],
+    ["a bad name", '{"name":"has space"}', /invalid application name/],
+    ["a non-string main", '{"main":3}', /"main" must be a non-empty string/],
+    ["an absolute main", '{"main":"/etc/passwd"}', /inside the application directory/],
+    ["a main that climbs out", '{"main":"../x.js"}', /inside the application directory/],
+    ["non-object defaults", '{"defaults":4}', /"defaults" must be an object/],
+    ["zero vcpus", '{"defaults":{"vcpus":0}}', /"defaults.vcpus" must be a positive number/],
+    [
+      "fractional memory",
+      '{"defaults":{"memory":1.5}}',
+      /"defaults.memory" must be a positive int/,
+    ],
+    ["string memory", '{"defaults":{"memory":"1G"}}', /"defaults.memory"/],
+    ["an unknown key", '{"nmae":"x"}', /unknown key "nmae"/],
+    ["an unknown default", '{"defaults":{"memroy":1}}', /unknown key "memroy" in "defaults"/],
+  ])("rejects %s as BAD_REQUEST", (_what, text, message) => {
+    const error = parseError(text);
+    expect(error.code).toBe("BAD_REQUEST");
+    expect(error.message).toMatch(/^praas\.json: /);
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe("readManifest", () => {
+  it("treats a missing praas.json as an empty manifest", async () => {
+    expect(await readManifest(fixture("echo-js"))).toEqual({ defaults: {} });
+  });
+
+  it("reads a fixture's manifest", async () => {
+    expect(await readManifest(fixture("ts-app"))).toEqual({
+      name: "ts-app",
+      defaults: { vcpus: 0.5, memory: 256 },
+    });
+  });
+
+  it("rejects a malformed file", async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "praas.json"), "{oops");
+    await rejection(readManifest(dir), "BAD_REQUEST");
+  });
+});
+
+describe("findEntry", () => {
+  it("prefers main, then index.ts, then index.js", async () => {
+    expect(await findEntry(fixture("main-field"))).toBe("src/app.ts");
+    expect(await findEntry(fixture("ts-app"))).toBe("index.ts");
+    expect(await findEntry(fixture("echo-js"))).toBe("index.js");
+    const both = await writeApp({ "index.js": "", "index.ts": "" });
+    expect(await findEntry(both)).toBe("index.ts");
+  });
+
+  it("uses a manifest passed in instead of reading one", async () => {
+    const dir = await writeApp({ "other.js": "", "index.js": "" });
+    expect(await findEntry(dir, { main: "other.js", defaults: {} })).toBe("other.js");
+  });
+
+  it("fails with BUILD_FAILED when main is missing or there is no entry", async () => {
+    const missingMain = await writeApp({ "praas.json": '{"main":"nope.ts"}', "index.js": "" });
+    const error = await rejection(findEntry(missingMain), "BUILD_FAILED");
+    expect(error.message).toContain("nope.ts");
+    await rejection(findEntry(await writeApp({ "lib.js": "" })), "BUILD_FAILED");
+  });
+});

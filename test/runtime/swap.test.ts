@@ -1,0 +1,125 @@
+// State: keys, persistence across invocations, and across a swap-out / swap-in.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  FakeControlPlane,
+  bundleFixture,
+  makeTempDir,
+  startProcess,
+  text,
+  type RunningProcess,
+} from "../helpers/process-harness.js";
+
+let temp: Awaited<ReturnType<typeof makeTempDir>>;
+let control: FakeControlPlane;
+let bundle: string;
+const started: RunningProcess[] = [];
+
+beforeAll(async () => {
+  temp = await makeTempDir("swap");
+  control = new FakeControlPlane();
+  await control.listen();
+  bundle = await bundleFixture("runtime-suite", temp.dir);
+});
+
+afterAll(async () => {
+  await Promise.all(started.map((p) => p.stop()));
+  await control?.close();
+  await temp?.remove();
+});
+
+async function start(name: string, restore = false): Promise<RunningProcess> {
+  const proc = await startProcess({
+    name,
+    bundle,
+    blobDir: temp.dir,
+    control,
+    restore,
+    workers: 2,
+  });
+  started.push(proc);
+  return proc;
+}
+
+const json = (value: object): string => JSON.stringify(value);
+const snapshotFile = (name: string): string => path.join(temp.dir, "swaps", "suite", name);
+
+describe("state", () => {
+  it("lists keys in first-write order with write times, and deletes", async () => {
+    const conn = await (await start("keys")).connect();
+    const before = Date.now();
+    for (const key of ["first_key", "second_key", "another_key"]) {
+      await conn.invoke("stateOps", json({ op: "put", key, value: "" }));
+    }
+    const listed = JSON.parse(text(await conn.invoke("stateOps", json({ op: "keys" })))) as {
+      keys: { key: string; updatedAt: number }[];
+    };
+    expect(listed.keys.map((k) => k.key)).toEqual(["first_key", "second_key", "another_key"]);
+    expect(listed.keys.every((k) => k.updatedAt >= before)).toBe(true);
+    await conn.invoke("stateOps", json({ op: "put", key: "first_key", value: "again" }));
+    const relisted = JSON.parse(
+      text(await conn.invoke("stateOps", json({ op: "keys" }))),
+    ) as typeof listed;
+    expect(relisted.keys.map((k) => k.key)).toEqual(["first_key", "second_key", "another_key"]);
+    expect(relisted.keys[0]!.updatedAt).toBeGreaterThanOrEqual(listed.keys[0]!.updatedAt);
+    const get = async (key: string): Promise<unknown> =>
+      JSON.parse(text(await conn.invoke("stateOps", json({ op: "get", key })))) as unknown;
+    expect(await get("first_key")).toEqual({ value: "again", size: 5 });
+    expect(await get("missing")).toEqual({ value: null, size: null });
+    expect(
+      JSON.parse(text(await conn.invoke("stateOps", json({ op: "delete", key: "second_key" })))),
+    ).toEqual({ deleted: true });
+    expect(
+      JSON.parse(text(await conn.invoke("stateOps", json({ op: "delete", key: "second_key" })))),
+    ).toEqual({ deleted: false });
+    await conn.close();
+  });
+});
+
+describe("swap", () => {
+  it("swaps out state and undelivered messages, and restores them in a new instance", async () => {
+    const first = await start("s1");
+    const conn = await first.connect();
+    await conn.invoke("add", "5");
+    await conn.invoke("add", "7");
+    await conn.invoke(
+      "stateOps",
+      json({ op: "putBytes", key: "big", value: String(3 * 1024 * 1024) }),
+    );
+    await conn.invoke("send", json({ key: "pending", value: "kept across swap" }));
+    const swapped = (await control.command("s1", "swap")) as { size: number };
+    expect(swapped.size).toBeGreaterThan(3 * 1024 * 1024);
+    expect(await first.exited).toBe(0);
+    expect(existsSync(snapshotFile("s1"))).toBe(true);
+
+    const second = await start("s1", true);
+    const again = await second.connect();
+    expect(text(await again.invoke("add", "1"))).toBe("13");
+    expect(
+      JSON.parse(text(await again.invoke("stateOps", json({ op: "get", key: "big" })))),
+    ).toMatchObject({
+      size: 3 * 1024 * 1024,
+    });
+    expect(text(await again.invoke("receive", json({ key: "pending" })))).toBe("kept across swap");
+    expect(existsSync(snapshotFile("s1"))).toBe(false);
+    await again.close();
+  });
+
+  it("refuses to start a restore when no swapped state exists, keeping nothing half-started", async () => {
+    await expect(start("never-swapped", true)).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+  });
+
+  it("lets running invocations finish before swapping", async () => {
+    const proc = await start("s2");
+    const conn = await proc.connect();
+    const running = conn.invoke("sleep", "300");
+    await conn.invoke("add", "2");
+    const swapped = control.command("s2", "swap");
+    expect(text(await running)).toBe("slept");
+    expect(await swapped).toMatchObject({ size: expect.any(Number) as number });
+    const restored = await (await start("s2", true)).connect();
+    expect(text(await restored.invoke("add", "0"))).toBe("2");
+    await restored.close();
+  });
+});
