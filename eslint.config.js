@@ -33,7 +33,9 @@ export default tseslint.config(
     rules: { "no-console": "off" },
   },
   {
-    files: ["eslint.config.js"],
+    // Plain-JS examples are user code outside any tsconfig: lint them without type information.
+    files: ["eslint.config.js", "examples/**/*.js"],
     extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { parserOptions: { projectService: false } },
   },
 );

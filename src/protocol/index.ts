@@ -7,3 +7,4 @@ export * from "./values.js";
 export * from "./names.js";
 export * from "./handshake.js";
 export type * from "./context.js";
+export * from "./api.js";

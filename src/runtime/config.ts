@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { PraaSError, assertName } from "../protocol/index.js";
+import type { BlobStoreConfig } from "../storage/index.js";
 
 export interface PeerAddress {
   host: string;
@@ -46,8 +47,8 @@ export interface ProcessOptions {
   invocationTimeoutMs?: number;
   /** How long a swap waits for running invocations; default 10 000 ms. */
   drainTimeoutMs?: number;
-  /** Directory of the disk blob store holding swapped state. */
-  blobDir: string;
+  /** The blob store holding swapped state. */
+  blobs: BlobStoreConfig;
   /** Restore state from the blob store before serving. */
   restore?: boolean;
   peers?: PeerEntry[];
@@ -67,7 +68,7 @@ export interface ProcessConfig {
   readonly maxPayloadBytes: number;
   readonly invocationTimeoutMs: number;
   readonly drainTimeoutMs: number;
-  readonly blobDir: string;
+  readonly blobs: Readonly<BlobStoreConfig>;
   readonly restore: boolean;
   readonly peers: readonly PeerEntry[];
   readonly control: Readonly<ControlLinkOptions> | undefined;
@@ -100,7 +101,7 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
       2 ** 31 - 1,
     ),
     drainTimeoutMs: integer(options.drainTimeoutMs ?? 10_000, "drainTimeoutMs", 0, 2 ** 31 - 1),
-    blobDir: required(options.blobDir, "blobDir"),
+    blobs: Object.freeze({ ...options.blobs }),
     restore: options.restore ?? false,
     peers: Object.freeze([...(options.peers ?? [])]),
     control: options.control ? Object.freeze({ ...options.control }) : undefined,

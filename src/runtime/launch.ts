@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { PraaSError, isErrorCode } from "../protocol/index.js";
+import type { BlobStoreConfig } from "../storage/index.js";
 
 export const RUNTIME_MAIN = compiledMain();
 
@@ -21,7 +22,8 @@ export interface LaunchOptions {
   application: string;
   name: string;
   bundlePath: string;
-  blobDir: string;
+  /** Where swapped state lives; handed over in the environment (S3 keys stay off argv). */
+  blobs: BlobStoreConfig;
   workers?: number;
   memoryMiB?: number;
   timeoutMs?: number;
@@ -53,6 +55,7 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
       ...options.env,
       PRAAS_PROCESS_TOKEN: options.token,
       PRAAS_CONTROL_SECRET: options.secret ?? "",
+      PRAAS_BLOB_CONFIG: JSON.stringify(options.blobs),
     },
   });
   const exited = new Promise<number | null>((resolve) =>
@@ -75,8 +78,6 @@ function launchArgs(o: LaunchOptions): string[] {
     o.name,
     "--bundle",
     o.bundlePath,
-    "--blob-dir",
-    o.blobDir,
   ];
   args.push("--workers", String(o.workers ?? 1), "--memory", String(o.memoryMiB ?? 512));
   args.push("--log-level", o.logLevel ?? "warn");

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * Entry of a cloud process (what a backend starts). Reads flags and the secrets from the
- * environment (PRAAS_PROCESS_TOKEN, PRAAS_CONTROL_SECRET), starts the process, and prints one
+ * environment (PRAAS_PROCESS_TOKEN, PRAAS_CONTROL_SECRET, PRAAS_BLOB_CONFIG: the JSON blob-store
+ * config, so S3 credentials never appear on a command line), starts the process, and prints one
  * JSON line on stdout once it serves: {"event":"ready","host","port","token","functions"}.
  * Logs go to stderr. Exit codes: 0 after a clean stop or swap-out, 1 when start-up failed.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { PraaSError } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
-import { DiskBlobStore } from "../storage/disk-blob-store.js";
+import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
 import { CloudProcess } from "./cloud-process.js";
 import { ControlLink, parsePeers } from "./control-link.js";
@@ -18,7 +19,7 @@ const program = new Command("praas-process")
   .requiredOption("--app <name>", "application name")
   .requiredOption("--name <name>", "process name")
   .requiredOption("--bundle <file>", "built application bundle (ESM)")
-  .requiredOption("--blob-dir <dir>", "disk blob store for swapped state")
+  .option("--blob-dir <dir>", "disk blob store for swapped state (unless PRAAS_BLOB_CONFIG is set)")
   .option("--workers <n>", "worker subprocesses", int, 1)
   .option("--memory <MiB>", "memory for the whole process", int, 512)
   .option("--host <host>", "data-plane listen address", "127.0.0.1")
@@ -42,7 +43,7 @@ interface Flags {
   app: string;
   name: string;
   bundle: string;
-  blobDir: string;
+  blobDir?: string;
   workers: number;
   memory: number;
   host: string;
@@ -62,7 +63,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     application: flags.app,
     name: flags.name,
     bundlePath: flags.bundle,
-    blobDir: flags.blobDir,
+    blobs: blobConfig(flags, env),
     workers: flags.workers,
     memoryMiB: flags.memory,
     host: flags.host,
@@ -78,6 +79,12 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
       ? controlAddress(flags.control, env.PRAAS_CONTROL_SECRET ?? "")
       : undefined,
   });
+}
+
+function blobConfig(flags: Flags, env: NodeJS.ProcessEnv): BlobStoreConfig {
+  if (env.PRAAS_BLOB_CONFIG) return JSON.parse(env.PRAAS_BLOB_CONFIG) as BlobStoreConfig;
+  if (flags.blobDir) return { kind: "disk", root: flags.blobDir };
+  throw new PraaSError("BAD_REQUEST", "give --blob-dir or PRAAS_BLOB_CONFIG");
 }
 
 function controlAddress(
@@ -98,7 +105,7 @@ async function main(): Promise<void> {
     fail(log, error);
     return;
   }
-  const blobs = new DiskBlobStore(config.blobDir);
+  const blobs = await openBlobStore(config.blobs);
   let control: ControlLink | undefined;
   const proc = new CloudProcess(config, blobs, log, (peer) => resumeVia(control, peer));
   const exit = (code: number): void => void proc.stop().finally(() => process.exit(code));

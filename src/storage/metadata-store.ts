@@ -15,20 +15,10 @@
  * - `subscribe` delivers a notice for every process change made through any store instance
  *   sharing the same backing service (all replicas), including the caller's own changes.
  */
-export type ProcessStatus =
-  "allocating" | "active" | "swapping" | "swapped" | "resuming" | "deleted" | "failed";
+import type { ConnectionInfo, ProcessStatus, ResourcesInfo } from "../protocol/index.js";
 
-export interface Resources {
-  vcpus: number;
-  /** MiB. */
-  memory: number;
-}
-
-export interface ConnectionInfo {
-  host: string;
-  port: number;
-  token: string;
-}
+export type { ConnectionInfo, ProcessStatus } from "../protocol/index.js";
+export type Resources = ResourcesInfo;
 
 export interface AppRecord {
   name: string;

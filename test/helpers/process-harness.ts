@@ -59,7 +59,7 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
     application: options.app ?? "suite",
     name: options.name,
     bundlePath: options.bundle,
-    blobDir: options.blobDir,
+    blobs: { kind: "disk", root: options.blobDir },
     workers: options.workers ?? 1,
     memoryMiB: options.memory ?? 256,
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),

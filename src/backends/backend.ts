@@ -1,0 +1,55 @@
+/**
+ * A backend runs cloud processes somewhere: `local` (child processes of the control plane),
+ * `docker` (one container each), later `kubernetes`. Contract, checked by
+ * test/backends/backend.conformance.ts against every implementation:
+ *
+ * - `start` resolves once the process serves (it has registered with the control plane when a
+ *   control address is given), with its data-plane endpoint and a backend id; it rejects with
+ *   BACKEND_ERROR (or the process's own start-up error, e.g. BUILD_FAILED, STORAGE_ERROR) and
+ *   leaves nothing running.
+ * - `stop` ends the process (SIGTERM, then SIGKILL after the grace period) and resolves once it
+ *   is gone; stopping an unknown or finished id resolves.
+ * - Every process that ends, for any reason, is reported once through `onExit`.
+ * - `shutdown` stops every process this backend started.
+ */
+export interface ProcessSpec {
+  app: string;
+  name: string;
+  /** The application bundle: cached by the backend under `bundleKey`. */
+  bundleKey: string;
+  loadBundle(): Promise<Buffer>;
+  vcpus: number;
+  memoryMiB: number;
+  /** Data-plane token and control-link secret of this process. */
+  token: string;
+  secret: string;
+  restore: boolean;
+  /** `host:port` of the control link. */
+  controlAddress: string;
+  invocationTimeoutMs?: number;
+  maxPayloadBytes?: number;
+}
+
+export interface StartedProcess {
+  backendId: string;
+  host: string;
+  port: number;
+}
+
+export interface ExitInfo {
+  backendId: string;
+  app: string;
+  name: string;
+  code: number | null;
+  signal: string | null;
+}
+
+export interface ProcessBackend {
+  readonly kind: string;
+  start(spec: ProcessSpec): Promise<StartedProcess>;
+  stop(backendId: string, graceMs?: number): Promise<void>;
+  onExit(listener: (exit: ExitInfo) => void): void;
+  /** Backend ids of the processes running now. */
+  running(): string[];
+  shutdown(): Promise<void>;
+}

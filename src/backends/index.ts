@@ -1,0 +1,2 @@
+export type { ExitInfo, ProcessBackend, ProcessSpec, StartedProcess } from "./backend.js";
+export { LocalBackend, type LocalBackendOptions } from "./local-backend.js";

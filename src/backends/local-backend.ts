@@ -1,0 +1,122 @@
+/**
+ * The local backend: each cloud process is a child process of the control plane on this host,
+ * on a free port, with `vcpus` workers and `memory` MiB split into the workers' heap limits.
+ * Bundles are cached as files under `<dataDir>/bundles`. Children are stopped on `stop` and on
+ * `shutdown`, so stopping the control plane leaves no orphans.
+ */
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { access, mkdir, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { BlobStoreConfig } from "../storage/index.js";
+import { launchProcess } from "../runtime/launch.js";
+import type { ExitInfo, ProcessBackend, ProcessSpec, StartedProcess } from "./backend.js";
+
+export interface LocalBackendOptions {
+  dataDir: string;
+  /** Where processes store swapped state (handed to each process). */
+  blobs: BlobStoreConfig;
+  /** Address processes listen on and advertise; default 127.0.0.1. */
+  host?: string;
+  logLevel?: string;
+}
+
+interface Child {
+  spec: ProcessSpec;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+export class LocalBackend implements ProcessBackend {
+  readonly kind = "local";
+  readonly #options: LocalBackendOptions;
+  readonly #children = new Map<string, Child>();
+  readonly #listeners: ((exit: ExitInfo) => void)[] = [];
+  readonly #bundles = new Map<string, Promise<string>>();
+
+  constructor(options: LocalBackendOptions) {
+    this.#options = options;
+  }
+
+  async start(spec: ProcessSpec): Promise<StartedProcess> {
+    const bundlePath = await this.#bundleFile(spec);
+    const launched = await launchProcess({
+      application: spec.app,
+      name: spec.name,
+      bundlePath,
+      blobs: this.#options.blobs,
+      workers: Math.max(1, Math.round(spec.vcpus)),
+      memoryMiB: spec.memoryMiB,
+      restore: spec.restore,
+      control: spec.controlAddress,
+      token: spec.token,
+      secret: spec.secret,
+      ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
+      ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
+      logLevel: this.#options.logLevel ?? "warn",
+    });
+    const backendId = `local:${launched.child.pid}`;
+    this.#track(backendId, { spec, child: launched.child, exited: launched.exited });
+    return { backendId, host: launched.host, port: launched.port };
+  }
+
+  async stop(backendId: string, graceMs = 5000): Promise<void> {
+    const entry = this.#children.get(backendId);
+    if (entry === undefined || entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+    entry.child.kill("SIGTERM");
+    const timer = setTimeout(() => entry.child.kill("SIGKILL"), graceMs);
+    await entry.exited;
+    clearTimeout(timer);
+  }
+
+  onExit(listener: (exit: ExitInfo) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  running(): string[] {
+    return [...this.#children.keys()];
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.running().map((id) => this.stop(id)));
+  }
+
+  #track(backendId: string, entry: Child): void {
+    this.#children.set(backendId, entry);
+    entry.child.once("exit", (code, signal) => {
+      this.#children.delete(backendId);
+      const exit = { backendId, app: entry.spec.app, name: entry.spec.name, code, signal };
+      for (const listener of this.#listeners) listener(exit);
+    });
+  }
+
+  /** The bundle as a local file, written once per bundle key (concurrent starts share the write). */
+  #bundleFile(spec: ProcessSpec): Promise<string> {
+    let file = this.#bundles.get(spec.bundleKey);
+    if (!file) {
+      file = this.#writeBundle(spec);
+      this.#bundles.set(spec.bundleKey, file);
+      file.catch(() => this.#bundles.delete(spec.bundleKey));
+    }
+    return file;
+  }
+
+  async #writeBundle(spec: ProcessSpec): Promise<string> {
+    const file = path.join(this.#options.dataDir, "bundles", `${spec.bundleKey.replaceAll("/", "_")}.mjs`);
+    if (await exists(file)) return file;
+    await mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+    await writeFile(temp, await spec.loadBundle());
+    await rename(temp, file);
+    return file;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

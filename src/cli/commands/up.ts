@@ -1,0 +1,150 @@
+/**
+ * `praas up`: the control plane with the local backend in this process. Memory store and disk
+ * blobs by default; `--redis` and `--s3-*` for durable, shareable state. Ctrl-C / SIGTERM stop
+ * every process it started (swapped out first when the store is Redis, so nothing is lost).
+ */
+import { readFile, readdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { packDirectory } from "../../apps/index.js";
+import { ControlPlane } from "../../control-plane/control-plane.js";
+import type { ControlPlaneOptions } from "../../control-plane/config.js";
+import type { LogLevel } from "../../logging/index.js";
+import { PraaSError } from "../../protocol/index.js";
+import type { BlobStoreConfig } from "../../storage/index.js";
+import { printError } from "../output.js";
+
+interface UpFlags {
+  host: string;
+  port: string;
+  controlPort: string;
+  advertiseHost: string;
+  https?: boolean;
+  cert?: string;
+  key?: string;
+  apiToken?: string;
+  redis?: string;
+  backend: string;
+  dataDir: string;
+  s3Endpoint?: string;
+  s3Bucket?: string;
+  s3Region: string;
+  deployExamples?: boolean;
+  logLevel: LogLevel;
+  json?: boolean;
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command("up")
+    .description("run the control plane and a local backend on this machine")
+    .option("--host <host>", "HTTP listen address", "127.0.0.1")
+    .option("--port <port>", "HTTP port (0: any free port)", "8080")
+    .option("--control-port <port>", "control-link port processes dial (0: any free port)", "0")
+    .option(
+      "--advertise-host <host>",
+      "address clients and processes use to reach processes",
+      "127.0.0.1",
+    )
+    .option("--https", "serve HTTPS (needs --cert and --key; `praas certs` makes a pair)")
+    .option("--cert <file>", "TLS certificate (PEM)")
+    .option("--key <file>", "TLS private key (PEM)")
+    .option(
+      "--api-token <token>",
+      "require `Authorization: Bearer <token>` (default: $PRAAS_API_TOKEN)",
+    )
+    .option("--redis <url>", "keep metadata in Redis (e.g. redis://127.0.0.1:6379)")
+    .option("--backend <kind>", "where processes run: local", "local")
+    .option("--data-dir <dir>", "bundles, swapped state and caches", ".praas")
+    .option(
+      "--s3-endpoint <url>",
+      "keep blobs in this S3-compatible service (keys: $PRAAS_S3_ACCESS_KEY_ID, $PRAAS_S3_SECRET_ACCESS_KEY)",
+    )
+    .option("--s3-bucket <name>", "S3 bucket for blobs", "praas")
+    .option("--s3-region <region>", "S3 region", "us-east-1")
+    .option("--deploy-examples", "deploy every application under examples/ at start")
+    .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
+    .option("--json", "print the listening address as a JSON line")
+    .action(async (flags: UpFlags) => {
+      try {
+        await runUp(flags);
+      } catch (error) {
+        printError(error);
+        process.exit(1);
+      }
+    });
+}
+
+async function runUp(flags: UpFlags): Promise<void> {
+  if (flags.backend !== "local")
+    throw new PraaSError("BAD_REQUEST", `backend ${flags.backend} is not available; use local`);
+  const plane = await ControlPlane.start(await upOptions(flags, process.env));
+  const stop = (): void => {
+    plane.log.info("stopping");
+    void plane.stop().finally(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  if (flags.deployExamples) await deployExamples(plane);
+  announce(plane, flags.json === true);
+}
+
+async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<ControlPlaneOptions> {
+  return {
+    host: flags.host,
+    port: portNumber(flags.port, "--port"),
+    controlPort: portNumber(flags.controlPort, "--control-port"),
+    advertiseHost: flags.advertiseHost,
+    https: flags.https ? await tlsFiles(flags) : undefined,
+    apiToken: flags.apiToken ?? env.PRAAS_API_TOKEN,
+    dataDir: flags.dataDir,
+    store: flags.redis ? { kind: "redis", url: flags.redis } : { kind: "memory" },
+    ...(flags.s3Endpoint ? { blobs: s3Config(flags, env) } : {}),
+    logLevel: flags.logLevel,
+  };
+}
+
+function s3Config(flags: UpFlags, env: NodeJS.ProcessEnv): BlobStoreConfig {
+  return {
+    kind: "s3",
+    endpoint: flags.s3Endpoint,
+    bucket: flags.s3Bucket ?? "praas",
+    region: flags.s3Region,
+    accessKeyId: env.PRAAS_S3_ACCESS_KEY_ID ?? "",
+    secretAccessKey: env.PRAAS_S3_SECRET_ACCESS_KEY ?? "",
+  };
+}
+
+async function tlsFiles(flags: UpFlags): Promise<{ cert: Buffer; key: Buffer }> {
+  if (!flags.cert || !flags.key)
+    throw new PraaSError("BAD_REQUEST", "--https needs --cert and --key (try `praas certs`)");
+  return { cert: await readFile(flags.cert), key: await readFile(flags.key) };
+}
+
+function portNumber(value: string, what: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new PraaSError("BAD_REQUEST", `${what} must be a port number`);
+  return port;
+}
+
+/** The examples shipped with PraaS, next to dist/ in the package. */
+async function deployExamples(plane: ControlPlane): Promise<void> {
+  const root = fileURLToPath(new URL("../../../examples/", import.meta.url));
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const info = await plane.deployApp(
+      entry.name,
+      await packDirectory(path.join(root, entry.name)),
+    );
+    plane.log.info({ app: info.name, functions: info.functions }, "example deployed");
+  }
+}
+
+function announce(plane: ControlPlane, json: boolean): void {
+  const line = json
+    ? JSON.stringify({ event: "listening", url: plane.url, controlPort: plane.controlPort })
+    : `PraaS control plane listening on ${plane.url} (Ctrl-C to stop)`;
+  process.stdout.write(`${line}\n`);
+}

@@ -1,0 +1,67 @@
+/**
+ * Applications: deploy (unpack the tarball, bundle with esbuild, check it loads, store the
+ * bundle as a new version), list, describe, delete.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { buildApplication, unpackTarball } from "../apps/index.js";
+import { PraaSError, type AppInfo } from "../protocol/index.js";
+import type { BlobStore, MetadataStore } from "../storage/index.js";
+import type { ControlPlaneConfig } from "./config.js";
+import { toAppInfo } from "./records.js";
+
+/** Unpacked size cap, a multiple of the tarball cap (sources compress well). */
+const UNPACK_FACTOR = 8;
+
+export class AppService {
+  constructor(
+    private readonly config: ControlPlaneConfig,
+    private readonly store: MetadataStore,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async deploy(name: string, tarball: Buffer): Promise<AppInfo> {
+    if (tarball.length === 0) throw new PraaSError("BAD_REQUEST", "the body must be a gzip tarball of the app directory");
+    const dir = await mkdtemp(path.join(tmpdir(), "praas-deploy-"));
+    try {
+      await unpackTarball(tarball, dir, { maxBytes: this.config.bodyLimitBytes * UNPACK_FACTOR });
+      const built = await buildApplication(dir);
+      return await this.#store(name, built.code, built.functions, built.manifest.defaults);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async list(): Promise<AppInfo[]> {
+    return (await this.store.listApps()).map(toAppInfo);
+  }
+
+  async get(name: string): Promise<AppInfo> {
+    const record = await this.store.getApp(name);
+    if (!record) throw new PraaSError("APP_NOT_FOUND", `no application ${name}`);
+    return toAppInfo(record);
+  }
+
+  async delete(name: string, force: boolean, deleteProcess: (app: string, proc: string) => Promise<void>): Promise<void> {
+    await this.get(name);
+    const processes = await this.store.listProcesses(name);
+    if (processes.length > 0 && !force) {
+      throw new PraaSError("INVALID_STATE", `application ${name} has ${processes.length} processes; delete them or use ?force=true`);
+    }
+    for (const proc of processes) await deleteProcess(name, proc.name);
+    for (const key of await this.blobs.list(`apps/${name}/`)) await this.blobs.delete(key);
+    await this.store.deleteApp(name);
+  }
+
+  async #store(name: string, code: Buffer, functions: string[], defaults: AppInfo["defaults"]): Promise<AppInfo> {
+    const previous = await this.store.getApp(name);
+    const version = (previous?.version ?? 0) + 1;
+    const bundleKey = `apps/${name}/v${version}.mjs`;
+    await this.blobs.put(bundleKey, code);
+    const now = Date.now();
+    const record = { name, version, functions, bundleKey, defaults, createdAt: previous?.createdAt ?? now, updatedAt: now };
+    await this.store.putApp(record);
+    return toAppInfo(record);
+  }
+}

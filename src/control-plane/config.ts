@@ -1,0 +1,98 @@
+/**
+ * Control-plane configuration: options → {@link resolveControlPlaneConfig} → a frozen, validated
+ * object. Only the CLI (`praas up`) reads flags and environment variables.
+ */
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { PraaSError } from "../protocol/index.js";
+import type { BlobStoreConfig, MetadataStoreConfig } from "../storage/index.js";
+import type { LogLevel } from "../logging/index.js";
+
+export interface ControlPlaneOptions {
+  /** HTTP listen address; default 127.0.0.1:8080. */
+  host?: string;
+  port?: number;
+  https?: { cert: string | Buffer; key: string | Buffer } | undefined;
+  /** When set, every route but /healthz needs `Authorization: Bearer <apiToken>`. */
+  apiToken?: string | undefined;
+  /** Bundles cache and (by default) blobs; default ./.praas. */
+  dataDir?: string;
+  store?: MetadataStoreConfig;
+  /** Default: disk under `<dataDir>/blobs`. */
+  blobs?: BlobStoreConfig;
+  /** Control-link listen address (processes dial it); port 0 = a free port. */
+  controlHost?: string;
+  controlPort?: number;
+  /** Address processes and clients use to reach processes; default 127.0.0.1. */
+  advertiseHost?: string;
+  /** Largest app tarball or invocation payload, bytes; default 64 MiB. */
+  bodyLimitBytes?: number;
+  maxVcpus?: number;
+  maxMemoryMiB?: number;
+  defaultVcpus?: number;
+  defaultMemoryMiB?: number;
+  /** Processes the control plane may allocate per app for FaaS-style invocations; default 4. */
+  maxAutoProcesses?: number;
+  /** Invocations in flight per process before another is allocated; default 16. */
+  maxInflightPerProcess?: number;
+  invocationTimeoutMs?: number;
+  /** How long to wait for a process to start and register; default 60 s. */
+  startTimeoutMs?: number;
+  replicaId?: string;
+  logLevel?: LogLevel;
+  processLogLevel?: string;
+}
+
+export type ControlPlaneConfig = Readonly<
+  Required<Omit<ControlPlaneOptions, "https" | "apiToken">> &
+    Pick<ControlPlaneOptions, "https" | "apiToken">
+>;
+
+export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): ControlPlaneConfig {
+  const dataDir = path.resolve(options.dataDir ?? ".praas");
+  const maxVcpus = positive(options.maxVcpus ?? 16, "maxVcpus");
+  const maxMemoryMiB = positive(options.maxMemoryMiB ?? 16_384, "maxMemoryMiB");
+  return Object.freeze({
+    host: options.host ?? "127.0.0.1",
+    port: port(options.port ?? 8080, "port"),
+    https: options.https,
+    apiToken: options.apiToken || undefined,
+    dataDir,
+    store: options.store ?? { kind: "memory" as const },
+    blobs: options.blobs ?? { kind: "disk" as const, root: path.join(dataDir, "blobs") },
+    controlHost: options.controlHost ?? "127.0.0.1",
+    controlPort: port(options.controlPort ?? 0, "controlPort"),
+    advertiseHost: options.advertiseHost ?? "127.0.0.1",
+    bodyLimitBytes: positive(options.bodyLimitBytes ?? 64 * 1024 * 1024, "bodyLimitBytes"),
+    maxVcpus,
+    maxMemoryMiB,
+    defaultVcpus: within(options.defaultVcpus ?? 1, "defaultVcpus", maxVcpus),
+    defaultMemoryMiB: within(options.defaultMemoryMiB ?? 512, "defaultMemoryMiB", maxMemoryMiB),
+    maxAutoProcesses: positive(options.maxAutoProcesses ?? 4, "maxAutoProcesses"),
+    maxInflightPerProcess: positive(options.maxInflightPerProcess ?? 16, "maxInflightPerProcess"),
+    invocationTimeoutMs: positive(options.invocationTimeoutMs ?? 60_000, "invocationTimeoutMs"),
+    startTimeoutMs: positive(options.startTimeoutMs ?? 60_000, "startTimeoutMs"),
+    replicaId: options.replicaId ?? randomBytes(4).toString("hex"),
+    logLevel: options.logLevel ?? "info",
+    processLogLevel: options.processLogLevel ?? "warn",
+  });
+}
+
+function positive(value: number, what: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new PraaSError("BAD_REQUEST", `${what} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+function within(value: number, what: string, max: number): number {
+  if (positive(value, what) > max) throw new PraaSError("BAD_REQUEST", `${what} must be at most ${max}`);
+  return value;
+}
+
+function port(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new PraaSError("BAD_REQUEST", `${what} must be a port number, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,145 @@
+/**
+ * The control plane's end of the control links: processes dial in and register with their
+ * per-process secret (checked in constant time against the metadata store); a connection that
+ * cannot authenticate within the deadline is dropped. Registered links carry commands to the
+ * process (swap, stop, peers) and the process's requests (resume a peer).
+ */
+import { timingSafeEqual } from "node:crypto";
+import net from "node:net";
+import type { Logger } from "pino";
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  ensurePraaSError,
+  expectFields,
+  type Frame,
+} from "../protocol/index.js";
+import { FrameLink } from "../transport/index.js";
+
+const REGISTER_TIMEOUT_MS = 10_000;
+
+export interface Registration {
+  app: string;
+  name: string;
+  host: string;
+  port: number;
+  token: string;
+}
+
+export interface ControlLinkEvents {
+  /** The stored secret of a process, or undefined when there is no such process. */
+  secretOf(app: string, name: string): Promise<string | undefined>;
+  registered(registration: Registration): Promise<void>;
+  /** A registered link closed. */
+  lost(app: string, name: string): void;
+  /** The process asks for a swapped peer to be resumed. */
+  resumeRequested(app: string, from: string, peer: string): Promise<void>;
+}
+
+export class ControlLinkServer {
+  readonly #server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+  readonly #links = new Map<string, FrameLink>();
+
+  constructor(
+    private readonly events: ControlLinkEvents,
+    private readonly log: Logger,
+  ) {}
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(port, host, () => resolve((this.#server.address() as net.AddressInfo).port));
+    });
+  }
+
+  has(app: string, name: string): boolean {
+    const link = this.#links.get(key(app, name));
+    return link !== undefined && !link.closed;
+  }
+
+  /** Sends a command to a registered process; resolves its JSON reply. */
+  async command(app: string, name: string, command: string, body?: unknown, timeoutMs = 120_000): Promise<unknown> {
+    const link = this.#links.get(key(app, name));
+    if (!link || link.closed) throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is not connected`);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const reply = await link.request(FrameType.Command, encodeFields([command]), payload, timeoutMs);
+    return reply.payload.length === 0 ? null : (JSON.parse(reply.payload.toString("utf8")) as unknown);
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const link of this.#links.values()) link.destroy();
+    await closed;
+  }
+
+  #accept(socket: net.Socket): void {
+    let registered: Registration | undefined;
+    const timer = setTimeout(() => link.destroy(), REGISTER_TIMEOUT_MS);
+    const link = new FrameLink(socket, {
+      maxPayloadBytes: 1024 * 1024,
+      onRequest: (frame) => {
+        if (registered) this.#onRequest(link, registered, frame);
+        else void this.#register(link, frame, timer).then((r) => (registered = r));
+      },
+      onClose: () => {
+        clearTimeout(timer);
+        if (registered) this.#onClose(link, registered);
+      },
+    });
+  }
+
+  async #register(link: FrameLink, frame: Frame, timer: NodeJS.Timeout): Promise<Registration | undefined> {
+    try {
+      if (frame.type !== FrameType.Register) throw new PraaSError("PROTOCOL_ERROR", "expected REGISTER");
+      const [app = "", name = "", secret = "", host = "", port = "", token = ""] = expectFields(frame.meta, 6, "register");
+      const expected = await this.events.secretOf(app, name);
+      if (expected === undefined || !same(secret, expected)) throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
+      const registration = { app, name, host, port: Number(port), token };
+      this.#replace(app, name, link);
+      await this.events.registered(registration);
+      clearTimeout(timer);
+      link.reply(frame.id);
+      return registration;
+    } catch (error) {
+      this.log.warn({ err: String(error) }, "control link refused");
+      link.replyError(frame.id, ensurePraaSError(error));
+      link.close();
+      return undefined;
+    }
+  }
+
+  #replace(app: string, name: string, link: FrameLink): void {
+    const old = this.#links.get(key(app, name));
+    this.#links.set(key(app, name), link);
+    if (old && old !== link) old.destroy();
+  }
+
+  #onRequest(link: FrameLink, from: Registration, frame: Frame): void {
+    const [command = "", peer = ""] = expectFields(frame.meta, 1, "command");
+    if (frame.type !== FrameType.Command || command !== "resume") {
+      throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
+    }
+    this.events.resumeRequested(from.app, from.name, peer).then(
+      () => link.reply(frame.id),
+      (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
+    );
+  }
+
+  #onClose(link: FrameLink, registration: Registration): void {
+    const id = key(registration.app, registration.name);
+    if (this.#links.get(id) !== link) return;
+    this.#links.delete(id);
+    this.events.lost(registration.app, registration.name);
+  }
+}
+
+function key(app: string, name: string): string {
+  return `${app}/${name}`;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,184 @@
+/**
+ * The control plane: the metadata store, the blob store, a backend, the control-link server and
+ * the HTTP API, wired together. `ControlPlane.start(options)` returns a running instance;
+ * `stop()` stops every process it started (swapping them out first when the metadata store
+ * outlives this replica, so nothing is lost) and closes everything.
+ */
+import type { FastifyInstance } from "fastify";
+import { Registry } from "prom-client";
+import { LocalBackend, type ProcessBackend } from "../backends/index.js";
+import { createLogger, type Logger } from "../logging/index.js";
+import type { AppInfo, CreateProcessBody, ProcessInfo, ProcessListInfo } from "../protocol/index.js";
+import {
+  openBlobStore,
+  openMetadataStore,
+  type BlobStore,
+  type MetadataStore,
+} from "../storage/index.js";
+import { AppService } from "./app-service.js";
+import { resolveControlPlaneConfig, type ControlPlaneConfig, type ControlPlaneOptions } from "./config.js";
+import { ControlLinkServer } from "./control-link-server.js";
+import { PeerDirectory } from "./directory.js";
+import { createHttpServer } from "./http/server.js";
+import { Invoker } from "./invoker.js";
+import { getProcessOrThrow } from "./lifecycle.js";
+import { ProcessManager } from "./process-manager.js";
+import { toProcessInfo } from "./records.js";
+import type { ControlPlaneService, HealthInfo, InvocationOutput } from "./service.js";
+
+export class ControlPlane implements ControlPlaneService {
+  readonly config: ControlPlaneConfig;
+  readonly log: Logger;
+  readonly #store: MetadataStore;
+  readonly #blobs: BlobStore;
+  readonly #backend: ProcessBackend;
+  readonly #links: ControlLinkServer;
+  readonly #manager: ProcessManager;
+  readonly #directory: PeerDirectory;
+  readonly #apps: AppService;
+  readonly #invoker: Invoker;
+  readonly registry = new Registry();
+  #http: FastifyInstance | undefined;
+  #controlPort = 0;
+
+  private constructor(config: ControlPlaneConfig, store: MetadataStore, blobs: BlobStore, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.#store = store;
+    this.#blobs = blobs;
+    this.#backend = new LocalBackend({ dataDir: config.dataDir, blobs: config.blobs, host: config.advertiseHost, logLevel: config.processLogLevel });
+    this.#links = new ControlLinkServer(
+      {
+        secretOf: async (app, name) => (await store.getProcess(app, name))?.secret,
+        registered: (registration) => this.#registered(registration),
+        lost: (app, name) => this.#manager.linkLost(app, name),
+        resumeRequested: (app, from, peer) => this.#resumeForPeer(app, from, peer),
+      },
+      log,
+    );
+    this.#manager = new ProcessManager({
+      config,
+      store,
+      blobs,
+      backend: this.#backend,
+      links: this.#links,
+      log,
+      controlAddress: () => `${config.advertiseHost}:${this.#controlPort}`,
+    });
+    this.#directory = new PeerDirectory(store, this.#links, log);
+    this.#apps = new AppService(config, store, blobs);
+    this.#invoker = new Invoker(config, store, this.#manager);
+  }
+
+  static async start(options: ControlPlaneOptions = {}, log?: Logger): Promise<ControlPlane> {
+    const config = resolveControlPlaneConfig(options);
+    const logger = log ?? createLogger("control-plane", config.logLevel);
+    const store = await openMetadataStore(config.store);
+    const blobs = await openBlobStore(config.blobs);
+    const plane = new ControlPlane(config, store, blobs, logger);
+    await plane.#listen();
+    return plane;
+  }
+
+  /** The HTTP API's base URL. */
+  get url(): string {
+    const address = this.#http?.server.address();
+    const port = typeof address === "object" && address ? address.port : this.config.port;
+    return `${this.config.https ? "https" : "http"}://${this.config.host}:${port}`;
+  }
+
+  get controlPort(): number {
+    return this.#controlPort;
+  }
+
+  async stop(): Promise<void> {
+    await this.#http?.close();
+    this.#invoker.closeAll();
+    await this.#manager.shutdown(this.#store.kind === "redis");
+    await this.#directory.stop();
+    await this.#links.close();
+    await this.#store.close();
+    await this.#blobs.close();
+  }
+
+  deployApp(name: string, tarball: Buffer): Promise<AppInfo> {
+    return this.#apps.deploy(name, tarball);
+  }
+
+  listApps(): Promise<AppInfo[]> {
+    return this.#apps.list();
+  }
+
+  getApp(name: string): Promise<AppInfo> {
+    return this.#apps.get(name);
+  }
+
+  deleteApp(name: string, force: boolean): Promise<void> {
+    return this.#apps.delete(name, force, (app, proc) => this.#manager.delete(app, proc));
+  }
+
+  async createProcess(app: string, name: string, body: CreateProcessBody): Promise<ProcessInfo> {
+    return toProcessInfo(await this.#manager.create(app, name, body));
+  }
+
+  async listProcesses(app: string): Promise<ProcessListInfo> {
+    await this.#apps.get(app);
+    const list: ProcessListInfo = { active: [], swapped: [], failed: [] };
+    for (const record of await this.#store.listProcesses(app)) {
+      const info = toProcessInfo(record);
+      if (record.status === "swapped") list.swapped.push(info);
+      else if (record.status === "failed") list.failed.push(info);
+      else if (record.status !== "deleted") list.active.push(info);
+    }
+    return list;
+  }
+
+  async getProcess(app: string, name: string): Promise<ProcessInfo> {
+    return toProcessInfo(await getProcessOrThrow(this.#store, app, name));
+  }
+
+  async swapProcess(app: string, name: string): Promise<ProcessInfo> {
+    return toProcessInfo(await this.#manager.swap(app, name));
+  }
+
+  async resumeProcess(app: string, name: string): Promise<ProcessInfo> {
+    return toProcessInfo(await this.#manager.resume(app, name));
+  }
+
+  deleteProcess(app: string, name: string): Promise<void> {
+    return this.#manager.delete(app, name);
+  }
+
+  invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput> {
+    return this.#invoker.invoke(app, fn, payload, process);
+  }
+
+  health(): HealthInfo {
+    return { status: "ok", replica: this.config.replicaId, store: this.#store.kind, blobs: this.#blobs.kind, backend: this.#backend.kind };
+  }
+
+  async #listen(): Promise<void> {
+    this.#controlPort = await this.#links.listen(this.config.controlHost, this.config.controlPort);
+    await this.#directory.start();
+    this.#http = await createHttpServer(this, {
+      logger: this.log,
+      ...(this.config.apiToken ? { apiToken: this.config.apiToken } : {}),
+      ...(this.config.https ? { https: this.config.https } : {}),
+      bodyLimitBytes: this.config.bodyLimitBytes,
+      metrics: { registry: this.registry },
+    });
+    await this.#http.listen({ host: this.config.host, port: this.config.port });
+    this.log.info({ url: this.url, controlPort: this.#controlPort }, "control plane listening");
+  }
+
+  async #registered(registration: { app: string; name: string; host: string; port: number; token: string }): Promise<void> {
+    if (!this.#manager.registrations.deliver(registration)) await this.#manager.reconnected(registration);
+    this.#directory.schedule(registration.app);
+  }
+
+  /** A process wants to reach a swapped peer: resume it, then make sure the asker knows where it is. */
+  async #resumeForPeer(app: string, from: string, peer: string): Promise<void> {
+    await this.#manager.ensureActive(app, peer, this.config.startTimeoutMs);
+    await this.#directory.push(app, from);
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Process lifecycle: create, swap, resume, delete, and noticing failures. Every status change
+ * goes through the state machine in lifecycle.ts; every command to a process goes over its
+ * control link; processes run wherever the backend puts them.
+ */
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import {
+  PraaSError,
+  type CreateProcessBody,
+  type ProcessStatus,
+} from "../protocol/index.js";
+import type { ProcessBackend } from "../backends/index.js";
+import type { BlobStore, MetadataStore, ProcessRecord, Resources } from "../storage/index.js";
+import type { ControlPlaneConfig } from "./config.js";
+import type { ControlLinkServer, Registration } from "./control-link-server.js";
+import { getProcessOrThrow, transition } from "./lifecycle.js";
+import { snapshotKey } from "./records.js";
+import { Registrations } from "./registrations.js";
+import { resolveResources } from "./resources.js";
+
+export interface ManagerDeps {
+  config: ControlPlaneConfig;
+  store: MetadataStore;
+  blobs: BlobStore;
+  backend: ProcessBackend;
+  links: ControlLinkServer;
+  log: Logger;
+  /** The control-link address processes dial. */
+  controlAddress(): string;
+}
+
+/** How long a lost control link may stay lost before the process counts as failed. */
+const LOST_GRACE_MS = 500;
+
+export class ProcessManager {
+  readonly registrations = new Registrations();
+  readonly #deps: ManagerDeps;
+
+  constructor(deps: ManagerDeps) {
+    this.#deps = deps;
+    deps.backend.onExit((exit) => {
+      const reason = `process exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
+      void this.markFailed(exit.app, exit.name, reason, exit.backendId);
+    });
+  }
+
+  async create(app: string, name: string, body: CreateProcessBody, auto = false): Promise<ProcessRecord> {
+    const { store, config } = this.#deps;
+    const appRecord = await store.getApp(app);
+    if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
+    const resources = resolveResources(body, appRecord.defaults, config);
+    const now = Date.now();
+    const record: ProcessRecord = {
+      app,
+      name,
+      status: "allocating",
+      resources,
+      secret: randomBytes(24).toString("base64url"),
+      autoAllocated: auto,
+      createdAt: now,
+      updatedAt: now,
+      revision: 0,
+    };
+    if (!(await store.createProcess(record))) {
+      throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
+    }
+    return this.#activate(record, "allocating", false, async () => void (await store.deleteProcess(app, name)));
+  }
+
+  async swap(app: string, name: string): Promise<ProcessRecord> {
+    const { store, links } = this.#deps;
+    await transition(store, app, name, ["active"], "swapping");
+    try {
+      const result = (await links.command(app, name, "swap")) as { size: number };
+      return await transition(store, app, name, ["swapping"], "swapped", {
+        stateSize: result.size,
+        connection: undefined,
+        backendId: undefined,
+      });
+    } catch (error) {
+      await transition(store, app, name, ["swapping"], "active").catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async resume(app: string, name: string): Promise<ProcessRecord> {
+    const { store, blobs } = this.#deps;
+    const record = await getProcessOrThrow(store, app, name);
+    if (record.status === "failed" && !(await blobs.stat(snapshotKey(app, name)))) {
+      throw new PraaSError("INVALID_STATE", `process ${app}/${name} failed and has no swapped state to resume`);
+    }
+    const from = record.status;
+    await transition(store, app, name, ["swapped", "failed"], "resuming");
+    return this.#activate(record, "resuming", true, async () => {
+      await transition(store, app, name, ["resuming"], from === "failed" ? "failed" : "swapped").catch(() => undefined);
+    });
+  }
+
+  /** Active already, or resumed, or (while another call resumes or allocates it) waited for. */
+  async ensureActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
+    const record = await getProcessOrThrow(this.#deps.store, app, name);
+    if (record.status === "active") return record;
+    if (record.status === "swapped") return this.resume(app, name).catch(() => this.#waitActive(app, name, timeoutMs));
+    if (record.status === "resuming" || record.status === "allocating") return this.#waitActive(app, name, timeoutMs);
+    throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
+  }
+
+  async delete(app: string, name: string): Promise<void> {
+    const { store, blobs } = this.#deps;
+    const record = await getProcessOrThrow(store, app, name);
+    await transition(store, app, name, ["active", "swapped", "failed"], "deleted", { connection: undefined });
+    if (record.status === "active") await this.#stop(record);
+    await blobs.delete(snapshotKey(app, name));
+    await store.deleteProcess(app, name);
+  }
+
+  /** Marks a live process failed (no-op when it is not live, e.g. it was swapped or stopped). */
+  async markFailed(app: string, name: string, reason: string, backendId?: string): Promise<void> {
+    const record = await this.#deps.store.getProcess(app, name);
+    if (record?.status !== "active" || (backendId && record.backendId && record.backendId !== backendId)) return;
+    this.#deps.log.warn({ app, name, reason }, "process failed");
+    await transition(this.#deps.store, app, name, ["active"], "failed", { error: reason, connection: undefined }).catch(
+      () => undefined,
+    );
+  }
+
+  /** A control link closed: unless the process registers again at once, it failed. */
+  linkLost(app: string, name: string): void {
+    setTimeout(() => {
+      if (!this.#deps.links.has(app, name)) void this.markFailed(app, name, "control link lost");
+    }, LOST_GRACE_MS).unref();
+  }
+
+  /** A registration nobody waited for: a process reconnecting, e.g. after a control-plane restart. */
+  async reconnected(registration: Registration): Promise<void> {
+    const { app, name, host, port, token } = registration;
+    await transition(this.#deps.store, app, name, ["active", "failed"], "active", {
+      connection: { host, port, token },
+      error: undefined,
+    });
+    this.#deps.log.info({ app, name }, "process reconnected");
+  }
+
+  /** Stops every live process this replica can reach: swapped out when state can outlive us. */
+  async shutdown(persist: boolean): Promise<void> {
+    const { store, backend } = this.#deps;
+    const apps = await store.listApps();
+    const records = (await Promise.all(apps.map((a) => store.listProcesses(a.name)))).flat();
+    const live = records.filter((r) => r.status === "active" && this.#deps.links.has(r.app, r.name));
+    await Promise.all(live.map((r) => (persist ? this.swap(r.app, r.name) : this.#stop(r)).catch(() => undefined)));
+    await backend.shutdown();
+  }
+
+  async #activate(
+    record: ProcessRecord,
+    from: ProcessStatus,
+    restore: boolean,
+    undo: () => Promise<void>,
+  ): Promise<ProcessRecord> {
+    const { app, name } = record;
+    try {
+      const started = await this.#launch(record, restore);
+      return await transition(this.#deps.store, app, name, [from], "active", { ...started, error: undefined });
+    } catch (error) {
+      await undo();
+      throw error;
+    }
+  }
+
+  async #launch(record: ProcessRecord, restore: boolean): Promise<Pick<ProcessRecord, "connection" | "backendId">> {
+    const { config, store, blobs, backend } = this.#deps;
+    const appRecord = await store.getApp(record.app);
+    if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${record.app}`);
+    const token = randomBytes(24).toString("base64url");
+    const waiting = this.registrations.expect(record.app, record.name, config.startTimeoutMs);
+    try {
+      const started = await backend.start({
+        ...this.#spec(record, token, restore),
+        bundleKey: appRecord.bundleKey,
+        loadBundle: () => loadBundle(blobs, appRecord.bundleKey),
+      });
+      const registration = await waiting.registered;
+      return { backendId: started.backendId, connection: { host: registration.host, port: registration.port, token } };
+    } finally {
+      waiting.cancel();
+    }
+  }
+
+  #spec(record: ProcessRecord, token: string, restore: boolean) {
+    const { config } = this.#deps;
+    return {
+      app: record.app,
+      name: record.name,
+      vcpus: record.resources.vcpus,
+      memoryMiB: record.resources.memory,
+      token,
+      secret: record.secret,
+      restore,
+      controlAddress: this.#deps.controlAddress(),
+      invocationTimeoutMs: config.invocationTimeoutMs,
+      maxPayloadBytes: config.bodyLimitBytes,
+    };
+  }
+
+  async #stop(record: ProcessRecord): Promise<void> {
+    try {
+      await this.#deps.links.command(record.app, record.name, "stop", undefined, 10_000);
+    } catch {
+      if (record.backendId) await this.#deps.backend.stop(record.backendId);
+    }
+  }
+
+  #waitActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
+    return waitForStatus(this.#deps.store, app, name, "active", timeoutMs);
+  }
+}
+
+async function loadBundle(blobs: BlobStore, key: string): Promise<Buffer> {
+  const bytes = await blobs.getBytes(key);
+  if (!bytes) throw new PraaSError("STORAGE_ERROR", `application bundle ${key} is missing`);
+  return bytes;
+}
+
+/** Resolves when the process reaches `status`; rejects on timeout or when it fails or vanishes. */
+export async function waitForStatus(
+  store: MetadataStore,
+  app: string,
+  name: string,
+  status: ProcessStatus,
+  timeoutMs: number,
+): Promise<ProcessRecord> {
+  let unsubscribe: (() => Promise<void>) | undefined;
+  try {
+    return await new Promise<ProcessRecord>((resolve, reject) => {
+      const check = (record: ProcessRecord | undefined): void => {
+        if (record?.status === status) resolve(record);
+        else if (!record || record.status === "failed" || record.status === "deleted") {
+          reject(new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record?.status ?? "gone"}`));
+        }
+      };
+      setTimeout(() => reject(new PraaSError("TIMEOUT", `process ${app}/${name} not ${status} in ${timeoutMs} ms`)), timeoutMs).unref();
+      void store
+        .subscribe((change) => {
+          if (change.app === app && change.name === name) check(change.record);
+        })
+        .then(async (off) => {
+          unsubscribe = off;
+          check(await store.getProcess(app, name));
+        });
+    });
+  } finally {
+    await unsubscribe?.();
+  }
+}
+
+export type { Resources };

@@ -1,0 +1,33 @@
+/** Stored records → the JSON the API returns (secrets never leave the control plane). */
+import type { AppInfo, ProcessInfo } from "../protocol/index.js";
+import type { AppRecord, ProcessRecord } from "../storage/index.js";
+
+export function toAppInfo(record: AppRecord): AppInfo {
+  return {
+    name: record.name,
+    version: record.version,
+    functions: [...record.functions],
+    defaults: { ...record.defaults },
+    createdAt: new Date(record.createdAt).toISOString(),
+    updatedAt: new Date(record.updatedAt).toISOString(),
+  };
+}
+
+export function toProcessInfo(record: ProcessRecord): ProcessInfo {
+  const info: ProcessInfo = {
+    app: record.app,
+    name: record.name,
+    status: record.status,
+    resources: { ...record.resources },
+    createdAt: new Date(record.createdAt).toISOString(),
+    updatedAt: new Date(record.updatedAt).toISOString(),
+  };
+  if (record.connection && record.status === "active") info.connection = { ...record.connection };
+  if (record.stateSize !== undefined) info.stateSize = record.stateSize;
+  if (record.error !== undefined) info.error = record.error;
+  return info;
+}
+
+export function snapshotKey(app: string, name: string): string {
+  return `swaps/${app}/${name}`;
+}

@@ -1,0 +1,47 @@
+/**
+ * What the control plane does, independent of HTTP: the HTTP layer (http/) is a thin adapter
+ * over this interface. Every method rejects with a PraaSError whose code maps to an HTTP status
+ * through HTTP_STATUS.
+ */
+import type {
+  AppInfo,
+  CreateProcessBody,
+  ProcessInfo,
+  ProcessListInfo,
+} from "../protocol/index.js";
+
+export interface InvocationOutput {
+  /** The process that ran the function. */
+  process: string;
+  output: Buffer;
+}
+
+export interface HealthInfo {
+  status: "ok";
+  replica: string;
+  store: "memory" | "redis";
+  blobs: "disk" | "s3";
+  backend: string;
+}
+
+export interface ControlPlaneService {
+  /** Builds and stores the application from a gzip tarball of its directory. */
+  deployApp(name: string, tarball: Buffer): Promise<AppInfo>;
+  listApps(): Promise<AppInfo[]>;
+  getApp(name: string): Promise<AppInfo>;
+  /** Refused with INVALID_STATE while processes exist, unless `force`. */
+  deleteApp(name: string, force: boolean): Promise<void>;
+  /** Resolves once the process is active. */
+  createProcess(app: string, name: string, body: CreateProcessBody): Promise<ProcessInfo>;
+  listProcesses(app: string): Promise<ProcessListInfo>;
+  getProcess(app: string, name: string): Promise<ProcessInfo>;
+  /** Resolves once the state is stored, with its size. */
+  swapProcess(app: string, name: string): Promise<ProcessInfo>;
+  /** Resolves once the process is active again, with its new connection. */
+  resumeProcess(app: string, name: string): Promise<ProcessInfo>;
+  /** Stops the process if active and deletes its stored state. */
+  deleteProcess(app: string, name: string): Promise<void>;
+  /** Sticky with `process` (resumed if swapped); otherwise picks or allocates a process. */
+  invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput>;
+  health(): HealthInfo;
+}

@@ -1,0 +1,97 @@
+/**
+ * The JSON shapes of the control-plane HTTP API (v1), shared by the server, the SDK and the
+ * CLI. Errors are always `{ "error": { "code", "message", "errorName"? } }` with the HTTP status
+ * from {@link HTTP_STATUS}.
+ */
+import type { ErrorCode, ErrorRecord } from "./errors.js";
+
+export type ProcessStatus =
+  | "allocating"
+  | "active"
+  | "swapping"
+  | "swapped"
+  | "resuming"
+  | "deleted"
+  | "failed";
+
+export interface ResourcesInfo {
+  vcpus: number;
+  /** MiB. */
+  memory: number;
+}
+
+export interface ConnectionInfo {
+  host: string;
+  port: number;
+  token: string;
+}
+
+/** `PUT /apps/:app`, `GET /apps/:app`, items of `GET /apps`. */
+export interface AppInfo {
+  name: string;
+  version: number;
+  functions: string[];
+  defaults: Partial<ResourcesInfo>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** `PUT|GET /apps/:app/processes/:proc`, swap, resume. */
+export interface ProcessInfo {
+  app: string;
+  name: string;
+  status: ProcessStatus;
+  resources: ResourcesInfo;
+  /** Present while active. */
+  connection?: ConnectionInfo;
+  /** Bytes of swapped state, once swapped. */
+  stateSize?: number;
+  /** Why the process failed, when failed. */
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** `GET /apps/:app/processes`. `active` holds every process that is not swapped or failed. */
+export interface ProcessListInfo {
+  active: ProcessInfo[];
+  swapped: ProcessInfo[];
+  failed: ProcessInfo[];
+}
+
+/** `PUT /apps/:app/processes/:proc` body. Missing fields take the application's defaults. */
+export interface CreateProcessBody {
+  vcpus?: number;
+  memory?: number;
+}
+
+export interface ErrorBody {
+  error: ErrorRecord;
+}
+
+/** Response header naming the process that served a control-plane invocation. */
+export const PROCESS_HEADER = "x-praas-process";
+
+/** The one place where error codes meet HTTP statuses. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  INVALID_NAME: 400,
+  PROTOCOL_ERROR: 400,
+  UNAUTHORIZED: 401,
+  APP_NOT_FOUND: 404,
+  PROCESS_NOT_FOUND: 404,
+  FUNCTION_NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  INVALID_STATE: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  BUILD_FAILED: 422,
+  FUNCTION_ERROR: 500,
+  STORAGE_ERROR: 500,
+  INTERNAL: 500,
+  WORKER_CRASHED: 502,
+  CONNECTION_CLOSED: 502,
+  BACKEND_ERROR: 502,
+  PEER_UNAVAILABLE: 503,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+};

@@ -1,0 +1,121 @@
+/**
+ * Runs `praas up` as a real subprocess (dist/cli/main.js), waits for its listening line, and
+ * runs CLI commands against it, the way a user would.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { createInterface } from "node:readline";
+
+const CLI = path.resolve("dist/cli/main.js");
+
+export interface UpOptions {
+  dataDir: string;
+  redis?: string;
+  s3?: { endpoint: string; bucket: string };
+  apiToken?: string;
+  controlPort?: number;
+  extraArgs?: string[];
+}
+
+export interface RunningPraaS {
+  url: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** SIGTERM, then wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: the control plane dies, its processes do not. */
+  kill(): Promise<void>;
+}
+
+export async function startPraaS(options: UpOptions): Promise<RunningPraaS> {
+  const args = [CLI, "up", "--port", "0", "--json", "--log-level", "warn", "--data-dir", options.dataDir];
+  if (options.redis) args.push("--redis", options.redis);
+  if (options.s3) args.push("--s3-endpoint", options.s3.endpoint, "--s3-bucket", options.s3.bucket);
+  if (options.controlPort) args.push("--control-port", String(options.controlPort));
+  args.push(...(options.extraArgs ?? []));
+  const env = { ...process.env, PRAAS_S3_ACCESS_KEY_ID: "S3RVER", PRAAS_S3_SECRET_ACCESS_KEY: "S3RVER" };
+  if (options.apiToken) Object.assign(env, { PRAAS_API_TOKEN: options.apiToken });
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = await listeningUrl(child);
+  return {
+    url,
+    child,
+    exited,
+    stop: async () => {
+      child.kill("SIGTERM");
+      return exited;
+    },
+    kill: async () => {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("praas up did not start in 30 s")), 30_000);
+    createInterface({ input: child.stdout! }).once("line", (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.once("exit", (code) => reject(new Error(`praas up exited with ${code}`)));
+  });
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `praas <args>` to completion (bounded), capturing its output. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, input?: Buffer): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`praas ${args.join(" ")} timed out`));
+    }, 120_000);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+/** A loopback port that is free right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves true once nothing accepts connections on host:port (bounded). */
+export async function portClosed(host: string, port: number, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, host);
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (!open) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
