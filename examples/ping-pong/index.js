@@ -24,7 +24,12 @@ export async function ping(input, ctx) {
     replies.push(text(await ctx.get(peer, `pong-${i}`, { timeoutMs: 10_000 })));
   }
   const elapsedMs = performance.now() - started;
-  return { rounds, last: replies.at(-1), peerSays: text(await served), roundTripMs: elapsedMs / rounds };
+  return {
+    rounds,
+    last: replies.at(-1),
+    peerSays: text(await served),
+    roundTripMs: elapsedMs / rounds,
+  };
 }
 
 /** Who is here: this process and the application's view of its peers. */

@@ -62,7 +62,8 @@ export class LocalBackend implements ProcessBackend {
 
   async stop(backendId: string, graceMs = 5000): Promise<void> {
     const entry = this.#children.get(backendId);
-    if (entry === undefined || entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+    if (entry === undefined || entry.child.exitCode !== null || entry.child.signalCode !== null)
+      return;
     entry.child.kill("SIGTERM");
     const timer = setTimeout(() => entry.child.kill("SIGKILL"), graceMs);
     await entry.exited;
@@ -102,7 +103,7 @@ export class LocalBackend implements ProcessBackend {
   }
 
   async #writeBundle(spec: ProcessSpec): Promise<string> {
-    const file = path.join(this.#options.dataDir, "bundles", `${spec.bundleKey.replaceAll("/", "_")}.mjs`);
+    const file = path.join(this.#options.dataDir, "bundles", spec.bundleKey.replaceAll("/", "_"));
     if (await exists(file)) return file;
     await mkdir(path.dirname(file), { recursive: true });
     const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;

@@ -22,7 +22,8 @@ export class AppService {
   ) {}
 
   async deploy(name: string, tarball: Buffer): Promise<AppInfo> {
-    if (tarball.length === 0) throw new PraaSError("BAD_REQUEST", "the body must be a gzip tarball of the app directory");
+    if (tarball.length === 0)
+      throw new PraaSError("BAD_REQUEST", "the body must be a gzip tarball of the app directory");
     const dir = await mkdtemp(path.join(tmpdir(), "praas-deploy-"));
     try {
       await unpackTarball(tarball, dir, { maxBytes: this.config.bodyLimitBytes * UNPACK_FACTOR });
@@ -43,24 +44,44 @@ export class AppService {
     return toAppInfo(record);
   }
 
-  async delete(name: string, force: boolean, deleteProcess: (app: string, proc: string) => Promise<void>): Promise<void> {
+  async delete(
+    name: string,
+    force: boolean,
+    deleteProcess: (app: string, proc: string) => Promise<void>,
+  ): Promise<void> {
     await this.get(name);
     const processes = await this.store.listProcesses(name);
     if (processes.length > 0 && !force) {
-      throw new PraaSError("INVALID_STATE", `application ${name} has ${processes.length} processes; delete them or use ?force=true`);
+      throw new PraaSError(
+        "INVALID_STATE",
+        `application ${name} has ${processes.length} processes; delete them or use ?force=true`,
+      );
     }
     for (const proc of processes) await deleteProcess(name, proc.name);
     for (const key of await this.blobs.list(`apps/${name}/`)) await this.blobs.delete(key);
     await this.store.deleteApp(name);
   }
 
-  async #store(name: string, code: Buffer, functions: string[], defaults: AppInfo["defaults"]): Promise<AppInfo> {
+  async #store(
+    name: string,
+    code: Buffer,
+    functions: string[],
+    defaults: AppInfo["defaults"],
+  ): Promise<AppInfo> {
     const previous = await this.store.getApp(name);
     const version = (previous?.version ?? 0) + 1;
     const bundleKey = `apps/${name}/v${version}.mjs`;
     await this.blobs.put(bundleKey, code);
     const now = Date.now();
-    const record = { name, version, functions, bundleKey, defaults, createdAt: previous?.createdAt ?? now, updatedAt: now };
+    const record = {
+      name,
+      version,
+      functions,
+      bundleKey,
+      defaults,
+      createdAt: previous?.createdAt ?? now,
+      updatedAt: now,
+    };
     await this.store.putApp(record);
     return toAppInfo(record);
   }

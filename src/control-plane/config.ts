@@ -86,7 +86,8 @@ function positive(value: number, what: string): number {
 }
 
 function within(value: number, what: string, max: number): number {
-  if (positive(value, what) > max) throw new PraaSError("BAD_REQUEST", `${what} must be at most ${max}`);
+  if (positive(value, what) > max)
+    throw new PraaSError("BAD_REQUEST", `${what} must be at most ${max}`);
   return value;
 }
 

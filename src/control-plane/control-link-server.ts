@@ -18,6 +18,8 @@ import {
 import { FrameLink } from "../transport/index.js";
 
 const REGISTER_TIMEOUT_MS = 10_000;
+/** How long a command waits for a process whose control link is being re-dialled. */
+const RECONNECT_WAIT_MS = 5_000;
 
 export interface Registration {
   app: string;
@@ -40,6 +42,7 @@ export interface ControlLinkEvents {
 export class ControlLinkServer {
   readonly #server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
   readonly #links = new Map<string, FrameLink>();
+  #onRegister: (() => void)[] = [];
 
   constructor(
     private readonly events: ControlLinkEvents,
@@ -49,7 +52,9 @@ export class ControlLinkServer {
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#server.once("error", reject);
-      this.#server.listen(port, host, () => resolve((this.#server.address() as net.AddressInfo).port));
+      this.#server.listen(port, host, () =>
+        resolve((this.#server.address() as net.AddressInfo).port),
+      );
     });
   }
 
@@ -58,13 +63,46 @@ export class ControlLinkServer {
     return link !== undefined && !link.closed;
   }
 
-  /** Sends a command to a registered process; resolves its JSON reply. */
-  async command(app: string, name: string, command: string, body?: unknown, timeoutMs = 120_000): Promise<unknown> {
-    const link = this.#links.get(key(app, name));
-    if (!link || link.closed) throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is not connected`);
+  /**
+   * Sends a command to a registered process; resolves its JSON reply. A process that is
+   * re-dialling (e.g. after a control-plane restart) gets a moment to come back first.
+   */
+  async command(
+    app: string,
+    name: string,
+    command: string,
+    body?: unknown,
+    timeoutMs = 120_000,
+  ): Promise<unknown> {
+    const link = await this.#linkOf(app, name, RECONNECT_WAIT_MS);
+    if (!link) throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is not connected`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const reply = await link.request(FrameType.Command, encodeFields([command]), payload, timeoutMs);
-    return reply.payload.length === 0 ? null : (JSON.parse(reply.payload.toString("utf8")) as unknown);
+    const reply = await link.request(
+      FrameType.Command,
+      encodeFields([command]),
+      payload,
+      timeoutMs,
+    );
+    return reply.payload.length === 0
+      ? null
+      : (JSON.parse(reply.payload.toString("utf8")) as unknown);
+  }
+
+  async #linkOf(app: string, name: string, waitMs: number): Promise<FrameLink | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const link = this.#links.get(key(app, name));
+      if (link && !link.closed) return link;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#onRegister.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
   }
 
   async close(): Promise<void> {
@@ -89,17 +127,28 @@ export class ControlLinkServer {
     });
   }
 
-  async #register(link: FrameLink, frame: Frame, timer: NodeJS.Timeout): Promise<Registration | undefined> {
+  async #register(
+    link: FrameLink,
+    frame: Frame,
+    timer: NodeJS.Timeout,
+  ): Promise<Registration | undefined> {
     try {
-      if (frame.type !== FrameType.Register) throw new PraaSError("PROTOCOL_ERROR", "expected REGISTER");
-      const [app = "", name = "", secret = "", host = "", port = "", token = ""] = expectFields(frame.meta, 6, "register");
+      if (frame.type !== FrameType.Register)
+        throw new PraaSError("PROTOCOL_ERROR", "expected REGISTER");
+      const [app = "", name = "", secret = "", host = "", port = "", token = ""] = expectFields(
+        frame.meta,
+        6,
+        "register",
+      );
       const expected = await this.events.secretOf(app, name);
-      if (expected === undefined || !same(secret, expected)) throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
+      if (expected === undefined || !same(secret, expected))
+        throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
       const registration = { app, name, host, port: Number(port), token };
-      this.#replace(app, name, link);
       await this.events.registered(registration);
       clearTimeout(timer);
       link.reply(frame.id);
+      // Only now may commands use this link: the process has its registration reply first.
+      this.#replace(app, name, link);
       return registration;
     } catch (error) {
       this.log.warn({ err: String(error) }, "control link refused");
@@ -113,6 +162,7 @@ export class ControlLinkServer {
     const old = this.#links.get(key(app, name));
     this.#links.set(key(app, name), link);
     if (old && old !== link) old.destroy();
+    for (const wake of this.#onRegister.splice(0)) wake();
   }
 
   #onRequest(link: FrameLink, from: Registration, frame: Frame): void {

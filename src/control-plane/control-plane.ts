@@ -8,7 +8,12 @@ import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
 import { LocalBackend, type ProcessBackend } from "../backends/index.js";
 import { createLogger, type Logger } from "../logging/index.js";
-import type { AppInfo, CreateProcessBody, ProcessInfo, ProcessListInfo } from "../protocol/index.js";
+import type {
+  AppInfo,
+  CreateProcessBody,
+  ProcessInfo,
+  ProcessListInfo,
+} from "../protocol/index.js";
 import {
   openBlobStore,
   openMetadataStore,
@@ -16,7 +21,11 @@ import {
   type MetadataStore,
 } from "../storage/index.js";
 import { AppService } from "./app-service.js";
-import { resolveControlPlaneConfig, type ControlPlaneConfig, type ControlPlaneOptions } from "./config.js";
+import {
+  resolveControlPlaneConfig,
+  type ControlPlaneConfig,
+  type ControlPlaneOptions,
+} from "./config.js";
 import { ControlLinkServer } from "./control-link-server.js";
 import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
@@ -41,12 +50,22 @@ export class ControlPlane implements ControlPlaneService {
   #http: FastifyInstance | undefined;
   #controlPort = 0;
 
-  private constructor(config: ControlPlaneConfig, store: MetadataStore, blobs: BlobStore, log: Logger) {
+  private constructor(
+    config: ControlPlaneConfig,
+    store: MetadataStore,
+    blobs: BlobStore,
+    log: Logger,
+  ) {
     this.config = config;
     this.log = log;
     this.#store = store;
     this.#blobs = blobs;
-    this.#backend = new LocalBackend({ dataDir: config.dataDir, blobs: config.blobs, host: config.advertiseHost, logLevel: config.processLogLevel });
+    this.#backend = new LocalBackend({
+      dataDir: config.dataDir,
+      blobs: config.blobs,
+      host: config.advertiseHost,
+      logLevel: config.processLogLevel,
+    });
     this.#links = new ControlLinkServer(
       {
         secretOf: async (app, name) => (await store.getProcess(app, name))?.secret,
@@ -154,7 +173,13 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   health(): HealthInfo {
-    return { status: "ok", replica: this.config.replicaId, store: this.#store.kind, blobs: this.#blobs.kind, backend: this.#backend.kind };
+    return {
+      status: "ok",
+      replica: this.config.replicaId,
+      store: this.#store.kind,
+      blobs: this.#blobs.kind,
+      backend: this.#backend.kind,
+    };
   }
 
   async #listen(): Promise<void> {
@@ -171,8 +196,15 @@ export class ControlPlane implements ControlPlaneService {
     this.log.info({ url: this.url, controlPort: this.#controlPort }, "control plane listening");
   }
 
-  async #registered(registration: { app: string; name: string; host: string; port: number; token: string }): Promise<void> {
-    if (!this.#manager.registrations.deliver(registration)) await this.#manager.reconnected(registration);
+  async #registered(registration: {
+    app: string;
+    name: string;
+    host: string;
+    port: number;
+    token: string;
+  }): Promise<void> {
+    if (!this.#manager.registrations.deliver(registration))
+      await this.#manager.reconnected(registration);
     this.#directory.schedule(registration.app);
   }
 

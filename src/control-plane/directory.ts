@@ -59,6 +59,7 @@ function toEntry(record: ProcessRecord): PeerEntry[] {
   if (record.status === "active" && record.connection) {
     return [{ name: record.name, status: "active", address: { ...record.connection } }];
   }
-  if (record.status === "swapped" || record.status === "resuming") return [{ name: record.name, status: "swapped" }];
+  if (record.status === "swapped" || record.status === "resuming")
+    return [{ name: record.name, status: "swapped" }];
   return [];
 }

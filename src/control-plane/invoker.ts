@@ -28,7 +28,12 @@ export class Invoker {
     private readonly manager: ProcessManager,
   ) {}
 
-  async invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput> {
+  async invoke(
+    app: string,
+    fn: string,
+    payload: Buffer,
+    process?: string,
+  ): Promise<InvocationOutput> {
     const appRecord = await this.store.getApp(app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
     if (!appRecord.functions.includes(fn)) {
@@ -41,7 +46,11 @@ export class Invoker {
   }
 
   closeAll(): void {
-    for (const pooled of this.#pool.values()) void pooled.connection.then((c) => c.close(), () => undefined);
+    for (const pooled of this.#pool.values())
+      void pooled.connection.then(
+        (c) => c.close(),
+        () => undefined,
+      );
     this.#pool.clear();
   }
 

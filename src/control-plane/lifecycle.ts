@@ -24,7 +24,11 @@ export function canTransition(from: ProcessStatus, to: ProcessStatus): boolean {
   return ALLOWED[from].includes(to);
 }
 
-export async function getProcessOrThrow(store: MetadataStore, app: string, name: string): Promise<ProcessRecord> {
+export async function getProcessOrThrow(
+  store: MetadataStore,
+  app: string,
+  name: string,
+): Promise<ProcessRecord> {
   const record = await store.getProcess(app, name);
   if (record === undefined) throw new PraaSError("PROCESS_NOT_FOUND", `no process ${app}/${name}`);
   return record;
@@ -44,10 +48,18 @@ export async function transition(
 ): Promise<ProcessRecord> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const record = await getProcessOrThrow(store, app, name);
-    if (!from.includes(record.status) || !canTransition(record.status, to)) {
-      throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}; cannot make it ${to}`);
+    const refresh = record.status === to; // e.g. an active process reconnecting with a new address
+    if (!from.includes(record.status) || !(refresh || canTransition(record.status, to))) {
+      throw new PraaSError(
+        "INVALID_STATE",
+        `process ${app}/${name} is ${record.status}; cannot make it ${to}`,
+      );
     }
-    const updated = await store.updateProcess(app, name, record.revision, { ...patch, status: to, updatedAt: Date.now() });
+    const updated = await store.updateProcess(app, name, record.revision, {
+      ...patch,
+      status: to,
+      updatedAt: Date.now(),
+    });
     if (updated) return updated;
   }
   throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is changing too often; try again`);

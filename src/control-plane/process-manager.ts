@@ -5,11 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import {
-  PraaSError,
-  type CreateProcessBody,
-  type ProcessStatus,
-} from "../protocol/index.js";
+import { PraaSError, type CreateProcessBody, type ProcessStatus } from "../protocol/index.js";
 import type { ProcessBackend } from "../backends/index.js";
 import type { BlobStore, MetadataStore, ProcessRecord, Resources } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
@@ -45,7 +41,12 @@ export class ProcessManager {
     });
   }
 
-  async create(app: string, name: string, body: CreateProcessBody, auto = false): Promise<ProcessRecord> {
+  async create(
+    app: string,
+    name: string,
+    body: CreateProcessBody,
+    auto = false,
+  ): Promise<ProcessRecord> {
     const { store, config } = this.#deps;
     const appRecord = await store.getApp(app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
@@ -65,7 +66,12 @@ export class ProcessManager {
     if (!(await store.createProcess(record))) {
       throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
     }
-    return this.#activate(record, "allocating", false, async () => void (await store.deleteProcess(app, name)));
+    return this.#activate(
+      record,
+      "allocating",
+      false,
+      async () => void (await store.deleteProcess(app, name)),
+    );
   }
 
   async swap(app: string, name: string): Promise<ProcessRecord> {
@@ -88,12 +94,21 @@ export class ProcessManager {
     const { store, blobs } = this.#deps;
     const record = await getProcessOrThrow(store, app, name);
     if (record.status === "failed" && !(await blobs.stat(snapshotKey(app, name)))) {
-      throw new PraaSError("INVALID_STATE", `process ${app}/${name} failed and has no swapped state to resume`);
+      throw new PraaSError(
+        "INVALID_STATE",
+        `process ${app}/${name} failed and has no swapped state to resume`,
+      );
     }
     const from = record.status;
     await transition(store, app, name, ["swapped", "failed"], "resuming");
     return this.#activate(record, "resuming", true, async () => {
-      await transition(store, app, name, ["resuming"], from === "failed" ? "failed" : "swapped").catch(() => undefined);
+      await transition(
+        store,
+        app,
+        name,
+        ["resuming"],
+        from === "failed" ? "failed" : "swapped",
+      ).catch(() => undefined);
     });
   }
 
@@ -101,15 +116,19 @@ export class ProcessManager {
   async ensureActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
     const record = await getProcessOrThrow(this.#deps.store, app, name);
     if (record.status === "active") return record;
-    if (record.status === "swapped") return this.resume(app, name).catch(() => this.#waitActive(app, name, timeoutMs));
-    if (record.status === "resuming" || record.status === "allocating") return this.#waitActive(app, name, timeoutMs);
+    if (record.status === "swapped")
+      return this.resume(app, name).catch(() => this.#waitActive(app, name, timeoutMs));
+    if (record.status === "resuming" || record.status === "allocating")
+      return this.#waitActive(app, name, timeoutMs);
     throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
   }
 
   async delete(app: string, name: string): Promise<void> {
     const { store, blobs } = this.#deps;
     const record = await getProcessOrThrow(store, app, name);
-    await transition(store, app, name, ["active", "swapped", "failed"], "deleted", { connection: undefined });
+    await transition(store, app, name, ["active", "swapped", "failed"], "deleted", {
+      connection: undefined,
+    });
     if (record.status === "active") await this.#stop(record);
     await blobs.delete(snapshotKey(app, name));
     await store.deleteProcess(app, name);
@@ -118,11 +137,16 @@ export class ProcessManager {
   /** Marks a live process failed (no-op when it is not live, e.g. it was swapped or stopped). */
   async markFailed(app: string, name: string, reason: string, backendId?: string): Promise<void> {
     const record = await this.#deps.store.getProcess(app, name);
-    if (record?.status !== "active" || (backendId && record.backendId && record.backendId !== backendId)) return;
+    if (
+      record?.status !== "active" ||
+      (backendId && record.backendId && record.backendId !== backendId)
+    )
+      return;
     this.#deps.log.warn({ app, name, reason }, "process failed");
-    await transition(this.#deps.store, app, name, ["active"], "failed", { error: reason, connection: undefined }).catch(
-      () => undefined,
-    );
+    await transition(this.#deps.store, app, name, ["active"], "failed", {
+      error: reason,
+      connection: undefined,
+    }).catch(() => undefined);
   }
 
   /** A control link closed: unless the process registers again at once, it failed. */
@@ -147,8 +171,12 @@ export class ProcessManager {
     const { store, backend } = this.#deps;
     const apps = await store.listApps();
     const records = (await Promise.all(apps.map((a) => store.listProcesses(a.name)))).flat();
-    const live = records.filter((r) => r.status === "active" && this.#deps.links.has(r.app, r.name));
-    await Promise.all(live.map((r) => (persist ? this.swap(r.app, r.name) : this.#stop(r)).catch(() => undefined)));
+    const live = records.filter(
+      (r) => r.status === "active" && this.#deps.links.has(r.app, r.name),
+    );
+    await Promise.all(
+      live.map((r) => (persist ? this.swap(r.app, r.name) : this.#stop(r)).catch(() => undefined)),
+    );
     await backend.shutdown();
   }
 
@@ -161,14 +189,20 @@ export class ProcessManager {
     const { app, name } = record;
     try {
       const started = await this.#launch(record, restore);
-      return await transition(this.#deps.store, app, name, [from], "active", { ...started, error: undefined });
+      return await transition(this.#deps.store, app, name, [from], "active", {
+        ...started,
+        error: undefined,
+      });
     } catch (error) {
       await undo();
       throw error;
     }
   }
 
-  async #launch(record: ProcessRecord, restore: boolean): Promise<Pick<ProcessRecord, "connection" | "backendId">> {
+  async #launch(
+    record: ProcessRecord,
+    restore: boolean,
+  ): Promise<Pick<ProcessRecord, "connection" | "backendId">> {
     const { config, store, blobs, backend } = this.#deps;
     const appRecord = await store.getApp(record.app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${record.app}`);
@@ -181,7 +215,10 @@ export class ProcessManager {
         loadBundle: () => loadBundle(blobs, appRecord.bundleKey),
       });
       const registration = await waiting.registered;
-      return { backendId: started.backendId, connection: { host: registration.host, port: registration.port, token } };
+      return {
+        backendId: started.backendId,
+        connection: { host: registration.host, port: registration.port, token },
+      };
     } finally {
       waiting.cancel();
     }
@@ -236,10 +273,21 @@ export async function waitForStatus(
       const check = (record: ProcessRecord | undefined): void => {
         if (record?.status === status) resolve(record);
         else if (!record || record.status === "failed" || record.status === "deleted") {
-          reject(new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record?.status ?? "gone"}`));
+          reject(
+            new PraaSError(
+              "INVALID_STATE",
+              `process ${app}/${name} is ${record?.status ?? "gone"}`,
+            ),
+          );
         }
       };
-      setTimeout(() => reject(new PraaSError("TIMEOUT", `process ${app}/${name} not ${status} in ${timeoutMs} ms`)), timeoutMs).unref();
+      setTimeout(
+        () =>
+          reject(
+            new PraaSError("TIMEOUT", `process ${app}/${name} not ${status} in ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      ).unref();
       void store
         .subscribe((change) => {
           if (change.app === app && change.name === name) check(change.record);

@@ -11,14 +11,20 @@ export class Registrations {
   readonly #waiters = new Map<string, Waiter>();
 
   /** Resolves at the next registration of app/name, or rejects after `timeoutMs`. */
-  expect(app: string, name: string, timeoutMs: number): { registered: Promise<Registration>; cancel(): void } {
+  expect(
+    app: string,
+    name: string,
+    timeoutMs: number,
+  ): { registered: Promise<Registration>; cancel(): void } {
     const id = `${app}/${name}`;
     let timer: NodeJS.Timeout | undefined;
     const registered = new Promise<Registration>((resolve, reject) => {
       this.#waiters.set(id, { resolve, reject });
       timer = setTimeout(() => {
         this.#waiters.delete(id);
-        reject(new PraaSError("BACKEND_ERROR", `process ${id} did not register within ${timeoutMs} ms`));
+        reject(
+          new PraaSError("BACKEND_ERROR", `process ${id} did not register within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
     });
     registered.catch(() => undefined);

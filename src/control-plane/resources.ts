@@ -19,6 +19,9 @@ function check(value: unknown, what: string, min: number, max: number, integer: 
   const ok = typeof value === "number" && Number.isFinite(value) && value > min && value <= max;
   if (!ok || (integer && !Number.isInteger(value))) {
     const kind = integer ? "an integer" : "a number";
-    throw new PraaSError("BAD_REQUEST", `${what} must be ${kind} in (${min}, ${max}], got ${JSON.stringify(value)}`);
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `${what} must be ${kind} in (${min}, ${max}], got ${JSON.stringify(value)}`,
+    );
   }
 }

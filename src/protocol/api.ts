@@ -6,13 +6,7 @@
 import type { ErrorCode, ErrorRecord } from "./errors.js";
 
 export type ProcessStatus =
-  | "allocating"
-  | "active"
-  | "swapping"
-  | "swapped"
-  | "resuming"
-  | "deleted"
-  | "failed";
+  "allocating" | "active" | "swapping" | "swapped" | "resuming" | "deleted" | "failed";
 
 export interface ResourcesInfo {
   vcpus: number;

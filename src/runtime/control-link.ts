@@ -34,7 +34,7 @@ export interface ControlHandler {
 }
 
 const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
+const RETRY_MAX_MS = 2000;
 
 export class ControlLink {
   #link: FrameLink | undefined;

@@ -71,14 +71,7 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
 }
 
 function launchArgs(o: LaunchOptions): string[] {
-  const args = [
-    "--app",
-    o.application,
-    "--name",
-    o.name,
-    "--bundle",
-    o.bundlePath,
-  ];
+  const args = ["--app", o.application, "--name", o.name, "--bundle", o.bundlePath];
   args.push("--workers", String(o.workers ?? 1), "--memory", String(o.memoryMiB ?? 512));
   args.push("--log-level", o.logLevel ?? "warn");
   if (o.timeoutMs !== undefined) args.push("--timeout", String(o.timeoutMs));

@@ -5,4 +5,20 @@ export {
   type ConnectionInfo,
   type ConnectOptions,
 } from "./connection.js";
+export {
+  PraaS,
+  DEFAULT_TIMEOUT_MS,
+  type InvocationResult,
+  type InvokeOptions,
+  type PraaSOptions,
+} from "./client.js";
+export { Process } from "./process.js";
 export { PraaSError, ERROR_CODES, type ErrorCode } from "../protocol/index.js";
+export type {
+  AppInfo,
+  CreateProcessBody,
+  ProcessInfo,
+  ProcessListInfo,
+  ProcessStatus,
+  ResourcesInfo,
+} from "../protocol/api.js";

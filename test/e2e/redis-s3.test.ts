@@ -18,7 +18,11 @@ beforeAll(async () => {
   s3 = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: `${temp.dir}/s3` });
   const { port } = await s3.run();
   s3Endpoint = `http://127.0.0.1:${port}`;
-  praas = await startPraaS({ dataDir: `${temp.dir}/data`, redis: redis.url, s3: { endpoint: s3Endpoint, bucket: "praas-e2e" } });
+  praas = await startPraaS({
+    dataDir: `${temp.dir}/data`,
+    redis: redis.url,
+    s3: { endpoint: s3Endpoint, bucket: "praas-e2e" },
+  });
 });
 
 afterAll(async () => {

@@ -10,7 +10,12 @@ import { cli, type RunningPraaS } from "../helpers/praas-up.js";
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
 const example = (name: string): string => path.resolve("examples", name);
 
-async function http(praas: RunningPraaS, method: string, route: string, body?: string): Promise<Response> {
+async function http(
+  praas: RunningPraaS,
+  method: string,
+  route: string,
+  body?: string,
+): Promise<Response> {
   return fetch(`${praas.url}${route}`, { method, ...(body === undefined ? {} : { body }) });
 }
 
@@ -20,7 +25,11 @@ export function scenario(getRunning: () => RunningPraaS): void {
     const deployed = await cli(["deploy", example("counter"), "--url", praas.url, "--json"]);
     expect(deployed.stderr).toBe("");
     expect(deployed.code).toBe(0);
-    expect(JSON.parse(deployed.stdout)).toMatchObject({ name: "counter", version: 1, functions: ["add", "get", "reset"] });
+    expect(JSON.parse(deployed.stdout)).toMatchObject({
+      name: "counter",
+      version: 1,
+      functions: ["add", "get", "reset"],
+    });
     const client = new PraaS(praas.url);
     await client.deploy("pingpong", example("ping-pong"));
     expect((await client.listApplications()).map((a) => a.name)).toEqual(["counter", "pingpong"]);
@@ -44,10 +53,21 @@ export function scenario(getRunning: () => RunningPraaS): void {
 
   it("exchanges messages and invokes remotely across two processes without manual peer setup", async () => {
     const client = new PraaS(getRunning().url);
-    await Promise.all([client.createProcess("pingpong", "a"), client.createProcess("pingpong", "b")]);
-    const out = await client.invoke("pingpong", "ping", JSON.stringify({ peer: "b", rounds: 5 }), { process: "a" });
-    expect(JSON.parse(text(out))).toMatchObject({ rounds: 5, last: "pong 4", peerSays: "served 5" });
-    const who = JSON.parse(text(await client.invoke("pingpong", "whoami", "", { process: "b" })));
+    await Promise.all([
+      client.createProcess("pingpong", "a"),
+      client.createProcess("pingpong", "b"),
+    ]);
+    const out = await client.invoke("pingpong", "ping", JSON.stringify({ peer: "b", rounds: 5 }), {
+      process: "a",
+    });
+    expect(JSON.parse(text(out))).toMatchObject({
+      rounds: 5,
+      last: "pong 4",
+      peerSays: "served 5",
+    });
+    const who = JSON.parse(
+      text(await client.invoke("pingpong", "whoami", "", { process: "b" })),
+    ) as unknown;
     expect(who).toEqual({ process: "b", peers: { active: ["a", "b"], swapped: [] } });
     await client.close();
   });
@@ -56,8 +76,13 @@ export function scenario(getRunning: () => RunningPraaS): void {
     const praas = getRunning();
     const swapped = await cli(["process", "swap", "counter", "p1", "--url", praas.url, "--json"]);
     expect(swapped.code).toBe(0);
-    expect(JSON.parse(swapped.stdout)).toMatchObject({ status: "swapped", stateSize: expect.any(Number) as number });
-    const list = (await (await http(praas, "GET", "/apps/counter/processes")).json()) as ProcessListInfo;
+    expect(JSON.parse(swapped.stdout)).toMatchObject({
+      status: "swapped",
+      stateSize: expect.any(Number) as number,
+    });
+    const list = (await (
+      await http(praas, "GET", "/apps/counter/processes")
+    ).json()) as ProcessListInfo;
     expect(list.swapped.map((p) => p.name)).toEqual(["p1"]);
     expect(list.active).toEqual([]);
     const client = new PraaS(praas.url);
@@ -82,7 +107,9 @@ export function scenario(getRunning: () => RunningPraaS): void {
   it("resumes a swapped peer when another process sends to it", async () => {
     const client = new PraaS(getRunning().url);
     await client.swap("pingpong", "b");
-    const out = await client.invoke("pingpong", "ping", JSON.stringify({ peer: "b", rounds: 2 }), { process: "a" });
+    const out = await client.invoke("pingpong", "ping", JSON.stringify({ peer: "b", rounds: 2 }), {
+      process: "a",
+    });
     expect(JSON.parse(text(out))).toMatchObject({ rounds: 2, peerSays: "served 2" });
     expect((await client.getProcess("pingpong", "b")).status).toBe("active");
     await client.close();
@@ -102,5 +129,4 @@ export function scenario(getRunning: () => RunningPraaS): void {
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ error: { code: "PROCESS_NOT_FOUND" } });
   });
-
 }

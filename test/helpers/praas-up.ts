@@ -29,15 +29,31 @@ export interface RunningPraaS {
 }
 
 export async function startPraaS(options: UpOptions): Promise<RunningPraaS> {
-  const args = [CLI, "up", "--port", "0", "--json", "--log-level", "warn", "--data-dir", options.dataDir];
+  const args = [
+    CLI,
+    "up",
+    "--port",
+    "0",
+    "--json",
+    "--log-level",
+    "warn",
+    "--data-dir",
+    options.dataDir,
+  ];
   if (options.redis) args.push("--redis", options.redis);
   if (options.s3) args.push("--s3-endpoint", options.s3.endpoint, "--s3-bucket", options.s3.bucket);
   if (options.controlPort) args.push("--control-port", String(options.controlPort));
   args.push(...(options.extraArgs ?? []));
-  const env = { ...process.env, PRAAS_S3_ACCESS_KEY_ID: "S3RVER", PRAAS_S3_SECRET_ACCESS_KEY: "S3RVER" };
+  const env = {
+    ...process.env,
+    PRAAS_S3_ACCESS_KEY_ID: "S3RVER",
+    PRAAS_S3_SECRET_ACCESS_KEY: "S3RVER",
+  };
   if (options.apiToken) Object.assign(env, { PRAAS_API_TOKEN: options.apiToken });
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
   const url = await listeningUrl(child);
   return {
     url,
@@ -72,7 +88,11 @@ export interface CliResult {
 }
 
 /** Runs `praas <args>` to completion (bounded), capturing its output. */
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}, input?: Buffer): Promise<CliResult> {
+export function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: Buffer,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
     let stdout = "";

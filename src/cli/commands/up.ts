@@ -30,6 +30,7 @@ interface UpFlags {
   s3Endpoint?: string;
   s3Bucket?: string;
   s3Region: string;
+  maxBody: string;
   deployExamples?: boolean;
   logLevel: LogLevel;
   json?: boolean;
@@ -63,6 +64,7 @@ export function registerUp(program: Command): void {
     )
     .option("--s3-bucket <name>", "S3 bucket for blobs", "praas")
     .option("--s3-region <region>", "S3 region", "us-east-1")
+    .option("--max-body <bytes>", "largest app tarball or invocation payload", "67108864")
     .option("--deploy-examples", "deploy every application under examples/ at start")
     .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
     .option("--json", "print the listening address as a JSON line")
@@ -101,6 +103,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     dataDir: flags.dataDir,
     store: flags.redis ? { kind: "redis", url: flags.redis } : { kind: "memory" },
     ...(flags.s3Endpoint ? { blobs: s3Config(flags, env) } : {}),
+    bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
     logLevel: flags.logLevel,
   };
 }
@@ -127,6 +130,13 @@ function portNumber(value: string, what: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new PraaSError("BAD_REQUEST", `${what} must be a port number`);
   return port;
+}
+
+function positiveInteger(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new PraaSError("BAD_REQUEST", `${what} must be a positive integer`);
+  return n;
 }
 
 /** The examples shipped with PraaS, next to dist/ in the package. */

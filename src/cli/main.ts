@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * The `praas` executable: the CLI's edge, and the only place that reads environment variables
+ * (commands get them as a CliEnv). Any failure ends as one `error [CODE]: message` line on
+ * stderr and exit code 1.
+ */
+import { readFileSync } from "node:fs";
+
+import { Command } from "commander";
+
+import type { CliEnv } from "./client-options.js";
+import { registerApps } from "./commands/apps.js";
+import { registerCerts } from "./commands/certs.js";
+import { registerDeploy } from "./commands/deploy.js";
+import { registerInvoke } from "./commands/invoke.js";
+import { registerProcess } from "./commands/process.js";
+import { registerUp } from "./commands/up.js";
+import { formatUsageError, printError } from "./output.js";
+
+// package.json sits two levels up from both src/cli and dist/cli.
+function packageVersion(): string {
+  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+function buildProgram(env: CliEnv): Command {
+  const program = new Command("praas")
+    .description("PraaS: stateful serverless processes that can be swapped out and back in")
+    .version(packageVersion())
+    // Set before any subcommand is added: subcommands copy these settings when created.
+    .configureOutput({ outputError: (message, write) => write(formatUsageError(message)) });
+  registerUp(program);
+  registerDeploy(program, env);
+  registerApps(program, env);
+  registerProcess(program, env);
+  registerInvoke(program, env);
+  registerCerts(program);
+  return program;
+}
+
+const env: CliEnv = {
+  url: process.env.PRAAS_URL,
+  token: process.env.PRAAS_API_TOKEN,
+  ca: process.env.PRAAS_CA,
+};
+
+try {
+  await buildProgram(env).parseAsync(process.argv);
+} catch (error) {
+  printError(error);
+  process.exitCode = 1;
+}

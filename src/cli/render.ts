@@ -1,0 +1,73 @@
+/** Human-readable forms of the control plane's answers (`--json` prints them as they are). */
+import type { AppInfo, ProcessInfo, ProcessListInfo, ResourcesInfo } from "../protocol/api.js";
+import { formatBytes, formatFields, formatTable } from "./output.js";
+
+function formatDefaults(defaults: Partial<ResourcesInfo>): string | undefined {
+  const parts = [
+    defaults.vcpus === undefined ? undefined : `${defaults.vcpus} vCPU`,
+    defaults.memory === undefined ? undefined : `${defaults.memory} MiB`,
+  ].filter((part) => part !== undefined);
+  return parts.length === 0 ? undefined : parts.join(", ");
+}
+
+export function renderApp(app: AppInfo): string {
+  return formatFields([
+    ["application", app.name],
+    ["version", String(app.version)],
+    ["functions", app.functions.join(", ") || "(none)"],
+    ["defaults", formatDefaults(app.defaults)],
+    ["created", app.createdAt],
+    ["updated", app.updatedAt],
+  ]);
+}
+
+export function renderAppList(apps: AppInfo[]): string {
+  if (apps.length === 0) return "no applications";
+  const rows = apps.map((app) => [
+    app.name,
+    String(app.version),
+    app.functions.join(","),
+    app.updatedAt,
+  ]);
+  return formatTable(["NAME", "VERSION", "FUNCTIONS", "UPDATED"], rows);
+}
+
+function endpoint(info: ProcessInfo): string | undefined {
+  return info.connection && `${info.connection.host}:${info.connection.port}`;
+}
+
+function stateSize(info: ProcessInfo): string | undefined {
+  return info.stateSize === undefined ? undefined : formatBytes(info.stateSize);
+}
+
+// The connection token is a secret: only `--json` shows it.
+export function renderProcess(info: ProcessInfo): string {
+  return formatFields([
+    ["process", `${info.app}/${info.name}`],
+    ["status", info.status],
+    ["resources", `${info.resources.vcpus} vCPU, ${info.resources.memory} MiB`],
+    ["endpoint", endpoint(info)],
+    ["state size", stateSize(info)],
+    ["error", info.error],
+    ["created", info.createdAt],
+    ["updated", info.updatedAt],
+  ]);
+}
+
+function processRow(info: ProcessInfo): string[] {
+  return [
+    info.name,
+    info.status,
+    String(info.resources.vcpus),
+    `${info.resources.memory} MiB`,
+    endpoint(info) ?? "-",
+    stateSize(info) ?? "-",
+  ];
+}
+
+export function renderProcessList(list: ProcessListInfo): string {
+  const all = [...list.active, ...list.swapped, ...list.failed];
+  if (all.length === 0) return "no processes";
+  const headers = ["NAME", "STATUS", "VCPUS", "MEMORY", "ENDPOINT", "STATE"];
+  return formatTable(headers, all.map(processRow));
+}

@@ -1,0 +1,107 @@
+/** Processes of an application: create, list, describe, swap out, resume, delete. */
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fastify";
+import type { ControlPlaneService } from "../../service.js";
+import type { CreateProcessBody } from "../../../protocol/index.js";
+import { appParams, deletedResponse, errorResponses, processParams, ref } from "../schemas.js";
+
+interface ProcessRoute {
+  Params: { app: string; proc: string };
+}
+
+interface CreateProcessRoute extends ProcessRoute {
+  Body: CreateProcessBody;
+}
+
+const processResponse = { 200: ref("ProcessInfo"), ...errorResponses };
+
+const createSchema = {
+  summary: "Create a process; responds once it is active (409 if the name exists)",
+  tags: ["processes"],
+  params: processParams,
+  body: {
+    type: "object",
+    properties: {
+      vcpus: { type: "number", exclusiveMinimum: 0, description: "virtual CPUs" },
+      memory: { type: "integer", exclusiveMinimum: 0, description: "MiB" },
+    },
+    additionalProperties: false,
+  },
+  response: { 201: ref("ProcessInfo"), ...errorResponses },
+};
+
+const listSchema = {
+  summary: "List the processes of an application, grouped by status",
+  tags: ["processes"],
+  params: appParams,
+  response: { 200: ref("ProcessList"), ...errorResponses },
+};
+
+const processSchema = (summary: string) => ({
+  summary,
+  tags: ["processes"],
+  params: processParams,
+  response: processResponse,
+});
+
+const deleteSchema = {
+  summary: "Stop a process (if active) and delete its stored state",
+  tags: ["processes"],
+  params: processParams,
+  response: { 200: deletedResponse("process"), ...errorResponses },
+};
+
+/** JSON only, and an empty body means "application defaults", like `{}`. */
+function acceptJsonOrEmpty(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body.length === 0) return done(null, {});
+    return parseJson(request, body.toString(), done);
+  });
+}
+
+/** A request without any body (not even a content type) is validated as `{}`; `null` is not. */
+function defaultToEmptyObject(request: FastifyRequest, _reply: unknown, done: () => void): void {
+  if (request.body === undefined) request.body = {};
+  done();
+}
+
+export function processRoutes(service: ControlPlaneService): FastifyPluginCallback {
+  return (app: FastifyInstance, _options, done) => {
+    acceptJsonOrEmpty(app);
+    const base = "/apps/:app/processes/:proc";
+
+    app.put<CreateProcessRoute>(
+      base,
+      { schema: createSchema, preValidation: defaultToEmptyObject },
+      async (request, reply) => {
+        const { app: appName, proc } = request.params;
+        const info = await service.createProcess(appName, proc, request.body);
+        return reply.code(201).send(info);
+      },
+    );
+    app.get<{ Params: { app: string } }>(
+      "/apps/:app/processes",
+      { schema: listSchema },
+      (request) => service.listProcesses(request.params.app),
+    );
+    app.get<ProcessRoute>(base, { schema: processSchema("Describe a process") }, (request) =>
+      service.getProcess(request.params.app, request.params.proc),
+    );
+    app.post<ProcessRoute>(
+      `${base}/swap`,
+      { schema: processSchema("Swap a process out; responds once its state is stored") },
+      (request) => service.swapProcess(request.params.app, request.params.proc),
+    );
+    app.post<ProcessRoute>(
+      `${base}/resume`,
+      { schema: processSchema("Swap a process in; responds once it is active again") },
+      (request) => service.resumeProcess(request.params.app, request.params.proc),
+    );
+    app.delete<ProcessRoute>(base, { schema: deleteSchema }, async (request) => {
+      await service.deleteProcess(request.params.app, request.params.proc);
+      return { deleted: request.params.proc };
+    });
+    done();
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * JSON schemas of the HTTP API: they validate requests, serialize responses and feed the
+ * OpenAPI document. They mirror the TypeScript shapes in src/protocol/api.ts. Objects allow
+ * additional properties so that a field added to a record there is not silently dropped here.
+ */
+import type { FastifyInstance } from "fastify";
+import { ERROR_CODES } from "../../protocol/index.js";
+
+const timestamp = { type: "string", format: "date-time" } as const;
+
+const resources = {
+  $id: "Resources",
+  type: "object",
+  properties: {
+    vcpus: { type: "number", description: "virtual CPUs" },
+    memory: { type: "integer", description: "MiB" },
+  },
+  additionalProperties: true,
+} as const;
+
+const appInfo = {
+  $id: "AppInfo",
+  type: "object",
+  required: ["name", "version", "functions", "defaults", "createdAt", "updatedAt"],
+  properties: {
+    name: { type: "string" },
+    version: { type: "integer" },
+    functions: { type: "array", items: { type: "string" } },
+    defaults: { $ref: "Resources#" },
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  },
+  additionalProperties: true,
+} as const;
+
+const processInfo = {
+  $id: "ProcessInfo",
+  type: "object",
+  required: ["app", "name", "status", "resources", "createdAt", "updatedAt"],
+  properties: {
+    app: { type: "string" },
+    name: { type: "string" },
+    status: {
+      type: "string",
+      enum: ["allocating", "active", "swapping", "swapped", "resuming", "deleted", "failed"],
+    },
+    resources: { $ref: "Resources#" },
+    connection: {
+      type: "object",
+      description: "present while active",
+      required: ["host", "port", "token"],
+      properties: {
+        host: { type: "string" },
+        port: { type: "integer" },
+        token: { type: "string" },
+      },
+    },
+    stateSize: { type: "integer", description: "bytes of swapped state" },
+    error: { type: "string", description: "why the process failed" },
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  },
+  additionalProperties: true,
+} as const;
+
+const processList = {
+  $id: "ProcessList",
+  type: "object",
+  required: ["active", "swapped", "failed"],
+  properties: {
+    active: { type: "array", items: { $ref: "ProcessInfo#" } },
+    swapped: { type: "array", items: { $ref: "ProcessInfo#" } },
+    failed: { type: "array", items: { $ref: "ProcessInfo#" } },
+  },
+} as const;
+
+const errorBody = {
+  $id: "ErrorBody",
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: {
+        code: { type: "string", enum: [...ERROR_CODES] },
+        message: { type: "string" },
+        errorName: { type: "string" },
+      },
+    },
+  },
+} as const;
+
+const health = {
+  $id: "Health",
+  type: "object",
+  required: ["status", "replica", "store", "blobs", "backend"],
+  properties: {
+    status: { type: "string", enum: ["ok"] },
+    replica: { type: "string" },
+    store: { type: "string", enum: ["memory", "redis"] },
+    blobs: { type: "string", enum: ["disk", "s3"] },
+    backend: { type: "string" },
+  },
+  additionalProperties: true,
+} as const;
+
+/** Registers the shared schemas so routes can `$ref` them (and OpenAPI lists them once). */
+export function addSharedSchemas(app: FastifyInstance): void {
+  for (const schema of [resources, appInfo, processInfo, processList, errorBody, health]) {
+    app.addSchema(schema);
+  }
+}
+
+export const ref = (id: string): { $ref: string } => ({ $ref: `${id}#` });
+
+/** Every route can fail with the JSON error body. */
+export const errorResponses = { "4xx": ref("ErrorBody"), "5xx": ref("ErrorBody") } as const;
+
+export function deletedResponse(what: string): object {
+  return {
+    type: "object",
+    required: ["deleted"],
+    properties: { deleted: { type: "string", description: `the deleted ${what}` } },
+  };
+}
+
+/** Path parameters; their alphabet is enforced by the names hook (assertName). */
+const name = (what: string): object => ({ type: "string", description: `${what} name` });
+export const appParams = { type: "object", properties: { app: name("application") } } as const;
+export const processParams = {
+  type: "object",
+  properties: { app: name("application"), proc: name("process") },
+} as const;
+export const functionParams = {
+  type: "object",
+  properties: { app: name("application"), fn: name("function") },
+} as const;
+
+/** A raw byte body or response, for the OpenAPI document only. */
+export const binary = { type: "string", format: "binary" } as const;

@@ -1,0 +1,187 @@
+/**
+ * The control-plane client: deploys applications and manages processes over the HTTP API.
+ * Invocations through it are FaaS style (any or a sticky process); for many calls, open a
+ * direct connection with `(await praas.getProcess(app, name)).connect()` instead.
+ */
+import { packDirectory } from "../apps/package.js";
+import {
+  PROCESS_HEADER,
+  type AppInfo,
+  type CreateProcessBody,
+  type ProcessInfo,
+  type ProcessListInfo,
+} from "../protocol/api.js";
+import { assertName } from "../protocol/names.js";
+import { PraaSError } from "../protocol/errors.js";
+import { HttpTransport } from "./http.js";
+import { Process } from "./process.js";
+
+export interface PraaSOptions {
+  /** API token, sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** PEM of the CA that signed the control plane's HTTPS certificate. */
+  ca?: string | Buffer;
+  /** Deadline for each response; default 5 minutes (deploys and process starts take a while). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 300_000;
+
+export interface InvokeOptions {
+  /** Run in this process (resumed first if swapped); otherwise the control plane picks one. */
+  process?: string;
+}
+
+export interface InvocationResult {
+  output: Uint8Array;
+  /** The process that ran the function, as the control plane reported it. */
+  process: string | undefined;
+}
+
+// Names are checked here as well as on the server: "." or ".." would be folded away by URL
+// normalisation and reach a different route.
+function appPath(app: string): string {
+  assertName(app, "application");
+  return `/apps/${encodeURIComponent(app)}`;
+}
+
+function processPath(app: string, name: string): string {
+  assertName(name, "process");
+  return `${appPath(app)}/processes/${encodeURIComponent(name)}`;
+}
+
+function functionSegment(fn: string): string {
+  if (fn === "" || fn === "." || fn === "..") {
+    throw new PraaSError("INVALID_NAME", `invalid function name ${JSON.stringify(fn)}`);
+  }
+  return encodeURIComponent(fn);
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export class PraaS {
+  readonly #http: HttpTransport;
+
+  constructor(url: string, options: PraaSOptions = {}) {
+    this.#http = new HttpTransport(url, {
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
+  }
+
+  /** The control plane's URL, normalised. */
+  get url(): string {
+    return this.#http.baseUrl;
+  }
+
+  /** Packs `dir` (a gzip tarball) and creates or updates application `app` from it. */
+  async deploy(app: string, dir: string): Promise<AppInfo> {
+    const path = appPath(app);
+    const tarball = await packDirectory(dir);
+    return this.#http.sendJson({
+      method: "PUT",
+      path,
+      body: tarball,
+      contentType: "application/gzip",
+    });
+  }
+
+  async listApplications(): Promise<AppInfo[]> {
+    const { apps } = await this.#http.sendJson<{ apps: AppInfo[] }>({
+      method: "GET",
+      path: "/apps",
+    });
+    return apps;
+  }
+
+  async getApplication(app: string): Promise<AppInfo> {
+    return this.#http.sendJson({ method: "GET", path: appPath(app) });
+  }
+
+  /** Refused with INVALID_STATE while the application has processes, unless `force`. */
+  async deleteApplication(app: string, options: { force?: boolean } = {}): Promise<void> {
+    const query = options.force === true ? "?force=true" : "";
+    await this.#http.send({ method: "DELETE", path: appPath(app) + query });
+  }
+
+  /** Creates a process and resolves once it is active. Missing resources take the app's defaults. */
+  async createProcess(
+    app: string,
+    name: string,
+    resources: CreateProcessBody = {},
+  ): Promise<Process> {
+    const info = await this.#http.sendJson<ProcessInfo>({
+      method: "PUT",
+      path: processPath(app, name),
+      body: JSON.stringify(resources),
+      contentType: "application/json",
+    });
+    return new Process(info);
+  }
+
+  async getProcess(app: string, name: string): Promise<Process> {
+    return new Process(await this.#http.sendJson({ method: "GET", path: processPath(app, name) }));
+  }
+
+  async listProcesses(app: string): Promise<ProcessListInfo> {
+    return this.#http.sendJson({ method: "GET", path: `${appPath(app)}/processes` });
+  }
+
+  /** Swaps the process out; resolves once its state is stored (`stateSize` says how much). */
+  async swap(app: string, name: string): Promise<ProcessInfo> {
+    return this.#http.sendJson({ method: "POST", path: `${processPath(app, name)}/swap` });
+  }
+
+  /** Swaps the process back in; resolves once it is active with its new connection. */
+  async resume(app: string, name: string): Promise<Process> {
+    const path = `${processPath(app, name)}/resume`;
+    return new Process(await this.#http.sendJson({ method: "POST", path }));
+  }
+
+  /** Stops the process (if active) and deletes its stored state. */
+  async deleteProcess(app: string, name: string): Promise<void> {
+    await this.#http.send({ method: "DELETE", path: processPath(app, name) });
+  }
+
+  /** Invokes `fn` through the control plane; resolves to the function's output bytes. */
+  async invoke(
+    app: string,
+    fn: string,
+    payload: Uint8Array | string,
+    options: InvokeOptions = {},
+  ): Promise<Uint8Array> {
+    return (await this.invokeDetailed(app, fn, payload, options)).output;
+  }
+
+  /** Like {@link invoke}, and also says which process ran the function. */
+  async invokeDetailed(
+    app: string,
+    fn: string,
+    payload: Uint8Array | string,
+    options: InvokeOptions = {},
+  ): Promise<InvocationResult> {
+    const { headers, body } = await this.#http.send({
+      method: "POST",
+      path: this.#invokePath(app, fn, options.process),
+      body: payload,
+      contentType: "application/octet-stream",
+    });
+    const output = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    return { output, process: firstHeader(headers[PROCESS_HEADER]) };
+  }
+
+  /** Closes the keep-alive connections to the control plane. */
+  close(): Promise<void> {
+    return this.#http.close();
+  }
+
+  #invokePath(app: string, fn: string, process: string | undefined): string {
+    const base = `${appPath(app)}/invoke/${functionSegment(fn)}`;
+    if (process === undefined) return base;
+    assertName(process, "process");
+    return `${base}?process=${encodeURIComponent(process)}`;
+  }
+}

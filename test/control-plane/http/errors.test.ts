@@ -1,0 +1,169 @@
+// Error mapping: PraaSError codes, validation, malformed JSON, names, limits, bugs.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ERROR_CODES, HTTP_STATUS, PraaSError } from "../../../src/protocol/index.js";
+import { TEST_BODY_LIMIT, errorOf, startHarness, type Harness } from "./helpers.js";
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness();
+});
+afterEach(async () => {
+  await h.app.close();
+});
+
+const json = { "content-type": "application/json" };
+const createUrl = "/apps/counter/processes/p1";
+
+describe("service errors", () => {
+  it.each(ERROR_CODES)("%s maps to its HTTP_STATUS with a JSON error body", async (code) => {
+    h.service.failWith = new PraaSError(code, `failed with ${code}`);
+    const res = await h.app.inject({ method: "GET", url: "/apps/counter" });
+    expect(res.statusCode).toBe(HTTP_STATUS[code]);
+    expect(res.headers["content-type"]).toMatch(/^application\/json/);
+    expect(res.json()).toEqual({ error: { code, message: `failed with ${code}` } });
+  });
+
+  it("FUNCTION_ERROR keeps the user error's name, also on the binary invoke route", async () => {
+    h.service.failWith = new PraaSError("FUNCTION_ERROR", "bad input", { errorName: "TypeError" });
+    const res = await h.app.inject({ method: "POST", url: "/apps/a/invoke/f", payload: "x" });
+    expect(res.statusCode).toBe(500);
+    expect(res.headers["content-type"]).toMatch(/^application\/json/);
+    expect(res.json()).toEqual({
+      error: { code: "FUNCTION_ERROR", message: "bad input", errorName: "TypeError" },
+    });
+  });
+
+  it("anything else is a 500 INTERNAL that does not leak the message or stack", async () => {
+    h.service.failWith = new Error("secret detail at /etc/passwd");
+    const res = await h.app.inject({ method: "GET", url: "/apps" });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: { code: "INTERNAL", message: "internal error" } });
+    expect(res.body).not.toContain("secret");
+  });
+
+  it("a SyntaxError thrown by the service is a bug, not a bad request", async () => {
+    h.service.failWith = new SyntaxError("Unexpected token in stored record");
+    const res = await h.app.inject({ method: "GET", url: "/apps" });
+    expect(res.statusCode).toBe(500);
+    expect(errorOf(res).code).toBe("INTERNAL");
+  });
+});
+
+describe("process resources never reach the service when invalid", () => {
+  it.each([
+    ["negative memory", '{"memory":-1}'],
+    ["zero vcpus", '{"vcpus":0}'],
+    ["fractional memory", '{"memory":1.5}'],
+    ["string memory", '{"memory":"256"}'],
+    ["string vcpus", '{"vcpus":"2"}'],
+    ["an extra field", '{"memory":256,"disk":10}'],
+    ["an array", "[]"],
+    ["null", "null"],
+    ["a number", "42"],
+  ])("%s is a 400 BAD_REQUEST", async (_what, payload) => {
+    const res = await h.app.inject({ method: "PUT", url: createUrl, headers: json, payload });
+    expect(res.statusCode).toBe(400);
+    expect(errorOf(res).code).toBe("BAD_REQUEST");
+    expect(h.service.calls).toEqual([]);
+  });
+
+  it("the validation message names the field", async () => {
+    const payload = '{"memory":"256"}';
+    const res = await h.app.inject({ method: "PUT", url: createUrl, headers: json, payload });
+    expect(errorOf(res).message).toContain("memory");
+  });
+
+  it.each(['{"memory":', "{'memory':1}", "not json"])(
+    "malformed JSON %s is a 400",
+    async (payload) => {
+      const res = await h.app.inject({ method: "PUT", url: createUrl, headers: json, payload });
+      expect(res.statusCode).toBe(400);
+      expect(errorOf(res)).toEqual({
+        code: "BAD_REQUEST",
+        message: "the request body is not valid JSON",
+      });
+      expect(h.service.calls).toEqual([]);
+    },
+  );
+
+  it("prototype poisoning is refused", async () => {
+    const payload = '{"__proto__":{"memory":1}}';
+    const res = await h.app.inject({ method: "PUT", url: createUrl, headers: json, payload });
+    expect(res.statusCode).toBe(400);
+    expect(h.service.calls).toEqual([]);
+  });
+
+  it("a non-JSON content type is a 400 BAD_REQUEST", async () => {
+    const headers = { "content-type": "text/plain" };
+    const res = await h.app.inject({ method: "PUT", url: createUrl, headers, payload: "{}" });
+    expect(res.statusCode).toBe(400);
+    expect(errorOf(res).message).toContain("unsupported content type text/plain");
+    expect(h.service.calls).toEqual([]);
+  });
+});
+
+describe("names", () => {
+  it.each([
+    ["GET", "/apps/SELF"],
+    ["GET", "/apps/-leading-dash"],
+    ["GET", `/apps/${"a".repeat(64)}`],
+    ["GET", "/apps/a%20b"],
+    ["GET", "/apps/ok/processes/ANY"],
+    ["DELETE", "/apps/ok/processes/a%2Fb"],
+    ["POST", "/apps/ok/invoke/fn%24"],
+    ["POST", "/apps/ok/invoke/fn?process=SELF"],
+    ["POST", "/apps/ok/invoke/fn?process="],
+    ["POST", "/apps/ok/invoke/fn?process=a&process=b"],
+  ])("%s %s is a 400 INVALID_NAME", async (method, url) => {
+    const res = await h.app.inject({ method: method as "GET", url });
+    expect(res.statusCode).toBe(400);
+    expect(errorOf(res).code).toBe("INVALID_NAME");
+    expect(h.service.calls).toEqual([]);
+  });
+});
+
+describe("body limits", () => {
+  it("a tarball over bodyLimitBytes is a 413 PAYLOAD_TOO_LARGE", async () => {
+    const res = await h.app.inject({
+      method: "PUT",
+      url: "/apps/counter",
+      headers: { "content-type": "application/gzip" },
+      payload: Buffer.alloc(TEST_BODY_LIMIT + 1),
+    });
+    expect(res.statusCode).toBe(413);
+    expect(errorOf(res)).toEqual({
+      code: "PAYLOAD_TOO_LARGE",
+      message: `request body is larger than the limit of ${TEST_BODY_LIMIT} bytes`,
+    });
+    expect(h.service.calls).toEqual([]);
+  });
+
+  it("a tarball of exactly bodyLimitBytes is accepted", async () => {
+    const headers = { "content-type": "application/gzip" };
+    const payload = Buffer.alloc(TEST_BODY_LIMIT, 7);
+    const res = await h.app.inject({ method: "PUT", url: "/apps/counter", headers, payload });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it("an invocation payload over bodyLimitBytes is a 413", async () => {
+    const payload = Buffer.alloc(TEST_BODY_LIMIT + 1);
+    const res = await h.app.inject({ method: "POST", url: "/apps/a/invoke/f", payload });
+    expect(res.statusCode).toBe(413);
+    expect(h.service.calls).toEqual([]);
+  });
+
+  it("a JSON body over the default 64 KiB is a 413", async () => {
+    const payload = JSON.stringify({ memory: 1, pad: "x".repeat(64 * 1024) });
+    const res = await h.app.inject({ method: "PUT", url: createUrl, headers: json, payload });
+    expect(res.statusCode).toBe(413);
+    expect(errorOf(res).code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("jsonBodyLimitBytes sets the JSON cap", async () => {
+    const small = await startHarness({ jsonBodyLimitBytes: 10 });
+    const payload = '{"memory":256}';
+    const res = await small.app.inject({ method: "PUT", url: createUrl, headers: json, payload });
+    expect(res.statusCode).toBe(413);
+    await small.app.close();
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * An in-memory test double of ControlPlaneService for the HTTP-adapter tests only (routing,
+ * validation, status mapping, auth, limits, OpenAPI): it records every call and returns canned
+ * records. End-to-end behaviour is tested against the real service elsewhere.
+ */
+import type {
+  ControlPlaneService,
+  HealthInfo,
+  InvocationOutput,
+} from "../../../src/control-plane/service.js";
+import type {
+  AppInfo,
+  CreateProcessBody,
+  ProcessInfo,
+  ProcessListInfo,
+} from "../../../src/protocol/index.js";
+
+export interface Call {
+  method: keyof ControlPlaneService;
+  args: unknown[];
+}
+
+const NOW = "2024-01-01T00:00:00.000Z";
+
+export function appInfo(name: string): AppInfo {
+  return {
+    name,
+    version: 1,
+    functions: ["add", "echo"],
+    defaults: { vcpus: 1, memory: 128 },
+    createdAt: NOW,
+    updatedAt: NOW,
+  };
+}
+
+export function processInfo(app: string, name: string, status = "active"): ProcessInfo {
+  return {
+    app,
+    name,
+    status: status as ProcessInfo["status"],
+    resources: { vcpus: 1, memory: 128 },
+    connection: { host: "127.0.0.1", port: 4100, token: "t0k" },
+    createdAt: NOW,
+    updatedAt: NOW,
+  };
+}
+
+export class FakeService implements ControlPlaneService {
+  readonly calls: Call[] = [];
+  /** When set, every method (but health) rejects with it. */
+  failWith: Error | undefined;
+
+  private record<T>(method: keyof ControlPlaneService, args: unknown[], value: T): Promise<T> {
+    this.calls.push({ method, args });
+    return this.failWith === undefined ? Promise.resolve(value) : Promise.reject(this.failWith);
+  }
+
+  deployApp(name: string, tarball: Buffer): Promise<AppInfo> {
+    return this.record("deployApp", [name, tarball], appInfo(name));
+  }
+
+  listApps(): Promise<AppInfo[]> {
+    return this.record("listApps", [], [appInfo("a1"), appInfo("a2")]);
+  }
+
+  getApp(name: string): Promise<AppInfo> {
+    return this.record("getApp", [name], appInfo(name));
+  }
+
+  deleteApp(name: string, force: boolean): Promise<void> {
+    return this.record("deleteApp", [name, force], undefined);
+  }
+
+  createProcess(app: string, name: string, body: CreateProcessBody): Promise<ProcessInfo> {
+    return this.record("createProcess", [app, name, body], processInfo(app, name));
+  }
+
+  listProcesses(app: string): Promise<ProcessListInfo> {
+    const swapped = { ...processInfo(app, "p2", "swapped"), stateSize: 42 };
+    delete swapped.connection;
+    const list = { active: [processInfo(app, "p1")], swapped: [swapped], failed: [] };
+    return this.record("listProcesses", [app], list);
+  }
+
+  getProcess(app: string, name: string): Promise<ProcessInfo> {
+    return this.record("getProcess", [app, name], processInfo(app, name));
+  }
+
+  swapProcess(app: string, name: string): Promise<ProcessInfo> {
+    const info = { ...processInfo(app, name, "swapped"), stateSize: 1234 };
+    delete info.connection;
+    return this.record("swapProcess", [app, name], info);
+  }
+
+  resumeProcess(app: string, name: string): Promise<ProcessInfo> {
+    return this.record("resumeProcess", [app, name], processInfo(app, name));
+  }
+
+  deleteProcess(app: string, name: string): Promise<void> {
+    return this.record("deleteProcess", [app, name], undefined);
+  }
+
+  /** Echoes the payload, reversed, so a test can tell output from input. */
+  invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput> {
+    const output = Buffer.from(payload).reverse();
+    return this.record("invoke", [app, fn, payload, process], { process: process ?? "p1", output });
+  }
+
+  health(): HealthInfo {
+    this.calls.push({ method: "health", args: [] });
+    return { status: "ok", replica: "r1", store: "memory", blobs: "disk", backend: "local" };
+  }
+}
