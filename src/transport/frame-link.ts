@@ -44,7 +44,7 @@ export class FrameLink {
   readonly #parser: FrameParser;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
-  #corked = false;
+  #outbox: Buffer[] = [];
   #closed = false;
   #closeReason: PraaSError | undefined;
 
@@ -73,15 +73,11 @@ export class FrameLink {
     return this.#pending.size;
   }
 
-  /** Writes one frame; frames written in the same tick leave in one system call. */
+  /** Writes one frame; frames written in the same tick leave together, in one system call. */
   send(type: FrameType, id: number, meta: Uint8Array = EMPTY, payload: Uint8Array = EMPTY): void {
     if (this.#closed || this.socket.destroyed) return;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(() => this.#flush());
-    }
-    for (const part of encodeFrame(type, id, meta, payload)) this.socket.write(part);
+    if (this.#outbox.length === 0) process.nextTick(() => this.#flush());
+    for (const part of encodeFrame(type, id, meta, payload)) this.#outbox.push(part);
   }
 
   /** Sends a request frame and resolves with the Result frame (an Error frame rejects). */
@@ -124,11 +120,20 @@ export class FrameLink {
 
   /** Hands frames written this tick to the socket now instead of at the end of the tick. */
   flush(): void {
-    if (this.#corked) this.#flush();
+    this.#flush();
   }
 
+  /** One buffer goes out with a plain write (the cheapest path); several as one writev. */
   #flush(): void {
-    this.#corked = false;
+    const outbox = this.#outbox;
+    if (outbox.length === 0 || this.socket.destroyed) return;
+    this.#outbox = [];
+    if (outbox.length === 1) {
+      this.socket.write(outbox[0] as Buffer);
+      return;
+    }
+    this.socket.cork();
+    for (const part of outbox) this.socket.write(part);
     this.socket.uncork();
   }
 
