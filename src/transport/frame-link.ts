@@ -108,6 +108,7 @@ export class FrameLink {
   /** Closes the socket after flushing; pending requests fail with `reason`. */
   close(reason?: PraaSError): void {
     this.#closeReason ??= reason;
+    this.#flush();
     this.socket.end();
   }
 
@@ -190,6 +191,7 @@ export class FrameLink {
   #onGarbage(error: PraaSError): void {
     this.#closeReason ??= error;
     this.replyError(0, error);
+    this.#flush();
     this.socket.end();
     this.socket.destroySoon?.();
   }

@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { packDirectory } from "../../apps/index.js";
-import { ControlPlane } from "../../control-plane/control-plane.js";
+import type { ControlPlane } from "../../control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../control-plane/config.js";
 import type { LogLevel } from "../../logging/index.js";
 import { PraaSError } from "../../protocol/index.js";
@@ -81,6 +81,8 @@ export function registerUp(program: Command): void {
 async function runUp(flags: UpFlags): Promise<void> {
   if (flags.backend !== "local")
     throw new PraaSError("BAD_REQUEST", `backend ${flags.backend} is not available; use local`);
+  // Loaded here, not at the top: the other commands should not pay for Fastify, Redis and S3.
+  const { ControlPlane } = await import("../../control-plane/control-plane.js");
   const plane = await ControlPlane.start(await upOptions(flags, process.env));
   const stop = (): void => {
     plane.log.info("stopping");
