@@ -17,6 +17,7 @@ export async function serve(input, ctx) {
 export async function ping(input, ctx) {
   const { peer, rounds = 10 } = json(input);
   const served = ctx.invoke("serve", { rounds, from: ctx.processId }, { process: peer });
+  served.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
   const started = performance.now();
   const replies = [];
   for (let i = 0; i < rounds; i++) {

@@ -32,6 +32,7 @@ const LOST_GRACE_MS = 500;
 export class ProcessManager {
   readonly registrations = new Registrations();
   readonly #deps: ManagerDeps;
+  #shuttingDown = false;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
@@ -116,10 +117,14 @@ export class ProcessManager {
   async ensureActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
     const record = await getProcessOrThrow(this.#deps.store, app, name);
     if (record.status === "active") return record;
-    if (record.status === "swapped")
+    if (record.status === "swapping")
+      await waitForStatus(this.#deps.store, app, name, "swapped", timeoutMs);
+    if (record.status === "swapped" || record.status === "swapping") {
       return this.resume(app, name).catch(() => this.#waitActive(app, name, timeoutMs));
-    if (record.status === "resuming" || record.status === "allocating")
+    }
+    if (record.status === "resuming" || record.status === "allocating") {
       return this.#waitActive(app, name, timeoutMs);
+    }
     throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
   }
 
@@ -136,6 +141,7 @@ export class ProcessManager {
 
   /** Marks a live process failed (no-op when it is not live, e.g. it was swapped or stopped). */
   async markFailed(app: string, name: string, reason: string, backendId?: string): Promise<void> {
+    if (this.#shuttingDown) return; // we are stopping them ourselves
     const record = await this.#deps.store.getProcess(app, name);
     if (
       record?.status !== "active" ||
@@ -159,15 +165,20 @@ export class ProcessManager {
   /** A registration nobody waited for: a process reconnecting, e.g. after a control-plane restart. */
   async reconnected(registration: Registration): Promise<void> {
     const { app, name, host, port, token } = registration;
-    await transition(this.#deps.store, app, name, ["active", "failed"], "active", {
-      connection: { host, port, token },
-      error: undefined,
-    });
+    const record = await getProcessOrThrow(this.#deps.store, app, name);
+    // A swap may already be waiting for this link: take it, leave the status to the swap.
+    if (record.status !== "swapping") {
+      await transition(this.#deps.store, app, name, ["active", "failed"], "active", {
+        connection: { host, port, token },
+        error: undefined,
+      });
+    }
     this.#deps.log.info({ app, name }, "process reconnected");
   }
 
   /** Stops every live process this replica can reach: swapped out when state can outlive us. */
   async shutdown(persist: boolean): Promise<void> {
+    this.#shuttingDown = true;
     const { store, backend } = this.#deps;
     const apps = await store.listApps();
     const records = (await Promise.all(apps.map((a) => store.listProcesses(a.name)))).flat();

@@ -11,7 +11,8 @@
  *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
  * Requests (process → control plane):
  *   Register [application, process, secret, host, port, token] → Result
- *   Command ["resume", peer] → Result once the peer is active (the directory update follows)
+ *   Command ["resume", peer] → Result once the peer is active (resumed first when swapped) and
+ *     a fresh directory has been sent to us; PROCESS_NOT_FOUND when there is no such peer
  */
 import type { Logger } from "pino";
 import {

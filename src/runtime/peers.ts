@@ -83,19 +83,28 @@ export class Peers {
     return link;
   }
 
+  /**
+   * Where `peer` is. The directory is pushed asynchronously, so a peer we do not know yet (just
+   * created) or know as swapped is looked up through the control plane, which resumes it if
+   * needed and sends us a fresh directory before it answers.
+   */
   async #address(peer: string): Promise<PeerAddress> {
+    if (!this.#activeAddress(peer) && this.#options.resume) await this.#options.resume(peer);
     const entry = this.#entries.get(peer);
     if (entry === undefined)
       throw new PraaSError("PROCESS_NOT_FOUND", `no process "${peer}" in this application`);
-    if (entry.status === "active" && entry.address) return entry.address;
-    if (!this.#options.resume)
-      throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is swapped out`);
-    await this.#options.resume(peer);
-    const resumed = this.#entries.get(peer);
-    if (resumed?.status !== "active" || !resumed.address) {
-      throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" did not resume`);
-    }
-    return resumed.address;
+    const address = this.#activeAddress(peer);
+    if (!address)
+      throw new PraaSError(
+        "PEER_UNAVAILABLE",
+        `process "${peer}" is ${entry.status === "swapped" ? "swapped out" : "not reachable"}`,
+      );
+    return address;
+  }
+
+  #activeAddress(peer: string): PeerAddress | undefined {
+    const entry = this.#entries.get(peer);
+    return entry?.status === "active" ? entry.address : undefined;
   }
 
   /** Resolves at the next directory update (used while a peer resumes). */
