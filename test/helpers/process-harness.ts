@@ -9,7 +9,14 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { buildApplication } from "../../src/apps/index.js";
-import { FrameType, decodeFields, encodeFields, type Frame } from "../../src/protocol/index.js";
+import { afterAll, beforeAll } from "vitest";
+import {
+  FrameType,
+  decodeFields,
+  encodeFields,
+  type Frame,
+  type PraaSError,
+} from "../../src/protocol/index.js";
 import { launchProcess } from "../../src/runtime/launch.js";
 import { connect, type ProcessConnection } from "../../src/sdk/index.js";
 import { FrameLink } from "../../src/transport/index.js";
@@ -149,3 +156,39 @@ export class FakeControlPlane {
 }
 
 export const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
+
+/** The rejection of `promise` (a resolution fails the test), typed as the PraaSError it is. */
+export function rejection(promise: Promise<unknown>): Promise<PraaSError> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (error: unknown) => error as PraaSError,
+  );
+}
+
+export interface SuiteProcess {
+  proc: RunningProcess;
+  conn: ProcessConnection;
+}
+
+/**
+ * Registers hooks that start one process of the runtime-suite fixture (and a connection to it)
+ * before the file's tests and stop it afterwards. Fields are set once `beforeAll` has run.
+ */
+export function useSuiteProcess(options: Omit<StartOptions, "bundle" | "blobDir">): SuiteProcess {
+  const suite = {} as SuiteProcess;
+  let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
+  beforeAll(async () => {
+    temp = await makeTempDir(options.name);
+    const bundle = await bundleFixture("runtime-suite", temp.dir);
+    suite.proc = await startProcess({ ...options, bundle, blobDir: temp.dir });
+    suite.conn = await suite.proc.connect();
+  });
+  afterAll(async () => {
+    await suite.conn?.close();
+    await suite.proc?.stop();
+    await temp?.remove();
+  });
+  return suite;
+}

@@ -1,7 +1,7 @@
 // Bad input on the data-plane port: the offending connection gets an error, the process serves on.
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   FrameParser,
   FrameType,
@@ -11,31 +11,10 @@ import {
   helloFields,
   type Frame,
 } from "../../src/protocol/index.js";
-import { connect, type ProcessConnection } from "../../src/sdk/index.js";
-import {
-  bundleFixture,
-  makeTempDir,
-  startProcess,
-  text,
-  type RunningProcess,
-} from "../helpers/process-harness.js";
+import { connect } from "../../src/sdk/index.js";
+import { text, useSuiteProcess } from "../helpers/process-harness.js";
 
-let temp: Awaited<ReturnType<typeof makeTempDir>>;
-let proc: RunningProcess;
-let healthy: ProcessConnection;
-
-beforeAll(async () => {
-  temp = await makeTempDir("garbage");
-  const bundle = await bundleFixture("runtime-suite", temp.dir);
-  proc = await startProcess({ name: "g1", bundle, blobDir: temp.dir, maxPayload: 1024 * 1024 });
-  healthy = await proc.connect();
-});
-
-afterAll(async () => {
-  await healthy?.close();
-  await proc?.stop();
-  await temp?.remove();
-});
+const suite = useSuiteProcess({ name: "g1", maxPayload: 1024 * 1024 });
 
 /** Sends raw bytes, collects the frames the process answers with until it closes (bounded). */
 function exchange(
@@ -44,7 +23,7 @@ function exchange(
 ): Promise<{ frames: Frame[]; closed: boolean }> {
   return new Promise((resolve) => {
     const frames: Frame[] = [];
-    const socket = net.connect(proc.port, proc.host);
+    const socket = net.connect(suite.proc.port, suite.proc.host);
     const parser = new FrameParser(
       { onFrame: (f) => frames.push(f), onOversized: () => undefined, onError: () => undefined },
       { maxPayloadBytes: 1 << 30 },
@@ -66,7 +45,7 @@ const hello = (token: string): Buffer[] =>
   encodeFrame(FrameType.Hello, 1, encodeFields(helloFields({ token, role: "client", name: "" })));
 
 async function stillServing(): Promise<void> {
-  expect(text(await healthy.invoke("echo", "ok"))).toBe("ok");
+  expect(text(await suite.conn.invoke("echo", "ok"))).toBe("ok");
 }
 
 describe("garbage on the data-plane port", () => {
@@ -83,7 +62,7 @@ describe("garbage on the data-plane port", () => {
     expect(closed).toBe(true);
     expect(decodeFields(frames[0]!.meta)[0]).toBe("UNAUTHORIZED");
     await expect(
-      connect({ host: proc.host, port: proc.port, token: "wrong" }),
+      connect({ host: suite.proc.host, port: suite.proc.port, token: "wrong" }),
     ).rejects.toMatchObject({
       code: "UNAUTHORIZED",
     });
@@ -101,10 +80,10 @@ describe("garbage on the data-plane port", () => {
     const frame = Buffer.concat(
       encodeFrame(FrameType.Invoke, 2, encodeFields(["echo"]), randomBytes(1000)),
     );
-    const socket = net.connect(proc.port, proc.host);
+    const socket = net.connect(suite.proc.port, suite.proc.host);
     await new Promise((resolve) => socket.once("connect", resolve));
     socket.resume();
-    socket.end(Buffer.concat([...hello(proc.token), frame.subarray(0, 500)]));
+    socket.end(Buffer.concat([...hello(suite.proc.token), frame.subarray(0, 500)]));
     await new Promise((resolve) => socket.once("close", resolve));
     await stillServing();
   });
@@ -117,7 +96,7 @@ describe("garbage on the data-plane port", () => {
       Buffer.alloc(2 * 1024 * 1024, 1),
     );
     const small = encodeFrame(FrameType.Invoke, 3, encodeFields(["echo"]), Buffer.from("after"));
-    const { frames } = await exchange([...hello(proc.token), ...big, ...small], false);
+    const { frames } = await exchange([...hello(suite.proc.token), ...big, ...small], false);
     const [, tooLarge, after] = frames;
     expect(tooLarge?.id).toBe(2);
     expect(decodeFields(tooLarge!.meta)[0]).toBe("PAYLOAD_TOO_LARGE");
@@ -127,14 +106,14 @@ describe("garbage on the data-plane port", () => {
   });
 
   it("rejects an oversized payload from the SDK with a typed error", async () => {
-    await expect(healthy.invoke("echo", Buffer.alloc(1024 * 1024 + 1))).rejects.toMatchObject({
+    await expect(suite.conn.invoke("echo", Buffer.alloc(1024 * 1024 + 1))).rejects.toMatchObject({
       code: "PAYLOAD_TOO_LARGE",
     });
     await stillServing();
   });
 
   it("answers an unsupported protocol version clearly", async () => {
-    const meta = encodeFields(["praas", "99", proc.token, "client", ""]);
+    const meta = encodeFields(["praas", "99", suite.proc.token, "client", ""]);
     const { frames } = await exchange(encodeFrame(FrameType.Hello, 1, meta));
     expect(decodeFields(frames[0]!.meta)).toEqual(expect.arrayContaining(["PROTOCOL_ERROR"]));
     expect(decodeFields(frames[0]!.meta)[1]).toContain("unsupported protocol version 99");

@@ -1,60 +1,32 @@
 // Direct invocations against a real process: payload sizes, concurrency, recursion, errors.
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PraaSError } from "../../src/protocol/index.js";
-import type { ProcessConnection } from "../../src/sdk/index.js";
-import {
-  bundleFixture,
-  makeTempDir,
-  startProcess,
-  text,
-  type RunningProcess,
-} from "../helpers/process-harness.js";
+import { describe, expect, it } from "vitest";
+import { rejection, text, useSuiteProcess } from "../helpers/process-harness.js";
 
-let temp: Awaited<ReturnType<typeof makeTempDir>>;
-let proc: RunningProcess;
-let conn: ProcessConnection;
-
-beforeAll(async () => {
-  temp = await makeTempDir("invoke");
-  const bundle = await bundleFixture("runtime-suite", temp.dir);
-  proc = await startProcess({ name: "p1", bundle, blobDir: temp.dir, workers: 2 });
-  conn = await proc.connect();
-});
-
-afterAll(async () => {
-  await conn?.close();
-  await proc?.stop();
-  await temp?.remove();
-});
-
-const failure = (promise: Promise<unknown>): Promise<PraaSError> =>
-  promise.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (error: unknown) => error as PraaSError,
-  );
+const suite = useSuiteProcess({ name: "p1", workers: 2 });
 
 describe("direct invocation", () => {
   it.each([10, 1024, 100 * 1024, 1024 * 1024, 5 * 1024 * 1024])(
     "echoes %i bytes exactly",
     async (size) => {
       const payload = randomBytes(size);
-      const result = await conn.invoke("echo", payload);
+      const result = await suite.conn.invoke("echo", payload);
       expect(result.length).toBe(size);
       expect(Buffer.from(result).equals(payload)).toBe(true);
     },
   );
 
   it("handles empty payloads, void results and JSON results", async () => {
-    expect((await conn.invoke("echo")).length).toBe(0);
-    expect((await conn.invoke("empty", "x")).length).toBe(0);
-    expect(JSON.parse(text(await conn.invoke("json", "abc")))).toEqual({ length: 3, kind: "json" });
+    expect((await suite.conn.invoke("echo")).length).toBe(0);
+    expect((await suite.conn.invoke("empty", "x")).length).toBe(0);
+    expect(JSON.parse(text(await suite.conn.invoke("json", "abc")))).toEqual({
+      length: 3,
+      kind: "json",
+    });
   });
 
   it("reports who is running", async () => {
-    const who = JSON.parse(text(await conn.invoke("whoami"))) as Record<string, unknown>;
+    const who = JSON.parse(text(await suite.conn.invoke("whoami"))) as Record<string, unknown>;
     expect(who).toMatchObject({ processId: "p1", application: "suite", functionName: "whoami" });
     expect(who.processes).toEqual({ active: ["p1"], swapped: [] });
     expect(typeof who.invocationId).toBe("string");
@@ -64,52 +36,56 @@ describe("direct invocation", () => {
     const payloads = Array.from({ length: 200 }, (_, i) =>
       Buffer.from(`payload-${i}-${"x".repeat(i)}`),
     );
-    const results = await Promise.all(payloads.map((p) => conn.invoke("echo", p)));
+    const results = await Promise.all(payloads.map((p) => suite.conn.invoke("echo", p)));
     results.forEach((result, i) => expect(text(result)).toBe(payloads[i]!.toString()));
   });
 
   it("spreads concurrent invocations over the workers", async () => {
     const pids = await Promise.all([
-      conn.invoke("sleepPid", "200"),
-      conn.invoke("sleepPid", "200"),
+      suite.conn.invoke("sleepPid", "200"),
+      suite.conn.invoke("sleepPid", "200"),
     ]);
     expect(new Set(pids.map(text)).size).toBe(2);
   });
 
   it("serves invocations from several connections at once", async () => {
-    const others = await Promise.all([proc.connect(), proc.connect(), proc.connect()]);
+    const others = await Promise.all([
+      suite.proc.connect(),
+      suite.proc.connect(),
+      suite.proc.connect(),
+    ]);
     const results = await Promise.all(others.map((c, i) => c.invoke("echo", `conn-${i}`)));
     expect(results.map(text)).toEqual(["conn-0", "conn-1", "conn-2"]);
     await Promise.all(others.map((c) => c.close()));
   });
 
   it("keeps state across invocations", async () => {
-    const first = Number(text(await conn.invoke("add", "5")));
-    expect(Number(text(await conn.invoke("add", "7")))).toBe(first + 7);
+    const first = Number(text(await suite.conn.invoke("add", "5")));
+    expect(Number(text(await suite.conn.invoke("add", "7")))).toBe(first + 7);
   });
 
   it("rejects an unknown function with FUNCTION_NOT_FOUND", async () => {
-    const error = await failure(conn.invoke("nope", "x"));
+    const error = await rejection(suite.conn.invoke("nope", "x"));
     expect(error.code).toBe("FUNCTION_NOT_FOUND");
     expect(error.message).toContain("nope");
   });
 
   it("turns a thrown error into FUNCTION_ERROR with its name and message", async () => {
-    const error = await failure(conn.invoke("fail", "42"));
+    const error = await rejection(suite.conn.invoke("fail", "42"));
     expect(error.code).toBe("FUNCTION_ERROR");
     expect(error.errorName).toBe("RangeError");
     expect(error.message).toBe("bad input: 42");
-    expect(text(await conn.invoke("echo", "still alive"))).toBe("still alive");
+    expect(text(await suite.conn.invoke("echo", "still alive"))).toBe("still alive");
   });
 });
 
 describe("local invocation", () => {
   it("recurses through ctx.invoke", async () => {
-    expect(text(await conn.invoke("power", "2,3"))).toBe("8");
-    expect(text(await conn.invoke("power", "3,5"))).toBe("243");
+    expect(text(await suite.conn.invoke("power", "2,3"))).toBe("8");
+    expect(text(await suite.conn.invoke("power", "3,5"))).toBe("243");
   });
 
   it("gives FUNCTION_NOT_FOUND to a function invoking an unknown function", async () => {
-    expect(text(await conn.invoke("callMissing"))).toBe("FUNCTION_NOT_FOUND");
+    expect(text(await suite.conn.invoke("callMissing"))).toBe("FUNCTION_NOT_FOUND");
   });
 });
