@@ -1,45 +1,10 @@
-// HTTPS: a real listen on 127.0.0.1:0 with a self-signed certificate made here by the openssl
-// CLI (no X.509 generator is a dependency; `selfsigned` is not installed).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// HTTPS: a real listen on 127.0.0.1:0 with a certificate from `praas certs`' generator.
 import { request } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { generateDevCertificates } from "../../../src/cli/certificates.js";
 import { PROCESS_HEADER } from "../../../src/protocol/index.js";
 import { startHarness } from "./helpers.js";
-
-function hasOpenssl(): boolean {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function selfSignedPair(): { cert: Buffer; key: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), "praas-https-"));
-  try {
-    const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
-    execFileSync(
-      "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert].concat([
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ]),
-      { stdio: "ignore" },
-    );
-    return { cert: readFileSync(cert), key: readFileSync(key) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 interface Reply {
   status: number;
@@ -62,14 +27,19 @@ function post(port: number, path: string, ca: Buffer, body: Buffer): Promise<Rep
 }
 
 describe("https", () => {
-  it.skipIf(!hasOpenssl())("serves the API over TLS (skipped: no openssl CLI)", async () => {
-    const pair = selfSignedPair();
-    const { app, service } = await startHarness({ https: pair });
+  it("serves the API over TLS", async () => {
+    const certs = await generateDevCertificates();
+    const { app, service } = await startHarness({ https: { cert: certs.cert, key: certs.key } });
     try {
       await app.listen({ host: "127.0.0.1", port: 0 });
       const { port } = app.server.address() as AddressInfo;
       // A real client without a content type: the body is still the payload.
-      const res = await post(port, "/apps/a/invoke/f?process=p3", pair.cert, Buffer.from("abc"));
+      const res = await post(
+        port,
+        "/apps/a/invoke/f?process=p3",
+        Buffer.from(certs.ca),
+        Buffer.from("abc"),
+      );
       expect(res.status).toBe(200);
       expect(res.headers[PROCESS_HEADER]).toBe("p3");
       expect(res.body.toString()).toBe("cba");
