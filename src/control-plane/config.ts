@@ -38,6 +38,8 @@ export interface ControlPlaneOptions {
   invocationTimeoutMs?: number;
   /** How long to wait for a process to start and register; default 60 s. */
   startTimeoutMs?: number;
+  /** After start, how long processes recorded as active have to reconnect; default 30 s. */
+  reconnectGraceMs?: number;
   replicaId?: string;
   logLevel?: LogLevel;
   processLogLevel?: string;
@@ -72,6 +74,7 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     maxInflightPerProcess: positive(options.maxInflightPerProcess ?? 16, "maxInflightPerProcess"),
     invocationTimeoutMs: positive(options.invocationTimeoutMs ?? 60_000, "invocationTimeoutMs"),
     startTimeoutMs: positive(options.startTimeoutMs ?? 60_000, "startTimeoutMs"),
+    reconnectGraceMs: positive(options.reconnectGraceMs ?? 30_000, "reconnectGraceMs"),
     replicaId: options.replicaId ?? randomBytes(4).toString("hex"),
     logLevel: options.logLevel ?? "info",
     processLogLevel: options.processLogLevel ?? "warn",

@@ -49,6 +49,7 @@ export class ControlPlane implements ControlPlaneService {
   readonly registry = new Registry();
   #http: FastifyInstance | undefined;
   #controlPort = 0;
+  #sweep: NodeJS.Timeout | undefined;
 
   private constructor(
     config: ControlPlaneConfig,
@@ -111,6 +112,7 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.#sweep);
     await this.#http?.close();
     this.#invoker.closeAll();
     await this.#manager.shutdown(this.#store.kind === "redis");
@@ -193,6 +195,11 @@ export class ControlPlane implements ControlPlaneService {
       metrics: { registry: this.registry },
     });
     await this.#http.listen({ host: this.config.host, port: this.config.port });
+    this.#sweep = setTimeout(
+      () => void this.#manager.sweepUnreachable(),
+      this.config.reconnectGraceMs,
+    );
+    this.#sweep.unref();
     this.log.info({ url: this.url, controlPort: this.#controlPort }, "control plane listening");
   }
 

@@ -162,6 +162,25 @@ export class ProcessManager {
     }, LOST_GRACE_MS).unref();
   }
 
+  /**
+   * After a control-plane restart: processes recorded as active that never dialled back are
+   * gone (an orphaned process swaps itself out first, so `resume` can bring its state back).
+   */
+  async sweepUnreachable(): Promise<void> {
+    const { store, links } = this.#deps;
+    for (const app of await store.listApps()) {
+      for (const record of await store.listProcesses(app.name)) {
+        if (record.status === "active" && !links.has(record.app, record.name)) {
+          await this.markFailed(
+            record.app,
+            record.name,
+            "did not reconnect after a control-plane restart",
+          );
+        }
+      }
+    }
+  }
+
   /** A registration nobody waited for: a process reconnecting, e.g. after a control-plane restart. */
   async reconnected(registration: Registration): Promise<void> {
     const { app, name, host, port, token } = registration;

@@ -47,6 +47,8 @@ export interface ProcessOptions {
   invocationTimeoutMs?: number;
   /** How long a swap waits for running invocations; default 10 000 ms. */
   drainTimeoutMs?: number;
+  /** After losing the control plane this long, swap out and exit; default 300 000 ms. */
+  orphanTimeoutMs?: number;
   /** The blob store holding swapped state. */
   blobs: BlobStoreConfig;
   /** Restore state from the blob store before serving. */
@@ -68,6 +70,7 @@ export interface ProcessConfig {
   readonly maxPayloadBytes: number;
   readonly invocationTimeoutMs: number;
   readonly drainTimeoutMs: number;
+  readonly orphanTimeoutMs: number;
   readonly blobs: Readonly<BlobStoreConfig>;
   readonly restore: boolean;
   readonly peers: readonly PeerEntry[];
@@ -101,6 +104,7 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
       2 ** 31 - 1,
     ),
     drainTimeoutMs: integer(options.drainTimeoutMs ?? 10_000, "drainTimeoutMs", 0, 2 ** 31 - 1),
+    orphanTimeoutMs: integer(options.orphanTimeoutMs ?? 300_000, "orphanTimeoutMs", 1, 2 ** 31 - 1),
     blobs: Object.freeze({ ...options.blobs }),
     restore: options.restore ?? false,
     peers: Object.freeze([...(options.peers ?? [])]),

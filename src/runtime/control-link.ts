@@ -32,6 +32,8 @@ export interface ControlHandler {
   command(name: string, payload: Buffer): Promise<unknown>;
   /** Runs after the reply to a command that ends the process has been sent. */
   afterReply(name: string): void;
+  /** The control plane has been unreachable for longer than the orphan timeout. */
+  orphaned(): void;
 }
 
 const RETRY_MIN_MS = 100;
@@ -41,9 +43,15 @@ export class ControlLink {
   #link: FrameLink | undefined;
   #closing = false;
   #retryMs = RETRY_MIN_MS;
+  #lostAt = 0;
 
   constructor(
-    private readonly options: ControlLinkOptions & { application: string; process: string },
+    private readonly options: ControlLinkOptions & {
+      application: string;
+      process: string;
+      /** How long to keep re-dialling before giving up on the control plane. */
+      orphanTimeoutMs: number;
+    },
     private readonly handler: ControlHandler,
     private readonly log: Logger,
   ) {}
@@ -101,6 +109,7 @@ export class ControlLink {
   #onLost(link: FrameLink): void {
     if (this.#closing || this.#link !== link) return;
     this.#link = undefined;
+    this.#lostAt = Date.now();
     this.log.warn("control link lost; reconnecting");
     this.#scheduleRedial();
   }
@@ -117,7 +126,8 @@ export class ControlLink {
       this.log.info("control link re-established");
     } catch (error) {
       this.log.debug({ err: String(error) }, "control link reconnect failed");
-      this.#scheduleRedial();
+      if (Date.now() - this.#lostAt < this.options.orphanTimeoutMs) this.#scheduleRedial();
+      else this.handler.orphaned();
     }
   }
 }

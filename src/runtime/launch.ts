@@ -29,6 +29,8 @@ export interface LaunchOptions {
   timeoutMs?: number;
   maxPayloadBytes?: number;
   restore?: boolean;
+  /** Swap out and exit after losing the control plane this long. */
+  orphanTimeoutMs?: number;
   /** Control plane `host:port` to register with. */
   control?: string;
   token: string;
@@ -77,6 +79,7 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.timeoutMs !== undefined) args.push("--timeout", String(o.timeoutMs));
   if (o.maxPayloadBytes !== undefined) args.push("--max-payload", String(o.maxPayloadBytes));
   if (o.restore) args.push("--restore");
+  if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));
   if (o.control) args.push("--control", o.control);
   return args;
 }

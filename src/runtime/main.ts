@@ -31,6 +31,12 @@ const program = new Command("praas-process")
   .option("--restore", "restore swapped state before serving", false)
   .option("--peers <json>", "static peer directory: [{name,status,address:{host,port,token}}]")
   .option("--control <host:port>", "control plane to register with")
+  .option(
+    "--orphan-timeout <ms>",
+    "swap out and exit after losing the control plane this long",
+    int,
+    300_000,
+  )
   .option("--log-level <level>", "log level", "info");
 
 function int(value: string): number {
@@ -55,6 +61,7 @@ interface Flags {
   restore: boolean;
   peers?: string;
   control?: string;
+  orphanTimeout: number;
   logLevel: LogLevel;
 }
 
@@ -73,6 +80,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     maxPayloadBytes: flags.maxPayload,
     invocationTimeoutMs: flags.timeout,
     drainTimeoutMs: flags.drainTimeout,
+    orphanTimeoutMs: flags.orphanTimeout,
     restore: flags.restore,
     peers: flags.peers ? (JSON.parse(flags.peers) as PeerEntry[]) : [],
     control: flags.control
@@ -143,6 +151,7 @@ async function connectControl(
       ...(config.control as NonNullable<ProcessConfig["control"]>),
       application: config.application,
       process: config.name,
+      orphanTimeoutMs: config.orphanTimeoutMs,
     },
     {
       endpoint: () => ({ host: config.advertiseHost, port: proc.port, token: config.token }),
@@ -153,11 +162,27 @@ async function connectControl(
           setImmediate(() => process.exit(0));
         }
       },
+      orphaned: () => void swapAndExit(proc, log),
     },
     log,
   );
   await control.connect();
   return control;
+}
+
+/**
+ * Nobody manages us any more: keep the state rather than run forever. The control plane finds
+ * it under the usual key and can resume the process from it.
+ */
+async function swapAndExit(proc: CloudProcess, log: Logger): Promise<void> {
+  try {
+    const { size, key } = await proc.swapOut();
+    log.warn({ size, key }, "control plane unreachable for too long; state swapped out, exiting");
+    process.exit(0);
+  } catch (error) {
+    log.error({ err: String(error) }, "control plane unreachable and swap-out failed; exiting");
+    process.exit(1);
+  }
 }
 
 async function runCommand(proc: CloudProcess, name: string, payload: Buffer): Promise<unknown> {

@@ -47,6 +47,7 @@ export interface StartOptions {
   maxPayload?: number;
   restore?: boolean;
   control?: FakeControlPlane;
+  orphanTimeoutMs?: number;
   token?: string;
 }
 
@@ -72,6 +73,7 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.maxPayload === undefined ? {} : { maxPayloadBytes: options.maxPayload }),
     restore: options.restore ?? false,
+    ...(options.orphanTimeoutMs === undefined ? {} : { orphanTimeoutMs: options.orphanTimeoutMs }),
     ...(options.control ? { control: `127.0.0.1:${options.control.port}` } : {}),
     token: options.token ?? `token-${options.name}`,
     secret: `secret-${options.name}`,

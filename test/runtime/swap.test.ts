@@ -122,4 +122,26 @@ describe("swap", () => {
     expect(text(await restored.invoke("add", "0"))).toBe("2");
     await restored.close();
   });
+
+  it("swaps itself out and exits when the control plane is gone for too long", async () => {
+    const lonely = new FakeControlPlane();
+    await lonely.listen();
+    const proc = await startProcess({
+      name: "orphan",
+      bundle,
+      blobDir: temp.dir,
+      control: lonely,
+      orphanTimeoutMs: 500,
+    });
+    started.push(proc);
+    const conn = await proc.connect();
+    await conn.invoke("add", "40");
+    await conn.close();
+    await lonely.close();
+    expect(await proc.exited).toBe(0);
+    expect(existsSync(snapshotFile("orphan"))).toBe(true);
+    const restored = await (await start("orphan", true)).connect();
+    expect(text(await restored.invoke("add", "2"))).toBe("42");
+    await restored.close();
+  });
 });
