@@ -114,7 +114,7 @@ export class ControlPlane implements ControlPlaneService {
   async stop(): Promise<void> {
     clearTimeout(this.#sweep);
     await this.#http?.close();
-    this.#invoker.closeAll();
+    await this.#invoker.stop();
     await this.#manager.shutdown(this.#store.kind === "redis");
     await this.#directory.stop();
     await this.#links.close();
@@ -187,6 +187,7 @@ export class ControlPlane implements ControlPlaneService {
   async #listen(): Promise<void> {
     this.#controlPort = await this.#links.listen(this.config.controlHost, this.config.controlPort);
     await this.#directory.start();
+    await this.#invoker.start();
     this.#http = await createHttpServer(this, {
       logger: this.log,
       ...(this.config.apiToken ? { apiToken: this.config.apiToken } : {}),

@@ -5,7 +5,7 @@
  * data-plane connection per process.
  */
 import { randomBytes } from "node:crypto";
-import { PraaSError } from "../protocol/index.js";
+import { PraaSError, asBuffer } from "../protocol/index.js";
 import { connect, type ProcessConnection } from "../sdk/connection.js";
 import type { MetadataStore, ProcessRecord } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
@@ -21,6 +21,9 @@ export class Invoker {
   readonly #pool = new Map<string, Pooled>();
   readonly #inflight = new Map<string, number>();
   readonly #allocating = new Map<string, Promise<ProcessRecord>>();
+  /** Active processes by `app/name`, fed by the store's change notices. */
+  readonly #active = new Map<string, ProcessRecord>();
+  #unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly config: ControlPlaneConfig,
@@ -28,21 +31,70 @@ export class Invoker {
     private readonly manager: ProcessManager,
   ) {}
 
+  /** Keeps the record cache current with every replica's changes. */
+  async start(): Promise<void> {
+    this.#unsubscribe = await this.store.subscribe(({ app, name, record }) => {
+      if (record?.status === "active") this.#active.set(`${app}/${name}`, record);
+      else this.#active.delete(`${app}/${name}`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#unsubscribe?.();
+    this.closeAll();
+  }
+
   async invoke(
     app: string,
     fn: string,
     payload: Buffer,
     process?: string,
   ): Promise<InvocationOutput> {
+    if (process) return this.#sticky(app, fn, payload, process);
     const appRecord = await this.store.getApp(app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
     if (!appRecord.functions.includes(fn)) {
       throw new PraaSError("FUNCTION_NOT_FOUND", `application ${app} has no function "${fn}"`);
     }
-    const record = process
-      ? await this.manager.ensureActive(app, process, this.config.startTimeoutMs)
-      : await this.#pick(app);
-    return { process: record.name, output: Buffer.from(await this.#call(record, fn, payload)) };
+    const record = await this.#pick(app);
+    return { process: record.name, output: asBuffer(await this.#call(record, fn, payload)) };
+  }
+
+  /**
+   * The hot path: a cached active record and a pooled connection, no store access. The process
+   * itself answers FUNCTION_NOT_FOUND. A process that turned out to be on its way out (it
+   * refused the call before running it) is looked up again and called once more.
+   */
+  async #sticky(
+    app: string,
+    fn: string,
+    payload: Buffer,
+    process: string,
+  ): Promise<InvocationOutput> {
+    const cached = this.#active.get(`${app}/${process}`);
+    if (cached) {
+      try {
+        return { process, output: asBuffer(await this.#call(cached, fn, payload)) };
+      } catch (error) {
+        if (!refusedBeforeRunning(error)) throw error;
+      }
+    }
+    const record = await this.#ensureActive(app, process);
+    return { process, output: asBuffer(await this.#call(record, fn, payload)) };
+  }
+
+  async #ensureActive(app: string, process: string): Promise<ProcessRecord> {
+    try {
+      const record = await this.manager.ensureActive(app, process, this.config.startTimeoutMs);
+      this.#active.set(`${app}/${process}`, record);
+      return record;
+    } catch (error) {
+      const missingApp =
+        error instanceof PraaSError &&
+        error.code === "PROCESS_NOT_FOUND" &&
+        !(await this.store.getApp(app));
+      throw missingApp ? new PraaSError("APP_NOT_FOUND", `no application ${app}`) : error;
+    }
   }
 
   closeAll(): void {
@@ -103,4 +155,12 @@ export class Invoker {
     connection.catch(() => this.#pool.delete(id));
     return connection;
   }
+}
+
+/** The process said no before running anything (it is stopping, or it is gone). */
+function refusedBeforeRunning(error: unknown): boolean {
+  return (
+    error instanceof PraaSError &&
+    (error.code === "UNAVAILABLE" || error.code === "PEER_UNAVAILABLE")
+  );
 }
