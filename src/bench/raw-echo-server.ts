@@ -8,6 +8,9 @@ const server = net.createServer({ noDelay: true }, (socket) => {
     chunks.push(chunk);
     have += chunk.length;
     // Concatenate only once a whole message is here, so large echoes are copied once.
+    // Echoes of one chunk leave in one system call (corked), as PraaS batches its replies.
+    socket.cork();
+    process.nextTick(() => socket.uncork());
     while (have >= 4) {
       if (chunks[0]!.length < 4) chunks = [Buffer.concat(chunks, have)];
       const size = chunks[0]!.readUInt32LE(0) + 4;

@@ -10,6 +10,14 @@ export async function measure(
   operation: () => Promise<unknown>,
   options: { warmup: number; iterations: number },
 ): Promise<Stats> {
+  return summarize(await sample(operation, options));
+}
+
+/** The durations (µs) of `iterations` runs of `operation`, after `warmup` untimed runs. */
+export async function sample(
+  operation: () => Promise<unknown>,
+  options: { warmup: number; iterations: number },
+): Promise<Float64Array> {
   for (let i = 0; i < options.warmup; i++) await operation();
   const samples = new Float64Array(options.iterations);
   for (let i = 0; i < options.iterations; i++) {
@@ -17,7 +25,7 @@ export async function measure(
     await operation();
     samples[i] = Number(process.hrtime.bigint() - start) / 1000;
   }
-  return summarize(samples);
+  return samples;
 }
 
 export function summarize(samples: Float64Array): Stats {
@@ -35,4 +43,18 @@ export function summarize(samples: Float64Array): Stats {
 
 function round(value: number): number {
   return Math.round(value * 10) / 10;
+}
+
+/** Timings a benchmark function returned as raw float64 bytes (copied: they may be unaligned). */
+export function samplesFromBytes(bytes: Uint8Array): Float64Array {
+  const copy = new Uint8Array(bytes);
+  return new Float64Array(copy.buffer, 0, Math.floor(copy.byteLength / 8));
+}
+
+/** Rates per window: median, and as "p99" the slowest 1% of windows; mean over the whole run. */
+export function summarizeRates(rates: number[], overall: number): Stats {
+  const sorted = [...rates].sort((a, b) => a - b);
+  const low = sorted[Math.floor(0.01 * sorted.length)] ?? 0;
+  const median = sorted[Math.floor(0.5 * sorted.length)] ?? 0;
+  return { n: sorted.length, medianUs: round(median), p99Us: round(low), meanUs: round(overall) };
 }

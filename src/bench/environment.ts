@@ -1,0 +1,159 @@
+/**
+ * Everything a run needs, started on first use and stopped in reverse order by `close()`:
+ * a scratch directory, bundles, the control plane, redis-server and the raw TCP echo server
+ * are shared by the experiments of a run; what one experiment starts itself (`launch`, `defer`)
+ * is stopped by `endExperiment()`, so idle processes do not disturb the next experiment.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ControlPlane } from "../control-plane/control-plane.js";
+import { launchProcess, type LaunchedProcess } from "../runtime/launch.js";
+import {
+  PraaS,
+  connect,
+  type CreateProcessBody,
+  type Process,
+  type ProcessConnection,
+} from "../sdk/index.js";
+import { writeBundle, writeDeployable, type BenchApp } from "./apps.js";
+import { startRawEchoServer, type RawEchoServer } from "./raw-echo.js";
+import { startRedis, type RedisServer } from "./redis.js";
+
+type Cleanup = () => unknown;
+
+export interface Launched {
+  process: LaunchedProcess;
+  connection: ProcessConnection;
+}
+
+export interface Cluster {
+  plane: ControlPlane;
+  client: PraaS;
+}
+
+export class Environment {
+  readonly workDir: string;
+  readonly #shared: Cleanup[] = [];
+  readonly #local: Cleanup[] = [];
+  readonly #memo = new Map<string, Promise<unknown>>();
+
+  private constructor(workDir: string) {
+    this.workDir = workDir;
+  }
+
+  static async create(): Promise<Environment> {
+    const env = new Environment(await mkdtemp(path.join(tmpdir(), "praas-bench-")));
+    env.#shared.push(() => rm(env.workDir, { recursive: true, force: true }));
+    return env;
+  }
+
+  /** Runs `cleanup` when the current experiment ends (last registered, first run). */
+  defer(cleanup: Cleanup): void {
+    this.#local.push(cleanup);
+  }
+
+  endExperiment(): Promise<void> {
+    return unwind(this.#local);
+  }
+
+  /** Stops everything; errors are reported and do not stop the rest. */
+  async close(): Promise<void> {
+    await unwind(this.#local);
+    await unwind(this.#shared);
+  }
+
+  redis(): Promise<RedisServer> {
+    return this.#once("redis", () => this.#started(startRedis()));
+  }
+
+  rawEcho(): Promise<RawEchoServer> {
+    return this.#once("raw-echo", () => this.#started(startRawEchoServer()));
+  }
+
+  bundle(app: BenchApp): Promise<string> {
+    return this.#once(`bundle-${app}`, () => writeBundle(app, this.workDir));
+  }
+
+  /** Starts a process of `app` directly (no control plane) and opens a connection to it. */
+  async launch(app: BenchApp, name: string, workers = 1): Promise<Launched> {
+    const launched = await launchProcess({
+      application: `bench-${app}`,
+      name,
+      bundlePath: await this.bundle(app),
+      blobs: { kind: "disk", root: path.join(this.workDir, "launched-blobs") },
+      workers,
+      memoryMiB: 1024,
+      token: `bench-${name}`,
+    });
+    this.defer(() => stopLaunched(launched));
+    const connection = await connect(launched);
+    this.defer(() => connection.close());
+    return { process: launched, connection };
+  }
+
+  /** An in-process control plane (memory store, disk blobs under the work directory). */
+  cluster(): Promise<Cluster> {
+    return this.#once("cluster", async () => {
+      const plane = await ControlPlane.start({
+        port: 0,
+        dataDir: path.join(this.workDir, "data"),
+        store: { kind: "memory" },
+        logLevel: "warn",
+      });
+      this.#shared.push(() => plane.stop());
+      const client = new PraaS(plane.url);
+      this.#shared.push(() => client.close());
+      return { plane, client };
+    });
+  }
+
+  /** Deploys `app` to the control plane once; resolves to its application name. */
+  deploy(app: BenchApp): Promise<string> {
+    return this.#once(`deploy-${app}`, async () => {
+      const { client } = await this.cluster();
+      await client.deploy(`bench-${app}`, await writeDeployable(app, this.workDir));
+      return `bench-${app}`;
+    });
+  }
+
+  /** Creates a process of `app` through the control plane; deleted when the experiment ends. */
+  async createProcess(app: BenchApp, name: string, body: CreateProcessBody = {}): Promise<Process> {
+    const { client } = await this.cluster();
+    const appName = await this.deploy(app);
+    const created = await client.createProcess(appName, name, body);
+    this.defer(() => client.deleteProcess(appName, name));
+    return created;
+  }
+
+  async #started<T extends { stop(): Promise<void> }>(starting: Promise<T>): Promise<T> {
+    const started = await starting;
+    this.#shared.push(() => started.stop());
+    return started;
+  }
+
+  #once<T>(key: string, make: () => Promise<T>): Promise<T> {
+    let value = this.#memo.get(key) as Promise<T> | undefined;
+    if (value === undefined) {
+      value = make();
+      this.#memo.set(key, value);
+    }
+    return value;
+  }
+}
+
+async function unwind(cleanups: Cleanup[]): Promise<void> {
+  for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      process.stderr.write(`[bench] cleanup failed: ${String(error)}\n`);
+    }
+  }
+}
+
+async function stopLaunched(launched: LaunchedProcess): Promise<void> {
+  const { child } = launched;
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  await launched.exited;
+}

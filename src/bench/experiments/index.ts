@@ -1,0 +1,37 @@
+/** Every experiment, in the order a run performs them. */
+import type { Experiment } from "../experiment.js";
+import { coldStart } from "./cold-start.js";
+import { controlPlane } from "./control-plane.js";
+import { direct } from "./direct.js";
+import { local } from "./local.js";
+import { messaging } from "./messaging.js";
+import { reduction } from "./reduction.js";
+import { state } from "./state.js";
+import { swap } from "./swap.js";
+import { throughput } from "./throughput.js";
+
+export const EXPERIMENTS: readonly Experiment[] = [
+  direct,
+  local,
+  controlPlane,
+  messaging,
+  state,
+  reduction,
+  throughput,
+  coldStart,
+  swap,
+];
+
+export const EXPERIMENT_NAMES = EXPERIMENTS.map((e) => e.name);
+
+/** The experiments named in `only` (all when undefined), in run order; unknown names throw. */
+export function selectExperiments(only: string[] | undefined): Experiment[] {
+  if (only === undefined) return [...EXPERIMENTS];
+  const unknown = only.filter((name) => !EXPERIMENT_NAMES.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown experiment(s) ${unknown.join(", ")}; known: ${EXPERIMENT_NAMES.join(", ")}`,
+    );
+  }
+  return EXPERIMENTS.filter((e) => only.includes(e.name));
+}

@@ -1,0 +1,101 @@
+/**
+ * Pieces every size-sweep experiment uses: payloads, timing on either side, and one row per
+ * size. Ours and the baseline are measured in alternating chunks, so a noisy neighbour or a
+ * slow minute hits both sides alike.
+ */
+import { randomFillSync } from "node:crypto";
+import type { ProcessConnection } from "../../sdk/index.js";
+import { makeRow, metricOf, type Row, type RunContext, type Unit } from "../experiment.js";
+import { sizeLabel, warmupFor } from "../plan.js";
+import { sample, samplesFromBytes, summarize, type Stats } from "../stats.js";
+
+/** Durations (µs) of `rounds` timed repetitions at `size`, after `warmup` untimed ones. */
+export type Side = (size: number, rounds: number, warmup: number) => Promise<Float64Array>;
+
+export interface Sides {
+  ours: Side;
+  baseline: Side;
+}
+
+/** Chunks per side and size once there are enough iterations. */
+const CHUNKS = 5;
+
+export function payloadOf(size: number): Buffer {
+  return randomFillSync(Buffer.allocUnsafe(size));
+}
+
+/** Measures ours and the baseline at every size; one row per size. */
+export async function sweep(
+  context: RunContext,
+  sizes: number[],
+  sides: Sides,
+  unit: Unit = "µs",
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  await warmUp(sides, sizes[0] ?? 0, context.plan.iterations(sizes[0] ?? 0));
+  for (const size of sizes) {
+    context.progress(sizeLabel(size));
+    const { ours, baseline } = await interleaved(sides, size, context.plan.iterations(size));
+    rows.push(makeRow({ size }, sizeLabel(size), metricOf(ours, unit), metricOf(baseline, unit)));
+  }
+  return rows;
+}
+
+/** A longer first warm-up, so that the first size does not pay for JIT tiering and caches. */
+async function warmUp(sides: Sides, size: number, rounds: number): Promise<void> {
+  await sides.ours(size, 0, rounds);
+  await sides.baseline(size, 0, rounds);
+}
+
+/** Warms both sides up, then alternates chunks of timed rounds between them. */
+async function interleaved(
+  sides: Sides,
+  size: number,
+  iterations: number,
+): Promise<{ ours: Stats; baseline: Stats }> {
+  await sides.ours(size, 0, warmupFor(iterations));
+  await sides.baseline(size, 0, warmupFor(iterations));
+  const chunks = iterations >= 10 * CHUNKS ? CHUNKS : 1;
+  const rounds = Math.ceil(iterations / chunks);
+  const ours: Float64Array[] = [];
+  const baseline: Float64Array[] = [];
+  for (let i = 0; i < chunks; i++) {
+    ours.push(await sides.ours(size, rounds, 0));
+    baseline.push(await sides.baseline(size, rounds, 0));
+  }
+  return { ours: summarize(concat(ours)), baseline: summarize(concat(baseline)) };
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  return Float64Array.from(parts.flatMap((part) => [...part]));
+}
+
+/** Timed in the bench process: `operation` repeated on one payload of the size. */
+export function clientSide(operation: (payload: Buffer) => Promise<unknown>): Side {
+  return (size, iterations, warmup) => {
+    const payload = payloadOf(size);
+    return sample(() => operation(payload), { warmup, iterations });
+  };
+}
+
+/**
+ * Timed inside a benchmark function, which returns its samples (µs) as float64 bytes. Every
+ * call warms up at least one round (e.g. the messaging responder starts in it).
+ */
+export function functionSide(
+  connection: ProcessConnection,
+  fn: string,
+  extra: () => Record<string, unknown> = () => ({}),
+): Side {
+  return async (size, rounds, warmup) => {
+    const input = { size, rounds, warmup: Math.max(1, warmup), ...extra() };
+    return samplesFromBytes(await connection.invoke(fn, input));
+  };
+}
+
+/** The same payload came back. */
+export function expectLength(output: Uint8Array, payload: Uint8Array): void {
+  if (output.length !== payload.length) {
+    throw new Error(`echo returned ${output.length} bytes for ${payload.length}`);
+  }
+}

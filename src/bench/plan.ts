@@ -1,0 +1,91 @@
+/** How much to measure: sizes, repetitions and durations per mode (full, --quick, --smoke). */
+export type Mode = "full" | "quick" | "smoke";
+
+export const KIB = 1024;
+export const MIB = 1024 * 1024;
+
+export interface Plan {
+  mode: Mode;
+  /** Payload sizes for the invocation and messaging experiments. */
+  sizes: number[];
+  /** Value sizes for the state experiment. */
+  stateSizes: number[];
+  /** Timed repetitions for one payload size (warm-up is a tenth of it, at least 3). */
+  iterations(size: number): number;
+  reductionMessages: number[];
+  reductionElements: number[];
+  reductionRepetitions(messages: number): number;
+  throughputInflight: number[];
+  throughputMs: number;
+  coldStarts: number;
+  swapMiB: number[];
+  swapRepetitions(mib: number): number;
+}
+
+const ALL_SIZES = [10, KIB, 100 * KIB, MIB, 5 * MIB];
+
+function scaled(full: number, divisor: number, floor: number): (size: number) => number {
+  return (size) => {
+    const base =
+      size <= KIB ? full : size <= 100 * KIB ? full / 3 : size <= MIB ? full / 10 : full / 20;
+    return Math.max(floor, Math.round(base / divisor));
+  };
+}
+
+const FULL: Plan = {
+  mode: "full",
+  sizes: ALL_SIZES,
+  stateSizes: ALL_SIZES.slice(0, 4),
+  iterations: scaled(1000, 1, 50),
+  reductionMessages: [1, 10, 100],
+  reductionElements: [10, 100, 1000, 10_000, 100_000],
+  reductionRepetitions: (messages) => (messages >= 100 ? 20 : 50),
+  throughputInflight: [1, 16, 64],
+  throughputMs: 3000,
+  coldStarts: 10,
+  swapMiB: [1, 10, 100],
+  swapRepetitions: (mib) => (mib >= 100 ? 5 : 10),
+};
+
+const QUICK: Plan = {
+  ...FULL,
+  mode: "quick",
+  iterations: scaled(1000, 5, 10),
+  reductionElements: [10, 1000, 100_000],
+  reductionRepetitions: (messages) => (messages >= 100 ? 3 : 10),
+  throughputMs: 1000,
+  coldStarts: 5,
+  swapMiB: [1, 10],
+  swapRepetitions: () => 3,
+};
+
+/** Just enough to prove that every experiment runs and reports. */
+const SMOKE: Plan = {
+  mode: "smoke",
+  sizes: [KIB],
+  stateSizes: [KIB],
+  iterations: () => 5,
+  reductionMessages: [2],
+  reductionElements: [100],
+  reductionRepetitions: () => 2,
+  throughputInflight: [4],
+  throughputMs: 200,
+  coldStarts: 1,
+  swapMiB: [1],
+  swapRepetitions: () => 1,
+};
+
+export function planFor(mode: Mode): Plan {
+  return mode === "full" ? FULL : mode === "quick" ? QUICK : SMOKE;
+}
+
+export function warmupFor(iterations: number): number {
+  return Math.max(3, Math.round(iterations / 10));
+}
+
+/** "10 B", "1 KiB", "5 MiB". */
+export function sizeLabel(bytes: number): string {
+  if (bytes >= MIB && bytes % MIB === 0) return `${bytes / MIB} MiB`;
+  if (bytes >= KIB && bytes % KIB === 0) return `${bytes / KIB} KiB`;
+  return `${bytes} B`;
+}
