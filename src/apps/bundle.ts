@@ -33,11 +33,10 @@ export interface BuildOptions {
 export const DEFAULT_LOAD_TIMEOUT_MS = 10_000;
 
 // CJS dependencies call `require` for node builtins; an ESM bundle has no `require` unless
-// we create one. esbuild renames user-level `require` bindings, so this cannot collide.
-const REQUIRE_BANNER = [
-  'import { createRequire as __praasCreateRequire } from "node:module";',
-  "const require = __praasCreateRequire(import.meta.url);",
-].join("\n");
+// we create one. A `var` with no import, so bundling an already bundled file (whose banner is
+// now code) declares it twice harmlessly instead of failing.
+const REQUIRE_BANNER =
+  'var require = process.getBuiltinModule("node:module").createRequire(import.meta.url);';
 
 const MAX_REPORTED_ERRORS = 10;
 const STDERR_TAIL_BYTES = 4096;

@@ -25,6 +25,11 @@ export class ByteReader {
     return out;
   }
 
+  /** Stops reading: a stream source is closed (its file descriptor released) now, not at GC. */
+  async close(): Promise<void> {
+    await this.#iterator.return?.();
+  }
+
   #take(length: number): Buffer {
     const part = this.#chunk.subarray(this.#offset, this.#offset + length);
     this.#offset += length;

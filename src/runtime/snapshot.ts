@@ -95,6 +95,8 @@ export async function decodeSnapshot(
   } catch (error) {
     if (error instanceof PraaSError) throw error;
     throw new PraaSError("STORAGE_ERROR", `corrupt snapshot: ${String(error)}`);
+  } finally {
+    await reader.close();
   }
 }
 
