@@ -1,10 +1,14 @@
 /**
- * A throwaway redis-server for the Redis baselines: loopback only, no persistence, on a free
- * port. Resolves once it answers PING; `stop()` kills it and waits for it to exit.
+ * Starts a throwaway redis-server (for the benchmarks' baselines and the tests): loopback only,
+ * no persistence, on a free port.
+ * Resolves once it answers PING; `stop()` kills it and waits for it to exit.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { accessSync, constants } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 
 export interface RedisServer {
   url: string;
@@ -14,21 +18,52 @@ export interface RedisServer {
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
+const PORT_ATTEMPTS = 3;
 
-export async function startRedis(executable = "redis-server"): Promise<RedisServer> {
-  const port = await freePort();
+/** The redis-server executable on PATH, or undefined. */
+export function findRedisServer(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    const candidate = path.join(dir, "redis-server");
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  const executable = findRedisServer();
+  if (executable === undefined) {
+    throw new Error("redis-server is not on PATH: install it (apt-get install -y redis-server)");
+  }
+  // A free port can be taken between probing and binding; try a few before giving up.
+  let lastError: unknown;
+  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+    try {
+      return await startOnPort(executable, await freePort());
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+async function startOnPort(executable: string, port: number): Promise<RedisServer> {
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const child = spawn(executable, args, { stdio: ["ignore", "ignore", "pipe"] });
-  const failed = new Promise<never>((_, reject) => {
-    child.once("error", (error) =>
-      reject(new Error(`cannot start ${executable}: ${error.message}`)),
-    );
-  });
+  const child = spawn(executable, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const output: string[] = [];
+  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   try {
-    await Promise.race([waitUntilReady(child, port), failed]);
+    await waitUntilReady(child, port);
   } catch (error) {
     await stopChild(child);
-    throw error;
+    throw new Error(
+      `redis-server on port ${port} did not start: ${String(error)}\n${output.join("")}`,
+    );
   }
   return { url: `redis://127.0.0.1:${port}`, port, stop: () => stopChild(child) };
 }
@@ -43,26 +78,33 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Polls PING until PONG, failing fast if the server exits and after a bound. */
 async function waitUntilReady(child: ChildProcess, port: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
+    }
     if (await answersPing(port)) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`redis-server gave no PONG within ${READY_TIMEOUT_MS} ms`);
+  throw new Error(`no PONG within ${READY_TIMEOUT_MS} ms`);
 }
 
 function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
-    const finish = (ok: boolean): void => {
+    let reply = "";
+    const finish = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
     };
     socket.setTimeout(1_000, () => finish(false));
     socket.on("connect", () => socket.write("PING\r\n"));
-    socket.on("data", (chunk: Buffer) => finish(chunk.toString().startsWith("+PONG")));
+    socket.on("data", (chunk: Buffer) => {
+      reply += chunk.toString();
+      if (reply.includes("\r\n")) finish(reply.startsWith("+PONG"));
+    });
     socket.on("error", () => finish(false));
   });
 }
