@@ -4,7 +4,7 @@
  * swap out or stop). This object never runs user code; its workers do.
  */
 import type { Logger } from "pino";
-import { PraaSError } from "../protocol/index.js";
+import { PraaSError, SELF } from "../protocol/index.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ProcessConfig } from "./config.js";
 import { DataPlaneServer } from "./dataplane-server.js";
@@ -98,7 +98,7 @@ export class CloudProcess implements CallTarget {
 
   /** Runs a function here, or in a peer when `process` names another process. */
   invoke(functionName: string, payload: Buffer, process = ""): Promise<Buffer> {
-    if (process !== "" && process !== this.config.name) {
+    if (process !== "" && process !== SELF && process !== this.config.name) {
       return this.peers.invoke(process, functionName, payload);
     }
     return this.#pool.invoke(functionName, payload, this.#nextInvocationId());

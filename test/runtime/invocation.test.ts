@@ -85,6 +85,10 @@ describe("local invocation", () => {
     expect(text(await suite.conn.invoke("power", "3,5"))).toBe("243");
   });
 
+  it("treats a call to SELF as a local invocation", async () => {
+    expect(text(await suite.conn.invoke("selfInvoke", "me"))).toBe("me");
+  });
+
   it("gives FUNCTION_NOT_FOUND to a function invoking an unknown function", async () => {
     expect(text(await suite.conn.invoke("callMissing"))).toBe("FUNCTION_NOT_FOUND");
   });
