@@ -38,6 +38,7 @@ export const FrameType = {
   MailGet: 25, // [source, key, timeoutMs] → Result ([sender]) + value
   Call: 26, // [function, process] + payload → Result | Error
   Processes: 27, // → Result + JSON {active, swapped}
+  StateChanged: 28, // process→worker, one-way: [key]; another worker changed it, drop any cached copy
   // control link
   Register: 40, // process→control plane: [application, process, secret, host, port, token]
   Status: 41, // process→control plane: JSON payload

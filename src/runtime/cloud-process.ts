@@ -4,7 +4,8 @@
  * swap out or stop). This object never runs user code; its workers do.
  */
 import type { Logger } from "pino";
-import { PraaSError, SELF } from "../protocol/index.js";
+import { FrameType, PraaSError, SELF, encodeFields } from "../protocol/index.js";
+import type { FrameLink } from "../transport/index.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ProcessConfig } from "./config.js";
 import { DataPlaneServer } from "./dataplane-server.js";
@@ -106,6 +107,10 @@ export class CloudProcess implements CallTarget {
 
   sendToPeer(peer: string, key: string, value: Buffer): Promise<void> {
     return this.peers.put(peer, key, value);
+  }
+
+  stateChanged(key: string, from: FrameLink): void {
+    this.#pool.broadcast(FrameType.StateChanged, encodeFields([key]), from);
   }
 
   processes(): { active: string[]; swapped: string[] } {

@@ -26,18 +26,33 @@ export interface CallTarget {
   /** Sends a mailbox message to a peer. */
   sendToPeer(peer: string, key: string, value: Buffer): Promise<void>;
   processes(): ProcessList;
+  /** A worker changed `key`: the other workers must drop their cached copies. */
+  stateChanged(key: string, from: FrameLink): void;
 }
 
 type Reply = { payload?: Uint8Array; fields?: string[] } | undefined;
-type Handler = (target: CallTarget, fields: string[], payload: Buffer) => Reply | Promise<Reply>;
+type Handler = (
+  target: CallTarget,
+  fields: string[],
+  payload: Buffer,
+  from: FrameLink,
+) => Reply | Promise<Reply>;
 
 const handlers: Partial<Record<FrameType, Handler>> = {
   [FrameType.StateGet]: (t, [key = ""]) => {
     const value = t.state.get(key);
     return value === undefined ? { fields: ["absent"] } : { payload: value };
   },
-  [FrameType.StatePut]: (t, [key = ""], value) => void t.state.put(key, ownBytes(value)),
-  [FrameType.StateDelete]: (t, [key = ""]) => ({ fields: t.state.delete(key) ? ["deleted"] : [] }),
+  [FrameType.StatePut]: (t, [key = ""], value, from) => {
+    t.state.put(key, ownBytes(value));
+    t.stateChanged(key, from);
+    return undefined;
+  },
+  [FrameType.StateDelete]: (t, [key = ""], _value, from) => {
+    const deleted = t.state.delete(key);
+    t.stateChanged(key, from);
+    return { fields: deleted ? ["deleted"] : [] };
+  },
   [FrameType.StateKeys]: (t) => ({ payload: json(t.state.keys()) }),
   [FrameType.MailPut]: (t, [destination = "", key = ""], value) =>
     mailPut(t, destination, key, value),
@@ -59,7 +74,7 @@ export function answerWorkerCall(target: CallTarget, frame: Frame, link: FrameLi
     return;
   }
   Promise.resolve()
-    .then(() => handler(target, decodeFields(frame.meta), frame.payload))
+    .then(() => handler(target, decodeFields(frame.meta), frame.payload, link))
     .then(
       (reply) => link.reply(frame.id, reply?.payload, reply?.fields),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),

@@ -6,6 +6,7 @@
  * fails with TIMEOUT and its worker is killed and replaced.
  */
 import { FrameType, PraaSError, encodeFields } from "../protocol/index.js";
+import type { FrameLink } from "../transport/index.js";
 import { WorkerHandle, type WorkerSpec } from "./worker-handle.js";
 
 export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
@@ -83,6 +84,13 @@ export class WorkerPool {
         resolve(true);
       });
     });
+  }
+
+  /** Sends a one-way frame to every worker but `except`. */
+  broadcast(type: FrameType, meta: Uint8Array, except?: FrameLink): void {
+    for (const worker of this.#workers) {
+      if (worker.link !== except) worker.link.send(type, 0, meta);
+    }
   }
 
   async stop(graceMs = 2000): Promise<void> {

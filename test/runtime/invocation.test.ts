@@ -59,6 +59,24 @@ describe("direct invocation", () => {
     await Promise.all(others.map((c) => c.close()));
   });
 
+  it("shows every worker the latest state, though workers cache what they read", async () => {
+    const readBoth = async (): Promise<{ pid: number; value: string | null }[]> => {
+      const request = JSON.stringify({ key: "shared", waitMs: 150 });
+      const replies = await Promise.all([0, 1].map(() => suite.conn.invoke("readLater", request)));
+      return replies.map((r) => JSON.parse(text(r)) as { pid: number; value: string | null });
+    };
+    const op = (body: object): Promise<Uint8Array> =>
+      suite.conn.invoke("stateOps", JSON.stringify(body));
+    await op({ op: "put", key: "shared", value: "v1" });
+    const first = await readBoth();
+    expect(new Set(first.map((r) => r.pid)).size).toBe(2);
+    expect(first.map((r) => r.value)).toEqual(["v1", "v1"]);
+    await op({ op: "put", key: "shared", value: "v2" });
+    expect((await readBoth()).map((r) => r.value)).toEqual(["v2", "v2"]);
+    await op({ op: "delete", key: "shared" });
+    expect((await readBoth()).map((r) => r.value)).toEqual([null, null]);
+  });
+
   it("keeps state across invocations", async () => {
     const first = Number(text(await suite.conn.invoke("add", "5")));
     expect(Number(text(await suite.conn.invoke("add", "7")))).toBe(first + 7);

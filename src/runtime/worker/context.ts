@@ -22,6 +22,7 @@ import {
   type Value,
 } from "../../protocol/index.js";
 import type { FrameLink } from "../../transport/index.js";
+import type { StateCache } from "./state-cache.js";
 
 export interface InvocationInfo {
   invocationId: string;
@@ -40,22 +41,40 @@ function call(
 }
 
 class State implements ProcessState {
-  constructor(readonly link: FrameLink) {}
+  constructor(
+    readonly link: FrameLink,
+    readonly cache: StateCache,
+  ) {}
 
   async get(key: string): Promise<Uint8Array | undefined> {
     assertKey(key);
+    const cached = this.cache.lookup(key);
+    if (cached !== undefined) return cached === null ? undefined : Buffer.from(cached);
+    const version = this.cache.version(key);
     const reply = await call(this.link, FrameType.StateGet, [key]);
-    return decodeFields(reply.meta)[0] === "absent" ? undefined : reply.payload;
+    const value = decodeFields(reply.meta)[0] === "absent" ? null : Buffer.from(reply.payload);
+    this.cache.remember(key, value, version);
+    return value === null ? undefined : Buffer.from(value);
   }
 
-  async put(key: string, value: Value): Promise<void> {
+  /**
+   * Cached here and sent to the process without waiting for its answer: the frame is handed to
+   * the kernel before this resolves, and everything this worker sends later queues behind it.
+   */
+  put(key: string, value: Value): Promise<void> {
     assertKey(key);
-    await call(this.link, FrameType.StatePut, [key], toBytes(value));
+    const bytes = Buffer.from(toBytes(value));
+    this.cache.write(key, bytes);
+    const sent = call(this.link, FrameType.StatePut, [key], bytes);
+    this.link.flush();
+    sent.catch(() => this.cache.forget(key));
+    return Promise.resolve();
   }
 
   async delete(key: string): Promise<boolean> {
     assertKey(key);
     const reply = await call(this.link, FrameType.StateDelete, [key]);
+    this.cache.write(key, null);
     return decodeFields(reply.meta)[0] === "deleted";
   }
 
@@ -74,12 +93,13 @@ class WorkerContext implements Context {
   constructor(
     readonly link: FrameLink,
     info: InvocationInfo,
+    cache: StateCache,
   ) {
     this.invocationId = info.invocationId;
     this.processId = info.processId;
     this.application = info.application;
     this.functionName = info.functionName;
-    this.state = new State(link);
+    this.state = new State(link, cache);
   }
 
   async put(destination: string, key: string, value: Value): Promise<void> {
@@ -109,8 +129,8 @@ class WorkerContext implements Context {
   }
 }
 
-export function createContext(link: FrameLink, info: InvocationInfo): Context {
-  return new WorkerContext(link, info);
+export function createContext(link: FrameLink, info: InvocationInfo, cache: StateCache): Context {
+  return new WorkerContext(link, info, cache);
 }
 
 function checkPeer(name: unknown, what: string, allowAny: boolean): void {

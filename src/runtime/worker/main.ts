@@ -7,6 +7,7 @@
  * argv: <bundle> <application> <process> <maxPayloadBytes>
  */
 import net from "node:net";
+import { getHeapStatistics } from "node:v8";
 import { pathToFileURL } from "node:url";
 import {
   FrameType,
@@ -20,11 +21,14 @@ import {
 } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
 import { createContext } from "./context.js";
+import { StateCache } from "./state-cache.js";
 
 const [bundlePath = "", application = "", processId = "", maxPayloadText = "0"] =
   process.argv.slice(2);
 const maxPayloadBytes = Number(maxPayloadText);
 const functions = new Map<string, PraaSFunction>();
+// A quarter of the heap at most: the cache only saves round trips, it must not cost an OOM.
+const stateCache = new StateCache(Math.floor(getHeapStatistics().heap_size_limit / 4));
 
 const link = new FrameLink(new net.Socket({ fd: 3, readable: true, writable: true }), {
   maxPayloadBytes,
@@ -50,6 +54,10 @@ async function load(): Promise<void> {
 }
 
 function onRequest(frame: Frame): void {
+  if (frame.type === FrameType.StateChanged) {
+    stateCache.forget(decodeFields(frame.meta)[0] ?? "");
+    return;
+  }
   if (frame.type !== FrameType.Invoke) {
     link.replyError(frame.id, new PraaSError("PROTOCOL_ERROR", `worker got frame ${frame.type}`));
     return;
@@ -64,7 +72,11 @@ async function run(frame: Frame): Promise<void> {
     link.replyError(frame.id, new PraaSError("FUNCTION_NOT_FOUND", `no function ${functionName}`));
     return;
   }
-  const ctx = createContext(link, { invocationId, processId, application, functionName });
+  const ctx = createContext(
+    link,
+    { invocationId, processId, application, functionName },
+    stateCache,
+  );
   try {
     reply(frame.id, resultBytes(await fn(frame.payload, ctx)));
   } catch (error) {
