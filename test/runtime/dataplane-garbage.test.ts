@@ -105,6 +105,15 @@ describe("garbage on the data-plane port", () => {
     await stillServing();
   });
 
+  it("refuses a state value over the payload cap inside the function, storing nothing", async () => {
+    const put = JSON.stringify({ op: "putBytes", key: "huge", value: String(2 * 1024 * 1024) });
+    await expect(suite.conn.invoke("stateOps", put)).rejects.toMatchObject({
+      code: "PAYLOAD_TOO_LARGE",
+    });
+    const got = await suite.conn.invoke("stateOps", JSON.stringify({ op: "get", key: "huge" }));
+    expect(JSON.parse(text(got))).toEqual({ value: null, size: null });
+  });
+
   it("rejects an oversized payload from the SDK with a typed error", async () => {
     await expect(suite.conn.invoke("echo", Buffer.alloc(1024 * 1024 + 1))).rejects.toMatchObject({
       code: "PAYLOAD_TOO_LARGE",

@@ -64,6 +64,16 @@ class State implements ProcessState {
   put(key: string, value: Value): Promise<void> {
     assertKey(key);
     const bytes = Buffer.from(toBytes(value));
+    // Refused here, since nobody waits for the process's answer to a put.
+    if (bytes.length > this.cache.maxValueBytes) {
+      const limit = this.cache.maxValueBytes;
+      return Promise.reject(
+        new PraaSError(
+          "PAYLOAD_TOO_LARGE",
+          `state value of ${bytes.length} bytes exceeds ${limit}`,
+        ),
+      );
+    }
     this.cache.write(key, bytes);
     const sent = call(this.link, FrameType.StatePut, [key], bytes);
     this.link.flush();

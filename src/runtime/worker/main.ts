@@ -28,7 +28,10 @@ const [bundlePath = "", application = "", processId = "", maxPayloadText = "0"] 
 const maxPayloadBytes = Number(maxPayloadText);
 const functions = new Map<string, PraaSFunction>();
 // A quarter of the heap at most: the cache only saves round trips, it must not cost an OOM.
-const stateCache = new StateCache(Math.floor(getHeapStatistics().heap_size_limit / 4));
+const stateCache = new StateCache(
+  Math.floor(getHeapStatistics().heap_size_limit / 4),
+  maxPayloadBytes,
+);
 
 const link = new FrameLink(new net.Socket({ fd: 3, readable: true, writable: true }), {
   maxPayloadBytes,

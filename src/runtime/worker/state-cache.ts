@@ -12,7 +12,14 @@ export class StateCache {
   readonly #limitBytes: number;
   #bytes = 0;
 
-  constructor(limitBytes: number) {
+  /**
+   * @param limitBytes cache budget; past it the cache starts over
+   * @param maxValueBytes the largest value the process accepts (its payload cap)
+   */
+  constructor(
+    limitBytes: number,
+    readonly maxValueBytes: number,
+  ) {
     this.#limitBytes = limitBytes;
   }
 
