@@ -4,7 +4,6 @@
  * cannot authenticate within the deadline is dropped. Registered links carry commands to the
  * process (swap, stop, peers) and the process's requests (resume a peer).
  */
-import { timingSafeEqual } from "node:crypto";
 import net from "node:net";
 import type { Logger } from "pino";
 import {
@@ -13,6 +12,7 @@ import {
   encodeFields,
   ensurePraaSError,
   expectFields,
+  secretsEqual,
   type Frame,
 } from "../protocol/index.js";
 import { FrameLink } from "../transport/index.js";
@@ -141,7 +141,7 @@ export class ControlLinkServer {
         "register",
       );
       const expected = await this.events.secretOf(app, name);
-      if (expected === undefined || !same(secret, expected))
+      if (expected === undefined || !secretsEqual(secret, expected))
         throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
       const registration = { app, name, host, port: Number(port), token };
       await this.events.registered(registration);
@@ -186,10 +186,4 @@ export class ControlLinkServer {
 
 function key(app: string, name: string): string {
   return `${app}/${name}`;
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

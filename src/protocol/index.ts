@@ -6,5 +6,6 @@ export * from "./parser.js";
 export * from "./values.js";
 export * from "./names.js";
 export * from "./handshake.js";
+export * from "./secrets.js";
 export type * from "./context.js";
 export * from "./api.js";

@@ -5,7 +5,6 @@
  * mailbox messages. Garbage closes only the connection that sent it.
  */
 import net from "node:net";
-import { timingSafeEqual } from "node:crypto";
 import {
   FrameType,
   PraaSError,
@@ -13,6 +12,7 @@ import {
   ensurePraaSError,
   expectFields,
   parseHello,
+  secretsEqual,
   welcomeFields,
   type Frame,
   type Hello,
@@ -90,7 +90,7 @@ export class DataPlaneServer {
       if (frame.type !== FrameType.Hello)
         throw new PraaSError("PROTOCOL_ERROR", "expected HELLO first");
       const hello = parseHello(frame.meta);
-      if (!tokenMatches(hello.token, this.#options.token)) {
+      if (!secretsEqual(hello.token, this.#options.token)) {
         throw new PraaSError("UNAUTHORIZED", "wrong data-plane token");
       }
       clearTimeout(timer);
@@ -139,10 +139,4 @@ export class DataPlaneServer {
     this.#handler.deliver(source, key, frame.payload);
     link.reply(frame.id);
   }
-}
-
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
