@@ -49,6 +49,8 @@ export class LocalBackend implements ProcessBackend {
       memoryMiB: spec.memoryMiB,
       restore: spec.restore,
       control: spec.controlAddress,
+      host: this.#options.host ?? "127.0.0.1",
+      advertiseHost: this.#options.host ?? "127.0.0.1",
       token: spec.token,
       secret: spec.secret,
       ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),

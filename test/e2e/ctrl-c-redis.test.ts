@@ -1,0 +1,109 @@
+// No stop of `praas up --redis` strands a process. Ctrl-C signals the whole foreground process
+// group: it must reach only the control plane, which swaps its processes out. And a control
+// plane killed outright leaves its processes running; restarted on the same HTTP port (so the
+// same default control port), it takes them back.
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PraaS } from "../../src/sdk/index.js";
+import { makeTempDir } from "../helpers/process-harness.js";
+import { freePort, portClosed, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+import { startRedis, type RedisServer } from "../helpers/redis-server.js";
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
+
+let temp: Awaited<ReturnType<typeof makeTempDir>>;
+let redis: RedisServer;
+let httpPort: number;
+let praas: RunningPraaS | undefined;
+
+/** `praas up` on the fixed HTTP port, without --control-port, leading its own group. */
+const start = async (): Promise<RunningPraaS> =>
+  (praas = await startPraaS({
+    dataDir: temp.dir,
+    redis: redis.url,
+    detached: true,
+    extraArgs: ["--port", String(httpPort)],
+  }));
+
+/** A free port whose successor is free too (HTTP port and default control port). */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port < 65535 && (await canListen(port + 1))) return port;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** Polls the API (bounded) until the process reports `status`. */
+async function until(client: PraaS, name: string, status: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await client.getProcess("counter", name)).status !== status) {
+    if (Date.now() > deadline) throw new Error(`${name} never became ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+beforeAll(async () => {
+  temp = await makeTempDir("e2e-ctrl-c");
+  redis = await startRedis();
+  httpPort = await freePortPair();
+});
+
+afterAll(async () => {
+  // Whatever happened, leave no process running: delete them all, then stop.
+  const running = praas?.child.exitCode === null ? praas : await start().catch(() => undefined);
+  if (running) {
+    const client = new PraaS(running.url);
+    for (const name of ["c1", "c2"])
+      await client.deleteProcess("counter", name).catch(() => undefined);
+    await client.close();
+    await running.stop();
+  }
+  await redis?.stop();
+  await temp?.remove();
+});
+
+describe("stopping praas up --redis", () => {
+  it("Ctrl-C (SIGINT to the whole process group) swaps processes out; their state survives", async () => {
+    const first = await start();
+    const client = new PraaS(first.url);
+    await client.deploy("counter", "examples/counter");
+    const info = (await client.createProcess("counter", "c1", { memory: 128 })).info;
+    expect(text(await client.invoke("counter", "add", "5", { process: "c1" }))).toBe("5");
+    await client.close();
+
+    process.kill(-first.child.pid!, "SIGINT");
+    expect(await first.exited).toBe(0);
+    expect(await portClosed(info.connection!.host, info.connection!.port)).toBe(true);
+
+    const second = await start();
+    const again = new PraaS(second.url);
+    expect((await again.getProcess("counter", "c1")).status).toBe("swapped");
+    expect(text(await again.invoke("counter", "add", "1", { process: "c1" }))).toBe("6");
+    await again.close();
+  });
+
+  it("SIGKILL of the control plane alone: processes live on and reconnect after a restart", async () => {
+    const client = new PraaS(praas!.url);
+    await client.createProcess("counter", "c2", { memory: 128 });
+    expect(text(await client.invoke("counter", "add", "5", { process: "c2" }))).toBe("5");
+    await client.close();
+    await praas!.kill();
+
+    const restarted = await start();
+    const again = new PraaS(restarted.url);
+    await until(again, "c2", "active");
+    // A swap travels over the control link: it works only because the process reconnected.
+    expect((await again.swap("counter", "c2")).status).toBe("swapped");
+    expect(text(await again.invoke("counter", "add", "1", { process: "c2" }))).toBe("6");
+    expect(text(await again.invoke("counter", "get", "", { process: "c1" }))).toBe("6");
+    await again.close();
+  });
+});
