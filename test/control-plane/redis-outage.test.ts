@@ -22,6 +22,7 @@ const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let redisDir: Awaited<ReturnType<typeof makeTempDir>>;
 let redis: RedisServer | undefined;
+let redisPort = 0;
 let plane: ControlPlane | undefined;
 let watcher: RedisMetadataStore | undefined;
 
@@ -30,9 +31,12 @@ beforeAll(async () => {
   temp = await makeTempDir("redis-outage");
   redisDir = await makeTempDir("redis-outage-aof");
   redis = await startRedis({ dir: redisDir.dir });
+  redisPort = redis.port;
 });
 
 afterAll(async () => {
+  // A failed run may have left Redis stopped: start it so the control plane stops cleanly.
+  redis ??= await startRedis({ port: redisPort, dir: redisDir.dir }).catch(() => undefined);
   await watcher?.close();
   await plane?.stop();
   await redis?.stop();
@@ -117,6 +121,7 @@ describe("Redis restarting under load", () => {
     try {
       await until(load.outcomes, "ok", 20);
       await redis!.stop();
+      redis = undefined;
       await until(load.outcomes, "unavailable", 20);
       const downTo = load.outcomes.length;
       redis = await startRedis({ port, dir: redisDir.dir });

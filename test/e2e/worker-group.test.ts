@@ -6,10 +6,12 @@ import { bundleFixture, makeTempDir, startProcess, text } from "../helpers/proce
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let bundle: string;
+let spawner: string;
 
 beforeAll(async () => {
   temp = await makeTempDir("worker-group");
   bundle = await bundleFixture("runtime-suite", temp.dir);
+  spawner = await bundleFixture("spawner", temp.dir);
 });
 
 afterAll(async () => {
@@ -63,6 +65,20 @@ describe("a worker spinning forever", () => {
     } finally {
       if (alive(workerPid)) process.kill(workerPid, "SIGKILL");
       await conn.close();
+    }
+  });
+
+  it("a process a function started dies when its cloud process stops", async () => {
+    const proc = await startProcess({ name: "parent", bundle: spawner, blobDir: temp.dir });
+    const conn = await proc.connect();
+    const sleeperPid = Number(text(await conn.invoke("startSleeper", "")));
+    try {
+      expect(alive(sleeperPid)).toBe(true);
+      await conn.close();
+      await proc.stop();
+      expect(await gone(sleeperPid)).toBe(true);
+    } finally {
+      if (alive(sleeperPid)) process.kill(sleeperPid, "SIGKILL");
     }
   });
 });
