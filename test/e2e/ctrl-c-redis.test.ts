@@ -2,6 +2,7 @@
 // group: it must reach only the control plane, which swaps its processes out. And a control
 // plane killed outright leaves its processes running; restarted on the same HTTP port (so the
 // same default control port), it takes them back.
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
@@ -63,6 +64,7 @@ afterAll(async () => {
     const client = new PraaS(running.url);
     for (const name of ["c1", "c2"])
       await client.deleteProcess("counter", name).catch(() => undefined);
+    await client.deleteProcess("suite", "s1").catch(() => undefined);
     await client.close();
     await running.stop();
   }
@@ -105,5 +107,25 @@ describe("stopping praas up --redis", () => {
     expect(text(await again.invoke("counter", "add", "1", { process: "c2" }))).toBe("6");
     expect(text(await again.invoke("counter", "get", "", { process: "c1" }))).toBe("6");
     await again.close();
+  });
+
+  it("a cloud process told to stop by a signal swaps itself out; its record says swapped", async () => {
+    const client = new PraaS(praas!.url);
+    await client.deploy("suite", "test/fixtures/apps/runtime-suite");
+    await client.createProcess("suite", "s1", { memory: 128 });
+    expect(text(await client.invoke("suite", "add", "5", { process: "s1" }))).toBe("5");
+    const workerPid = text(await client.invoke("suite", "pid", "", { process: "s1" }));
+    const processPid = Number(
+      readFileSync(`/proc/${workerPid}/stat`, "utf8").split(") ")[1]!.split(" ")[1],
+    );
+
+    process.kill(processPid, "SIGTERM");
+    const deadline = Date.now() + 20_000;
+    while ((await client.getProcess("suite", "s1")).status !== "swapped") {
+      if (Date.now() > deadline) throw new Error("s1 never became swapped");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(text(await client.invoke("suite", "add", "1", { process: "s1" }))).toBe("6");
+    await client.close();
   });
 });
