@@ -110,7 +110,8 @@ describe("stopping praas up --redis", () => {
   });
 
   it("a cloud process told to stop by a signal swaps itself out; its record says swapped", async () => {
-    const client = new PraaS(praas!.url);
+    const running = praas?.child.exitCode === null ? praas : await start();
+    const client = new PraaS(running.url);
     await client.deploy("suite", "test/fixtures/apps/runtime-suite");
     await client.createProcess("suite", "s1", { memory: 128 });
     expect(text(await client.invoke("suite", "add", "5", { process: "s1" }))).toBe("5");
