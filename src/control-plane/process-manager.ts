@@ -113,7 +113,11 @@ export class ProcessManager {
     });
   }
 
-  /** Active already, or resumed, or (while another call resumes or allocates it) waited for. */
+  /**
+   * Active already, or resumed (from swapped, or from failed when its state was swapped out),
+   * or (while another call resumes or allocates it) waited for. A resume that fails answers
+   * with its own error at once.
+   */
   async ensureActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
     const record = await getProcessOrThrow(this.#deps.store, app, name);
     if (record.status === "active") return record;
