@@ -43,11 +43,31 @@ function canListen(port: number): Promise<boolean> {
 }
 
 /** Polls the API (bounded) until the process reports `status`. */
-async function until(client: PraaS, name: string, status: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while ((await client.getProcess("counter", name)).status !== status) {
+async function until(
+  client: PraaS,
+  name: string,
+  status: string,
+  app = "counter",
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await client.getProcess(app, name)).status !== status) {
     if (Date.now() > deadline) throw new Error(`${name} never became ${status}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The parent pid of `pid`, from /proc. */
+function parentOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
   }
 }
 
@@ -64,7 +84,8 @@ afterAll(async () => {
     const client = new PraaS(running.url);
     for (const name of ["c1", "c2"])
       await client.deleteProcess("counter", name).catch(() => undefined);
-    await client.deleteProcess("suite", "s1").catch(() => undefined);
+    for (const name of ["s1", "s2"])
+      await client.deleteProcess("suite", name).catch(() => undefined);
     await client.close();
     await running.stop();
   }
@@ -116,9 +137,7 @@ describe("stopping praas up --redis", () => {
     await client.createProcess("suite", "s1", { memory: 128 });
     expect(text(await client.invoke("suite", "add", "5", { process: "s1" }))).toBe("5");
     const workerPid = text(await client.invoke("suite", "pid", "", { process: "s1" }));
-    const processPid = Number(
-      readFileSync(`/proc/${workerPid}/stat`, "utf8").split(") ")[1]!.split(" ")[1],
-    );
+    const processPid = parentOf(Number(workerPid));
 
     process.kill(processPid, "SIGTERM");
     const deadline = Date.now() + 20_000;
@@ -129,4 +148,33 @@ describe("stopping praas up --redis", () => {
     expect(text(await client.invoke("suite", "add", "1", { process: "s1" }))).toBe("6");
     await client.close();
   });
+
+  it("a process stopped while its control plane is away keeps its state: failed, then resumed on invoke", async () => {
+    const running = praas?.child.exitCode === null ? praas : await start();
+    const client = new PraaS(running.url);
+    await client.deploy("suite", "test/fixtures/apps/runtime-suite");
+    const proc = await client.createProcess("suite", "s2", { memory: 128 });
+    expect(text(await client.invoke("suite", "add", "5", { process: "s2" }))).toBe("5");
+    const processPid = parentOf(
+      Number(text(await client.invoke("suite", "pid", "", { process: "s2" }))),
+    );
+    await client.close();
+    await running.kill();
+
+    // Alone, told to stop: it swaps out but cannot tell anyone; its record still says active.
+    process.kill(processPid, "SIGTERM");
+    const deadline = Date.now() + 20_000;
+    while (alive(processPid)) {
+      if (Date.now() > deadline) throw new Error("the process did not exit");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(proc.info.status).toBe("active");
+
+    const restarted = await start();
+    const again = new PraaS(restarted.url);
+    // The restarted control plane gives it the reconnect grace (30 s), then marks it failed.
+    await until(again, "s2", "failed", "suite", 60_000);
+    expect(text(await again.invoke("suite", "add", "1", { process: "s2" }))).toBe("6");
+    await again.close();
+  }, 120_000);
 });
