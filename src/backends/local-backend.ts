@@ -2,7 +2,10 @@
  * The local backend: each cloud process is a child process of the control plane on this host,
  * on a free port, with `vcpus` workers and `memory` MiB split into the workers' heap limits.
  * Bundles are cached as files under `<dataDir>/bundles`. Children are stopped on `stop` and on
- * `shutdown`, so stopping the control plane leaves no orphans.
+ * `shutdown`, so stopping the control plane leaves no orphans. Each child leads a process group
+ * of its own (see launch.ts): a Ctrl-C meant for the control plane does not reach it, and when
+ * it exits, for any reason, its whole group (workers, whatever its functions started) is killed.
+ * `stop` sends SIGTERM first, on which a process with a control link swaps its state out.
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -49,6 +52,8 @@ export class LocalBackend implements ProcessBackend {
       memoryMiB: spec.memoryMiB,
       restore: spec.restore,
       control: spec.controlAddress,
+      host: this.#options.host ?? "127.0.0.1",
+      advertiseHost: this.#options.host ?? "127.0.0.1",
       token: spec.token,
       secret: spec.secret,
       ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),

@@ -1,6 +1,6 @@
 /**
  * Starts a throwaway redis-server (for the benchmarks' baselines and the tests): loopback only,
- * no persistence, on a free port.
+ * on a free port, no persistence unless asked for (an append-only file in a given directory).
  * Resolves once it answers PING; `stop()` kills it and waits for it to exit.
  */
 import { spawn } from "node:child_process";
@@ -34,16 +34,24 @@ export function findRedisServer(): string | undefined {
   return undefined;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+export interface RedisStartOptions {
+  /** A given port (e.g. to restart a server where its clients expect it); default: a free one. */
+  port?: number;
+  /** Persist to an append-only file in this directory, so a restart keeps the data. */
+  dir?: string;
+}
+
+export async function startRedis(options: RedisStartOptions = {}): Promise<RedisServer> {
   const executable = findRedisServer();
   if (executable === undefined) {
     throw new Error("redis-server is not on PATH: install it (apt-get install -y redis-server)");
   }
+  if (options.port !== undefined) return startOnPort(executable, options.port, options.dir);
   // A free port can be taken between probing and binding; try a few before giving up.
   let lastError: unknown;
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     try {
-      return await startOnPort(executable, await freePort());
+      return await startOnPort(executable, await freePort(), options.dir);
     } catch (error) {
       lastError = error;
     }
@@ -51,8 +59,10 @@ export async function startRedis(): Promise<RedisServer> {
   throw lastError;
 }
 
-async function startOnPort(executable: string, port: number): Promise<RedisServer> {
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+async function startOnPort(executable: string, port: number, dir?: string): Promise<RedisServer> {
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", ""];
+  if (dir === undefined) args.push("--appendonly", "no");
+  else args.push("--dir", dir, "--appendonly", "yes", "--appendfsync", "always");
   const child = spawn(executable, args, { stdio: ["ignore", "pipe", "pipe"] });
   const output: string[] = [];
   child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));

@@ -20,10 +20,17 @@ export interface ControlPlaneOptions {
   store?: MetadataStoreConfig;
   /** Default: disk under `<dataDir>/blobs`. */
   blobs?: BlobStoreConfig;
-  /** Control-link listen address (processes dial it); port 0 = a free port. */
+  /** Control-link listen address (processes dial it); default: `advertiseHost`. */
   controlHost?: string;
+  /**
+   * Control-link port; default: the HTTP port + 1, so processes that outlive a restart find the
+   * control plane again (0, or an HTTP port of 0, means any free port).
+   */
   controlPort?: number;
-  /** Address processes and clients use to reach processes; default 127.0.0.1. */
+  /**
+   * Address processes listen on and that they, their peers and clients use to reach them, and
+   * that processes dial for the control link; default 127.0.0.1.
+   */
   advertiseHost?: string;
   /** Largest app tarball or invocation payload, bytes; default 64 MiB. */
   bodyLimitBytes?: number;
@@ -54,17 +61,19 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
   const dataDir = path.resolve(options.dataDir ?? ".praas");
   const maxVcpus = positive(options.maxVcpus ?? 16, "maxVcpus");
   const maxMemoryMiB = positive(options.maxMemoryMiB ?? 16_384, "maxMemoryMiB");
+  const httpPort = port(options.port ?? 8080, "port");
+  const advertiseHost = options.advertiseHost ?? "127.0.0.1";
   return Object.freeze({
     host: options.host ?? "127.0.0.1",
-    port: port(options.port ?? 8080, "port"),
+    port: httpPort,
     https: options.https,
     apiToken: options.apiToken || undefined,
     dataDir,
     store: options.store ?? { kind: "memory" as const },
     blobs: options.blobs ?? { kind: "disk" as const, root: path.join(dataDir, "blobs") },
-    controlHost: options.controlHost ?? "127.0.0.1",
-    controlPort: port(options.controlPort ?? 0, "controlPort"),
-    advertiseHost: options.advertiseHost ?? "127.0.0.1",
+    controlHost: options.controlHost ?? advertiseHost,
+    controlPort: port(options.controlPort ?? defaultControlPort(httpPort), "controlPort"),
+    advertiseHost,
     bodyLimitBytes: positive(options.bodyLimitBytes ?? 64 * 1024 * 1024, "bodyLimitBytes"),
     maxVcpus,
     maxMemoryMiB,
@@ -79,6 +88,11 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     logLevel: options.logLevel ?? "info",
     processLogLevel: options.processLogLevel ?? "warn",
   });
+}
+
+/** The HTTP port + 1: stable across restarts without a flag. Any free port when HTTP's is. */
+export function defaultControlPort(httpPort: number): number {
+  return httpPort === 0 || httpPort === 65535 ? 0 : httpPort + 1;
 }
 
 function positive(value: number, what: string): number {

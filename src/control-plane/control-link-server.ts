@@ -37,6 +37,8 @@ export interface ControlLinkEvents {
   lost(app: string, name: string): void;
   /** The process asks for a swapped peer to be resumed. */
   resumeRequested(app: string, from: string, peer: string): Promise<void>;
+  /** The process swapped itself out (it was told to stop by a signal) and is about to exit. */
+  swappedItself(app: string, name: string, size: number): Promise<void>;
 }
 
 export class ControlLinkServer {
@@ -166,11 +168,15 @@ export class ControlLinkServer {
   }
 
   #onRequest(link: FrameLink, from: Registration, frame: Frame): void {
-    const [command = "", peer = ""] = expectFields(frame.meta, 1, "command");
-    if (frame.type !== FrameType.Command || command !== "resume") {
+    const [command = "", arg = ""] = expectFields(frame.meta, 1, "command");
+    if (frame.type !== FrameType.Command || (command !== "resume" && command !== "swapped")) {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
-    this.events.resumeRequested(from.app, from.name, peer).then(
+    const handled =
+      command === "resume"
+        ? this.events.resumeRequested(from.app, from.name, arg)
+        : this.events.swappedItself(from.app, from.name, Number(arg));
+    handled.then(
       () => link.reply(frame.id),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
     );

@@ -35,6 +35,9 @@ import { ProcessManager } from "./process-manager.js";
 import { toProcessInfo } from "./records.js";
 import type { ControlPlaneService, HealthInfo, InvocationOutput } from "./service.js";
 
+/** How soon a sweep that could not read the store is tried again. */
+const SWEEP_RETRY_MS = 5_000;
+
 export class ControlPlane implements ControlPlaneService {
   readonly config: ControlPlaneConfig;
   readonly log: Logger;
@@ -50,6 +53,7 @@ export class ControlPlane implements ControlPlaneService {
   #http: FastifyInstance | undefined;
   #controlPort = 0;
   #sweep: NodeJS.Timeout | undefined;
+  #stopping = false;
 
   private constructor(
     config: ControlPlaneConfig,
@@ -73,6 +77,7 @@ export class ControlPlane implements ControlPlaneService {
         registered: (registration) => this.#registered(registration),
         lost: (app, name) => this.#manager.linkLost(app, name),
         resumeRequested: (app, from, peer) => this.#resumeForPeer(app, from, peer),
+        swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
       },
       log,
     );
@@ -112,6 +117,7 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearTimeout(this.#sweep);
     await this.#http?.close();
     await this.#invoker.stop();
@@ -196,12 +202,22 @@ export class ControlPlane implements ControlPlaneService {
       metrics: { registry: this.registry },
     });
     await this.#http.listen({ host: this.config.host, port: this.config.port });
-    this.#sweep = setTimeout(
-      () => void this.#manager.sweepUnreachable(),
-      this.config.reconnectGraceMs,
-    );
-    this.#sweep.unref();
+    this.#scheduleSweep(this.config.reconnectGraceMs);
     this.log.info({ url: this.url, controlPort: this.#controlPort }, "control plane listening");
+  }
+
+  /**
+   * Processes recorded as active that did not dial back by then are marked failed. When the
+   * store cannot be read (Redis down), the sweep is tried again later rather than skipped.
+   */
+  #scheduleSweep(delayMs: number): void {
+    this.#sweep = setTimeout(() => {
+      this.#manager.sweepUnreachable().catch((error: unknown) => {
+        this.log.warn({ err: String(error) }, "sweep of unreachable processes failed; retrying");
+        if (!this.#stopping) this.#scheduleSweep(SWEEP_RETRY_MS);
+      });
+    }, delayMs);
+    this.#sweep.unref();
   }
 
   async #registered(registration: {

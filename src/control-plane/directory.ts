@@ -34,7 +34,10 @@ export class PeerDirectory {
     this.#scheduled.add(app);
     setTimeout(() => {
       this.#scheduled.delete(app);
-      void this.push(app);
+      this.push(app).catch((error: unknown) => {
+        // The store is unreachable (e.g. Redis restarting): the next change pushes again.
+        this.log.warn({ app, err: String(error) }, "peer directory push failed");
+      });
     }, COALESCE_MS).unref();
   }
 

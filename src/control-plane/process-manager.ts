@@ -38,7 +38,7 @@ export class ProcessManager {
     this.#deps = deps;
     deps.backend.onExit((exit) => {
       const reason = `process exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
-      void this.markFailed(exit.app, exit.name, reason, exit.backendId);
+      this.#markFailedLater(exit.app, exit.name, reason, exit.backendId);
     });
   }
 
@@ -113,14 +113,20 @@ export class ProcessManager {
     });
   }
 
-  /** Active already, or resumed, or (while another call resumes or allocates it) waited for. */
+  /**
+   * Active already, or resumed (from swapped, or from failed when its state was swapped out),
+   * or (while another call resumes or allocates it) waited for. A resume that fails answers
+   * with its own error at once.
+   */
   async ensureActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
     const record = await getProcessOrThrow(this.#deps.store, app, name);
     if (record.status === "active") return record;
     if (record.status === "swapping")
       await waitForStatus(this.#deps.store, app, name, "swapped", timeoutMs);
-    if (record.status === "swapped" || record.status === "swapping") {
-      return this.resume(app, name).catch(() => this.#waitActive(app, name, timeoutMs));
+    if (["swapped", "swapping", "failed"].includes(record.status)) {
+      return this.resume(app, name).catch((error: unknown) =>
+        this.#afterFailedResume(app, name, timeoutMs, error),
+      );
     }
     if (record.status === "resuming" || record.status === "allocating") {
       return this.#waitActive(app, name, timeoutMs);
@@ -158,8 +164,37 @@ export class ProcessManager {
   /** A control link closed: unless the process registers again at once, it failed. */
   linkLost(app: string, name: string): void {
     setTimeout(() => {
-      if (!this.#deps.links.has(app, name)) void this.markFailed(app, name, "control link lost");
+      if (!this.#deps.links.has(app, name)) this.#markFailedLater(app, name, "control link lost");
     }, LOST_GRACE_MS).unref();
+  }
+
+  /** markFailed from an event handler: nobody awaits it, so a store failure is logged here. */
+  #markFailedLater(app: string, name: string, reason: string, backendId?: string): void {
+    this.markFailed(app, name, reason, backendId).catch((error: unknown) => {
+      this.#deps.log.warn(
+        { app, name, reason, err: String(error) },
+        "could not mark process failed",
+      );
+    });
+  }
+
+  /**
+   * A resume started by `ensureActive` failed. Another caller may have won the race to resume
+   * (our transition was refused): then wait for theirs. Otherwise the resume's own error is the
+   * answer, at once.
+   */
+  async #afterFailedResume(
+    app: string,
+    name: string,
+    timeoutMs: number,
+    error: unknown,
+  ): Promise<ProcessRecord> {
+    if (!(error instanceof PraaSError) || error.code !== "INVALID_STATE") throw error;
+    const now = await this.#deps.store.getProcess(app, name);
+    if (now?.status === "active") return now;
+    if (now?.status === "resuming" || now?.status === "allocating")
+      return this.#waitActive(app, name, timeoutMs);
+    throw error;
   }
 
   /**
@@ -181,6 +216,22 @@ export class ProcessManager {
     }
   }
 
+  /**
+   * The process swapped itself out (a signal told it to stop) and exits next: record it as
+   * swapped so it resumes on demand. A swap we started ourselves records that on its own.
+   */
+  async swappedItself(app: string, name: string, size: number): Promise<void> {
+    const record = await getProcessOrThrow(this.#deps.store, app, name);
+    if (record.status !== "active") return;
+    await transition(this.#deps.store, app, name, ["active"], "swapping");
+    await transition(this.#deps.store, app, name, ["swapping"], "swapped", {
+      stateSize: size,
+      connection: undefined,
+      backendId: undefined,
+    });
+    this.#deps.log.info({ app, name, size }, "process swapped itself out");
+  }
+
   /** A registration nobody waited for: a process reconnecting, e.g. after a control-plane restart. */
   async reconnected(registration: Registration): Promise<void> {
     const { app, name, host, port, token } = registration;
@@ -198,16 +249,24 @@ export class ProcessManager {
   /** Stops every live process this replica can reach: swapped out when state can outlive us. */
   async shutdown(persist: boolean): Promise<void> {
     this.#shuttingDown = true;
-    const { store, backend } = this.#deps;
+    try {
+      await this.#stopLinked(persist);
+    } catch (error) {
+      // E.g. Redis is down: the backend still stops every child, and a process told to stop
+      // by a signal swaps its state out by itself, so nothing is stranded.
+      this.#deps.log.warn({ err: String(error) }, "could not stop processes over their links");
+    }
+    await this.#deps.backend.shutdown();
+  }
+
+  async #stopLinked(persist: boolean): Promise<void> {
+    const { store, links } = this.#deps;
     const apps = await store.listApps();
     const records = (await Promise.all(apps.map((a) => store.listProcesses(a.name)))).flat();
-    const live = records.filter(
-      (r) => r.status === "active" && this.#deps.links.has(r.app, r.name),
-    );
+    const live = records.filter((r) => r.status === "active" && links.has(r.app, r.name));
     await Promise.all(
       live.map((r) => (persist ? this.swap(r.app, r.name) : this.#stop(r)).catch(() => undefined)),
     );
-    await backend.shutdown();
   }
 
   async #activate(
@@ -289,7 +348,10 @@ async function loadBundle(blobs: BlobStore, key: string): Promise<Buffer> {
   return bytes;
 }
 
-/** Resolves when the process reaches `status`; rejects on timeout or when it fails or vanishes. */
+/**
+ * Resolves when the process reaches `status`; rejects on timeout, when it fails or vanishes, or
+ * when the store cannot be read. The timer and the subscription end on every path.
+ */
 export async function waitForStatus(
   store: MetadataStore,
   app: string,
@@ -297,38 +359,30 @@ export async function waitForStatus(
   status: ProcessStatus,
   timeoutMs: number,
 ): Promise<ProcessRecord> {
-  let unsubscribe: (() => Promise<void>) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let subscription: Promise<() => Promise<void>> | undefined;
   try {
     return await new Promise<ProcessRecord>((resolve, reject) => {
       const check = (record: ProcessRecord | undefined): void => {
         if (record?.status === status) resolve(record);
         else if (!record || record.status === "failed" || record.status === "deleted") {
-          reject(
-            new PraaSError(
-              "INVALID_STATE",
-              `process ${app}/${name} is ${record?.status ?? "gone"}`,
-            ),
-          );
+          const now = record?.status ?? "gone";
+          reject(new PraaSError("INVALID_STATE", `process ${app}/${name} is ${now}`));
         }
       };
-      setTimeout(
-        () =>
-          reject(
-            new PraaSError("TIMEOUT", `process ${app}/${name} not ${status} in ${timeoutMs} ms`),
-          ),
-        timeoutMs,
-      ).unref();
-      void store
-        .subscribe((change) => {
-          if (change.app === app && change.name === name) check(change.record);
-        })
-        .then(async (off) => {
-          unsubscribe = off;
-          check(await store.getProcess(app, name));
-        });
+      timer = setTimeout(() => {
+        reject(
+          new PraaSError("TIMEOUT", `process ${app}/${name} not ${status} in ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      subscription = store.subscribe((change) => {
+        if (change.app === app && change.name === name) check(change.record);
+      });
+      subscription.then(async () => check(await store.getProcess(app, name))).catch(reject);
     });
   } finally {
-    await unsubscribe?.();
+    clearTimeout(timer);
+    await subscription?.then((off) => off()).catch(() => undefined);
   }
 }
 

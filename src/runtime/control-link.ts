@@ -13,6 +13,8 @@
  *   Register [application, process, secret, host, port, token] → Result
  *   Command ["resume", peer] → Result once the peer is active (resumed first when swapped) and
  *     a fresh directory has been sent to us; PROCESS_NOT_FOUND when there is no such peer
+ *   Command ["swapped", size] → Result once the record says swapped (the process swapped itself
+ *     out on SIGTERM/SIGINT and exits next)
  */
 import type { Logger } from "pino";
 import {
@@ -38,6 +40,7 @@ export interface ControlHandler {
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
+const REPORT_TIMEOUT_MS = 5_000;
 
 export class ControlLink {
   #link: FrameLink | undefined;
@@ -66,6 +69,21 @@ export class ControlLink {
     if (!this.#link || this.#link.closed)
       throw new PraaSError("PEER_UNAVAILABLE", "no control-plane link");
     await this.#link.request(FrameType.Command, encodeFields(["resume", peer]));
+  }
+
+  /**
+   * Tells the control plane this process swapped itself out (it was asked to stop by a signal),
+   * so its record becomes `swapped`. Best effort: without a link the control plane learns it
+   * from the lost link, and `resume` from `failed` restores the same snapshot.
+   */
+  async reportSwapped(size: number): Promise<void> {
+    if (!this.#link || this.#link.closed) return;
+    await this.#link.request(
+      FrameType.Command,
+      encodeFields(["swapped", String(size)]),
+      undefined,
+      REPORT_TIMEOUT_MS,
+    );
   }
 
   close(): void {

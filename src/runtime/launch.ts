@@ -33,6 +33,10 @@ export interface LaunchOptions {
   orphanTimeoutMs?: number;
   /** Control plane `host:port` to register with. */
   control?: string;
+  /** Data-plane listen address; default 127.0.0.1. */
+  host?: string;
+  /** Address clients and peers dial; default `host`. */
+  advertiseHost?: string;
   token: string;
   secret?: string;
   logLevel?: string;
@@ -52,6 +56,9 @@ export interface LaunchedProcess {
 export async function launchProcess(options: LaunchOptions): Promise<LaunchedProcess> {
   const child = spawn(process.execPath, [RUNTIME_MAIN, ...launchArgs(options)], {
     stdio: ["ignore", "pipe", "inherit"],
+    // A process group of its own: a Ctrl-C meant for the parent does not reach the process,
+    // and the whole group (its workers, anything a function started) can be killed at once.
+    detached: true,
     env: {
       ...process.env,
       ...options.env,
@@ -61,7 +68,10 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
     },
   });
   const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
+    child.once("exit", (code) => {
+      killGroup(child);
+      resolve(code);
+    }),
   );
   try {
     const ready = await readyLine(child, options.readyTimeoutMs ?? 30_000);
@@ -81,7 +91,22 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.restore) args.push("--restore");
   if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));
   if (o.control) args.push("--control", o.control);
+  if (o.host) args.push("--host", o.host);
+  if (o.advertiseHost) args.push("--advertise-host", o.advertiseHost);
   return args;
+}
+
+/**
+ * Once the process is gone, nothing it started may outlive it: its workers (even one stuck in
+ * a synchronous loop) and anything its functions spawned are in its process group.
+ */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // ESRCH: the group is already empty.
+  }
 }
 
 interface ReadyLine {

@@ -11,7 +11,7 @@ import { PraaSError } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
 import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
-import { CloudProcess } from "./cloud-process.js";
+import { CloudProcess, type SwapResult } from "./cloud-process.js";
 import { ControlLink, parsePeers } from "./control-link.js";
 
 const program = new Command("praas-process")
@@ -116,9 +116,9 @@ async function main(): Promise<void> {
   const blobs = await openBlobStore(config.blobs);
   let control: ControlLink | undefined;
   const proc = new CloudProcess(config, blobs, log, (peer) => resumeVia(control, peer));
-  const exit = (code: number): void => void proc.stop().finally(() => process.exit(code));
-  process.once("SIGTERM", () => exit(0));
-  process.once("SIGINT", () => exit(0));
+  const onSignal = (signal: NodeJS.Signals): void => void stopOnSignal(proc, control, log, signal);
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
   try {
     await proc.start();
     control = config.control ? await connectControl(config, proc, log) : undefined;
@@ -134,6 +134,39 @@ async function main(): Promise<void> {
     token: config.token,
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
+}
+
+/** A swap-out begun by a signal; a `swap` command arriving meanwhile shares it. */
+let signalSwap: Promise<SwapResult> | undefined;
+
+/**
+ * SIGTERM / SIGINT. A managed process (one with a control link) never drops its state: it
+ * swaps out to the blob store, tells the control plane (when the link is up) so its record
+ * becomes `swapped`, and exits. An unmanaged one just stops.
+ */
+async function stopOnSignal(
+  proc: CloudProcess,
+  control: ControlLink | undefined,
+  log: Logger,
+  signal: NodeJS.Signals,
+): Promise<void> {
+  if (proc.status === "swapping") return; // a swap command is under way; it exits when done
+  if (control === undefined || proc.status !== "active") {
+    await proc.stop().catch(() => undefined);
+    process.exit(0);
+  }
+  try {
+    signalSwap = proc.swapOut();
+    const { size, key } = await signalSwap;
+    log.warn({ signal, size, key }, "stopped by a signal; state swapped out");
+    await control.reportSwapped(size).catch((error: unknown) => {
+      log.warn({ err: String(error) }, "could not tell the control plane about the swap");
+    });
+    process.exit(0);
+  } catch (error) {
+    log.error({ signal, err: String(error) }, "stopped by a signal; swap-out failed");
+    process.exit(1);
+  }
 }
 
 async function resumeVia(control: ControlLink | undefined, peer: string): Promise<void> {
@@ -155,7 +188,8 @@ async function connectControl(
     },
     {
       endpoint: () => ({ host: config.advertiseHost, port: proc.port, token: config.token }),
-      command: (name, payload) => runCommand(proc, name, payload),
+      command: (name, payload) =>
+        name === "swap" && signalSwap ? signalSwap : runCommand(proc, name, payload),
       afterReply: (name) => {
         if (name === "swap" || name === "stop") {
           control.close();

@@ -35,6 +35,7 @@ export class WorkerPool {
 
   /** Starts every worker; rejects with BUILD_FAILED when the application does not load. */
   async start(): Promise<string[]> {
+    process.on("exit", this.#killAllNow);
     this.#workers = Array.from({ length: this.#options.workers }, () => this.#spawn());
     try {
       const [names = []] = await Promise.all(this.#workers.map((w) => w.ready));
@@ -96,7 +97,16 @@ export class WorkerPool {
   async stop(graceMs = 2000): Promise<void> {
     this.#stopping = true;
     await Promise.all(this.#workers.map((w) => w.stop(graceMs)));
+    process.off("exit", this.#killAllNow);
   }
+
+  /**
+   * The process is exiting (however it exits, e.g. process.exit mid-swap): no worker may
+   * outlive it, not even one stuck in a synchronous loop. Synchronous, as exit handlers must be.
+   */
+  readonly #killAllNow = (): void => {
+    for (const worker of this.#workers) worker.child.kill("SIGKILL");
+  };
 
   async #run(worker: WorkerHandle, fn: string, payload: Uint8Array, id: string): Promise<Buffer> {
     worker.inflight++;

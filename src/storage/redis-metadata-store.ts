@@ -8,8 +8,14 @@
  *
  * Process writes run as Lua scripts that also publish the change (see redis-scripts.ts).
  * Pub/sub is fire-and-forget: a subscriber that is disconnected misses the notices of that time.
+ *
+ * While Redis is unreachable every command fails within about a second with UNAVAILABLE (no
+ * command waits in the offline queue past the next failed reconnect attempt, and none waits for
+ * a reply longer than the command timeout); ioredis keeps reconnecting, and re-subscribes the
+ * change channel once Redis is back.
  */
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
+import { PraaSError } from "../protocol/errors.js";
 import { assertName } from "../protocol/names.js";
 import type {
   AppRecord,
@@ -21,7 +27,23 @@ import type {
 import type { ChangeListener } from "./records.js";
 import { applyPatch, assertProcessId, byName, notifyAll } from "./records.js";
 import { CREATE_PROCESS, DELETE_PROCESS, UPDATE_PROCESS } from "./redis-scripts.js";
-import { guarded } from "./storage-error.js";
+import { storageError } from "./storage-error.js";
+
+/** Longest wait for any one reply; a command past it fails with UNAVAILABLE. */
+const COMMAND_TIMEOUT_MS = 5_000;
+/** Longest pause between reconnect attempts while Redis is down. */
+const MAX_RECONNECT_DELAY_MS = 1_000;
+
+const CONNECTION_OPTIONS: RedisOptions = {
+  // Queued commands fail at the first failed reconnect attempt instead of after 20.
+  maxRetriesPerRequest: 0,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+};
+
+/** Messages of ioredis errors that mean "no connection to Redis right now". */
+const CONNECTION_FAILURE =
+  /max retries per request|connection is closed|stream isn't writeable|command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|^LOADING/i;
 
 export interface RedisMetadataStoreOptions {
   /** e.g. `redis://127.0.0.1:6379/0`. */
@@ -40,7 +62,7 @@ export class RedisMetadataStore implements MetadataStore {
 
   constructor(options: RedisMetadataStoreOptions) {
     this.prefix = options.prefix ?? "praas:";
-    this.redis = new Redis(options.url);
+    this.redis = new Redis(options.url, CONNECTION_OPTIONS);
     // Failures reach callers as rejected commands; this only keeps ioredis from logging.
     this.redis.on("error", ignore);
   }
@@ -49,7 +71,7 @@ export class RedisMetadataStore implements MetadataStore {
   static async open(options: RedisMetadataStoreOptions): Promise<RedisMetadataStore> {
     const store = new RedisMetadataStore(options);
     try {
-      await guarded(`connect to redis`, () => store.redis.ping());
+      await store.guarded(`connect to redis`, () => store.redis.ping());
     } catch (error) {
       await store.close();
       throw error;
@@ -59,25 +81,27 @@ export class RedisMetadataStore implements MetadataStore {
 
   async putApp(app: AppRecord): Promise<void> {
     assertName(app.name, "application");
-    await guarded(`put app ${app.name}`, () =>
+    await this.guarded(`put app ${app.name}`, () =>
       this.redis.hset(this.appsKey, app.name, JSON.stringify(app)),
     );
   }
 
   async getApp(name: string): Promise<AppRecord | undefined> {
     assertName(name, "application");
-    const json = await guarded(`get app ${name}`, () => this.redis.hget(this.appsKey, name));
+    const json = await this.guarded(`get app ${name}`, () => this.redis.hget(this.appsKey, name));
     return parseRecord<AppRecord>(json);
   }
 
   async listApps(): Promise<AppRecord[]> {
-    const values = await guarded("list apps", () => this.redis.hvals(this.appsKey));
+    const values = await this.guarded("list apps", () => this.redis.hvals(this.appsKey));
     return values.map((json) => JSON.parse(json) as AppRecord).sort(byName);
   }
 
   async deleteApp(name: string): Promise<boolean> {
     assertName(name, "application");
-    const count = await guarded(`delete app ${name}`, () => this.redis.hdel(this.appsKey, name));
+    const count = await this.guarded(`delete app ${name}`, () =>
+      this.redis.hdel(this.appsKey, name),
+    );
     return count > 0;
   }
 
@@ -91,7 +115,7 @@ export class RedisMetadataStore implements MetadataStore {
 
   async getProcess(app: string, name: string): Promise<ProcessRecord | undefined> {
     assertProcessId(app, name);
-    const json = await guarded(`get process ${app}/${name}`, () =>
+    const json = await this.guarded(`get process ${app}/${name}`, () =>
       this.redis.hget(this.processKey(app), name),
     );
     return parseRecord<ProcessRecord>(json);
@@ -99,7 +123,7 @@ export class RedisMetadataStore implements MetadataStore {
 
   async listProcesses(app: string): Promise<ProcessRecord[]> {
     assertName(app, "application");
-    const values = await guarded(`list processes ${app}`, () =>
+    const values = await this.guarded(`list processes ${app}`, () =>
       this.redis.hvals(this.processKey(app)),
     );
     return values.map((json) => JSON.parse(json) as ProcessRecord).sort(byName);
@@ -166,8 +190,28 @@ export class RedisMetadataStore implements MetadataStore {
     return `${this.prefix}proc:${app}`;
   }
 
+  /**
+   * Runs `work`; the one place where Redis failures become errors: no connection (or no reply
+   * in time) is UNAVAILABLE, anything else STORAGE_ERROR.
+   */
+  private async guarded<T>(action: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof PraaSError || !isConnectionFailure(error)) {
+        throw storageError(action, error);
+      }
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new PraaSError(
+        "UNAVAILABLE",
+        `the metadata store (Redis) is unreachable: ${action} failed: ${reason}`,
+        { cause: error },
+      );
+    }
+  }
+
   private async runScript(action: string, script: string, app: string, args: string[]) {
-    const result = await guarded(action, () =>
+    const result = await this.guarded(action, () =>
       this.redis.eval(script, 1, this.processKey(app), ...args),
     );
     return result === 1;
@@ -187,7 +231,7 @@ export class RedisMetadataStore implements MetadataStore {
     subscriber.on("error", ignore);
     subscriber.on("message", (_channel: string, message: string) => this.deliver(message));
     try {
-      await guarded("subscribe to process changes", () => subscriber.subscribe(this.channel));
+      await this.guarded("subscribe to process changes", () => subscriber.subscribe(this.channel));
     } catch (error) {
       subscriber.disconnect();
       throw error;
@@ -225,6 +269,15 @@ function parseRecord<T>(json: string | null): T | undefined {
 async function quit(connection: Redis): Promise<void> {
   // quit() waits for replies to pending commands; a dead connection just disconnects.
   await connection.quit().catch(() => connection.disconnect());
+}
+
+function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    CONNECTION_FAILURE.test(error.message) ||
+    (typeof code === "string" && CONNECTION_FAILURE.test(code))
+  );
 }
 
 function ignore(): void {}

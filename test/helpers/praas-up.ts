@@ -16,6 +16,8 @@ export interface UpOptions {
   apiToken?: string;
   controlPort?: number;
   extraArgs?: string[];
+  /** Lead a process group of its own, as a shell's foreground job does (for Ctrl-C tests). */
+  detached?: boolean;
 }
 
 export interface RunningPraaS {
@@ -50,7 +52,11 @@ export async function startPraaS(options: UpOptions): Promise<RunningPraaS> {
     PRAAS_S3_SECRET_ACCESS_KEY: "S3RVER",
   };
   if (options.apiToken) Object.assign(env, { PRAAS_API_TOKEN: options.apiToken });
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env });
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "inherit"],
+    env,
+    detached: options.detached ?? false,
+  });
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );

@@ -2,6 +2,7 @@
  * `praas up`: the control plane with the local backend in this process. Memory store and disk
  * blobs by default; `--redis` and `--s3-*` for durable, shareable state. Ctrl-C / SIGTERM stop
  * every process it started (swapped out first when the store is Redis, so nothing is lost).
+ * Processes run in process groups of their own, so a Ctrl-C reaches only this process.
  */
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
@@ -18,7 +19,7 @@ import { printError } from "../output.js";
 interface UpFlags {
   host: string;
   port: string;
-  controlPort: string;
+  controlPort?: string;
   advertiseHost: string;
   https?: boolean;
   cert?: string;
@@ -42,10 +43,13 @@ export function registerUp(program: Command): void {
     .description("run the control plane and a local backend on this machine")
     .option("--host <host>", "HTTP listen address", "127.0.0.1")
     .option("--port <port>", "HTTP port (0: any free port)", "8080")
-    .option("--control-port <port>", "control-link port processes dial (0: any free port)", "0")
+    .option(
+      "--control-port <port>",
+      "control-link port processes dial (default: HTTP port + 1; 0: any free port)",
+    )
     .option(
       "--advertise-host <host>",
-      "address clients and processes use to reach processes",
+      "address processes listen on and dial the control link at; clients reach processes there",
       "127.0.0.1",
     )
     .option("--https", "serve HTTPS (needs --cert and --key; `praas certs` makes a pair)")
@@ -84,6 +88,11 @@ async function runUp(flags: UpFlags): Promise<void> {
   // Loaded here, not at the top: the other commands should not pay for Fastify, Redis and S3.
   const { ControlPlane } = await import("../../control-plane/control-plane.js");
   const plane = await ControlPlane.start(await upOptions(flags, process.env));
+  // Last line of defence: a rejection nobody handled is a bug to log, not a reason to take
+  // every process's control plane down.
+  process.on("unhandledRejection", (reason) => {
+    plane.log.error({ err: String(reason) }, "unhandled rejection (a bug); still running");
+  });
   const stop = (): void => {
     plane.log.info("stopping");
     void plane.stop().finally(() => process.exit(0));
@@ -98,7 +107,9 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
   return {
     host: flags.host,
     port: portNumber(flags.port, "--port"),
-    controlPort: portNumber(flags.controlPort, "--control-port"),
+    ...(flags.controlPort === undefined
+      ? {}
+      : { controlPort: portNumber(flags.controlPort, "--control-port") }),
     advertiseHost: flags.advertiseHost,
     https: flags.https ? await tlsFiles(flags) : undefined,
     apiToken: flags.apiToken ?? env.PRAAS_API_TOKEN,

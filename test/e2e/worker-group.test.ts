@@ -1,0 +1,84 @@
+// Workers never outlive their process: not even one stuck in a synchronous loop when the
+// process is killed with SIGKILL (no exit handler of its own can run then).
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleFixture, makeTempDir, startProcess, text } from "../helpers/process-harness.js";
+
+let temp: Awaited<ReturnType<typeof makeTempDir>>;
+let bundle: string;
+let spawner: string;
+
+beforeAll(async () => {
+  temp = await makeTempDir("worker-group");
+  bundle = await bundleFixture("runtime-suite", temp.dir);
+  spawner = await bundleFixture("spawner", temp.dir);
+});
+
+afterAll(async () => {
+  await temp?.remove();
+});
+
+/** Runs (a zombie waiting for a reaper that may not exist in a container counts as dead). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls (bounded) until `pid` has been running on a CPU (state R) for 10 polls in a row. */
+async function spinning(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (let running = 0; running < 10;) {
+    if (Date.now() > deadline) throw new Error(`worker ${pid} never spun`);
+    const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+    running = state === "R" ? running + 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Polls (bounded) until `pid` is gone. */
+async function gone(pid: number, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+describe("a worker spinning forever", () => {
+  it("dies with its process when the process is SIGKILLed", async () => {
+    const proc = await startProcess({ name: "spinner", bundle, blobDir: temp.dir, workers: 1 });
+    const conn = await proc.connect();
+    const workerPid = Number(text(await conn.invoke("pid", "")));
+    expect(alive(workerPid)).toBe(true);
+    try {
+      const spin = conn.invoke("spin", "").catch(() => "ended");
+      await spinning(workerPid);
+      proc.child.kill("SIGKILL");
+      await proc.exited;
+      expect(await gone(workerPid)).toBe(true);
+      expect(await spin).toBe("ended");
+    } finally {
+      if (alive(workerPid)) process.kill(workerPid, "SIGKILL");
+      await conn.close();
+    }
+  });
+
+  it("a process a function started dies when its cloud process stops", async () => {
+    const proc = await startProcess({ name: "parent", bundle: spawner, blobDir: temp.dir });
+    const conn = await proc.connect();
+    const sleeperPid = Number(text(await conn.invoke("startSleeper", "")));
+    try {
+      expect(alive(sleeperPid)).toBe(true);
+      await conn.close();
+      await proc.stop();
+      expect(await gone(sleeperPid)).toBe(true);
+    } finally {
+      if (alive(sleeperPid)) process.kill(sleeperPid, "SIGKILL");
+    }
+  });
+});
