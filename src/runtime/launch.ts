@@ -36,6 +36,8 @@ export interface LaunchOptions {
   token: string;
   secret?: string;
   logLevel?: string;
+  /** More command-line flags for the process (e.g. limits: `--max-connections 10`). */
+  extraArgs?: string[];
   /** Extra environment for the process (the parent's is inherited). */
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
@@ -81,6 +83,7 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.restore) args.push("--restore");
   if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));
   if (o.control) args.push("--control", o.control);
+  args.push(...(o.extraArgs ?? []));
   return args;
 }
 
