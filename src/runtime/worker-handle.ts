@@ -52,8 +52,8 @@ export class WorkerHandle {
   #isReady = false;
   #outOfMemory = false;
   #memoryKill: boolean | undefined;
-  /** Pings in flight: the worker's last invocation timed out and it may be blocked. */
-  #probes = 0;
+  /** A ping in flight: an invocation here timed out and the worker may be blocked. */
+  #probe: Promise<boolean> | undefined;
   #crashReport: PraaSError | undefined;
   #killReason: string | undefined;
   #readyResolve!: (names: string[]) => void;
@@ -85,7 +85,7 @@ export class WorkerHandle {
 
   /** Ready and not condemned: may take new invocations. */
   get usable(): boolean {
-    return this.#alive && this.#isReady && this.#killReason === undefined && this.#probes === 0;
+    return this.#alive && this.#isReady && this.#killReason === undefined && !this.#probe;
   }
 
   get wasReady(): boolean {
@@ -113,19 +113,26 @@ export class WorkerHandle {
   }
 
   /**
-   * Resolves whether the worker's event loop answers a ping within `timeoutMs`. Meanwhile the
-   * worker takes no new invocations: a blocked worker would never run them.
+   * Resolves whether the worker's event loop answers a ping within `timeoutMs`; one ping at a
+   * time, callers meanwhile share its answer. Meanwhile the worker takes no new invocations: a
+   * blocked worker would never run them.
    */
-  async probe(timeoutMs: number): Promise<boolean> {
-    this.#probes++;
-    try {
-      await this.link.request(FrameType.Ping, undefined, undefined, timeoutMs);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      this.#probes--;
-    }
+  probe(timeoutMs: number): Promise<boolean> {
+    this.#probe ??= this.link.request(FrameType.Ping, undefined, undefined, timeoutMs).then(
+      () => this.#probeDone(true),
+      () => this.#probeDone(false),
+    );
+    return this.#probe;
+  }
+
+  /** The answer of the ping in flight, if one is. */
+  get probing(): Promise<boolean> | undefined {
+    return this.#probe;
+  }
+
+  #probeDone(responsive: boolean): boolean {
+    this.#probe = undefined;
+    return responsive;
   }
 
   /** The error for an invocation that was running when this worker died. */

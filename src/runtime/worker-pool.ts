@@ -136,12 +136,11 @@ export class WorkerPool {
     fn: string,
     id: string,
   ): Promise<Frame> {
-    const ms = this.#options.invocationTimeoutMs;
     return new Promise<Frame>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new PraaSError("TIMEOUT", `${fn} did not finish within ${ms} ms`));
-        void this.#onTimeout(worker, fn, id);
-      }, ms);
+      const timer = setTimeout(
+        () => void this.#onDeadline(worker, fn, id).then(reject),
+        this.#options.invocationTimeoutMs,
+      );
       request.then(
         (frame) => {
           clearTimeout(timer);
@@ -161,8 +160,26 @@ export class WorkerPool {
     return await worker.crashError(fn);
   }
 
+  /**
+   * The error of an invocation past its deadline. The first one on a worker fails with TIMEOUT
+   * at once and pings the worker; one whose deadline passes while that ping is out waits for
+   * it: if the worker turns out blocked, it fails with the reason the worker was killed.
+   */
+  async #onDeadline(worker: WorkerHandle, fn: string, id: string): Promise<PraaSError> {
+    const timeout = new PraaSError(
+      "TIMEOUT",
+      `${fn} did not finish within ${this.#options.invocationTimeoutMs} ms`,
+    );
+    const probing = worker.probing;
+    if (probing === undefined) {
+      void this.#killIfBlocked(worker, fn, id);
+      return timeout;
+    }
+    return (await probing) ? timeout : await worker.crashError(fn);
+  }
+
   /** Kills the worker only when its event loop is blocked: a slow async call hurts nobody. */
-  async #onTimeout(worker: WorkerHandle, fn: string, id: string): Promise<void> {
+  async #killIfBlocked(worker: WorkerHandle, fn: string, id: string): Promise<void> {
     const fields = { fn, invocationId: id, workerPid: worker.pid };
     if (!worker.alive || (await worker.probe(PING_TIMEOUT_MS))) {
       this.#options.log("invocation timed out; its worker is responsive and lives on", fields);
