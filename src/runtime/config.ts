@@ -58,6 +58,11 @@ export interface ProcessOptions {
   maxHelloBytes?: number;
   /** Unsent bytes queued for one connection before the process stops reading it; default 1 MiB. */
   writeBacklogBytes?: number;
+  /**
+   * Payload bytes of one connection's unanswered invocations before the process stops reading
+   * it (the invocation that passes it is still read); default 16 MiB.
+   */
+  maxInflightBytesPerConnection?: number;
   /** Data-plane listen address; default 127.0.0.1:0 (a free port). */
   host?: string;
   port?: number;
@@ -94,6 +99,7 @@ export interface ProcessConfig {
   readonly maxConnections: number;
   readonly maxHelloBytes: number;
   readonly writeBacklogBytes: number;
+  readonly maxInflightBytesPerConnection: number;
   readonly host: string;
   readonly port: number;
   readonly advertiseHost: string;
@@ -154,6 +160,7 @@ type Limits = Pick<
   | "maxConnections"
   | "maxHelloBytes"
   | "writeBacklogBytes"
+  | "maxInflightBytesPerConnection"
 >;
 
 function resolveLimits(options: ProcessOptions, memoryMiB: number): Limits {
@@ -175,6 +182,12 @@ function resolveLimits(options: ProcessOptions, memoryMiB: number): Limits {
     ),
     maxConnections: integer(options.maxConnections ?? 1024, "maxConnections", 1, big),
     maxHelloBytes: integer(options.maxHelloBytes ?? 64 * 1024, "maxHelloBytes", 1024, 0xffffffff),
+    maxInflightBytesPerConnection: integer(
+      options.maxInflightBytesPerConnection ?? 16 * MIB,
+      "maxInflightBytesPerConnection",
+      1,
+      big,
+    ),
     writeBacklogBytes: integer(
       options.writeBacklogBytes ?? MIB,
       "writeBacklogBytes",

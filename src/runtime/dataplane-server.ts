@@ -6,8 +6,10 @@
  *
  * Limits: connections past `maxConnections` get TOO_MANY_REQUESTS and are closed; frames before
  * HELLO are capped at `maxHelloBytes`; invocations past `maxInflightPerConnection` on one
- * connection get TOO_MANY_REQUESTS; a connection whose replies back up past
- * `writeBacklogBytes` is not read until the client takes them.
+ * connection get TOO_MANY_REQUESTS. A connection is not read while its unsent replies pass
+ * `writeBacklogBytes` or the payloads of its unanswered invocations pass
+ * `maxInflightBytesPerConnection`: a client that sends without reading fills its own kernel
+ * buffers, not our memory.
  */
 import net from "node:net";
 import {
@@ -41,14 +43,20 @@ export interface DataPlaneOptions {
   maxInflightPerConnection: number;
   maxHelloBytes: number;
   writeBacklogBytes: number;
+  maxInflightBytesPerConnection: number;
+}
+
+interface InFlight {
+  count: number;
+  bytes: number;
 }
 
 export class DataPlaneServer {
   readonly #server: net.Server;
   readonly #options: DataPlaneOptions;
   readonly #handler: DataPlaneHandler;
-  /** Open connections and the invocations in flight on each. */
-  readonly #links = new Map<FrameLink, { inflight: number }>();
+  /** Open connections, and the invocations (and their payload bytes) in flight on each. */
+  readonly #links = new Map<FrameLink, InFlight>();
 
   constructor(options: DataPlaneOptions, handler: DataPlaneHandler) {
     this.#options = options;
@@ -98,7 +106,7 @@ export class DataPlaneServer {
         this.#links.delete(link);
       },
     });
-    this.#links.set(link, { inflight: 0 });
+    this.#links.set(link, { count: 0, bytes: 0 });
   }
 
   /** Over the connection cap: the answer to the client's HELLO says so, then we close. */
@@ -161,14 +169,13 @@ export class DataPlaneServer {
 
   #invoke(link: FrameLink, frame: Frame): void {
     const [functionName = ""] = expectFields(frame.meta, 1, "invoke");
-    const counter = this.#links.get(link) ?? { inflight: 0 };
+    const inflight = this.#links.get(link) ?? { count: 0, bytes: 0 };
     const limit = this.#options.maxInflightPerConnection;
-    if (counter.inflight >= limit) {
+    if (inflight.count >= limit) {
       const message = `this connection already has ${limit} invocations in flight`;
       throw new PraaSError("TOO_MANY_REQUESTS", message);
     }
-    counter.inflight++;
-    const done = (): void => void counter.inflight--;
+    const done = this.#track(link, inflight, frame.payload.length);
     this.#handler.invoke(functionName, frame.payload).then(
       (result) => {
         done();
@@ -179,6 +186,19 @@ export class DataPlaneServer {
         link.replyError(frame.id, ensurePraaSError(error));
       },
     );
+  }
+
+  /** Counts an invocation in flight; past the byte budget, stops reading until it drops. */
+  #track(link: FrameLink, inflight: InFlight, bytes: number): () => void {
+    const budget = this.#options.maxInflightBytesPerConnection;
+    inflight.count++;
+    inflight.bytes += bytes;
+    if (inflight.bytes > budget) link.pauseReading("inflight");
+    return () => {
+      inflight.count--;
+      inflight.bytes -= bytes;
+      if (inflight.bytes <= budget) link.resumeReading("inflight");
+    };
   }
 
   #deliver(link: FrameLink, peer: Hello, frame: Frame): void {

@@ -43,6 +43,12 @@ const program = new Command("praas-process")
     int,
     1024 * 1024,
   )
+  .option(
+    "--max-inflight-bytes <bytes>",
+    "payload bytes of one connection's unanswered invocations before it is not read",
+    int,
+    16 * 1024 * 1024,
+  )
   .option("--host <host>", "data-plane listen address", "127.0.0.1")
   .option("--port <port>", "data-plane port (0: any free port)", int, 0)
   .option("--advertise-host <host>", "address peers and clients dial")
@@ -80,6 +86,7 @@ interface Flags {
   maxConnections: number;
   maxHello: number;
   writeBacklog: number;
+  maxInflightBytes: number;
   host: string;
   port: number;
   advertiseHost?: string;
@@ -108,6 +115,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     maxConnections: flags.maxConnections,
     maxHelloBytes: flags.maxHello,
     writeBacklogBytes: flags.writeBacklog,
+    maxInflightBytesPerConnection: flags.maxInflightBytes,
     host: flags.host,
     port: flags.port,
     advertiseHost: flags.advertiseHost,

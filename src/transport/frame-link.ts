@@ -56,7 +56,8 @@ export class FrameLink {
   #closed = false;
   #closeReason: PraaSError | undefined;
   #maxPayloadBytes: number;
-  #paused = false;
+  /** Why reading is paused: "backlog" (our writes back up) or the owner's reasons. */
+  readonly #holds = new Set<string>();
 
   constructor(socket: Socket, options: FrameLinkOptions) {
     this.socket = socket;
@@ -74,7 +75,9 @@ export class FrameLink {
     socket.on("data", (chunk: Buffer) => this.#parser.push(chunk));
     socket.on("error", (error) => this.#finish(new PraaSError("CONNECTION_CLOSED", error.message)));
     socket.on("close", () => this.#finish(undefined));
-    if (options.writeBacklogBytes !== undefined) socket.on("drain", () => this.#resumeReading());
+    if (options.writeBacklogBytes !== undefined) {
+      socket.on("drain", () => this.resumeReading("backlog"));
+    }
   }
 
   /** Changes the payload cap, e.g. once a connection has authenticated. */
@@ -83,9 +86,14 @@ export class FrameLink {
     this.#parser.setMaxPayloadBytes(bytes);
   }
 
-  /** Whether reading is paused because the peer does not take our writes. */
-  get backlogged(): boolean {
-    return this.#paused;
+  /** Stops reading the socket until every `reason` given here is lifted by `resumeReading`. */
+  pauseReading(reason: string): void {
+    if (this.#holds.size === 0) this.socket.pause();
+    this.#holds.add(reason);
+  }
+
+  resumeReading(reason: string): void {
+    if (this.#holds.delete(reason) && this.#holds.size === 0) this.socket.resume();
   }
 
   get closed(): boolean {
@@ -164,15 +172,7 @@ export class FrameLink {
 
   #limitBacklog(): void {
     const limit = this.#options.writeBacklogBytes;
-    if (limit === undefined || this.#paused || this.socket.writableLength <= limit) return;
-    this.#paused = true;
-    this.socket.pause();
-  }
-
-  #resumeReading(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.socket.resume();
+    if (limit !== undefined && this.socket.writableLength > limit) this.pauseReading("backlog");
   }
 
   #allocateId(): number {
