@@ -83,8 +83,10 @@ describe("caps", () => {
   it("refuses invocations past the in-flight cap of the process with TOO_MANY_REQUESTS", async () => {
     const other = await proc.connect();
     try {
-      const running = [conn.invoke("sleep", "2000"), conn.invoke("sleep", "2000")];
-      running.push(other.invoke("sleep", "2000"));
+      const running = [conn.invoke("sleep", "4000"), conn.invoke("sleep", "4000")];
+      // Answered after the two calls before it were read: both are in flight now.
+      expect((await rejection(conn.invoke("echo", "x"))).code).toBe("TOO_MANY_REQUESTS");
+      running.push(other.invoke("sleep", "4000"));
       const error = await rejection(other.invoke("echo", "one too many"));
       expect(error.code).toBe("TOO_MANY_REQUESTS");
       expect(error.message).toContain("the process has 3 invocations in flight");
