@@ -15,7 +15,8 @@ export const ERROR_CODES = [
   "ALREADY_EXISTS", // create with a name that is taken
   "INVALID_STATE", // a lifecycle transition that is not allowed now (e.g. swap a swapped process)
   "FUNCTION_ERROR", // the user function threw; `message` is its message, `errorName` its name
-  "WORKER_CRASHED", // the worker running the invocation died (exit, uncaught error, out of memory)
+  "WORKER_CRASHED", // the worker running the invocation died (exit, uncaught error, killed)
+  "OUT_OF_MEMORY", // the invocation's worker was killed for passing the process's memory limit
   "TIMEOUT", // an invocation or a mailbox `get` ran past its deadline
   "PROTOCOL_ERROR", // garbage, a bad handshake or an unsupported version on a binary link
   "CONNECTION_CLOSED", // the connection carrying the request closed before the reply
@@ -23,7 +24,9 @@ export const ERROR_CODES = [
   "BUILD_FAILED", // the application did not bundle or load
   "STORAGE_ERROR", // a blob or metadata store failed
   "BACKEND_ERROR", // the backend could not start or stop a process
-  "UNAVAILABLE", // the service is shutting down or over a configured limit
+  "UNAVAILABLE", // the service is shutting down or cannot take work now
+  "TOO_MANY_REQUESTS", // over a configured cap on invocations in flight or connections: back off
+  "STATE_FULL", // a state or mailbox write would pass the process's storage budget
   "INTERNAL", // a bug: anything not covered above
 ] as const;
 

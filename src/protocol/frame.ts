@@ -30,6 +30,7 @@ export const FrameType = {
   PeerPut: 6, // process→process mailbox message: [key, source] + payload → Result
   // worker IPC
   Ready: 10, // worker→process after loading the bundle: [...function names]
+  Ping: 11, // process→worker: → Result at once; no answer means the worker's event loop is blocked
   StateGet: 20, // [key] → Result ([] found | ["absent"]) + value
   StatePut: 21, // [key] + value → Result
   StateDelete: 22, // [key] → Result (["deleted"] | [])

@@ -24,7 +24,7 @@ type Phase = "header" | "body" | "skip" | "failed";
 
 export class FrameParser {
   readonly #handlers: ParserHandlers;
-  readonly #maxPayload: number;
+  #maxPayload: number;
   readonly #headerScratch = Buffer.allocUnsafe(HEADER_BYTES);
   #headerFill = 0;
   #phase: Phase = "header";
@@ -36,6 +36,11 @@ export class FrameParser {
   constructor(handlers: ParserHandlers, limits: ParserLimits) {
     this.#handlers = handlers;
     this.#maxPayload = limits.maxPayloadBytes;
+  }
+
+  /** Changes the payload cap for frames whose header has not arrived yet. */
+  setMaxPayloadBytes(bytes: number): void {
+    this.#maxPayload = bytes;
   }
 
   get failed(): boolean {

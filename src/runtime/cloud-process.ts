@@ -12,7 +12,8 @@ import { DataPlaneServer } from "./dataplane-server.js";
 import { Mailbox } from "./mailbox.js";
 import { Peers } from "./peers.js";
 import { decodeSnapshot, encodeSnapshot, type StateEntry } from "./snapshot.js";
-import { StateStore } from "./state-store.js";
+import { MemoryGuard } from "./memory-guard.js";
+import { StateStore, StorageQuota } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
 import { WorkerPool } from "./worker-pool.js";
 
@@ -26,9 +27,10 @@ export interface SwapResult {
 
 export class CloudProcess implements CallTarget {
   readonly config: ProcessConfig;
-  readonly state = new StateStore();
-  readonly mailbox = new Mailbox();
+  readonly state: StateStore;
+  readonly mailbox: Mailbox;
   readonly peers: Peers;
+  readonly #memory: MemoryGuard;
   readonly #pool: WorkerPool;
   readonly #dataPlane: DataPlaneServer;
   readonly #blobs: BlobStore;
@@ -47,6 +49,10 @@ export class CloudProcess implements CallTarget {
     this.config = config;
     this.#blobs = blobs;
     this.#log = log;
+    const quota = new StorageQuota(config.maxStoredBytes);
+    this.state = new StateStore(quota);
+    this.mailbox = new Mailbox(quota);
+    this.#memory = this.#createMemoryGuard();
     this.peers = new Peers(
       { self: config.name, maxPayloadBytes: config.maxPayloadBytes, resume: resumePeer },
       config.peers,
@@ -87,6 +93,7 @@ export class CloudProcess implements CallTarget {
 
   /** Restores state (with --restore), starts the workers, then opens the data plane. */
   async start(): Promise<void> {
+    this.#memory.start(); // before the workers, so they start inside the process's cgroup
     const [functions] = await Promise.all([
       this.#pool.start(),
       this.config.restore ? this.#restore() : null,
@@ -94,7 +101,9 @@ export class CloudProcess implements CallTarget {
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
     if (this.config.restore) await this.#blobs.delete(this.snapshotKey);
     this.#status = "active";
-    this.#log.info({ port: this.#port, functions, workers: this.config.workers }, "process active");
+    const memory = `${this.config.memoryMiB} MiB (${this.#memory.enforcement})`;
+    const workers = this.config.workers;
+    this.#log.info({ port: this.#port, functions, workers, memory }, "process active");
   }
 
   /** Runs a function here, or in a peer when `process` names another process. */
@@ -148,6 +157,7 @@ export class CloudProcess implements CallTarget {
   async #stopServing(): Promise<void> {
     this.mailbox.rejectWaiters(new PraaSError("UNAVAILABLE", "the process is stopping"));
     await this.#pool.stop();
+    this.#memory.stop();
     await this.#dataPlane.close();
     this.peers.closeAll();
   }
@@ -187,6 +197,16 @@ export class CloudProcess implements CallTarget {
     return `${this.config.name}-${this.#bootId}-${++this.#invocations}`;
   }
 
+  #createMemoryGuard(): MemoryGuard {
+    return new MemoryGuard({
+      limitMiB: this.config.memoryMiB,
+      mode: this.config.memoryGuard,
+      label: `${this.config.application}.${this.config.name}.${process.pid}`,
+      workerPids: () => this.#pool.pids,
+      log: (message, fields) => this.#log.warn(fields ?? {}, message),
+    });
+  }
+
   #createPool(): WorkerPool {
     const config = this.config;
     return new WorkerPool({
@@ -197,6 +217,9 @@ export class CloudProcess implements CallTarget {
       memoryMiB: config.memoryMiB,
       maxPayloadBytes: config.maxPayloadBytes,
       invocationTimeoutMs: config.invocationTimeoutMs,
+      maxInflight: config.maxInflight,
+      storageFree: () => this.state.quota.free,
+      memory: this.#memory,
       onCall: (frame, link) => answerWorkerCall(this, frame, link),
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
     });

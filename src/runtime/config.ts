@@ -5,6 +5,10 @@
 import { randomBytes } from "node:crypto";
 import { PraaSError, assertName } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
+import type { MemoryGuardMode } from "./memory-guard.js";
+
+const MIB = 1024 * 1024;
+const MEMORY_GUARD_MODES: readonly MemoryGuardMode[] = ["auto", "watchdog", "off"];
 
 export interface PeerAddress {
   host: string;
@@ -32,8 +36,33 @@ export interface ProcessOptions {
   bundlePath: string;
   /** Worker subprocesses; default 1. */
   workers?: number;
-  /** MiB for the whole process; split evenly into the workers' heap limits. Default 512. */
+  /**
+   * MiB for the whole process: the process and its workers, off-heap memory included; also
+   * split evenly into the workers' heap limits. Default 512.
+   */
   memoryMiB?: number;
+  /**
+   * How `memoryMiB` is enforced: "auto" (a memory cgroup where the machine allows one, plus
+   * the RSS watchdog), "watchdog" (the watchdog alone) or "off". Default "auto".
+   */
+  memoryGuard?: MemoryGuardMode;
+  /** Bytes of state plus undelivered messages; default half of `memoryMiB`. */
+  maxStoredBytes?: number;
+  /** Invocations in flight in the process (calls between functions included); default 4096. */
+  maxInflight?: number;
+  /** Invocations in flight on one data-plane connection; default 1024. */
+  maxInflightPerConnection?: number;
+  /** Open data-plane connections; default 1024. */
+  maxConnections?: number;
+  /** Largest frame payload before a connection's HELLO is accepted; default 64 KiB. */
+  maxHelloBytes?: number;
+  /** Unsent bytes queued for one connection before the process stops reading it; default 1 MiB. */
+  writeBacklogBytes?: number;
+  /**
+   * Payload bytes of one connection's unanswered invocations before the process stops reading
+   * it (the invocation that passes it is still read); default 16 MiB.
+   */
+  maxInflightBytesPerConnection?: number;
   /** Data-plane listen address; default 127.0.0.1:0 (a free port). */
   host?: string;
   port?: number;
@@ -63,6 +92,14 @@ export interface ProcessConfig {
   readonly bundlePath: string;
   readonly workers: number;
   readonly memoryMiB: number;
+  readonly memoryGuard: MemoryGuardMode;
+  readonly maxStoredBytes: number;
+  readonly maxInflight: number;
+  readonly maxInflightPerConnection: number;
+  readonly maxConnections: number;
+  readonly maxHelloBytes: number;
+  readonly writeBacklogBytes: number;
+  readonly maxInflightBytesPerConnection: number;
   readonly host: string;
   readonly port: number;
   readonly advertiseHost: string;
@@ -81,12 +118,14 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
   assertName(options.application, "application");
   assertName(options.name, "process");
   const host = options.host ?? "127.0.0.1";
+  const memoryMiB = integer(options.memoryMiB ?? 512, "memoryMiB", 16, 1 << 20);
   return Object.freeze({
     application: options.application,
     name: options.name,
     bundlePath: required(options.bundlePath, "bundlePath"),
     workers: integer(options.workers ?? 1, "workers", 1, 256),
-    memoryMiB: integer(options.memoryMiB ?? 512, "memoryMiB", 16, 1 << 20),
+    memoryMiB,
+    ...resolveLimits(options, memoryMiB),
     host,
     port: integer(options.port ?? 0, "port", 0, 65535),
     advertiseHost: options.advertiseHost ?? host,
@@ -110,6 +149,62 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     peers: Object.freeze([...(options.peers ?? [])]),
     control: options.control ? Object.freeze({ ...options.control }) : undefined,
   });
+}
+
+type Limits = Pick<
+  ProcessConfig,
+  | "memoryGuard"
+  | "maxStoredBytes"
+  | "maxInflight"
+  | "maxInflightPerConnection"
+  | "maxConnections"
+  | "maxHelloBytes"
+  | "writeBacklogBytes"
+  | "maxInflightBytesPerConnection"
+>;
+
+function resolveLimits(options: ProcessOptions, memoryMiB: number): Limits {
+  const big = Number.MAX_SAFE_INTEGER;
+  return {
+    memoryGuard: oneOf(options.memoryGuard ?? "auto", "memoryGuard", MEMORY_GUARD_MODES),
+    maxStoredBytes: integer(
+      options.maxStoredBytes ?? (memoryMiB * MIB) / 2,
+      "maxStoredBytes",
+      0,
+      big,
+    ),
+    maxInflight: integer(options.maxInflight ?? 4096, "maxInflight", 1, big),
+    maxInflightPerConnection: integer(
+      options.maxInflightPerConnection ?? 1024,
+      "maxInflightPerConnection",
+      1,
+      big,
+    ),
+    maxConnections: integer(options.maxConnections ?? 1024, "maxConnections", 1, big),
+    maxHelloBytes: integer(options.maxHelloBytes ?? 64 * 1024, "maxHelloBytes", 1024, 0xffffffff),
+    maxInflightBytesPerConnection: integer(
+      options.maxInflightBytesPerConnection ?? 16 * MIB,
+      "maxInflightBytesPerConnection",
+      1,
+      big,
+    ),
+    writeBacklogBytes: integer(
+      options.writeBacklogBytes ?? MIB,
+      "writeBacklogBytes",
+      64 * 1024,
+      big,
+    ),
+  };
+}
+
+function oneOf<T extends string>(value: T, what: string, choices: readonly T[]): T {
+  if (!choices.includes(value)) {
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `${what} must be one of ${choices.join(", ")}, got ${value}`,
+    );
+  }
+  return value;
 }
 
 function integer(value: number, what: string, min: number, max: number): number {

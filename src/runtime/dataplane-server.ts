@@ -3,6 +3,13 @@
  * token (checked in constant time) within the handshake deadline; then it may pipeline any
  * number of INVOKE frames, answered by id as they finish. Peers (role "peer") may also deliver
  * mailbox messages. Garbage closes only the connection that sent it.
+ *
+ * Limits: connections past `maxConnections` get TOO_MANY_REQUESTS and are closed; frames before
+ * HELLO are capped at `maxHelloBytes`; invocations past `maxInflightPerConnection` on one
+ * connection get TOO_MANY_REQUESTS. A connection is not read while its unsent replies pass
+ * `writeBacklogBytes` or the payloads of its unanswered invocations pass
+ * `maxInflightBytesPerConnection`: a client that sends without reading fills its own kernel
+ * buffers, not our memory.
  */
 import net from "node:net";
 import {
@@ -32,13 +39,24 @@ export interface DataPlaneOptions {
   process: string;
   token: string;
   maxPayloadBytes: number;
+  maxConnections: number;
+  maxInflightPerConnection: number;
+  maxHelloBytes: number;
+  writeBacklogBytes: number;
+  maxInflightBytesPerConnection: number;
+}
+
+interface InFlight {
+  count: number;
+  bytes: number;
 }
 
 export class DataPlaneServer {
   readonly #server: net.Server;
   readonly #options: DataPlaneOptions;
   readonly #handler: DataPlaneHandler;
-  readonly #links = new Set<FrameLink>();
+  /** Open connections, and the invocations (and their payload bytes) in flight on each. */
+  readonly #links = new Map<FrameLink, InFlight>();
 
   constructor(options: DataPlaneOptions, handler: DataPlaneHandler) {
     this.#options = options;
@@ -63,16 +81,22 @@ export class DataPlaneServer {
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const link of this.#links)
+    for (const link of this.#links.keys())
       link.destroy(new PraaSError("UNAVAILABLE", "the process is stopping"));
     await closed;
   }
 
   #accept(socket: net.Socket): void {
+    if (this.#links.size >= this.#options.maxConnections) {
+      this.#refuse(socket);
+      return;
+    }
     let peer: Hello | undefined;
     const timer = setTimeout(() => link.destroy(), HANDSHAKE_TIMEOUT_MS);
     const link = new FrameLink(socket, {
-      maxPayloadBytes: this.#options.maxPayloadBytes,
+      // Until HELLO, a stranger may not make us buffer more than this.
+      maxPayloadBytes: this.#options.maxHelloBytes,
+      writeBacklogBytes: this.#options.writeBacklogBytes,
       onRequest: (frame) => {
         if (peer) this.#serve(link, peer, frame);
         else peer = this.#handshake(link, frame, timer);
@@ -82,7 +106,25 @@ export class DataPlaneServer {
         this.#links.delete(link);
       },
     });
-    this.#links.add(link);
+    this.#links.set(link, { count: 0, bytes: 0 });
+  }
+
+  /** Over the connection cap: the answer to the client's HELLO says so, then we close. */
+  #refuse(socket: net.Socket): void {
+    const limit = this.#options.maxConnections;
+    const error = new PraaSError(
+      "TOO_MANY_REQUESTS",
+      `the process already has ${limit} open connections`,
+    );
+    const timer = setTimeout(() => link.destroy(), HANDSHAKE_TIMEOUT_MS);
+    const link = new FrameLink(socket, {
+      maxPayloadBytes: this.#options.maxHelloBytes,
+      onRequest: (frame) => {
+        link.replyError(frame.id, error);
+        link.close();
+      },
+      onClose: () => clearTimeout(timer),
+    });
   }
 
   #handshake(link: FrameLink, frame: Frame, timer: NodeJS.Timeout): Hello | undefined {
@@ -94,6 +136,7 @@ export class DataPlaneServer {
         throw new PraaSError("UNAUTHORIZED", "wrong data-plane token");
       }
       clearTimeout(timer);
+      link.setMaxPayloadBytes(this.#options.maxPayloadBytes);
       const fields = welcomeFields({
         process: this.#options.process,
         application: this.#options.application,
@@ -126,10 +169,36 @@ export class DataPlaneServer {
 
   #invoke(link: FrameLink, frame: Frame): void {
     const [functionName = ""] = expectFields(frame.meta, 1, "invoke");
+    const inflight = this.#links.get(link) ?? { count: 0, bytes: 0 };
+    const limit = this.#options.maxInflightPerConnection;
+    if (inflight.count >= limit) {
+      const message = `this connection already has ${limit} invocations in flight`;
+      throw new PraaSError("TOO_MANY_REQUESTS", message);
+    }
+    const done = this.#track(link, inflight, frame.payload.length);
     this.#handler.invoke(functionName, frame.payload).then(
-      (result) => link.reply(frame.id, result),
-      (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
+      (result) => {
+        done();
+        link.reply(frame.id, result);
+      },
+      (error: unknown) => {
+        done();
+        link.replyError(frame.id, ensurePraaSError(error));
+      },
     );
+  }
+
+  /** Counts an invocation in flight; past the byte budget, stops reading until it drops. */
+  #track(link: FrameLink, inflight: InFlight, bytes: number): () => void {
+    const budget = this.#options.maxInflightBytesPerConnection;
+    inflight.count++;
+    inflight.bytes += bytes;
+    if (inflight.bytes > budget) link.pauseReading("inflight");
+    return () => {
+      inflight.count--;
+      inflight.bytes -= bytes;
+      if (inflight.bytes <= budget) link.resumeReading("inflight");
+    };
   }
 
   #deliver(link: FrameLink, peer: Hello, frame: Frame): void {

@@ -40,6 +40,8 @@ export interface LaunchOptions {
   token: string;
   secret?: string;
   logLevel?: string;
+  /** More command-line flags for the process (e.g. limits: `--max-connections 10`). */
+  extraArgs?: string[];
   /** Extra environment for the process (the parent's is inherited). */
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
@@ -93,6 +95,7 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.control) args.push("--control", o.control);
   if (o.host) args.push("--host", o.host);
   if (o.advertiseHost) args.push("--advertise-host", o.advertiseHost);
+  args.push(...(o.extraArgs ?? []));
   return args;
 }
 

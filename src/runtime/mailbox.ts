@@ -4,6 +4,7 @@
  * match waits until a matching `put` or its deadline. State and mailbox are separate keyspaces.
  */
 import { ANY, PraaSError } from "../protocol/index.js";
+import { StorageQuota } from "./state-store.js";
 
 export interface Message {
   key: string;
@@ -21,6 +22,12 @@ interface Waiter {
 export class Mailbox {
   readonly #messages = new Map<string, Message[]>();
   readonly #waiters = new Map<string, Waiter[]>();
+  /** Queued messages count against the process's storage; one handed to a waiter does not. */
+  readonly #quota: StorageQuota;
+
+  constructor(quota = new StorageQuota()) {
+    this.#quota = quota;
+  }
 
   put(message: Message): void {
     const waiter = takeFirst(this.#waiters, message.key, (w) => matches(w.source, message.source));
@@ -29,6 +36,7 @@ export class Mailbox {
       waiter.resolve(message);
       return;
     }
+    this.#quota.charge(message.value.length, `a message "${message.key.slice(0, 64)}"`);
     const queue = this.#messages.get(message.key) ?? [];
     queue.push(message);
     this.#messages.set(message.key, queue);
@@ -37,7 +45,10 @@ export class Mailbox {
   /** Consumes the first message with `key` from `source` (a process name or ANY). */
   get(source: string, key: string, timeoutMs: number): Promise<Message> {
     const message = takeFirst(this.#messages, key, (m) => matches(source, m.source));
-    if (message) return Promise.resolve(message);
+    if (message) {
+      this.#quota.charge(-message.value.length, "mailbox.get");
+      return Promise.resolve(message);
+    }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { source, resolve, reject, timer: undefined as never };
       waiter.timer = setTimeout(() => {

@@ -13,6 +13,7 @@ import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
 import { CloudProcess, type SwapResult } from "./cloud-process.js";
 import { ControlLink, parsePeers } from "./control-link.js";
+import type { MemoryGuardMode } from "./memory-guard.js";
 
 const program = new Command("praas-process")
   .description("run one PraaS cloud process")
@@ -21,7 +22,33 @@ const program = new Command("praas-process")
   .requiredOption("--bundle <file>", "built application bundle (ESM)")
   .option("--blob-dir <dir>", "disk blob store for swapped state (unless PRAAS_BLOB_CONFIG is set)")
   .option("--workers <n>", "worker subprocesses", int, 1)
-  .option("--memory <MiB>", "memory for the whole process", int, 512)
+  .option("--memory <MiB>", "memory for the whole process, workers and off-heap included", int, 512)
+  .option(
+    "--memory-guard <mode>",
+    "enforce --memory with: auto (cgroup + watchdog), watchdog, off",
+    "auto",
+  )
+  .option(
+    "--max-stored <bytes>",
+    "bytes of state plus undelivered messages (default: half of --memory)",
+    int,
+  )
+  .option("--max-inflight <n>", "invocations in flight in the process", int, 4096)
+  .option("--max-inflight-per-connection <n>", "invocations in flight on one connection", int, 1024)
+  .option("--max-connections <n>", "open data-plane connections", int, 1024)
+  .option("--max-hello <bytes>", "largest frame payload before HELLO", int, 64 * 1024)
+  .option(
+    "--write-backlog <bytes>",
+    "unsent bytes for one connection before it is not read",
+    int,
+    1024 * 1024,
+  )
+  .option(
+    "--max-inflight-bytes <bytes>",
+    "payload bytes of one connection's unanswered invocations before it is not read",
+    int,
+    16 * 1024 * 1024,
+  )
   .option("--host <host>", "data-plane listen address", "127.0.0.1")
   .option("--port <port>", "data-plane port (0: any free port)", int, 0)
   .option("--advertise-host <host>", "address peers and clients dial")
@@ -52,6 +79,14 @@ interface Flags {
   blobDir?: string;
   workers: number;
   memory: number;
+  memoryGuard: MemoryGuardMode;
+  maxStored?: number;
+  maxInflight: number;
+  maxInflightPerConnection: number;
+  maxConnections: number;
+  maxHello: number;
+  writeBacklog: number;
+  maxInflightBytes: number;
   host: string;
   port: number;
   advertiseHost?: string;
@@ -73,6 +108,14 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     blobs: blobConfig(flags, env),
     workers: flags.workers,
     memoryMiB: flags.memory,
+    memoryGuard: flags.memoryGuard,
+    maxStoredBytes: flags.maxStored,
+    maxInflight: flags.maxInflight,
+    maxInflightPerConnection: flags.maxInflightPerConnection,
+    maxConnections: flags.maxConnections,
+    maxHelloBytes: flags.maxHello,
+    writeBacklogBytes: flags.writeBacklog,
+    maxInflightBytesPerConnection: flags.maxInflightBytes,
     host: flags.host,
     port: flags.port,
     advertiseHost: flags.advertiseHost,

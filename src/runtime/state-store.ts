@@ -1,5 +1,34 @@
 /** The process state: key → bytes, kept in first-write order, persistent across swaps. */
-import type { StateKey } from "../protocol/index.js";
+import { PraaSError, type StateKey } from "../protocol/index.js";
+
+/**
+ * The bytes of state and undelivered messages a process may hold, shared by its state store and
+ * its mailbox: both live in the process's memory, which has a limit.
+ */
+export class StorageQuota {
+  #used = 0;
+
+  constructor(readonly limitBytes = Number.POSITIVE_INFINITY) {}
+
+  get used(): number {
+    return this.#used;
+  }
+
+  get free(): number {
+    return Math.max(0, this.limitBytes - this.#used);
+  }
+
+  /** Counts `growth` more bytes (negative: fewer); STATE_FULL, counting nothing, when over. */
+  charge(growth: number, what: string): void {
+    if (growth > 0 && this.#used + growth > this.limitBytes) {
+      throw new PraaSError(
+        "STATE_FULL",
+        `${what} needs ${growth} more bytes, but state and messages already hold ${this.#used} of the process's ${this.limitBytes} bytes`,
+      );
+    }
+    this.#used += growth;
+  }
+}
 
 interface Entry {
   value: Buffer;
@@ -8,15 +37,24 @@ interface Entry {
 
 export class StateStore {
   readonly #entries = new Map<string, Entry>();
+  /** Shared with the mailbox: what the process may still store. */
+  readonly quota: StorageQuota;
   #bytes = 0;
+
+  constructor(quota = new StorageQuota()) {
+    this.quota = quota;
+  }
 
   get(key: string): Buffer | undefined {
     return this.#entries.get(key)?.value;
   }
 
+  /** Stores `value`; STATE_FULL (and nothing changes) when it does not fit the quota. */
   put(key: string, value: Buffer, updatedAt = Date.now()): void {
     const previous = this.#entries.get(key);
-    this.#bytes += value.length - (previous?.value.length ?? 0);
+    const growth = value.length - (previous?.value.length ?? 0);
+    this.quota.charge(growth, `state.put("${key.slice(0, 64)}")`);
+    this.#bytes += growth;
     // Map.set keeps an existing key's position, so keys() stays in first-write order.
     this.#entries.set(key, { value, updatedAt });
   }
@@ -25,6 +63,7 @@ export class StateStore {
     const previous = this.#entries.get(key);
     if (previous === undefined) return false;
     this.#bytes -= previous.value.length;
+    this.quota.charge(-previous.value.length, "state.delete");
     return this.#entries.delete(key);
   }
 

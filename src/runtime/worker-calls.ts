@@ -102,8 +102,12 @@ async function mailGet(
   timeout: string,
 ): Promise<Reply> {
   const timeoutMs = timeout === "" ? t.defaultGetTimeoutMs : Number(timeout);
-  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-    throw new PraaSError("BAD_REQUEST", `timeoutMs must be a non-negative number, got ${timeout}`);
+  // Node runs a timer above 2^31-1 ms after 1 ms: refuse rather than time out at once.
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 2 ** 31 - 1) {
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `timeoutMs must be an integer in [0, ${2 ** 31 - 1}], got ${timeout}`,
+    );
   }
   const message = await t.mailbox.get(source === SELF ? t.name : source, key, timeoutMs);
   return { payload: message.value, fields: [message.source] };

@@ -6,8 +6,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import { FrameType, PraaSError, decodeFields, type Frame } from "../protocol/index.js";
+import {
+  FrameType,
+  PraaSError,
+  decodeFields,
+  type ErrorCode,
+  type Frame,
+} from "../protocol/index.js";
 import { FrameLink, decodeErrorFrame } from "../transport/index.js";
+import type { MemoryVerdict } from "./memory-guard.js";
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
@@ -20,6 +27,8 @@ export interface WorkerSpec {
   maxPayloadBytes: number;
   /** Answers the worker's context calls (state, mailbox, invoke...). */
   onCall(frame: Frame, link: FrameLink): void;
+  /** Knows whether a worker that died was killed for the process's memory limit. */
+  memory?: MemoryVerdict | undefined;
 }
 
 interface Exit {
@@ -27,17 +36,24 @@ interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+interface Cause {
+  code: ErrorCode;
+  text: string;
+}
+
 export class WorkerHandle {
   readonly child: ChildProcess;
   readonly link: FrameLink;
   readonly exited: Promise<Exit>;
   readonly ready: Promise<string[]>;
+  /** Invocations the worker is running, including those whose caller already got TIMEOUT. */
   inflight = 0;
-  /** TIMEOUT errors of invocations whose deadline killed this worker, by invocation id. */
-  readonly timedOut = new Map<string, PraaSError>();
   #alive = true;
   #isReady = false;
   #outOfMemory = false;
+  #memoryKill: boolean | undefined;
+  /** A ping in flight: an invocation here timed out and the worker may be blocked. */
+  #probe: Promise<boolean> | undefined;
   #crashReport: PraaSError | undefined;
   #killReason: string | undefined;
   #readyResolve!: (names: string[]) => void;
@@ -45,6 +61,7 @@ export class WorkerHandle {
 
   constructor(readonly spec: WorkerSpec) {
     this.child = spawnWorker(spec);
+    if (this.child.pid !== undefined) spec.memory?.adopt(this.child.pid);
     this.#forwardOutput();
     this.link = new FrameLink(this.child.stdio[3] as Socket, {
       maxPayloadBytes: spec.maxPayloadBytes,
@@ -68,7 +85,7 @@ export class WorkerHandle {
 
   /** Ready and not condemned: may take new invocations. */
   get usable(): boolean {
-    return this.#alive && this.#isReady && this.#killReason === undefined;
+    return this.#alive && this.#isReady && this.#killReason === undefined && !this.#probe;
   }
 
   get wasReady(): boolean {
@@ -95,23 +112,59 @@ export class WorkerHandle {
     clearTimeout(timer);
   }
 
+  /**
+   * Resolves whether the worker's event loop answers a ping within `timeoutMs`; one ping at a
+   * time, callers meanwhile share its answer. Meanwhile the worker takes no new invocations: a
+   * blocked worker would never run them.
+   */
+  probe(timeoutMs: number): Promise<boolean> {
+    this.#probe ??= this.link.request(FrameType.Ping, undefined, undefined, timeoutMs).then(
+      () => this.#probeDone(true),
+      () => this.#probeDone(false),
+    );
+    return this.#probe;
+  }
+
+  /** The answer of the ping in flight, if one is. */
+  get probing(): Promise<boolean> | undefined {
+    return this.#probe;
+  }
+
+  #probeDone(responsive: boolean): boolean {
+    this.#probe = undefined;
+    return responsive;
+  }
+
   /** The error for an invocation that was running when this worker died. */
   async crashError(functionName: string): Promise<PraaSError> {
     const exit = await Promise.race([this.exited, delay(2000)]);
-    return new PraaSError(
-      "WORKER_CRASHED",
-      `worker running ${functionName} died: ${this.#cause(exit)}`,
-    );
+    const cause = this.#cause(exit);
+    return new PraaSError(cause.code, `worker running ${functionName} died: ${cause.text}`);
   }
 
-  #cause(exit: Exit | undefined): string {
-    if (this.#killReason) return this.#killReason;
-    if (this.#crashReport) return this.#crashReport.message;
-    if (this.#outOfMemory || exit?.signal === "SIGABRT") {
-      return `out of memory (heap limit ${this.spec.heapMiB} MiB)`;
+  #cause(exit: Exit | undefined): Cause {
+    if (this.#killReason) return { code: "WORKER_CRASHED", text: this.#killReason };
+    if (this.#crashReport) return { code: "WORKER_CRASHED", text: this.#crashReport.message };
+    return this.#memoryCause(exit) ?? { code: "WORKER_CRASHED", text: exitText(exit) };
+  }
+
+  #memoryCause(exit: Exit | undefined): Cause | undefined {
+    if (exit?.signal === "SIGKILL" && this.#killedForMemory()) {
+      const limit = this.spec.memory?.limitMiB ?? 0;
+      const text = `out of memory: it exceeded the process memory limit of ${limit} MiB`;
+      return { code: "OUT_OF_MEMORY", text };
     }
-    if (exit === undefined) return "connection to the worker was lost";
-    return exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    if (this.#outOfMemory || exit?.signal === "SIGABRT") {
+      return { code: "OUT_OF_MEMORY", text: `out of memory (heap limit ${this.spec.heapMiB} MiB)` };
+    }
+    return undefined;
+  }
+
+  /** Asked once per worker: the guard counts each kill only once. */
+  #killedForMemory(): boolean {
+    const pid = this.child.pid;
+    this.#memoryKill ??= pid !== undefined && (this.spec.memory?.killedForMemory(pid) ?? false);
+    return this.#memoryKill;
   }
 
   #onFrame(frame: Frame, link: FrameLink): void {
@@ -136,7 +189,10 @@ export class WorkerHandle {
     this.#alive = false;
     this.#readyReject(
       this.#crashReport ??
-        new PraaSError("BUILD_FAILED", `worker exited before it was ready: ${this.#cause(exit)}`),
+        new PraaSError(
+          "BUILD_FAILED",
+          `worker exited before it was ready: ${this.#cause(exit).text}`,
+        ),
     );
   }
 
@@ -173,6 +229,11 @@ function spawnWorker(spec: WorkerSpec): ChildProcess {
     String(spec.maxPayloadBytes),
   ];
   return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+}
+
+function exitText(exit: Exit | undefined): string {
+  if (exit === undefined) return "connection to the worker was lost";
+  return exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
 
 function delay(ms: number): Promise<undefined> {

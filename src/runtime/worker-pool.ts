@@ -5,14 +5,27 @@
  * its in-flight invocations with WORKER_CRASHED and is replaced; an invocation past its deadline
  * fails with TIMEOUT and its worker is killed and replaced.
  */
-import { FrameType, PraaSError, encodeFields } from "../protocol/index.js";
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  ensurePraaSError,
+  type Frame,
+} from "../protocol/index.js";
 import type { FrameLink } from "../transport/index.js";
 import { WorkerHandle, type WorkerSpec } from "./worker-handle.js";
+
+/** How long a worker whose invocation timed out has to answer a ping before it counts as blocked. */
+const PING_TIMEOUT_MS = 1000;
 
 export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
   workers: number;
   memoryMiB: number;
   invocationTimeoutMs: number;
+  /** Invocations in flight in the whole process (calls between functions included). */
+  maxInflight: number;
+  /** Bytes of state and mailbox the process can still take; sent along with each invocation. */
+  storageFree(): number;
   /** Reports pool events worth a log line. */
   log(message: string, fields?: Record<string, unknown>): void;
 }
@@ -64,6 +77,10 @@ export class WorkerPool {
       throw new PraaSError("FUNCTION_NOT_FOUND", `application has no function "${functionName}"`);
     }
     if (this.#stopping) throw new PraaSError("UNAVAILABLE", "the process is stopping");
+    if (this.#inflight >= this.#options.maxInflight) {
+      const limit = this.#options.maxInflight;
+      throw new PraaSError("TOO_MANY_REQUESTS", `the process has ${limit} invocations in flight`);
+    }
     this.#inflight++;
     try {
       // Pick synchronously when a worker is free, so concurrent calls see each other's load.
@@ -110,36 +127,80 @@ export class WorkerPool {
 
   async #run(worker: WorkerHandle, fn: string, payload: Uint8Array, id: string): Promise<Buffer> {
     worker.inflight++;
-    const timer = setTimeout(
-      () => this.#onTimeout(worker, fn, id),
-      this.#options.invocationTimeoutMs,
-    );
+    const free = String(this.#options.storageFree());
+    const request = worker.link.request(FrameType.Invoke, encodeFields([fn, id, free]), payload);
+    // The worker is busy with it until it answers, even after its caller got TIMEOUT.
+    const done = (): void => void worker.inflight--;
+    request.then(done, done);
     try {
-      const reply = await worker.link.request(FrameType.Invoke, encodeFields([fn, id]), payload);
-      return reply.payload;
+      return (await this.#withDeadline(request, worker, fn, id)).payload;
     } catch (error) {
-      throw await this.#explain(error, worker, fn, id);
-    } finally {
-      clearTimeout(timer);
-      worker.inflight--;
+      throw await this.#explain(error, worker, fn);
     }
   }
 
-  /** A request that failed because the worker's link closed: say why the worker died. */
-  async #explain(error: unknown, worker: WorkerHandle, fn: string, id: string): Promise<unknown> {
-    if (!(error instanceof PraaSError) || error.code !== "CONNECTION_CLOSED") return error;
-    return worker.timedOut.get(id) ?? (await worker.crashError(fn));
+  /** The reply, or TIMEOUT at the deadline (the worker may still answer; that answer is dropped). */
+  #withDeadline(
+    request: Promise<Frame>,
+    worker: WorkerHandle,
+    fn: string,
+    id: string,
+  ): Promise<Frame> {
+    return new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(
+        () => void this.#onDeadline(worker, fn, id).then(reject),
+        this.#options.invocationTimeoutMs,
+      );
+      request.then(
+        (frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(ensurePraaSError(error));
+        },
+      );
+    });
   }
 
-  #onTimeout(worker: WorkerHandle, fn: string, id: string): void {
+  /** A request that failed because the worker's link closed: say why the worker died. */
+  async #explain(error: unknown, worker: WorkerHandle, fn: string): Promise<unknown> {
+    if (!(error instanceof PraaSError) || error.code !== "CONNECTION_CLOSED") return error;
+    return await worker.crashError(fn);
+  }
+
+  /**
+   * The error of an invocation past its deadline. The first one on a worker fails with TIMEOUT
+   * at once and pings the worker; one whose deadline passes while that ping is out waits for
+   * it: if the worker turns out blocked, it fails with the reason the worker was killed.
+   */
+  async #onDeadline(worker: WorkerHandle, fn: string, id: string): Promise<PraaSError> {
+    const timeout = new PraaSError(
+      "TIMEOUT",
+      `${fn} did not finish within ${this.#options.invocationTimeoutMs} ms`,
+    );
+    const probing = worker.probing;
+    if (probing === undefined) {
+      void this.#killIfBlocked(worker, fn, id);
+      return timeout;
+    }
+    return (await probing) ? timeout : await worker.crashError(fn);
+  }
+
+  /** Kills the worker only when its event loop is blocked: a slow async call hurts nobody. */
+  async #killIfBlocked(worker: WorkerHandle, fn: string, id: string): Promise<void> {
+    const fields = { fn, invocationId: id, workerPid: worker.pid };
+    if (!worker.alive || (await worker.probe(PING_TIMEOUT_MS))) {
+      this.#options.log("invocation timed out; its worker is responsive and lives on", fields);
+      this.#wakeReady();
+      return;
+    }
     const ms = this.#options.invocationTimeoutMs;
-    this.#options.log("invocation timed out; killing its worker", {
-      fn,
-      invocationId: id,
-      workerPid: worker.pid,
-    });
-    worker.timedOut.set(id, new PraaSError("TIMEOUT", `${fn} did not finish within ${ms} ms`));
-    worker.kill(`it was killed because invocation ${id} of ${fn} exceeded its ${ms} ms timeout`);
+    this.#options.log("invocation timed out and its worker is blocked; killing it", fields);
+    worker.kill(
+      `worker killed: invocation ${id} of ${fn} blocked its event loop past its ${ms} ms timeout`,
+    );
   }
 
   async #waitForWorker(): Promise<WorkerHandle> {

@@ -38,6 +38,8 @@ function parseErrorRecord(text: string): { code: string; message: string; errorN
 function codeForStatus(status: number): ErrorCode {
   if (status === 401 || status === 403) return "UNAUTHORIZED";
   if (status === 413) return "PAYLOAD_TOO_LARGE";
+  if (status === 429) return "TOO_MANY_REQUESTS";
+  if (status === 507) return "STATE_FULL";
   if (status === 502 || status === 503) return "UNAVAILABLE";
   if (status === 504) return "TIMEOUT";
   if (status >= 400 && status < 500) return "BAD_REQUEST";

@@ -18,6 +18,14 @@ import {
 
 export interface FrameLinkOptions {
   maxPayloadBytes: number;
+  /**
+   * Backpressure: with more unsent bytes than this queued on the socket, stop reading it until
+   * the peer has taken them ('drain'), so a peer that sends requests but never reads replies
+   * fills its own kernel buffers instead of our memory. Only for the serving end of a link
+   * whose other end always reads (data-plane connections): two ends that both stop reading
+   * while their writes back up would wait for each other forever.
+   */
+  writeBacklogBytes?: number;
   /** A frame that is not a reply to one of our requests. */
   onRequest(frame: Frame, link: FrameLink): void;
   /** Called once, when the socket is gone; `error` says why when it was not a clean close. */
@@ -47,10 +55,14 @@ export class FrameLink {
   #outbox: Buffer[] = [];
   #closed = false;
   #closeReason: PraaSError | undefined;
+  #maxPayloadBytes: number;
+  /** Why reading is paused: "backlog" (our writes back up) or the owner's reasons. */
+  readonly #holds = new Set<string>();
 
   constructor(socket: Socket, options: FrameLinkOptions) {
     this.socket = socket;
     this.#options = options;
+    this.#maxPayloadBytes = options.maxPayloadBytes;
     this.#parser = new FrameParser(
       {
         onFrame: (frame) => this.#onFrame(frame),
@@ -63,6 +75,25 @@ export class FrameLink {
     socket.on("data", (chunk: Buffer) => this.#parser.push(chunk));
     socket.on("error", (error) => this.#finish(new PraaSError("CONNECTION_CLOSED", error.message)));
     socket.on("close", () => this.#finish(undefined));
+    if (options.writeBacklogBytes !== undefined) {
+      socket.on("drain", () => this.resumeReading("backlog"));
+    }
+  }
+
+  /** Changes the payload cap, e.g. once a connection has authenticated. */
+  setMaxPayloadBytes(bytes: number): void {
+    this.#maxPayloadBytes = bytes;
+    this.#parser.setMaxPayloadBytes(bytes);
+  }
+
+  /** Stops reading the socket until every `reason` given here is lifted by `resumeReading`. */
+  pauseReading(reason: string): void {
+    if (this.#holds.size === 0) this.socket.pause();
+    this.#holds.add(reason);
+  }
+
+  resumeReading(reason: string): void {
+    if (this.#holds.delete(reason) && this.#holds.size === 0) this.socket.resume();
   }
 
   get closed(): boolean {
@@ -131,11 +162,17 @@ export class FrameLink {
     this.#outbox = [];
     if (outbox.length === 1) {
       this.socket.write(outbox[0] as Buffer);
-      return;
+    } else {
+      this.socket.cork();
+      for (const part of outbox) this.socket.write(part);
+      this.socket.uncork();
     }
-    this.socket.cork();
-    for (const part of outbox) this.socket.write(part);
-    this.socket.uncork();
+    this.#limitBacklog();
+  }
+
+  #limitBacklog(): void {
+    const limit = this.#options.writeBacklogBytes;
+    if (limit !== undefined && this.socket.writableLength > limit) this.pauseReading("backlog");
   }
 
   #allocateId(): number {
@@ -182,7 +219,7 @@ export class FrameLink {
   #onOversized(header: FrameHeader): void {
     const error = new PraaSError(
       "PAYLOAD_TOO_LARGE",
-      `payload of ${header.payloadLength} bytes exceeds the limit of ${this.#options.maxPayloadBytes} bytes`,
+      `payload of ${header.payloadLength} bytes exceeds the limit of ${this.#maxPayloadBytes} bytes`,
     );
     if (REPLY_TYPES.has(header.type)) this.#settle(header.id)?.reject(error);
     else this.replyError(header.id, error);

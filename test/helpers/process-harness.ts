@@ -49,6 +49,8 @@ export interface StartOptions {
   control?: FakeControlPlane;
   orphanTimeoutMs?: number;
   token?: string;
+  /** More flags for runtime/main.js (limits). */
+  args?: string[];
 }
 
 export interface RunningProcess {
@@ -76,6 +78,7 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
     ...(options.orphanTimeoutMs === undefined ? {} : { orphanTimeoutMs: options.orphanTimeoutMs }),
     ...(options.control ? { control: `127.0.0.1:${options.control.port}` } : {}),
     token: options.token ?? `token-${options.name}`,
+    ...(options.args ? { extraArgs: options.args } : {}),
     secret: `secret-${options.name}`,
   });
   const { child, exited } = launched;

@@ -33,7 +33,7 @@ describe("worker failures", () => {
   it("reports a worker that ran out of memory", async () => {
     const before = text(await suite.conn.invoke("pid"));
     const error = await rejection(suite.conn.invoke("exhaustMemory"));
-    expect(error.code).toBe("WORKER_CRASHED");
+    expect(error.code).toBe("OUT_OF_MEMORY");
     expect(error.message).toContain("out of memory");
     await expectReplacedWorker(before);
   });

@@ -11,6 +11,7 @@ import {
   assertKey,
   decodeFields,
   encodeFields,
+  ensurePraaSError,
   toBytes,
   type Context,
   type Frame,
@@ -23,6 +24,10 @@ import {
 } from "../../protocol/index.js";
 import type { FrameLink } from "../../transport/index.js";
 import type { StateCache } from "./state-cache.js";
+import type { StorageBudget } from "./storage-budget.js";
+
+/** The longest `get` timeout a timer can wait (Node fires longer ones after 1 ms). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 export interface InvocationInfo {
   invocationId: string;
@@ -44,6 +49,7 @@ class State implements ProcessState {
   constructor(
     readonly link: FrameLink,
     readonly cache: StateCache,
+    readonly budget: StorageBudget,
   ) {}
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -74,10 +80,16 @@ class State implements ProcessState {
         ),
       );
     }
+    try {
+      this.budget.reserve(bytes.length - (this.cache.lookup(key)?.length ?? 0));
+    } catch (error) {
+      return Promise.reject(ensurePraaSError(error));
+    }
     this.cache.write(key, bytes);
     const sent = call(this.link, FrameType.StatePut, [key], bytes);
     this.link.flush();
     sent.catch(() => this.cache.forget(key));
+    this.budget.track(sent);
     return Promise.resolve();
   }
 
@@ -104,12 +116,13 @@ class WorkerContext implements Context {
     readonly link: FrameLink,
     info: InvocationInfo,
     cache: StateCache,
+    budget: StorageBudget,
   ) {
     this.invocationId = info.invocationId;
     this.processId = info.processId;
     this.application = info.application;
     this.functionName = info.functionName;
-    this.state = new State(link, cache);
+    this.state = new State(link, cache, budget);
   }
 
   async put(destination: string, key: string, value: Value): Promise<void> {
@@ -121,7 +134,7 @@ class WorkerContext implements Context {
   async get(source: string, key: string, options?: GetOptions): Promise<Uint8Array> {
     checkPeer(source, "source", true);
     assertKey(key);
-    const timeout = options?.timeoutMs === undefined ? "" : String(options.timeoutMs);
+    const timeout = options?.timeoutMs === undefined ? "" : String(checkTimeout(options.timeoutMs));
     return (await call(this.link, FrameType.MailGet, [source, key, timeout])).payload;
   }
 
@@ -139,8 +152,23 @@ class WorkerContext implements Context {
   }
 }
 
-export function createContext(link: FrameLink, info: InvocationInfo, cache: StateCache): Context {
-  return new WorkerContext(link, info, cache);
+export function createContext(
+  link: FrameLink,
+  info: InvocationInfo,
+  cache: StateCache,
+  budget: StorageBudget,
+): Context {
+  return new WorkerContext(link, info, cache, budget);
+}
+
+function checkTimeout(ms: unknown): number {
+  if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > MAX_TIMEOUT_MS) {
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `timeoutMs must be an integer in [0, ${MAX_TIMEOUT_MS}], got ${String(ms)}`,
+    );
+  }
+  return ms;
 }
 
 function checkPeer(name: unknown, what: string, allowAny: boolean): void {

@@ -22,6 +22,7 @@ import {
 import { FrameLink } from "../../transport/index.js";
 import { createContext } from "./context.js";
 import { StateCache } from "./state-cache.js";
+import { StorageBudget } from "./storage-budget.js";
 
 const [bundlePath = "", application = "", processId = "", maxPayloadText = "0"] =
   process.argv.slice(2);
@@ -57,6 +58,11 @@ async function load(): Promise<void> {
 }
 
 function onRequest(frame: Frame): void {
+  // Answered at once: the process pings to tell a blocked event loop from a slow invocation.
+  if (frame.type === FrameType.Ping) {
+    link.reply(frame.id);
+    return;
+  }
   if (frame.type === FrameType.StateChanged) {
     stateCache.forget(decodeFields(frame.meta)[0] ?? "");
     return;
@@ -69,19 +75,26 @@ function onRequest(frame: Frame): void {
 }
 
 async function run(frame: Frame): Promise<void> {
-  const [functionName = "", invocationId = ""] = decodeFields(frame.meta);
+  const [functionName = "", invocationId = "", free = ""] = decodeFields(frame.meta);
   const fn = functions.get(functionName);
   if (fn === undefined) {
     link.replyError(frame.id, new PraaSError("FUNCTION_NOT_FOUND", `no function ${functionName}`));
     return;
   }
+  const budget = new StorageBudget(
+    free === "" ? Number.POSITIVE_INFINITY : Number(free),
+    maxPayloadBytes,
+  );
   const ctx = createContext(
     link,
     { invocationId, processId, application, functionName },
     stateCache,
+    budget,
   );
   try {
-    reply(frame.id, resultBytes(await fn(frame.payload, ctx)));
+    const result = await fn(frame.payload, ctx);
+    await budget.settle();
+    reply(frame.id, resultBytes(result));
   } catch (error) {
     link.replyError(frame.id, functionErrorRecord(error));
   }

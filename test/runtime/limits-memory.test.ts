@@ -1,0 +1,78 @@
+// `memory` caps the whole process, off-heap memory included: a function that hoards Buffers
+// gets OUT_OF_MEMORY, and the machine never sees the process grow past its limit.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  bundleFixture,
+  makeTempDir,
+  rejection,
+  startProcess,
+  text,
+  type RunningProcess,
+} from "../helpers/process-harness.js";
+import { MIB, sampleTreeRss } from "../helpers/process-tree.js";
+
+const LIMIT_MIB = 128;
+/** Resident memory the tree may show: the limit, plus file-backed pages (the node binary) and slack. */
+const TREE_BOUND = 512 * MIB;
+/** What the hog would hold without a limit: far above the bound, far below the machine. */
+const HOG = { mib: 768 };
+
+let temp: Awaited<ReturnType<typeof makeTempDir>>;
+let bundle: string;
+
+beforeAll(async () => {
+  temp = await makeTempDir("limits-memory");
+  bundle = await bundleFixture("limits", temp.dir);
+});
+
+afterAll(async () => {
+  await temp?.remove();
+});
+
+async function withProcess(
+  name: string,
+  args: string[],
+  body: (proc: RunningProcess) => Promise<void>,
+): Promise<void> {
+  const proc = await startProcess({
+    app: "limits",
+    name,
+    bundle,
+    blobDir: temp.dir,
+    memory: LIMIT_MIB,
+    args,
+  });
+  try {
+    await body(proc);
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function expectOutOfMemory(proc: RunningProcess, hog: object): Promise<void> {
+  const conn = await proc.connect();
+  const sampler = sampleTreeRss(proc.child.pid as number);
+  try {
+    const error = await rejection(conn.invoke("hog", JSON.stringify(hog)));
+    expect(error.code).toBe("OUT_OF_MEMORY");
+    expect(error.message).toContain(`exceeded the process memory limit of ${LIMIT_MIB} MiB`);
+    expect(text(await conn.invoke("echo", "still here"))).toBe("still here");
+  } finally {
+    const peak = sampler.stop();
+    console.log(`process tree resident memory peaked at ${Math.round(peak / MIB)} MiB`);
+    expect(peak).toBeLessThan(TREE_BOUND);
+    await conn.close();
+  }
+}
+
+describe("process memory limit", () => {
+  it("fails a function that keeps 1 MiB Buffers with OUT_OF_MEMORY; the process serves on", async () => {
+    await withProcess("m1", [], (proc) => expectOutOfMemory(proc, HOG));
+  });
+
+  it("enforces the limit with the RSS watchdog alone where there is no cgroup", async () => {
+    await withProcess("m2", ["--memory-guard", "watchdog"], (proc) =>
+      expectOutOfMemory(proc, { ...HOG, pauseMs: 5 }),
+    );
+  });
+});
