@@ -17,9 +17,14 @@ import {
 } from "../protocol/index.js";
 import { FrameLink } from "../transport/index.js";
 
-const REGISTER_TIMEOUT_MS = 10_000;
-/** How long a command waits for a process whose control link is being re-dialled. */
-const RECONNECT_WAIT_MS = 5_000;
+export interface ControlLinkTimings {
+  /** A connection that has not registered by then is dropped. */
+  registerTimeoutMs: number;
+  /** How long a command waits for a process whose control link is being re-dialled. */
+  reconnectWaitMs: number;
+}
+
+const DEFAULT_TIMINGS: ControlLinkTimings = { registerTimeoutMs: 10_000, reconnectWaitMs: 5_000 };
 
 export interface Registration {
   app: string;
@@ -42,12 +47,16 @@ export interface ControlLinkEvents {
 export class ControlLinkServer {
   readonly #server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
   readonly #links = new Map<string, FrameLink>();
+  readonly #events: ControlLinkEvents;
+  readonly #log: Logger;
+  readonly #timings: ControlLinkTimings;
   #onRegister: (() => void)[] = [];
 
-  constructor(
-    private readonly events: ControlLinkEvents,
-    private readonly log: Logger,
-  ) {}
+  constructor(events: ControlLinkEvents, log: Logger, timings: Partial<ControlLinkTimings> = {}) {
+    this.#events = events;
+    this.#log = log;
+    this.#timings = { ...DEFAULT_TIMINGS, ...timings };
+  }
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -74,7 +83,7 @@ export class ControlLinkServer {
     body?: unknown,
     timeoutMs = 120_000,
   ): Promise<unknown> {
-    const link = await this.#linkOf(app, name, RECONNECT_WAIT_MS);
+    const link = await this.#linkOf(app, name, this.#timings.reconnectWaitMs);
     if (!link) throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is not connected`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const reply = await link.request(
@@ -113,7 +122,7 @@ export class ControlLinkServer {
 
   #accept(socket: net.Socket): void {
     let registered: Registration | undefined;
-    const timer = setTimeout(() => link.destroy(), REGISTER_TIMEOUT_MS);
+    const timer = setTimeout(() => link.destroy(), this.#timings.registerTimeoutMs);
     const link = new FrameLink(socket, {
       maxPayloadBytes: 1024 * 1024,
       onRequest: (frame) => {
@@ -140,18 +149,18 @@ export class ControlLinkServer {
         6,
         "register",
       );
-      const expected = await this.events.secretOf(app, name);
+      const expected = await this.#events.secretOf(app, name);
       if (expected === undefined || !secretsEqual(secret, expected))
         throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
       const registration = { app, name, host, port: Number(port), token };
-      await this.events.registered(registration);
+      await this.#events.registered(registration);
       clearTimeout(timer);
       link.reply(frame.id);
       // Only now may commands use this link: the process has its registration reply first.
       this.#replace(app, name, link);
       return registration;
     } catch (error) {
-      this.log.warn({ err: String(error) }, "control link refused");
+      this.#log.warn({ err: String(error) }, "control link refused");
       link.replyError(frame.id, ensurePraaSError(error));
       link.close();
       return undefined;
@@ -170,7 +179,7 @@ export class ControlLinkServer {
     if (frame.type !== FrameType.Command || command !== "resume") {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
-    this.events.resumeRequested(from.app, from.name, peer).then(
+    this.#events.resumeRequested(from.app, from.name, peer).then(
       () => link.reply(frame.id),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
     );
@@ -180,7 +189,7 @@ export class ControlLinkServer {
     const id = key(registration.app, registration.name);
     if (this.#links.get(id) !== link) return;
     this.#links.delete(id);
-    this.events.lost(registration.app, registration.name);
+    this.#events.lost(registration.app, registration.name);
   }
 }
 
