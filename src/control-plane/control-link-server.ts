@@ -141,6 +141,7 @@ export class ControlLinkServer {
     frame: Frame,
     timer: NodeJS.Timeout,
   ): Promise<Registration | undefined> {
+    let claimed: { app?: string; name?: string } = {}; // who it said it was, for the log
     try {
       if (frame.type !== FrameType.Register)
         throw new PraaSError("PROTOCOL_ERROR", "expected REGISTER");
@@ -149,6 +150,7 @@ export class ControlLinkServer {
         6,
         "register",
       );
+      claimed = { app, name };
       const expected = await this.#events.secretOf(app, name);
       if (expected === undefined || !secretsEqual(secret, expected))
         throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
@@ -160,7 +162,7 @@ export class ControlLinkServer {
       this.#replace(app, name, link);
       return registration;
     } catch (error) {
-      this.#log.warn({ err: String(error) }, "control link refused");
+      this.#log.warn({ ...claimed, err: String(error) }, "control link refused");
       link.replyError(frame.id, ensurePraaSError(error));
       link.close();
       return undefined;
@@ -189,6 +191,7 @@ export class ControlLinkServer {
     const id = key(registration.app, registration.name);
     if (this.#links.get(id) !== link) return;
     this.#links.delete(id);
+    this.#log.info({ app: registration.app, name: registration.name }, "control link closed");
     this.#events.lost(registration.app, registration.name);
   }
 }
