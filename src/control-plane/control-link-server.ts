@@ -8,11 +8,16 @@ import net from "node:net";
 import type { Logger } from "pino";
 import {
   FrameType,
+  MAX_PORT,
   PraaSError,
+  parseInteger,
   encodeFields,
   ensurePraaSError,
   expectFields,
   secretsEqual,
+  type ControlBody,
+  type ControlCommand,
+  type ControlReply,
   type Frame,
 } from "../protocol/index.js";
 import { FrameLink } from "../transport/index.js";
@@ -33,6 +38,12 @@ export interface Registration {
   port: number;
   token: string;
 }
+
+/** A body for the commands that take one (optional for the others), then a timeout. */
+type CommandArguments<C extends ControlCommand> =
+  ControlBody<C> extends undefined
+    ? [body?: undefined, timeoutMs?: number]
+    : [body: ControlBody<C>, timeoutMs?: number];
 
 export interface ControlLinkEvents {
   /** The stored secret of a process, or undefined when there is no such process. */
@@ -76,13 +87,12 @@ export class ControlLinkServer {
    * Sends a command to a registered process; resolves its JSON reply. A process that is
    * re-dialling (e.g. after a control-plane restart) gets a moment to come back first.
    */
-  async command(
+  async command<C extends ControlCommand>(
     app: string,
     name: string,
-    command: string,
-    body?: unknown,
-    timeoutMs = 120_000,
-  ): Promise<unknown> {
+    command: C,
+    ...[body, timeoutMs = 120_000]: CommandArguments<C>
+  ): Promise<ControlReply<C>> {
     const link = await this.#linkOf(app, name, this.#timings.reconnectWaitMs);
     if (!link) throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is not connected`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -92,9 +102,9 @@ export class ControlLinkServer {
       payload,
       timeoutMs,
     );
-    return reply.payload.length === 0
-      ? null
-      : (JSON.parse(reply.payload.toString("utf8")) as unknown);
+    // The process authenticated with its secret: its reply has the shape the command map says.
+    const text = reply.payload.length === 0 ? "null" : reply.payload.toString("utf8");
+    return JSON.parse(text) as ControlReply<C>;
   }
 
   async #linkOf(app: string, name: string, waitMs: number): Promise<FrameLink | undefined> {
@@ -154,7 +164,13 @@ export class ControlLinkServer {
       const expected = await this.#events.secretOf(app, name);
       if (expected === undefined || !secretsEqual(secret, expected))
         throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
-      const registration = { app, name, host, port: Number(port), token };
+      const registration = {
+        app,
+        name,
+        host,
+        port: parseInteger(port, "port", 0, MAX_PORT),
+        token,
+      };
       await this.#events.registered(registration);
       clearTimeout(timer);
       link.reply(frame.id);

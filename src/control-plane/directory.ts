@@ -5,7 +5,7 @@
  * Bursts of changes are coalesced into one push per application.
  */
 import type { Logger } from "pino";
-import type { PeerEntry } from "../runtime/config.js";
+import type { PeerEntry } from "../protocol/index.js";
 import type { MetadataStore, ProcessRecord } from "../storage/index.js";
 import type { ControlLinkServer } from "./control-link-server.js";
 

@@ -73,7 +73,12 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
       },
       {
         endpoint: () => ({ host: "127.0.0.1", port: 1, token: "t" }),
-        command: () => Promise.resolve(null),
+        commands: {
+          swap: () => Promise.reject(new Error("never asked")),
+          stop: () => Promise.resolve(null),
+          peers: () => Promise.resolve(null),
+          status: () => Promise.reject(new Error("never asked")),
+        },
         afterReply: () => undefined,
         orphaned: () => undefined,
       },

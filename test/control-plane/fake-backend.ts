@@ -9,20 +9,22 @@
 import net from "node:net";
 import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
-import { PraaSError } from "../../src/protocol/index.js";
+import {
+  PraaSError,
+  type ControlCommand,
+  type ControlReply,
+  type PeerEntry,
+} from "../../src/protocol/index.js";
 import type {
   ExitInfo,
   ProcessBackend,
   ProcessSpec,
   StartedProcess,
 } from "../../src/backends/backend.js";
-import type { PeerEntry } from "../../src/runtime/config.js";
-import { ControlLink, parsePeers } from "../../src/runtime/control-link.js";
+import { ControlLink, type CommandHandlers } from "../../src/runtime/control-link.js";
 import { DataPlaneServer } from "../../src/runtime/dataplane-server.js";
 import { decodeSnapshot, encodeSnapshot } from "../../src/runtime/snapshot.js";
 import type { BlobStore } from "../../src/storage/index.js";
-
-export type CommandName = "swap" | "stop" | "peers" | "status";
 
 /** What a test scripts for one process name (or for every process, as the default). */
 export interface FakeBehaviour {
@@ -32,8 +34,8 @@ export interface FakeBehaviour {
   register?: boolean;
   /** Dial with this secret instead of the spec's. */
   secret?: string;
-  /** Replaces the default answer to a command; runs before the default one when it returns undefined. */
-  command?(process: FakeProcess, name: CommandName): Promise<unknown>;
+  /** Runs before the process answers a command: delay it, or throw to fail the command. */
+  beforeCommand?(process: FakeProcess, name: ControlCommand): Promise<void>;
   /** Replaces the default functions (echo, set, get). */
   invoke?(process: FakeProcess, fn: string, payload: Buffer): Promise<Buffer>;
 }
@@ -183,7 +185,7 @@ export class FakeProcess {
       },
       {
         endpoint: () => ({ host: "127.0.0.1", port: this.#port, token: this.spec.token }),
-        command: (name, payload) => this.#command(name as CommandName, payload),
+        commands: this.#commands(),
         afterReply: (name) => {
           if (name === "swap" || name === "stop") void this.exit(0, null);
         },
@@ -205,28 +207,44 @@ export class FakeProcess {
     this.#onExit({ backendId: this.backendId, app, name, code, signal }, report);
   }
 
-  async #command(name: CommandName, payload: Buffer): Promise<unknown> {
+  #commands(): CommandHandlers {
+    return {
+      swap: () => this.#answer("swap", () => this.swapOut()),
+      stop: () =>
+        this.#answer("stop", () => {
+          this.status = "stopped";
+          return Promise.resolve(null);
+        }),
+      peers: (entries) =>
+        this.#answer("peers", () => {
+          this.peers = entries;
+          return Promise.resolve(null);
+        }),
+      status: () =>
+        this.#answer("status", () =>
+          Promise.resolve({
+            status: this.status,
+            port: this.#port,
+            workers: [],
+            stateBytes: 0,
+            stateKeys: this.state.size,
+          }),
+        ),
+    };
+  }
+
+  async #answer<C extends ControlCommand>(
+    name: C,
+    answer: () => Promise<ControlReply<C>>,
+  ): Promise<ControlReply<C>> {
+    // Like the runtime, a swap refuses new invocations from its first moment.
     if (name === "swap") this.status = "swapping";
-    const scripted = await this.#behaviour.command?.(this, name);
-    if (scripted !== undefined) return scripted;
-    switch (name) {
-      case "swap":
-        return this.swapOut();
-      case "stop":
-        this.status = "stopped";
-        return null;
-      case "peers":
-        this.peers = parsePeers(payload);
-        return null;
-      case "status":
-        return { status: "active", port: this.#port, inflight: this.inflight };
-      default:
-        throw new PraaSError("BAD_REQUEST", `unknown command ${String(name)}`);
-    }
+    await this.#behaviour.beforeCommand?.(this, name);
+    return answer();
   }
 
   /** The default swap: the state goes to the blob store as a real snapshot. */
-  async swapOut(): Promise<{ size: number; key: string }> {
+  async swapOut(): Promise<ControlReply<"swap">> {
     this.status = "swapping";
     const key = snapshotKeyOf(this.spec);
     const entries = [...this.state].map(([k, value]) => ({ key: k, value, updatedAt: 0 }));

@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canTransition, transition } from "../../src/control-plane/lifecycle.js";
-import { PraaSError, type ProcessStatus } from "../../src/protocol/index.js";
+import { PROCESS_STATUSES, PraaSError, type ProcessStatus } from "../../src/protocol/index.js";
 import type { MetadataStore, ProcessRecord } from "../../src/storage/index.js";
 import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
 import { APP, gate, startPlane, waitForRecord, type Harness } from "./plane-harness.js";
 
-const STATUSES: ProcessStatus[] = [
-  "allocating",
-  "active",
-  "swapping",
-  "swapped",
-  "resuming",
-  "failed",
-  "deleted",
-];
+const STATUSES: readonly ProcessStatus[] = PROCESS_STATUSES;
 
 /** The documented state machine (ARCHITECTURE.md, lifecycle.ts): every allowed move. */
 const DOCUMENTED = new Set([
@@ -144,9 +136,8 @@ describe.each(["memory", "redis"] as const)("process lifecycle on the %s store",
   it("refuses a delete while a swap is running, and a swap of a deleted process", async () => {
     const hold = gate();
     h.backend.script("swap-vs-delete", {
-      command: async (_process, name) => {
+      beforeCommand: async (_process, name) => {
         if (name === "swap") await hold.promise;
-        return undefined;
       },
     });
     await h.plane.createProcess(APP, "swap-vs-delete", {});
@@ -184,9 +175,8 @@ describe.each(["memory", "redis"] as const)("process lifecycle on the %s store",
   it("answers an invocation that arrives during a swap from the resumed process", async () => {
     const hold = gate();
     h.backend.script("busy-swap", {
-      command: async (_process, name) => {
+      beforeCommand: async (_process, name) => {
         if (name === "swap") await hold.promise;
-        return undefined;
       },
     });
     await h.plane.createProcess(APP, "busy-swap", {});
