@@ -2,6 +2,36 @@
 import tseslint from "typescript-eslint";
 import importX from "eslint-plugin-import-x";
 
+/** ARCHITECTURE.md, "Folder map": what each folder of src/ may import (besides itself). */
+const MAY_IMPORT = {
+  protocol: [],
+  transport: ["protocol"],
+  runtime: ["protocol", "transport", "storage", "logging"],
+  "runtime/worker": ["protocol", "transport"],
+  storage: ["protocol"],
+  apps: ["protocol"],
+  backends: ["protocol", "runtime", "storage"],
+  "control-plane": [
+    "protocol",
+    "transport",
+    "runtime",
+    "storage",
+    "apps",
+    "backends",
+    "sdk",
+    "logging",
+  ],
+  sdk: ["protocol", "transport", "apps"],
+  logging: [],
+};
+
+const layerZones = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({
+  target: `./src/${folder}`,
+  from: "./src",
+  except: [folder, ...allowed].map((name) => `./${name}`),
+  message: `src/${folder} may import ${allowed.length ? `only ${allowed.join(", ")}` : "nothing"} (ARCHITECTURE.md, "Folder map")`,
+}));
+
 export default tseslint.config(
   {
     ignores: [
@@ -19,12 +49,23 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { "import-x": importX },
+    settings: {
+      // Sources import `./x.js` meaning `./x.ts`: without this, import-x resolves nothing and its
+      // cycle and layering rules pass vacuously.
+      "import-x/resolver-next": [
+        importX.createNodeResolver({
+          extensions: [".ts", ".js", ".json", ".node"],
+          extensionAlias: { ".js": [".ts", ".js"] },
+        }),
+      ],
+    },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-expressions": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       "import-x/no-cycle": "error",
+      "import-x/no-restricted-paths": ["error", { zones: layerZones }],
       "no-console": "error",
     },
   },

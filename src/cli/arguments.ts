@@ -1,5 +1,6 @@
 /** Option-value parsers: a bad value fails at parse time with commander's one-line error. */
 import { InvalidArgumentError } from "commander";
+import { PraaSError, parseInteger } from "../protocol/index.js";
 
 /** `--vcpus`: any positive number (fractions of a CPU are allowed). */
 export function parsePositiveNumber(value: string): number {
@@ -12,9 +13,18 @@ export function parsePositiveNumber(value: string): number {
 
 /** `--memory`: a positive whole number of MiB. */
 export function parsePositiveInteger(value: string): number {
-  const number = parsePositiveNumber(value);
-  if (!Number.isInteger(number)) throw new InvalidArgumentError("expected a positive integer.");
-  return number;
+  return integerOption(1)(value);
+}
+
+/** A commander parser for integers in [min, max] (the one integer syntax, src/protocol). */
+export function integerOption(min?: number, max?: number): (value: string) => number {
+  return (value) => {
+    try {
+      return parseInteger(value, "the value", min, max);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof PraaSError ? error.message : String(error));
+    }
+  };
 }
 
 /** For options that may repeat (`--host a --host b`). */

@@ -15,31 +15,35 @@ import { toAppInfo } from "./records.js";
 const UNPACK_FACTOR = 8;
 
 export class AppService {
-  constructor(
-    private readonly config: ControlPlaneConfig,
-    private readonly store: MetadataStore,
-    private readonly blobs: BlobStore,
-  ) {}
+  readonly #config: ControlPlaneConfig;
+  readonly #store: MetadataStore;
+  readonly #blobs: BlobStore;
+
+  constructor(config: ControlPlaneConfig, store: MetadataStore, blobs: BlobStore) {
+    this.#config = config;
+    this.#store = store;
+    this.#blobs = blobs;
+  }
 
   async deploy(name: string, tarball: Buffer): Promise<AppInfo> {
     if (tarball.length === 0)
       throw new PraaSError("BAD_REQUEST", "the body must be a gzip tarball of the app directory");
     const dir = await mkdtemp(path.join(tmpdir(), "praas-deploy-"));
     try {
-      await unpackTarball(tarball, dir, { maxBytes: this.config.bodyLimitBytes * UNPACK_FACTOR });
+      await unpackTarball(tarball, dir, { maxBytes: this.#config.bodyLimitBytes * UNPACK_FACTOR });
       const built = await buildApplication(dir);
-      return await this.#store(name, built.code, built.functions, built.manifest.defaults);
+      return await this.#save(name, built.code, built.functions, built.manifest.defaults);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
   async list(): Promise<AppInfo[]> {
-    return (await this.store.listApps()).map(toAppInfo);
+    return (await this.#store.listApps()).map(toAppInfo);
   }
 
   async get(name: string): Promise<AppInfo> {
-    const record = await this.store.getApp(name);
+    const record = await this.#store.getApp(name);
     if (!record) throw new PraaSError("APP_NOT_FOUND", `no application ${name}`);
     return toAppInfo(record);
   }
@@ -50,7 +54,7 @@ export class AppService {
     deleteProcess: (app: string, proc: string) => Promise<void>,
   ): Promise<void> {
     await this.get(name);
-    const processes = await this.store.listProcesses(name);
+    const processes = await this.#store.listProcesses(name);
     if (processes.length > 0 && !force) {
       throw new PraaSError(
         "INVALID_STATE",
@@ -58,20 +62,20 @@ export class AppService {
       );
     }
     for (const proc of processes) await deleteProcess(name, proc.name);
-    for (const key of await this.blobs.list(`apps/${name}/`)) await this.blobs.delete(key);
-    await this.store.deleteApp(name);
+    for (const key of await this.#blobs.list(`apps/${name}/`)) await this.#blobs.delete(key);
+    await this.#store.deleteApp(name);
   }
 
-  async #store(
+  async #save(
     name: string,
     code: Buffer,
     functions: string[],
     defaults: AppInfo["defaults"],
   ): Promise<AppInfo> {
-    const previous = await this.store.getApp(name);
+    const previous = await this.#store.getApp(name);
     const version = (previous?.version ?? 0) + 1;
     const bundleKey = `apps/${name}/v${version}.mjs`;
-    await this.blobs.put(bundleKey, code);
+    await this.#blobs.put(bundleKey, code);
     const now = Date.now();
     const record = {
       name,
@@ -82,7 +86,7 @@ export class AppService {
       createdAt: previous?.createdAt ?? now,
       updatedAt: now,
     };
-    await this.store.putApp(record);
+    await this.#store.putApp(record);
     return toAppInfo(record);
   }
 }

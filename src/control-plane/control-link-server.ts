@@ -8,18 +8,28 @@ import net from "node:net";
 import type { Logger } from "pino";
 import {
   FrameType,
+  MAX_PORT,
   PraaSError,
+  parseInteger,
   encodeFields,
   ensurePraaSError,
   expectFields,
   secretsEqual,
+  type ControlBody,
+  type ControlCommand,
+  type ControlReply,
   type Frame,
 } from "../protocol/index.js";
 import { FrameLink } from "../transport/index.js";
 
-const REGISTER_TIMEOUT_MS = 10_000;
-/** How long a command waits for a process whose control link is being re-dialled. */
-const RECONNECT_WAIT_MS = 5_000;
+export interface ControlLinkTimings {
+  /** A connection that has not registered by then is dropped. */
+  registerTimeoutMs: number;
+  /** How long a command waits for a process whose control link is being re-dialled. */
+  reconnectWaitMs: number;
+}
+
+const DEFAULT_TIMINGS: ControlLinkTimings = { registerTimeoutMs: 10_000, reconnectWaitMs: 5_000 };
 
 export interface Registration {
   app: string;
@@ -28,6 +38,12 @@ export interface Registration {
   port: number;
   token: string;
 }
+
+/** A body for the commands that take one (optional for the others), then a timeout. */
+type CommandArguments<C extends ControlCommand> =
+  ControlBody<C> extends undefined
+    ? [body?: undefined, timeoutMs?: number]
+    : [body: ControlBody<C>, timeoutMs?: number];
 
 export interface ControlLinkEvents {
   /** The stored secret of a process, or undefined when there is no such process. */
@@ -44,12 +60,16 @@ export interface ControlLinkEvents {
 export class ControlLinkServer {
   readonly #server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
   readonly #links = new Map<string, FrameLink>();
+  readonly #events: ControlLinkEvents;
+  readonly #log: Logger;
+  readonly #timings: ControlLinkTimings;
   #onRegister: (() => void)[] = [];
 
-  constructor(
-    private readonly events: ControlLinkEvents,
-    private readonly log: Logger,
-  ) {}
+  constructor(events: ControlLinkEvents, log: Logger, timings: Partial<ControlLinkTimings> = {}) {
+    this.#events = events;
+    this.#log = log;
+    this.#timings = { ...DEFAULT_TIMINGS, ...timings };
+  }
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -69,14 +89,13 @@ export class ControlLinkServer {
    * Sends a command to a registered process; resolves its JSON reply. A process that is
    * re-dialling (e.g. after a control-plane restart) gets a moment to come back first.
    */
-  async command(
+  async command<C extends ControlCommand>(
     app: string,
     name: string,
-    command: string,
-    body?: unknown,
-    timeoutMs = 120_000,
-  ): Promise<unknown> {
-    const link = await this.#linkOf(app, name, RECONNECT_WAIT_MS);
+    command: C,
+    ...[body, timeoutMs = 120_000]: CommandArguments<C>
+  ): Promise<ControlReply<C>> {
+    const link = await this.#linkOf(app, name, this.#timings.reconnectWaitMs);
     if (!link) throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is not connected`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const reply = await link.request(
@@ -85,9 +104,9 @@ export class ControlLinkServer {
       payload,
       timeoutMs,
     );
-    return reply.payload.length === 0
-      ? null
-      : (JSON.parse(reply.payload.toString("utf8")) as unknown);
+    // The process authenticated with its secret: its reply has the shape the command map says.
+    const text = reply.payload.length === 0 ? "null" : reply.payload.toString("utf8");
+    return JSON.parse(text) as ControlReply<C>;
   }
 
   async #linkOf(app: string, name: string, waitMs: number): Promise<FrameLink | undefined> {
@@ -115,7 +134,7 @@ export class ControlLinkServer {
 
   #accept(socket: net.Socket): void {
     let registered: Registration | undefined;
-    const timer = setTimeout(() => link.destroy(), REGISTER_TIMEOUT_MS);
+    const timer = setTimeout(() => link.destroy(), this.#timings.registerTimeoutMs);
     const link = new FrameLink(socket, {
       maxPayloadBytes: 1024 * 1024,
       onRequest: (frame) => {
@@ -134,6 +153,7 @@ export class ControlLinkServer {
     frame: Frame,
     timer: NodeJS.Timeout,
   ): Promise<Registration | undefined> {
+    let claimed: { app?: string; name?: string } = {}; // who it said it was, for the log
     try {
       if (frame.type !== FrameType.Register)
         throw new PraaSError("PROTOCOL_ERROR", "expected REGISTER");
@@ -142,18 +162,25 @@ export class ControlLinkServer {
         6,
         "register",
       );
-      const expected = await this.events.secretOf(app, name);
+      claimed = { app, name };
+      const expected = await this.#events.secretOf(app, name);
       if (expected === undefined || !secretsEqual(secret, expected))
         throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
-      const registration = { app, name, host, port: Number(port), token };
-      await this.events.registered(registration);
+      const registration = {
+        app,
+        name,
+        host,
+        port: parseInteger(port, "port", 0, MAX_PORT),
+        token,
+      };
+      await this.#events.registered(registration);
       clearTimeout(timer);
       link.reply(frame.id);
       // Only now may commands use this link: the process has its registration reply first.
       this.#replace(app, name, link);
       return registration;
     } catch (error) {
-      this.log.warn({ err: String(error) }, "control link refused");
+      this.#log.warn({ ...claimed, err: String(error) }, "control link refused");
       link.replyError(frame.id, ensurePraaSError(error));
       link.close();
       return undefined;
@@ -174,8 +201,8 @@ export class ControlLinkServer {
     }
     const handled =
       command === "resume"
-        ? this.events.resumeRequested(from.app, from.name, arg)
-        : this.events.swappedItself(from.app, from.name, Number(arg));
+        ? this.#events.resumeRequested(from.app, from.name, arg)
+        : this.#events.swappedItself(from.app, from.name, Number(arg));
     handled.then(
       () => link.reply(frame.id),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
@@ -186,7 +213,8 @@ export class ControlLinkServer {
     const id = key(registration.app, registration.name);
     if (this.#links.get(id) !== link) return;
     this.#links.delete(id);
-    this.events.lost(registration.app, registration.name);
+    this.#log.info({ app: registration.app, name: registration.name }, "control link closed");
+    this.#events.lost(registration.app, registration.name);
   }
 }
 

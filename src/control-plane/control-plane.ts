@@ -26,7 +26,7 @@ import {
   type ControlPlaneConfig,
   type ControlPlaneOptions,
 } from "./config.js";
-import { ControlLinkServer } from "./control-link-server.js";
+import { ControlLinkServer, type ControlLinkTimings } from "./control-link-server.js";
 import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
 import { Invoker } from "./invoker.js";
@@ -37,6 +37,16 @@ import type { ControlPlaneService, HealthInfo, InvocationOutput } from "./servic
 
 /** How soon a sweep that could not read the store is tried again. */
 const SWEEP_RETRY_MS = 5_000;
+/** What `start` wires in besides the config: tests and other backends replace the defaults. */
+export interface ControlPlaneDeps {
+  /** Where processes run; default: a {@link LocalBackend} built from the config. */
+  backend?: (config: ControlPlaneConfig) => ProcessBackend;
+  /** Opens the metadata store; default: from `config.store`. Tests pass a peer of a store they read. */
+  metadataStore?: (config: ControlPlaneConfig) => Promise<MetadataStore>;
+  log?: Logger;
+  /** Control-link deadlines; the defaults suit production. */
+  controlLink?: Partial<ControlLinkTimings>;
+}
 
 export class ControlPlane implements ControlPlaneService {
   readonly config: ControlPlaneConfig;
@@ -60,17 +70,13 @@ export class ControlPlane implements ControlPlaneService {
     store: MetadataStore,
     blobs: BlobStore,
     log: Logger,
+    deps: ControlPlaneDeps,
   ) {
     this.config = config;
     this.log = log;
     this.#store = store;
     this.#blobs = blobs;
-    this.#backend = new LocalBackend({
-      dataDir: config.dataDir,
-      blobs: config.blobs,
-      host: config.advertiseHost,
-      logLevel: config.processLogLevel,
-    });
+    this.#backend = (deps.backend ?? localBackend)(config);
     this.#links = new ControlLinkServer(
       {
         secretOf: async (app, name) => (await store.getProcess(app, name))?.secret,
@@ -80,6 +86,7 @@ export class ControlPlane implements ControlPlaneService {
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
       },
       log,
+      deps.controlLink,
     );
     this.#manager = new ProcessManager({
       config,
@@ -95,12 +102,15 @@ export class ControlPlane implements ControlPlaneService {
     this.#invoker = new Invoker(config, store, this.#manager);
   }
 
-  static async start(options: ControlPlaneOptions = {}, log?: Logger): Promise<ControlPlane> {
+  static async start(
+    options: ControlPlaneOptions = {},
+    deps: ControlPlaneDeps = {},
+  ): Promise<ControlPlane> {
     const config = resolveControlPlaneConfig(options);
-    const logger = log ?? createLogger("control-plane", config.logLevel);
-    const store = await openMetadataStore(config.store);
+    const logger = deps.log ?? createLogger("control-plane", config.logLevel);
+    const store = await (deps.metadataStore?.(config) ?? openMetadataStore(config.store));
     const blobs = await openBlobStore(config.blobs);
-    const plane = new ControlPlane(config, store, blobs, logger);
+    const plane = new ControlPlane(config, store, blobs, logger, deps);
     await plane.#listen();
     return plane;
   }
@@ -237,4 +247,13 @@ export class ControlPlane implements ControlPlaneService {
     await this.#manager.ensureActive(app, peer, this.config.startTimeoutMs);
     await this.#directory.push(app, from);
   }
+}
+
+function localBackend(config: ControlPlaneConfig): ProcessBackend {
+  return new LocalBackend({
+    dataDir: config.dataDir,
+    blobs: config.blobs,
+    host: config.advertiseHost,
+    logLevel: config.processLogLevel,
+  });
 }

@@ -5,53 +5,63 @@
  * Bursts of changes are coalesced into one push per application.
  */
 import type { Logger } from "pino";
-import type { PeerEntry } from "../runtime/config.js";
+import type { PeerEntry } from "../protocol/index.js";
 import type { MetadataStore, ProcessRecord } from "../storage/index.js";
 import type { ControlLinkServer } from "./control-link-server.js";
 
 const COALESCE_MS = 10;
 
 export class PeerDirectory {
-  readonly #scheduled = new Set<string>();
+  /** Pending coalesced pushes by application. */
+  readonly #scheduled = new Map<string, NodeJS.Timeout>();
+  readonly #store: MetadataStore;
+  readonly #links: ControlLinkServer;
+  readonly #log: Logger;
   #unsubscribe: (() => Promise<void>) | undefined;
 
-  constructor(
-    private readonly store: MetadataStore,
-    private readonly links: ControlLinkServer,
-    private readonly log: Logger,
-  ) {}
-
-  async start(): Promise<void> {
-    this.#unsubscribe = await this.store.subscribe((change) => this.schedule(change.app));
+  constructor(store: MetadataStore, links: ControlLinkServer, log: Logger) {
+    this.#store = store;
+    this.#links = links;
+    this.#log = log;
   }
 
+  async start(): Promise<void> {
+    this.#unsubscribe = await this.#store.subscribe((change) => this.schedule(change.app));
+  }
+
+  /** Cancels pending pushes: they would read a store that is about to close. */
   async stop(): Promise<void> {
     await this.#unsubscribe?.();
+    for (const timer of this.#scheduled.values()) clearTimeout(timer);
+    this.#scheduled.clear();
   }
 
   schedule(app: string): void {
     if (this.#scheduled.has(app)) return;
-    this.#scheduled.add(app);
-    setTimeout(() => {
+    const timer = setTimeout(() => {
       this.#scheduled.delete(app);
-      this.push(app).catch((error: unknown) => {
-        // The store is unreachable (e.g. Redis restarting): the next change pushes again.
-        this.log.warn({ app, err: String(error) }, "peer directory push failed");
-      });
-    }, COALESCE_MS).unref();
+      // A failed push (e.g. the store is unreachable) must not become an unhandled rejection.
+      this.push(app).catch((error: unknown) =>
+        this.#log.warn({ app, err: String(error) }, "peer directory push failed"),
+      );
+    }, COALESCE_MS);
+    this.#scheduled.set(app, timer.unref());
   }
 
   /** Sends the current directory to every linked active process of `app`; resolves when sent. */
   async push(app: string, only?: string): Promise<void> {
-    const records = await this.store.listProcesses(app);
+    const records = await this.#store.listProcesses(app);
     const entries = records.flatMap(toEntry);
     const targets = records.filter((r) => r.status === "active" && (!only || r.name === only));
     await Promise.all(
       targets
-        .filter((r) => this.links.has(app, r.name))
+        .filter((r) => this.#links.has(app, r.name))
         .map((r) =>
-          this.links.command(app, r.name, "peers", entries, 10_000).catch((error: unknown) => {
-            this.log.debug({ app, name: r.name, err: String(error) }, "peer directory push failed");
+          this.#links.command(app, r.name, "peers", entries, 10_000).catch((error: unknown) => {
+            this.#log.debug(
+              { app, name: r.name, err: String(error) },
+              "peer directory push failed",
+            );
           }),
         ),
     );

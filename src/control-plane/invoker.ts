@@ -25,15 +25,19 @@ export class Invoker {
   readonly #active = new Map<string, ProcessRecord>();
   #unsubscribe: (() => Promise<void>) | undefined;
 
-  constructor(
-    private readonly config: ControlPlaneConfig,
-    private readonly store: MetadataStore,
-    private readonly manager: ProcessManager,
-  ) {}
+  readonly #config: ControlPlaneConfig;
+  readonly #store: MetadataStore;
+  readonly #manager: ProcessManager;
+
+  constructor(config: ControlPlaneConfig, store: MetadataStore, manager: ProcessManager) {
+    this.#config = config;
+    this.#store = store;
+    this.#manager = manager;
+  }
 
   /** Keeps the record cache current with every replica's changes. */
   async start(): Promise<void> {
-    this.#unsubscribe = await this.store.subscribe(({ app, name, record }) => {
+    this.#unsubscribe = await this.#store.subscribe(({ app, name, record }) => {
       if (record?.status === "active") this.#active.set(`${app}/${name}`, record);
       else this.#active.delete(`${app}/${name}`);
     });
@@ -51,7 +55,7 @@ export class Invoker {
     process?: string,
   ): Promise<InvocationOutput> {
     if (process) return this.#sticky(app, fn, payload, process);
-    const appRecord = await this.store.getApp(app);
+    const appRecord = await this.#store.getApp(app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
     if (!appRecord.functions.includes(fn)) {
       throw new PraaSError("FUNCTION_NOT_FOUND", `application ${app} has no function "${fn}"`);
@@ -85,14 +89,14 @@ export class Invoker {
 
   async #ensureActive(app: string, process: string): Promise<ProcessRecord> {
     try {
-      const record = await this.manager.ensureActive(app, process, this.config.startTimeoutMs);
+      const record = await this.#manager.ensureActive(app, process, this.#config.startTimeoutMs);
       this.#active.set(`${app}/${process}`, record);
       return record;
     } catch (error) {
       const missingApp =
         error instanceof PraaSError &&
         error.code === "PROCESS_NOT_FOUND" &&
-        !(await this.store.getApp(app));
+        !(await this.#store.getApp(app));
       throw missingApp ? new PraaSError("APP_NOT_FOUND", `no application ${app}`) : error;
     }
   }
@@ -117,10 +121,10 @@ export class Invoker {
   }
 
   async #pick(app: string): Promise<ProcessRecord> {
-    const active = (await this.store.listProcesses(app)).filter((r) => r.status === "active");
+    const active = (await this.#store.listProcesses(app)).filter((r) => r.status === "active");
     const least = active.sort((a, b) => this.#load(a) - this.#load(b))[0];
-    if (least && this.#load(least) < this.config.maxInflightPerProcess) return least;
-    if (active.length < this.config.maxAutoProcesses) return this.#allocate(app);
+    if (least && this.#load(least) < this.#config.maxInflightPerProcess) return least;
+    if (active.length < this.#config.maxAutoProcesses) return this.#allocate(app);
     if (least) return least;
     return this.#allocate(app);
   }
@@ -129,7 +133,7 @@ export class Invoker {
   #allocate(app: string): Promise<ProcessRecord> {
     let pending = this.#allocating.get(app);
     if (!pending) {
-      pending = this.manager.create(app, `auto-${randomBytes(3).toString("hex")}`, {}, true);
+      pending = this.#manager.create(app, `auto-${randomBytes(3).toString("hex")}`, {}, true);
       this.#allocating.set(app, pending);
       void pending.finally(() => this.#allocating.delete(app)).catch(() => undefined);
     }

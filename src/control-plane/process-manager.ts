@@ -79,7 +79,7 @@ export class ProcessManager {
     const { store, links } = this.#deps;
     await transition(store, app, name, ["active"], "swapping");
     try {
-      const result = (await links.command(app, name, "swap")) as { size: number };
+      const result = await links.command(app, name, "swap");
       return await transition(store, app, name, ["swapping"], "swapped", {
         stateSize: result.size,
         connection: undefined,

@@ -5,8 +5,18 @@
  */
 import type { ErrorCode, ErrorRecord } from "./errors.js";
 
-export type ProcessStatus =
-  "allocating" | "active" | "swapping" | "swapped" | "resuming" | "deleted" | "failed";
+/** Every process status, in lifecycle order (the one list: types, schemas and tests use it). */
+export const PROCESS_STATUSES = [
+  "allocating",
+  "active",
+  "swapping",
+  "swapped",
+  "resuming",
+  "deleted",
+  "failed",
+] as const;
+
+export type ProcessStatus = (typeof PROCESS_STATUSES)[number];
 
 export interface ResourcesInfo {
   vcpus: number;

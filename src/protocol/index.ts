@@ -9,3 +9,5 @@ export * from "./handshake.js";
 export * from "./secrets.js";
 export type * from "./context.js";
 export * from "./api.js";
+export * from "./control.js";
+export * from "./integers.js";

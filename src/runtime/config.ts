@@ -3,25 +3,16 @@
  * object. Only the CLI edge (runtime/main.ts) reads argv and environment variables.
  */
 import { randomBytes } from "node:crypto";
-import { PraaSError, assertName } from "../protocol/index.js";
+import { PraaSError, assertName, type ConnectionInfo, type PeerEntry } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
 
 const MIB = 1024 * 1024;
 const MEMORY_GUARD_MODES: readonly MemoryGuardMode[] = ["auto", "watchdog", "off"];
 
-export interface PeerAddress {
-  host: string;
-  port: number;
-  token: string;
-}
-
-export interface PeerEntry {
-  name: string;
-  status: "active" | "swapped";
-  /** Present while active. */
-  address?: PeerAddress | undefined;
-}
+export type { PeerEntry } from "../protocol/index.js";
+/** Where a peer's data plane is: the same record the control plane hands out. */
+export type PeerAddress = ConnectionInfo;
 
 export interface ControlLinkOptions {
   host: string;

@@ -23,20 +23,36 @@ import {
   encodeFields,
   ensurePraaSError,
   expectFields,
+  isControlCommand,
+  type ControlBody,
+  type ControlCommand,
+  type ControlReply,
   type Frame,
 } from "../protocol/index.js";
 import { FrameLink, openSocket } from "../transport/index.js";
 import type { ControlLinkOptions, PeerEntry } from "./config.js";
 
+/** One function per command (src/protocol/control.ts says what each takes and answers). */
+export type CommandHandlers = {
+  [C in ControlCommand]: (body: ControlBody<C>) => Promise<ControlReply<C>>;
+};
+
 export interface ControlHandler {
   /** Registration fields after the secret: host, port, token. */
   endpoint(): { host: string; port: number; token: string };
-  command(name: string, payload: Buffer): Promise<unknown>;
+  commands: CommandHandlers;
   /** Runs after the reply to a command that ends the process has been sent. */
   afterReply(name: string): void;
   /** The control plane has been unreachable for longer than the orphan timeout. */
   orphaned(): void;
 }
+
+export type ControlLinkSettings = ControlLinkOptions & {
+  application: string;
+  process: string;
+  /** How long to keep re-dialling before giving up on the control plane. */
+  orphanTimeoutMs: number;
+};
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
@@ -47,17 +63,15 @@ export class ControlLink {
   #closing = false;
   #retryMs = RETRY_MIN_MS;
   #lostAt = 0;
+  readonly #options: ControlLinkSettings;
+  readonly #handler: ControlHandler;
+  readonly #log: Logger;
 
-  constructor(
-    private readonly options: ControlLinkOptions & {
-      application: string;
-      process: string;
-      /** How long to keep re-dialling before giving up on the control plane. */
-      orphanTimeoutMs: number;
-    },
-    private readonly handler: ControlHandler,
-    private readonly log: Logger,
-  ) {}
+  constructor(options: ControlLinkSettings, handler: ControlHandler, log: Logger) {
+    this.#options = options;
+    this.#handler = handler;
+    this.#log = log;
+  }
 
   /** Connects and registers; rejects when the first registration fails. */
   async connect(): Promise<void> {
@@ -92,14 +106,14 @@ export class ControlLink {
   }
 
   async #dial(): Promise<FrameLink> {
-    const socket = await openSocket(this.options.host, this.options.port, 10_000);
+    const socket = await openSocket(this.#options.host, this.#options.port, 10_000);
     const link = new FrameLink(socket, {
       maxPayloadBytes: 64 * 1024 * 1024,
       onRequest: (frame) => this.#onCommand(link, frame),
       onClose: () => this.#onLost(link),
     });
-    const { host, port, token } = this.handler.endpoint();
-    const { application, process, secret } = this.options;
+    const { host, port, token } = this.#handler.endpoint();
+    const { application, process, secret } = this.#options;
     await link.request(
       FrameType.Register,
       encodeFields([application, process, secret, host, String(port), token]),
@@ -114,11 +128,11 @@ export class ControlLink {
     if (frame.type !== FrameType.Command)
       throw new PraaSError("PROTOCOL_ERROR", "expected a command");
     const [name = ""] = expectFields(frame.meta, 1, "command");
-    this.handler.command(name, frame.payload).then(
+    runCommand(this.#handler.commands, name, frame.payload).then(
       (result) => {
         link.reply(frame.id, Buffer.from(JSON.stringify(result ?? null)));
         link.flush();
-        this.handler.afterReply(name);
+        this.#handler.afterReply(name);
       },
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
     );
@@ -128,7 +142,7 @@ export class ControlLink {
     if (this.#closing || this.#link !== link) return;
     this.#link = undefined;
     this.#lostAt = Date.now();
-    this.log.warn("control link lost; reconnecting");
+    this.#log.warn("control link lost; reconnecting");
     this.#scheduleRedial();
   }
 
@@ -141,13 +155,34 @@ export class ControlLink {
     if (this.#closing) return;
     try {
       this.#link = await this.#dial();
-      this.log.info("control link re-established");
+      this.#log.info("control link re-established");
     } catch (error) {
-      this.log.debug({ err: String(error) }, "control link reconnect failed");
-      if (Date.now() - this.#lostAt < this.options.orphanTimeoutMs) this.#scheduleRedial();
-      else this.handler.orphaned();
+      this.#log.debug({ err: String(error) }, "control link reconnect failed");
+      if (Date.now() - this.#lostAt < this.#options.orphanTimeoutMs) this.#scheduleRedial();
+      else this.#handler.orphaned();
     }
   }
+}
+
+const BODY_DECODERS: { [C in ControlCommand]: (payload: Buffer) => ControlBody<C> } = {
+  swap: () => undefined,
+  stop: () => undefined,
+  peers: (payload) => parsePeers(payload),
+  status: () => undefined,
+};
+
+function runCommand(handlers: CommandHandlers, name: string, payload: Buffer): Promise<unknown> {
+  if (!isControlCommand(name))
+    return Promise.reject(new PraaSError("BAD_REQUEST", `unknown command ${name}`));
+  return dispatch(handlers, name, payload);
+}
+
+function dispatch<C extends ControlCommand>(
+  handlers: CommandHandlers,
+  name: C,
+  payload: Buffer,
+): Promise<ControlReply<C>> {
+  return handlers[name](BODY_DECODERS[name](payload));
 }
 
 export function parsePeers(payload: Buffer): PeerEntry[] {

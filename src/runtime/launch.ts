@@ -31,6 +31,8 @@ export interface LaunchOptions {
   restore?: boolean;
   /** Swap out and exit after losing the control plane this long. */
   orphanTimeoutMs?: number;
+  /** How long a swap waits for running invocations before stopping them. */
+  drainTimeoutMs?: number;
   /** Control plane `host:port` to register with. */
   control?: string;
   /** Data-plane listen address; default 127.0.0.1. */
@@ -92,6 +94,7 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.maxPayloadBytes !== undefined) args.push("--max-payload", String(o.maxPayloadBytes));
   if (o.restore) args.push("--restore");
   if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));
+  if (o.drainTimeoutMs !== undefined) args.push("--drain-timeout", String(o.drainTimeoutMs));
   if (o.control) args.push("--control", o.control);
   if (o.host) args.push("--host", o.host);
   if (o.advertiseHost) args.push("--advertise-host", o.advertiseHost);

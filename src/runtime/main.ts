@@ -7,12 +7,12 @@
  * Logs go to stderr. Exit codes: 0 after a clean stop or swap-out, 1 when start-up failed.
  */
 import { Command, InvalidArgumentError } from "commander";
-import { PraaSError } from "../protocol/index.js";
+import { MAX_PORT, PraaSError, parseInteger } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
 import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
 import { CloudProcess, type SwapResult } from "./cloud-process.js";
-import { ControlLink, parsePeers } from "./control-link.js";
+import { ControlLink, type CommandHandlers } from "./control-link.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
 
 const program = new Command("praas-process")
@@ -67,9 +67,11 @@ const program = new Command("praas-process")
   .option("--log-level <level>", "log level", "info");
 
 function int(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError("not an integer");
-  return n;
+  try {
+    return parseInteger(value, "the value");
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 interface Flags {
@@ -143,7 +145,11 @@ function controlAddress(
   secret: string,
 ): { host: string; port: number; secret: string } {
   const at = value.lastIndexOf(":");
-  return { host: value.slice(0, at), port: Number(value.slice(at + 1)), secret };
+  return {
+    host: value.slice(0, at),
+    port: parseInteger(value.slice(at + 1), "--control port", 0, MAX_PORT),
+    secret,
+  };
 }
 
 async function main(): Promise<void> {
@@ -231,8 +237,7 @@ async function connectControl(
     },
     {
       endpoint: () => ({ host: config.advertiseHost, port: proc.port, token: config.token }),
-      command: (name, payload) =>
-        name === "swap" && signalSwap ? signalSwap : runCommand(proc, name, payload),
+      commands: commandHandlers(proc),
       afterReply: (name) => {
         if (name === "swap" || name === "stop") {
           control.close();
@@ -262,25 +267,27 @@ async function swapAndExit(proc: CloudProcess, log: Logger): Promise<void> {
   }
 }
 
-async function runCommand(proc: CloudProcess, name: string, payload: Buffer): Promise<unknown> {
-  switch (name) {
-    case "swap":
-      return proc.swapOut();
-    case "stop":
-      return proc.stop();
-    case "peers":
-      return proc.peers.update(parsePeers(payload));
-    case "status":
-      return {
+function commandHandlers(proc: CloudProcess): CommandHandlers {
+  return {
+    // A swap already under way (a stop signal) is the one the control plane gets.
+    swap: () => signalSwap ?? proc.swapOut(),
+    stop: async () => {
+      await proc.stop();
+      return null;
+    },
+    peers: (entries) => {
+      proc.peers.update(entries);
+      return Promise.resolve(null);
+    },
+    status: () =>
+      Promise.resolve({
         status: proc.status,
         port: proc.port,
         workers: proc.workerPids,
         stateBytes: proc.state.bytes,
         stateKeys: proc.state.size,
-      };
-    default:
-      throw new PraaSError("BAD_REQUEST", `unknown command ${name}`);
-  }
+      }),
+  };
 }
 
 function fail(log: Logger, error: unknown): void {

@@ -2,15 +2,18 @@
  * A direct data-plane connection to one cloud process: no control-plane hop per call. Many
  * invocations may be in flight at once; replies are matched by request id.
  */
-import { FrameType, PraaSError, encodeFields, toBytes, type Value } from "../protocol/index.js";
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  toBytes,
+  type ConnectionInfo,
+  type Value,
+} from "../protocol/index.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, connectFrameLink, type FrameLink } from "../transport/index.js";
 
 /** What the control plane returns for an active process, and all a client needs to dial it. */
-export interface ConnectionInfo {
-  host: string;
-  port: number;
-  token: string;
-}
+export type { ConnectionInfo } from "../protocol/index.js";
 
 export interface ConnectOptions {
   /** Largest result accepted; default 64 MiB. */

@@ -48,6 +48,7 @@ export interface StartOptions {
   restore?: boolean;
   control?: FakeControlPlane;
   orphanTimeoutMs?: number;
+  drainTimeoutMs?: number;
   token?: string;
   /** More flags for runtime/main.js (limits). */
   args?: string[];
@@ -76,6 +77,7 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
     ...(options.maxPayload === undefined ? {} : { maxPayloadBytes: options.maxPayload }),
     restore: options.restore ?? false,
     ...(options.orphanTimeoutMs === undefined ? {} : { orphanTimeoutMs: options.orphanTimeoutMs }),
+    ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
     ...(options.control ? { control: `127.0.0.1:${options.control.port}` } : {}),
     token: options.token ?? `token-${options.name}`,
     ...(options.args ? { extraArgs: options.args } : {}),

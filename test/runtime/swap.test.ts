@@ -6,6 +6,7 @@ import {
   FakeControlPlane,
   bundleFixture,
   makeTempDir,
+  rejection,
   startProcess,
   text,
   type RunningProcess,
@@ -120,6 +121,28 @@ describe("swap", () => {
     expect(await swapped).toMatchObject({ size: expect.any(Number) as number });
     const restored = await (await start("s2", true)).connect();
     expect(text(await restored.invoke("add", "0"))).toBe("2");
+    await restored.close();
+  });
+
+  it("stops an invocation that outlives the drain timeout, and still swaps out the state", async () => {
+    const proc = await startProcess({
+      name: "s3",
+      bundle,
+      blobDir: temp.dir,
+      control,
+      drainTimeoutMs: 100,
+    });
+    started.push(proc);
+    const conn = await proc.connect();
+    const stuck = rejection(conn.invoke("sleep", "600000"));
+    await conn.invoke("add", "3"); // answered by the same worker: the sleep is running by now
+    const swapped = control.command("s3", "swap");
+    expect(await swapped).toMatchObject({ size: expect.any(Number) as number });
+    // The caller is not left hanging (today it sees the connection close, not an error reply).
+    expect(["CONNECTION_CLOSED", "UNAVAILABLE"]).toContain((await stuck).code);
+    expect(await proc.exited).toBe(0);
+    const restored = await (await start("s3", true)).connect();
+    expect(text(await restored.invoke("add", "0"))).toBe("3");
     await restored.close();
   });
 

@@ -12,7 +12,7 @@ import { packDirectory } from "../../apps/index.js";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../control-plane/config.js";
 import type { LogLevel } from "../../logging/index.js";
-import { PraaSError } from "../../protocol/index.js";
+import { MAX_PORT, PraaSError, parseInteger } from "../../protocol/index.js";
 import type { BlobStoreConfig } from "../../storage/index.js";
 import { printError } from "../output.js";
 
@@ -139,17 +139,11 @@ async function tlsFiles(flags: UpFlags): Promise<{ cert: Buffer; key: Buffer }> 
 }
 
 function portNumber(value: string, what: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new PraaSError("BAD_REQUEST", `${what} must be a port number`);
-  return port;
+  return parseInteger(value, what, 0, MAX_PORT);
 }
 
 function positiveInteger(value: string, what: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new PraaSError("BAD_REQUEST", `${what} must be a positive integer`);
-  return n;
+  return parseInteger(value, what, 1);
 }
 
 /** The examples shipped with PraaS, next to dist/ in the package. */

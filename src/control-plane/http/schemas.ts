@@ -4,7 +4,7 @@
  * additional properties so that a field added to a record there is not silently dropped here.
  */
 import type { FastifyInstance } from "fastify";
-import { ERROR_CODES } from "../../protocol/index.js";
+import { ERROR_CODES, PROCESS_STATUSES } from "../../protocol/index.js";
 
 const timestamp = { type: "string", format: "date-time" } as const;
 
@@ -42,7 +42,7 @@ const processInfo = {
     name: { type: "string" },
     status: {
       type: "string",
-      enum: ["allocating", "active", "swapping", "swapped", "resuming", "deleted", "failed"],
+      enum: [...PROCESS_STATUSES],
     },
     resources: { $ref: "Resources#" },
     connection: {

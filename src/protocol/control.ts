@@ -1,0 +1,48 @@
+/**
+ * The control link's commands (control plane → process): one map from each command to its
+ * JSON body and its JSON reply, used by both ends so neither casts what the other sends.
+ */
+import type { ConnectionInfo } from "./api.js";
+
+/** One entry of a process's peer directory. */
+export interface PeerEntry {
+  name: string;
+  status: "active" | "swapped";
+  /** Present while active. */
+  address?: ConnectionInfo | undefined;
+}
+
+/** What a swap-out stored. */
+export interface SwapReply {
+  /** Bytes written to the blob store. */
+  size: number;
+  key: string;
+}
+
+export interface StatusReply {
+  status: string;
+  port: number;
+  workers: number[];
+  stateBytes: number;
+  stateKeys: number;
+}
+
+export interface ControlCommands {
+  /** Swap out (state to the blob store) and exit. */
+  swap: { body: undefined; reply: SwapReply };
+  /** Stop without saving state and exit. */
+  stop: { body: undefined; reply: null };
+  /** Replace the peer directory. */
+  peers: { body: PeerEntry[]; reply: null };
+  status: { body: undefined; reply: StatusReply };
+}
+
+export type ControlCommand = keyof ControlCommands;
+export type ControlBody<C extends ControlCommand> = ControlCommands[C]["body"];
+export type ControlReply<C extends ControlCommand> = ControlCommands[C]["reply"];
+
+export const CONTROL_COMMANDS: readonly ControlCommand[] = ["swap", "stop", "peers", "status"];
+
+export function isControlCommand(name: string): name is ControlCommand {
+  return (CONTROL_COMMANDS as readonly string[]).includes(name);
+}

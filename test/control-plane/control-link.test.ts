@@ -1,0 +1,123 @@
+import net from "node:net";
+import { once } from "node:events";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ControlLink } from "../../src/runtime/control-link.js";
+import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
+import type { FakeProcess } from "./fake-backend.js";
+import { APP, startPlane, waitForRecord, type Harness } from "./plane-harness.js";
+
+const skipRedis = findRedisServer() === undefined && process.env.PRAAS_ALLOW_SKIP === "1";
+let redis: RedisServer | undefined;
+
+beforeAll(async () => {
+  if (!skipRedis) redis = await startRedis();
+});
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe.each(["memory", "redis"] as const)("control links on the %s store", (kind) => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startPlane(
+      { kind, url: redis?.url },
+      { controlLink: { registerTimeoutMs: 200, reconnectWaitMs: 1_500 } },
+    );
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function running(name: string): Promise<FakeProcess> {
+    await h.plane.createProcess(APP, name, {});
+    const process = h.backend.process(name);
+    if (!process) throw new Error(`${name} is not running`);
+    return process;
+  }
+
+  /** Cuts the link and keeps the control plane unreachable until `block(false)`. */
+  async function partition(process: FakeProcess): Promise<void> {
+    process.proxy.block(true);
+    process.proxy.drop();
+    await h.log.waitFor("control link closed", { name: process.spec.name });
+  }
+
+  it("keeps a process active when its link comes back within the grace", async () => {
+    const brief = await running("brief-drop");
+    const lost = await running("lost-for-good");
+    brief.proxy.drop();
+    await partition(lost);
+    // lost-for-good's grace started after brief-drop's: once it failed, brief-drop's has run out.
+    await waitForRecord(h.store, "lost-for-good", "failed");
+    await h.log.waitFor("process reconnected", { name: "brief-drop" });
+    expect((await h.store.getProcess(APP, "brief-drop"))?.status).toBe("active");
+    expect(h.log.find("process failed", { name: "brief-drop" })).toHaveLength(0);
+    // The new link carries commands.
+    expect((await h.plane.swapProcess(APP, "brief-drop")).status).toBe("swapped");
+  });
+
+  it("refuses and logs a registration with a wrong secret, and keeps the real link", async () => {
+    await running("impostor-target");
+    const impostor = new ControlLink(
+      {
+        host: "127.0.0.1",
+        port: h.plane.controlPort,
+        secret: "not-the-secret",
+        application: APP,
+        process: "impostor-target",
+        orphanTimeoutMs: 1_000,
+      },
+      {
+        endpoint: () => ({ host: "127.0.0.1", port: 1, token: "t" }),
+        commands: {
+          swap: () => Promise.reject(new Error("never asked")),
+          stop: () => Promise.resolve(null),
+          peers: () => Promise.resolve(null),
+          status: () => Promise.reject(new Error("never asked")),
+        },
+        afterReply: () => undefined,
+        orphaned: () => undefined,
+      },
+      pino({ level: "silent" }),
+    );
+    try {
+      await expect(impostor.connect()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+    } finally {
+      impostor.close();
+    }
+    const refused = h.log.find("control link refused", { app: APP, name: "impostor-target" });
+    expect(refused).toHaveLength(1);
+    expect(JSON.stringify(refused)).not.toContain("not-the-secret");
+    expect((await h.plane.swapProcess(APP, "impostor-target")).status).toBe("swapped");
+  });
+
+  it("holds a command while the process re-dials, then delivers it", async () => {
+    const process = await running("redial");
+    await partition(process);
+    const swapping = h.plane.swapProcess(APP, "redial");
+    process.proxy.block(false);
+    expect((await swapping).status).toBe("swapped");
+  });
+
+  it("fails a command with UNAVAILABLE when the link stays down past the wait", async () => {
+    const process = await running("unreachable");
+    await partition(process);
+    await expect(h.plane.swapProcess(APP, "unreachable")).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+    });
+  });
+
+  it("drops a connection that never registers", async () => {
+    const socket = net.connect(h.plane.controlPort, "127.0.0.1");
+    try {
+      await once(socket, "connect");
+      await once(socket, "close"); // the server closes it after registerTimeoutMs
+    } finally {
+      socket.destroy();
+    }
+  });
+});

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeSnapshot } from "../../src/runtime/snapshot.js";
+import type { BlobStore, MetadataStore } from "../../src/storage/index.js";
+import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
+import { APP, startPlane, waitForRecord, type Harness } from "./plane-harness.js";
+
+const skipRedis = findRedisServer() === undefined && process.env.PRAAS_ALLOW_SKIP === "1";
+let redis: RedisServer | undefined;
+
+beforeAll(async () => {
+  if (!skipRedis) redis = await startRedis();
+});
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** What a replica that died leaves behind: records of active processes nobody runs any more. */
+async function previousReplica(store: MetadataStore, blobs: BlobStore): Promise<void> {
+  for (const name of ["ghost-saved", "ghost-empty"]) {
+    await store.createProcess({
+      app: APP,
+      name,
+      status: "active",
+      resources: { vcpus: 1, memory: 64 },
+      connection: { host: "127.0.0.1", port: 9, token: "gone" },
+      secret: "s",
+      createdAt: 1,
+      updatedAt: 1,
+      revision: 0,
+    });
+  }
+  // An orphaned process swaps itself out before it exits: its state waits under the usual key.
+  const state = [{ key: "k", value: Buffer.from("saved"), updatedAt: 1 }];
+  await blobs.put(`swaps/${APP}/ghost-saved`, encodeSnapshot(state, []));
+}
+
+describe.each(["memory", "redis"] as const)(
+  "a control-plane restart on the %s store where processes never come back",
+  (kind) => {
+    let h: Harness;
+
+    beforeAll(async () => {
+      h = await startPlane(
+        { kind, url: redis?.url },
+        { options: { reconnectGraceMs: 50 }, seed: previousReplica },
+      );
+    });
+
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it("marks them failed once the reconnect grace has passed", async () => {
+      for (const name of ["ghost-saved", "ghost-empty"]) {
+        const record = await waitForRecord(h.store, name, "failed");
+        expect(record?.error).toMatch(/did not reconnect/);
+      }
+    });
+
+    it("resumes a failed process from its snapshot", async () => {
+      await waitForRecord(h.store, "ghost-saved", "failed");
+      const resumed = await h.plane.resumeProcess(APP, "ghost-saved");
+      expect(resumed.status).toBe("active");
+      const got = await h.plane.invoke(APP, "get", Buffer.from("k"), "ghost-saved");
+      expect(got.output.toString()).toBe("saved");
+      expect(await h.blobs.stat(`swaps/${APP}/ghost-saved`)).toBeUndefined();
+    });
+
+    it("answers 409 INVALID_STATE to resuming a failed process without a snapshot", async () => {
+      await waitForRecord(h.store, "ghost-empty", "failed");
+      await expect(h.plane.resumeProcess(APP, "ghost-empty")).rejects.toMatchObject({
+        code: "INVALID_STATE",
+      });
+      const response = await fetch(`${h.plane.url}/apps/${APP}/processes/ghost-empty/resume`, {
+        method: "POST",
+      });
+      expect(response.status).toBe(409);
+      expect((await h.store.getProcess(APP, "ghost-empty"))?.status).toBe("failed");
+      expect(h.backend.running()).toHaveLength(1); // only ghost-saved: nothing was started
+    });
+  },
+);
