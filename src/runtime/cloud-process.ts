@@ -15,6 +15,7 @@ import { decodeSnapshot, encodeSnapshot, type StateEntry } from "./snapshot.js";
 import { StateStore } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
 import { WorkerPool } from "./worker-pool.js";
+import { WorkerSandbox } from "./worker-sandbox.js";
 
 export type RuntimeStatus = "starting" | "active" | "swapping" | "swapped" | "stopped";
 
@@ -29,6 +30,7 @@ export class CloudProcess implements CallTarget {
   readonly state = new StateStore();
   readonly mailbox = new Mailbox();
   readonly peers: Peers;
+  readonly #sandbox: WorkerSandbox;
   readonly #pool: WorkerPool;
   readonly #dataPlane: DataPlaneServer;
   readonly #blobs: BlobStore;
@@ -48,9 +50,15 @@ export class CloudProcess implements CallTarget {
     this.#blobs = blobs;
     this.#log = log;
     this.peers = new Peers(
-      { self: config.name, maxPayloadBytes: config.maxPayloadBytes, resume: resumePeer },
+      {
+        self: config.name,
+        peerSecret: config.peerSecret,
+        maxPayloadBytes: config.maxPayloadBytes,
+        resume: resumePeer,
+      },
       config.peers,
     );
+    this.#sandbox = this.#createSandbox();
     this.#pool = this.#createPool();
     this.#dataPlane = new DataPlaneServer(
       { ...config, process: config.name },
@@ -88,7 +96,7 @@ export class CloudProcess implements CallTarget {
   /** Restores state (with --restore), starts the workers, then opens the data plane. */
   async start(): Promise<void> {
     const [functions] = await Promise.all([
-      this.#pool.start(),
+      this.#sandbox.prepare().then(() => this.#pool.start()),
       this.config.restore ? this.#restore() : null,
     ]);
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
@@ -150,6 +158,7 @@ export class CloudProcess implements CallTarget {
     await this.#pool.stop();
     await this.#dataPlane.close();
     this.peers.closeAll();
+    await this.#sandbox.remove();
   }
 
   async #restore(): Promise<void> {
@@ -187,10 +196,22 @@ export class CloudProcess implements CallTarget {
     return `${this.config.name}-${this.#bootId}-${++this.#invocations}`;
   }
 
+  #createSandbox(): WorkerSandbox {
+    const config = this.config;
+    return new WorkerSandbox({
+      application: config.application,
+      processName: config.name,
+      bundlePath: config.bundlePath,
+      appEnv: config.appEnv,
+      permissions: config.permissions,
+      log: (message) => this.#log.info(message),
+    });
+  }
+
   #createPool(): WorkerPool {
     const config = this.config;
     return new WorkerPool({
-      bundlePath: config.bundlePath,
+      sandbox: this.#sandbox,
       application: config.application,
       processId: config.name,
       workers: config.workers,

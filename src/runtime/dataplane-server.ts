@@ -2,12 +2,17 @@
  * The process's data-plane endpoint. A connection must open with HELLO carrying the process
  * token (checked in constant time) within the handshake deadline; then it may pipeline any
  * number of INVOKE frames, answered by id as they finish. Peers (role "peer") may also deliver
- * mailbox messages. Garbage closes only the connection that sent it.
+ * mailbox messages: a peer must present the application's peer secret, which only processes
+ * hold (clients get the token, never the secret), and its messages carry the name it gave in
+ * HELLO, so no connection can post under another process's name. Garbage closes only the
+ * connection that sent it.
  */
 import net from "node:net";
 import {
   FrameType,
   PraaSError,
+  assertKey,
+  assertName,
   encodeFields,
   ensurePraaSError,
   expectFields,
@@ -31,6 +36,8 @@ export interface DataPlaneOptions {
   application: string;
   process: string;
   token: string;
+  /** The application's peer secret; empty: no connection may act as a peer. */
+  peerSecret: string;
   maxPayloadBytes: number;
 }
 
@@ -93,6 +100,7 @@ export class DataPlaneServer {
       if (!secretsEqual(hello.token, this.#options.token)) {
         throw new PraaSError("UNAUTHORIZED", "wrong data-plane token");
       }
+      if (hello.role === "peer") this.#checkPeer(hello);
       clearTimeout(timer);
       const fields = welcomeFields({
         process: this.#options.process,
@@ -107,6 +115,17 @@ export class DataPlaneServer {
       );
       link.close();
       return undefined;
+    }
+  }
+
+  #checkPeer(hello: Hello): void {
+    assertName(hello.name, "process");
+    const expected = this.#options.peerSecret;
+    if (expected === "" || !secretsEqual(hello.peerSecret, expected)) {
+      throw new PraaSError(
+        "UNAUTHORIZED",
+        "only processes of this application may connect as peers",
+      );
     }
   }
 
@@ -136,6 +155,10 @@ export class DataPlaneServer {
     if (peer.role !== "peer")
       throw new PraaSError("PROTOCOL_ERROR", "only processes deliver messages");
     const [key = "", source = ""] = expectFields(frame.meta, 2, "put");
+    assertKey(key);
+    if (source !== peer.name) {
+      throw new PraaSError("UNAUTHORIZED", `process ${peer.name} cannot send as ${source}`);
+    }
     this.#handler.deliver(source, key, frame.payload);
     link.reply(frame.id);
   }

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { PraaSError, isErrorCode } from "../protocol/index.js";
+import { PraaSError, isErrorCode, type AppEnv, type AppPermissions } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 
 export const RUNTIME_MAIN = compiledMain();
@@ -35,8 +35,14 @@ export interface LaunchOptions {
   control?: string;
   token: string;
   secret?: string;
+  /** The application's peer secret (processes without one neither send nor accept messages). */
+  peerSecret?: string | undefined;
+  /** The environment of the process's workers (exactly this, plus TMPDIR). */
+  appEnv?: AppEnv;
+  /** What the workers may do beyond the defaults. */
+  permissions?: Partial<AppPermissions>;
   logLevel?: string;
-  /** Extra environment for the process (the parent's is inherited). */
+  /** Extra environment for the process itself; nothing of this process's is inherited. */
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
 }
@@ -52,13 +58,7 @@ export interface LaunchedProcess {
 export async function launchProcess(options: LaunchOptions): Promise<LaunchedProcess> {
   const child = spawn(process.execPath, [RUNTIME_MAIN, ...launchArgs(options)], {
     stdio: ["ignore", "pipe", "inherit"],
-    env: {
-      ...process.env,
-      ...options.env,
-      PRAAS_PROCESS_TOKEN: options.token,
-      PRAAS_CONTROL_SECRET: options.secret ?? "",
-      PRAAS_BLOB_CONFIG: JSON.stringify(options.blobs),
-    },
+    env: processEnv(options),
   });
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
@@ -72,6 +72,28 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
   }
 }
 
+/**
+ * The process's whole environment: its own settings and secrets, nothing of ours (the control
+ * plane's environment may hold API tokens and cloud credentials the process has no use for).
+ */
+function processEnv(options: LaunchOptions): NodeJS.ProcessEnv {
+  return {
+    ...options.env,
+    PRAAS_PROCESS_TOKEN: options.token,
+    PRAAS_CONTROL_SECRET: options.secret ?? "",
+    PRAAS_PEER_SECRET: options.peerSecret ?? "",
+    PRAAS_BLOB_CONFIG: JSON.stringify(options.blobs),
+    PRAAS_APP_ENV: JSON.stringify(options.appEnv ?? {}),
+  };
+}
+
+function allowList(permissions: Partial<AppPermissions> = {}): string {
+  return Object.entries(permissions)
+    .filter(([, allowed]) => allowed === true)
+    .map(([name]) => name)
+    .join(",");
+}
+
 function launchArgs(o: LaunchOptions): string[] {
   const args = ["--app", o.application, "--name", o.name, "--bundle", o.bundlePath];
   args.push("--workers", String(o.workers ?? 1), "--memory", String(o.memoryMiB ?? 512));
@@ -81,6 +103,8 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.restore) args.push("--restore");
   if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));
   if (o.control) args.push("--control", o.control);
+  const allow = allowList(o.permissions);
+  if (allow !== "") args.push("--allow", allow);
   return args;
 }
 

@@ -5,15 +5,15 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
-import { fileURLToPath } from "node:url";
 import { FrameType, PraaSError, decodeFields, type Frame } from "../protocol/index.js";
 import { FrameLink, decodeErrorFrame } from "../transport/index.js";
+import { WorkerSandbox } from "./worker-sandbox.js";
 
-const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 
 export interface WorkerSpec {
-  bundlePath: string;
+  /** Where and as whom workers run; holds the bundle copy they load. */
+  sandbox: WorkerSandbox;
   application: string;
   processId: string;
   heapMiB: number;
@@ -163,16 +163,17 @@ export class WorkerHandle {
   }
 }
 
+/** A worker subprocess, in its sandbox, with the app's environment only. */
 function spawnWorker(spec: WorkerSpec): ChildProcess {
-  const args = [
+  const { command, args, ...options } = spec.sandbox.command([
     `--max-old-space-size=${spec.heapMiB}`,
-    WORKER_MAIN,
-    spec.bundlePath,
+    WorkerSandbox.workerMain,
+    spec.sandbox.bundlePath,
     spec.application,
     spec.processId,
     String(spec.maxPayloadBytes),
-  ];
-  return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+  ]);
+  return spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe", "pipe"] });
 }
 
 function delay(ms: number): Promise<undefined> {

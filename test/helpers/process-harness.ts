@@ -15,6 +15,7 @@ import {
   decodeFields,
   encodeFields,
   type Frame,
+  type AppPermissions,
   type PraaSError,
 } from "../../src/protocol/index.js";
 import { launchProcess } from "../../src/runtime/launch.js";
@@ -49,6 +50,10 @@ export interface StartOptions {
   control?: FakeControlPlane;
   orphanTimeoutMs?: number;
   token?: string;
+  /** Default: one secret per application name, so processes of one app can message. */
+  peerSecret?: string;
+  appEnv?: Record<string, string>;
+  permissions?: Partial<AppPermissions>;
 }
 
 export interface RunningProcess {
@@ -77,6 +82,9 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
     ...(options.control ? { control: `127.0.0.1:${options.control.port}` } : {}),
     token: options.token ?? `token-${options.name}`,
     secret: `secret-${options.name}`,
+    peerSecret: options.peerSecret ?? `peer-secret-${options.app ?? "suite"}`,
+    ...(options.appEnv ? { appEnv: options.appEnv } : {}),
+    ...(options.permissions ? { permissions: options.permissions } : {}),
   });
   const { child, exited } = launched;
   const info = { host: launched.host, port: launched.port, token: launched.token };
