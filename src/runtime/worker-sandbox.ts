@@ -79,6 +79,8 @@ export class WorkerSandbox {
 
   /** Creates the directory (bundle copy + scratch) and finds out what this host allows. */
   async prepare(): Promise<void> {
+    if (this.#options.permissions.childProcess)
+      this.#options.log("the app may start programs: they run outside Node's permission model");
     await mkdir(this.dir, { mode: 0o750 });
     await copyFile(this.#options.bundlePath, this.bundlePath);
     await chmod(this.bundlePath, 0o440);
@@ -120,8 +122,10 @@ export class WorkerSandbox {
     const reads = [...WORKER_CODE, this.bundlePath, `${this.scratchDir}/`];
     const flags = [
       "--experimental-permission",
-      // Every worker start would otherwise print that the permission model is experimental.
+      // Every worker start would otherwise warn that the permission model is experimental and,
+      // for an app with childProcess/workerThreads, that those weaken it (we log that once).
       "--disable-warning=ExperimentalWarning",
+      "--disable-warning=SecurityWarning",
       ...reads.map((file) => `--allow-fs-read=${file}`),
       `--allow-fs-write=${this.scratchDir}/`,
     ];
