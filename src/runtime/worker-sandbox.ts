@@ -67,16 +67,6 @@ export class WorkerSandbox {
     this.#uid = process.getuid?.() === 0 ? WORKER_UID_BASE + process.pid : undefined;
   }
 
-  /** The uid workers run as; undefined when they run as this process's user. */
-  get uid(): number | undefined {
-    return this.#uid;
-  }
-
-  /** Whether workers get a network namespace of their own. */
-  get isolatedNetwork(): boolean {
-    return this.#unshare !== undefined;
-  }
-
   /** Creates the directory (bundle copy + scratch) and finds out what this host allows. */
   async prepare(): Promise<void> {
     if (this.#options.permissions.childProcess)
@@ -101,17 +91,20 @@ export class WorkerSandbox {
 
   /** How to start one worker: `nodeArgs` are the worker's own (heap limit, main, argv). */
   command(nodeArgs: string[]): WorkerCommand {
-    const node = [process.execPath, ...this.#permissionFlags(), ...nodeArgs];
+    const args = [...this.#permissionFlags(), ...nodeArgs];
     const env = { ...this.#options.appEnv, TMPDIR: this.scratchDir };
-    const base = { env, cwd: this.scratchDir };
+    const node = { command: process.execPath, args, env, cwd: this.scratchDir };
     const uid = this.#uid;
-    if (uid === undefined) return { ...base, command: node[0]!, args: node.slice(1) };
-    if (this.#unshare === undefined)
-      return { ...base, command: node[0]!, args: node.slice(1), uid, gid: uid };
+    if (uid === undefined) return node;
+    if (this.#unshare === undefined) return { ...node, uid, gid: uid };
     // unshare runs as root, enters the new namespace, drops to the worker's ids and execs node
     // (same pid, so signals and the fd-3 socket reach node directly).
     const ids = ["--setuid", String(uid), "--setgid", String(uid)];
-    return { ...base, command: this.#unshare, args: ["-n", ...ids, "--", ...node] };
+    return {
+      ...node,
+      command: this.#unshare,
+      args: ["-n", ...ids, "--", process.execPath, ...args],
+    };
   }
 
   static get workerMain(): string {
