@@ -2,11 +2,16 @@
 export {
   DEFAULT_ENTRIES,
   MANIFEST_FILE,
+  APP_ENV_LIMITS,
   findEntry,
+  parseAppEnv,
   parseManifest,
+  parsePermissions,
   readManifest,
   type AppDefaults,
+  type AppEnv,
   type AppManifest,
+  type AppPermissions,
 } from "./manifest.js";
 export {
   DEFAULT_LOAD_TIMEOUT_MS,

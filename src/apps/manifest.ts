@@ -1,13 +1,18 @@
 /**
  * `praas.json`: the optional manifest at the root of an application directory. It may name
- * the application, choose the entry module (`main`) and set default process resources.
- * A malformed manifest is a BAD_REQUEST; a missing entry module is a BUILD_FAILED.
+ * the application, choose the entry module (`main`), set default process resources, declare
+ * the environment its functions see (`env`) and ask for what workers may not do by default
+ * (`permissions`). A malformed manifest is a BAD_REQUEST; a missing entry module is a
+ * BUILD_FAILED.
  */
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, normalize, sep } from "node:path";
 
 import { PraaSError } from "../protocol/errors.js";
 import { assertName } from "../protocol/names.js";
+import { NO_PERMISSIONS, type AppEnv, type AppPermissions } from "../protocol/permissions.js";
+
+export type { AppEnv, AppPermissions } from "../protocol/permissions.js";
 
 export const MANIFEST_FILE = "praas.json";
 
@@ -24,10 +29,20 @@ export interface AppManifest {
   name?: string;
   main?: string;
   defaults: AppDefaults;
+  env: AppEnv;
+  permissions: AppPermissions;
 }
 
-const TOP_LEVEL_KEYS = new Set(["name", "main", "defaults"]);
+/** Bounds of the app environment: it is copied into every worker's environment block. */
+export const APP_ENV_LIMITS = Object.freeze({ entries: 256, nameBytes: 128, valueBytes: 32_768 });
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+/** Names the platform uses itself: PRAAS_* for its own settings, TMPDIR for the scratch dir. */
+const RESERVED_ENV_PREFIX = "PRAAS_";
+const RESERVED_ENV_NAMES = new Set(["TMPDIR"]);
+
+const TOP_LEVEL_KEYS = new Set(["name", "main", "defaults", "env", "permissions"]);
 const DEFAULTS_KEYS = new Set(["vcpus", "memory"]);
+const PERMISSION_KEYS = new Set(Object.keys(NO_PERMISSIONS));
 
 function badManifest(message: string): PraaSError {
   return new PraaSError("BAD_REQUEST", `${MANIFEST_FILE}: ${message}`);
@@ -90,6 +105,55 @@ function parseDefaults(value: unknown): AppDefaults {
   return defaults;
 }
 
+function checkEnvEntry(name: string, value: unknown): string {
+  if (!ENV_NAME.test(name) || name.length > APP_ENV_LIMITS.nameBytes) {
+    throw badManifest(
+      `"env" name ${JSON.stringify(name)} must match [A-Z_][A-Z0-9_]* (at most ${APP_ENV_LIMITS.nameBytes} characters)`,
+    );
+  }
+  if (name.startsWith(RESERVED_ENV_PREFIX) || RESERVED_ENV_NAMES.has(name)) {
+    throw badManifest(`"env" name ${name} is reserved for the platform`);
+  }
+  if (typeof value !== "string" || value.includes("\0")) {
+    throw badManifest(`"env.${name}" must be a string without NUL characters`);
+  }
+  if (Buffer.byteLength(value) > APP_ENV_LIMITS.valueBytes) {
+    throw badManifest(`"env.${name}" is longer than ${APP_ENV_LIMITS.valueBytes} bytes`);
+  }
+  return value;
+}
+
+/**
+ * Validates an application environment (the manifest's `"env"`, later also secrets set through
+ * the API): names `[A-Z_][A-Z0-9_]*`, not PRAAS_* nor TMPDIR, string values, bounded sizes.
+ */
+export function parseAppEnv(value: unknown): AppEnv {
+  if (value === undefined) return {};
+  if (!isRecord(value)) throw badManifest(`"env" must be an object of strings`);
+  const entries = Object.entries(value);
+  if (entries.length > APP_ENV_LIMITS.entries) {
+    throw badManifest(`"env" has more than ${APP_ENV_LIMITS.entries} entries`);
+  }
+  const env: AppEnv = {};
+  for (const [name, entry] of entries) env[name] = checkEnvEntry(name, entry);
+  return env;
+}
+
+/** Validates the manifest's `"permissions"`: booleans, each false unless given. */
+export function parsePermissions(value: unknown): AppPermissions {
+  if (value === undefined) return { ...NO_PERMISSIONS };
+  if (!isRecord(value)) throw badManifest(`"permissions" must be an object`);
+  rejectUnknownKeys(value, PERMISSION_KEYS, `"permissions"`);
+  const permissions = { ...NO_PERMISSIONS };
+  for (const key of PERMISSION_KEYS) {
+    const given = value[key];
+    if (given === undefined) continue;
+    if (typeof given !== "boolean") throw badManifest(`"permissions.${key}" must be true or false`);
+    permissions[key as keyof AppPermissions] = given;
+  }
+  return permissions;
+}
+
 /** Validates the text of a `praas.json`. */
 export function parseManifest(text: string): AppManifest {
   let raw: unknown;
@@ -100,7 +164,11 @@ export function parseManifest(text: string): AppManifest {
   }
   if (!isRecord(raw)) throw badManifest("must be a JSON object");
   rejectUnknownKeys(raw, TOP_LEVEL_KEYS, "the manifest");
-  const manifest: AppManifest = { defaults: parseDefaults(raw.defaults) };
+  const manifest: AppManifest = {
+    defaults: parseDefaults(raw.defaults),
+    env: parseAppEnv(raw.env),
+    permissions: parsePermissions(raw.permissions),
+  };
   const name = parseName(raw.name);
   const main = parseMain(raw.main);
   if (name !== undefined) manifest.name = name;
@@ -114,7 +182,7 @@ export async function readManifest(dir: string): Promise<AppManifest> {
   try {
     text = await readFile(join(dir, MANIFEST_FILE), "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { defaults: {} };
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return parseManifest("{}");
     throw error;
   }
   return parseManifest(text);
@@ -132,7 +200,10 @@ async function isFile(path: string): Promise<boolean> {
  * The entry module of the application in `dir`, relative to `dir`: the manifest's `main`,
  * else the first of {@link DEFAULT_ENTRIES} that exists.
  */
-export async function findEntry(dir: string, manifest?: AppManifest): Promise<string> {
+export async function findEntry(
+  dir: string,
+  manifest?: Pick<AppManifest, "main">,
+): Promise<string> {
   const main = (manifest ?? (await readManifest(dir))).main;
   if (main !== undefined) {
     if (await isFile(join(dir, main))) return main;

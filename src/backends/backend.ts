@@ -12,6 +12,8 @@
  * - Every process that ends, for any reason, is reported once through `onExit`.
  * - `shutdown` stops every process this backend started.
  */
+import type { AppEnv, AppPermissions } from "../protocol/index.js";
+
 export interface ProcessSpec {
   app: string;
   name: string;
@@ -23,6 +25,12 @@ export interface ProcessSpec {
   /** Data-plane token and control-link secret of this process. */
   token: string;
   secret: string;
+  /** The application's secret its processes present to each other (absent: no peer messages). */
+  peerSecret?: string | undefined;
+  /** The whole environment of the application's functions (manifest "env", later secrets). */
+  appEnv: AppEnv;
+  /** What the application's workers may do beyond the defaults. */
+  permissions: AppPermissions;
   restore: boolean;
   /** `host:port` of the control link. */
   controlAddress: string;

@@ -56,6 +56,9 @@ export class LocalBackend implements ProcessBackend {
       advertiseHost: this.#options.host ?? "127.0.0.1",
       token: spec.token,
       secret: spec.secret,
+      peerSecret: spec.peerSecret,
+      appEnv: spec.appEnv,
+      permissions: spec.permissions,
       ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
       ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
       logLevel: this.#options.logLevel ?? "warn",
@@ -110,7 +113,8 @@ export class LocalBackend implements ProcessBackend {
   async #writeBundle(spec: ProcessSpec): Promise<string> {
     const file = path.join(this.#options.dataDir, "bundles", spec.bundleKey.replaceAll("/", "_"));
     if (await exists(file)) return file;
-    await mkdir(path.dirname(file), { recursive: true });
+    // Owner-only: a process copies its bundle into its workers' sandbox; workers read no others.
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
     await writeFile(temp, await spec.loadBundle());
     await rename(temp, file);

@@ -3,7 +3,7 @@
  * a bundle built here; the control plane gets a directory with one pre-bundled `index.js`,
  * because a deploy unpacks the app far from `node_modules` (ioredis must be bundled already).
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -26,6 +26,15 @@ export async function writeBundle(app: BenchApp, dir: string): Promise<string> {
   return file;
 }
 
+/** The app's praas.json (the suite's Redis baselines need the network), if it has one. */
+async function copyManifest(app: BenchApp, out: string): Promise<void> {
+  try {
+    await copyFile(path.join(appDir(app), "praas.json"), path.join(out, "praas.json"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+}
+
 /** A deployable directory holding the app bundled into one `index.js` (dependencies inlined). */
 export async function writeDeployable(app: BenchApp, dir: string): Promise<string> {
   const out = path.join(dir, `deploy-${app}`);
@@ -39,5 +48,6 @@ export async function writeDeployable(app: BenchApp, dir: string): Promise<strin
     target: "node20",
     logLevel: "silent",
   });
+  await copyManifest(app, out);
   return out;
 }

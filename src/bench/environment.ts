@@ -85,6 +85,8 @@ export class Environment {
       workers,
       memoryMiB: 1024,
       token: `bench-${name}`,
+      // The Redis baselines run inside functions and dial Redis: the workers need the network.
+      permissions: { network: true },
     });
     this.defer(() => stopLaunched(launched));
     const connection = await connect(launched);

@@ -2,10 +2,11 @@
  * Applications: deploy (unpack the tarball, bundle with esbuild, check it loads, store the
  * bundle as a new version), list, describe, delete.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { buildApplication, unpackTarball } from "../apps/index.js";
+import { buildApplication, unpackTarball, type AppManifest } from "../apps/index.js";
 import { PraaSError, type AppInfo } from "../protocol/index.js";
 import type { BlobStore, MetadataStore } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
@@ -32,7 +33,7 @@ export class AppService {
     try {
       await unpackTarball(tarball, dir, { maxBytes: this.#config.bodyLimitBytes * UNPACK_FACTOR });
       const built = await buildApplication(dir);
-      return await this.#save(name, built.code, built.functions, built.manifest.defaults);
+      return await this.#save(name, built.code, built.functions, built.manifest);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -70,7 +71,7 @@ export class AppService {
     name: string,
     code: Buffer,
     functions: string[],
-    defaults: AppInfo["defaults"],
+    manifest: AppManifest,
   ): Promise<AppInfo> {
     const previous = await this.#store.getApp(name);
     const version = (previous?.version ?? 0) + 1;
@@ -82,7 +83,10 @@ export class AppService {
       version,
       functions,
       bundleKey,
-      defaults,
+      defaults: manifest.defaults,
+      env: manifest.env,
+      permissions: manifest.permissions,
+      peerSecret: previous?.peerSecret ?? randomBytes(32).toString("base64url"),
       createdAt: previous?.createdAt ?? now,
       updatedAt: now,
     };

@@ -5,9 +5,20 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import { PraaSError, type CreateProcessBody, type ProcessStatus } from "../protocol/index.js";
-import type { ProcessBackend } from "../backends/index.js";
-import type { BlobStore, MetadataStore, ProcessRecord, Resources } from "../storage/index.js";
+import {
+  NO_PERMISSIONS,
+  PraaSError,
+  type CreateProcessBody,
+  type ProcessStatus,
+} from "../protocol/index.js";
+import type { ProcessBackend, ProcessSpec } from "../backends/index.js";
+import type {
+  AppRecord,
+  BlobStore,
+  MetadataStore,
+  ProcessRecord,
+  Resources,
+} from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
 import type { ControlLinkServer, Registration } from "./control-link-server.js";
 import { getProcessOrThrow, transition } from "./lifecycle.js";
@@ -300,6 +311,7 @@ export class ProcessManager {
     try {
       const started = await backend.start({
         ...this.#spec(record, token, restore),
+        ...applicationSpec(appRecord),
         bundleKey: appRecord.bundleKey,
         loadBundle: () => loadBundle(blobs, appRecord.bundleKey),
       });
@@ -340,6 +352,17 @@ export class ProcessManager {
   #waitActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
     return waitForStatus(this.#deps.store, app, name, "active", timeoutMs);
   }
+}
+
+/** What every process of the application gets: its environment, permissions and peer secret. */
+function applicationSpec(
+  app: AppRecord,
+): Pick<ProcessSpec, "appEnv" | "permissions" | "peerSecret"> {
+  return {
+    appEnv: { ...app.env },
+    permissions: { ...NO_PERMISSIONS, ...app.permissions },
+    peerSecret: app.peerSecret,
+  };
 }
 
 async function loadBundle(blobs: BlobStore, key: string): Promise<Buffer> {

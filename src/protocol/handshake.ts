@@ -1,4 +1,8 @@
-/** The versioned data-plane handshake: HELLO from the connecting side, WELCOME or ERROR back. */
+/**
+ * The versioned data-plane handshake: HELLO from the connecting side, WELCOME or ERROR back.
+ * HELLO is `[praas, version, token, role, name, peerSecret?]`: processes dialling a peer add the
+ * application's peer secret as a sixth field; clients send five fields, as they always did.
+ */
 import { PraaSError } from "./errors.js";
 import { expectFields } from "./fields.js";
 import { HELLO_MAGIC, PROTOCOL_VERSION } from "./frame.js";
@@ -11,14 +15,20 @@ export interface Hello {
   role: PeerRole;
   /** For role "peer": the connecting process's name. */
   name: string;
+  /** For role "peer": the application's peer secret ("" when absent). */
+  peerSecret: string;
 }
 
-export function helloFields(hello: Omit<Hello, "version">): string[] {
-  return [HELLO_MAGIC, String(PROTOCOL_VERSION), hello.token, hello.role, hello.name];
+export function helloFields(
+  hello: Omit<Hello, "version" | "peerSecret"> & { peerSecret?: string },
+): string[] {
+  const fields = [HELLO_MAGIC, String(PROTOCOL_VERSION), hello.token, hello.role, hello.name];
+  if (hello.role === "peer") fields.push(hello.peerSecret ?? "");
+  return fields;
 }
 
 export function parseHello(meta: Uint8Array): Hello {
-  const [magic, version, token, role, name] = expectFields(meta, 5, "hello");
+  const [magic, version, token, role, name, peerSecret] = expectFields(meta, 5, "hello");
   if (magic !== HELLO_MAGIC) throw new PraaSError("PROTOCOL_ERROR", "not a PraaS client");
   if (version !== String(PROTOCOL_VERSION)) {
     throw new PraaSError(
@@ -29,7 +39,13 @@ export function parseHello(meta: Uint8Array): Hello {
   if (role !== "client" && role !== "peer") {
     throw new PraaSError("PROTOCOL_ERROR", `unknown role ${role}`);
   }
-  return { version: PROTOCOL_VERSION, token: token ?? "", role, name: name ?? "" };
+  return {
+    version: PROTOCOL_VERSION,
+    token: token ?? "",
+    role,
+    name: name ?? "",
+    peerSecret: peerSecret ?? "",
+  };
 }
 
 export interface Welcome {

@@ -7,6 +7,7 @@ export * from "./values.js";
 export * from "./names.js";
 export * from "./handshake.js";
 export * from "./secrets.js";
+export * from "./permissions.js";
 export type * from "./context.js";
 export * from "./api.js";
 export * from "./control.js";

@@ -16,6 +16,7 @@ import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
 import { WorkerPool } from "./worker-pool.js";
+import { WorkerSandbox } from "./worker-sandbox.js";
 
 export type RuntimeStatus = "starting" | "active" | "swapping" | "swapped" | "stopped";
 
@@ -31,6 +32,7 @@ export class CloudProcess implements CallTarget {
   readonly mailbox: Mailbox;
   readonly peers: Peers;
   readonly #memory: MemoryGuard;
+  readonly #sandbox: WorkerSandbox;
   readonly #pool: WorkerPool;
   readonly #dataPlane: DataPlaneServer;
   readonly #blobs: BlobStore;
@@ -54,9 +56,15 @@ export class CloudProcess implements CallTarget {
     this.mailbox = new Mailbox(quota);
     this.#memory = this.#createMemoryGuard();
     this.peers = new Peers(
-      { self: config.name, maxPayloadBytes: config.maxPayloadBytes, resume: resumePeer },
+      {
+        self: config.name,
+        peerSecret: config.peerSecret,
+        maxPayloadBytes: config.maxPayloadBytes,
+        resume: resumePeer,
+      },
       config.peers,
     );
+    this.#sandbox = this.#createSandbox();
     this.#pool = this.#createPool();
     this.#dataPlane = new DataPlaneServer(
       { ...config, process: config.name },
@@ -95,7 +103,7 @@ export class CloudProcess implements CallTarget {
   async start(): Promise<void> {
     this.#memory.start(); // before the workers, so they start inside the process's cgroup
     const [functions] = await Promise.all([
-      this.#pool.start(),
+      this.#sandbox.prepare().then(() => this.#pool.start()),
       this.config.restore ? this.#restore() : null,
     ]);
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
@@ -160,6 +168,7 @@ export class CloudProcess implements CallTarget {
     this.#memory.stop();
     await this.#dataPlane.close();
     this.peers.closeAll();
+    await this.#sandbox.remove();
   }
 
   async #restore(): Promise<void> {
@@ -207,10 +216,22 @@ export class CloudProcess implements CallTarget {
     });
   }
 
+  #createSandbox(): WorkerSandbox {
+    const config = this.config;
+    return new WorkerSandbox({
+      application: config.application,
+      processName: config.name,
+      bundlePath: config.bundlePath,
+      appEnv: config.appEnv,
+      permissions: config.permissions,
+      log: (message) => this.#log.info(message),
+    });
+  }
+
   #createPool(): WorkerPool {
     const config = this.config;
     return new WorkerPool({
-      bundlePath: config.bundlePath,
+      sandbox: this.#sandbox,
       application: config.application,
       processId: config.name,
       workers: config.workers,

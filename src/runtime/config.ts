@@ -3,7 +3,15 @@
  * object. Only the CLI edge (runtime/main.ts) reads argv and environment variables.
  */
 import { randomBytes } from "node:crypto";
-import { PraaSError, assertName, type ConnectionInfo, type PeerEntry } from "../protocol/index.js";
+import {
+  NO_PERMISSIONS,
+  PraaSError,
+  assertName,
+  type AppEnv,
+  type AppPermissions,
+  type ConnectionInfo,
+  type PeerEntry,
+} from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
 
@@ -75,6 +83,12 @@ export interface ProcessOptions {
   restore?: boolean;
   peers?: PeerEntry[];
   control?: ControlLinkOptions | undefined;
+  /** The application's peer secret: proves to other processes that we are one of them. */
+  peerSecret?: string | undefined;
+  /** The environment of the workers, exactly (plus TMPDIR); default empty. */
+  appEnv?: AppEnv | undefined;
+  /** What workers may do beyond the defaults; default nothing. */
+  permissions?: Partial<AppPermissions> | undefined;
 }
 
 export interface ProcessConfig {
@@ -103,6 +117,10 @@ export interface ProcessConfig {
   readonly restore: boolean;
   readonly peers: readonly PeerEntry[];
   readonly control: Readonly<ControlLinkOptions> | undefined;
+  /** Empty when the process has none: then no peer may connect and it cannot message peers. */
+  readonly peerSecret: string;
+  readonly appEnv: Readonly<AppEnv>;
+  readonly permissions: Readonly<AppPermissions>;
 }
 
 export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
@@ -139,6 +157,9 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     restore: options.restore ?? false,
     peers: Object.freeze([...(options.peers ?? [])]),
     control: options.control ? Object.freeze({ ...options.control }) : undefined,
+    peerSecret: options.peerSecret ?? "",
+    appEnv: Object.freeze(appEnv(options.appEnv ?? {})),
+    permissions: Object.freeze({ ...NO_PERMISSIONS, ...options.permissions }),
   });
 }
 
@@ -196,6 +217,15 @@ function oneOf<T extends string>(value: T, what: string, choices: readonly T[]):
     );
   }
   return value;
+}
+
+/** The control plane validated the names; here only the shape, which spawn would trip over. */
+function appEnv(env: AppEnv): AppEnv {
+  for (const [name, value] of Object.entries(env)) {
+    if (typeof value !== "string" || name.includes("=") || `${name}${value}`.includes("\0"))
+      throw new PraaSError("BAD_REQUEST", `app environment entry ${name} is not a plain string`);
+  }
+  return { ...env };
 }
 
 function integer(value: number, what: string, min: number, max: number): number {

@@ -2,7 +2,10 @@
  * The process's data-plane endpoint. A connection must open with HELLO carrying the process
  * token (checked in constant time) within the handshake deadline; then it may pipeline any
  * number of INVOKE frames, answered by id as they finish. Peers (role "peer") may also deliver
- * mailbox messages. Garbage closes only the connection that sent it.
+ * mailbox messages: a peer must present the application's peer secret, which only processes
+ * hold (clients get the token, never the secret), and its messages carry the name it gave in
+ * HELLO, so no connection can post under another process's name. Garbage closes only the
+ * connection that sent it.
  *
  * Limits: connections past `maxConnections` get TOO_MANY_REQUESTS and are closed; frames before
  * HELLO are capped at `maxHelloBytes`; invocations past `maxInflightPerConnection` on one
@@ -15,6 +18,8 @@ import net from "node:net";
 import {
   FrameType,
   PraaSError,
+  assertKey,
+  assertName,
   encodeFields,
   ensurePraaSError,
   expectFields,
@@ -38,6 +43,8 @@ export interface DataPlaneOptions {
   application: string;
   process: string;
   token: string;
+  /** The application's peer secret; empty: no connection may act as a peer. */
+  peerSecret: string;
   maxPayloadBytes: number;
   maxConnections: number;
   maxInflightPerConnection: number;
@@ -135,6 +142,7 @@ export class DataPlaneServer {
       if (!secretsEqual(hello.token, this.#options.token)) {
         throw new PraaSError("UNAUTHORIZED", "wrong data-plane token");
       }
+      if (hello.role === "peer") this.#checkPeer(hello);
       clearTimeout(timer);
       link.setMaxPayloadBytes(this.#options.maxPayloadBytes);
       const fields = welcomeFields({
@@ -150,6 +158,17 @@ export class DataPlaneServer {
       );
       link.close();
       return undefined;
+    }
+  }
+
+  #checkPeer(hello: Hello): void {
+    assertName(hello.name, "process");
+    const expected = this.#options.peerSecret;
+    if (expected === "" || !secretsEqual(hello.peerSecret, expected)) {
+      throw new PraaSError(
+        "UNAUTHORIZED",
+        "only processes of this application may connect as peers",
+      );
     }
   }
 
@@ -205,6 +224,10 @@ export class DataPlaneServer {
     if (peer.role !== "peer")
       throw new PraaSError("PROTOCOL_ERROR", "only processes deliver messages");
     const [key = "", source = ""] = expectFields(frame.meta, 2, "put");
+    assertKey(key);
+    if (source !== peer.name) {
+      throw new PraaSError("UNAUTHORIZED", `process ${peer.name} cannot send as ${source}`);
+    }
     this.#handler.deliver(source, key, frame.payload);
     link.reply(frame.id);
   }

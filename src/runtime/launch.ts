@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { PraaSError, isErrorCode } from "../protocol/index.js";
+import { PraaSError, isErrorCode, type AppEnv, type AppPermissions } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 
 export const RUNTIME_MAIN = compiledMain();
@@ -41,10 +41,16 @@ export interface LaunchOptions {
   advertiseHost?: string;
   token: string;
   secret?: string;
+  /** The application's peer secret (processes without one neither send nor accept messages). */
+  peerSecret?: string | undefined;
+  /** The environment of the process's workers (exactly this, plus TMPDIR). */
+  appEnv?: AppEnv;
+  /** What the workers may do beyond the defaults. */
+  permissions?: Partial<AppPermissions>;
   logLevel?: string;
   /** More command-line flags for the process (e.g. limits: `--max-connections 10`). */
   extraArgs?: string[];
-  /** Extra environment for the process (the parent's is inherited). */
+  /** Extra environment for the process itself; nothing of this process's is inherited. */
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
 }
@@ -63,13 +69,7 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
     // A process group of its own: a Ctrl-C meant for the parent does not reach the process,
     // and the whole group (its workers, anything a function started) can be killed at once.
     detached: true,
-    env: {
-      ...process.env,
-      ...options.env,
-      PRAAS_PROCESS_TOKEN: options.token,
-      PRAAS_CONTROL_SECRET: options.secret ?? "",
-      PRAAS_BLOB_CONFIG: JSON.stringify(options.blobs),
-    },
+    env: processEnv(options),
   });
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => {
@@ -86,6 +86,28 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
   }
 }
 
+/**
+ * The process's whole environment: its own settings and secrets, nothing of ours (the control
+ * plane's environment may hold API tokens and cloud credentials the process has no use for).
+ */
+function processEnv(options: LaunchOptions): NodeJS.ProcessEnv {
+  return {
+    ...options.env,
+    PRAAS_PROCESS_TOKEN: options.token,
+    PRAAS_CONTROL_SECRET: options.secret ?? "",
+    PRAAS_PEER_SECRET: options.peerSecret ?? "",
+    PRAAS_BLOB_CONFIG: JSON.stringify(options.blobs),
+    PRAAS_APP_ENV: JSON.stringify(options.appEnv ?? {}),
+  };
+}
+
+function allowList(permissions: Partial<AppPermissions> = {}): string {
+  return Object.entries(permissions)
+    .filter(([, allowed]) => allowed === true)
+    .map(([name]) => name)
+    .join(",");
+}
+
 function launchArgs(o: LaunchOptions): string[] {
   const args = ["--app", o.application, "--name", o.name, "--bundle", o.bundlePath];
   args.push("--workers", String(o.workers ?? 1), "--memory", String(o.memoryMiB ?? 512));
@@ -98,6 +120,8 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.control) args.push("--control", o.control);
   if (o.host) args.push("--host", o.host);
   if (o.advertiseHost) args.push("--advertise-host", o.advertiseHost);
+  const allow = allowList(o.permissions);
+  if (allow !== "") args.push("--allow", allow);
   args.push(...(o.extraArgs ?? []));
   return args;
 }

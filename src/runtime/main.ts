@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 /**
  * Entry of a cloud process (what a backend starts). Reads flags and the secrets from the
- * environment (PRAAS_PROCESS_TOKEN, PRAAS_CONTROL_SECRET, PRAAS_BLOB_CONFIG: the JSON blob-store
- * config, so S3 credentials never appear on a command line), starts the process, and prints one
+ * environment (PRAAS_PROCESS_TOKEN, PRAAS_CONTROL_SECRET, PRAAS_PEER_SECRET, PRAAS_BLOB_CONFIG:
+ * the JSON blob-store config, so S3 credentials never appear on a command line; PRAAS_APP_ENV:
+ * the JSON environment of the workers), starts the process, and prints one
  * JSON line on stdout once it serves: {"event":"ready","host","port","token","functions"}.
  * Logs go to stderr. Exit codes: 0 after a clean stop or swap-out, 1 when start-up failed.
  */
 import { Command, InvalidArgumentError } from "commander";
-import { MAX_PORT, PraaSError, parseInteger } from "../protocol/index.js";
+import {
+  MAX_PORT,
+  NO_PERMISSIONS,
+  PraaSError,
+  parseInteger,
+  type AppEnv,
+  type AppPermissions,
+} from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
 import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
@@ -64,6 +72,11 @@ const program = new Command("praas-process")
     int,
     300_000,
   )
+  .option(
+    "--allow <list>",
+    "what workers may do: comma-separated childProcess, workerThreads, network",
+    "",
+  )
   .option("--log-level <level>", "log level", "info");
 
 function int(value: string): number {
@@ -99,6 +112,7 @@ interface Flags {
   peers?: string;
   control?: string;
   orphanTimeout: number;
+  allow: string;
   logLevel: LogLevel;
 }
 
@@ -131,7 +145,19 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     control: flags.control
       ? controlAddress(flags.control, env.PRAAS_CONTROL_SECRET ?? "")
       : undefined,
+    peerSecret: env.PRAAS_PEER_SECRET || undefined,
+    appEnv: env.PRAAS_APP_ENV ? (JSON.parse(env.PRAAS_APP_ENV) as AppEnv) : {},
+    permissions: allowed(flags.allow),
   });
+}
+
+function allowed(list: string): AppPermissions {
+  const permissions = { ...NO_PERMISSIONS };
+  for (const name of list.split(",").filter((item) => item !== "")) {
+    if (!(name in permissions)) throw new PraaSError("BAD_REQUEST", `unknown permission ${name}`);
+    permissions[name as keyof AppPermissions] = true;
+  }
+  return permissions;
 }
 
 function blobConfig(flags: Flags, env: NodeJS.ProcessEnv): BlobStoreConfig {

@@ -8,6 +8,8 @@ import type { PeerAddress, PeerEntry } from "./config.js";
 
 export interface PeersOptions {
   self: string;
+  /** Presented when dialling a peer: proves we are a process of this application. */
+  peerSecret: string;
   maxPayloadBytes: number;
   /** Asked to bring a swapped peer back; resolves once the directory shows it active. */
   resume?: ((name: string) => Promise<void>) | undefined;
@@ -77,6 +79,7 @@ export class Peers {
       ...address,
       role: "peer",
       name: this.#options.self,
+      peerSecret: this.#options.peerSecret,
       maxPayloadBytes: this.#options.maxPayloadBytes,
       onClose: () => this.#forget(peer),
     });

@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
-import { fileURLToPath } from "node:url";
 import {
   FrameType,
   PraaSError,
@@ -15,12 +14,13 @@ import {
 } from "../protocol/index.js";
 import { FrameLink, decodeErrorFrame } from "../transport/index.js";
 import type { MemoryVerdict } from "./memory-guard.js";
+import { WorkerSandbox } from "./worker-sandbox.js";
 
-const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 
 export interface WorkerSpec {
-  bundlePath: string;
+  /** Where and as whom workers run; holds the bundle copy they load. */
+  sandbox: WorkerSandbox;
   application: string;
   processId: string;
   heapMiB: number;
@@ -219,16 +219,17 @@ export class WorkerHandle {
   }
 }
 
+/** A worker subprocess, in its sandbox, with the app's environment only. */
 function spawnWorker(spec: WorkerSpec): ChildProcess {
-  const args = [
+  const { command, args, ...options } = spec.sandbox.command([
     `--max-old-space-size=${spec.heapMiB}`,
-    WORKER_MAIN,
-    spec.bundlePath,
+    WorkerSandbox.workerMain,
+    spec.sandbox.bundlePath,
     spec.application,
     spec.processId,
     String(spec.maxPayloadBytes),
-  ];
-  return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+  ]);
+  return spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe", "pipe"] });
 }
 
 function exitText(exit: Exit | undefined): string {

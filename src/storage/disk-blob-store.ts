@@ -32,10 +32,15 @@ export class DiskBlobStore implements BlobStore {
     this.root = path.resolve(root);
   }
 
-  /** A store over `root`, creating the directory if needed. */
+  /**
+   * A store over `root`, creating the directory if needed: owner-only (0700, with any parent it
+   * creates), since it holds swapped state and bundles that no worker uid may read.
+   */
   static async open(root: string): Promise<DiskBlobStore> {
     const store = new DiskBlobStore(root);
-    await guarded(`create blob root ${store.root}`, () => mkdir(store.root, { recursive: true }));
+    await guarded(`create blob root ${store.root}`, () =>
+      mkdir(store.root, { recursive: true, mode: 0o700 }),
+    );
     return store;
   }
 

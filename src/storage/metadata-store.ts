@@ -15,7 +15,13 @@
  * - `subscribe` delivers a notice for every process change made through any store instance
  *   sharing the same backing service (all replicas), including the caller's own changes.
  */
-import type { ConnectionInfo, ProcessStatus, ResourcesInfo } from "../protocol/index.js";
+import type {
+  AppEnv,
+  AppPermissions,
+  ConnectionInfo,
+  ProcessStatus,
+  ResourcesInfo,
+} from "../protocol/index.js";
 
 export type { ConnectionInfo, ProcessStatus } from "../protocol/index.js";
 export type Resources = ResourcesInfo;
@@ -27,6 +33,16 @@ export interface AppRecord {
   /** Blob key of the built bundle. */
   bundleKey: string;
   defaults: Partial<Resources>;
+  /** The environment its functions see (`praas.json` "env"; later also secrets). */
+  env?: AppEnv | undefined;
+  /** What its workers may do beyond the defaults (`praas.json` "permissions"). */
+  permissions?: AppPermissions | undefined;
+  /**
+   * Shared by the application's processes to prove to each other that a mailbox message comes
+   * from one of them. Made at the first deploy and kept across redeploys; never leaves the
+   * control plane except to its processes. Absent on records written before it existed.
+   */
+  peerSecret?: string | undefined;
   createdAt: number;
   updatedAt: number;
 }

@@ -19,6 +19,8 @@ export interface ConnectOptions {
   role?: PeerRole;
   /** The connecting process's name, for role "peer". */
   name?: string;
+  /** The application's peer secret, for role "peer". */
+  peerSecret?: string;
   maxPayloadBytes?: number;
   timeoutMs?: number;
   /** Requests the other side sends us (a peer may send mailbox messages back). */
@@ -41,6 +43,7 @@ export async function connectFrameLink(
     token: options.token,
     role: options.role ?? "client",
     name: options.name ?? "",
+    peerSecret: options.peerSecret ?? "",
   });
   try {
     const reply = await link.request(

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 
 import { buildApplication, packDirectory, unpackTarball } from "../../src/apps/index.js";
+import { NO_PERMISSIONS } from "../../src/protocol/index.js";
 import { callInChild, fixture, rejection, removeTempDirs, tempDir, writeApp } from "./helpers.js";
 
 afterAll(removeTempDirs);
@@ -9,14 +10,19 @@ describe("buildApplication: working applications", () => {
   it("lists only the function exports of a JS entry, and the bundle runs", async () => {
     const app = await buildApplication(fixture("echo-js"));
     expect(app.functions).toEqual(["echo"]);
-    expect(app.manifest).toEqual({ defaults: {} });
+    expect(app.manifest).toEqual({ defaults: {}, env: {}, permissions: NO_PERMISSIONS });
     expect(await callInChild(app.code, "echo", "ping")).toEqual({ bytes: "ping" });
   });
 
   it("builds TypeScript with a type import from praas and an extensionless import", async () => {
     const app = await buildApplication(fixture("ts-app"));
     expect(app.functions).toEqual(["sum", "whoami"]);
-    expect(app.manifest).toEqual({ name: "ts-app", defaults: { vcpus: 0.5, memory: 256 } });
+    expect(app.manifest).toEqual({
+      env: {},
+      permissions: NO_PERMISSIONS,
+      name: "ts-app",
+      defaults: { vcpus: 0.5, memory: 256 },
+    });
     expect(await callInChild(app.code, "sum", "[1, 2, 39]")).toEqual({ string: "42" });
     const ctx = { processId: "p1", functionName: "whoami" };
     expect(await callInChild(app.code, "whoami", "", ctx)).toEqual({

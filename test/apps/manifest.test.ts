@@ -4,10 +4,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { findEntry, parseManifest, readManifest } from "../../src/apps/index.js";
+import { NO_PERMISSIONS } from "../../src/protocol/index.js";
 import { PraaSError } from "../../src/protocol/errors.js";
 import { fixture, rejection, removeTempDirs, tempDir, writeApp } from "./helpers.js";
 
 afterAll(removeTempDirs);
+
+const EMPTY = { defaults: {}, env: {}, permissions: NO_PERMISSIONS };
 
 function parseError(text: string): PraaSError {
   try {
@@ -26,12 +29,26 @@ describe("parseManifest", () => {
       name: "shop",
       main: "src/app.ts",
       defaults: { vcpus: 1.5, memory: 512 },
+      env: {},
+      permissions: NO_PERMISSIONS,
     });
   });
 
-  it("fills in empty defaults", () => {
-    expect(parseManifest("{}")).toEqual({ defaults: {} });
-    expect(parseManifest('{"defaults":{"memory":128}}')).toEqual({ defaults: { memory: 128 } });
+  it("fills in empty defaults, no environment and no permissions", () => {
+    expect(parseManifest("{}")).toEqual(EMPTY);
+    expect(parseManifest('{"defaults":{"memory":128}}')).toEqual({
+      ...EMPTY,
+      defaults: { memory: 128 },
+    });
+  });
+
+  it("reads the environment and the permissions", () => {
+    const text = '{"env":{"GREETING":"hi","_X1":""},"permissions":{"childProcess":true}}';
+    expect(parseManifest(text)).toEqual({
+      ...EMPTY,
+      env: { GREETING: "hi", _X1: "" },
+      permissions: { ...NO_PERMISSIONS, childProcess: true },
+    });
   });
 
   it.each([
@@ -51,6 +68,16 @@ describe("parseManifest", () => {
     ["string memory", '{"defaults":{"memory":"1G"}}', /"defaults.memory"/],
     ["an unknown key", '{"nmae":"x"}', /unknown key "nmae"/],
     ["an unknown default", '{"defaults":{"memroy":1}}', /unknown key "memroy" in "defaults"/],
+    ["a non-object env", '{"env":["A=1"]}', /"env" must be an object/],
+    ["a lowercase env name", '{"env":{"path":"x"}}', /must match/],
+    ["an env name with a dash", '{"env":{"A-B":"x"}}', /must match/],
+    ["a PRAAS_ env name", '{"env":{"PRAAS_CONTROL_SECRET":"x"}}', /reserved for the platform/],
+    ["TMPDIR in env", '{"env":{"TMPDIR":"/"}}', /reserved for the platform/],
+    ["a non-string env value", '{"env":{"N":1}}', /"env.N" must be a string/],
+    ["a NUL in an env value", '{"env":{"N":"a\\u0000b"}}', /without NUL/],
+    ["a huge env value", `{"env":{"BIG":"${"x".repeat(32_769)}"}}`, /longer than 32768 bytes/],
+    ["an unknown permission", '{"permissions":{"root":true}}', /unknown key "root"/],
+    ["a non-boolean permission", '{"permissions":{"network":"yes"}}', /must be true or false/],
   ])("rejects %s as BAD_REQUEST", (_what, text, message) => {
     const error = parseError(text);
     expect(error.code).toBe("BAD_REQUEST");
@@ -61,11 +88,12 @@ describe("parseManifest", () => {
 
 describe("readManifest", () => {
   it("treats a missing praas.json as an empty manifest", async () => {
-    expect(await readManifest(fixture("echo-js"))).toEqual({ defaults: {} });
+    expect(await readManifest(fixture("echo-js"))).toEqual(EMPTY);
   });
 
   it("reads a fixture's manifest", async () => {
     expect(await readManifest(fixture("ts-app"))).toEqual({
+      ...EMPTY,
       name: "ts-app",
       defaults: { vcpus: 0.5, memory: 256 },
     });
@@ -89,7 +117,7 @@ describe("findEntry", () => {
 
   it("uses a manifest passed in instead of reading one", async () => {
     const dir = await writeApp({ "other.js": "", "index.js": "" });
-    expect(await findEntry(dir, { main: "other.js", defaults: {} })).toBe("other.js");
+    expect(await findEntry(dir, { main: "other.js" })).toBe("other.js");
   });
 
   it("fails with BUILD_FAILED when main is missing or there is no entry", async () => {

@@ -163,6 +163,7 @@ export class FakeProcess {
         process: spec.name,
         token: spec.token,
         maxPayloadBytes: spec.maxPayloadBytes ?? 1024 * 1024,
+        peerSecret: spec.peerSecret ?? "",
         maxConnections: 64,
         maxInflightPerConnection: 1024,
         maxHelloBytes: 64 * 1024,

@@ -49,7 +49,11 @@ describe("HTTPS", () => {
     expect(praas.url.startsWith("https://")).toBe(true);
     const client = new PraaS(praas.url, { ca });
     await client.deploy("crashy", path.resolve("test/fixtures/apps/crashy"));
-    expect((await client.getApplication("crashy")).functions).toEqual(["killProcess", "ping"]);
+    expect((await client.getApplication("crashy")).functions).toEqual([
+      "hang",
+      "parentPid",
+      "ping",
+    ]);
     await client.close();
     const listed = await cli([
       "apps",
@@ -122,7 +126,10 @@ describe("failure detection", () => {
     const client = new PraaS(praas.url, { ca });
     const proc = await client.createProcess("crashy", "doomed");
     const conn = await proc.connect();
-    await expect(conn.invoke("killProcess")).rejects.toMatchObject({ code: "CONNECTION_CLOSED" });
+    const pid = Number(Buffer.from(await conn.invoke("parentPid")).toString("utf8"));
+    const closed = expect(conn.invoke("hang")).rejects.toMatchObject({ code: "CONNECTION_CLOSED" });
+    process.kill(pid, "SIGKILL");
+    await closed;
     const deadline = Date.now() + 10_000;
     let status = "active";
     while (status !== "failed" && Date.now() < deadline) {

@@ -15,6 +15,7 @@ import {
   decodeFields,
   encodeFields,
   type Frame,
+  type AppPermissions,
   type PraaSError,
 } from "../../src/protocol/index.js";
 import { launchProcess } from "../../src/runtime/launch.js";
@@ -52,6 +53,10 @@ export interface StartOptions {
   token?: string;
   /** More flags for runtime/main.js (limits). */
   args?: string[];
+  /** Default: one secret per application name, so processes of one app can message. */
+  peerSecret?: string;
+  appEnv?: Record<string, string>;
+  permissions?: Partial<AppPermissions>;
 }
 
 export interface RunningProcess {
@@ -82,6 +87,9 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
     token: options.token ?? `token-${options.name}`,
     ...(options.args ? { extraArgs: options.args } : {}),
     secret: `secret-${options.name}`,
+    peerSecret: options.peerSecret ?? `peer-secret-${options.app ?? "suite"}`,
+    ...(options.appEnv ? { appEnv: options.appEnv } : {}),
+    ...(options.permissions ? { permissions: options.permissions } : {}),
   });
   const { child, exited } = launched;
   const info = { host: launched.host, port: launched.port, token: launched.token };

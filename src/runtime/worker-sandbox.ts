@@ -1,0 +1,163 @@
+/**
+ * Where and how a process's workers run, so user code reaches nothing of the platform's:
+ *
+ * - a per-process directory (created at start, removed at stop) holding a copy of the bundle
+ *   and the workers' scratch directory, their TMPDIR and the only place they may write;
+ * - Node's permission model: reads limited to the worker's own code and the bundle, writes to
+ *   the scratch directory, no child processes or worker threads unless the application asks;
+ * - the environment the application declared, and nothing else;
+ * - when this process runs as root: an unprivileged uid/gid of its own (so workers of two
+ *   processes cannot read each other's files, and none can read the data dir), and, unless the
+ *   application asks for the network, a fresh network namespace (`unshare -n`), so a function
+ *   cannot reach the control plane or other processes on loopback.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { access, chmod, chown, constants, copyFile, mkdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { AppEnv, AppPermissions } from "../protocol/index.js";
+
+const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
+/** The worker imports only these (dist/runtime/worker → dist/protocol, dist/transport). */
+const WORKER_CODE = ["./worker/", "../protocol/", "../transport/"].map((dir) =>
+  fileURLToPath(new URL(dir, import.meta.url)),
+);
+/** Worker uids are this plus the process's pid: distinct among live processes, never 0. */
+export const WORKER_UID_BASE = 200_000;
+const UNSHARE_CANDIDATES = ["/usr/bin/unshare", "/bin/unshare", "/usr/sbin/unshare"];
+
+export interface SandboxOptions {
+  application: string;
+  processName: string;
+  bundlePath: string;
+  appEnv: Readonly<AppEnv>;
+  permissions: Readonly<AppPermissions>;
+  /** Parent of the per-process directory; default the OS temp dir. */
+  root?: string;
+  /** Says, once, which protection is missing on this host and why. */
+  log(message: string): void;
+}
+
+export interface WorkerCommand {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  uid?: number;
+  gid?: number;
+}
+
+export class WorkerSandbox {
+  readonly dir: string;
+  readonly bundlePath: string;
+  readonly scratchDir: string;
+  readonly #options: SandboxOptions;
+  readonly #uid: number | undefined;
+  #unshare: string | undefined;
+
+  constructor(options: SandboxOptions) {
+    this.#options = options;
+    const unique = randomBytes(6).toString("hex");
+    const name = `praas-${options.application}-${options.processName}-${unique}`;
+    this.dir = path.join(options.root ?? tmpdir(), name);
+    this.bundlePath = path.join(this.dir, "bundle.mjs");
+    this.scratchDir = path.join(this.dir, "tmp");
+    this.#uid = process.getuid?.() === 0 ? WORKER_UID_BASE + process.pid : undefined;
+  }
+
+  /** Creates the directory (bundle copy + scratch) and finds out what this host allows. */
+  async prepare(): Promise<void> {
+    if (this.#options.permissions.childProcess)
+      this.#options.log("the app may start programs: they run outside Node's permission model");
+    await mkdir(this.dir, { mode: 0o750 });
+    await copyFile(this.#options.bundlePath, this.bundlePath);
+    await chmod(this.bundlePath, 0o440);
+    await mkdir(this.scratchDir, { mode: 0o700 });
+    if (this.#uid === undefined) {
+      this.#options.log(
+        "not running as root: workers run as this process's user and share its network",
+      );
+      return;
+    }
+    await this.#handOver(this.#uid);
+    this.#unshare = await this.#networkNamespace();
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** How to start one worker: `nodeArgs` are the worker's own (heap limit, main, argv). */
+  command(nodeArgs: string[]): WorkerCommand {
+    const args = [...this.#permissionFlags(), ...nodeArgs];
+    const env = { ...this.#options.appEnv, TMPDIR: this.scratchDir };
+    const node = { command: process.execPath, args, env, cwd: this.scratchDir };
+    const uid = this.#uid;
+    if (uid === undefined) return node;
+    if (this.#unshare === undefined) return { ...node, uid, gid: uid };
+    // unshare runs as root, enters the new namespace, drops to the worker's ids and execs node
+    // (same pid, so signals and the fd-3 socket reach node directly).
+    const ids = ["--setuid", String(uid), "--setgid", String(uid)];
+    return {
+      ...node,
+      command: this.#unshare,
+      args: ["-n", ...ids, "--", process.execPath, ...args],
+    };
+  }
+
+  static get workerMain(): string {
+    return WORKER_MAIN;
+  }
+
+  #permissionFlags(): string[] {
+    const reads = [...WORKER_CODE, this.bundlePath, `${this.scratchDir}/`];
+    const flags = [
+      "--experimental-permission",
+      // Every worker start would otherwise warn that the permission model is experimental and,
+      // for an app with childProcess/workerThreads, that those weaken it (we log that once).
+      "--disable-warning=ExperimentalWarning",
+      "--disable-warning=SecurityWarning",
+      ...reads.map((file) => `--allow-fs-read=${file}`),
+      `--allow-fs-write=${this.scratchDir}/`,
+    ];
+    if (this.#options.permissions.childProcess) flags.push("--allow-child-process");
+    if (this.#options.permissions.workerThreads) flags.push("--allow-worker");
+    return flags;
+  }
+
+  /** Root keeps the directory and the bundle (group-readable); the scratch dir is the worker's. */
+  async #handOver(uid: number): Promise<void> {
+    await chown(this.dir, 0, uid);
+    await chown(this.bundlePath, 0, uid);
+    await chown(this.scratchDir, uid, uid);
+  }
+
+  async #networkNamespace(): Promise<string | undefined> {
+    if (this.#options.permissions.network) return undefined;
+    const unshare = await findUnshare();
+    if (unshare === undefined) {
+      this.#options.log("unshare (util-linux) not found: workers share this host's network");
+    } else if (!(await works(unshare, ["-n", "--", unshare, "--version"]))) {
+      this.#options.log("unshare -n is not permitted here: workers share this host's network");
+      return undefined;
+    }
+    return unshare;
+  }
+}
+
+async function findUnshare(): Promise<string | undefined> {
+  for (const candidate of UNSHARE_CANDIDATES) {
+    if (await works(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Without args: whether `file` is executable; with: whether running it succeeds. */
+function works(file: string, args?: string[]): Promise<boolean> {
+  if (args === undefined) return access(file, constants.X_OK).then(...settled);
+  return new Promise((resolve) => execFile(file, args, { env: {} }, (error) => resolve(!error)));
+}
+
+const settled = [() => true, () => false] as const;
