@@ -34,7 +34,10 @@ export class PeerDirectory {
     this.#scheduled.add(app);
     setTimeout(() => {
       this.#scheduled.delete(app);
-      void this.push(app);
+      // A push racing a shutdown finds the store closed: nothing to tell anyone then.
+      this.push(app).catch((error: unknown) => {
+        this.log.debug({ app, err: String(error) }, "peer directory push failed");
+      });
     }, COALESCE_MS).unref();
   }
 

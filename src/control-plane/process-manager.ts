@@ -208,8 +208,17 @@ export class ProcessManager {
    * (another replica died during it) are reconciled periodically.
    */
   async sweepUnreachable(): Promise<void> {
-    await this.#sweep((record) => record.updatedAt < this.#startedAt);
+    await this.#sweepLogged((record) => record.updatedAt < this.#startedAt);
     this.#scheduleReconcile();
+  }
+
+  /** A sweep runs from a timer: its failure (e.g. the store closing at shutdown) is logged. */
+  async #sweepLogged(stale: (record: ProcessRecord) => boolean): Promise<void> {
+    try {
+      await this.#sweep(stale);
+    } catch (error) {
+      if (!this.#shuttingDown) this.#deps.log.warn({ err: String(error) }, "sweep failed");
+    }
   }
 
   async #sweep(stale: (record: ProcessRecord) => boolean): Promise<void> {
@@ -239,7 +248,7 @@ export class ProcessManager {
     const { config } = this.#deps;
     const stuckAfterMs = config.startTimeoutMs + SWAP_COMMAND_TIMEOUT_MS + config.reconnectGraceMs;
     this.#reconcileTimer = setTimeout(() => {
-      void this.#sweep((record) => Date.now() - record.updatedAt > stuckAfterMs).finally(() =>
+      void this.#sweepLogged((record) => Date.now() - record.updatedAt > stuckAfterMs).then(() =>
         this.#scheduleReconcile(),
       );
     }, config.reconnectGraceMs);
