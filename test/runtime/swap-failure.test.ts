@@ -77,6 +77,22 @@ describe("swap-out on a full disk", () => {
     const big = parse(text(await conn.invoke("stateOps", json({ op: "get", key: "big" }))));
     expect(big).toMatchObject({ size: 3 * MiB });
     expect(proc.child.exitCode).toBeNull();
+    // Mailbox deliveries from a peer are accepted again.
+    const sender = await startProcess({
+      name: "sender",
+      bundle,
+      blobDir: disk!.root,
+      control: control!,
+    });
+    started.push(sender);
+    const address = { host: proc.host, port: proc.port, token: proc.token };
+    await control!.command("sender", "peers", [{ name: "full", status: "active", address }]);
+    const senderConn = await sender.connect();
+    await senderConn.invoke("send", json({ to: "full", key: "late", value: "delivered" }));
+    await senderConn.close();
+    expect(text(await conn.invoke("receive", json({ key: "late", timeoutMs: 5_000 })))).toBe(
+      "delivered",
+    );
 
     // Shrink the state: the next swap fits and the process exits.
     await conn.invoke("stateOps", json({ op: "delete", key: "big" }));
