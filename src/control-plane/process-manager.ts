@@ -285,15 +285,17 @@ export class ProcessManager {
       await transition(store, app, name, ["swapping"], "active");
       return;
     }
-    const record = await getProcessOrThrow(store, app, name);
-    if (record.backendId) await this.#deps.backend.stop(record.backendId);
     if (await blobs.stat(snapshotKey(app, name))) {
+      // Its state is stored: whatever is left of the process must not serve on.
+      const record = await getProcessOrThrow(store, app, name);
+      if (record.backendId) await this.#deps.backend.stop(record.backendId);
       await transition(store, app, name, ["swapping"], "swapped", {
         connection: undefined,
         backendId: undefined,
       });
       return;
     }
+    // Not stopped: a process that is only re-dialling comes back as active (failed → active).
     await transition(store, app, name, ["swapping"], "failed", {
       error: `swap failed and the process is gone: ${reason}`,
       connection: undefined,
