@@ -1,7 +1,9 @@
 /**
  * The local backend: each cloud process is a child process of the control plane on this host,
  * on a free port, with `vcpus` workers and `memory` MiB split into the workers' heap limits.
- * Bundles are cached as files under `<dataDir>/bundles`. Children are stopped on `stop` and on
+ * Bundles are cached as files under `<dataDir>/bundles` by bundle key; keys name the bundle's
+ * content (its sha256, see AppService), so a cached file is always the code asked for, even
+ * when an app is removed and deployed again. Children are stopped on `stop` and on
  * `shutdown`, so stopping the control plane leaves no orphans. Each child leads a process group
  * of its own (see launch.ts): a Ctrl-C meant for the control plane does not reach it, and when
  * it exits, for any reason, its whole group (workers, whatever its functions started) is killed.

@@ -2,16 +2,18 @@
  * Applications: deploy (unpack the tarball, bundle with esbuild, check it loads, store the
  * bundle as a new version), list, describe, delete.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { buildApplication, unpackTarball, type AppManifest } from "../apps/index.js";
 import { PraaSError, type AppInfo } from "../protocol/index.js";
-import type { BlobStore, MetadataStore } from "../storage/index.js";
+import type { AppRecord, BlobStore, MetadataStore } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
 import { toAppInfo } from "./records.js";
 
+/** Concurrent deploys of one app retry their version compare-and-set at most this often. */
+const MAX_VERSION_ATTEMPTS = 50;
 /** Unpacked size cap, a multiple of the tarball cap (sources compress well). */
 const UNPACK_FACTOR = 8;
 
@@ -67,30 +69,36 @@ export class AppService {
     await this.#store.deleteApp(name);
   }
 
+  /**
+   * Stores the bundle under its content hash (a cache keyed by it can never serve other code,
+   * even when versions restart after `apps rm`), then takes the next version by compare-and-set
+   * on the app record: concurrent deploys each get their own version, none overwritten unseen.
+   */
   async #save(
     name: string,
     code: Buffer,
     functions: string[],
     manifest: AppManifest,
   ): Promise<AppInfo> {
-    const previous = await this.#store.getApp(name);
-    const version = (previous?.version ?? 0) + 1;
-    const bundleKey = `apps/${name}/v${version}.mjs`;
+    const bundleKey = `apps/${name}/${createHash("sha256").update(code).digest("hex")}.mjs`;
     await this.#blobs.put(bundleKey, code);
-    const now = Date.now();
-    const record = {
-      name,
-      version,
-      functions,
-      bundleKey,
-      defaults: manifest.defaults,
-      env: manifest.env,
-      permissions: manifest.permissions,
-      peerSecret: previous?.peerSecret ?? randomBytes(32).toString("base64url"),
-      createdAt: previous?.createdAt ?? now,
-      updatedAt: now,
-    };
-    await this.#store.putApp(record);
-    return toAppInfo(record);
+    for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS; attempt++) {
+      const previous = await this.#store.getApp(name);
+      const now = Date.now();
+      const record: AppRecord = {
+        name,
+        version: (previous?.version ?? 0) + 1,
+        functions,
+        bundleKey,
+        defaults: manifest.defaults,
+        env: manifest.env,
+        permissions: manifest.permissions,
+        peerSecret: previous?.peerSecret ?? randomBytes(32).toString("base64url"),
+        createdAt: previous?.createdAt ?? now,
+        updatedAt: now,
+      };
+      if (await this.#store.putAppIf(record, previous?.version)) return toAppInfo(record);
+    }
+    throw new PraaSError("UNAVAILABLE", `application ${name} is being deployed too often; retry`);
   }
 }

@@ -39,11 +39,22 @@ export interface ManagerDeps {
 
 /** How long a lost control link may stay lost before the process counts as failed. */
 const LOST_GRACE_MS = 500;
+/** How long a swap command may take (drain + write of the whole state). */
+const SWAP_COMMAND_TIMEOUT_MS = 120_000;
+/** The statuses an operation passes through: a record left in one has lost its operation. */
+const TRANSITIONAL: ReadonlySet<ProcessStatus> = new Set(["allocating", "swapping", "resuming"]);
 
 export class ProcessManager {
   readonly registrations = new Registrations();
   readonly #deps: ManagerDeps;
   #shuttingDown = false;
+  /**
+   * The create, swap or resume running in this replica, by app/name: the next one waits for it
+   * (a swap never overlaps the end of a resume), and reconciliation leaves these records alone.
+   */
+  readonly #operations = new Map<string, Promise<unknown>>();
+  readonly #startedAt = Date.now();
+  #reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
@@ -78,30 +89,49 @@ export class ProcessManager {
     if (!(await store.createProcess(record))) {
       throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
     }
-    return this.#activate(
-      record,
-      "allocating",
-      false,
-      async () => void (await store.deleteProcess(app, name)),
-    );
+    return this.#exclusive(app, name, async () => {
+      await this.#dropLeftoverSnapshot(app, name).catch(async (error: unknown) => {
+        await store.deleteProcess(app, name);
+        throw error;
+      });
+      return this.#activate(
+        record,
+        "allocating",
+        false,
+        async () => void (await store.deleteProcess(app, name)),
+      );
+    });
   }
 
+  /**
+   * Swaps a process out. When the process could not store its state (it answers STORAGE_ERROR
+   * and stays up, serving) the record goes back to active with its connection; when the
+   * command failed otherwise, the record follows what is left (see #settleSwap).
+   */
   async swap(app: string, name: string): Promise<ProcessRecord> {
     const { store, links } = this.#deps;
-    await transition(store, app, name, ["active"], "swapping");
-    try {
-      const result = await links.command(app, name, "swap");
-      return await transition(store, app, name, ["swapping"], "swapped", {
+    return this.#exclusive(app, name, async () => {
+      await transition(store, app, name, ["active"], "swapping");
+      let result: { size: number };
+      try {
+        result = await links.command(app, name, "swap", undefined, SWAP_COMMAND_TIMEOUT_MS);
+      } catch (error) {
+        await this.#settleSwap(app, name, String(error)).catch(() => undefined);
+        throw error;
+      }
+      return transition(store, app, name, ["swapping"], "swapped", {
         stateSize: result.size,
         connection: undefined,
         backendId: undefined,
       });
-    } catch (error) {
-      await transition(store, app, name, ["swapping"], "active").catch(() => undefined);
-      throw error;
-    }
+    });
   }
 
+  /**
+   * Resumes a swapped (or failed, with stored state) process. The stored state is deleted only
+   * once the new process has registered and its record is active: a resume that fails at any
+   * step before leaves the record as it was and the state in place, to be resumed again.
+   */
   async resume(app: string, name: string): Promise<ProcessRecord> {
     const { store, blobs } = this.#deps;
     const record = await getProcessOrThrow(store, app, name);
@@ -112,15 +142,19 @@ export class ProcessManager {
       );
     }
     const from = record.status;
-    await transition(store, app, name, ["swapped", "failed"], "resuming");
-    return this.#activate(record, "resuming", true, async () => {
-      await transition(
-        store,
-        app,
-        name,
-        ["resuming"],
-        from === "failed" ? "failed" : "swapped",
-      ).catch(() => undefined);
+    return this.#exclusive(app, name, async () => {
+      await transition(store, app, name, ["swapped", "failed"], "resuming");
+      const active = await this.#activate(record, "resuming", true, async () => {
+        await transition(
+          store,
+          app,
+          name,
+          ["resuming"],
+          from === "failed" ? "failed" : "swapped",
+        ).catch(() => undefined);
+      });
+      await this.#dropSnapshot(app, name, "resumed");
+      return active;
     });
   }
 
@@ -145,6 +179,7 @@ export class ProcessManager {
     throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
   }
 
+  /** Deletes a process; one that is still running (active, or failed but alive) is stopped. */
   async delete(app: string, name: string): Promise<void> {
     const { store, blobs } = this.#deps;
     const record = await getProcessOrThrow(store, app, name);
@@ -152,6 +187,7 @@ export class ProcessManager {
       connection: undefined,
     });
     if (record.status === "active") await this.#stop(record);
+    if (record.status === "failed") await this.#stopIfAlive(record);
     await blobs.delete(snapshotKey(app, name));
     await store.deleteProcess(app, name);
   }
@@ -209,10 +245,27 @@ export class ProcessManager {
   }
 
   /**
-   * After a control-plane restart: processes recorded as active that never dialled back are
-   * gone (an orphaned process swaps itself out first, so `resume` can bring its state back).
+   * After a control-plane restart (called once the reconnect grace is over): processes recorded
+   * as active that never dialled back are gone (an orphaned process swaps itself out first, so
+   * `resume` can bring its state back), and records left mid-operation by the crash are
+   * reconciled. From then on, records stuck mid-operation longer than any operation may take
+   * (another replica died during it) are reconciled periodically.
    */
   async sweepUnreachable(): Promise<void> {
+    await this.#sweepLogged((record) => record.updatedAt < this.#startedAt);
+    this.#scheduleReconcile();
+  }
+
+  /** A sweep runs from a timer: its failure (e.g. the store closing at shutdown) is logged. */
+  async #sweepLogged(stale: (record: ProcessRecord) => boolean): Promise<void> {
+    try {
+      await this.#sweep(stale);
+    } catch (error) {
+      if (!this.#shuttingDown) this.#deps.log.warn({ err: String(error) }, "sweep failed");
+    }
+  }
+
+  async #sweep(stale: (record: ProcessRecord) => boolean): Promise<void> {
     const { store, links } = this.#deps;
     for (const app of await store.listApps()) {
       for (const record of await store.listProcesses(app.name)) {
@@ -221,6 +274,13 @@ export class ProcessManager {
             record.app,
             record.name,
             "did not reconnect after a control-plane restart",
+          );
+        } else if (TRANSITIONAL.has(record.status) && stale(record)) {
+          await this.#reconcile(record).catch((error: unknown) =>
+            this.#deps.log.warn(
+              { app: record.app, name: record.name, err: String(error) },
+              "reconcile failed",
+            ),
           );
         }
       }
@@ -243,6 +303,65 @@ export class ProcessManager {
     this.#deps.log.info({ app, name, size }, "process swapped itself out");
   }
 
+  #scheduleReconcile(): void {
+    if (this.#shuttingDown) return;
+    const { config } = this.#deps;
+    const stuckAfterMs = config.startTimeoutMs + SWAP_COMMAND_TIMEOUT_MS + config.reconnectGraceMs;
+    this.#reconcileTimer = setTimeout(() => {
+      void this.#sweepLogged((record) => Date.now() - record.updatedAt > stuckAfterMs).then(() =>
+        this.#scheduleReconcile(),
+      );
+    }, config.reconnectGraceMs);
+    this.#reconcileTimer.unref();
+  }
+
+  /**
+   * A record left in allocating/swapping/resuming by an operation that is gone, moved to a
+   * status the user can go on from. Operations this replica is running are left alone.
+   */
+  async #reconcile(record: ProcessRecord): Promise<void> {
+    const { app, name, status } = record;
+    if (this.#operations.has(`${app}/${name}`)) return;
+    this.#deps.log.warn({ app, name, status }, "reconciling a process left mid-operation");
+    if (status === "swapping") return this.#settleSwap(app, name, "swap interrupted");
+    if (status === "resuming" && (await this.#deps.blobs.stat(snapshotKey(app, name)))) {
+      await transition(this.#deps.store, app, name, ["resuming"], "swapped");
+      return;
+    }
+    await transition(this.#deps.store, app, name, [status], "failed", {
+      error: `${status === "allocating" ? "allocation" : "resume"} interrupted`,
+      connection: undefined,
+    });
+  }
+
+  /**
+   * A swapping record whose swap command did not succeed: back to active when the process is
+   * still connected (it could not store its state and kept serving); swapped when its state is
+   * stored and the process is gone; failed otherwise.
+   */
+  async #settleSwap(app: string, name: string, reason: string): Promise<void> {
+    const { store, links, blobs } = this.#deps;
+    if (links.has(app, name)) {
+      await transition(store, app, name, ["swapping"], "active");
+      return;
+    }
+    if (await blobs.stat(snapshotKey(app, name))) {
+      // Its state is stored: whatever is left of the process must not serve on.
+      const record = await getProcessOrThrow(store, app, name);
+      if (record.backendId) await this.#deps.backend.stop(record.backendId);
+      await transition(store, app, name, ["swapping"], "swapped", {
+        connection: undefined,
+        backendId: undefined,
+      });
+      return;
+    }
+    // Not stopped: a process that is only re-dialling comes back as active (failed → active).
+    await transition(store, app, name, ["swapping"], "failed", {
+      error: `swap failed and the process is gone: ${reason}`,
+      connection: undefined,
+    });
+  }
+
   /** A registration nobody waited for: a process reconnecting, e.g. after a control-plane restart. */
   async reconnected(registration: Registration): Promise<void> {
     const { app, name, host, port, token } = registration;
@@ -260,6 +379,7 @@ export class ProcessManager {
   /** Stops every live process this replica can reach: swapped out when state can outlive us. */
   async shutdown(persist: boolean): Promise<void> {
     this.#shuttingDown = true;
+    clearTimeout(this.#reconcileTimer);
     try {
       await this.#stopLinked(persist);
     } catch (error) {
@@ -287,13 +407,17 @@ export class ProcessManager {
     undo: () => Promise<void>,
   ): Promise<ProcessRecord> {
     const { app, name } = record;
+    let started: Pick<ProcessRecord, "connection" | "backendId"> | undefined;
     try {
-      const started = await this.#launch(record, restore);
+      started = await this.#launch(record, restore);
       return await transition(this.#deps.store, app, name, [from], "active", {
         ...started,
         error: undefined,
       });
     } catch (error) {
+      // A process that started but is not ours to keep (e.g. the record moved on) must not run.
+      if (started?.backendId)
+        await this.#deps.backend.stop(started.backendId).catch(() => undefined);
       await undo();
       throw error;
     }
@@ -315,7 +439,10 @@ export class ProcessManager {
         bundleKey: appRecord.bundleKey,
         loadBundle: () => loadBundle(blobs, appRecord.bundleKey),
       });
-      const registration = await waiting.registered;
+      const registration = await waiting.registered.catch(async (error: unknown) => {
+        await backend.stop(started.backendId); // it never registered: nobody could manage it
+        throw error;
+      });
       return {
         backendId: started.backendId,
         connection: { host: registration.host, port: registration.port, token },
@@ -339,6 +466,44 @@ export class ProcessManager {
       invocationTimeoutMs: config.invocationTimeoutMs,
       maxPayloadBytes: config.bodyLimitBytes,
     };
+  }
+
+  /** A failed record whose process may still run (e.g. its link dropped but it lives on). */
+  async #stopIfAlive(record: ProcessRecord): Promise<void> {
+    if (this.#deps.links.has(record.app, record.name)) await this.#stop(record);
+    else if (record.backendId) await this.#deps.backend.stop(record.backendId);
+  }
+
+  /** Runs a create/swap/resume after any other one on the same process in this replica. */
+  async #exclusive<T>(app: string, name: string, work: () => Promise<T>): Promise<T> {
+    const id = `${app}/${name}`;
+    const current = (this.#operations.get(id) ?? Promise.resolve()).then(work, work);
+    const settled = current.catch(() => undefined);
+    this.#operations.set(id, settled);
+    try {
+      return await current;
+    } finally {
+      if (this.#operations.get(id) === settled) this.#operations.delete(id);
+    }
+  }
+
+  /** The stored state of a resumed process is no longer needed once its record is active. */
+  async #dropSnapshot(app: string, name: string, why: string): Promise<void> {
+    try {
+      await this.#deps.blobs.delete(snapshotKey(app, name));
+    } catch (error) {
+      // Harmless: the next swap overwrites it, and a new process of this name removes it.
+      this.#deps.log.warn({ app, name, why, err: String(error) }, "could not delete swapped state");
+    }
+  }
+
+  /**
+   * A new process must never start from the state of an earlier one of the same name (e.g. a
+   * snapshot an orphaned process wrote after its record was deleted): remove any leftover.
+   */
+  async #dropLeftoverSnapshot(app: string, name: string): Promise<void> {
+    if (await this.#deps.blobs.delete(snapshotKey(app, name)))
+      this.#deps.log.warn({ app, name }, "removed swapped state left by an earlier process");
   }
 
   async #stop(record: ProcessRecord): Promise<void> {

@@ -32,7 +32,7 @@ export class Registrations {
       clearTimeout(timer);
       this.#waiters.delete(id);
     };
-    void registered.finally(() => clearTimeout(timer));
+    void registered.finally(() => clearTimeout(timer)).catch(() => undefined);
     return { registered, cancel };
   }
 

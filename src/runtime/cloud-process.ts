@@ -38,6 +38,8 @@ export class CloudProcess implements CallTarget {
   readonly #blobs: BlobStore;
   readonly #log: Logger;
   #status: RuntimeStatus = "starting";
+  /** Set once a swap-out took its snapshot: deliveries would be lost, so they are refused. */
+  #sealed = false;
   #port = 0;
   #invocations = 0;
   readonly #bootId = Date.now().toString(36);
@@ -99,7 +101,11 @@ export class CloudProcess implements CallTarget {
     return `swaps/${this.config.application}/${this.config.name}`;
   }
 
-  /** Restores state (with --restore), starts the workers, then opens the data plane. */
+  /**
+   * Restores state (with --restore), starts the workers, then opens the data plane. The stored
+   * snapshot is kept: the control plane deletes it once this process is registered and its
+   * record is active, so a resume that fails at any later step can be retried from it.
+   */
   async start(): Promise<void> {
     this.#memory.start(); // before the workers, so they start inside the process's cgroup
     const [functions] = await Promise.all([
@@ -107,7 +113,6 @@ export class CloudProcess implements CallTarget {
       this.config.restore ? this.#restore() : null,
     ]);
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
-    if (this.config.restore) await this.#blobs.delete(this.snapshotKey);
     this.#status = "active";
     const memory = `${this.config.memoryMiB} MiB (${this.#memory.enforcement})`;
     const workers = this.config.workers;
@@ -135,22 +140,28 @@ export class CloudProcess implements CallTarget {
   }
 
   /**
-   * Swap-out: stop taking work, let running invocations finish (bounded by the drain timeout),
-   * write state and undelivered messages to the blob store, and stop. Resolves the stored size.
+   * Swap-out: stop taking new invocations, let running ones finish (bounded by the drain
+   * timeout), take the snapshot (from then on mailbox deliveries are refused, so nothing can
+   * arrive after it and be lost), and write it while the workers and the data plane stay up.
+   * Only once the write succeeded does the process stop serving. A failed write puts the
+   * process back to active, serving and accepting deliveries, and rejects with the cause.
    */
   async swapOut(): Promise<SwapResult> {
     if (this.#status !== "active")
       throw new PraaSError("INVALID_STATE", `cannot swap a ${this.#status} process`);
     this.#status = "swapping";
-    const drained = await this.#pool.drained(this.config.drainTimeoutMs);
-    if (!drained)
-      this.#log.warn("swap: invocations still running after the drain timeout; stopping them");
-    await this.#stopServing();
-    const { size } = await this.#blobs.put(
-      this.snapshotKey,
-      encodeSnapshot(this.#stateEntries(), this.mailbox.messages()),
-    );
+    await this.#drain();
+    let size: number;
+    try {
+      size = await this.#writeSnapshot();
+    } catch (error) {
+      this.#sealed = false;
+      this.#status = "active";
+      this.#log.error({ err: String(error) }, "swap-out failed; still active");
+      throw ensureStorageError(error, this.snapshotKey);
+    }
     this.#status = "swapped";
+    await this.#stopServing();
     this.#log.info({ size, key: this.snapshotKey }, "swapped out");
     return { size, key: this.snapshotKey };
   }
@@ -160,6 +171,23 @@ export class CloudProcess implements CallTarget {
     if (this.#status === "stopped" || this.#status === "swapped") return;
     this.#status = "stopped";
     await this.#stopServing();
+  }
+
+  async #drain(): Promise<void> {
+    const drained = await this.#pool.drained(this.config.drainTimeoutMs);
+    if (!drained)
+      this.#log.warn(
+        "swap: invocations still running after the drain timeout; they will be stopped",
+      );
+  }
+
+  /** Seals the mailbox, copies the state (values are never mutated in place) and stores both. */
+  async #writeSnapshot(): Promise<number> {
+    this.#sealed = true;
+    const state = [...this.#stateEntries()];
+    const messages = this.mailbox.messages();
+    const { size } = await this.#blobs.put(this.snapshotKey, encodeSnapshot(state, messages));
+    return size;
   }
 
   async #stopServing(): Promise<void> {
@@ -196,6 +224,7 @@ export class CloudProcess implements CallTarget {
   }
 
   #deliver(source: string, key: string, value: Buffer): void {
+    if (this.#sealed) throw new PraaSError("UNAVAILABLE", "the process is being swapped out");
     if (this.#status !== "active" && this.#status !== "swapping") {
       throw new PraaSError("UNAVAILABLE", `the process is ${this.#status}`);
     }
@@ -245,4 +274,11 @@ export class CloudProcess implements CallTarget {
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
     });
   }
+}
+
+/** What a failed snapshot write tells the caller: STORAGE_ERROR naming the cause (e.g. ENOSPC). */
+function ensureStorageError(error: unknown, key: string): PraaSError {
+  if (error instanceof PraaSError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new PraaSError("STORAGE_ERROR", `swap-out could not store ${key}: ${reason}`);
 }

@@ -5,7 +5,8 @@
  * control-plane restart.
  *
  * Commands (control plane → process), Command frame with fields [name] and a JSON payload:
- *   "swap"   → Result JSON { size, key }; the process exits afterwards
+ *   "swap"   → Result JSON { size, key }; the process exits afterwards. A swap whose write
+ *              failed answers an Error (STORAGE_ERROR) and the process stays active
  *   "stop"   → Result; the process exits afterwards
  *   "peers"  → payload PeerEntry[]; replaces the peer directory
  *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
@@ -41,9 +42,9 @@ export interface ControlHandler {
   /** Registration fields after the secret: host, port, token. */
   endpoint(): { host: string; port: number; token: string };
   commands: CommandHandlers;
-  /** Runs after the reply to a command that ends the process has been sent. */
+  /** Runs after the successful reply to a command has been sent (e.g. to exit after a swap). */
   afterReply(name: string): void;
-  /** The control plane has been unreachable for longer than the orphan timeout. */
+  /** The control plane has been unreachable for longer than the orphan timeout (repeats at every failed re-dial after it). */
   orphaned(): void;
 }
 
@@ -158,8 +159,10 @@ export class ControlLink {
       this.#log.info("control link re-established");
     } catch (error) {
       this.#log.debug({ err: String(error) }, "control link reconnect failed");
-      if (Date.now() - this.#lostAt < this.#options.orphanTimeoutMs) this.#scheduleRedial();
-      else this.#handler.orphaned();
+      // Past the orphan timeout the process is told (it swaps out and exits); if it cannot
+      // store its state it stays, so keep dialling: a control plane that returns takes it back.
+      if (Date.now() - this.#lostAt >= this.#options.orphanTimeoutMs) this.#handler.orphaned();
+      this.#scheduleRedial();
     }
   }
 }

@@ -14,6 +14,8 @@ export interface Message {
 
 interface Waiter {
   source: string;
+  /** Who asked (a worker link): its waiters go when it goes. */
+  owner: object | undefined;
   resolve(message: Message): void;
   reject(error: PraaSError): void;
   timer: NodeJS.Timeout;
@@ -30,27 +32,38 @@ export class Mailbox {
   }
 
   put(message: Message): void {
-    const waiter = takeFirst(this.#waiters, message.key, (w) => matches(w.source, message.source));
-    if (waiter) {
-      clearTimeout(waiter.timer);
-      waiter.resolve(message);
-      return;
-    }
+    if (this.#handToWaiter(message)) return;
     this.#quota.charge(message.value.length, `a message "${message.key.slice(0, 64)}"`);
     const queue = this.#messages.get(message.key) ?? [];
     queue.push(message);
     this.#messages.set(message.key, queue);
   }
 
-  /** Consumes the first message with `key` from `source` (a process name or ANY). */
-  get(source: string, key: string, timeoutMs: number): Promise<Message> {
+  /**
+   * A message taken by a `get` whose asker is gone before it could be told: it goes back to
+   * the front of its queue (it was the oldest), or to the next waiter.
+   */
+  putBack(message: Message): void {
+    if (this.#handToWaiter(message)) return;
+    // Back where it was counted before: never refused, it was stored already.
+    this.#quota.force(message.value.length);
+    const queue = this.#messages.get(message.key) ?? [];
+    queue.unshift(message);
+    this.#messages.set(message.key, queue);
+  }
+
+  /**
+   * Consumes the first message with `key` from `source` (a process name or ANY). `owner` ties a
+   * waiting get to who asked, so `dropWaitersOf` can remove it when the asker dies.
+   */
+  get(source: string, key: string, timeoutMs: number, owner?: object): Promise<Message> {
     const message = takeFirst(this.#messages, key, (m) => matches(source, m.source));
     if (message) {
       this.#quota.charge(-message.value.length, "mailbox.get");
       return Promise.resolve(message);
     }
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { source, resolve, reject, timer: undefined as never };
+      const waiter: Waiter = { source, owner, resolve, reject, timer: undefined as never };
       waiter.timer = setTimeout(() => {
         removeItem(this.#waiters, key, waiter);
         reject(
@@ -61,6 +74,14 @@ export class Mailbox {
       queue.push(waiter);
       this.#waiters.set(key, queue);
     });
+  }
+
+  #handToWaiter(message: Message): boolean {
+    const waiter = takeFirst(this.#waiters, message.key, (w) => matches(w.source, message.source));
+    if (!waiter) return false;
+    clearTimeout(waiter.timer);
+    waiter.resolve(message);
+    return true;
   }
 
   /** Every undelivered message, oldest first per key. */
@@ -74,6 +95,19 @@ export class Mailbox {
     return count;
   }
 
+  /** Fails the waiting gets of `owner` (a worker that died): they must not consume messages. */
+  dropWaitersOf(owner: object, error: PraaSError): void {
+    for (const [key, queue] of this.#waiters) {
+      const [dropped, kept] = partition(queue, (waiter) => waiter.owner === owner);
+      if (kept.length === 0) this.#waiters.delete(key);
+      else this.#waiters.set(key, kept);
+      for (const waiter of dropped) {
+        clearTimeout(waiter.timer);
+        waiter.reject(error);
+      }
+    }
+  }
+
   /** Fails every waiting `get`, e.g. when the process shuts down. */
   rejectWaiters(error: PraaSError): void {
     for (const queue of this.#waiters.values()) {
@@ -84,6 +118,10 @@ export class Mailbox {
     }
     this.#waiters.clear();
   }
+}
+
+function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((item) => !test(item))];
 }
 
 function matches(wanted: string, actual: string): boolean {

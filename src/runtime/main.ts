@@ -6,6 +6,7 @@
  * the JSON environment of the workers), starts the process, and prints one
  * JSON line on stdout once it serves: {"event":"ready","host","port","token","functions"}.
  * Logs go to stderr. Exit codes: 0 after a clean stop or swap-out, 1 when start-up failed.
+ * A swap-out whose write fails does not exit: the process stays active with its state.
  */
 import { Command, InvalidArgumentError } from "commander";
 import {
@@ -264,8 +265,9 @@ async function connectControl(
     {
       endpoint: () => ({ host: config.advertiseHost, port: proc.port, token: config.token }),
       commands: commandHandlers(proc),
-      afterReply: (name) => {
-        if (name === "swap" || name === "stop") {
+      afterReply: () => {
+        // Only a swap that stored the state (or a stop) ends the process; a failed swap left it active.
+        if (proc.status === "swapped" || proc.status === "stopped") {
           control.close();
           setImmediate(() => process.exit(0));
         }
@@ -280,16 +282,21 @@ async function connectControl(
 
 /**
  * Nobody manages us any more: keep the state rather than run forever. The control plane finds
- * it under the usual key and can resume the process from it.
+ * it under the usual key and can resume the process from it. When the state cannot be stored,
+ * the process keeps serving it and tries again at the next orphan notice (the control link
+ * keeps re-dialling), rather than exit and lose it.
  */
 async function swapAndExit(proc: CloudProcess, log: Logger): Promise<void> {
+  if (proc.status !== "active") return; // a swap is already under way
   try {
     const { size, key } = await proc.swapOut();
     log.warn({ size, key }, "control plane unreachable for too long; state swapped out, exiting");
     process.exit(0);
   } catch (error) {
-    log.error({ err: String(error) }, "control plane unreachable and swap-out failed; exiting");
-    process.exit(1);
+    log.error(
+      { err: String(error) },
+      "control plane unreachable and swap-out failed; still serving",
+    );
   }
 }
 

@@ -28,6 +28,11 @@ export class StorageQuota {
     }
     this.#used += growth;
   }
+
+  /** Counts bytes that were stored already and must not be refused (a message put back). */
+  force(bytes: number): void {
+    this.#used += bytes;
+  }
 }
 
 interface Entry {

@@ -56,8 +56,8 @@ const handlers: Partial<Record<FrameType, Handler>> = {
   [FrameType.StateKeys]: (t) => ({ payload: json(t.state.keys()) }),
   [FrameType.MailPut]: (t, [destination = "", key = ""], value) =>
     mailPut(t, destination, key, value),
-  [FrameType.MailGet]: (t, [source = "", key = "", timeout = ""]) =>
-    mailGet(t, source, key, timeout),
+  [FrameType.MailGet]: (t, [source = "", key = "", timeout = ""], _payload, from) =>
+    mailGet(t, { source, key, timeout }, from),
   [FrameType.Call]: async (t, [fn = "", process = ""], payload) => ({
     payload: await t.invoke(fn, payload, process),
   }),
@@ -95,12 +95,18 @@ async function mailPut(
   return undefined;
 }
 
-async function mailGet(
-  t: CallTarget,
-  source: string,
-  key: string,
-  timeout: string,
-): Promise<Reply> {
+interface MailRequest {
+  source: string;
+  key: string;
+  timeout: string;
+}
+
+/**
+ * A waiting get belongs to the worker that asked: when that worker dies its waiter goes too,
+ * and a message taken for a worker that is already gone is put back, so no message is lost.
+ */
+async function mailGet(t: CallTarget, request: MailRequest, from: FrameLink): Promise<Reply> {
+  const { source, key, timeout } = request;
   const timeoutMs = timeout === "" ? t.defaultGetTimeoutMs : Number(timeout);
   // Node runs a timer above 2^31-1 ms after 1 ms: refuse rather than time out at once.
   if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 2 ** 31 - 1) {
@@ -109,8 +115,24 @@ async function mailGet(
       `timeoutMs must be an integer in [0, ${2 ** 31 - 1}], got ${timeout}`,
     );
   }
-  const message = await t.mailbox.get(source === SELF ? t.name : source, key, timeoutMs);
+  if (from.closed) throw new PraaSError("CONNECTION_CLOSED", "the worker is gone");
+  dropWaitersOnClose(t.mailbox, from);
+  const message = await t.mailbox.get(source === SELF ? t.name : source, key, timeoutMs, from);
+  if (from.closed) {
+    t.mailbox.putBack(message);
+    throw new PraaSError("CONNECTION_CLOSED", "the worker is gone");
+  }
   return { payload: message.value, fields: [message.source] };
+}
+
+const watchedLinks = new WeakSet<FrameLink>();
+
+function dropWaitersOnClose(mailbox: Mailbox, link: FrameLink): void {
+  if (watchedLinks.has(link)) return;
+  watchedLinks.add(link);
+  link.socket.once("close", () =>
+    mailbox.dropWaitersOf(link, new PraaSError("CONNECTION_CLOSED", "the worker is gone")),
+  );
 }
 
 /**

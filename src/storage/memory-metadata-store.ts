@@ -40,6 +40,13 @@ export class MemoryMetadataStore implements MetadataStore {
     this.state.apps.set(app.name, structuredClone(withoutUndefined(app)));
   }
 
+  async putAppIf(app: AppRecord, expectedVersion: number | undefined): Promise<boolean> {
+    assertName(app.name, "application");
+    if (this.state.apps.get(app.name)?.version !== expectedVersion) return false;
+    this.state.apps.set(app.name, structuredClone(withoutUndefined(app)));
+    return true;
+  }
+
   async getApp(name: string): Promise<AppRecord | undefined> {
     assertName(name, "application");
     return copy(this.state.apps.get(name));

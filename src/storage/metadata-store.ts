@@ -5,6 +5,10 @@
  * against every implementation:
  *
  * - `putApp` creates or replaces an application record.
+ * - `putAppIf(app, expectedVersion)` is a compare-and-set on the application's `version`: it
+ *   stores `app` only if the stored record's version equals `expectedVersion` (`undefined`: only
+ *   if there is no record) and resolves whether it did. Of several concurrent calls with the same
+ *   expectation exactly one succeeds, so concurrent deploys get distinct versions.
  * - `createProcess` is atomic: exactly one of several concurrent creates of the same
  *   app/name succeeds (resolves true); the others resolve false and change nothing.
  * - `updateProcess(app, name, revision, patch)` applies `patch` only if the stored revision
@@ -30,7 +34,7 @@ export interface AppRecord {
   name: string;
   version: number;
   functions: string[];
-  /** Blob key of the built bundle. */
+  /** Blob key of the built bundle; it names the bundle's content (sha256), not its version. */
   bundleKey: string;
   defaults: Partial<Resources>;
   /** The environment its functions see (`praas.json` "env"; later also secrets). */
@@ -81,6 +85,7 @@ export interface ProcessChange {
 export interface MetadataStore {
   readonly kind: "memory" | "redis";
   putApp(app: AppRecord): Promise<void>;
+  putAppIf(app: AppRecord, expectedVersion: number | undefined): Promise<boolean>;
   getApp(name: string): Promise<AppRecord | undefined>;
   listApps(): Promise<AppRecord[]>;
   deleteApp(name: string): Promise<boolean>;

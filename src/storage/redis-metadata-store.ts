@@ -26,7 +26,7 @@ import type {
 } from "./metadata-store.js";
 import type { ChangeListener } from "./records.js";
 import { applyPatch, assertProcessId, byName, notifyAll } from "./records.js";
-import { CREATE_PROCESS, DELETE_PROCESS, UPDATE_PROCESS } from "./redis-scripts.js";
+import { CREATE_PROCESS, DELETE_PROCESS, PUT_APP_IF, UPDATE_PROCESS } from "./redis-scripts.js";
 import { storageError } from "./storage-error.js";
 
 /** Longest wait for any one reply; a command past it fails with UNAVAILABLE. */
@@ -84,6 +84,15 @@ export class RedisMetadataStore implements MetadataStore {
     await this.guarded(`put app ${app.name}`, () =>
       this.redis.hset(this.appsKey, app.name, JSON.stringify(app)),
     );
+  }
+
+  async putAppIf(app: AppRecord, expectedVersion: number | undefined): Promise<boolean> {
+    assertName(app.name, "application");
+    const expected = expectedVersion === undefined ? "" : String(expectedVersion);
+    const result = await this.guarded(`put app ${app.name}`, () =>
+      this.redis.eval(PUT_APP_IF, 1, this.appsKey, app.name, expected, JSON.stringify(app)),
+    );
+    return result === 1;
   }
 
   async getApp(name: string): Promise<AppRecord | undefined> {

@@ -29,3 +29,19 @@ if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `;
+
+/**
+ * KEYS[1] apps hash; ARGV: name, expected version ('' = no record yet), new record JSON.
+ * Returns 1 if the stored version matched and the record was written.
+ */
+export const PUT_APP_IF = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  if current then return 0 end
+else
+  if not current then return 0 end
+  if cjson.decode(current).version ~= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;

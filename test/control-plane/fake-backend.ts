@@ -177,7 +177,6 @@ export class FakeProcess {
   /** Opens the data plane, then (unless scripted not to) registers over the control link. */
   async serve(log: Logger): Promise<number> {
     this.#port = await this.#dataPlane.listen("127.0.0.1", 0);
-    if (this.spec.restore) await this.#blobs.delete(snapshotKeyOf(this.spec));
     if (this.#behaviour.register === false) return this.#port;
     const proxyPort = await this.proxy.listen();
     this.#control = new ControlLink(

@@ -100,6 +100,32 @@ export function metadataStoreConformance(name: string, newBacking: () => Metadat
       expect(await store.listApps()).toEqual([app("zeta")]);
     });
 
+    it("puts an app only while its version is the expected one (compare-and-set)", async () => {
+      await expect(store.putAppIf(app("counter", 1), undefined)).resolves.toBe(true);
+      await expect(store.putAppIf(app("counter", 1), undefined)).resolves.toBe(false);
+      await expect(store.putAppIf(app("counter", 2), 1)).resolves.toBe(true);
+      await expect(store.putAppIf(app("counter", 3), 1)).resolves.toBe(false); // stale
+      await expect(store.putAppIf(app("other", 1), 5)).resolves.toBe(false); // no record
+      expect(await store.getApp("counter")).toEqual(app("counter", 2));
+      expect(await store.getApp("other")).toBeUndefined();
+      await expect(store.putAppIf(app("bad name"), undefined)).rejects.toMatchObject({
+        code: "INVALID_NAME",
+      });
+    });
+
+    it("lets exactly one of concurrent app compare-and-sets at the same version win", async () => {
+      const peer = await openInstance();
+      await store.putApp(app("counter", 1));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 === 0 ? store : peer).putAppIf({ ...app("counter", 2), functions: [`f${i}`] }, 1),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true);
+      expect((await store.getApp("counter"))?.functions).toEqual([`f${winner}`]);
+    });
+
     it("creates a process once only", async () => {
       await expect(store.createProcess(proc("counter", "p1"))).resolves.toBe(true);
       const again = { ...proc("counter", "p1"), status: "failed" as const };

@@ -93,10 +93,15 @@ class State implements ProcessState {
     return Promise.resolve();
   }
 
+  /**
+   * Cached as absent only if nothing changed the key while the delete was in flight: another
+   * worker's later put is announced (StateChanged) before our reply arrives, and must win.
+   */
   async delete(key: string): Promise<boolean> {
     assertKey(key);
+    const version = this.cache.invalidate(key);
     const reply = await call(this.link, FrameType.StateDelete, [key]);
-    this.cache.write(key, null);
+    this.cache.remember(key, null, version);
     return decodeFields(reply.meta)[0] === "deleted";
   }
 

@@ -43,6 +43,15 @@ export class StateCache {
     this.#set(key, value);
   }
 
+  /**
+   * A local change whose result is not known yet (a delete in flight): drops the cached copy,
+   * makes reads in flight stale, and returns the version to pass to `remember` with the answer.
+   */
+  invalidate(key: string): number {
+    this.forget(key);
+    return this.version(key);
+  }
+
   /** Another worker changed `key`. */
   forget(key: string): void {
     this.#bump(key);

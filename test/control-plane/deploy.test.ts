@@ -1,0 +1,60 @@
+// Bundle identity is its content: a redeploy never runs old code, even when versions restart
+// after `apps rm`; concurrent deploys each get their own version.
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ControlPlane } from "../../src/control-plane/control-plane.js";
+import { PraaS } from "../../src/sdk/index.js";
+import { makeTempDir, text } from "../helpers/process-harness.js";
+
+let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
+let plane: ControlPlane | undefined;
+let client: PraaS | undefined;
+
+beforeAll(async () => {
+  temp = await makeTempDir("deploy");
+  plane = await ControlPlane.start({ port: 0, dataDir: temp.dir, logLevel: "silent" });
+  client = new PraaS(plane.url);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await plane?.stop();
+  await temp?.remove();
+});
+
+/** An app directory whose `which` function answers `answer`. */
+async function appDir(answer: string): Promise<string> {
+  const dir = path.join(temp!.dir, `src-${answer}`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    path.join(dir, "index.js"),
+    `export function which() { return ${JSON.stringify(answer)}; }\n`,
+  );
+  return dir;
+}
+
+describe("deploy", () => {
+  it("runs the new code after the app was removed and deployed again (versions restart)", async () => {
+    const praas = client!;
+    expect((await praas.deploy("flip", await appDir("first"))).version).toBe(1);
+    await praas.createProcess("flip", "p", { vcpus: 1, memory: 256 });
+    expect(text(await praas.invoke("flip", "which", "", { process: "p" }))).toBe("first");
+    await praas.deleteApplication("flip", { force: true });
+
+    expect((await praas.deploy("flip", await appDir("second"))).version).toBe(1);
+    await praas.createProcess("flip", "p", { vcpus: 1, memory: 256 });
+    expect(text(await praas.invoke("flip", "which", "", { process: "p" }))).toBe("second");
+    await praas.deleteApplication("flip", { force: true });
+  });
+
+  it("gives concurrent deploys distinct versions", async () => {
+    const praas = client!;
+    const dirs = await Promise.all(["c1", "c2", "c3", "c4"].map(appDir));
+    const deployed = await Promise.all(dirs.map((dir) => praas.deploy("race", dir)));
+    const versions = deployed.map((info) => info.version).sort();
+    expect(versions).toEqual([1, 2, 3, 4]);
+    expect((await praas.getApplication("race")).version).toBe(4);
+    await praas.deleteApplication("race", { force: true });
+  });
+});
