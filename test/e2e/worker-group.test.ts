@@ -69,7 +69,12 @@ describe("a worker spinning forever", () => {
   });
 
   it("a process a function started dies when its cloud process stops", async () => {
-    const proc = await startProcess({ name: "parent", bundle: spawner, blobDir: temp.dir });
+    const proc = await startProcess({
+      name: "parent",
+      bundle: spawner,
+      blobDir: temp.dir,
+      permissions: { childProcess: true },
+    });
     const conn = await proc.connect();
     const sleeperPid = Number(text(await conn.invoke("startSleeper", "")));
     try {
