@@ -75,7 +75,7 @@ export default tseslint.config(
   },
   {
     // Plain-JS examples are user code outside any tsconfig: lint them without type information.
-    files: ["eslint.config.js", "examples/**/*.js"],
+    files: ["eslint.config.js", "examples/**/*.js", "scripts/**/*.mjs"],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { parserOptions: { projectService: false } },
   },

@@ -7,5 +7,13 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // `npm run test:coverage` (and .ci/run): no thresholds yet; scripts/coverage-report.mjs
+    // prints the per-file table of src/control-plane and src/runtime from the json-summary.
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.ts"],
+      reporter: ["text-summary", "json-summary"],
+      reportsDirectory: "coverage",
+    },
   },
 });

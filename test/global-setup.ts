@@ -1,8 +1,101 @@
-// Integration tests spawn the compiled runtime (dist/) as real subprocesses: build it once first.
+/**
+ * Once per run: builds dist/ (integration tests spawn the compiled runtime as real
+ * subprocesses), and gives the run a private temp dir and a marker so that the teardown can
+ * prove nothing leaked.
+ *
+ * - PRAAS_TEST_RUN=<id> is inherited by the vitest workers and every process they start
+ *   (control planes, cloud processes, workers, redis-server), and is visible in
+ *   /proc/<pid>/environ: the teardown finds our processes by it, not by name, so concurrent runs
+ *   on the same machine do not see each other's.
+ * - TMPDIR points into a fresh directory, so os.tmpdir() in the tests and their children is ours
+ *   alone: whatever is left in it afterwards was leaked by this run.
+ *
+ * The teardown waits a little for processes that are still exiting, then FAILS the run naming
+ * every leftover process and temp entry (and kills / removes them, so one leak does not
+ * cascade into the next run).
+ */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 
-export default function setup(): void {
+const SETTLE_MS = 10_000;
+
+export default function setup(): () => Promise<void> {
   execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
     stdio: "inherit",
   });
+  const runId = randomBytes(6).toString("hex");
+  const runTmp = mkdtempSync(path.join(tmpdir(), `praas-test-run-${runId}-`));
+  process.env.PRAAS_TEST_RUN = runId;
+  process.env.TMPDIR = runTmp;
+  return () => teardown(runId, runTmp);
+}
+
+async function teardown(runId: string, runTmp: string): Promise<void> {
+  const processes = await leftoverProcesses(runId);
+  const entries = readdirSync(runTmp);
+  for (const proc of processes) killQuietly(proc.pid);
+  rmSync(runTmp, { recursive: true, force: true });
+  const leaks = [
+    ...processes.map((proc) => `process ${proc.pid}: ${proc.cmdline}`),
+    ...entries.map((entry) => `temp entry ${path.join(runTmp, entry)}`),
+  ];
+  if (leaks.length > 0) {
+    process.exitCode = 1; // vitest only logs a teardown error; this makes the run fail
+    throw new Error(`the test run leaked ${leaks.length} resource(s):\n  ${leaks.join("\n  ")}`);
+  }
+}
+
+interface MarkedProcess {
+  pid: number;
+  cmdline: string;
+}
+
+/** Our marked processes that are still alive after a bounded wait for them to exit. */
+async function leftoverProcesses(runId: string): Promise<MarkedProcess[]> {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const found = markedProcesses(runId);
+    if (found.length === 0 || Date.now() >= deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function markedProcesses(runId: string): MarkedProcess[] {
+  const marker = `PRAAS_TEST_RUN=${runId}`;
+  const found: MarkedProcess[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const environ = readProc(pid, "environ");
+    if (environ === undefined || !environ.split("\0").includes(marker)) continue;
+    const cmdline = (readProc(pid, "cmdline") ?? "").split("\0").join(" ").trim();
+    if (isVitestItself(cmdline)) continue;
+    found.push({ pid, cmdline });
+  }
+  return found;
+}
+
+// The pool's own workers carry the marker too; they are vitest's to stop, not leaks of a test.
+function isVitestItself(cmdline: string): boolean {
+  return /[/\\]vitest[/\\]/.test(cmdline);
+}
+
+/** A /proc file, or undefined when the process is gone, a zombie or not ours to read. */
+function readProc(pid: number, file: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "latin1");
+  } catch {
+    return undefined;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }

@@ -58,26 +58,107 @@ function escapes(path: string): boolean {
   return normalized === ".." || normalized.startsWith("../");
 }
 
-// Symlink targets are relative to the link's directory; hard link targets to the root.
-function linkTarget(entry: ReadEntry): string {
-  const linkpath = entry.linkpath ?? "";
-  if (entry.type === "Link" || isAbsolute(linkpath)) return linkpath;
-  return posix.join(posix.dirname(entry.path), linkpath);
+/** The kernel's own bound on symlinks followed in one lookup (ELOOP). */
+const MAX_LINK_HOPS = 40;
+
+/** Path components as the file system sees them: no lexical `..` folding (`d/..` is not `.` when d is a link). */
+function components(path: string): string[] {
+  return path.split("/").filter((part) => part !== "" && part !== ".");
 }
 
-/** Why `entry` must not be extracted, or undefined when it is fine. */
-function entryViolation(entry: ReadEntry): string | undefined {
-  if (escapes(entry.path)) return `entry ${entry.path} points outside the destination`;
-  if (LINK_TYPES.has(entry.type)) {
-    const target = entry.linkpath ?? "";
-    if (isAbsolute(target) || escapes(linkTarget(entry))) {
-      return `link ${entry.path} -> ${target} points outside the destination`;
+interface Resolved {
+  /** Components from the destination root, or undefined when the path leaves it or loops. */
+  parts: string[] | undefined;
+  /** Whether an archive symlink was followed on the way. */
+  viaLink: boolean;
+}
+
+/**
+ * The archive's symbolic links so far, so that paths are judged the way the file system will
+ * resolve them once extracted: each component that is a link is followed (relative to the
+ * link's directory), `..` applies after that, as the kernel does.
+ */
+class ArchiveTree {
+  readonly #symlinks = new Map<string, string>();
+
+  /** Resolves `parts` from `base`; the last component is followed only with `followLast`. */
+  resolve(base: string[], parts: string[], followLast: boolean): Resolved {
+    const result: Resolved = { parts: undefined, viaLink: false };
+    result.parts = this.#walk(base, parts, followLast, result, { left: MAX_LINK_HOPS });
+    return result;
+  }
+
+  record(parts: string[], entry: ReadEntry): void {
+    const key = parts.join("/");
+    if (entry.type === "SymbolicLink") this.#symlinks.set(key, entry.linkpath ?? "");
+    else this.#symlinks.delete(key); // tar replaces what was there
+  }
+
+  /** The first symlink whose target, judged with the whole archive, leaves the root or loops. */
+  escapingLink(): string | undefined {
+    for (const [path, target] of this.#symlinks) {
+      const dir = components(path).slice(0, -1);
+      if (this.resolve(dir, components(target), true).parts === undefined) return path;
     }
     return undefined;
   }
+
+  #walk(
+    base: string[],
+    parts: string[],
+    followLast: boolean,
+    result: Resolved,
+    hops: { left: number },
+  ): string[] | undefined {
+    let current = [...base];
+    for (const [index, part] of parts.entries()) {
+      if (part === "..") {
+        if (current.length === 0) return undefined;
+        current.pop();
+        continue;
+      }
+      const target = this.#symlinks.get([...current, part].join("/"));
+      const follow = target !== undefined && (followLast || index < parts.length - 1);
+      if (!follow) {
+        current.push(part);
+        continue;
+      }
+      result.viaLink = true;
+      hops.left -= 1;
+      if (hops.left < 0 || isAbsolute(target)) return undefined;
+      const next = this.#walk(current, components(target), true, result, hops);
+      if (next === undefined) return undefined;
+      current = next;
+    }
+    return current;
+  }
+}
+
+/** Why `entry` must not be extracted, or undefined when it is fine. */
+function entryViolation(entry: ReadEntry, tree: ArchiveTree): string | undefined {
+  if (escapes(entry.path)) return `entry ${entry.path} points outside the destination`;
+  const own = tree.resolve([], components(entry.path), false);
+  if (own.parts === undefined) return `entry ${entry.path} points outside the destination`;
+  // tar refuses to extract through a symbolic link; refusing it here keeps the directory untouched.
+  if (own.viaLink) return `entry ${entry.path} is written through a symbolic link`;
+  if (LINK_TYPES.has(entry.type)) return linkViolation(entry, own.parts, tree);
   if (!FILE_TYPES.has(entry.type) && entry.type !== "Directory") {
     return `entry ${entry.path} has unsupported type ${entry.type}`;
   }
+  tree.record(own.parts, entry);
+  return undefined;
+}
+
+// Symlink targets are relative to the link's directory; hard link targets to the root.
+function linkViolation(entry: ReadEntry, parts: string[], tree: ArchiveTree): string | undefined {
+  const target = entry.linkpath ?? "";
+  const base = entry.type === "Link" ? [] : parts.slice(0, -1);
+  const resolved = tree.resolve(base, components(target), true);
+  if (isAbsolute(target) || /^[A-Za-z]:/.test(target) || resolved.parts === undefined)
+    return `link ${entry.path} -> ${target} points outside the destination (or loops)`;
+  // tar refuses to create a link whose target passes through another link.
+  if (resolved.viaLink) return `link ${entry.path} -> ${target} passes through another link`;
+  tree.record(parts, entry);
   return undefined;
 }
 
@@ -137,8 +218,8 @@ export async function unpackTarball(
   await extract(bytes, cwd);
 }
 
-function check(entry: ReadEntry, budget: Budget): PraaSError | undefined {
-  const problem = entryViolation(entry);
+function check(entry: ReadEntry, budget: Budget, tree: ArchiveTree): PraaSError | undefined {
+  const problem = entryViolation(entry, tree);
   if (problem !== undefined) return new PraaSError("BAD_REQUEST", `unsafe tarball: ${problem}`);
   try {
     budget.charge(entry);
@@ -149,17 +230,25 @@ function check(entry: ReadEntry, budget: Budget): PraaSError | undefined {
 }
 
 /** Pass one: reads every header (and the whole gzip stream) without writing anything. */
-function scan(bytes: Uint8Array, budget: Budget): Promise<void> {
+async function scan(bytes: Uint8Array, budget: Budget): Promise<void> {
   let violation: PraaSError | undefined;
+  const tree = new ArchiveTree();
   const parser = new Parser({
     strict: true, // every tar warning (bad header, truncation, ...) becomes an error
     onReadEntry: (entry) => {
-      violation ??= check(entry, budget);
+      violation ??= check(entry, budget, tree);
       if (violation !== undefined) parser.abort(violation);
       entry.resume(); // skip the body
     },
   });
-  return run(parser, "end", bytes, () => violation);
+  await run(parser, "end", bytes, () => violation);
+  // A link judged early may escape through a link that came later in the archive.
+  const escaping = tree.escapingLink();
+  if (escaping !== undefined)
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `unsafe tarball: link ${escaping} points outside the destination`,
+    );
 }
 
 /** Pass two: the checked archive, extracted with tar's own path protections still on. */

@@ -203,6 +203,8 @@ async function main(): Promise<void> {
     fail(log, error);
     return;
   }
+  // Without a control plane nobody would ever stop us once our parent is gone.
+  if (!config.control) watchParent(log, () => void proc.stop().finally(() => process.exit(0)));
   const ready = {
     event: "ready",
     host: config.advertiseHost,
@@ -243,6 +245,23 @@ async function stopOnSignal(
     log.error({ signal, err: String(error) }, "stopped by a signal; swap-out failed");
     process.exit(1);
   }
+}
+
+const PARENT_CHECK_MS = 1_000;
+
+/**
+ * Calls `onOrphaned` once our parent process is gone (we were re-parented: the parent pid
+ * changed). For processes started without --control, e.g. by a test or a script that died.
+ */
+function watchParent(log: Logger, onOrphaned: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    log.warn({ parent }, "parent process gone and no control plane; stopping");
+    onOrphaned();
+  }, PARENT_CHECK_MS);
+  timer.unref();
 }
 
 async function resumeVia(control: ControlLink | undefined, peer: string): Promise<void> {

@@ -112,7 +112,7 @@ async function readRecords(reader: ByteReader): Promise<Snapshot> {
     const kind = (await reader.read(1))[0];
     if (kind === Kind.State) snapshot.state.push(await readState(reader));
     else if (kind === Kind.Message) snapshot.messages.push(await readMessage(reader));
-    else if (kind === Kind.End) return checkEnd(snapshot, await reader.read(8));
+    else if (kind === Kind.End) return checkEnd(snapshot, await reader.read(8), reader);
     else throw corrupt(`unknown record kind ${kind}`);
   }
 }
@@ -135,19 +135,39 @@ async function readString(reader: ByteReader): Promise<string> {
   return (await reader.read(length)).toString("utf8");
 }
 
+/** Values are read in pieces of at most this: a corrupt length fails as truncated, not as a 4 GiB allocation. */
+const VALUE_PIECE_BYTES = 16 * 1024 * 1024;
+
 async function readValue(reader: ByteReader): Promise<Buffer> {
   const length = (await reader.read(4)).readUInt32LE(0);
-  return reader.read(length);
+  if (length <= VALUE_PIECE_BYTES) return reader.read(length);
+  const pieces: Buffer[] = [];
+  for (let left = length; left > 0; left -= VALUE_PIECE_BYTES) {
+    pieces.push(await reader.read(Math.min(left, VALUE_PIECE_BYTES)));
+  }
+  return Buffer.concat(pieces, length);
 }
 
-function checkEnd(snapshot: Snapshot, end: Buffer): Snapshot {
+async function checkEnd(snapshot: Snapshot, end: Buffer, reader: ByteReader): Promise<Snapshot> {
   if (
     end.readUInt32LE(0) !== snapshot.state.length ||
     end.readUInt32LE(4) !== snapshot.messages.length
   ) {
     throw corrupt("record counts do not match");
   }
+  if (!(await atEnd(reader))) throw corrupt("bytes after the end record");
   return snapshot;
+}
+
+async function atEnd(reader: ByteReader): Promise<boolean> {
+  try {
+    await reader.read(1);
+    return false;
+  } catch (error) {
+    // The reader's "truncated" is what the end of the stream looks like; a read failure is not.
+    if (error instanceof PraaSError && error.message.endsWith("truncated")) return true;
+    throw error;
+  }
 }
 
 function corrupt(reason: string): PraaSError {

@@ -95,11 +95,9 @@ describe("buildApplication: failures are BUILD_FAILED at deploy time", () => {
   });
 
   it("gives up on an application that takes too long to load", async () => {
-    const started = Date.now();
     const build = buildApplication(fixture("slow-load"), { loadTimeoutMs: 500 });
     const error = await rejection(build, "BUILD_FAILED");
     expect(error.message).toBe("application took longer than 500ms to load");
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it("reports an unresolvable import", async () => {

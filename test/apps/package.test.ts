@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { packDirectory, unpackTarball } from "../../src/apps/index.js";
 import { fixture, rejection, removeTempDirs, tempDir } from "./helpers.js";
-import { rawTarball } from "./tarballs.js";
+import { rawTarball, symlinkEntry } from "./tarballs.js";
 
 afterAll(removeTempDirs);
 
@@ -89,10 +89,12 @@ describe("unpackTarball treats the tarball as hostile", () => {
   });
 
   it("does not write an absolute path", async () => {
-    const { root, result } = await unpackRaw([{ path: `${"/tmp/"}praas-abs-escape`, body: "x" }]);
+    // Absolute, inside a fresh temp dir of our own: concurrent runs never share it.
+    const outside = join(await tempDir(), "abs-escape");
+    const { root, result } = await unpackRaw([{ path: outside, body: "x" }]);
     await rejection(result, "BAD_REQUEST");
-    expect(await exists("/tmp/praas-abs-escape")).toBe(false);
-    expect(await exists(join(root, "dest", "tmp"))).toBe(false);
+    expect(await exists(outside)).toBe(false);
+    expect(await exists(join(root, "dest"))).toBe(false);
   });
 
   it.each([
@@ -104,6 +106,54 @@ describe("unpackTarball treats the tarball as hostile", () => {
     ]);
     await rejection(result, "BAD_REQUEST");
     expect(await exists(join(dest, "sub", "link"))).toBe(false);
+  });
+
+  it.each([
+    ["d -> . then l -> d/d/..", [symlinkEntry("d", "."), symlinkEntry("l", "d/d/..")]],
+    [
+      "l -> d/d/.. then d -> . (judged with the whole archive)",
+      [symlinkEntry("l", "d/d/.."), symlinkEntry("d", ".")],
+    ],
+    [
+      "a chain through a subdirectory",
+      [
+        { path: "s", type: "Directory" as const },
+        symlinkEntry("s/up", ".."),
+        symlinkEntry("x", "s/up/s/up/.."),
+      ],
+    ],
+    ["a loop", [symlinkEntry("a", "b"), symlinkEntry("b", "a")]],
+  ])(
+    "refuses a symlink chain that escapes or loops (%s) before writing anything",
+    async (_what, links) => {
+      const { root, dest, result } = await unpackRaw([{ path: "first.txt", body: "x" }, ...links]);
+      await rejection(result, "BAD_REQUEST");
+      expect(await exists(dest)).toBe(false);
+      expect(await readdir(root)).toEqual([]);
+    },
+  );
+
+  it("refuses a file written through a symlink, before writing anything", async () => {
+    const { dest, result } = await unpackRaw([
+      { path: "first.txt", body: "x" },
+      { path: "sub", type: "Directory" },
+      symlinkEntry("d", "sub"),
+      { path: "d/f.txt", body: "through the link" },
+    ]);
+    const error = await rejection(result, "BAD_REQUEST");
+    expect(error.message).toContain("d/f.txt");
+    expect(await exists(dest)).toBe(false);
+  });
+
+  it("still accepts links that stay inside without passing through links", async () => {
+    const { dest, result } = await unpackRaw([
+      { path: "sub/f.txt", body: "inside" },
+      symlinkEntry("sub/up", ".."),
+      symlinkEntry("direct", "sub/../sub/f.txt"),
+    ]);
+    await result;
+    expect(await readFile(join(dest, "direct"), "utf8")).toBe("inside");
+    expect(await readlink(join(dest, "sub", "up"))).toBe("..");
   });
 
   it("rejects a hard link to a file outside", async () => {

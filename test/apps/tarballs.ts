@@ -37,3 +37,8 @@ export function rawTarball(entries: RawEntry[]): Buffer {
   const end = Buffer.alloc(2 * BLOCK);
   return gzipSync(Buffer.concat([...entries.map(encodeEntry), end]));
 }
+
+/** A symbolic-link entry `path -> target`. */
+export function symlinkEntry(path: string, target: string): RawEntry {
+  return { path, type: "SymbolicLink", linkpath: target };
+}

@@ -99,7 +99,8 @@ describe("npm run bench -- --smoke", () => {
 
 describe("npm run bench -- --only", () => {
   it("refuses an unknown experiment before starting anything", async () => {
-    const out = path.join(tmpdir(), "praas-bench-never-written");
+    // Inside this run's private temp dir (the global setup points TMPDIR there), never shared.
+    const out = path.join(tmpdir(), `praas-bench-never-written-${process.pid}`);
     const failed = run(process.execPath, [MAIN, "--only", "direct,nope", "--out", out]);
     await expect(failed).rejects.toMatchObject({ code: 2 });
     await expect(failed.catch((e: { stderr: string }) => e.stderr)).resolves.toContain("nope");

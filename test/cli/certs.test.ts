@@ -32,9 +32,13 @@ beforeAll(async () => {
   server = await startLocalHttpsServer({ cert, key }, () => ({ body: { apps: [] } }));
 }, 120_000);
 
+// Runs even when beforeAll failed half-way: whatever was made is cleaned up.
 afterAll(async () => {
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
+  try {
+    await (server as LocalServer | undefined)?.close();
+  } finally {
+    if ((dir as string | undefined) !== undefined) await rm(dir, { recursive: true, force: true });
+  }
 });
 
 describe("praas certs", { timeout: 90_000 }, () => {

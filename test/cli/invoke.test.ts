@@ -22,9 +22,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "praas-cli-"));
 });
 
+// Runs even when beforeAll failed half-way: whatever was made is cleaned up.
 afterAll(async () => {
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
+  try {
+    await (server as LocalServer | undefined)?.close();
+  } finally {
+    if ((dir as string | undefined) !== undefined) await rm(dir, { recursive: true, force: true });
+  }
 });
 
 function requestTo(path: string): RecordedRequest | undefined {

@@ -1,6 +1,7 @@
 // Runs the built CLI (dist/, compiled by the vitest global setup) as a real subprocess.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { testEnv } from "../helpers/praas-up.js";
 
 const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 
@@ -16,17 +17,13 @@ export interface CliOptions {
   cwd?: string;
 }
 
-// The caller's PRAAS_* variables must not leak into the tests.
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith("PRAAS_")),
-  );
-  return { ...env, ...extra };
-}
+/** A CLI command that has not finished by then is killed and fails the test. */
+const CLI_TIMEOUT_MS = 60_000;
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  // The caller's PRAAS_* variables must not leak into the tests (the run marker stays).
   const child = spawn(process.execPath, [MAIN, ...args], {
-    env: cleanEnv(options.env),
+    env: testEnv(options.env),
     cwd: options.cwd,
   });
   const stdout: Buffer[] = [];
@@ -35,14 +32,19 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
   child.stdin.end(options.input ?? "");
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`praas ${args.join(" ")} did not finish in ${CLI_TIMEOUT_MS} ms`));
+    }, CLI_TIMEOUT_MS);
     child.on("error", reject);
-    child.on("close", (code) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
       resolve({
         code,
         stdout: Buffer.concat(stdout),
         stderr: Buffer.concat(stderr).toString("utf8"),
-      }),
-    );
+      });
+    });
   });
 }
 

@@ -115,10 +115,25 @@ export function scenario(getRunning: () => RunningPraaS): void {
     await client.close();
   });
 
-  it("allocates a process for an invocation without ?process", async () => {
-    const response = await http(getRunning(), "POST", "/apps/counter/invoke/add", "2");
-    expect(response.status).toBe(200);
-    expect(response.headers.get("x-praas-process")).toBeTruthy();
+  it("allocates a process for an invocation without ?process when the app has none", async () => {
+    const praas = getRunning();
+    const client = new PraaS(praas.url);
+    try {
+      // A fresh application: no process exists, so only the allocation path can answer.
+      await client.deploy("alloc", example("counter"));
+      expect(await client.listProcesses("alloc")).toMatchObject({ active: [], swapped: [] });
+      const response = await http(praas, "POST", "/apps/alloc/invoke/add", "2");
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe("2");
+      const name = response.headers.get("x-praas-process") ?? "";
+      expect(name).not.toBe("");
+      const allocated = await client.getProcess("alloc", name);
+      expect(allocated.status).toBe("active");
+      expect((await client.listProcesses("alloc")).active.map((p) => p.name)).toEqual([name]);
+    } finally {
+      await client.deleteApplication("alloc", { force: true });
+      await client.close();
+    }
   });
 
   it("deletes processes with the CLI", async () => {

@@ -20,11 +20,28 @@ export interface UpOptions {
   detached?: boolean;
 }
 
+const STOP_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 30_000;
+
+/**
+ * The test's environment without the caller's PRAAS_* settings (a developer's PRAAS_URL or
+ * PRAAS_API_TOKEN must not change what a test does); the run marker stays, so the global
+ * teardown can find every process the test started.
+ */
+export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !key.startsWith("PRAAS_") || key === "PRAAS_TEST_RUN",
+    ),
+  );
+  return { ...env, ...extra };
+}
+
 export interface RunningPraaS {
   url: string;
   child: ChildProcess;
   exited: Promise<number | null>;
-  /** SIGTERM, then wait for exit. */
+  /** SIGTERM, then wait for exit (SIGKILL after 30 s: a hung stop fails, it does not hang). */
   stop(): Promise<number | null>;
   /** SIGKILL: the control plane dies, its processes do not. */
   kill(): Promise<void>;
@@ -46,11 +63,7 @@ export async function startPraaS(options: UpOptions): Promise<RunningPraaS> {
   if (options.s3) args.push("--s3-endpoint", options.s3.endpoint, "--s3-bucket", options.s3.bucket);
   if (options.controlPort) args.push("--control-port", String(options.controlPort));
   args.push(...(options.extraArgs ?? []));
-  const env = {
-    ...process.env,
-    PRAAS_S3_ACCESS_KEY_ID: "S3RVER",
-    PRAAS_S3_SECRET_ACCESS_KEY: "S3RVER",
-  };
+  const env = testEnv({ PRAAS_S3_ACCESS_KEY_ID: "S3RVER", PRAAS_S3_SECRET_ACCESS_KEY: "S3RVER" });
   if (options.apiToken) Object.assign(env, { PRAAS_API_TOKEN: options.apiToken });
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "inherit"],
@@ -60,30 +73,59 @@ export async function startPraaS(options: UpOptions): Promise<RunningPraaS> {
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
-  const url = await listeningUrl(child);
+  let url: string;
+  try {
+    url = await listeningUrl(child);
+  } catch (error) {
+    child.kill("SIGKILL"); // never leave a half-started control plane behind
+    await exited;
+    throw error;
+  }
   return {
     url,
     child,
     exited,
-    stop: async () => {
-      child.kill("SIGTERM");
-      return exited;
-    },
-    kill: async () => {
-      child.kill("SIGKILL");
-      await exited;
-    },
+    stop: () => stopChild(child, exited),
+    kill: () => killChild(child, exited),
   };
+}
+
+async function stopChild(
+  child: ChildProcess,
+  exited: Promise<number | null>,
+): Promise<number | null> {
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function killChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  child.kill("SIGKILL");
+  await exited;
 }
 
 function listeningUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("praas up did not start in 30 s")), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`praas up did not start in ${START_TIMEOUT_MS} ms`)),
+      START_TIMEOUT_MS,
+    );
     createInterface({ input: child.stdout! }).once("line", (line) => {
       clearTimeout(timer);
-      resolve((JSON.parse(line) as { url: string }).url);
+      try {
+        resolve((JSON.parse(line) as { url: string }).url);
+      } catch {
+        reject(new Error(`praas up printed ${line} instead of its listening line`));
+      }
     });
-    child.once("exit", (code) => reject(new Error(`praas up exited with ${code}`)));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`praas up exited with ${code}`));
+    });
   });
 }
 
@@ -100,7 +142,7 @@ export function cli(
   input?: Buffer,
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...testEnv(), ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

@@ -4,6 +4,7 @@
  * them a peer directory through the real protocol.
  */
 import type { ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -99,11 +100,22 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
     child,
     exited,
     connect: () => connect(info),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
-    },
+    stop: () => stopChild(child, exited),
   };
+}
+
+const STOP_TIMEOUT_MS = 20_000;
+
+/** SIGTERM, then SIGKILL if it has not exited in time: a hung stop fails, it does not hang. */
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The control plane's end of the control link, for runtime tests. */
@@ -201,9 +213,43 @@ export function useSuiteProcess(options: Omit<StartOptions, "bundle" | "blobDir"
     suite.conn = await suite.proc.connect();
   });
   afterAll(async () => {
-    await suite.conn?.close();
-    await suite.proc?.stop();
-    await temp?.remove();
+    try {
+      await suite.conn?.close();
+    } finally {
+      try {
+        await suite.proc?.stop();
+      } finally {
+        await temp?.remove();
+      }
+    }
   });
   return suite;
+}
+
+/** Pids of this run's processes (PRAAS_TEST_RUN marker) whose command line contains `text`. */
+export function runProcessesMatching(text: string): number[] {
+  const marker = `PRAAS_TEST_RUN=${process.env.PRAAS_TEST_RUN ?? ""}`;
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
+      if (environ.includes(marker) && cmdline.some((arg) => arg.includes(text))) pids.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Resolves the pids still matching `text` once none do, or after `timeoutMs`. */
+export async function untilNoProcessMatches(text: string, timeoutMs = 15_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pids = runProcessesMatching(text);
+    if (pids.length === 0 || Date.now() >= deadline) return pids;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -65,6 +65,53 @@ function split(bytes: Buffer, cuts: number[]): Buffer[] {
   return chunks;
 }
 
+interface Mutation {
+  kind: "set" | "insert" | "delete";
+  /** Which frame's header to hit (mod the frame count), or -1 for anywhere in the stream. */
+  frame: number;
+  offset: number;
+  value: number;
+}
+
+// Half the mutations hit a frame header (magic, type, id, lengths): random bytes almost never
+// get past the magic byte, so fuzzing from valid frames is what reaches the deeper checks.
+const mutationArb: fc.Arbitrary<Mutation> = fc.record({
+  kind: fc.constantFrom("set" as const, "insert" as const, "delete" as const),
+  frame: fc.oneof(fc.constant(-1), fc.nat({ max: 10 })),
+  offset: fc.nat(),
+  value: fc.integer({ min: 0, max: 255 }),
+});
+
+/** Applies `mutations` to the concatenated frames; `firstChange` is the lowest offset touched. */
+function mutate(frames: Buffer[], mutations: Mutation[]): { bytes: Buffer; firstChange: number } {
+  const starts = frames.map((_, i) => frames.slice(0, i).reduce((n, f) => n + f.length, 0));
+  const bytes = [...Buffer.concat(frames)];
+  let firstChange = bytes.length;
+  for (const m of mutations) {
+    const at =
+      m.frame < 0
+        ? m.offset % (bytes.length + 1)
+        : Math.min(starts[m.frame % starts.length]! + (m.offset % HEADER_BYTES), bytes.length);
+    firstChange = Math.min(firstChange, at);
+    if (m.kind === "insert") bytes.splice(at, 0, m.value);
+    else if (at < bytes.length && m.kind === "delete") bytes.splice(at, 1);
+    else if (at < bytes.length) bytes[at] = m.value === bytes[at] ? (m.value + 1) % 256 : m.value;
+  }
+  return { bytes: Buffer.from(bytes), firstChange };
+}
+
+/** The frames that end at or before `offset`: the mutations cannot have touched them. */
+function intactPrefix(frames: Buffer[], offset: number): Buffer[] {
+  const intact: Buffer[] = [];
+  let end = 0;
+  for (const frame of frames) {
+    end += frame.length;
+    if (end > offset) break;
+    intact.push(frame);
+  }
+  return intact;
+}
+
 const summary = (frames: Frame[]) =>
   frames.map((f) => ({
     type: f.type,
@@ -120,6 +167,28 @@ describe("FrameParser", () => {
         if (result.errors.length === 1) expect(result.parser.failed).toBe(true);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("never throws on mutated valid streams, and decodes every frame before the first change", () => {
+    fc.assert(
+      fc.property(
+        fc.array(specArb, { minLength: 1, maxLength: 5 }),
+        fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (specs, mutations, cuts) => {
+          const frames = specs.map((spec) => encodeAll([spec]));
+          const { bytes, firstChange } = mutate(frames, mutations);
+          const result = parse(split(bytes, cuts));
+          expect(result.errors.length).toBeLessThanOrEqual(1);
+          for (const error of result.errors) expect(error.code).toBe("PROTOCOL_ERROR");
+          expect(result.parser.failed).toBe(result.errors.length === 1);
+          const intact = intactPrefix(frames, firstChange);
+          const decoded = summary(result.frames).slice(0, intact.length);
+          expect(decoded).toEqual(summary(parse([Buffer.concat(intact)]).frames));
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 

@@ -16,10 +16,15 @@ import { text, useSuiteProcess } from "../helpers/process-harness.js";
 
 const suite = useSuiteProcess({ name: "g1", maxPayload: 1024 * 1024 });
 
-/** Sends raw bytes, collects the frames the process answers with until it closes (bounded). */
+const EXCHANGE_BOUND_MS = 15_000;
+
+/**
+ * Sends raw bytes and collects the frames the process answers with, until it closes the
+ * connection or `enough(frames)` holds (bounded: a generous limit, not a window to wait out).
+ */
 function exchange(
   bytes: Buffer[],
-  waitForClose = true,
+  enough: (frames: Frame[]) => boolean = () => false,
 ): Promise<{ frames: Frame[]; closed: boolean }> {
   return new Promise((resolve) => {
     const frames: Frame[] = [];
@@ -33,8 +38,11 @@ function exchange(
       socket.destroy();
       resolve({ frames, closed });
     };
-    const timer = setTimeout(() => finish(false), waitForClose ? 15_000 : 500);
-    socket.on("data", (chunk: Buffer) => parser.push(chunk));
+    const timer = setTimeout(() => finish(false), EXCHANGE_BOUND_MS);
+    socket.on("data", (chunk: Buffer) => {
+      parser.push(chunk);
+      if (enough(frames)) finish(false);
+    });
     socket.on("close", () => finish(true));
     socket.on("error", () => undefined);
     socket.on("connect", () => bytes.forEach((b) => socket.write(b)));
@@ -50,7 +58,9 @@ async function stillServing(): Promise<void> {
 
 describe("garbage on the data-plane port", () => {
   it("answers random bytes with a PROTOCOL_ERROR and closes that connection", async () => {
-    const { frames, closed } = await exchange([randomBytes(4096)]);
+    // Random bytes after a first byte that cannot be the frame magic (0x50): always garbage.
+    const garbage = Buffer.concat([Buffer.from("GARBAGE"), randomBytes(4089)]);
+    const { frames, closed } = await exchange([garbage]);
     expect(closed).toBe(true);
     expect(frames[0]?.type).toBe(FrameType.Error);
     expect(decodeFields(frames[0]!.meta)[0]).toBe("PROTOCOL_ERROR");
@@ -96,7 +106,10 @@ describe("garbage on the data-plane port", () => {
       Buffer.alloc(2 * 1024 * 1024, 1),
     );
     const small = encodeFrame(FrameType.Invoke, 3, encodeFields(["echo"]), Buffer.from("after"));
-    const { frames } = await exchange([...hello(suite.proc.token), ...big, ...small], false);
+    const { frames } = await exchange(
+      [...hello(suite.proc.token), ...big, ...small],
+      (received) => received.length >= 3,
+    );
     const [, tooLarge, after] = frames;
     expect(tooLarge?.id).toBe(2);
     expect(decodeFields(tooLarge!.meta)[0]).toBe("PAYLOAD_TOO_LARGE");

@@ -16,6 +16,8 @@ let p0: RunningProcess;
 let p1: RunningProcess;
 let c0: ProcessConnection;
 let c1: ProcessConnection;
+let p2: RunningProcess | undefined;
+let bundle: string;
 
 const peer = (p: RunningProcess): object => ({
   name: p.name,
@@ -27,7 +29,7 @@ beforeAll(async () => {
   temp = await makeTempDir("messaging");
   control = new FakeControlPlane();
   await control.listen();
-  const bundle = await bundleFixture("runtime-suite", temp.dir);
+  bundle = await bundleFixture("runtime-suite", temp.dir);
   const common = { bundle, blobDir: temp.dir, workers: 1, control };
   [p0, p1] = await Promise.all([
     startProcess({ ...common, name: "p0" }),
@@ -43,7 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([c0?.close(), c1?.close()]);
-  await Promise.all([p0?.stop(), p1?.stop()]);
+  await Promise.all([p0?.stop(), p1?.stop(), p2?.stop()]);
   await control?.close();
   await temp?.remove();
 });
@@ -126,15 +128,15 @@ describe("messages between processes", () => {
     expect(error).toMatchObject({ code: "PROCESS_NOT_FOUND" });
   });
 
-  it("asks the control plane to resume a swapped peer", async () => {
+  it("asks the control plane to resume a swapped peer, then reaches the resumed peer", async () => {
+    // The resume really starts p2, and the new directory points at it.
     control.onResume = async (name) => {
-      const directory = [peer(p0), peer(p1), { ...peer(p1), name }];
-      await control.command("p0", "peers", directory);
+      p2 = await startProcess({ name, bundle, blobDir: temp.dir, workers: 1, control });
+      await control.command("p0", "peers", [peer(p0), peer(p1), peer(p2)]);
     };
-    expect(text(await c0.invoke("remoteCall", json({ process: "p2", fn: "pid" })))).toMatch(
-      /^\d+$/,
-    );
-    expect(control.resumeRequests).toContain("p2");
+    const reply = text(await c0.invoke("remoteCall", json({ process: "p2", fn: "whoami" })));
+    expect(JSON.parse(reply)).toMatchObject({ processId: "p2", functionName: "whoami" });
+    expect(control.resumeRequests.filter((name) => name === "p2")).toEqual(["p2"]);
   });
 });
 

@@ -51,6 +51,70 @@ describe("snapshot", () => {
   });
 });
 
+describe("snapshot decoding refuses anything but a whole, well-formed snapshot", () => {
+  const whole = (): Buffer => collect(encodeSnapshot(state, messages));
+  const HEAD = 8 + 4; // "PRAASNAP" + u32 version
+
+  /** The decoding error of `bytes`; fails the test unless it is a STORAGE_ERROR. */
+  async function storageError(bytes: Buffer | Iterable<Buffer>): Promise<string> {
+    const chunks = Buffer.isBuffer(bytes) ? chunked(bytes, 4096) : bytes;
+    const error = (await decodeSnapshot(chunks).then(
+      () => new Error("decoded"),
+      (reason: unknown) => reason,
+    )) as { code?: string; message: string };
+    expect(error.code).toBe("STORAGE_ERROR");
+    return error.message;
+  }
+
+  it("an empty blob", async () => {
+    expect(await storageError(Buffer.alloc(0))).toContain("truncated");
+  });
+
+  it("an unsupported version", async () => {
+    const bytes = whole();
+    bytes.writeUInt32LE(2, 8);
+    expect(await storageError(bytes)).toContain("unsupported version");
+  });
+
+  it("an unknown record kind", async () => {
+    const bytes = whole();
+    bytes[HEAD] = 7;
+    expect(await storageError(bytes)).toContain("unknown record kind 7");
+  });
+
+  it("end-record counts that do not match the records", async () => {
+    const bytes = whole();
+    bytes.writeUInt32LE(state.length + 1, bytes.length - 8);
+    expect(await storageError(bytes)).toContain("record counts do not match");
+  });
+
+  it("bytes after the end record", async () => {
+    expect(await storageError(Buffer.concat([whole(), Buffer.from([0])]))).toContain(
+      "bytes after the end record",
+    );
+  });
+
+  it("a value length far beyond the blob, without allocating it", async () => {
+    const bytes = whole();
+    // The first record is state "a": kind, u16 keyLen, "a", f64 updatedAt, then u32 valueLen.
+    bytes.writeUInt32LE(0xffffffff, HEAD + 1 + 2 + 1 + 8);
+    expect(await storageError(bytes)).toContain("truncated");
+  });
+
+  it("a blob whose stream fails half-way", async () => {
+    function* failing(): Generator<Buffer> {
+      yield whole().subarray(0, 30);
+      throw new Error("EIO: read failed");
+    }
+    expect(await storageError(failing())).toContain("EIO");
+  });
+
+  it("an empty snapshot decodes to no state and no messages", async () => {
+    const decoded = await decodeSnapshot(chunked(collect(encodeSnapshot([], [])), 3));
+    expect(decoded).toEqual({ state: [], messages: [] });
+  });
+});
+
 describe("mailbox", () => {
   it("matches by source and ANY, and hands a waiting get the next matching put", async () => {
     const box = new Mailbox();

@@ -1,100 +1,79 @@
-// The worker's state cache is never left stale by a delete that raced another worker's put.
-import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
-import { FrameType, decodeFields, encodeFields, type Frame } from "../../src/protocol/index.js";
-import { createContext } from "../../src/runtime/worker/context.js";
-import { StorageBudget } from "../../src/runtime/worker/storage-budget.js";
+// The worker's state cache: read-your-writes, no stale value from a read that raced a write or a
+// change notice, and a byte budget past which it starts over (keeping the race check).
+import { describe, expect, it } from "vitest";
 import { StateCache } from "../../src/runtime/worker/state-cache.js";
-import { FrameLink } from "../../src/transport/index.js";
 
-const links: FrameLink[] = [];
-let server: net.Server | undefined;
+const bytes = (text: string): Buffer => Buffer.from(text);
+const MAX_VALUE = 1024;
 
-afterEach(async () => {
-  for (const link of links.splice(0)) link.destroy();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  server = undefined;
-});
-
-/** Two ends of a loopback TCP connection, as the worker's fd-3 socketpair would be. */
-async function socketPair(): Promise<[net.Socket, net.Socket]> {
-  const accepted = new Promise<net.Socket>((resolve) => {
-    server = net.createServer(resolve);
-  });
-  await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
-  const { port } = server!.address() as net.AddressInfo;
-  const dialled = net.connect(port, "127.0.0.1");
-  await new Promise<void>((resolve) => dialled.once("connect", () => resolve()));
-  return [dialled, await accepted];
-}
-
-/**
- * A worker end (context + cache, handling StateChanged as worker/main.ts does) and a process end
- * whose answers are given by `answer`.
- */
-async function workerAndProcess(answer: (frame: Frame, link: FrameLink) => void) {
-  const [workerSocket, processSocket] = await socketPair();
-  const cache = new StateCache(1 << 20, 1 << 20);
-  const worker = new FrameLink(workerSocket, {
-    maxPayloadBytes: 1 << 20,
-    onRequest: (frame) => {
-      if (frame.type === FrameType.StateChanged) cache.forget(decodeFields(frame.meta)[0] ?? "");
-    },
-  });
-  const proc = new FrameLink(processSocket, { maxPayloadBytes: 1 << 20, onRequest: answer });
-  links.push(worker, proc);
-  const info = { invocationId: "i", processId: "p", application: "a", functionName: "f" };
-  return {
-    cache,
-    ctx: createContext(worker, info, cache, new StorageBudget(Number.POSITIVE_INFINITY, 1 << 20)),
-  };
-}
-
-describe("worker state cache", () => {
-  it("does not cache a delete as absent when another worker's put was announced before the reply", async () => {
-    const { cache, ctx } = await workerAndProcess((frame, link) => {
-      if (frame.type === FrameType.StateDelete) {
-        // Another worker put the key right after our delete: its notice comes first.
-        link.send(FrameType.StateChanged, 0, encodeFields(["k"]));
-        link.reply(frame.id, undefined, ["deleted"]);
-      } else if (frame.type === FrameType.StateGet) {
-        link.reply(frame.id, Buffer.from("from the other worker"));
-      }
-    });
-    await ctx.state.put("k", "mine");
-    expect(await ctx.state.delete("k")).toBe(true);
+describe("StateCache", () => {
+  it("caches local writes at once, including deletes as known-absent", () => {
+    const cache = new StateCache(1024, MAX_VALUE);
     expect(cache.lookup("k")).toBeUndefined();
-    const value = await ctx.state.get("k");
-    expect(Buffer.from(value ?? new Uint8Array()).toString()).toBe("from the other worker");
+    cache.write("k", bytes("v1"));
+    expect(cache.lookup("k")).toEqual(bytes("v1"));
+    cache.write("k", null);
+    expect(cache.lookup("k")).toBeNull();
   });
 
-  it("caches a delete as absent when nothing raced it", async () => {
-    const { cache, ctx } = await workerAndProcess((frame, link) => {
-      if (frame.type === FrameType.StateDelete) link.reply(frame.id, undefined, ["deleted"]);
-    });
-    await ctx.state.put("k", "mine");
-    expect(await ctx.state.delete("k")).toBe(true);
-    expect(cache.lookup("k")).toBeNull();
-    expect(await ctx.state.get("k")).toBeUndefined();
+  it("remembers a read answer when nothing changed the key meanwhile", () => {
+    const cache = new StateCache(1024, MAX_VALUE);
+    const version = cache.version("k");
+    cache.remember("k", bytes("from process"), version);
+    expect(cache.lookup("k")).toEqual(bytes("from process"));
   });
 
-  it("ignores a read that was in flight when a local delete started", async () => {
-    let answerRead: (() => void) | undefined;
-    const { cache, ctx } = await workerAndProcess((frame, link) => {
-      if (frame.type === FrameType.StateGet)
-        answerRead = () => link.reply(frame.id, Buffer.from("old"));
-      if (frame.type === FrameType.StateDelete) {
-        answerRead?.();
-        link.reply(frame.id, undefined, ["deleted"]);
-      }
-    });
-    const read = ctx.state.get("k");
-    await new Promise<void>((resolve) => {
-      const check = (): void => (answerRead ? resolve() : void setImmediate(check));
-      check();
-    });
-    await ctx.state.delete("k");
-    await read;
-    expect(cache.lookup("k")).toBeNull();
+  it("ignores a read answer that raced a local write", () => {
+    const cache = new StateCache(1024, MAX_VALUE);
+    const version = cache.version("k"); // the read is sent
+    cache.write("k", bytes("new")); // a write happens before its answer
+    cache.remember("k", bytes("old"), version);
+    expect(cache.lookup("k")).toEqual(bytes("new"));
+  });
+
+  it("ignores a read answer that raced another worker's change", () => {
+    const cache = new StateCache(1024, MAX_VALUE);
+    cache.remember("k", bytes("v1"), cache.version("k"));
+    const version = cache.version("k");
+    cache.forget("k"); // StateChanged arrives before the answer
+    cache.remember("k", bytes("stale"), version);
+    expect(cache.lookup("k")).toBeUndefined();
+  });
+
+  it("forgets a key another worker changed", () => {
+    const cache = new StateCache(1024, MAX_VALUE);
+    cache.write("k", bytes("mine"));
+    cache.forget("k");
+    expect(cache.lookup("k")).toBeUndefined();
+  });
+
+  it("starts over past its budget, but still refuses a raced read afterwards", () => {
+    const cache = new StateCache(10, MAX_VALUE);
+    cache.write("a", bytes("123456"));
+    const version = cache.version("b");
+    cache.write("b", bytes("new!!!")); // 12 bytes > 10: everything is dropped
+    expect(cache.lookup("a")).toBeUndefined();
+    expect(cache.lookup("b")).toBeUndefined();
+    cache.remember("b", bytes("old"), version);
+    expect(cache.lookup("b")).toBeUndefined();
+  });
+
+  it("counts an overwritten or forgotten value once", () => {
+    const cache = new StateCache(10, MAX_VALUE);
+    cache.write("a", bytes("123456"));
+    cache.write("a", bytes("654321")); // replaces: 6 bytes, not 12
+    expect(cache.lookup("a")).toEqual(bytes("654321"));
+    cache.forget("a");
+    cache.write("b", bytes("abcdef")); // "a" no longer counts
+    expect(cache.lookup("b")).toEqual(bytes("abcdef"));
+  });
+
+  it("keeps a value of exactly the budget and drops one over it", () => {
+    const exact = new StateCache(10, MAX_VALUE);
+    exact.write("k", bytes("0123456789"));
+    expect(exact.lookup("k")).toEqual(bytes("0123456789"));
+    const over = new StateCache(10, MAX_VALUE);
+    over.write("k", bytes("0123456789x"));
+    expect(over.lookup("k")).toBeUndefined();
   });
 });

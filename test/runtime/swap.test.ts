@@ -9,6 +9,7 @@ import {
   rejection,
   startProcess,
   text,
+  untilNoProcessMatches,
   type RunningProcess,
 } from "../helpers/process-harness.js";
 
@@ -44,6 +45,15 @@ async function start(name: string, restore = false): Promise<RunningProcess> {
 }
 
 const json = (value: object): string => JSON.stringify(value);
+
+/** Polls the process's own status over the control link (bounded) until it is `status`. */
+async function untilStatus(name: string, status: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (((await control.command(name, "status")) as { status: string }).status !== status) {
+    if (Date.now() > deadline) throw new Error(`${name} never became ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 const snapshotFile = (name: string): string => path.join(temp.dir, "swaps", "suite", name);
 
 describe("state", () => {
@@ -110,16 +120,26 @@ describe("swap", () => {
 
   it("refuses to start a restore when no swapped state exists, keeping nothing half-started", async () => {
     await expect(start("never-swapped", true)).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+    // Neither the process nor any of its workers (their argv names the process) lives on, it
+    // never registered, and it wrote nothing.
+    expect(await untilNoProcessMatches("never-swapped")).toEqual([]);
+    expect(control.registrations.map((fields) => fields[1])).not.toContain("never-swapped");
+    expect(existsSync(snapshotFile("never-swapped"))).toBe(false);
   });
 
   it("lets running invocations finish before swapping", async () => {
     const proc = await start("s2");
     const conn = await proc.connect();
-    const running = conn.invoke("sleep", "300");
+    const order: string[] = [];
+    const running = conn.invoke("sleep", "3000").finally(() => order.push("invocation"));
     await conn.invoke("add", "2");
-    const swapped = control.command("s2", "swap");
+    const swapped = control.command("s2", "swap").finally(() => order.push("swap"));
+    // The swap has begun while the invocation still runs: it is draining, not done already.
+    await untilStatus("s2", "swapping");
+    expect(order).toEqual([]);
     expect(text(await running)).toBe("slept");
     expect(await swapped).toMatchObject({ size: expect.any(Number) as number });
+    expect(order).toEqual(["invocation", "swap"]);
     const restored = await (await start("s2", true)).connect();
     expect(text(await restored.invoke("add", "0"))).toBe("2");
     await restored.close();
@@ -150,22 +170,28 @@ describe("swap", () => {
   it("swaps itself out and exits when the control plane is gone for too long", async () => {
     const lonely = new FakeControlPlane();
     await lonely.listen();
-    const proc = await startProcess({
-      name: "orphan",
-      bundle,
-      blobDir: temp.dir,
-      control: lonely,
-      orphanTimeoutMs: 500,
-    });
-    started.push(proc);
-    const conn = await proc.connect();
-    await conn.invoke("add", "40");
-    await conn.close();
-    await lonely.close();
-    expect(await proc.exited).toBe(0);
-    expect(existsSync(snapshotFile("orphan"))).toBe(true);
-    const restored = await (await start("orphan", true)).connect();
-    expect(text(await restored.invoke("add", "2"))).toBe("42");
-    await restored.close();
+    let lonelyOpen = true;
+    try {
+      const proc = await startProcess({
+        name: "orphan",
+        bundle,
+        blobDir: temp.dir,
+        control: lonely,
+        orphanTimeoutMs: 500,
+      });
+      started.push(proc);
+      const conn = await proc.connect();
+      await conn.invoke("add", "40");
+      await conn.close();
+      await lonely.close();
+      lonelyOpen = false;
+      expect(await proc.exited).toBe(0);
+      expect(existsSync(snapshotFile("orphan"))).toBe(true);
+      const restored = await (await start("orphan", true)).connect();
+      expect(text(await restored.invoke("add", "2"))).toBe("42");
+      await restored.close();
+    } finally {
+      if (lonelyOpen) await lonely.close();
+    }
   });
 });

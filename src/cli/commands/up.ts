@@ -32,6 +32,10 @@ interface UpFlags {
   s3Bucket?: string;
   s3Region: string;
   maxBody: string;
+  invocationTimeout?: string;
+  startTimeout?: string;
+  reconnectGrace?: string;
+  maxAutoProcesses?: string;
   deployExamples?: boolean;
   logLevel: LogLevel;
   json?: boolean;
@@ -69,6 +73,16 @@ export function registerUp(program: Command): void {
     .option("--s3-bucket <name>", "S3 bucket for blobs", "praas")
     .option("--s3-region <region>", "S3 region", "us-east-1")
     .option("--max-body <bytes>", "largest app tarball or invocation payload", "67108864")
+    .option("--invocation-timeout <ms>", "how long an invocation may run (default 60000)")
+    .option("--start-timeout <ms>", "how long a process may take to start (default 60000)")
+    .option(
+      "--reconnect-grace <ms>",
+      "after a restart, how long processes recorded as active have to reconnect (default 30000)",
+    )
+    .option(
+      "--max-auto-processes <n>",
+      "processes allocated per app for invocations without --process (default 4)",
+    )
     .option("--deploy-examples", "deploy every application under examples/ at start")
     .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
     .option("--json", "print the listening address as a JSON line")
@@ -117,8 +131,26 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     store: flags.redis ? { kind: "redis", url: flags.redis } : { kind: "memory" },
     ...(flags.s3Endpoint ? { blobs: s3Config(flags, env) } : {}),
     bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
+    ...tuning(flags),
     logLevel: flags.logLevel,
   };
+}
+
+type Knob = "invocationTimeoutMs" | "startTimeoutMs" | "reconnectGraceMs" | "maxAutoProcesses";
+
+/** The optional knobs; unset ones keep the control plane's defaults. */
+function tuning(flags: UpFlags): Pick<ControlPlaneOptions, Knob> {
+  const knobs: [string | undefined, string, Knob][] = [
+    [flags.invocationTimeout, "--invocation-timeout", "invocationTimeoutMs"],
+    [flags.startTimeout, "--start-timeout", "startTimeoutMs"],
+    [flags.reconnectGrace, "--reconnect-grace", "reconnectGraceMs"],
+    [flags.maxAutoProcesses, "--max-auto-processes", "maxAutoProcesses"],
+  ];
+  const options: Pick<ControlPlaneOptions, Knob> = {};
+  for (const [value, flag, option] of knobs) {
+    if (value !== undefined) options[option] = positiveInteger(value, flag);
+  }
+  return options;
 }
 
 function s3Config(flags: UpFlags, env: NodeJS.ProcessEnv): BlobStoreConfig {
