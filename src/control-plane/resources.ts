@@ -12,7 +12,24 @@ export function resolveResources(
   const memory = body.memory ?? defaults.memory ?? config.defaultMemoryMiB;
   check(vcpus, "vcpus", 0, config.maxVcpus, false);
   check(memory, "memory", 16, config.maxMemoryMiB, true);
+  checkFits(memory, vcpus);
   return { vcpus, memory };
+}
+
+/** What one process needs besides its functions' own memory (measured: ~12 + ~10 per worker). */
+const BASE_MIB = 32;
+const PER_WORKER_MIB = 24;
+
+/** The memory limit covers the whole process: below this it could not even start. */
+function checkFits(memory: number, vcpus: number): void {
+  const workers = Math.max(1, Math.round(vcpus));
+  const least = BASE_MIB + PER_WORKER_MIB * workers;
+  if (memory < least) {
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `memory must be at least ${least} MiB for ${workers} worker(s), got ${memory}`,
+    );
+  }
 }
 
 function check(value: unknown, what: string, min: number, max: number, integer: boolean): void {

@@ -3,27 +3,17 @@ import { once } from "node:events";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControlLink } from "../../src/runtime/control-link.js";
-import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
 import type { FakeProcess } from "./fake-backend.js";
-import { APP, startPlane, waitForRecord, type Harness } from "./plane-harness.js";
+import { APP, startPlane, waitForRecord, type Harness, useSuiteRedis } from "./plane-harness.js";
 
-const skipRedis = findRedisServer() === undefined && process.env.PRAAS_ALLOW_SKIP === "1";
-let redis: RedisServer | undefined;
-
-beforeAll(async () => {
-  if (!skipRedis) redis = await startRedis();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const redisUrl = useSuiteRedis();
 
 describe.each(["memory", "redis"] as const)("control links on the %s store", (kind) => {
   let h: Harness;
 
   beforeAll(async () => {
     h = await startPlane(
-      { kind, url: redis?.url },
+      { kind, url: redisUrl() },
       { controlLink: { registerTimeoutMs: 200, reconnectWaitMs: 1_500 } },
     );
   });

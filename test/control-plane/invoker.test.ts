@@ -1,18 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
+import { afterAll, describe, expect, it } from "vitest";
 import type { FakeBehaviour, FakeProcess } from "./fake-backend.js";
-import { APP, gate, startPlane, type Harness } from "./plane-harness.js";
+import { APP, gate, startPlane, type Harness, useSuiteRedis } from "./plane-harness.js";
 
-const skipRedis = findRedisServer() === undefined && process.env.PRAAS_ALLOW_SKIP === "1";
-let redis: RedisServer | undefined;
-
-beforeAll(async () => {
-  if (!skipRedis) redis = await startRedis();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const redisUrl = useSuiteRedis();
 
 /** "hold" invocations wait until the test opens the gate; the rest behave as usual. */
 function holding(held: Promise<void>, started: (process: FakeProcess) => void): FakeBehaviour {
@@ -42,7 +32,7 @@ describe.each(["memory", "redis"] as const)(
 
     async function plane(options: { maxAutoProcesses: number; maxInflightPerProcess: number }) {
       await h?.close();
-      h = await startPlane({ kind, url: redis?.url }, { options });
+      h = await startPlane({ kind, url: redisUrl() }, { options });
       return h;
     }
 

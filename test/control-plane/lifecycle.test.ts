@@ -2,8 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canTransition, transition } from "../../src/control-plane/lifecycle.js";
 import { PROCESS_STATUSES, PraaSError, type ProcessStatus } from "../../src/protocol/index.js";
 import type { MetadataStore, ProcessRecord } from "../../src/storage/index.js";
-import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
-import { APP, gate, startPlane, waitForRecord, type Harness } from "./plane-harness.js";
+import {
+  APP,
+  gate,
+  startPlane,
+  waitForRecord,
+  type Harness,
+  useSuiteRedis,
+} from "./plane-harness.js";
 
 const STATUSES: readonly ProcessStatus[] = PROCESS_STATUSES;
 
@@ -27,16 +33,7 @@ const DOCUMENTED = new Set([
   "failed>deleted",
 ]);
 
-const skipRedis = findRedisServer() === undefined && process.env.PRAAS_ALLOW_SKIP === "1";
-let redis: RedisServer | undefined;
-
-beforeAll(async () => {
-  if (!skipRedis) redis = await startRedis();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const redisUrl = useSuiteRedis();
 
 let seeded = 0;
 
@@ -80,7 +77,7 @@ describe.each(["memory", "redis"] as const)("process lifecycle on the %s store",
   let h: Harness;
 
   beforeAll(async () => {
-    h = await startPlane({ kind, url: redis?.url });
+    h = await startPlane({ kind, url: redisUrl() });
   });
 
   afterAll(async () => {

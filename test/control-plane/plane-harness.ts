@@ -18,9 +18,27 @@ import {
   type ProcessRecord,
 } from "../../src/storage/index.js";
 import { RedisMetadataStore } from "../../src/storage/redis-metadata-store.js";
+import { afterAll, beforeAll } from "vitest";
+import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
 import { FakeBackend, LogCapture } from "./fake-backend.js";
 
 export const APP = "app";
+
+/**
+ * One redis-server for a test file's suites, started before them and stopped after; returns its
+ * URL (undefined only when redis-server is missing and skips were allowed).
+ */
+export function useSuiteRedis(): () => string | undefined {
+  const skip = findRedisServer() === undefined && process.env.PRAAS_ALLOW_SKIP === "1";
+  let redis: RedisServer | undefined;
+  beforeAll(async () => {
+    if (!skip) redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  return () => redis?.url;
+}
 
 export interface StoreTarget {
   kind: "memory" | "redis";

@@ -1,19 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeSnapshot } from "../../src/runtime/snapshot.js";
 import type { BlobStore, MetadataStore } from "../../src/storage/index.js";
-import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
-import { APP, startPlane, waitForRecord, type Harness } from "./plane-harness.js";
+import { APP, startPlane, waitForRecord, type Harness, useSuiteRedis } from "./plane-harness.js";
 
-const skipRedis = findRedisServer() === undefined && process.env.PRAAS_ALLOW_SKIP === "1";
-let redis: RedisServer | undefined;
-
-beforeAll(async () => {
-  if (!skipRedis) redis = await startRedis();
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const redisUrl = useSuiteRedis();
 
 /** What a replica that died leaves behind: records of active processes nobody runs any more. */
 async function previousReplica(store: MetadataStore, blobs: BlobStore): Promise<void> {
@@ -42,7 +32,7 @@ describe.each(["memory", "redis"] as const)(
 
     beforeAll(async () => {
       h = await startPlane(
-        { kind, url: redis?.url },
+        { kind, url: redisUrl() },
         { options: { reconnectGraceMs: 50 }, seed: previousReplica },
       );
     });
