@@ -108,9 +108,10 @@ export class CloudProcess implements CallTarget {
    */
   async start(): Promise<void> {
     this.#memory.start(); // before the workers, so they start inside the process's cgroup
-    const [functions] = await Promise.all([
+    // Both settle before a failure is reported, so stopping never races workers still starting.
+    const [functions] = await allSettled([
       this.#sandbox.prepare().then(() => this.#pool.start()),
-      this.config.restore ? this.#restore() : null,
+      this.config.restore ? this.#restore() : Promise.resolve(),
     ]);
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
     this.#status = "active";
@@ -281,4 +282,14 @@ function ensureStorageError(error: unknown, key: string): PraaSError {
   if (error instanceof PraaSError) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new PraaSError("STORAGE_ERROR", `swap-out could not store ${key}: ${reason}`);
+}
+
+/** Like Promise.all, but rejects (with the first failure) only once every promise settled. */
+async function allSettled<T extends readonly unknown[]>(promises: {
+  [K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

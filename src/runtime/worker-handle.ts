@@ -72,9 +72,18 @@ export class WorkerHandle {
       this.#readyReject = reject;
     });
     this.ready.catch(() => undefined);
-    this.exited = new Promise((resolve) =>
-      this.child.once("exit", (code, signal) => resolve({ code, signal })),
-    );
+    this.exited = new Promise((resolve) => {
+      this.child.once("exit", (code, signal) => resolve({ code, signal }));
+      // A worker that could not even be spawned (e.g. its sandbox is gone) ends here, not
+      // as an unhandled 'error' that would take the whole process down.
+      this.child.once("error", (error) => {
+        this.#crashReport ??= new PraaSError(
+          "WORKER_CRASHED",
+          `worker not started: ${error.message}`,
+        );
+        resolve({ code: null, signal: null });
+      });
+    });
     void this.#watchExit();
     this.#guardReady();
   }
