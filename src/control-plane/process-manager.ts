@@ -252,29 +252,37 @@ export class ProcessManager {
    * (another replica died during it) are reconciled periodically.
    */
   async sweepUnreachable(): Promise<void> {
-    await this.#sweepLogged((record) => record.updatedAt < this.#startedAt);
+    await this.#sweepLogged((record) => record.updatedAt < this.#startedAt, true);
     this.#scheduleReconcile();
   }
 
   /** A sweep runs from a timer: its failure (e.g. the store closing at shutdown) is logged. */
-  async #sweepLogged(stale: (record: ProcessRecord) => boolean): Promise<void> {
+  async #sweepLogged(
+    stale: (record: ProcessRecord) => boolean,
+    unreachable: boolean,
+  ): Promise<void> {
     try {
-      await this.#sweep(stale);
+      await this.#sweep(stale, unreachable);
     } catch (error) {
       if (!this.#shuttingDown) this.#deps.log.warn({ err: String(error) }, "sweep failed");
     }
   }
 
-  async #sweep(stale: (record: ProcessRecord) => boolean): Promise<void> {
+  /**
+   * Reconciles stale records left mid-operation; with `unreachable`, also marks failed the stale
+   * active records (active before this replica started) whose process never dialled back.
+   */
+  async #sweep(stale: (record: ProcessRecord) => boolean, unreachable: boolean): Promise<void> {
     const { store, links } = this.#deps;
     for (const app of await store.listApps()) {
       for (const record of await store.listProcesses(app.name)) {
-        if (record.status === "active" && !links.has(record.app, record.name)) {
-          await this.markFailed(
-            record.app,
-            record.name,
-            "did not reconnect after a control-plane restart",
-          );
+        if (record.status === "active") {
+          if (unreachable && stale(record) && !links.has(record.app, record.name))
+            await this.markFailed(
+              record.app,
+              record.name,
+              "did not reconnect after a control-plane restart",
+            );
         } else if (TRANSITIONAL.has(record.status) && stale(record)) {
           await this.#reconcile(record).catch((error: unknown) =>
             this.#deps.log.warn(
@@ -308,8 +316,9 @@ export class ProcessManager {
     const { config } = this.#deps;
     const stuckAfterMs = config.startTimeoutMs + SWAP_COMMAND_TIMEOUT_MS + config.reconnectGraceMs;
     this.#reconcileTimer = setTimeout(() => {
-      void this.#sweepLogged((record) => Date.now() - record.updatedAt > stuckAfterMs).then(() =>
-        this.#scheduleReconcile(),
+      // Only stuck operations: a live process linked to another replica is none of ours.
+      void this.#sweepLogged((record) => Date.now() - record.updatedAt > stuckAfterMs, false).then(
+        () => this.#scheduleReconcile(),
       );
     }, config.reconnectGraceMs);
     this.#reconcileTimer.unref();
