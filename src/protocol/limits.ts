@@ -72,7 +72,7 @@ function checkLimit(key: ProcessLimitKey, value: unknown, where: string): number
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
     throw new PraaSError(
       "BAD_REQUEST",
-      `${where}.${key} must be an integer in [1, ${max}], got ${JSON.stringify(value)}`,
+      `${key} in ${where} must be an integer in [1, ${max}], got ${JSON.stringify(value)}`,
     );
   }
   return value;
