@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir, rejection, text } from "../helpers/process-harness.js";
+import { errorLine, runCli } from "../cli/run-cli.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
 let plane: ControlPlane | undefined;
@@ -15,7 +16,6 @@ beforeAll(async () => {
   plane = await ControlPlane.start({ port: 0, dataDir: temp.dir, logLevel: "warn" });
   client = new PraaS(plane.url);
   await client.deploy("limits", "test/fixtures/apps/limits");
-  await client.deploy("defaulted", "test/fixtures/apps/limit-defaults");
 });
 
 afterAll(async () => {
@@ -95,6 +95,7 @@ describe("process limits through the control plane", () => {
 
   it("takes the application's praas.json limits, each key overridable at create", async () => {
     const praas = client!;
+    await praas.deploy("defaulted", "test/fixtures/apps/limit-defaults");
     const defaulted = await praas.createProcess("defaulted", "d1");
     expect(defaulted.info.limits).toEqual({ maxConnections: 1, invocationTimeoutMs: 30_000 });
     expect((await praas.getApplication("defaulted")).defaults.limits).toEqual({
@@ -114,5 +115,22 @@ describe("process limits through the control plane", () => {
     } finally {
       await Promise.all([first.close(), second.close()]);
     }
+  });
+
+  it("praas process create --limit key=value sends them; a bad key fails before any request", async () => {
+    const url = plane!.url;
+    const args = ["process", "create", "limits", "from-cli", "--memory", "128", "--url", url];
+    const limits = ["--limit", "maxConnections=1", "--limit", "maxInflight=100"];
+    const created = await runCli([...args, ...limits, "--json"]);
+    expect(created.code).toBe(0);
+    const info = JSON.parse(created.stdout.toString("utf8")) as { limits: object };
+    expect(info.limits).toEqual({ maxConnections: 1, maxInflight: 100 });
+    await expectOneConnection(client!, "limits", "from-cli");
+
+    const typo = await runCli([...args, "--limit", "maxConections=1"]);
+    expect(typo.code).toBe(1);
+    expect(errorLine(typo)).toContain('unknown key "maxConections"');
+    const noValue = await runCli([...args, "--limit", "maxInflight"]);
+    expect(errorLine(noValue)).toContain("expected key=value");
   });
 });
