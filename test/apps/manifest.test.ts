@@ -91,12 +91,12 @@ describe("parseManifest", () => {
     [
       "a fractional limit",
       '{"defaults":{"limits":{"invocationTimeoutMs":1.5}}}',
-      /invocationTimeoutMs must be an integer/,
+      /invocationTimeoutMs in "defaults.limits" must be an integer/,
     ],
     [
       "a limit past its bound",
       '{"defaults":{"limits":{"maxConnections":1000001}}}',
-      /maxConnections must be an integer in \[1, 1000000\]/,
+      /maxConnections in "defaults.limits" must be an integer in \[1, 1000000\]/,
     ],
     ["a non-object env", '{"env":["A=1"]}', /"env" must be an object/],
     ["a lowercase env name", '{"env":{"path":"x"}}', /must match/],
