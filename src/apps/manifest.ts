@@ -1,14 +1,15 @@
 /**
  * `praas.json`: the optional manifest at the root of an application directory. It may name
- * the application, choose the entry module (`main`), set default process resources, declare
- * the environment its functions see (`env`) and ask for what workers may not do by default
- * (`permissions`). A malformed manifest is a BAD_REQUEST; a missing entry module is a
+ * the application, choose the entry module (`main`), set default process resources and limits,
+ * declare the environment its functions see (`env`) and ask for what workers may not do by
+ * default (`permissions`). A malformed manifest is a BAD_REQUEST; a missing entry module is a
  * BUILD_FAILED.
  */
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, normalize, sep } from "node:path";
 
 import { PraaSError } from "../protocol/errors.js";
+import { parseProcessLimits, type ProcessLimits } from "../protocol/limits.js";
 import { assertName } from "../protocol/names.js";
 import { NO_PERMISSIONS, type AppEnv, type AppPermissions } from "../protocol/permissions.js";
 
@@ -23,6 +24,8 @@ export interface AppDefaults {
   vcpus?: number;
   /** MiB. */
   memory?: number;
+  /** Default per-process limits (see src/protocol/limits.ts). */
+  limits?: ProcessLimits;
 }
 
 export interface AppManifest {
@@ -41,7 +44,7 @@ const RESERVED_ENV_PREFIX = "PRAAS_";
 const RESERVED_ENV_NAMES = new Set(["TMPDIR"]);
 
 const TOP_LEVEL_KEYS = new Set(["name", "main", "defaults", "env", "permissions"]);
-const DEFAULTS_KEYS = new Set(["vcpus", "memory"]);
+const DEFAULTS_KEYS = new Set(["vcpus", "memory", "limits"]);
 const PERMISSION_KEYS = new Set(Object.keys(NO_PERMISSIONS));
 
 function badManifest(message: string): PraaSError {
@@ -102,7 +105,16 @@ function parseDefaults(value: unknown): AppDefaults {
   const memory = parsePositive(value.memory, "memory", true);
   if (vcpus !== undefined) defaults.vcpus = vcpus;
   if (memory !== undefined) defaults.memory = memory;
+  if (value.limits !== undefined) defaults.limits = parseLimits(value.limits);
   return defaults;
+}
+
+function parseLimits(value: unknown): ProcessLimits {
+  try {
+    return parseProcessLimits(value, `"defaults.limits"`);
+  } catch (error) {
+    throw badManifest((error as Error).message);
+  }
 }
 
 function checkEnvEntry(name: string, value: unknown): string {

@@ -12,7 +12,7 @@
  * - Every process that ends, for any reason, is reported once through `onExit`.
  * - `shutdown` stops every process this backend started.
  */
-import type { AppEnv, AppPermissions } from "../protocol/index.js";
+import type { AppEnv, AppPermissions, ProcessLimits } from "../protocol/index.js";
 
 export interface ProcessSpec {
   app: string;
@@ -34,7 +34,10 @@ export interface ProcessSpec {
   restore: boolean;
   /** `host:port` of the control link. */
   controlAddress: string;
+  /** The control plane's default deadline; `limits.invocationTimeoutMs` overrides it. */
   invocationTimeoutMs?: number;
+  /** The process's own limits (absent keys: the runtime's defaults). */
+  limits?: ProcessLimits | undefined;
   maxPayloadBytes?: number;
 }
 

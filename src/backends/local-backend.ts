@@ -62,6 +62,7 @@ export class LocalBackend implements ProcessBackend {
       appEnv: spec.appEnv,
       permissions: spec.permissions,
       ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
+      limits: spec.limits ?? {},
       ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
       logLevel: this.#options.logLevel ?? "warn",
     });

@@ -1,6 +1,12 @@
 /** Option-value parsers: a bad value fails at parse time with commander's one-line error. */
 import { InvalidArgumentError } from "commander";
-import { PraaSError, parseInteger } from "../protocol/index.js";
+import {
+  PROCESS_LIMIT_KEYS,
+  PraaSError,
+  parseInteger,
+  parseProcessLimits,
+  type ProcessLimits,
+} from "../protocol/index.js";
 
 /** `--vcpus`: any positive number (fractions of a CPU are allowed). */
 export function parsePositiveNumber(value: string): number {
@@ -30,4 +36,19 @@ export function integerOption(min?: number, max?: number): (value: string) => nu
 /** For options that may repeat (`--host a --host b`). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** `--limit key=value` (repeatable): one process limit, checked like the API checks it. */
+export function collectLimit(value: string, previous: ProcessLimits = {}): ProcessLimits {
+  const equals = value.indexOf("=");
+  if (equals <= 0) {
+    throw new InvalidArgumentError(`expected key=value, one of ${PROCESS_LIMIT_KEYS.join(", ")}.`);
+  }
+  const key = value.slice(0, equals);
+  try {
+    const number = parseInteger(value.slice(equals + 1), key);
+    return parseProcessLimits({ ...previous, [key]: number }, "--limit");
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof PraaSError ? error.message : String(error));
+  }
 }

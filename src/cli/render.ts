@@ -1,11 +1,24 @@
 /** Human-readable forms of the control plane's answers (`--json` prints them as they are). */
-import type { AppInfo, ProcessInfo, ProcessListInfo, ResourcesInfo } from "../protocol/api.js";
+import type {
+  AppDefaultsInfo,
+  AppInfo,
+  ProcessInfo,
+  ProcessLimits,
+  ProcessListInfo,
+} from "../protocol/index.js";
 import { formatBytes, formatFields, formatTable } from "./output.js";
 
-function formatDefaults(defaults: Partial<ResourcesInfo>): string | undefined {
+/** `maxConnections=10, invocationTimeoutMs=500`; undefined when none is set. */
+function formatLimits(limits: ProcessLimits | undefined): string | undefined {
+  const parts = Object.entries(limits ?? {}).map(([key, value]) => `${key}=${value}`);
+  return parts.length === 0 ? undefined : parts.join(", ");
+}
+
+function formatDefaults(defaults: AppDefaultsInfo): string | undefined {
   const parts = [
     defaults.vcpus === undefined ? undefined : `${defaults.vcpus} vCPU`,
     defaults.memory === undefined ? undefined : `${defaults.memory} MiB`,
+    formatLimits(defaults.limits),
   ].filter((part) => part !== undefined);
   return parts.length === 0 ? undefined : parts.join(", ");
 }
@@ -46,6 +59,7 @@ export function renderProcess(info: ProcessInfo): string {
     ["process", `${info.app}/${info.name}`],
     ["status", info.status],
     ["resources", `${info.resources.vcpus} vCPU, ${info.resources.memory} MiB`],
+    ["limits", formatLimits(info.limits)],
     ["endpoint", endpoint(info)],
     ["state size", stateSize(info)],
     ["error", info.error],

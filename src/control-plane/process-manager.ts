@@ -24,7 +24,7 @@ import type { ControlLinkServer, Registration } from "./control-link-server.js";
 import { getProcessOrThrow, transition } from "./lifecycle.js";
 import { snapshotKey } from "./records.js";
 import { Registrations } from "./registrations.js";
-import { resolveResources } from "./resources.js";
+import { resolveProcessLimits, resolveResources } from "./resources.js";
 
 export interface ManagerDeps {
   config: ControlPlaneConfig;
@@ -74,12 +74,14 @@ export class ProcessManager {
     const appRecord = await store.getApp(app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
     const resources = resolveResources(body, appRecord.defaults, config);
+    const limits = resolveProcessLimits(body, appRecord.defaults);
     const now = Date.now();
     const record: ProcessRecord = {
       app,
       name,
       status: "allocating",
       resources,
+      limits,
       secret: randomBytes(24).toString("base64url"),
       autoAllocated: auto,
       createdAt: now,
@@ -473,6 +475,7 @@ export class ProcessManager {
       restore,
       controlAddress: this.#deps.controlAddress(),
       invocationTimeoutMs: config.invocationTimeoutMs,
+      limits: { ...record.limits },
       maxPayloadBytes: config.bodyLimitBytes,
     };
   }

@@ -7,7 +7,7 @@ export function toAppInfo(record: AppRecord): AppInfo {
     name: record.name,
     version: record.version,
     functions: [...record.functions],
-    defaults: { ...record.defaults },
+    defaults: copyDefaults(record.defaults),
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };
@@ -19,6 +19,7 @@ export function toProcessInfo(record: ProcessRecord): ProcessInfo {
     name: record.name,
     status: record.status,
     resources: { ...record.resources },
+    limits: { ...record.limits },
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };
@@ -26,6 +27,12 @@ export function toProcessInfo(record: ProcessRecord): ProcessInfo {
   if (record.stateSize !== undefined) info.stateSize = record.stateSize;
   if (record.error !== undefined) info.error = record.error;
   return info;
+}
+
+function copyDefaults(defaults: AppRecord["defaults"]): AppInfo["defaults"] {
+  const copy = { ...defaults };
+  if (defaults.limits) copy.limits = { ...defaults.limits };
+  return copy;
 }
 
 export function snapshotKey(app: string, name: string): string {

@@ -1,11 +1,17 @@
 /** Resource requests: body values, else the application's defaults, else the configured ones; within limits. */
-import { PraaSError, type CreateProcessBody } from "../protocol/index.js";
+import {
+  PraaSError,
+  parseProcessLimits,
+  type AppDefaultsInfo,
+  type CreateProcessBody,
+  type ProcessLimits,
+} from "../protocol/index.js";
 import type { Resources } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
 
 export function resolveResources(
   body: CreateProcessBody,
-  defaults: Partial<Resources>,
+  defaults: AppDefaultsInfo,
   config: ControlPlaneConfig,
 ): Resources {
   const vcpus = body.vcpus ?? defaults.vcpus ?? config.defaultVcpus;
@@ -14,6 +20,15 @@ export function resolveResources(
   check(memory, "memory", 16, config.maxMemoryMiB, true);
   checkFits(memory, vcpus);
   return { vcpus, memory };
+}
+
+/** Limits: each key of the body's, else the application's default for it, else none (runtime's). */
+export function resolveProcessLimits(
+  body: CreateProcessBody,
+  defaults: AppDefaultsInfo,
+): ProcessLimits {
+  const requested = body.limits === undefined ? {} : parseProcessLimits(body.limits);
+  return { ...defaults.limits, ...requested };
 }
 
 /** What one process needs besides its functions' own memory (measured: ~12 + ~10 per worker). */

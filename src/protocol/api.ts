@@ -4,6 +4,7 @@
  * from {@link HTTP_STATUS}.
  */
 import type { ErrorCode, ErrorRecord } from "./errors.js";
+import type { ProcessLimits } from "./limits.js";
 
 /** Every process status, in lifecycle order (the one list: types, schemas and tests use it). */
 export const PROCESS_STATUSES = [
@@ -30,12 +31,17 @@ export interface ConnectionInfo {
   token: string;
 }
 
+/** An application's defaults for its processes (`praas.json` "defaults"). */
+export interface AppDefaultsInfo extends Partial<ResourcesInfo> {
+  limits?: ProcessLimits;
+}
+
 /** `PUT /apps/:app`, `GET /apps/:app`, items of `GET /apps`. */
 export interface AppInfo {
   name: string;
   version: number;
   functions: string[];
-  defaults: Partial<ResourcesInfo>;
+  defaults: AppDefaultsInfo;
   createdAt: string;
   updatedAt: string;
 }
@@ -46,6 +52,8 @@ export interface ProcessInfo {
   name: string;
   status: ProcessStatus;
   resources: ResourcesInfo;
+  /** The limits set for this process (its own, else its application's); absent keys: defaults. */
+  limits: ProcessLimits;
   /** Present while active. */
   connection?: ConnectionInfo;
   /** Bytes of swapped state, once swapped. */
@@ -67,6 +75,8 @@ export interface ProcessListInfo {
 export interface CreateProcessBody {
   vcpus?: number;
   memory?: number;
+  /** Per key, over the application's default limits. */
+  limits?: ProcessLimits;
 }
 
 export interface ErrorBody {

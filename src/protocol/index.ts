@@ -12,3 +12,4 @@ export type * from "./context.js";
 export * from "./api.js";
 export * from "./control.js";
 export * from "./integers.js";
+export * from "./limits.js";

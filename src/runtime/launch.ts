@@ -6,7 +6,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { PraaSError, isErrorCode, type AppEnv, type AppPermissions } from "../protocol/index.js";
+import {
+  PraaSError,
+  isErrorCode,
+  processLimitArgs,
+  type AppEnv,
+  type AppPermissions,
+  type ProcessLimits,
+} from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 
 export const RUNTIME_MAIN = compiledMain();
@@ -26,7 +33,10 @@ export interface LaunchOptions {
   blobs: BlobStoreConfig;
   workers?: number;
   memoryMiB?: number;
+  /** Default invocation deadline; `limits.invocationTimeoutMs` overrides it. */
   timeoutMs?: number;
+  /** Per-process limits, passed as the process's flags (`--max-connections` etc.). */
+  limits?: ProcessLimits;
   maxPayloadBytes?: number;
   restore?: boolean;
   /** Swap out and exit after losing the control plane this long. */
@@ -112,7 +122,8 @@ function launchArgs(o: LaunchOptions): string[] {
   const args = ["--app", o.application, "--name", o.name, "--bundle", o.bundlePath];
   args.push("--workers", String(o.workers ?? 1), "--memory", String(o.memoryMiB ?? 512));
   args.push("--log-level", o.logLevel ?? "warn");
-  if (o.timeoutMs !== undefined) args.push("--timeout", String(o.timeoutMs));
+  const timeout = o.timeoutMs === undefined ? {} : { invocationTimeoutMs: o.timeoutMs };
+  args.push(...processLimitArgs({ ...timeout, ...o.limits }));
   if (o.maxPayloadBytes !== undefined) args.push("--max-payload", String(o.maxPayloadBytes));
   if (o.restore) args.push("--restore");
   if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));

@@ -107,16 +107,19 @@ export class PraaS {
     await this.#http.send({ method: "DELETE", path: appPath(app) + query });
   }
 
-  /** Creates a process and resolves once it is active. Missing resources take the app's defaults. */
+  /**
+   * Creates a process and resolves once it is active. Missing resources and limits take the
+   * app's defaults (limits per key); an unknown limit key is a BAD_REQUEST.
+   */
   async createProcess(
     app: string,
     name: string,
-    resources: CreateProcessBody = {},
+    options: CreateProcessBody = {},
   ): Promise<Process> {
     const info = await this.#http.sendJson<ProcessInfo>({
       method: "PUT",
       path: processPath(app, name),
-      body: JSON.stringify(resources),
+      body: JSON.stringify(options),
       contentType: "application/json",
     });
     return new Process(info);

@@ -14,7 +14,9 @@ export {
 } from "./client.js";
 export { Process } from "./process.js";
 export { PraaSError, ERROR_CODES, type ErrorCode } from "../protocol/index.js";
+export type { ProcessLimits, ProcessLimitKey } from "../protocol/limits.js";
 export type {
+  AppDefaultsInfo,
   AppInfo,
   CreateProcessBody,
   ProcessInfo,

@@ -20,9 +20,11 @@
  *   sharing the same backing service (all replicas), including the caller's own changes.
  */
 import type {
+  AppDefaultsInfo,
   AppEnv,
   AppPermissions,
   ConnectionInfo,
+  ProcessLimits,
   ProcessStatus,
   ResourcesInfo,
 } from "../protocol/index.js";
@@ -36,7 +38,7 @@ export interface AppRecord {
   functions: string[];
   /** Blob key of the built bundle; it names the bundle's content (sha256), not its version. */
   bundleKey: string;
-  defaults: Partial<Resources>;
+  defaults: AppDefaultsInfo;
   /** The environment its functions see (`praas.json` "env"; later also secrets). */
   env?: AppEnv | undefined;
   /** What its workers may do beyond the defaults (`praas.json` "permissions"). */
@@ -56,6 +58,8 @@ export interface ProcessRecord {
   name: string;
   status: ProcessStatus;
   resources: Resources;
+  /** Limits set at create, kept for every resume; absent on records written before they existed. */
+  limits?: ProcessLimits | undefined;
   /** Data-plane endpoint while active. */
   connection?: ConnectionInfo | undefined;
   /** The per-process secret the process presents on the control link. */

@@ -42,6 +42,15 @@ describe("parseManifest", () => {
     });
   });
 
+  it("reads default process limits", () => {
+    const text =
+      '{"defaults":{"memory":128,"limits":{"maxConnections":10,"invocationTimeoutMs":500}}}';
+    expect(parseManifest(text)).toEqual({
+      ...EMPTY,
+      defaults: { memory: 128, limits: { maxConnections: 10, invocationTimeoutMs: 500 } },
+    });
+  });
+
   it("reads the environment and the permissions", () => {
     const text = '{"env":{"GREETING":"hi","_X1":""},"permissions":{"childProcess":true}}';
     expect(parseManifest(text)).toEqual({
@@ -68,6 +77,27 @@ describe("parseManifest", () => {
     ["string memory", '{"defaults":{"memory":"1G"}}', /"defaults.memory"/],
     ["an unknown key", '{"nmae":"x"}', /unknown key "nmae"/],
     ["an unknown default", '{"defaults":{"memroy":1}}', /unknown key "memroy" in "defaults"/],
+    ["non-object limits", '{"defaults":{"limits":[1]}}', /"defaults.limits" must be an object/],
+    [
+      "an unknown limit",
+      '{"defaults":{"limits":{"maxConections":1}}}',
+      /unknown key "maxConections" in "defaults.limits"/,
+    ],
+    [
+      "a zero limit",
+      '{"defaults":{"limits":{"maxInflight":0}}}',
+      /maxInflight in "defaults.limits" must be an integer in \[1, /,
+    ],
+    [
+      "a fractional limit",
+      '{"defaults":{"limits":{"invocationTimeoutMs":1.5}}}',
+      /invocationTimeoutMs in "defaults.limits" must be an integer/,
+    ],
+    [
+      "a limit past its bound",
+      '{"defaults":{"limits":{"maxConnections":1000001}}}',
+      /maxConnections in "defaults.limits" must be an integer in \[1, 1000000\]/,
+    ],
     ["a non-object env", '{"env":["A=1"]}', /"env" must be an object/],
     ["a lowercase env name", '{"env":{"path":"x"}}', /must match/],
     ["an env name with a dash", '{"env":{"A-B":"x"}}', /must match/],

@@ -26,6 +26,7 @@ function processInfo(overrides: Partial<ProcessInfo> = {}): ProcessInfo {
     name: "p1",
     status: "active",
     resources: { vcpus: 2, memory: 256 },
+    limits: {},
     connection: { host: "127.0.0.1", port: 1, token: "t" },
     createdAt: NOW,
     updatedAt: NOW,

@@ -1,8 +1,8 @@
 /** `praas process create|ls|get|swap|resume|rm`: the lifecycle of cloud processes. */
 import type { Command } from "commander";
 
-import type { CreateProcessBody } from "../../protocol/api.js";
-import { parsePositiveInteger, parsePositiveNumber } from "../arguments.js";
+import type { CreateProcessBody, ProcessLimits } from "../../protocol/index.js";
+import { collectLimit, parsePositiveInteger, parsePositiveNumber } from "../arguments.js";
 import { addClientOptions, withClient, type CliEnv, type ClientFlags } from "../client-options.js";
 import { formatBytes, printResult } from "../output.js";
 import { withProgress } from "../progress.js";
@@ -11,12 +11,14 @@ import { renderProcess, renderProcessList } from "../render.js";
 interface CreateFlags extends ClientFlags {
   vcpus?: number;
   memory?: number;
+  limit?: ProcessLimits;
 }
 
 function resources(flags: CreateFlags): CreateProcessBody {
   const body: CreateProcessBody = {};
   if (flags.vcpus !== undefined) body.vcpus = flags.vcpus;
   if (flags.memory !== undefined) body.memory = flags.memory;
+  if (flags.limit !== undefined) body.limits = flags.limit;
   return body;
 }
 
@@ -80,6 +82,11 @@ export function registerProcess(program: Command, env: CliEnv): void {
   addNamed(group, "create", "create a process and wait until it is active")
     .option("--vcpus <n>", "vCPUs (default: the application's)", parsePositiveNumber)
     .option("--memory <mib>", "memory in MiB (default: the application's)", parsePositiveInteger)
+    .option(
+      "--limit <key=value>",
+      "a process limit, e.g. maxConnections=10 (repeatable; default: the application's)",
+      collectLimit,
+    )
     .action((app: string, name: string, flags: CreateFlags) => create(app, name, flags, env));
   addClientOptions(
     group

@@ -4,7 +4,7 @@
  * additional properties so that a field added to a record there is not silently dropped here.
  */
 import type { FastifyInstance } from "fastify";
-import { ERROR_CODES, PROCESS_STATUSES } from "../../protocol/index.js";
+import { ERROR_CODES, PROCESS_LIMITS, PROCESS_STATUSES } from "../../protocol/index.js";
 
 const timestamp = { type: "string", format: "date-time" } as const;
 
@@ -18,6 +18,29 @@ const resources = {
   additionalProperties: true,
 } as const;
 
+/**
+ * Documents the limit keys; unknown keys pass here so that the service's check can name them
+ * (a schema failure would only say "additional properties").
+ */
+const processLimits = {
+  $id: "ProcessLimits",
+  type: "object",
+  properties: Object.fromEntries(
+    Object.entries(PROCESS_LIMITS).map(([key, { max, description }]) => [
+      key,
+      { type: "integer", minimum: 1, maximum: max, description },
+    ]),
+  ),
+  additionalProperties: true,
+} as const;
+
+const appDefaults = {
+  $id: "AppDefaults",
+  type: "object",
+  properties: { ...resources.properties, limits: { $ref: "ProcessLimits#" } },
+  additionalProperties: true,
+} as const;
+
 const appInfo = {
   $id: "AppInfo",
   type: "object",
@@ -26,7 +49,7 @@ const appInfo = {
     name: { type: "string" },
     version: { type: "integer" },
     functions: { type: "array", items: { type: "string" } },
-    defaults: { $ref: "Resources#" },
+    defaults: { $ref: "AppDefaults#" },
     createdAt: timestamp,
     updatedAt: timestamp,
   },
@@ -36,7 +59,7 @@ const appInfo = {
 const processInfo = {
   $id: "ProcessInfo",
   type: "object",
-  required: ["app", "name", "status", "resources", "createdAt", "updatedAt"],
+  required: ["app", "name", "status", "resources", "limits", "createdAt", "updatedAt"],
   properties: {
     app: { type: "string" },
     name: { type: "string" },
@@ -45,6 +68,7 @@ const processInfo = {
       enum: [...PROCESS_STATUSES],
     },
     resources: { $ref: "Resources#" },
+    limits: { $ref: "ProcessLimits#" },
     connection: {
       type: "object",
       description: "present while active",
@@ -107,7 +131,8 @@ const health = {
 
 /** Registers the shared schemas so routes can `$ref` them (and OpenAPI lists them once). */
 export function addSharedSchemas(app: FastifyInstance): void {
-  for (const schema of [resources, appInfo, processInfo, processList, errorBody, health]) {
+  const schemas = [resources, processLimits, appDefaults, appInfo, processInfo, processList];
+  for (const schema of [...schemas, errorBody, health]) {
     app.addSchema(schema);
   }
 }

@@ -23,6 +23,7 @@ const createSchema = {
     properties: {
       vcpus: { type: "number", exclusiveMinimum: 0, description: "virtual CPUs" },
       memory: { type: "integer", exclusiveMinimum: 0, description: "MiB" },
+      limits: ref("ProcessLimits"),
     },
     additionalProperties: false,
   },

@@ -1,0 +1,87 @@
+/**
+ * Per-process limits a create request or an application's `praas.json` defaults may set: the
+ * one definition of their keys, bounds and the cloud-process flag each one becomes. Used by the
+ * HTTP schema, the manifest, the stored records and the launch arguments.
+ */
+import { PraaSError } from "./errors.js";
+
+interface LimitDefinition {
+  /** The cloud process's command-line flag (src/runtime/main.ts). */
+  flag: string;
+  /** Largest accepted value; the smallest is 1. */
+  max: number;
+  description: string;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1; // what setTimeout can wait
+
+export const PROCESS_LIMITS = {
+  maxStoredBytes: {
+    flag: "--max-stored",
+    max: 2 ** 40,
+    description: "bytes of state plus undelivered messages",
+  },
+  maxInflight: { flag: "--max-inflight", max: 1_000_000, description: "invocations in flight" },
+  maxInflightPerConnection: {
+    flag: "--max-inflight-per-connection",
+    max: 1_000_000,
+    description: "invocations in flight on one data-plane connection",
+  },
+  maxConnections: {
+    flag: "--max-connections",
+    max: 1_000_000,
+    description: "open data-plane connections",
+  },
+  invocationTimeoutMs: {
+    flag: "--timeout",
+    max: MAX_TIMER_MS,
+    description: "per-invocation deadline in ms",
+  },
+} as const satisfies Record<string, LimitDefinition>;
+
+export type ProcessLimitKey = keyof typeof PROCESS_LIMITS;
+export type ProcessLimits = Partial<Record<ProcessLimitKey, number>>;
+
+export const PROCESS_LIMIT_KEYS = Object.keys(PROCESS_LIMITS) as readonly ProcessLimitKey[];
+
+function isLimitKey(key: string): key is ProcessLimitKey {
+  return Object.hasOwn(PROCESS_LIMITS, key);
+}
+
+/**
+ * `value` as process limits: an object of known keys with integers in [1, max]. BAD_REQUEST
+ * naming the key otherwise; `where` says where the object was (e.g. `limits`).
+ */
+export function parseProcessLimits(value: unknown, where = "limits"): ProcessLimits {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new PraaSError("BAD_REQUEST", `${where} must be an object`);
+  }
+  const limits: ProcessLimits = {};
+  for (const [key, entry] of Object.entries(value)) {
+    if (!isLimitKey(key)) {
+      const allowed = PROCESS_LIMIT_KEYS.join(", ");
+      throw new PraaSError("BAD_REQUEST", `unknown key "${key}" in ${where} (allowed: ${allowed})`);
+    }
+    if (entry !== undefined) limits[key] = checkLimit(key, entry, where);
+  }
+  return limits;
+}
+
+function checkLimit(key: ProcessLimitKey, value: unknown, where: string): number {
+  const { max } = PROCESS_LIMITS[key];
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `${key} in ${where} must be an integer in [1, ${max}], got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** The cloud-process flags that set `limits`. */
+export function processLimitArgs(limits: ProcessLimits): string[] {
+  return PROCESS_LIMIT_KEYS.flatMap((key) => {
+    const value = limits[key];
+    return value === undefined ? [] : [PROCESS_LIMITS[key].flag, String(value)];
+  });
+}
