@@ -5,53 +5,30 @@ import { copyFile, mkdir } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../src/control-plane/config.js";
 import type { ProcessStatus } from "../../src/protocol/index.js";
-import { PraaS } from "../../src/sdk/index.js";
+import type { PraaS } from "../../src/sdk/index.js";
 import { RedisMetadataStore } from "../../src/storage/redis-metadata-store.js";
 import type { ProcessRecord } from "../../src/storage/index.js";
 import { portClosed } from "../helpers/praas-up.js";
-import { makeTempDir, text } from "../helpers/process-harness.js";
-import { startRedis, type RedisServer } from "../helpers/redis-server.js";
+import { text } from "../helpers/process-harness.js";
+import { useRedisPlanes } from "../helpers/redis-planes.js";
 
-let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
-let redis: RedisServer | undefined;
+const planes = useRedisPlanes("reconcile");
 let store: RedisMetadataStore | undefined;
-const planes: ControlPlane[] = [];
-const clients: PraaS[] = [];
 
 beforeAll(async () => {
-  temp = await makeTempDir("reconcile");
-  redis = await startRedis();
-  store = await RedisMetadataStore.open({ url: redis.url });
+  store = await RedisMetadataStore.open({ url: planes.redisUrl() });
 });
 
 afterAll(async () => {
-  for (const client of clients) await client.close();
-  for (const plane of planes) await plane.stop().catch(() => undefined);
   await store?.close();
-  await redis?.stop();
-  await temp?.remove();
 });
 
-async function startPlane(options: ControlPlaneOptions = {}): Promise<PraaS> {
-  const plane = await ControlPlane.start({
-    port: 0,
-    dataDir: temp!.dir,
-    store: { kind: "redis", url: redis!.url },
-    blobs: { kind: "disk", root: path.join(temp!.dir, "blobs") },
-    logLevel: "silent",
-    ...options,
-  });
-  planes.push(plane);
-  const client = new PraaS(plane.url);
-  clients.push(client);
-  return client;
-}
+const startPlane = (options?: ControlPlaneOptions): Promise<PraaS> => planes.start(options);
 
 const snapshotFile = (name: string): string =>
-  path.join(temp!.dir, "blobs", "swaps", "suite", name);
+  path.join(planes.dir(), "blobs", "swaps", "suite", name);
 
 /** Forces a stored record into `status`, as a crash in the middle of an operation leaves it. */
 async function force(name: string, status: ProcessStatus): Promise<void> {
@@ -107,7 +84,7 @@ describe("reconciliation after a control-plane crash", () => {
       await first.invoke("suite", "add", "5", { process: name });
       await first.swap("suite", name);
     }
-    await planes.pop()!.stop();
+    await planes.stopLatest();
     await force("swapped-out", "swapping"); // crashed after the process stored its state
     await force("half-resumed", "resuming"); // crashed before the resumed process registered
     await orphanRecord("allocating", "allocating");
@@ -137,7 +114,7 @@ describe("reconciliation after a control-plane crash", () => {
     await client.createProcess("suite", "reborn", { vcpus: 1, memory: 256 });
     await client.invoke("suite", "add", "5", { process: "reborn" });
     await client.swap("suite", "reborn");
-    const aside = path.join(temp!.dir, "aside");
+    const aside = path.join(planes.dir(), "aside");
     await copyFile(snapshotFile("reborn"), aside);
     await client.deleteProcess("suite", "reborn");
     // An orphaned process of the old incarnation writes its state after the delete.
@@ -151,7 +128,7 @@ describe("reconciliation after a control-plane crash", () => {
   });
 
   it("stops a failed process that is still running when it is deleted", async () => {
-    const client = planes.length > 0 ? clients.at(-1)! : await startPlane();
+    const client = planes.latest() ?? (await startPlane());
     const proc = await client.createProcess("suite", "zombie", { vcpus: 1, memory: 256 });
     await force("zombie", "failed"); // e.g. marked failed while it was only unreachable
     const { host, port } = proc.info.connection!;
