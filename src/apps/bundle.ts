@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { build, type Message, type Plugin } from "esbuild";
 
 import { PraaSError } from "../protocol/errors.js";
+import type { AppPermissions } from "../protocol/permissions.js";
 import type { LoadCheckResult } from "./load-check.js";
 import { findEntry, readManifest, type AppManifest } from "./manifest.js";
 
@@ -47,7 +48,11 @@ export async function buildApplication(dir: string, options: BuildOptions = {}):
   const manifest = await readManifest(root);
   const entry = await findEntry(root, manifest);
   const code = await bundleEntry(root, entry);
-  const functions = await inspectBundle(code, options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS);
+  const functions = await inspectBundle(
+    code,
+    options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS,
+    manifest.permissions,
+  );
   if (functions.length === 0) {
     throw new PraaSError("BUILD_FAILED", `application exports no functions (entry ${entry})`);
   }
@@ -124,12 +129,16 @@ function toBuildError(error: unknown): PraaSError {
 }
 
 /** Imports the bundle in a child process; resolves to its sorted function export names. */
-async function inspectBundle(code: Buffer, timeoutMs: number): Promise<string[]> {
+async function inspectBundle(
+  code: Buffer,
+  timeoutMs: number,
+  permissions: Readonly<AppPermissions>,
+): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), "praas-build-"));
   try {
     const file = join(dir, "app.mjs");
     await writeFile(file, code);
-    const result = await runLoadCheck(file, dir, timeoutMs);
+    const result = await runLoadCheck(file, dir, timeoutMs, permissions);
     if ("error" in result) {
       throw new PraaSError("BUILD_FAILED", `application failed to load: ${result.error}`);
     }
@@ -151,9 +160,27 @@ export function loadCheckerPath(): string {
   throw new PraaSError("INTERNAL", `load checker not found at ${sibling}: run "npm run build"`);
 }
 
-function spawnChecker(file: string, cwd: string): ChildProcess {
-  // Empty env: the control plane's variables (tokens, secrets) are not the user's business.
-  return spawn(process.execPath, [loadCheckerPath(), file], {
+/**
+ * The checker runs the application's top-level code, so it gets what a worker gets: an empty
+ * environment (the control plane's tokens and secrets are not the user's business) and Node's
+ * permission model (reads: the checker and the bundle; no writes; child processes and worker
+ * threads only when the application asks for them).
+ */
+function spawnChecker(
+  file: string,
+  cwd: string,
+  permissions: Readonly<AppPermissions>,
+): ChildProcess {
+  const checker = loadCheckerPath();
+  const sandbox = [
+    "--experimental-permission",
+    "--disable-warning=ExperimentalWarning",
+    `--allow-fs-read=${checker}`,
+    `--allow-fs-read=${file}`,
+    ...(permissions.childProcess ? ["--allow-child-process"] : []),
+    ...(permissions.workerThreads ? ["--allow-worker"] : []),
+  ];
+  return spawn(process.execPath, [...sandbox, checker, file], {
     cwd,
     env: {},
     stdio: ["ignore", "ignore", "pipe", "ipc"],
@@ -192,8 +219,13 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function runLoadCheck(file: string, cwd: string, timeoutMs: number): Promise<LoadCheckResult> {
-  const child = spawnChecker(file, cwd);
+function runLoadCheck(
+  file: string,
+  cwd: string,
+  timeoutMs: number,
+  permissions: Readonly<AppPermissions>,
+): Promise<LoadCheckResult> {
+  const child = spawnChecker(file, cwd, permissions);
   const stderr = tailOf(child.stderr);
   const outcome = new Promise<LoadCheckResult>((resolvePromise, reject) => {
     child.on("message", (message) => {

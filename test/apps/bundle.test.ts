@@ -70,6 +70,26 @@ describe("buildApplication: working applications", () => {
     expect(app.functions).toEqual(["f"]);
   });
 
+  it("runs the top-level code sandboxed: no reads outside the bundle, no programs unless asked", async () => {
+    const reader = await writeApp({
+      "index.js":
+        'import { readFileSync } from "node:fs";\nreadFileSync("/etc/hostname");\nexport const f = () => 1;\n',
+    });
+    const denied = await rejection(buildApplication(reader), "BUILD_FAILED");
+    expect(denied.message).toMatch(/ERR_ACCESS_DENIED|Access to this API has been restricted/);
+    const spawner = (manifest: string) =>
+      writeApp({
+        "praas.json": manifest,
+        "index.js":
+          'import { execFileSync } from "node:child_process";\nexecFileSync("true");\nexport const f = () => 1;\n',
+      });
+    await rejection(buildApplication(await spawner("{}")), "BUILD_FAILED");
+    const allowed = await buildApplication(
+      await spawner('{"permissions": {"childProcess": true}}'),
+    );
+    expect(allowed.functions).toEqual(["f"]);
+  });
+
   it("does not count a default export as a callable function", async () => {
     const dir = await writeApp({
       "index.js": "export default function () {}\nexport function named() {}\n",
