@@ -9,6 +9,7 @@ import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir } from "../helpers/process-harness.js";
 import { freePort, portClosed, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 import { startRedis, type RedisServer } from "../helpers/redis-server.js";
+import { alive } from "../helpers/process-tree.js";
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
 
@@ -60,15 +61,6 @@ async function until(
 /** The parent pid of `pid`, from /proc. */
 function parentOf(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
 }
 
 beforeAll(async () => {

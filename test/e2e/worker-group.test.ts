@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleFixture, makeTempDir, startProcess, text } from "../helpers/process-harness.js";
+import { alive } from "../helpers/process-tree.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let bundle: string;
@@ -17,16 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await temp?.remove();
 });
-
-/** Runs (a zombie waiting for a reaper that may not exist in a container counts as dead). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 /** Polls (bounded) until `pid` has been running on a CPU (state R) for 10 polls in a row. */
 async function spinning(pid: number): Promise<void> {

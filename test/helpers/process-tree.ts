@@ -1,4 +1,4 @@
-/** Resident memory of a process and all its descendants, read from /proc (Linux). */
+/** Resident memory of a process and all its descendants, and whether one runs, from /proc (Linux). */
 import { readFileSync } from "node:fs";
 
 const PAGE_BYTES = 4096;
@@ -42,4 +42,14 @@ export function sampleTreeRss(pid: number, everyMs = 20): { stop(): number } {
       return Math.max(peak, treeRss(pid));
     },
   };
+}
+
+/** Runs (a zombie waiting for a reaper that may not exist in a container counts as dead). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }
