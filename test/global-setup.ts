@@ -10,19 +10,29 @@
  * - TMPDIR points into a fresh directory, so os.tmpdir() in the tests and their children is ours
  *   alone: whatever is left in it afterwards was leaked by this run.
  *
+ * - Under `--coverage`, PRAAS_TEST_V8_COVERAGE names a directory where every process the tests
+ *   start writes its V8 coverage (test/subprocess-coverage.ts turns it into NODE_V8_COVERAGE in
+ *   each vitest worker, so that the workers themselves, measured by vitest in-process, do not
+ *   write there); scripts/coverage-report.mjs merges it with vitest's report. Cloud processes
+ *   carry it in their environment too, so the teardown can find them by it.
+ *
  * The teardown waits a little for processes that are still exiting, then FAILS the run naming
  * every leftover process and temp entry (and kills / removes them, so one leak does not
  * cascade into the next run).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { TestProject } from "vitest/node";
 
 const SETTLE_MS = 10_000;
 
-export default function setup(): () => Promise<void> {
+/** Where processes started by the tests leave their coverage; read by scripts/coverage-report.mjs. */
+const SUBPROCESS_COVERAGE = path.resolve("coverage-subprocess");
+
+export default function setup(project: TestProject): () => Promise<void> {
   execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
     stdio: "inherit",
   });
@@ -30,11 +40,21 @@ export default function setup(): () => Promise<void> {
   const runTmp = mkdtempSync(path.join(tmpdir(), `praas-test-run-${runId}-`));
   process.env.PRAAS_TEST_RUN = runId;
   process.env.TMPDIR = runTmp;
-  return () => teardown(runId, runTmp);
+  const markers = [`PRAAS_TEST_RUN=${runId}`];
+  if (project.config.coverage.enabled) markers.push(`NODE_V8_COVERAGE=${coverageDir(runId)}`);
+  return () => teardown(markers, runTmp);
 }
 
-async function teardown(runId: string, runTmp: string): Promise<void> {
-  const processes = await leftoverProcesses(runId);
+function coverageDir(runId: string): string {
+  rmSync(SUBPROCESS_COVERAGE, { recursive: true, force: true });
+  const dir = path.join(SUBPROCESS_COVERAGE, runId);
+  mkdirSync(dir, { recursive: true });
+  process.env.PRAAS_TEST_V8_COVERAGE = dir;
+  return dir;
+}
+
+async function teardown(markers: string[], runTmp: string): Promise<void> {
+  const processes = await leftoverProcesses(markers);
   const entries = readdirSync(runTmp);
   for (const proc of processes) killQuietly(proc.pid);
   rmSync(runTmp, { recursive: true, force: true });
@@ -54,28 +74,31 @@ interface MarkedProcess {
 }
 
 /** Our marked processes that are still alive after a bounded wait for them to exit. */
-async function leftoverProcesses(runId: string): Promise<MarkedProcess[]> {
+async function leftoverProcesses(markers: string[]): Promise<MarkedProcess[]> {
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
-    const found = markedProcesses(runId);
+    const found = markedProcesses(markers);
     if (found.length === 0 || Date.now() >= deadline) return found;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
-function markedProcesses(runId: string): MarkedProcess[] {
-  const marker = `PRAAS_TEST_RUN=${runId}`;
+function markedProcesses(markers: string[]): MarkedProcess[] {
   const found: MarkedProcess[] = [];
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     const environ = readProc(pid, "environ");
-    if (environ === undefined || !environ.split("\0").includes(marker)) continue;
+    if (environ === undefined || !isMarked(environ.split("\0"), markers)) continue;
     const cmdline = (readProc(pid, "cmdline") ?? "").split("\0").join(" ").trim();
     if (isVitestItself(cmdline)) continue;
     found.push({ pid, cmdline });
   }
   return found;
+}
+
+function isMarked(environ: string[], markers: string[]): boolean {
+  return markers.some((marker) => environ.includes(marker));
 }
 
 // The pool's own workers carry the marker too; they are vitest's to stop, not leaks of a test.

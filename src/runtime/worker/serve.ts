@@ -1,0 +1,126 @@
+/**
+ * What a worker does, apart from where its link and its exit come from (main.ts): load the
+ * application bundle, announce its functions (Ready), then run invocations as they arrive.
+ * Many invocations may run at once: one that awaits `get` or `invoke` leaves the event loop
+ * free for the others.
+ */
+import type { Socket } from "node:net";
+import { pathToFileURL } from "node:url";
+import {
+  FrameType,
+  PraaSError,
+  decodeFields,
+  encodeFields,
+  functionErrorRecord,
+  resultBytes,
+  type Frame,
+  type PraaSFunction,
+} from "../../protocol/index.js";
+import { FrameLink } from "../../transport/index.js";
+import { createContext } from "./context.js";
+import { StateCache } from "./state-cache.js";
+import { StorageBudget } from "./storage-budget.js";
+
+export interface WorkerOptions {
+  /** The worker's end of its link to the process. */
+  socket: Socket;
+  bundlePath: string;
+  application: string;
+  processId: string;
+  maxPayloadBytes: number;
+  /** Budget of the state cache. */
+  cacheBytes: number;
+  /** Ends the worker (process.exit in a real one). */
+  exit: (code: number) => void;
+}
+
+export class WorkerServer {
+  readonly #functions = new Map<string, PraaSFunction>();
+  readonly #cache: StateCache;
+  readonly #link: FrameLink;
+
+  constructor(readonly options: WorkerOptions) {
+    this.#cache = new StateCache(options.cacheBytes, options.maxPayloadBytes);
+    this.#link = new FrameLink(options.socket, {
+      maxPayloadBytes: options.maxPayloadBytes,
+      onRequest: (frame) => this.#onRequest(frame),
+      // The process is our only reason to live: when it goes, we go.
+      onClose: () => options.exit(0),
+    });
+  }
+
+  async load(): Promise<void> {
+    try {
+      const url = pathToFileURL(this.options.bundlePath).href;
+      const module = (await import(url)) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(module)) {
+        if (typeof value === "function") this.#functions.set(name, value as PraaSFunction);
+      }
+      this.#link.send(FrameType.Ready, 0, encodeFields([...this.#functions.keys()]));
+    } catch (error) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      this.#exitWith(new PraaSError("BUILD_FAILED", `application failed to load: ${message}`));
+    }
+  }
+
+  /** An error escaped every invocation (e.g. thrown in a timer): report it, then die. */
+  crash(error: unknown): void {
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    this.#exitWith(new PraaSError("WORKER_CRASHED", `uncaught exception in worker: ${text}`));
+  }
+
+  #onRequest(frame: Frame): void {
+    // Answered at once: the process pings to tell a blocked event loop from a slow invocation.
+    if (frame.type === FrameType.Ping) {
+      this.#link.reply(frame.id);
+    } else if (frame.type === FrameType.StateChanged) {
+      this.#cache.forget(decodeFields(frame.meta)[0] ?? "");
+    } else if (frame.type === FrameType.Invoke) {
+      void this.#run(frame);
+    } else {
+      const error = new PraaSError("PROTOCOL_ERROR", `worker got frame ${frame.type}`);
+      this.#link.replyError(frame.id, error);
+    }
+  }
+
+  async #run(frame: Frame): Promise<void> {
+    const [functionName = "", invocationId = "", free = ""] = decodeFields(frame.meta);
+    const fn = this.#functions.get(functionName);
+    if (fn === undefined) {
+      const error = new PraaSError("FUNCTION_NOT_FOUND", `no function ${functionName}`);
+      this.#link.replyError(frame.id, error);
+      return;
+    }
+    const { application, processId, maxPayloadBytes } = this.options;
+    const budget = new StorageBudget(
+      free === "" ? Number.POSITIVE_INFINITY : Number(free),
+      maxPayloadBytes,
+    );
+    const info = { invocationId, processId, application, functionName };
+    const ctx = createContext(this.#link, info, this.#cache, budget);
+    try {
+      const result = await fn(frame.payload, ctx);
+      await budget.settle();
+      this.#reply(frame.id, resultBytes(result));
+    } catch (error) {
+      this.#link.replyError(frame.id, functionErrorRecord(error));
+    }
+  }
+
+  #reply(id: number, bytes: Uint8Array): void {
+    const limit = this.options.maxPayloadBytes;
+    if (bytes.length > limit) {
+      const message = `result of ${bytes.length} bytes exceeds the limit of ${limit} bytes`;
+      this.#link.replyError(id, new PraaSError("PAYLOAD_TOO_LARGE", message));
+      return;
+    }
+    this.#link.reply(id, bytes);
+  }
+
+  #exitWith(error: PraaSError): void {
+    this.#link.replyError(0, error);
+    this.#link.flush();
+    this.#link.socket.end(() => this.options.exit(1));
+    setTimeout(() => this.options.exit(1), 1000).unref();
+  }
+}

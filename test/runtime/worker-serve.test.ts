@@ -1,0 +1,279 @@
+// A worker's side of its link, in-process: loading a bundle, running invocations, every context
+// call as the process sees it, and how a worker reports failures and ends. (Real workers run
+// under Node's permission model, where V8 coverage is off; the subprocess tests cover them
+// end to end, this file covers their logic.)
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import {
+  FrameType,
+  decodeFields,
+  encodeFields,
+  type Frame,
+  PraaSError,
+} from "../../src/protocol/index.js";
+import { FrameLink, decodeErrorFrame } from "../../src/transport/index.js";
+import { WorkerServer } from "../../src/runtime/worker/serve.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "worker-serve-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const APP = `
+export const notAFunction = 1;
+export function echo(input) { return input; }
+export function fail() { throw new RangeError("nope"); }
+export function big() { return "x".repeat(2000); }
+export async function counter(_input, ctx) {
+  const now = Number(Buffer.from((await ctx.state.get("n")) ?? "0").toString()) + 1;
+  await ctx.state.put("n", String(now));
+  return String(now);
+}
+export async function readTwice(_input, ctx) {
+  await ctx.state.get("k");
+  return (await ctx.state.get("k")) ?? "absent";
+}
+export async function remove(_input, ctx) { return String(await ctx.state.delete("k")); }
+export async function keys(_input, ctx) { return JSON.stringify(await ctx.state.keys()); }
+export async function mail(_input, ctx) {
+  await ctx.put("peer", "greeting", "hi");
+  return ctx.get("peer", "reply", { timeoutMs: 50 });
+}
+export async function badMail(_input, ctx) { await ctx.put("ANY", "k", "v"); }
+export async function badTimeout(_input, ctx) { await ctx.get("peer", "k", { timeoutMs: -1 }); }
+export async function call(input, ctx) { return ctx.invoke("echo", input, { process: "other" }); }
+export async function list(_input, ctx) { return JSON.stringify(await ctx.processes()); }
+export async function tooBig(_input, ctx) { await ctx.state.put("k", "x".repeat(2000)); }
+export function info(_input, ctx) {
+  return [ctx.application, ctx.processId, ctx.functionName, ctx.invocationId].join("/");
+}
+`;
+const bundle = path.join(dir, "app.mjs");
+writeFileSync(bundle, APP);
+const broken = path.join(dir, "broken.mjs");
+writeFileSync(broken, `throw new Error("cannot load");`);
+
+/** The process's end of a worker link, with a small state store and a log of requests. */
+class FakeProcess {
+  readonly state = new Map<string, Buffer>();
+  readonly requests: Frame[] = [];
+  readonly exits: number[] = [];
+  readonly errors: PraaSError[] = [];
+  readonly ready: Promise<string[]>;
+  link!: FrameLink;
+  worker!: WorkerServer;
+  #onReady!: (names: string[]) => void;
+
+  constructor() {
+    this.ready = new Promise((resolve) => (this.#onReady = resolve));
+  }
+
+  onRequest(frame: Frame): void {
+    this.requests.push(frame);
+    const [first = "", second = ""] = decodeFields(frame.meta);
+    switch (frame.type) {
+      case FrameType.Ready:
+        this.#onReady(decodeFields(frame.meta));
+        return;
+      case FrameType.Error:
+        this.errors.push(decodeErrorFrame(frame));
+        return;
+      case FrameType.StateGet: {
+        const value = this.state.get(first);
+        this.link.reply(frame.id, value, value === undefined ? ["absent"] : []);
+        return;
+      }
+      case FrameType.StatePut:
+        this.state.set(first, frame.payload);
+        this.link.reply(frame.id);
+        return;
+      case FrameType.StateDelete:
+        this.link.reply(frame.id, undefined, this.state.delete(first) ? ["deleted"] : []);
+        return;
+      case FrameType.StateKeys:
+        this.link.reply(frame.id, json([...this.state.keys()].map((key) => ({ key }))));
+        return;
+      case FrameType.MailPut:
+        this.link.reply(frame.id);
+        return;
+      case FrameType.MailGet:
+        this.link.reply(frame.id, Buffer.from(`reply from ${first} to ${second}`), [first]);
+        return;
+      case FrameType.Call:
+        this.link.reply(frame.id, Buffer.concat([Buffer.from(`${second}:`), frame.payload]));
+        return;
+      case FrameType.Processes:
+        this.link.reply(frame.id, json({ active: ["p"], swapped: [] }));
+        return;
+      default:
+        this.link.replyError(frame.id, new PraaSError("PROTOCOL_ERROR", "unexpected"));
+    }
+  }
+
+  count(type: FrameType): number {
+    return this.requests.filter((frame) => frame.type === type).length;
+  }
+}
+
+const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+const open: FakeProcess[] = [];
+afterEach(() => {
+  for (const proc of open.splice(0)) proc.link.destroy();
+});
+
+/** A worker on one end of a loopback connection, the fake process on the other. */
+async function start(bundlePath = bundle): Promise<FakeProcess> {
+  const proc = new FakeProcess();
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
+  const workerSocket = net.connect(port, "127.0.0.1");
+  const processSocket = await accepted;
+  server.close();
+  proc.link = new FrameLink(processSocket, {
+    maxPayloadBytes: 1024,
+    onRequest: (frame) => proc.onRequest(frame),
+  });
+  proc.worker = new WorkerServer({
+    socket: workerSocket,
+    bundlePath,
+    application: "app",
+    processId: "p1",
+    maxPayloadBytes: 1024,
+    cacheBytes: 1 << 20,
+    exit: (code) => proc.exits.push(code),
+  });
+  open.push(proc);
+  await proc.worker.load();
+  return proc;
+}
+
+async function invoke(proc: FakeProcess, fn: string, payload = ""): Promise<string> {
+  const frame = await proc.link.request(
+    FrameType.Invoke,
+    encodeFields([fn, "inv-1", ""]),
+    Buffer.from(payload),
+  );
+  return frame.payload.toString();
+}
+
+async function invokeError(proc: FakeProcess, fn: string): Promise<PraaSError> {
+  return invoke(proc, fn).then(
+    () => {
+      throw new Error(`${fn} succeeded`);
+    },
+    (error: PraaSError) => error,
+  );
+}
+
+/** Waits for a condition the worker reaches asynchronously, with a bound. */
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not reached in 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe("WorkerServer", () => {
+  it("announces the bundle's functions, and only functions", async () => {
+    const proc = await start();
+    const names = await proc.ready;
+    expect(names).toContain("echo");
+    expect(names).not.toContain("notAFunction");
+  });
+
+  it("runs an invocation and passes the context's identity", async () => {
+    const proc = await start();
+    expect(await invoke(proc, "echo", "hello")).toBe("hello");
+    expect(await invoke(proc, "info")).toBe("app/p1/info/inv-1");
+  });
+
+  it("answers unknown functions, thrown errors and oversized results with their codes", async () => {
+    const proc = await start();
+    expect((await invokeError(proc, "missing")).code).toBe("FUNCTION_NOT_FOUND");
+    const thrown = await invokeError(proc, "fail");
+    expect([thrown.code, thrown.message]).toEqual(["FUNCTION_ERROR", "nope"]);
+    expect((await invokeError(proc, "big")).code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("answers a ping at once and refuses frames a worker does not serve", async () => {
+    const proc = await start();
+    const pong = await proc.link.request(FrameType.Ping, Buffer.alloc(0));
+    expect(pong.type).toBe(FrameType.Result);
+    const refused = await proc.link
+      .request(FrameType.StateGet, encodeFields(["k"]))
+      .catch((error: PraaSError) => error);
+    expect((refused as PraaSError).code).toBe("PROTOCOL_ERROR");
+  });
+
+  it("keeps state in the process and reads its own writes", async () => {
+    const proc = await start();
+    expect(await invoke(proc, "counter")).toBe("1");
+    expect(await invoke(proc, "counter")).toBe("2");
+    expect(proc.state.get("n")?.toString()).toBe("2");
+    expect(proc.count(FrameType.StateGet)).toBe(1); // the second read came from the cache
+  });
+
+  it("reads through to the process again after another worker changed the key", async () => {
+    const proc = await start();
+    proc.state.set("k", Buffer.from("v1"));
+    expect(await invoke(proc, "readTwice")).toBe("v1");
+    proc.state.set("k", Buffer.from("v2"));
+    proc.link.send(FrameType.StateChanged, 0, encodeFields(["k"]));
+    expect(await invoke(proc, "readTwice")).toBe("v2");
+    expect(proc.count(FrameType.StateGet)).toBe(2);
+  });
+
+  it("deletes, lists keys and refuses a value above the payload cap", async () => {
+    const proc = await start();
+    proc.state.set("k", Buffer.from("v"));
+    expect(await invoke(proc, "keys")).toBe(JSON.stringify([{ key: "k" }]));
+    expect(await invoke(proc, "remove")).toBe("true");
+    expect(await invoke(proc, "remove")).toBe("false");
+    expect((await invokeError(proc, "tooBig")).code).toBe("PAYLOAD_TOO_LARGE");
+    expect(proc.count(FrameType.StatePut)).toBe(0);
+  });
+
+  it("sends messages, remote calls and listings to the process", async () => {
+    const proc = await start();
+    expect(await invoke(proc, "mail")).toBe("reply from peer to reply");
+    expect(await invoke(proc, "call", "x")).toBe("other:x");
+    expect(JSON.parse(await invoke(proc, "list"))).toEqual({ active: ["p"], swapped: [] });
+  });
+
+  it("refuses bad peer names and timeouts before asking the process", async () => {
+    const proc = await start();
+    expect((await invokeError(proc, "badMail")).code).toBe("BAD_REQUEST");
+    expect((await invokeError(proc, "badTimeout")).code).toBe("BAD_REQUEST");
+    expect(proc.count(FrameType.MailPut) + proc.count(FrameType.MailGet)).toBe(0);
+  });
+
+  it("reports a bundle that fails to load, then exits with 1", async () => {
+    const proc = await start(broken);
+    await until(() => proc.errors.length > 0 && proc.exits.length > 0);
+    expect(proc.errors[0]?.code).toBe("BUILD_FAILED");
+    expect(proc.errors[0]?.message).toContain("cannot load");
+    expect(proc.exits[0]).toBe(1);
+  });
+
+  it("reports an uncaught error as a crash, then exits with 1", async () => {
+    const proc = await start();
+    await proc.ready;
+    proc.worker.crash(new TypeError("from a timer"));
+    await until(() => proc.errors.length > 0 && proc.exits.length > 0);
+    expect(proc.errors[0]?.code).toBe("WORKER_CRASHED");
+    expect(proc.errors[0]?.message).toContain("TypeError: from a timer");
+    expect(proc.exits[0]).toBe(1);
+  });
+
+  it("exits cleanly when the process closes the link", async () => {
+    const proc = await start();
+    await proc.ready;
+    proc.link.close();
+    await until(() => proc.exits.length > 0);
+    expect(proc.exits).toEqual([0]);
+  });
+});
