@@ -13,7 +13,7 @@ import { Mailbox } from "./mailbox.js";
 import { Peers } from "./peers.js";
 import { decodeSnapshot, encodeSnapshot, type StateEntry } from "./snapshot.js";
 import { MemoryGuard } from "./memory-guard.js";
-import { StateStore, StorageQuota } from "./state-store.js";
+import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
 import { WorkerPool } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
@@ -134,6 +134,11 @@ export class CloudProcess implements CallTarget {
 
   stateChanged(key: string, from: FrameLink): void {
     this.#pool.broadcast(FrameType.StateChanged, encodeFields([key]), from);
+  }
+
+  /** Under `memory` durability (the only one yet), applied changes are all there is. */
+  persist(_ops: readonly StateOp[]): Promise<void> {
+    return Promise.resolve();
   }
 
   processes(): { active: string[]; swapped: string[] } {

@@ -35,6 +35,12 @@ export class StorageQuota {
   }
 }
 
+/** One change to the state: `value` undefined deletes the key. */
+export interface StateOp {
+  key: string;
+  value: Buffer | undefined;
+}
+
 interface Entry {
   value: Buffer;
   updatedAt: number;

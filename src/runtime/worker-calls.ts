@@ -14,7 +14,7 @@ import {
 } from "../protocol/index.js";
 import type { FrameLink } from "../transport/index.js";
 import type { Mailbox } from "./mailbox.js";
-import type { StateStore } from "./state-store.js";
+import type { StateOp, StateStore } from "./state-store.js";
 
 export interface CallTarget {
   readonly name: string;
@@ -28,6 +28,11 @@ export interface CallTarget {
   processes(): ProcessList;
   /** A worker changed `key`: the other workers must drop their cached copies. */
   stateChanged(key: string, from: FrameLink): void;
+  /**
+   * Makes applied state changes as durable as the process promises; the worker's call is
+   * answered only after this resolves. Every handler that changes state calls it.
+   */
+  persist(ops: readonly StateOp[]): Promise<void>;
 }
 
 type Reply = { payload?: Uint8Array; fields?: string[] } | undefined;
@@ -43,14 +48,17 @@ const handlers: Partial<Record<FrameType, Handler>> = {
     const value = t.state.get(key);
     return value === undefined ? { fields: ["absent"] } : { payload: value };
   },
-  [FrameType.StatePut]: (t, [key = ""], value, from) => {
-    t.state.put(key, ownBytes(value));
+  [FrameType.StatePut]: async (t, [key = ""], value, from) => {
+    const bytes = ownBytes(value);
+    t.state.put(key, bytes);
     t.stateChanged(key, from);
+    await t.persist([{ key, value: bytes }]);
     return undefined;
   },
-  [FrameType.StateDelete]: (t, [key = ""], _value, from) => {
+  [FrameType.StateDelete]: async (t, [key = ""], _value, from) => {
     const deleted = t.state.delete(key);
     t.stateChanged(key, from);
+    if (deleted) await t.persist([{ key, value: undefined }]);
     return { fields: deleted ? ["deleted"] : [] };
   },
   [FrameType.StateKeys]: (t) => ({ payload: json(t.state.keys()) }),
