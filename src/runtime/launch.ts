@@ -15,7 +15,6 @@ import {
   type ProcessLimits,
 } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
-import { diagnosticEnv } from "./diagnostics.js";
 
 export const RUNTIME_MAIN = compiledMain();
 
@@ -99,12 +98,12 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
 
 /**
  * The process's whole environment: its own settings and secrets, nothing of ours (the control
- * plane's environment may hold API tokens and cloud credentials the process has no use for)
- * but Node's diagnostic settings.
+ * plane's environment may hold API tokens and cloud credentials the process has no use for).
+ * (Node itself adds NODE_V8_COVERAGE to every child's environment when it is set: that is how
+ * the test suite measures code that runs in cloud processes.)
  */
 function processEnv(options: LaunchOptions): NodeJS.ProcessEnv {
   return {
-    ...diagnosticEnv(),
     ...options.env,
     PRAAS_PROCESS_TOKEN: options.token,
     PRAAS_CONTROL_SECRET: options.secret ?? "",
