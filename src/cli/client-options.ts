@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 
 import { PraaSError } from "../protocol/errors.js";
-import { PraaS } from "../sdk/client.js";
+import type { PraaS } from "../sdk/client.js";
 import type { OutputFlags } from "./output.js";
 
 /** `PRAAS_URL`, `PRAAS_API_TOKEN` and `PRAAS_CA`, as main.ts found them. */
@@ -52,6 +52,8 @@ export async function openClient(flags: ClientFlags, env: CliEnv): Promise<PraaS
   const token = firstSet(flags.token, env.token);
   const caPath = firstSet(flags.ca, env.ca);
   const ca = caPath === undefined ? undefined : await readCa(caPath);
+  // Loaded on use, so that `--help`, `--version` and usage errors answer at once.
+  const { PraaS } = await import("../sdk/client.js");
   return new PraaS(url, { ...(token ? { token } : {}), ...(ca ? { ca } : {}) });
 }
 

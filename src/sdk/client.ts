@@ -3,7 +3,6 @@
  * Invocations through it are FaaS style (any or a sticky process); for many calls, open a
  * direct connection with `(await praas.getProcess(app, name)).connect()` instead.
  */
-import { packDirectory } from "../apps/package.js";
 import {
   PROCESS_HEADER,
   type AppInfo,
@@ -80,6 +79,8 @@ export class PraaS {
   /** Packs `dir` (a gzip tarball) and creates or updates application `app` from it. */
   async deploy(app: string, dir: string): Promise<AppInfo> {
     const path = appPath(app);
+    // Loaded here: packing pulls in tar, which clients that never deploy need not load.
+    const { packDirectory } = await import("../apps/package.js");
     const tarball = await packDirectory(dir);
     return this.#http.sendJson({
       method: "PUT",

@@ -36,7 +36,9 @@ interface Listed {
   apps: { name: string }[];
 }
 
-describe("README commands", () => {
+// Each test runs a dozen CLI processes one after another: on a loaded machine that takes
+// well over the default 30 s, so the bound here is generous (it is not a speed check).
+describe("README commands", { timeout: 120_000 }, () => {
   it("quick start: the counter walkthrough", async () => {
     await praasCli(["process", "create", "counter", "c1"]);
     expect(await praasCli(["invoke", "counter", "add", "--process", "c1", "--data", "5"])).toBe(

@@ -59,7 +59,8 @@ async function until(client: PraaS, name: string, status: string): Promise<void>
   }
 }
 
-describe("control-plane restart with --redis", () => {
+// Restarts whole control planes and their processes: a generous bound for loaded machines.
+describe("control-plane restart with --redis", { timeout: 120_000 }, () => {
   it("keeps applications and processes, and live processes reconnect with their state", async () => {
     await withDurablePlane(async ({ start, client }) => {
       const first = await start();

@@ -120,7 +120,8 @@ const summary = (frames: Frame[]) =>
     payload: Buffer.from(f.payload).toString("hex"),
   }));
 
-describe("FrameParser", () => {
+// Property tests of a few hundred runs each: seconds when idle, much more on a loaded machine.
+describe("FrameParser", { timeout: 120_000 }, () => {
   it("decodes any chunking of a valid stream identically", () => {
     fc.assert(
       fc.property(

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 
 import { PraaSError } from "../../protocol/errors.js";
 import { collect } from "../arguments.js";
-import { generateDevCertificates, type DevCertificates } from "../certificates.js";
+import type { DevCertificates } from "../certificates.js";
 import { printResult, type OutputFlags } from "../output.js";
 import { withProgress } from "../progress.js";
 
@@ -61,6 +61,8 @@ function renderUsage(files: CertFiles & { hosts: string[] }): string {
 async function certs(flags: CertsFlags): Promise<void> {
   const files = filesIn(flags.out);
   if (flags.force !== true) await refuseOverwrite(files);
+  // Loaded on use: the certificate library is heavy, and other commands never need it.
+  const { generateDevCertificates } = await import("../certificates.js");
   const pems = await withProgress("generating certificates", () =>
     generateDevCertificates(flags.host ?? []),
   );

@@ -8,7 +8,6 @@ import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { packDirectory } from "../../apps/index.js";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../control-plane/config.js";
 import type { LogLevel } from "../../logging/index.js";
@@ -181,6 +180,7 @@ function positiveInteger(value: string, what: string): number {
 /** The examples shipped with PraaS, next to dist/ in the package. */
 async function deployExamples(plane: ControlPlane): Promise<void> {
   const root = fileURLToPath(new URL("../../../examples/", import.meta.url));
+  const { packDirectory } = await import("../../apps/index.js");
   for (const entry of await readdir(root, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const info = await plane.deployApp(
