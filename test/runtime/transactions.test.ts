@@ -17,6 +17,7 @@ import {
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 const running: { proc: RunningProcess; conn: ProcessConnection }[] = [];
 let counter: ProcessConnection;
+let todos: ProcessConnection;
 let app: ProcessConnection;
 
 async function start(
@@ -30,12 +31,18 @@ async function start(
   return conn;
 }
 
+/** Bundles examples/<name> into the temp dir; returns the bundle path. */
+async function bundleExample(name: string): Promise<string> {
+  const built = await buildApplication(path.resolve("examples", name));
+  const file = path.join(temp.dir, `${name}.mjs`);
+  await writeFile(file, built.code);
+  return file;
+}
+
 beforeAll(async () => {
   temp = await makeTempDir("transactions");
-  const example = await buildApplication(path.resolve("examples/counter"));
-  const counterBundle = path.join(temp.dir, "counter.mjs");
-  await writeFile(counterBundle, example.code);
-  counter = await start("counter", counterBundle);
+  counter = await start("counter", await bundleExample("counter"));
+  todos = await start("todos", await bundleExample("todo-ts"));
   const bundle = await bundleFixture("transactions", temp.dir);
   app = await start("bank", bundle, ["--serialize", "gated,hold,quick"]);
 });
@@ -64,6 +71,16 @@ describe("the counter example", () => {
     );
     expect(text(await counter.invoke("get"))).toBe("100");
     expect(new Set(results.map(text)).size).toBe(100); // each add saw a value of its own
+  });
+});
+
+describe("the todo-ts example", () => {
+  it("keeps every one of 20 concurrent adds, each with an id of its own", async () => {
+    const titles = Array.from({ length: 20 }, (_, i) => `todo ${i}`);
+    await Promise.all(titles.map((title) => todos.invoke("add", JSON.stringify({ title }))));
+    const list = JSON.parse(text(await todos.invoke("list"))) as { id: number; title: string }[];
+    expect(list.map((todo) => todo.title).sort()).toEqual([...titles].sort());
+    expect(list.map((todo) => todo.id)).toEqual(titles.map((_, i) => i + 1));
   });
 });
 
