@@ -113,6 +113,8 @@ describe("transactions on two workers", () => {
     >;
     expect(thrice).toMatchObject({ attempts: 3, code: "CONFLICT" });
     expect(thrice.message).toMatch(/gave up after 3 attempts/);
+    const escaped = await rejection(call("contested", { maxAttempts: 2, rethrow: true }));
+    expect(escaped.code).toBe("CONFLICT"); // the client sees the code (HTTP: 409)
   });
 
   it("increment atomically and refuses a stored value that is not a number", async () => {
