@@ -10,6 +10,8 @@ export type {
   ProcessList,
   ProcessState,
   StateKey,
+  Transaction,
+  TransactionOptions,
   Value,
 } from "./protocol/index.js";
 export { PraaSError, ERROR_CODES, type ErrorCode, ANY, SELF } from "./protocol/index.js";

@@ -1,8 +1,8 @@
 /**
  * `praas.json`: the optional manifest at the root of an application directory. It may name
  * the application, choose the entry module (`main`), set default process resources and limits,
- * declare the environment its functions see (`env`) and ask for what workers may not do by
- * default (`permissions`). A malformed manifest is a BAD_REQUEST; a missing entry module is a
+ * declare the environment its functions see (`env`), ask for what workers may not do by
+ * default (`permissions`) and name functions that run one invocation at a time (`serialize`). A malformed manifest is a BAD_REQUEST; a missing entry module is a
  * BUILD_FAILED.
  */
 import { readFile, stat } from "node:fs/promises";
@@ -12,6 +12,7 @@ import { PraaSError } from "../protocol/errors.js";
 import { parseProcessLimits, type ProcessLimits } from "../protocol/limits.js";
 import { assertName } from "../protocol/names.js";
 import { NO_PERMISSIONS, type AppEnv, type AppPermissions } from "../protocol/permissions.js";
+import { parseSerializeSetting, type SerializeSetting } from "../protocol/serialize.js";
 
 export type { AppEnv, AppPermissions } from "../protocol/permissions.js";
 
@@ -34,6 +35,8 @@ export interface AppManifest {
   defaults: AppDefaults;
   env: AppEnv;
   permissions: AppPermissions;
+  /** Invocations of these functions (`true`: all) run one at a time per process. */
+  serialize: SerializeSetting;
 }
 
 /** Bounds of the app environment: it is copied into every worker's environment block. */
@@ -43,7 +46,7 @@ const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const RESERVED_ENV_PREFIX = "PRAAS_";
 const RESERVED_ENV_NAMES = new Set(["TMPDIR"]);
 
-const TOP_LEVEL_KEYS = new Set(["name", "main", "defaults", "env", "permissions"]);
+const TOP_LEVEL_KEYS = new Set(["name", "main", "defaults", "env", "permissions", "serialize"]);
 const DEFAULTS_KEYS = new Set(["vcpus", "memory", "limits"]);
 const PERMISSION_KEYS = new Set(Object.keys(NO_PERMISSIONS));
 
@@ -166,6 +169,14 @@ export function parsePermissions(value: unknown): AppPermissions {
   return permissions;
 }
 
+function parseSerialize(value: unknown): SerializeSetting {
+  try {
+    return parseSerializeSetting(value);
+  } catch (error) {
+    throw badManifest((error as Error).message);
+  }
+}
+
 /** Validates the text of a `praas.json`. */
 export function parseManifest(text: string): AppManifest {
   let raw: unknown;
@@ -180,6 +191,7 @@ export function parseManifest(text: string): AppManifest {
     defaults: parseDefaults(raw.defaults),
     env: parseAppEnv(raw.env),
     permissions: parsePermissions(raw.permissions),
+    serialize: parseSerialize(raw.serialize),
   };
   const name = parseName(raw.name);
   const main = parseMain(raw.main);

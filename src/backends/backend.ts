@@ -12,7 +12,7 @@
  * - Every process that ends, for any reason, is reported once through `onExit`.
  * - `shutdown` stops every process this backend started.
  */
-import type { AppEnv, AppPermissions, ProcessLimits } from "../protocol/index.js";
+import type { AppEnv, AppPermissions, ProcessLimits, SerializeSetting } from "../protocol/index.js";
 
 export interface ProcessSpec {
   app: string;
@@ -31,6 +31,8 @@ export interface ProcessSpec {
   appEnv: AppEnv;
   /** What the application's workers may do beyond the defaults. */
   permissions: AppPermissions;
+  /** Functions that run one invocation at a time (praas.json "serialize"); absent: none. */
+  serialize?: SerializeSetting | undefined;
   restore: boolean;
   /** `host:port` of the control link. */
   controlAddress: string;

@@ -61,6 +61,7 @@ export class LocalBackend implements ProcessBackend {
       peerSecret: spec.peerSecret,
       appEnv: spec.appEnv,
       permissions: spec.permissions,
+      ...(spec.serialize === undefined ? {} : { serialize: spec.serialize }),
       ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
       limits: spec.limits ?? {},
       ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),

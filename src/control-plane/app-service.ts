@@ -93,6 +93,7 @@ export class AppService {
         defaults: manifest.defaults,
         env: manifest.env,
         permissions: manifest.permissions,
+        serialize: manifest.serialize,
         peerSecret: previous?.peerSecret ?? randomBytes(32).toString("base64url"),
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,

@@ -534,10 +534,11 @@ export class ProcessManager {
 /** What every process of the application gets: its environment, permissions and peer secret. */
 function applicationSpec(
   app: AppRecord,
-): Pick<ProcessSpec, "appEnv" | "permissions" | "peerSecret"> {
+): Pick<ProcessSpec, "appEnv" | "permissions" | "peerSecret" | "serialize"> {
   return {
     appEnv: { ...app.env },
     permissions: { ...NO_PERMISSIONS, ...app.permissions },
+    serialize: app.serialize ?? false,
     peerSecret: app.peerSecret,
   };
 }

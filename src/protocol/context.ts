@@ -17,6 +17,55 @@ export interface ProcessState {
   delete(key: string): Promise<boolean>;
   /** Every key in first-write order, with its last write time. */
   keys(): Promise<StateKey[]>;
+  /**
+   * Runs `body` as an optimistic, serializable transaction: its reads see one consistent state,
+   * its writes are buffered and applied all at once when `body` returns, and only if nothing it
+   * read changed meanwhile. Otherwise `body` runs again (so it must not have other side
+   * effects), up to `maxAttempts` times, then the call rejects with CONFLICT. Resolves to what
+   * `body` returned; a `body` that throws aborts the transaction, writing nothing.
+   */
+  transaction<T>(
+    body: (tx: Transaction) => T | Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T>;
+  /**
+   * Adds `delta` (default 1) to the number stored at `key` (absent counts as 0) in one atomic
+   * step, stores it as a decimal string and resolves to it. BAD_REQUEST when the stored value
+   * is not a number.
+   */
+  increment(key: string, delta?: number): Promise<number>;
+  /**
+   * Replaces the value of `key` by `fn(current)` atomically (a transaction on one key; `fn` may
+   * run more than once). Returning `undefined` deletes the key. Resolves to the stored bytes.
+   */
+  update(
+    key: string,
+    fn: (current: Uint8Array | undefined) => Value | undefined | Promise<Value | undefined>,
+  ): Promise<Uint8Array | undefined>;
+  /**
+   * Sets `key` to `next` only if it currently holds `expected` (byte for byte; `undefined`:
+   * absent), atomically. `next` undefined deletes. Resolves whether it did.
+   */
+  compareAndSet(
+    key: string,
+    expected: Value | undefined,
+    next: Value | undefined,
+  ): Promise<boolean>;
+}
+
+/** The state as one transaction sees it. */
+export interface Transaction {
+  /** The value in the transaction's view: its own writes first, then the process's state. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Buffered until the transaction commits. */
+  put(key: string, value: Value): void;
+  /** Buffered until the transaction commits. */
+  delete(key: string): void;
+}
+
+export interface TransactionOptions {
+  /** How many times the body may run before the transaction fails with CONFLICT; default 10. */
+  maxAttempts?: number;
 }
 
 export interface GetOptions {

@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   "UNAVAILABLE", // the service is shutting down or cannot take work now
   "TOO_MANY_REQUESTS", // over a configured cap on invocations in flight or connections: back off
   "STATE_FULL", // a state or mailbox write would pass the process's storage budget
+  "CONFLICT", // a state transaction read a key that another write changed before it committed
   "INTERNAL", // a bug: anything not covered above
 ] as const;
 

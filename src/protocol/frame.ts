@@ -40,6 +40,9 @@ export const FrameType = {
   Call: 26, // [function, process] + payload → Result | Error
   Processes: 27, // → Result + JSON {active, swapped}
   StateChanged: 28, // process→worker, one-way: [key]; another worker changed it, drop any cached copy
+  TxRead: 29, // [key] + read set (transaction.ts) → Result ([version] | [version, "absent"]) + value; CONFLICT when a read changed
+  TxCommit: 30, // commit record (transaction.ts) → Result | Error CONFLICT; every write applied at once or none
+  StateIncrement: 31, // [key, delta] → Result + the new value as a decimal string
   // control link
   Register: 40, // process→control plane: [application, process, secret, host, port, token]
   Status: 41, // process→control plane: JSON payload

@@ -13,3 +13,5 @@ export * from "./api.js";
 export * from "./control.js";
 export * from "./integers.js";
 export * from "./limits.js";
+export * from "./transaction.js";
+export * from "./serialize.js";

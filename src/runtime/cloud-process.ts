@@ -277,6 +277,7 @@ export class CloudProcess implements CallTarget {
       storageFree: () => this.state.quota.free,
       memory: this.#memory,
       onCall: (frame, link) => answerWorkerCall(this, frame, link),
+      serialize: config.serialize,
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
     });
   }

@@ -7,10 +7,12 @@ import {
   NO_PERMISSIONS,
   PraaSError,
   assertName,
+  parseSerializeSetting,
   type AppEnv,
   type AppPermissions,
   type ConnectionInfo,
   type PeerEntry,
+  type SerializeSetting,
 } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
@@ -89,6 +91,8 @@ export interface ProcessOptions {
   appEnv?: AppEnv | undefined;
   /** What workers may do beyond the defaults; default nothing. */
   permissions?: Partial<AppPermissions> | undefined;
+  /** Functions whose invocations run one at a time (praas.json "serialize"); default none. */
+  serialize?: SerializeSetting | undefined;
 }
 
 export interface ProcessConfig {
@@ -121,6 +125,7 @@ export interface ProcessConfig {
   readonly peerSecret: string;
   readonly appEnv: Readonly<AppEnv>;
   readonly permissions: Readonly<AppPermissions>;
+  readonly serialize: SerializeSetting;
 }
 
 export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
@@ -160,7 +165,13 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     peerSecret: options.peerSecret ?? "",
     appEnv: Object.freeze(appEnv(options.appEnv ?? {})),
     permissions: Object.freeze({ ...NO_PERMISSIONS, ...options.permissions }),
+    serialize: serializeSetting(options.serialize),
   });
+}
+
+function serializeSetting(value: SerializeSetting | undefined): SerializeSetting {
+  const setting = parseSerializeSetting(value, "serialize");
+  return typeof setting === "boolean" ? setting : Object.freeze(setting);
 }
 
 type Limits = Pick<

@@ -10,9 +10,11 @@ import {
   PraaSError,
   isErrorCode,
   processLimitArgs,
+  serializeFlag,
   type AppEnv,
   type AppPermissions,
   type ProcessLimits,
+  type SerializeSetting,
 } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 
@@ -57,6 +59,8 @@ export interface LaunchOptions {
   appEnv?: AppEnv;
   /** What the workers may do beyond the defaults. */
   permissions?: Partial<AppPermissions>;
+  /** Functions whose invocations run one at a time (praas.json "serialize"). */
+  serialize?: SerializeSetting;
   logLevel?: string;
   /** More command-line flags for the process (e.g. limits: `--max-connections 10`). */
   extraArgs?: string[];
@@ -135,6 +139,8 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.advertiseHost) args.push("--advertise-host", o.advertiseHost);
   const allow = allowList(o.permissions);
   if (allow !== "") args.push("--allow", allow);
+  const serialize = serializeFlag(o.serialize);
+  if (serialize !== "") args.push("--serialize", serialize);
   args.push(...(o.extraArgs ?? []));
   return args;
 }

@@ -14,6 +14,7 @@ import {
   NO_PERMISSIONS,
   PraaSError,
   parseInteger,
+  parseSerializeFlag,
   type AppEnv,
   type AppPermissions,
 } from "../protocol/index.js";
@@ -78,6 +79,11 @@ const program = new Command("praas-process")
     "what workers may do: comma-separated childProcess, workerThreads, network",
     "",
   )
+  .option(
+    "--serialize <list>",
+    "functions whose invocations run one at a time: comma-separated names, or * for all",
+    "",
+  )
   .option("--log-level <level>", "log level", "info");
 
 function int(value: string): number {
@@ -114,6 +120,7 @@ interface Flags {
   control?: string;
   orphanTimeout: number;
   allow: string;
+  serialize: string;
   logLevel: LogLevel;
 }
 
@@ -149,6 +156,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     peerSecret: env.PRAAS_PEER_SECRET || undefined,
     appEnv: env.PRAAS_APP_ENV ? (JSON.parse(env.PRAAS_APP_ENV) as AppEnv) : {},
     permissions: allowed(flags.allow),
+    serialize: parseSerializeFlag(flags.serialize),
   });
 }
 

@@ -1,5 +1,10 @@
-/** The process state: key → bytes, kept in first-write order, persistent across swaps. */
-import { PraaSError, type StateKey } from "../protocol/index.js";
+/**
+ * The process state: key → bytes, kept in first-write order, persistent across swaps. Every put
+ * and delete takes the next number of one process-wide clock and stamps the key with it (an
+ * absent key has version 0), so optimistic transactions can tell whether what they read is
+ * still current, and commit all their writes in one synchronous step.
+ */
+import { PraaSError, type StateKey, type TxRead, type TxWrite } from "../protocol/index.js";
 
 /**
  * The bytes of state and undelivered messages a process may hold, shared by its state store and
@@ -44,6 +49,14 @@ export interface StateOp {
 interface Entry {
   value: Buffer;
   updatedAt: number;
+  /** The clock when the key was last written. */
+  version: number;
+}
+
+/** A value and the version it had when read; version 0 and no value: absent. */
+export interface VersionedValue {
+  value: Buffer | undefined;
+  version: number;
 }
 
 export class StateStore {
@@ -51,6 +64,8 @@ export class StateStore {
   /** Shared with the mailbox: what the process may still store. */
   readonly quota: StorageQuota;
   #bytes = 0;
+  /** The last version handed out. */
+  #clock = 0;
 
   constructor(quota = new StorageQuota()) {
     this.quota = quota;
@@ -60,22 +75,96 @@ export class StateStore {
     return this.#entries.get(key)?.value;
   }
 
+  read(key: string): VersionedValue {
+    const entry = this.#entries.get(key);
+    return { value: entry?.value, version: entry?.version ?? 0 };
+  }
+
+  version(key: string): number {
+    return this.#entries.get(key)?.version ?? 0;
+  }
+
   /** Stores `value`; STATE_FULL (and nothing changes) when it does not fit the quota. */
   put(key: string, value: Buffer, updatedAt = Date.now()): void {
-    const previous = this.#entries.get(key);
-    const growth = value.length - (previous?.value.length ?? 0);
-    this.quota.charge(growth, `state.put("${key.slice(0, 64)}")`);
-    this.#bytes += growth;
-    // Map.set keeps an existing key's position, so keys() stays in first-write order.
-    this.#entries.set(key, { value, updatedAt });
+    this.quota.charge(this.#growth(key, value), `state.put("${key.slice(0, 64)}")`);
+    this.#set(key, value, updatedAt);
   }
 
   delete(key: string): boolean {
+    this.#clock++;
     const previous = this.#entries.get(key);
     if (previous === undefined) return false;
     this.#bytes -= previous.value.length;
     this.quota.charge(-previous.value.length, "state.delete");
     return this.#entries.delete(key);
+  }
+
+  /** CONFLICT unless every read still has the version it was read at. */
+  validate(reads: readonly TxRead[]): void {
+    for (const { key, version } of reads) {
+      if (this.version(key) !== version) {
+        throw new PraaSError(
+          "CONFLICT",
+          `state key "${key.slice(0, 64)}" changed after the transaction read it`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Commits a transaction: CONFLICT when a read is stale, STATE_FULL when the writes together do
+   * not fit; either way nothing changes. Otherwise every write is applied, in this one
+   * synchronous step, so no other operation sees some of them without the others.
+   */
+  commit(reads: readonly TxRead[], writes: readonly TxWrite[]): void {
+    this.validate(reads);
+    const growth = writes.reduce((sum, { key, value }) => sum + this.#growth(key, value), 0);
+    this.quota.charge(growth, `a transaction writing ${writes.length} keys`);
+    const now = Date.now();
+    for (const { key, value } of writes) {
+      if (value === undefined) this.#remove(key);
+      else this.#set(key, Buffer.from(value), now);
+    }
+  }
+
+  /**
+   * Adds `delta` to the number stored at `key` (absent: 0) and stores the sum as a decimal
+   * string; BAD_REQUEST when the stored value is not a number. Returns the sum.
+   */
+  increment(key: string, delta: number): number {
+    const current = this.#entries.get(key)?.value.toString("utf8") ?? "0";
+    const number = current.trim() === "" ? Number.NaN : Number(current);
+    if (!Number.isFinite(number)) {
+      throw new PraaSError(
+        "BAD_REQUEST",
+        `state.increment("${key.slice(0, 64)}"): the stored value is not a number: ${JSON.stringify(current.slice(0, 64))}`,
+      );
+    }
+    const sum = number + delta;
+    if (!Number.isFinite(sum)) {
+      throw new PraaSError("BAD_REQUEST", `state.increment("${key.slice(0, 64)}") overflows`);
+    }
+    this.put(key, Buffer.from(String(sum), "utf8"));
+    return sum;
+  }
+
+  /** Bytes the store grows by when `key` takes `value` (undefined: is deleted). */
+  #growth(key: string, value: Uint8Array | undefined): number {
+    return (value?.length ?? 0) - (this.#entries.get(key)?.value.length ?? 0);
+  }
+
+  /** Writes an entry the quota was charged for already. */
+  #set(key: string, value: Buffer, updatedAt: number): void {
+    this.#bytes += this.#growth(key, value);
+    // Map.set keeps an existing key's position, so keys() stays in first-write order.
+    this.#entries.set(key, { value, updatedAt, version: ++this.#clock });
+  }
+
+  /** Deletes an entry whose bytes were uncharged already. */
+  #remove(key: string): void {
+    this.#clock++;
+    this.#bytes -= this.#entries.get(key)?.value.length ?? 0;
+    this.#entries.delete(key);
   }
 
   keys(): StateKey[] {

@@ -7,7 +7,9 @@ import {
   FrameType,
   PraaSError,
   SELF,
+  decodeCommit,
   decodeFields,
+  decodeReadSet,
   ensurePraaSError,
   type Frame,
   type ProcessList,
@@ -62,6 +64,10 @@ const handlers: Partial<Record<FrameType, Handler>> = {
     return { fields: deleted ? ["deleted"] : [] };
   },
   [FrameType.StateKeys]: (t) => ({ payload: json(t.state.keys()) }),
+  [FrameType.TxRead]: (t, [key = ""], readSet) => txRead(t, key, readSet),
+  [FrameType.TxCommit]: (t, _fields, record, from) => txCommit(t, record, from),
+  [FrameType.StateIncrement]: (t, [key = "", delta = ""], _payload, from) =>
+    increment(t, key, delta, from),
   [FrameType.MailPut]: (t, [destination = "", key = ""], value) =>
     mailPut(t, destination, key, value),
   [FrameType.MailGet]: (t, [source = "", key = "", timeout = ""], _payload, from) =>
@@ -87,6 +93,42 @@ export function answerWorkerCall(target: CallTarget, frame: Frame, link: FrameLi
       (reply) => link.reply(frame.id, reply?.payload, reply?.fields),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
     );
+}
+
+/**
+ * A transaction's read: refused with CONFLICT when an earlier read of the same transaction is
+ * stale already, so a function never sees a mix of states that never existed together.
+ */
+function txRead(t: CallTarget, key: string, readSet: Buffer): Reply {
+  t.state.validate(decodeReadSet(readSet));
+  const { value, version } = t.state.read(key);
+  const fields = value === undefined ? [String(version), "absent"] : [String(version)];
+  return { payload: value, fields };
+}
+
+/** Validates and applies a transaction in one synchronous step, then makes it durable. */
+async function txCommit(t: CallTarget, record: Buffer, from: FrameLink): Promise<Reply> {
+  const { reads, writes } = decodeCommit(record);
+  t.state.commit(reads, writes);
+  for (const { key } of writes) t.stateChanged(key, from);
+  await t.persist(writes.map(({ key }) => ({ key, value: t.state.get(key) })));
+  return undefined;
+}
+
+async function increment(
+  t: CallTarget,
+  key: string,
+  delta: string,
+  from: FrameLink,
+): Promise<Reply> {
+  const amount = Number(delta);
+  if (delta.trim() === "" || !Number.isFinite(amount)) {
+    throw new PraaSError("BAD_REQUEST", `increment by ${JSON.stringify(delta)}: not a number`);
+  }
+  const sum = String(t.state.increment(key, amount));
+  t.stateChanged(key, from);
+  await t.persist([{ key, value: t.state.get(key) }]);
+  return { payload: Buffer.from(sum, "utf8") };
 }
 
 async function mailPut(

@@ -11,8 +11,10 @@ import {
   encodeFields,
   ensurePraaSError,
   type Frame,
+  type SerializeSetting,
 } from "../protocol/index.js";
 import type { FrameLink } from "../transport/index.js";
+import { InputGate } from "./input-gate.js";
 import { WorkerHandle, type WorkerSpec } from "./worker-handle.js";
 
 /** How long a worker whose invocation timed out has to answer a ping before it counts as blocked. */
@@ -28,11 +30,22 @@ export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
   storageFree(): number;
   /** Reports pool events worth a log line. */
   log(message: string, fields?: Record<string, unknown>): void;
+  /** Functions whose invocations run one at a time (praas.json "serialize"); default none. */
+  serialize?: SerializeSetting;
+}
+
+/** One invocation as the pool runs it. */
+interface CallInfo {
+  fn: string;
+  id: string;
+  /** What is left of its deadline once a worker was picked. */
+  timeoutMs: number;
 }
 
 export class WorkerPool {
   readonly #options: PoolOptions;
   readonly #spec: WorkerSpec;
+  readonly #gate: InputGate;
   #workers: WorkerHandle[] = [];
   #functions: ReadonlySet<string> = new Set();
   #inflight = 0;
@@ -44,6 +57,7 @@ export class WorkerPool {
     this.#options = options;
     const heapMiB = Math.max(16, Math.floor(options.memoryMiB / options.workers));
     this.#spec = { ...options, heapMiB };
+    this.#gate = new InputGate(options.serialize ?? false);
   }
 
   /** Starts every worker; rejects with BUILD_FAILED when the application does not load. */
@@ -83,13 +97,36 @@ export class WorkerPool {
     }
     this.#inflight++;
     try {
-      // Pick synchronously when a worker is free, so concurrent calls see each other's load.
-      const worker = this.#leastLoaded() ?? (await this.#waitForWorker());
-      return await this.#run(worker, functionName, payload, invocationId);
+      return await this.#gated(functionName, payload, invocationId);
     } finally {
       this.#inflight--;
       if (this.#inflight === 0) this.#wakeIdle();
     }
+  }
+
+  /**
+   * Waits for the input gate when the function is serialized (the wait counts against the
+   * call's deadline), runs the call, and lets the next one in when it ends or times out.
+   */
+  async #gated(functionName: string, payload: Uint8Array, id: string): Promise<Buffer> {
+    const timeoutMs = this.#options.invocationTimeoutMs;
+    // The hot path stays as it was: no gate, no extra tick.
+    if (!this.#gate.gates(functionName))
+      return this.#dispatch({ fn: functionName, id, timeoutMs }, payload);
+    const queuedAt = Date.now();
+    const release = await this.#gate.enter(functionName, timeoutMs);
+    try {
+      const leftMs = Math.max(1, timeoutMs - (Date.now() - queuedAt));
+      return await this.#dispatch({ fn: functionName, id, timeoutMs: leftMs }, payload);
+    } finally {
+      release();
+    }
+  }
+
+  async #dispatch(call: CallInfo, payload: Uint8Array): Promise<Buffer> {
+    // Pick synchronously when a worker is free, so concurrent calls see each other's load.
+    const worker = this.#leastLoaded() ?? (await this.#waitForWorker());
+    return await this.#run(worker, call, payload);
   }
 
   /** Resolves once no invocation is running, or after `timeoutMs`; resolves whether it drained. */
@@ -125,7 +162,8 @@ export class WorkerPool {
     for (const worker of this.#workers) worker.child.kill("SIGKILL");
   };
 
-  async #run(worker: WorkerHandle, fn: string, payload: Uint8Array, id: string): Promise<Buffer> {
+  async #run(worker: WorkerHandle, call: CallInfo, payload: Uint8Array): Promise<Buffer> {
+    const { fn, id } = call;
     worker.inflight++;
     const free = String(this.#options.storageFree());
     const request = worker.link.request(FrameType.Invoke, encodeFields([fn, id, free]), payload);
@@ -133,23 +171,18 @@ export class WorkerPool {
     const done = (): void => void worker.inflight--;
     request.then(done, done);
     try {
-      return (await this.#withDeadline(request, worker, fn, id)).payload;
+      return (await this.#withDeadline(request, worker, call)).payload;
     } catch (error) {
       throw await this.#explain(error, worker, fn);
     }
   }
 
   /** The reply, or TIMEOUT at the deadline (the worker may still answer; that answer is dropped). */
-  #withDeadline(
-    request: Promise<Frame>,
-    worker: WorkerHandle,
-    fn: string,
-    id: string,
-  ): Promise<Frame> {
+  #withDeadline(request: Promise<Frame>, worker: WorkerHandle, call: CallInfo): Promise<Frame> {
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(
-        () => void this.#onDeadline(worker, fn, id).then(reject),
-        this.#options.invocationTimeoutMs,
+        () => void this.#onDeadline(worker, call.fn, call.id).then(reject),
+        call.timeoutMs,
       );
       request.then(
         (frame) => {

@@ -27,6 +27,7 @@ import type {
   ProcessLimits,
   ProcessStatus,
   ResourcesInfo,
+  SerializeSetting,
 } from "../protocol/index.js";
 
 export type { ConnectionInfo, ProcessStatus } from "../protocol/index.js";
@@ -43,6 +44,8 @@ export interface AppRecord {
   env?: AppEnv | undefined;
   /** What its workers may do beyond the defaults (`praas.json` "permissions"). */
   permissions?: AppPermissions | undefined;
+  /** Functions that run one invocation at a time per process (`praas.json` "serialize"). */
+  serialize?: SerializeSetting | undefined;
   /**
    * Shared by the application's processes to prove to each other that a mailbox message comes
    * from one of them. Made at the first deploy and kept across redeploys; never leaves the

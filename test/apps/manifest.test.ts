@@ -10,7 +10,7 @@ import { fixture, rejection, removeTempDirs, tempDir, writeApp } from "./helpers
 
 afterAll(removeTempDirs);
 
-const EMPTY = { defaults: {}, env: {}, permissions: NO_PERMISSIONS };
+const EMPTY = { defaults: {}, env: {}, permissions: NO_PERMISSIONS, serialize: false };
 
 function parseError(text: string): PraaSError {
   try {
@@ -31,6 +31,7 @@ describe("parseManifest", () => {
       defaults: { vcpus: 1.5, memory: 512 },
       env: {},
       permissions: NO_PERMISSIONS,
+      serialize: false,
     });
   });
 
@@ -60,8 +61,16 @@ describe("parseManifest", () => {
     });
   });
 
+  it("reads which functions run one invocation at a time", () => {
+    expect(parseManifest('{"serialize":true}').serialize).toBe(true);
+    expect(parseManifest('{"serialize":false}').serialize).toBe(false);
+    expect(parseManifest('{"serialize":["add","add","get"]}').serialize).toEqual(["add", "get"]);
+  });
+
   it.each([
     ["not JSON", "{name:", /invalid JSON/],
+    ["a serialize string", '{"serialize":"add"}', /"serialize" must be true, false or a list/],
+    ["a bad serialized name", '{"serialize":["a b"]}', /invalid "serialize" function name/],
     ["not an object", "[1]", /must be a JSON object/],
     ["a bad name", '{"name":"has space"}', /invalid application name/],
     ["a non-string main", '{"main":3}', /"main" must be a non-empty string/],

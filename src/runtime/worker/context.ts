@@ -20,11 +20,14 @@ import {
   type ProcessList,
   type ProcessState,
   type StateKey,
+  type Transaction,
+  type TransactionOptions,
   type Value,
 } from "../../protocol/index.js";
 import type { FrameLink } from "../../transport/index.js";
 import type { StateCache } from "./state-cache.js";
 import type { StorageBudget } from "./storage-budget.js";
+import { compareAndSet, increment, runTransaction, update } from "./transaction.js";
 
 /** The longest `get` timeout a timer can wait (Node fires longer ones after 1 ms). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -107,6 +110,32 @@ class State implements ProcessState {
 
   async keys(): Promise<StateKey[]> {
     return parseJson<StateKey[]>((await call(this.link, FrameType.StateKeys, [])).payload);
+  }
+
+  transaction<T>(
+    body: (tx: Transaction) => T | Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> {
+    return runTransaction(this, body, options);
+  }
+
+  increment(key: string, delta = 1): Promise<number> {
+    return increment(this, key, delta);
+  }
+
+  update(
+    key: string,
+    fn: (current: Uint8Array | undefined) => Value | undefined | Promise<Value | undefined>,
+  ): Promise<Uint8Array | undefined> {
+    return update(this, key, fn);
+  }
+
+  compareAndSet(
+    key: string,
+    expected: Value | undefined,
+    next: Value | undefined,
+  ): Promise<boolean> {
+    return compareAndSet(this, key, expected, next);
   }
 }
 
