@@ -2,8 +2,9 @@
  * A write-ahead log file: what a `log`-durability process has acknowledged since its last
  * snapshot. `append(ops)` resolves once the ops are on disk (write + fdatasync). Appends that
  * arrive while a write+sync is in flight wait and go together in the next one (group commit:
- * one sync for many appends). Each append is one record:
+ * one sync for many appends). The file is a head, then one record per append:
  *
+ *   head: "PRAASWAL" u32 epoch   (a new epoch each time the log is emptied into a snapshot)
  *   u32 bodyLength, u32 crc32(body), body = ops: u8 kind, then per kind
  *     1 put:      str key, f64 updatedAt, bytes value
  *     2 delete:   str key
@@ -14,7 +15,8 @@
  *
  * A crash can leave a torn last record (or garbage after it): replay stops at the first record
  * that is short or fails its CRC, and `open` truncates the file there, so the log is never
- * misread and later appends follow the last good record.
+ * misread and later appends follow the last good record. A file without a whole head (a crash
+ * while it was being emptied) holds nothing.
  */
 import { open, mkdir, type FileHandle } from "node:fs/promises";
 import path from "node:path";
@@ -30,6 +32,8 @@ export type WalOp =
 
 const KIND_CODES = { put: 1, delete: 2, mail: 3, taken: 4, returned: 5 } as const;
 const HEADER_BYTES = 8;
+const MAGIC = Buffer.from("PRAASWAL");
+const HEAD_BYTES = MAGIC.length + 4;
 
 interface Pending {
   record: Buffer;
@@ -38,6 +42,8 @@ interface Pending {
 }
 
 export interface ReplayResult {
+  /** The log's epoch; undefined when the file has no head (new, or emptied by a crash). */
+  epoch: number | undefined;
   ops: WalOp[];
   /** Bytes of whole, valid records; what follows (a torn tail) is dropped. */
   validBytes: number;
@@ -49,6 +55,7 @@ export class WriteAheadLog {
   readonly path: string;
   readonly #file: FileHandle;
   #size: number;
+  #epoch: number | undefined;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -57,15 +64,17 @@ export class WriteAheadLog {
   /** Records appended. */
   appends = 0;
 
-  private constructor(file: string, handle: FileHandle, size: number) {
+  private constructor(file: string, handle: FileHandle, replay: ReplayResult) {
     this.path = file;
     this.#file = handle;
-    this.#size = size;
+    this.#size = replay.validBytes;
+    this.#epoch = replay.epoch;
   }
 
   /**
    * Opens (creating it and its directory, owner-only) the log at `file`, reads what it holds
-   * and cuts a torn tail away. The ops are for the caller to apply, in order.
+   * and cuts a torn tail away. The ops are for the caller to apply, in order. A log without a
+   * head takes appends only after `reset(epoch)` gave it one.
    */
   static async open(file: string): Promise<{ wal: WriteAheadLog; replay: ReplayResult }> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -76,7 +85,7 @@ export class WriteAheadLog {
         await handle.truncate(replay.validBytes);
         await handle.datasync();
       }
-      return { wal: new WriteAheadLog(file, handle, replay.validBytes), replay };
+      return { wal: new WriteAheadLog(file, handle, replay), replay };
     } catch (error) {
       await handle.close();
       throw error;
@@ -88,9 +97,15 @@ export class WriteAheadLog {
     return this.#size;
   }
 
+  get epoch(): number | undefined {
+    return this.#epoch;
+  }
+
   /** Resolves once `ops` are on disk; they are one record, so replay sees all or none of them. */
   append(ops: readonly WalOp[]): Promise<void> {
     if (this.#closed) return Promise.reject(new PraaSError("UNAVAILABLE", "the log is closed"));
+    if (this.#epoch === undefined)
+      return Promise.reject(new PraaSError("INTERNAL", "the log has no epoch yet"));
     const record = encodeRecord(ops);
     return new Promise((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
@@ -98,12 +113,18 @@ export class WriteAheadLog {
     });
   }
 
-  /** Empties the log (its contents are in a stored snapshot now); waits for appends in flight. */
-  async reset(): Promise<void> {
+  /**
+   * Empties the log and starts `epoch` (its contents are in a stored snapshot now, which names
+   * the epoch it holds); waits for appends in flight.
+   */
+  async reset(epoch: number): Promise<void> {
     await this.#idle();
     await this.#file.truncate(0);
-    await this.#file.datasync();
     this.#size = 0;
+    await this.#writeAt(encodeHead(epoch), 0);
+    await this.#file.datasync();
+    this.#size = HEAD_BYTES;
+    this.#epoch = epoch;
   }
 
   async close(): Promise<void> {
@@ -151,10 +172,20 @@ export class WriteAheadLog {
   }
 }
 
+export function encodeHead(epoch: number): Buffer {
+  const head = Buffer.alloc(HEAD_BYTES);
+  MAGIC.copy(head);
+  head.writeUInt32LE(epoch, MAGIC.length);
+  return head;
+}
+
 /** Reads a whole log: the ops of every valid record before the first torn or corrupt one. */
 export function decodeLog(bytes: Buffer): ReplayResult {
   const ops: WalOp[] = [];
-  let at = 0;
+  if (bytes.length < HEAD_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
+    return { epoch: undefined, ops, validBytes: 0, droppedBytes: bytes.length };
+  const epoch = bytes.readUInt32LE(MAGIC.length);
+  let at = HEAD_BYTES;
   for (;;) {
     const body = recordBody(bytes, at);
     const decoded = body && decodeOps(body);
@@ -162,7 +193,7 @@ export function decodeLog(bytes: Buffer): ReplayResult {
     ops.push(...decoded);
     at += HEADER_BYTES + (body?.length ?? 0);
   }
-  return { ops, validBytes: at, droppedBytes: bytes.length - at };
+  return { epoch, ops, validBytes: at, droppedBytes: bytes.length - at };
 }
 
 /** The body of the record at `at`, or undefined when it is short or fails its checksum. */

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WriteAheadLog, decodeLog, encodeRecord, type WalOp } from "../../src/runtime/wal.js";
+import {
+  WriteAheadLog,
+  decodeLog,
+  encodeHead,
+  encodeRecord,
+  type WalOp,
+} from "../../src/runtime/wal.js";
 
 let dir: string;
 let files = 0;
@@ -34,6 +40,13 @@ function plain(ops: readonly WalOp[]): unknown[] {
   return ops.map((op) => ("value" in op ? { ...op, value: op.value.toString("hex") } : op));
 }
 
+/** A new log, ready for appends (epoch 1). */
+async function create(file: string): Promise<WriteAheadLog> {
+  const { wal } = await WriteAheadLog.open(file);
+  await wal.reset(1);
+  return wal;
+}
+
 async function reopen(file: string): Promise<WalOp[]> {
   const { wal, replay } = await WriteAheadLog.open(file);
   await wal.close();
@@ -43,7 +56,7 @@ async function reopen(file: string): Promise<WalOp[]> {
 describe("write-ahead log", () => {
   it("replays every kind of op in append order after a reopen", async () => {
     const file = nextFile();
-    const { wal } = await WriteAheadLog.open(file);
+    const wal = await create(file);
     await wal.append(everyKind.slice(0, 2));
     await wal.append(everyKind.slice(2));
     await wal.close();
@@ -52,7 +65,7 @@ describe("write-ahead log", () => {
 
   it("group-commits concurrent appends: fewer syncs than appends, all on disk", async () => {
     const file = nextFile();
-    const { wal } = await WriteAheadLog.open(file);
+    const wal = await create(file);
     const ops = Array.from({ length: 64 }, (_, i): WalOp => ({ kind: "delete", key: `k${i}` }));
     await Promise.all(ops.map((op) => wal.append([op])));
     expect(wal.appends).toBe(64);
@@ -63,7 +76,7 @@ describe("write-ahead log", () => {
 
   it("drops a torn tail, truncates it away, and appends after the last good record", async () => {
     const file = nextFile();
-    const { wal } = await WriteAheadLog.open(file);
+    const wal = await create(file);
     await wal.append([everyKind[0]!]);
     await wal.append([everyKind[3]!]);
     await wal.close();
@@ -82,19 +95,35 @@ describe("write-ahead log", () => {
     const first = encodeRecord([everyKind[0]!]);
     const second = encodeRecord([everyKind[3]!]);
     second[second.length - 1]! ^= 0xff;
-    await writeFile(file, Buffer.concat([first, second, encodeRecord([everyKind[2]!])]));
+    const rest = [first, second, encodeRecord([everyKind[2]!])];
+    await writeFile(file, Buffer.concat([encodeHead(1), ...rest]));
     expect(plain(await reopen(file))).toEqual(plain([everyKind[0]!]));
-    expect((await readFile(file)).length).toBe(first.length);
+    expect((await readFile(file)).length).toBe(encodeHead(1).length + first.length);
   });
 
-  it("reset empties the log", async () => {
+  it("reset empties the log and starts the epoch it is given", async () => {
     const file = nextFile();
-    const { wal } = await WriteAheadLog.open(file);
+    const wal = await create(file);
     await wal.append(everyKind);
-    await wal.reset();
+    await wal.reset(2);
     await wal.append([everyKind[2]!]);
     await wal.close();
-    expect(plain(await reopen(file))).toEqual(plain([everyKind[2]!]));
+    const { wal: again, replay } = await WriteAheadLog.open(file);
+    await again.close();
+    expect(replay.epoch).toBe(2);
+    expect(plain(replay.ops)).toEqual(plain([everyKind[2]!]));
+  });
+
+  it("a file without a whole head holds nothing and takes no appends until reset", async () => {
+    const file = nextFile();
+    const wal = await create(file);
+    await wal.append(everyKind);
+    await wal.close();
+    await truncate(file, 5);
+    const { wal: again, replay } = await WriteAheadLog.open(file);
+    expect(replay).toMatchObject({ epoch: undefined, ops: [], droppedBytes: 5 });
+    await expect(again.append(everyKind)).rejects.toMatchObject({ code: "INTERNAL" });
+    await again.close();
   });
 
   it("property: a log cut at any byte replays exactly a prefix of the appended ops", async () => {
@@ -119,17 +148,18 @@ describe("write-ahead log", () => {
         fc.double({ min: 0, max: 1, noNaN: true }),
         async (appended, at) => {
           const file = nextFile();
-          const { wal } = await WriteAheadLog.open(file);
+          const wal = await create(file);
           await Promise.all(appended.map((ops) => wal.append(ops)));
           await wal.close();
           const whole = await readFile(file);
-          const cut = Math.floor(at * whole.length);
+          const head = encodeHead(1).length;
+          const cut = head + Math.floor(at * (whole.length - head));
           await truncate(file, cut);
           const replayed = await reopen(file);
           const ops = appended.flat();
           expect(plain(replayed)).toEqual(plain(ops.slice(0, replayed.length)));
           // Exactly the whole records before the cut: a cut at a record boundary loses nothing more.
-          const wholeRecords = recordsWithin(appended, cut);
+          const wholeRecords = recordsWithin(appended, cut - head);
           expect(replayed.length).toBe(wholeRecords);
           await rm(file);
         },
@@ -139,7 +169,12 @@ describe("write-ahead log", () => {
   });
 
   it("decodes an empty log as nothing", () => {
-    expect(decodeLog(Buffer.alloc(0))).toEqual({ ops: [], validBytes: 0, droppedBytes: 0 });
+    expect(decodeLog(Buffer.alloc(0))).toEqual({
+      epoch: undefined,
+      ops: [],
+      validBytes: 0,
+      droppedBytes: 0,
+    });
   });
 });
 
