@@ -136,9 +136,9 @@ export class ProcessManager {
   /**
    * Resumes a swapped or failed process: from its stored state (a failed one that was never
    * swapped starts empty), plus, under `log` durability, its write-ahead log. The stored state
-   * of a `memory` process is deleted only once the new process has registered and its record is
-   * active: a resume that fails at any step before leaves the record as it was and the state in
-   * place, to be resumed again. A `log` process keeps it: it is the base its log replays over.
+   * is kept: a resume that fails leaves the record as it was, to be resumed again, and after a
+   * crash the process comes back from it (under `log`, with its log replayed over it). The next
+   * swap replaces it; deleting the process removes it.
    */
   async resume(app: string, name: string): Promise<ProcessRecord> {
     const { store, blobs } = this.#deps;
@@ -156,7 +156,6 @@ export class ProcessManager {
           from === "failed" ? "failed" : "swapped",
         ).catch(() => undefined);
       });
-      if (restore && record.durability !== "log") await this.#dropSnapshot(app, name, "resumed");
       return active;
     });
   }
@@ -494,16 +493,6 @@ export class ProcessManager {
       return await current;
     } finally {
       if (this.#operations.get(id) === settled) this.#operations.delete(id);
-    }
-  }
-
-  /** The stored state of a resumed process is no longer needed once its record is active. */
-  async #dropSnapshot(app: string, name: string, why: string): Promise<void> {
-    try {
-      await this.#deps.blobs.delete(snapshotKey(app, name));
-    } catch (error) {
-      // Harmless: the next swap overwrites it, and a new process of this name removes it.
-      this.#deps.log.warn({ app, name, why, err: String(error) }, "could not delete swapped state");
     }
   }
 

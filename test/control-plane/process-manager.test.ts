@@ -55,7 +55,8 @@ describe.each(["memory", "redis"] as const)(
       expect(resumed.status).toBe("active");
       const got = await h.plane.invoke(APP, "get", Buffer.from("k"), "ghost-saved");
       expect(got.output.toString()).toBe("saved");
-      expect(await h.blobs.stat(`swaps/${APP}/ghost-saved`)).toBeUndefined();
+      // Kept: a crash of the resumed process brings it back from there.
+      expect(await h.blobs.stat(`swaps/${APP}/ghost-saved`)).toBeDefined();
     });
 
     it("resumes a failed process without a snapshot, empty, and keeps its last failure", async () => {
