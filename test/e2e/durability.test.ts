@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProcessStatus } from "../../src/protocol/index.js";
 import { PraaS, type ProcessConnection } from "../../src/sdk/index.js";
 import { makeTempDir, text } from "../helpers/process-harness.js";
-import { startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+import { cli, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 
 const APP = "durable";
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -124,6 +124,29 @@ describe("durability log", () => {
     await crash("d3", conn);
     expect(await dump("d3")).toEqual({ before: "swap", after: "resume" });
     await client.deleteProcess(APP, "d3");
+  });
+});
+
+describe("choosing durability", () => {
+  it("praas process create --durability log sets it; GET and list show it; unknown modes are refused", async () => {
+    const args = ["process", "create", APP, "c1", "--url", praas.url];
+    const created = await cli([...args, "--durability", "log", "--json"]);
+    expect(created.code).toBe(0);
+    expect((JSON.parse(created.stdout) as { durability: string }).durability).toBe("log");
+    expect((await client.getProcess(APP, "c1")).info.durability).toBe("log");
+    const listed = await client.listProcesses(APP);
+    expect(listed.active.find((p) => p.name === "c1")?.durability).toBe("log");
+
+    const typo = await cli([...args, "--durability", "disk"]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain("--durability must be one of memory, log");
+    const response = await fetch(`${praas.url}/apps/${APP}/processes/c2`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ durability: "disk" }),
+    });
+    expect(response.status).toBe(400);
+    await client.deleteProcess(APP, "c1");
   });
 });
 
