@@ -236,6 +236,7 @@ export class CloudProcess implements CallTarget {
     await this.#dataPlane.close();
     this.peers.closeAll();
     await this.#sandbox.remove();
+    if (this.walStats) this.#log.info(this.walStats, "write-ahead log closed");
     await this.#wal?.close().catch(() => undefined);
   }
 

@@ -1,8 +1,8 @@
 /**
  * A write-ahead log file: what a `log`-durability process has acknowledged since its last
  * snapshot. `append(ops)` resolves once the ops are on disk (write + fdatasync). Appends that
- * arrive while a write+sync is in flight wait and go together in the next one (group commit:
- * one sync for many appends). The file is a head, then one record per append:
+ * arrive while a write+sync is in flight (or in the same turn of the event loop as the first)
+ * wait and go together in the next one (group commit: one sync for many appends). The file is a head, then one record per append:
  *
  *   head: "PRAASWAL" u32 epoch   (a new epoch each time the log is emptied into a snapshot)
  *   u32 bodyLength, u32 crc32(body), body = ops: u8 kind, then per kind
@@ -138,6 +138,9 @@ export class WriteAheadLog {
   }
 
   async #flushAll(): Promise<void> {
+    // The first sync waits for the end of this turn of the event loop: the appends of every
+    // frame one socket read brought (e.g. 64 writers' next puts) share it.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];

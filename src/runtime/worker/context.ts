@@ -90,7 +90,9 @@ class State implements ProcessState {
     }
     this.cache.write(key, bytes);
     const sent = call(this.link, FrameType.StatePut, [key], bytes);
-    this.link.flush();
+    // A durable put waits for its answer anyway: leave it in this tick's batch, so concurrent
+    // puts reach the process in one write and share one sync of its log.
+    if (!this.durable) this.link.flush();
     sent.catch(() => this.cache.forget(key));
     this.budget.track(sent);
     return this.durable ? sent.then(() => undefined) : Promise.resolve();
