@@ -93,6 +93,18 @@ describe("durability log", () => {
     });
   });
 
+  it("keeps a message from a peer it acknowledged across a SIGKILL", async () => {
+    const receiver = await client.createProcess(APP, "r1", { durability: "log" });
+    const sender = await (await client.createProcess(APP, "s1")).connect();
+    expect(text(await sender.invoke("sendTo", "r1:note=from-s1"))).toBe("ok");
+    await crash("r1", await receiver.connect());
+    const output = await client.invoke(APP, "receive", "note", { process: "r1" });
+    expect(text(output)).toBe("from-s1");
+    await sender.close();
+    await client.deleteProcess(APP, "s1");
+    await client.deleteProcess(APP, "r1");
+  });
+
   it("drops a log tail torn mid-record, and logs on after the last whole record", async () => {
     const proc = await client.createProcess(APP, "d2", { durability: "log" });
     let conn = await proc.connect();
