@@ -113,8 +113,8 @@ export class CloudProcess implements CallTarget {
   /**
    * Restores state (with --restore: the snapshot; under durability "log": then the write-ahead
    * log over it), starts the workers, then opens the data plane. The stored snapshot is kept:
-   * the control plane deletes it (for a "memory" process) once this process is registered and
-   * its record is active, so a resume that fails at any later step can be retried from it.
+   * a resume that fails at any later step can be retried from it, and a crash comes back to it
+   * (the next swap replaces it).
    */
   async start(): Promise<void> {
     this.#memory.start(); // before the workers, so they start inside the process's cgroup
