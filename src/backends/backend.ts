@@ -11,8 +11,16 @@
  *   is gone; stopping an unknown or finished id resolves.
  * - Every process that ends, for any reason, is reported once through `onExit`.
  * - `shutdown` stops every process this backend started.
+ * - A process with durability `log` keeps its write-ahead log where the backend puts it (the
+ *   local backend: a file under its data dir); `deleteLog` removes it (a missing log is fine).
  */
-import type { AppEnv, AppPermissions, ProcessLimits, SerializeSetting } from "../protocol/index.js";
+import type {
+  AppEnv,
+  AppPermissions,
+  Durability,
+  ProcessLimits,
+  SerializeSetting,
+} from "../protocol/index.js";
 
 export interface ProcessSpec {
   app: string;
@@ -40,6 +48,8 @@ export interface ProcessSpec {
   invocationTimeoutMs?: number;
   /** The process's own limits (absent keys: the runtime's defaults). */
   limits?: ProcessLimits | undefined;
+  /** Default "memory"; "log" gets a write-ahead log from the backend. */
+  durability?: Durability;
   maxPayloadBytes?: number;
 }
 
@@ -62,6 +72,8 @@ export interface ProcessBackend {
   start(spec: ProcessSpec): Promise<StartedProcess>;
   stop(backendId: string, graceMs?: number): Promise<void>;
   onExit(listener: (exit: ExitInfo) => void): void;
+  /** Removes the write-ahead log of `app/name` (when the process is deleted or re-created). */
+  deleteLog?(app: string, name: string): Promise<void>;
   /** Backend ids of the processes running now. */
   running(): string[];
   shutdown(): Promise<void>;

@@ -8,10 +8,12 @@
  * of its own (see launch.ts): a Ctrl-C meant for the control plane does not reach it, and when
  * it exits, for any reason, its whole group (workers, whatever its functions started) is killed.
  * `stop` sends SIGTERM first, on which a process with a control link swaps its state out.
+ * A process with durability `log` keeps its write-ahead log at `<dataDir>/wal/<app>/<name>.wal`
+ * (owner-only directories), on this host's disk like the disk blob store.
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, mkdir, rename, writeFile } from "node:fs/promises";
+import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { BlobStoreConfig } from "../storage/index.js";
 import { launchProcess } from "../runtime/launch.js";
@@ -64,6 +66,7 @@ export class LocalBackend implements ProcessBackend {
       ...(spec.serialize === undefined ? {} : { serialize: spec.serialize }),
       ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
       limits: spec.limits ?? {},
+      ...this.#durability(spec),
       ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
       logLevel: this.#options.logLevel ?? "warn",
     });
@@ -80,6 +83,19 @@ export class LocalBackend implements ProcessBackend {
     const timer = setTimeout(() => entry.child.kill("SIGKILL"), graceMs);
     await entry.exited;
     clearTimeout(timer);
+  }
+
+  async deleteLog(app: string, name: string): Promise<void> {
+    await rm(this.#walPath(app, name), { force: true });
+  }
+
+  #durability(spec: ProcessSpec): { durability?: "log"; walPath?: string } {
+    if (spec.durability !== "log") return {};
+    return { durability: "log", walPath: this.#walPath(spec.app, spec.name) };
+  }
+
+  #walPath(app: string, name: string): string {
+    return path.join(this.#options.dataDir, "wal", app, `${name}.wal`);
   }
 
   onExit(listener: (exit: ExitInfo) => void): void {

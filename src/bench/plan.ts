@@ -20,6 +20,13 @@ export interface Plan {
   coldStarts: number;
   swapMiB: number[];
   swapRepetitions(mib: number): number;
+  /** Concurrent writers of the durable-put experiment; puts per writer. */
+  durableWriters: number[];
+  durablePutsPerWriter(writers: number): number;
+  /** State a killed process recovers: keys of `recoveryValueBytes` each. */
+  recoveryKeys: number;
+  recoveryValueBytes: number;
+  recoveryRepetitions: number;
 }
 
 const ALL_SIZES = [10, KIB, 100 * KIB, MIB, 5 * MIB];
@@ -45,6 +52,11 @@ const FULL: Plan = {
   coldStarts: 10,
   swapMiB: [1, 10, 100],
   swapRepetitions: (mib) => (mib >= 100 ? 5 : 10),
+  durableWriters: [1, 64],
+  durablePutsPerWriter: (writers) => (writers === 1 ? 1000 : 50),
+  recoveryKeys: 10_000,
+  recoveryValueBytes: Math.ceil((100 * MIB) / 10_000),
+  recoveryRepetitions: 5,
 };
 
 const QUICK: Plan = {
@@ -57,6 +69,8 @@ const QUICK: Plan = {
   coldStarts: 5,
   swapMiB: [1, 10],
   swapRepetitions: () => 3,
+  durablePutsPerWriter: (writers) => (writers === 1 ? 200 : 10),
+  recoveryRepetitions: 2,
 };
 
 /** Just enough to prove that every experiment runs and reports. */
@@ -73,6 +87,11 @@ const SMOKE: Plan = {
   coldStarts: 1,
   swapMiB: [1],
   swapRepetitions: () => 1,
+  durableWriters: [1, 4],
+  durablePutsPerWriter: () => 5,
+  recoveryKeys: 100,
+  recoveryValueBytes: KIB,
+  recoveryRepetitions: 1,
 };
 
 export function planFor(mode: Mode): Plan {

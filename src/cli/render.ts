@@ -60,9 +60,11 @@ export function renderProcess(info: ProcessInfo): string {
     ["status", info.status],
     ["resources", `${info.resources.vcpus} vCPU, ${info.resources.memory} MiB`],
     ["limits", formatLimits(info.limits)],
+    ["durability", info.durability],
     ["endpoint", endpoint(info)],
     ["state size", stateSize(info)],
     ["error", info.error],
+    ["last failure", info.lastFailure && `${info.lastFailure.at}: ${info.lastFailure.reason}`],
     ["created", info.createdAt],
     ["updated", info.updatedAt],
   ]);

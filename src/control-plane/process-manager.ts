@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import {
   NO_PERMISSIONS,
   PraaSError,
+  parseDurability,
   type CreateProcessBody,
   type ProcessStatus,
 } from "../protocol/index.js";
@@ -16,6 +17,7 @@ import type {
   AppRecord,
   BlobStore,
   MetadataStore,
+  ProcessPatch,
   ProcessRecord,
   Resources,
 } from "../storage/index.js";
@@ -75,6 +77,7 @@ export class ProcessManager {
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
     const resources = resolveResources(body, appRecord.defaults, config);
     const limits = resolveProcessLimits(body, appRecord.defaults);
+    const durability = body.durability === undefined ? "memory" : parseDurability(body.durability);
     const now = Date.now();
     const record: ProcessRecord = {
       app,
@@ -82,6 +85,7 @@ export class ProcessManager {
       status: "allocating",
       resources,
       limits,
+      durability,
       secret: randomBytes(24).toString("base64url"),
       autoAllocated: auto,
       createdAt: now,
@@ -92,7 +96,7 @@ export class ProcessManager {
       throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
     }
     return this.#exclusive(app, name, async () => {
-      await this.#dropLeftoverSnapshot(app, name).catch(async (error: unknown) => {
+      await this.#dropLeftovers(app, name).catch(async (error: unknown) => {
         await store.deleteProcess(app, name);
         throw error;
       });
@@ -130,23 +134,20 @@ export class ProcessManager {
   }
 
   /**
-   * Resumes a swapped (or failed, with stored state) process. The stored state is deleted only
-   * once the new process has registered and its record is active: a resume that fails at any
-   * step before leaves the record as it was and the state in place, to be resumed again.
+   * Resumes a swapped or failed process: from its stored state (a failed one that was never
+   * swapped starts empty), plus, under `log` durability, its write-ahead log. The stored state
+   * is kept: a resume that fails leaves the record as it was, to be resumed again, and after a
+   * crash the process comes back from it (under `log`, with its log replayed over it). The next
+   * swap replaces it; deleting the process removes it.
    */
   async resume(app: string, name: string): Promise<ProcessRecord> {
     const { store, blobs } = this.#deps;
     const record = await getProcessOrThrow(store, app, name);
-    if (record.status === "failed" && !(await blobs.stat(snapshotKey(app, name)))) {
-      throw new PraaSError(
-        "INVALID_STATE",
-        `process ${app}/${name} failed and has no swapped state to resume`,
-      );
-    }
     const from = record.status;
     return this.#exclusive(app, name, async () => {
       await transition(store, app, name, ["swapped", "failed"], "resuming");
-      const active = await this.#activate(record, "resuming", true, async () => {
+      const restore = from !== "failed" || (await blobs.stat(snapshotKey(app, name))) !== undefined;
+      const active = await this.#activate(record, "resuming", restore, async () => {
         await transition(
           store,
           app,
@@ -155,14 +156,13 @@ export class ProcessManager {
           from === "failed" ? "failed" : "swapped",
         ).catch(() => undefined);
       });
-      await this.#dropSnapshot(app, name, "resumed");
       return active;
     });
   }
 
   /**
-   * Active already, or resumed (from swapped, or from failed when its state was swapped out),
-   * or (while another call resumes or allocates it) waited for. A resume that fails answers
+   * Active already, or resumed (from swapped or failed), or (while another call resumes or
+   * allocates it) waited for. A resume that fails answers
    * with its own error at once.
    */
   async ensureActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
@@ -191,6 +191,7 @@ export class ProcessManager {
     if (record.status === "active") await this.#stop(record);
     if (record.status === "failed") await this.#stopIfAlive(record);
     await blobs.delete(snapshotKey(app, name));
+    await this.#deps.backend.deleteLog?.(app, name);
     await store.deleteProcess(app, name);
   }
 
@@ -204,10 +205,9 @@ export class ProcessManager {
     )
       return;
     this.#deps.log.warn({ app, name, reason }, "process failed");
-    await transition(this.#deps.store, app, name, ["active"], "failed", {
-      error: reason,
-      connection: undefined,
-    }).catch(() => undefined);
+    await transition(this.#deps.store, app, name, ["active"], "failed", failedPatch(reason)).catch(
+      () => undefined,
+    );
   }
 
   /** A control link closed: unless the process registers again at once, it failed. */
@@ -339,10 +339,8 @@ export class ProcessManager {
       await transition(this.#deps.store, app, name, ["resuming"], "swapped");
       return;
     }
-    await transition(this.#deps.store, app, name, [status], "failed", {
-      error: `${status === "allocating" ? "allocation" : "resume"} interrupted`,
-      connection: undefined,
-    });
+    const reason = `${status === "allocating" ? "allocation" : "resume"} interrupted`;
+    await transition(this.#deps.store, app, name, [status], "failed", failedPatch(reason));
   }
 
   /**
@@ -367,10 +365,8 @@ export class ProcessManager {
       return;
     }
     // Not stopped: a process that is only re-dialling comes back as active (failed → active).
-    await transition(store, app, name, ["swapping"], "failed", {
-      error: `swap failed and the process is gone: ${reason}`,
-      connection: undefined,
-    });
+    const why = `swap failed and the process is gone: ${reason}`;
+    await transition(store, app, name, ["swapping"], "failed", failedPatch(why));
   }
 
   /** A registration nobody waited for: a process reconnecting, e.g. after a control-plane restart. */
@@ -476,6 +472,7 @@ export class ProcessManager {
       controlAddress: this.#deps.controlAddress(),
       invocationTimeoutMs: config.invocationTimeoutMs,
       limits: { ...record.limits },
+      durability: record.durability ?? "memory",
       maxPayloadBytes: config.bodyLimitBytes,
     };
   }
@@ -499,23 +496,15 @@ export class ProcessManager {
     }
   }
 
-  /** The stored state of a resumed process is no longer needed once its record is active. */
-  async #dropSnapshot(app: string, name: string, why: string): Promise<void> {
-    try {
-      await this.#deps.blobs.delete(snapshotKey(app, name));
-    } catch (error) {
-      // Harmless: the next swap overwrites it, and a new process of this name removes it.
-      this.#deps.log.warn({ app, name, why, err: String(error) }, "could not delete swapped state");
-    }
-  }
-
   /**
    * A new process must never start from the state of an earlier one of the same name (e.g. a
-   * snapshot an orphaned process wrote after its record was deleted): remove any leftover.
+   * snapshot an orphaned process wrote after its record was deleted, or its write-ahead log):
+   * remove any leftover.
    */
-  async #dropLeftoverSnapshot(app: string, name: string): Promise<void> {
+  async #dropLeftovers(app: string, name: string): Promise<void> {
     if (await this.#deps.blobs.delete(snapshotKey(app, name)))
       this.#deps.log.warn({ app, name }, "removed swapped state left by an earlier process");
+    await this.#deps.backend.deleteLog?.(app, name);
   }
 
   async #stop(record: ProcessRecord): Promise<void> {
@@ -529,6 +518,11 @@ export class ProcessManager {
   #waitActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
     return waitForStatus(this.#deps.store, app, name, "active", timeoutMs);
   }
+}
+
+/** A record becoming failed: why, now and kept for later (lastFailure), and no connection. */
+function failedPatch(reason: string): ProcessPatch {
+  return { error: reason, lastFailure: { at: Date.now(), reason }, connection: undefined };
 }
 
 /** What every process of the application gets: its environment, permissions and peer secret. */

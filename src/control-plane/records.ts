@@ -20,12 +20,17 @@ export function toProcessInfo(record: ProcessRecord): ProcessInfo {
     status: record.status,
     resources: { ...record.resources },
     limits: { ...record.limits },
+    durability: record.durability ?? "memory",
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };
   if (record.connection && record.status === "active") info.connection = { ...record.connection };
   if (record.stateSize !== undefined) info.stateSize = record.stateSize;
   if (record.error !== undefined) info.error = record.error;
+  if (record.lastFailure !== undefined) {
+    const { at, reason } = record.lastFailure;
+    info.lastFailure = { at: new Date(at).toISOString(), reason };
+  }
   return info;
 }
 

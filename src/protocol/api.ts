@@ -3,7 +3,7 @@
  * CLI. Errors are always `{ "error": { "code", "message", "errorName"? } }` with the HTTP status
  * from {@link HTTP_STATUS}.
  */
-import type { ErrorCode, ErrorRecord } from "./errors.js";
+import { PraaSError, type ErrorCode, type ErrorRecord } from "./errors.js";
 import type { ProcessLimits } from "./limits.js";
 
 /** Every process status, in lifecycle order (the one list: types, schemas and tests use it). */
@@ -18,6 +18,32 @@ export const PROCESS_STATUSES = [
 ] as const;
 
 export type ProcessStatus = (typeof PROCESS_STATUSES)[number];
+
+/**
+ * What survives a crash of the process: `memory`, its state as of its last swap; `log`, every
+ * acknowledged write (appended to a write-ahead log before it is acknowledged).
+ */
+export const DURABILITY_MODES = ["memory", "log"] as const;
+
+export type Durability = (typeof DURABILITY_MODES)[number];
+
+/** `value` as a durability; BAD_REQUEST naming the choices otherwise. */
+export function parseDurability(value: unknown, where = "durability"): Durability {
+  if (!DURABILITY_MODES.includes(value as Durability)) {
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `${where} must be one of ${DURABILITY_MODES.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as Durability;
+}
+
+/** The last time a process was lost unexpectedly (kept after it came back). */
+export interface FailureInfo {
+  /** ISO time. */
+  at: string;
+  reason: string;
+}
 
 export interface ResourcesInfo {
   vcpus: number;
@@ -54,12 +80,15 @@ export interface ProcessInfo {
   resources: ResourcesInfo;
   /** The limits set for this process (its own, else its application's); absent keys: defaults. */
   limits: ProcessLimits;
+  durability: Durability;
   /** Present while active. */
   connection?: ConnectionInfo;
   /** Bytes of swapped state, once swapped. */
   stateSize?: number;
   /** Why the process failed, when failed. */
   error?: string;
+  /** The last unexpected loss of the process, if any; stays after it was resumed. */
+  lastFailure?: FailureInfo;
   createdAt: string;
   updatedAt: string;
 }
@@ -77,6 +106,8 @@ export interface CreateProcessBody {
   memory?: number;
   /** Per key, over the application's default limits. */
   limits?: ProcessLimits;
+  /** Default `memory`. */
+  durability?: Durability;
 }
 
 export interface ErrorBody {

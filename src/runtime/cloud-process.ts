@@ -12,6 +12,7 @@ import { DataPlaneServer } from "./dataplane-server.js";
 import { Mailbox } from "./mailbox.js";
 import { Peers } from "./peers.js";
 import { decodeSnapshot, encodeSnapshot, type StateEntry } from "./snapshot.js";
+import { WriteAheadLog, type ReplayResult, type WalOp } from "./wal.js";
 import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
@@ -37,6 +38,8 @@ export class CloudProcess implements CallTarget {
   readonly #dataPlane: DataPlaneServer;
   readonly #blobs: BlobStore;
   readonly #log: Logger;
+  /** The write-ahead log, under durability "log", once start() opened it. */
+  #wal: WriteAheadLog | undefined;
   #status: RuntimeStatus = "starting";
   /** Set once a swap-out took its snapshot: deliveries would be lost, so they are refused. */
   #sealed = false;
@@ -55,7 +58,7 @@ export class CloudProcess implements CallTarget {
     this.#log = log;
     const quota = new StorageQuota(config.maxStoredBytes);
     this.state = new StateStore(quota);
-    this.mailbox = new Mailbox(quota);
+    this.mailbox = new Mailbox(quota, (ops) => this.#journal(ops));
     this.#memory = this.#createMemoryGuard();
     this.peers = new Peers(
       {
@@ -101,17 +104,24 @@ export class CloudProcess implements CallTarget {
     return `swaps/${this.config.application}/${this.config.name}`;
   }
 
+  /** The write-ahead log's counters, under durability "log". */
+  get walStats(): { appends: number; syncs: number; bytes: number } | undefined {
+    const wal = this.#wal;
+    return wal && { appends: wal.appends, syncs: wal.syncs, bytes: wal.size };
+  }
+
   /**
-   * Restores state (with --restore), starts the workers, then opens the data plane. The stored
-   * snapshot is kept: the control plane deletes it once this process is registered and its
-   * record is active, so a resume that fails at any later step can be retried from it.
+   * Restores state (with --restore: the snapshot; under durability "log": then the write-ahead
+   * log over it), starts the workers, then opens the data plane. The stored snapshot is kept:
+   * a resume that fails at any later step can be retried from it, and a crash comes back to it
+   * (the next swap replaces it).
    */
   async start(): Promise<void> {
     this.#memory.start(); // before the workers, so they start inside the process's cgroup
     // Both settle before a failure is reported, so stopping never races workers still starting.
     const [functions] = await allSettled([
       this.#sandbox.prepare().then(() => this.#pool.start()),
-      this.config.restore ? this.#restore() : Promise.resolve(),
+      this.#restoreAll(),
     ]);
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
     this.#status = "active";
@@ -136,9 +146,18 @@ export class CloudProcess implements CallTarget {
     this.#pool.broadcast(FrameType.StateChanged, encodeFields([key]), from);
   }
 
-  /** Under `memory` durability (the only one yet), applied changes are all there is. */
-  persist(_ops: readonly StateOp[]): Promise<void> {
-    return Promise.resolve();
+  /** Under "log", resolves once the changes are in the write-ahead log on disk; at once otherwise. */
+  persist(ops: readonly StateOp[]): Promise<void> {
+    // The log's own time: the store's updatedAt is not visible here; a replay may differ by a ms.
+    const now = Date.now();
+    return this.#journal(ops.map((op) => stateWalOp(op, now)));
+  }
+
+  #journal(ops: WalOp[]): Promise<void> {
+    if (this.config.durability === "memory") return Promise.resolve();
+    if (this.#wal === undefined)
+      return Promise.reject(new PraaSError("UNAVAILABLE", "the write-ahead log is not open"));
+    return this.#wal.append(ops);
   }
 
   processes(): { active: string[]; swapped: string[] } {
@@ -167,6 +186,7 @@ export class CloudProcess implements CallTarget {
       throw ensureStorageError(error, this.snapshotKey);
     }
     this.#status = "swapped";
+    await this.#foldLog();
     await this.#stopServing();
     this.#log.info({ size, key: this.snapshotKey }, "swapped out");
     return { size, key: this.snapshotKey };
@@ -192,8 +212,21 @@ export class CloudProcess implements CallTarget {
     this.#sealed = true;
     const state = [...this.#stateEntries()];
     const messages = this.mailbox.messages();
-    const { size } = await this.#blobs.put(this.snapshotKey, encodeSnapshot(state, messages));
+    const snapshot = encodeSnapshot(state, messages, this.#wal?.epoch ?? 0);
+    const { size } = await this.#blobs.put(this.snapshotKey, snapshot);
     return size;
+  }
+
+  /**
+   * The stored snapshot holds the log's ops now: start a new epoch. If this fails, the stale
+   * log is still recognised by its epoch at the next start and not replayed twice.
+   */
+  async #foldLog(): Promise<void> {
+    const wal = this.#wal;
+    if (wal?.epoch === undefined) return;
+    await wal.reset(wal.epoch + 1).catch((error: unknown) => {
+      this.#log.warn({ err: String(error) }, "could not empty the write-ahead log after a swap");
+    });
   }
 
   async #stopServing(): Promise<void> {
@@ -203,19 +236,60 @@ export class CloudProcess implements CallTarget {
     await this.#dataPlane.close();
     this.peers.closeAll();
     await this.#sandbox.remove();
+    if (this.walStats) this.#log.info(this.walStats, "write-ahead log closed");
+    await this.#wal?.close().catch(() => undefined);
   }
 
-  async #restore(): Promise<void> {
+  /** The snapshot (with --restore), then the write-ahead log (under "log") over it. */
+  async #restoreAll(): Promise<void> {
+    const walEpoch = this.config.restore ? await this.#restore() : 0;
+    if (this.config.walPath !== undefined) await this.#openLog(this.config.walPath, walEpoch);
+  }
+
+  /** Restores the stored snapshot; resolves the epoch of the write-ahead log it holds. */
+  async #restore(): Promise<number> {
     const stream = await this.#blobs.get(this.snapshotKey);
     if (stream === undefined)
       throw new PraaSError("STORAGE_ERROR", `no swapped state at ${this.snapshotKey}`);
     const snapshot = await decodeSnapshot(stream);
     for (const entry of snapshot.state) this.state.put(entry.key, entry.value, entry.updatedAt);
-    for (const message of snapshot.messages) this.mailbox.put(message);
+    for (const message of snapshot.messages) this.mailbox.replay({ kind: "mail", ...message });
     this.#log.info(
       { keys: snapshot.state.length, messages: snapshot.messages.length },
       "state restored",
     );
+    return snapshot.walEpoch;
+  }
+
+  /**
+   * Opens the write-ahead log and applies its ops when they are newer than the snapshot (a log
+   * of the snapshot's epoch or older was folded into it already). A log without newer ops
+   * starts the epoch after the snapshot's.
+   */
+  async #openLog(file: string, snapshotEpoch: number): Promise<void> {
+    const { wal, replay } = await WriteAheadLog.open(file).catch((error: unknown) => {
+      throw new PraaSError("STORAGE_ERROR", `cannot open the write-ahead log: ${String(error)}`);
+    });
+    this.#wal = wal;
+    const newer = replay.epoch !== undefined && replay.epoch > snapshotEpoch;
+    if (newer) this.#replay(replay.ops);
+    else await wal.reset(snapshotEpoch + 1);
+    this.#logReplay(replay, newer);
+  }
+
+  #replay(ops: readonly WalOp[]): void {
+    for (const op of ops) {
+      if (op.kind === "put") this.state.put(op.key, op.value, op.updatedAt);
+      else if (op.kind === "delete") this.state.delete(op.key);
+      else this.mailbox.replay(op);
+    }
+  }
+
+  #logReplay(replay: ReplayResult, applied: boolean): void {
+    const { ops, droppedBytes, epoch } = replay;
+    const fields = { ops: applied ? ops.length : 0, epoch, droppedBytes };
+    if (droppedBytes > 0) this.#log.warn(fields, "write-ahead log had a torn tail; dropped it");
+    else this.#log.info(fields, "write-ahead log replayed");
   }
 
   *#stateEntries(): Generator<StateEntry> {
@@ -229,12 +303,13 @@ export class CloudProcess implements CallTarget {
     return this.#pool.invoke(functionName, payload, this.#nextInvocationId());
   }
 
-  #deliver(source: string, key: string, value: Buffer): void {
+  /** A peer's message: acknowledged once stored (under "log": once in the log on disk). */
+  #deliver(source: string, key: string, value: Buffer): Promise<void> {
     if (this.#sealed) throw new PraaSError("UNAVAILABLE", "the process is being swapped out");
     if (this.#status !== "active" && this.#status !== "swapping") {
       throw new PraaSError("UNAVAILABLE", `the process is ${this.#status}`);
     }
-    this.mailbox.put({ key, source, value: ownBytes(value) });
+    return this.mailbox.put({ key, source, value: ownBytes(value) });
   }
 
   #nextInvocationId(): string {
@@ -272,6 +347,7 @@ export class CloudProcess implements CallTarget {
       workers: config.workers,
       memoryMiB: config.memoryMiB,
       maxPayloadBytes: config.maxPayloadBytes,
+      durable: config.durability === "log",
       invocationTimeoutMs: config.invocationTimeoutMs,
       maxInflight: config.maxInflight,
       storageFree: () => this.state.quota.free,
@@ -281,6 +357,11 @@ export class CloudProcess implements CallTarget {
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
     });
   }
+}
+
+function stateWalOp(op: StateOp, updatedAt: number): WalOp {
+  if (op.value === undefined) return { kind: "delete", key: op.key };
+  return { kind: "put", key: op.key, value: op.value, updatedAt };
 }
 
 /** What a failed snapshot write tells the caller: STORAGE_ERROR naming the cause (e.g. ENOSPC). */

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  DURABILITY_MODES,
   NO_PERMISSIONS,
   PraaSError,
   assertName,
@@ -11,6 +12,7 @@ import {
   type AppEnv,
   type AppPermissions,
   type ConnectionInfo,
+  type Durability,
   type PeerEntry,
   type SerializeSetting,
 } from "../protocol/index.js";
@@ -19,6 +21,7 @@ import type { MemoryGuardMode } from "./memory-guard.js";
 
 const MIB = 1024 * 1024;
 const MEMORY_GUARD_MODES: readonly MemoryGuardMode[] = ["auto", "watchdog", "off"];
+const DURABILITIES: readonly Durability[] = DURABILITY_MODES;
 
 export type { PeerEntry } from "../protocol/index.js";
 /** Where a peer's data plane is: the same record the control plane hands out. */
@@ -83,6 +86,14 @@ export interface ProcessOptions {
   blobs: BlobStoreConfig;
   /** Restore state from the blob store before serving. */
   restore?: boolean;
+  /**
+   * "memory" (default): state lives in memory until a swap. "log": every acknowledged state
+   * change and mailbox message is appended to the write-ahead log at `walPath` first, and a
+   * start replays it over the restored snapshot.
+   */
+  durability?: Durability;
+  /** The write-ahead log file; required with durability "log". */
+  walPath?: string | undefined;
   peers?: PeerEntry[];
   control?: ControlLinkOptions | undefined;
   /** The application's peer secret: proves to other processes that we are one of them. */
@@ -119,6 +130,9 @@ export interface ProcessConfig {
   readonly orphanTimeoutMs: number;
   readonly blobs: Readonly<BlobStoreConfig>;
   readonly restore: boolean;
+  readonly durability: Durability;
+  /** Set exactly when durability is "log". */
+  readonly walPath: string | undefined;
   readonly peers: readonly PeerEntry[];
   readonly control: Readonly<ControlLinkOptions> | undefined;
   /** Empty when the process has none: then no peer may connect and it cannot message peers. */
@@ -160,6 +174,7 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     orphanTimeoutMs: integer(options.orphanTimeoutMs ?? 300_000, "orphanTimeoutMs", 1, 2 ** 31 - 1),
     blobs: Object.freeze({ ...options.blobs }),
     restore: options.restore ?? false,
+    ...resolveDurability(options),
     peers: Object.freeze([...(options.peers ?? [])]),
     control: options.control ? Object.freeze({ ...options.control }) : undefined,
     peerSecret: options.peerSecret ?? "",
@@ -218,6 +233,12 @@ function resolveLimits(options: ProcessOptions, memoryMiB: number): Limits {
       big,
     ),
   };
+}
+
+function resolveDurability(options: ProcessOptions): Pick<ProcessConfig, "durability" | "walPath"> {
+  const durability = oneOf(options.durability ?? "memory", "durability", DURABILITIES);
+  if (durability === "memory") return { durability, walPath: undefined };
+  return { durability, walPath: required(options.walPath, "walPath (with durability log)") };
 }
 
 function oneOf<T extends string>(value: T, what: string, choices: readonly T[]): T {

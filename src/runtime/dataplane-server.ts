@@ -36,7 +36,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 export interface DataPlaneHandler {
   invoke(functionName: string, payload: Buffer): Promise<Buffer>;
   /** A mailbox message from another process. */
-  deliver(source: string, key: string, value: Buffer): void;
+  /** Stores a peer's message; a promise: the peer is answered once it settles. */
+  deliver(source: string, key: string, value: Buffer): void | Promise<void>;
 }
 
 export interface DataPlaneOptions {
@@ -228,7 +229,12 @@ export class DataPlaneServer {
     if (source !== peer.name) {
       throw new PraaSError("UNAUTHORIZED", `process ${peer.name} cannot send as ${source}`);
     }
-    this.#handler.deliver(source, key, frame.payload);
-    link.reply(frame.id);
+    const stored = this.#handler.deliver(source, key, frame.payload);
+    if (stored === undefined) link.reply(frame.id);
+    else
+      stored.then(
+        () => link.reply(frame.id),
+        (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
+      );
   }
 }

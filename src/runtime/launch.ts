@@ -13,6 +13,7 @@ import {
   serializeFlag,
   type AppEnv,
   type AppPermissions,
+  type Durability,
   type ProcessLimits,
   type SerializeSetting,
 } from "../protocol/index.js";
@@ -41,6 +42,9 @@ export interface LaunchOptions {
   limits?: ProcessLimits;
   maxPayloadBytes?: number;
   restore?: boolean;
+  /** "log": acknowledged writes go to the write-ahead log at `walPath` first. */
+  durability?: Durability;
+  walPath?: string;
   /** Swap out and exit after losing the control plane this long. */
   orphanTimeoutMs?: number;
   /** How long a swap waits for running invocations before stopping them. */
@@ -132,6 +136,7 @@ function launchArgs(o: LaunchOptions): string[] {
   args.push(...processLimitArgs({ ...timeout, ...o.limits }));
   if (o.maxPayloadBytes !== undefined) args.push("--max-payload", String(o.maxPayloadBytes));
   if (o.restore) args.push("--restore");
+  if (o.durability === "log") args.push("--durability", "log", "--wal", o.walPath ?? "");
   if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));
   if (o.drainTimeoutMs !== undefined) args.push("--drain-timeout", String(o.drainTimeoutMs));
   if (o.control) args.push("--control", o.control);

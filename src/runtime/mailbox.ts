@@ -3,8 +3,14 @@
  * with the same key queue up in arrival order (nothing is dropped); a `get` that finds no
  * match waits until a matching `put` or its deadline. State and mailbox are separate keyspaces.
  */
-import { ANY, PraaSError } from "../protocol/index.js";
+import { ANY, PraaSError, ensurePraaSError } from "../protocol/index.js";
 import { StorageQuota } from "./state-store.js";
+import type { WalOp } from "./wal.js";
+
+/** Where mailbox changes go to be durable: a process under `log` appends them to its WAL. */
+export type MailJournal = (ops: WalOp[]) => Promise<void>;
+
+const UNLOGGED: MailJournal = () => Promise.resolve();
 
 export interface Message {
   key: string;
@@ -26,17 +32,32 @@ export class Mailbox {
   readonly #waiters = new Map<string, Waiter[]>();
   /** Queued messages count against the process's storage; one handed to a waiter does not. */
   readonly #quota: StorageQuota;
+  readonly #journal: MailJournal;
 
-  constructor(quota = new StorageQuota()) {
+  constructor(quota = new StorageQuota(), journal: MailJournal = UNLOGGED) {
     this.#quota = quota;
+    this.#journal = journal;
   }
 
-  put(message: Message): void {
-    if (this.#handToWaiter(message)) return;
-    this.#quota.charge(message.value.length, `a message "${message.key.slice(0, 64)}"`);
-    const queue = this.#messages.get(message.key) ?? [];
-    queue.push(message);
-    this.#messages.set(message.key, queue);
+  /**
+   * Queues `message` (or hands it to a waiting get) at once; resolves when the change is as
+   * durable as the journal makes it, which is when the sender may be told it arrived.
+   * STATE_FULL rejects and changes nothing.
+   */
+  put(message: Message): Promise<void> {
+    const waiter = this.#takeWaiter(message);
+    if (!waiter) {
+      try {
+        this.#quota.charge(message.value.length, `a message "${message.key.slice(0, 64)}"`);
+      } catch (error) {
+        return Promise.reject(ensurePraaSError(error));
+      }
+      pushTo(this.#messages, message, "back");
+    }
+    // Logged before it is handed on, so a replay sees the arrival before the delivery.
+    const logged = this.#journal([mailOp("mail", message), ...(waiter ? [taken(message)] : [])]);
+    if (waiter) waiter.resolve(message);
+    return logged;
   }
 
   /**
@@ -44,12 +65,26 @@ export class Mailbox {
    * the front of its queue (it was the oldest), or to the next waiter.
    */
   putBack(message: Message): void {
-    if (this.#handToWaiter(message)) return;
-    // Back where it was counted before: never refused, it was stored already.
-    this.#quota.force(message.value.length);
-    const queue = this.#messages.get(message.key) ?? [];
-    queue.unshift(message);
-    this.#messages.set(message.key, queue);
+    const waiter = this.#takeWaiter(message);
+    if (!waiter) {
+      // Back where it was counted before: never refused, it was stored already.
+      this.#quota.force(message.value.length);
+      pushTo(this.#messages, message, "front");
+    }
+    this.#record([mailOp("returned", message), ...(waiter ? [taken(message)] : [])]);
+    waiter?.resolve(message);
+  }
+
+  /** Applies a logged change at restore time (nothing is journaled again, nothing refused). */
+  replay(op: WalOp): void {
+    if (op.kind === "mail" || op.kind === "returned") {
+      const message = { key: op.key, source: op.source, value: op.value };
+      this.#quota.force(message.value.length);
+      pushTo(this.#messages, message, op.kind === "mail" ? "back" : "front");
+    } else if (op.kind === "taken") {
+      const message = takeFirst(this.#messages, op.key, (m) => m.source === op.source);
+      if (message) this.#quota.charge(-message.value.length, "mailbox.replay");
+    }
   }
 
   /**
@@ -60,6 +95,7 @@ export class Mailbox {
     const message = takeFirst(this.#messages, key, (m) => matches(source, m.source));
     if (message) {
       this.#quota.charge(-message.value.length, "mailbox.get");
+      this.#record([taken(message)]);
       return Promise.resolve(message);
     }
     return new Promise((resolve, reject) => {
@@ -76,12 +112,18 @@ export class Mailbox {
     });
   }
 
-  #handToWaiter(message: Message): boolean {
+  #takeWaiter(message: Message): Waiter | undefined {
     const waiter = takeFirst(this.#waiters, message.key, (w) => matches(w.source, message.source));
-    if (!waiter) return false;
-    clearTimeout(waiter.timer);
-    waiter.resolve(message);
-    return true;
+    if (waiter) clearTimeout(waiter.timer);
+    return waiter;
+  }
+
+  /**
+   * A delivery nobody waits to be durable: if it is lost in a crash, the message is delivered
+   * again after the restore (at least once), which a failed append also means.
+   */
+  #record(ops: WalOp[]): void {
+    this.#journal(ops).catch(() => undefined);
   }
 
   /** Every undelivered message, oldest first per key. */
@@ -118,6 +160,22 @@ export class Mailbox {
     }
     this.#waiters.clear();
   }
+}
+
+function mailOp(kind: "mail" | "returned", message: Message): WalOp {
+  return { kind, key: message.key, source: message.source, value: message.value };
+}
+
+/** A delivered message: the oldest of its key from its source (gets take the first match). */
+function taken(message: Message): WalOp {
+  return { kind: "taken", key: message.key, source: message.source };
+}
+
+function pushTo(map: Map<string, Message[]>, message: Message, end: "front" | "back"): void {
+  const queue = map.get(message.key) ?? [];
+  if (end === "back") queue.push(message);
+  else queue.unshift(message);
+  map.set(message.key, queue);
 }
 
 function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {

@@ -17,6 +17,7 @@ import {
   parseSerializeFlag,
   type AppEnv,
   type AppPermissions,
+  type Durability,
 } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
 import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
@@ -66,6 +67,12 @@ const program = new Command("praas-process")
   .option("--timeout <ms>", "invocation timeout", int, 60_000)
   .option("--drain-timeout <ms>", "how long a swap waits for running invocations", int, 10_000)
   .option("--restore", "restore swapped state before serving", false)
+  .option(
+    "--durability <mode>",
+    "memory (state survives swaps) or log (every acknowledged write survives a crash)",
+    "memory",
+  )
+  .option("--wal <file>", "the write-ahead log file (with --durability log)")
   .option("--peers <json>", "static peer directory: [{name,status,address:{host,port,token}}]")
   .option("--control <host:port>", "control plane to register with")
   .option(
@@ -116,6 +123,8 @@ interface Flags {
   timeout: number;
   drainTimeout: number;
   restore: boolean;
+  durability: Durability;
+  wal?: string;
   peers?: string;
   control?: string;
   orphanTimeout: number;
@@ -149,6 +158,8 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     drainTimeoutMs: flags.drainTimeout,
     orphanTimeoutMs: flags.orphanTimeout,
     restore: flags.restore,
+    durability: flags.durability,
+    walPath: flags.wal,
     peers: flags.peers ? (JSON.parse(flags.peers) as PeerEntry[]) : [],
     control: flags.control
       ? controlAddress(flags.control, env.PRAAS_CONTROL_SECRET ?? "")
@@ -346,6 +357,7 @@ function commandHandlers(proc: CloudProcess): CommandHandlers {
         workers: proc.workerPids,
         stateBytes: proc.state.bytes,
         stateKeys: proc.state.size,
+        ...(proc.walStats ? { wal: proc.walStats } : {}),
       }),
   };
 }

@@ -2,18 +2,22 @@
  * The swapped form of a process: its state and undelivered mailbox as one binary stream.
  * Streamed in both directions so 100 MiB of state never needs a second 100 MiB buffer.
  *
- *   "PRAASNAP" u32 version
+ *   "PRAASNAP" u32 version, u32 walEpoch (version 2; version 1 has none: 0)
  *   records: u8 kind
  *     1 state:   u16 keyLen, key, f64 updatedAt, u32 valueLen, value
  *     2 message: u16 keyLen, key, u16 sourceLen, source, u32 valueLen, value
  *     0 end:     u32 stateCount, u32 messageCount   (a truncated stream has no end record)
+ *
+ * `walEpoch` is the epoch of the write-ahead log whose ops the snapshot holds (0: none). A
+ * restore replays the log only when its epoch is newer, so a crash between storing the
+ * snapshot and emptying the log never applies the same mailbox ops twice.
  */
 import { PraaSError } from "../protocol/index.js";
 import type { Message } from "./mailbox.js";
 import { ByteReader } from "./byte-reader.js";
 
 const MAGIC = Buffer.from("PRAASNAP");
-const VERSION = 1;
+const VERSION = 2;
 const enum Kind {
   End = 0,
   State = 1,
@@ -29,15 +33,18 @@ export interface StateEntry {
 export interface Snapshot {
   state: StateEntry[];
   messages: Message[];
+  walEpoch: number;
 }
 
 export function* encodeSnapshot(
   state: Iterable<StateEntry>,
   messages: Iterable<Message>,
+  walEpoch = 0,
 ): Generator<Buffer> {
-  const head = Buffer.alloc(MAGIC.length + 4);
+  const head = Buffer.alloc(MAGIC.length + 8);
   MAGIC.copy(head);
   head.writeUInt32LE(VERSION, MAGIC.length);
+  head.writeUInt32LE(walEpoch, MAGIC.length + 4);
   yield head;
   let stateCount = 0;
   let messageCount = 0;
@@ -90,8 +97,8 @@ export async function decodeSnapshot(
 ): Promise<Snapshot> {
   const reader = new ByteReader(chunks);
   try {
-    await readHead(reader);
-    return await readRecords(reader);
+    const walEpoch = await readHead(reader);
+    return { ...(await readRecords(reader)), walEpoch };
   } catch (error) {
     if (error instanceof PraaSError) throw error;
     throw new PraaSError("STORAGE_ERROR", `corrupt snapshot: ${String(error)}`);
@@ -100,14 +107,20 @@ export async function decodeSnapshot(
   }
 }
 
-async function readHead(reader: ByteReader): Promise<void> {
+/** Checks the head; resolves the WAL epoch (0 for a version 1 snapshot, written before logs). */
+async function readHead(reader: ByteReader): Promise<number> {
   const head = await reader.read(MAGIC.length + 4);
   if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt("bad magic");
-  if (head.readUInt32LE(MAGIC.length) !== VERSION) throw corrupt("unsupported version");
+  const version = head.readUInt32LE(MAGIC.length);
+  if (version === 1) return 0;
+  if (version !== VERSION) throw corrupt("unsupported version");
+  return (await reader.read(4)).readUInt32LE(0);
 }
 
-async function readRecords(reader: ByteReader): Promise<Snapshot> {
-  const snapshot: Snapshot = { state: [], messages: [] };
+type Records = Omit<Snapshot, "walEpoch">;
+
+async function readRecords(reader: ByteReader): Promise<Records> {
+  const snapshot: Records = { state: [], messages: [] };
   for (;;) {
     const kind = (await reader.read(1))[0];
     if (kind === Kind.State) snapshot.state.push(await readState(reader));
@@ -148,7 +161,7 @@ async function readValue(reader: ByteReader): Promise<Buffer> {
   return Buffer.concat(pieces, length);
 }
 
-async function checkEnd(snapshot: Snapshot, end: Buffer, reader: ByteReader): Promise<Snapshot> {
+async function checkEnd(snapshot: Records, end: Buffer, reader: ByteReader): Promise<Records> {
   if (
     end.readUInt32LE(0) !== snapshot.state.length ||
     end.readUInt32LE(4) !== snapshot.messages.length

@@ -138,7 +138,7 @@ async function mailPut(
   value: Buffer,
 ): Promise<Reply> {
   if (destination === SELF || destination === t.name) {
-    t.mailbox.put({ key, source: t.name, value: ownBytes(value) });
+    await t.mailbox.put({ key, source: t.name, value: ownBytes(value) });
   } else {
     await t.sendToPeer(destination, key, value);
   }

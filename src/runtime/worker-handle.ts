@@ -25,6 +25,8 @@ export interface WorkerSpec {
   processId: string;
   heapMiB: number;
   maxPayloadBytes: number;
+  /** The process logs acknowledged writes: a worker's `state.put` waits for the answer. */
+  durable?: boolean;
   /** Answers the worker's context calls (state, mailbox, invoke...). */
   onCall(frame: Frame, link: FrameLink): void;
   /** Knows whether a worker that died was killed for the process's memory limit. */
@@ -237,6 +239,7 @@ function spawnWorker(spec: WorkerSpec): ChildProcess {
     spec.application,
     spec.processId,
     String(spec.maxPayloadBytes),
+    spec.durable ? "durable" : "memory",
   ]);
   return spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe", "pipe"] });
 }

@@ -110,7 +110,8 @@ export class PraaS {
 
   /**
    * Creates a process and resolves once it is active. Missing resources and limits take the
-   * app's defaults (limits per key); an unknown limit key is a BAD_REQUEST.
+   * app's defaults (limits per key); an unknown limit key is a BAD_REQUEST. `durability: "log"`
+   * makes every acknowledged state write and message survive a crash of the process.
    */
   async createProcess(
     app: string,

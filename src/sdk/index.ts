@@ -19,6 +19,8 @@ export type {
   AppDefaultsInfo,
   AppInfo,
   CreateProcessBody,
+  Durability,
+  FailureInfo,
   ProcessInfo,
   ProcessListInfo,
   ProcessStatus,

@@ -24,6 +24,7 @@ import type {
   AppEnv,
   AppPermissions,
   ConnectionInfo,
+  Durability,
   ProcessLimits,
   ProcessStatus,
   ResourcesInfo,
@@ -63,6 +64,8 @@ export interface ProcessRecord {
   resources: Resources;
   /** Limits set at create, kept for every resume; absent on records written before they existed. */
   limits?: ProcessLimits | undefined;
+  /** Set at create; absent on records written before it existed: "memory". */
+  durability?: Durability | undefined;
   /** Data-plane endpoint while active. */
   connection?: ConnectionInfo | undefined;
   /** The per-process secret the process presents on the control link. */
@@ -73,6 +76,8 @@ export interface ProcessRecord {
   backendId?: string | undefined;
   /** Why the process failed, when failed. */
   error?: string | undefined;
+  /** The last unexpected loss (ms since the epoch, reason); kept when the process comes back. */
+  lastFailure?: { at: number; reason: string } | undefined;
   /** True for processes the control plane allocated itself for FaaS-style invocations. */
   autoAllocated?: boolean | undefined;
   createdAt: number;

@@ -22,6 +22,8 @@ const EXPERIMENTS = [
   "throughput",
   "cold-start",
   "swap",
+  "durable-puts",
+  "recovery",
 ];
 
 interface Metric {

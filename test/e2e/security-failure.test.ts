@@ -122,7 +122,7 @@ describe("control link", () => {
 });
 
 describe("failure detection", () => {
-  it("marks a process that died as failed, and lets it be deleted", async () => {
+  it("marks a process that died as failed, brings it back on its next use", async () => {
     const client = new PraaS(praas.url, { ca });
     const proc = await client.createProcess("crashy", "doomed");
     const conn = await proc.connect();
@@ -138,9 +138,12 @@ describe("failure detection", () => {
     }
     expect(status).toBe("failed");
     expect((await client.listProcesses("crashy")).failed.map((p) => p.name)).toEqual(["doomed"]);
-    await expect(client.invoke("crashy", "ping", "", { process: "doomed" })).rejects.toMatchObject({
-      code: "INVALID_STATE",
-    });
+    // Its next use brings it back (never swapped: empty), and it tells what happened.
+    const pong = await client.invoke("crashy", "ping", "", { process: "doomed" });
+    expect(Buffer.from(pong).toString()).toBe("pong");
+    const back = await client.getProcess("crashy", "doomed");
+    expect(back.status).toBe("active");
+    expect(back.info.lastFailure?.reason).toMatch(/exited unexpectedly|control link lost/);
     await client.deleteProcess("crashy", "doomed");
     await client.close();
   });

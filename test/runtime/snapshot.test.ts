@@ -53,7 +53,7 @@ describe("snapshot", () => {
 
 describe("snapshot decoding refuses anything but a whole, well-formed snapshot", () => {
   const whole = (): Buffer => collect(encodeSnapshot(state, messages));
-  const HEAD = 8 + 4; // "PRAASNAP" + u32 version
+  const HEAD = 8 + 4 + 4; // "PRAASNAP" + u32 version + u32 walEpoch
 
   /** The decoding error of `bytes`; fails the test unless it is a STORAGE_ERROR. */
   async function storageError(bytes: Buffer | Iterable<Buffer>): Promise<string> {
@@ -72,8 +72,18 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
 
   it("an unsupported version", async () => {
     const bytes = whole();
-    bytes.writeUInt32LE(2, 8);
+    bytes.writeUInt32LE(3, 8);
     expect(await storageError(bytes)).toContain("unsupported version");
+  });
+
+  it("round-trips the WAL epoch, and reads a version 1 snapshot (no epoch) as epoch 0", async () => {
+    const v2 = collect(encodeSnapshot(state, messages, 7));
+    expect((await decodeSnapshot(chunked(v2, 5))).walEpoch).toBe(7);
+    const v1 = Buffer.concat([v2.subarray(0, 12), v2.subarray(16)]);
+    v1.writeUInt32LE(1, 8);
+    const decoded = await decodeSnapshot(chunked(v1, 5));
+    expect(decoded.walEpoch).toBe(0);
+    expect(decoded.state).toHaveLength(state.length);
   });
 
   it("an unknown record kind", async () => {
@@ -111,7 +121,7 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
 
   it("an empty snapshot decodes to no state and no messages", async () => {
     const decoded = await decodeSnapshot(chunked(collect(encodeSnapshot([], [])), 3));
-    expect(decoded).toEqual({ state: [], messages: [] });
+    expect(decoded).toEqual({ state: [], messages: [], walEpoch: 0 });
   });
 });
 
@@ -119,8 +129,8 @@ describe("mailbox", () => {
   it("matches by source and ANY, and hands a waiting get the next matching put", async () => {
     const box = new Mailbox();
     const fromP1 = box.get("p1", "k", 1000);
-    box.put({ key: "k", source: "p2", value: Buffer.from("from p2") });
-    box.put({ key: "k", source: "p1", value: Buffer.from("from p1") });
+    await box.put({ key: "k", source: "p2", value: Buffer.from("from p2") });
+    await box.put({ key: "k", source: "p1", value: Buffer.from("from p1") });
     expect((await fromP1).value.toString()).toBe("from p1");
     expect((await box.get("ANY", "k", 10)).value.toString()).toBe("from p2");
     expect(box.messages()).toEqual([]);
@@ -130,7 +140,7 @@ describe("mailbox", () => {
     const box = new Mailbox();
     await expect(box.get("ANY", "never", 20)).rejects.toMatchObject({ code: "TIMEOUT" });
     expect(box.waiting).toBe(0);
-    box.put({ key: "never", source: "x", value: Buffer.from("late") });
+    await box.put({ key: "never", source: "x", value: Buffer.from("late") });
     expect(box.messages()).toHaveLength(1);
   });
 });

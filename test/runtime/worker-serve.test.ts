@@ -177,6 +177,8 @@ class FakeProcess {
   readonly exits: number[] = [];
   readonly errors: PraaSError[] = [];
   readonly ready: Promise<string[]>;
+  /** When set, puts are not answered but their frames kept here (a durable process's log write). */
+  heldPuts: Frame[] | undefined;
   link!: FrameLink;
   worker!: WorkerServer;
   #onReady!: (names: string[]) => void;
@@ -202,7 +204,8 @@ class FakeProcess {
       }
       case FrameType.StatePut:
         this.state.put(first, frame.payload);
-        this.link.reply(frame.id);
+        if (this.heldPuts) this.heldPuts.push(frame);
+        else this.link.reply(frame.id);
         return;
       case FrameType.StateDelete:
         this.link.reply(frame.id, undefined, this.state.delete(first) ? ["deleted"] : []);
@@ -244,7 +247,7 @@ afterEach(() => {
 });
 
 /** A worker on one end of a loopback connection, the fake process on the other. */
-async function start(bundlePath = bundle): Promise<FakeProcess> {
+async function start(bundlePath = bundle, durable = false): Promise<FakeProcess> {
   const proc = new FakeProcess();
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -264,6 +267,7 @@ async function start(bundlePath = bundle): Promise<FakeProcess> {
     processId: "p1",
     maxPayloadBytes: 1024,
     cacheBytes: 1 << 20,
+    durable,
     exit: (code) => proc.exits.push(code),
   });
   open.push(proc);
@@ -299,6 +303,22 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 describe("WorkerServer", () => {
+  it("in a durable process, state.put resolves only once the process answered it", async () => {
+    const proc = await start(bundle, true);
+    proc.heldPuts = [];
+    let answered = false;
+    const result = invoke(proc, "counter").then((output) => {
+      answered = true;
+      return output;
+    });
+    await until(() => proc.heldPuts?.length === 1);
+    // The worker answers pings in order: a put that did not wait would have answered first.
+    await proc.link.request(FrameType.Ping, encodeFields([]));
+    expect(answered).toBe(false);
+    for (const put of proc.heldPuts.splice(0)) proc.link.reply(put.id);
+    expect(await result).toBe("1");
+  });
+
   it("announces the bundle's functions, and only functions", async () => {
     const proc = await start();
     const names = await proc.ready;

@@ -27,6 +27,7 @@ function processInfo(overrides: Partial<ProcessInfo> = {}): ProcessInfo {
     status: "active",
     resources: { vcpus: 2, memory: 256 },
     limits: {},
+    durability: "memory",
     connection: { host: "127.0.0.1", port: 1, token: "t" },
     createdAt: NOW,
     updatedAt: NOW,

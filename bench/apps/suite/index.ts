@@ -4,3 +4,4 @@ export { pingpong, pong, redisPingpong, redisPong } from "./messaging";
 export { reduceRedis, reduceReset, reduceState } from "./reduction";
 export { redisOps, stateOps } from "./state";
 export { fill, inspect } from "./swap";
+export { countKeys, durablePuts, fillKeys, parentPid } from "./durable";

@@ -3,6 +3,7 @@ import type { Experiment } from "../experiment.js";
 import { coldStart } from "./cold-start.js";
 import { controlPlane } from "./control-plane.js";
 import { direct } from "./direct.js";
+import { durablePuts, recovery } from "./durability.js";
 import { local } from "./local.js";
 import { messaging } from "./messaging.js";
 import { reduction } from "./reduction.js";
@@ -20,6 +21,8 @@ export const EXPERIMENTS: readonly Experiment[] = [
   throughput,
   coldStart,
   swap,
+  durablePuts,
+  recovery,
 ];
 
 export const EXPERIMENT_NAMES = EXPERIMENTS.map((e) => e.name);

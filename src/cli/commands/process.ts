@@ -1,7 +1,12 @@
 /** `praas process create|ls|get|swap|resume|rm`: the lifecycle of cloud processes. */
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 
-import type { CreateProcessBody, ProcessLimits } from "../../protocol/index.js";
+import {
+  parseDurability,
+  type CreateProcessBody,
+  type Durability,
+  type ProcessLimits,
+} from "../../protocol/index.js";
 import { collectLimit, parsePositiveInteger, parsePositiveNumber } from "../arguments.js";
 import { addClientOptions, withClient, type CliEnv, type ClientFlags } from "../client-options.js";
 import { formatBytes, printResult } from "../output.js";
@@ -12,6 +17,7 @@ interface CreateFlags extends ClientFlags {
   vcpus?: number;
   memory?: number;
   limit?: ProcessLimits;
+  durability?: Durability;
 }
 
 function resources(flags: CreateFlags): CreateProcessBody {
@@ -19,6 +25,7 @@ function resources(flags: CreateFlags): CreateProcessBody {
   if (flags.vcpus !== undefined) body.vcpus = flags.vcpus;
   if (flags.memory !== undefined) body.memory = flags.memory;
   if (flags.limit !== undefined) body.limits = flags.limit;
+  if (flags.durability !== undefined) body.durability = flags.durability;
   return body;
 }
 
@@ -63,6 +70,14 @@ async function remove(app: string, name: string, flags: ClientFlags, env: CliEnv
   printResult(flags, { deleted: name }, () => `deleted process ${app}/${name}`);
 }
 
+function durabilityFlag(value: string): Durability {
+  try {
+    return parseDurability(value, "--durability");
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 type ProcessAction = (app: string, name: string, flags: ClientFlags, env: CliEnv) => Promise<void>;
 
 /** Adds `process <verb> <app> <name>` with the client options. */
@@ -86,6 +101,11 @@ export function registerProcess(program: Command, env: CliEnv): void {
       "--limit <key=value>",
       "a process limit, e.g. maxConnections=10 (repeatable; default: the application's)",
       collectLimit,
+    )
+    .option(
+      "--durability <mode>",
+      "memory (default: state survives swaps) or log (every acknowledged write survives a crash)",
+      durabilityFlag,
     )
     .action((app: string, name: string, flags: CreateFlags) => create(app, name, flags, env));
   addClientOptions(

@@ -4,9 +4,20 @@
  * additional properties so that a field added to a record there is not silently dropped here.
  */
 import type { FastifyInstance } from "fastify";
-import { ERROR_CODES, PROCESS_LIMITS, PROCESS_STATUSES } from "../../protocol/index.js";
+import {
+  DURABILITY_MODES,
+  ERROR_CODES,
+  PROCESS_LIMITS,
+  PROCESS_STATUSES,
+} from "../../protocol/index.js";
 
 const timestamp = { type: "string", format: "date-time" } as const;
+
+export const durabilitySchema = {
+  type: "string",
+  enum: [...DURABILITY_MODES],
+  description: "memory: state as of the last swap survives a crash; log: every acknowledged write",
+} as const;
 
 const resources = {
   $id: "Resources",
@@ -59,7 +70,16 @@ const appInfo = {
 const processInfo = {
   $id: "ProcessInfo",
   type: "object",
-  required: ["app", "name", "status", "resources", "limits", "createdAt", "updatedAt"],
+  required: [
+    "app",
+    "name",
+    "status",
+    "resources",
+    "limits",
+    "durability",
+    "createdAt",
+    "updatedAt",
+  ],
   properties: {
     app: { type: "string" },
     name: { type: "string" },
@@ -81,6 +101,13 @@ const processInfo = {
     },
     stateSize: { type: "integer", description: "bytes of swapped state" },
     error: { type: "string", description: "why the process failed" },
+    durability: durabilitySchema,
+    lastFailure: {
+      type: "object",
+      description: "the last unexpected loss of the process; kept after it came back",
+      required: ["at", "reason"],
+      properties: { at: timestamp, reason: { type: "string" } },
+    },
     createdAt: timestamp,
     updatedAt: timestamp,
   },

@@ -53,6 +53,8 @@ class State implements ProcessState {
     readonly link: FrameLink,
     readonly cache: StateCache,
     readonly budget: StorageBudget,
+    /** The process logs writes: a put resolves only once it is on disk. */
+    readonly durable = false,
   ) {}
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -69,6 +71,7 @@ class State implements ProcessState {
   /**
    * Cached here and sent to the process without waiting for its answer: the frame is handed to
    * the kernel before this resolves, and everything this worker sends later queues behind it.
+   * In a durable process it resolves on the process's answer instead: the write is on disk.
    */
   put(key: string, value: Value): Promise<void> {
     assertKey(key);
@@ -90,10 +93,12 @@ class State implements ProcessState {
     }
     this.cache.write(key, bytes);
     const sent = call(this.link, FrameType.StatePut, [key], bytes);
-    this.link.flush();
+    // A durable put waits for its answer anyway: leave it in this tick's batch, so concurrent
+    // puts reach the process in one write and share one sync of its log.
+    if (!this.durable) this.link.flush();
     sent.catch(() => this.cache.forget(key));
     this.budget.track(sent);
-    return Promise.resolve();
+    return this.durable ? sent.then(() => undefined) : Promise.resolve();
   }
 
   /**
@@ -151,12 +156,13 @@ class WorkerContext implements Context {
     info: InvocationInfo,
     cache: StateCache,
     budget: StorageBudget,
+    durable: boolean,
   ) {
     this.invocationId = info.invocationId;
     this.processId = info.processId;
     this.application = info.application;
     this.functionName = info.functionName;
-    this.state = new State(link, cache, budget);
+    this.state = new State(link, cache, budget, durable);
   }
 
   async put(destination: string, key: string, value: Value): Promise<void> {
@@ -191,8 +197,9 @@ export function createContext(
   info: InvocationInfo,
   cache: StateCache,
   budget: StorageBudget,
+  durable = false,
 ): Context {
-  return new WorkerContext(link, info, cache, budget);
+  return new WorkerContext(link, info, cache, budget, durable);
 }
 
 function checkTimeout(ms: unknown): number {

@@ -28,6 +28,8 @@ export interface WorkerOptions {
   application: string;
   processId: string;
   maxPayloadBytes: number;
+  /** The process logs writes: `state.put` resolves once the process acknowledged it. */
+  durable?: boolean;
   /** Budget of the state cache. */
   cacheBytes: number;
   /** Ends the worker (process.exit in a real one). */
@@ -97,7 +99,7 @@ export class WorkerServer {
       maxPayloadBytes,
     );
     const info = { invocationId, processId, application, functionName };
-    const ctx = createContext(this.#link, info, this.#cache, budget);
+    const ctx = createContext(this.#link, info, this.#cache, budget, this.options.durable);
     try {
       const result = await fn(frame.payload, ctx);
       await budget.settle();

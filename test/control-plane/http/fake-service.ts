@@ -40,6 +40,7 @@ export function processInfo(app: string, name: string, status = "active"): Proce
     status: status as ProcessInfo["status"],
     resources: { vcpus: 1, memory: 128 },
     limits: {},
+    durability: "memory",
     connection: { host: "127.0.0.1", port: 4100, token: "t0k" },
     createdAt: NOW,
     updatedAt: NOW,

@@ -2,7 +2,14 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fastify";
 import type { ControlPlaneService } from "../../service.js";
 import type { CreateProcessBody } from "../../../protocol/index.js";
-import { appParams, deletedResponse, errorResponses, processParams, ref } from "../schemas.js";
+import {
+  appParams,
+  deletedResponse,
+  durabilitySchema,
+  errorResponses,
+  processParams,
+  ref,
+} from "../schemas.js";
 
 interface ProcessRoute {
   Params: { app: string; proc: string };
@@ -24,6 +31,7 @@ const createSchema = {
       vcpus: { type: "number", exclusiveMinimum: 0, description: "virtual CPUs" },
       memory: { type: "integer", exclusiveMinimum: 0, description: "MiB" },
       limits: ref("ProcessLimits"),
+      durability: durabilitySchema,
     },
     additionalProperties: false,
   },
