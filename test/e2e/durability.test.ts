@@ -93,6 +93,17 @@ describe("durability log", () => {
     });
   });
 
+  it("keeps every acknowledged increment and transaction across a SIGKILL", async () => {
+    const proc = await client.createProcess(APP, "d-tx", { durability: "log", vcpus: 2 });
+    const conn = await proc.connect();
+    const calls = Array.from({ length: 60 }, (_, i) => conn.invoke(i % 2 ? "add" : "move"));
+    await Promise.all(calls);
+    await crash("d-tx", conn);
+    const state = await dump("d-tx");
+    expect(state.count).toBe("30");
+    expect([state.a, state.b]).toEqual(["-30", "30"]);
+  });
+
   it("keeps a message from a peer it acknowledged across a SIGKILL", async () => {
     const receiver = await client.createProcess(APP, "r1", { durability: "log" });
     const sender = await (await client.createProcess(APP, "s1")).connect();
