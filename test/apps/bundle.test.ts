@@ -10,7 +10,12 @@ describe("buildApplication: working applications", () => {
   it("lists only the function exports of a JS entry, and the bundle runs", async () => {
     const app = await buildApplication(fixture("echo-js"));
     expect(app.functions).toEqual(["echo"]);
-    expect(app.manifest).toEqual({ defaults: {}, env: {}, permissions: NO_PERMISSIONS });
+    expect(app.manifest).toEqual({
+      defaults: {},
+      env: {},
+      permissions: NO_PERMISSIONS,
+      serialize: false,
+    });
     expect(await callInChild(app.code, "echo", "ping")).toEqual({ bytes: "ping" });
   });
 
@@ -20,6 +25,7 @@ describe("buildApplication: working applications", () => {
     expect(app.manifest).toEqual({
       env: {},
       permissions: NO_PERMISSIONS,
+      serialize: false,
       name: "ts-app",
       defaults: { vcpus: 0.5, memory: 256 },
     });

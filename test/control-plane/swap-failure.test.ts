@@ -71,8 +71,9 @@ describe("swap through the control plane on a full disk", () => {
     const small = parse(text(await again.invoke("stateOps", json({ op: "get", key: "small" }))));
     expect(small).toEqual({ value: "kept", size: 4 });
     await again.close();
-    // The control plane deletes the stored state once the resumed process is active.
-    expect(existsSync(path.join(disk!.root, "swaps", "suite", "p1"))).toBe(false);
+    // The stored state stays after the resume (the base a crash comes back to) until delete.
+    expect(existsSync(path.join(disk!.root, "swaps", "suite", "p1"))).toBe(true);
     await praas.deleteProcess("suite", "p1");
+    expect(existsSync(path.join(disk!.root, "swaps", "suite", "p1"))).toBe(false);
   });
 });
