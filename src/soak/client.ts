@@ -21,25 +21,28 @@ export class SoakClient {
   }
 
   /** Runs `op`, records `kind` → OK or the error code; undefined when it failed. */
-  async call<T>(kind: string, op: () => Promise<T>): Promise<T | undefined> {
-    return (await this.attempt(kind, op)).value;
+  async call<T>(kind: string, op: () => Promise<T>, what?: string): Promise<T | undefined> {
+    return (await this.attempt(kind, op, what)).value;
   }
 
   /** Like `call`, and says the outcome's code. */
   async attempt<T>(
     kind: string,
     op: () => Promise<T>,
+    what = "",
   ): Promise<{ code: string; value?: T; message?: string }> {
     const started = performance.now();
-    const [code, value, message] = await this.#bounded(op);
+    const [code, value, message] = await this.#bounded(op, what);
     this.#ledger.outcome(kind, code, performance.now() - started, message);
     return code === OK ? { code, value: value as T } : { code, message: message ?? "" };
   }
 
-  async #bounded<T>(op: () => Promise<T>): Promise<[string, T | undefined, string?]> {
+  async #bounded<T>(op: () => Promise<T>, what: string): Promise<[string, T | undefined, string?]> {
     let timer: NodeJS.Timeout | undefined;
     const hung = new Promise<[string, undefined, string]>((resolve) => {
-      timer = setTimeout(() => resolve([HUNG, undefined, "no answer"]), this.#hungAfterMs);
+      const started = new Date().toISOString();
+      const message = `no answer to ${what} sent at ${started}`;
+      timer = setTimeout(() => resolve([HUNG, undefined, message]), this.#hungAfterMs);
     });
     const done = op().then(
       (value): [string, T] => [OK, value],
@@ -61,7 +64,11 @@ export class SoakClient {
   ): Promise<Uint8Array | undefined> {
     const connection = await this.call(`${kind}.connect`, () => this.connection(name));
     if (connection === undefined) return undefined;
-    const output = await this.call(`${kind}.direct`, () => connection.invoke(fn, payload));
+    const output = await this.call(
+      `${kind}.direct`,
+      () => connection.invoke(fn, payload),
+      `${fn} on ${name}`,
+    );
     if (output === undefined && connection.closed) this.#forget(name, connection);
     return output;
   }
@@ -73,7 +80,11 @@ export class SoakClient {
     fn: string,
     payload: string | Uint8Array,
   ): Promise<Uint8Array | undefined> {
-    return this.call(`${kind}.http`, () => this.praas.invoke(APP, fn, payload, { process: name }));
+    return this.call(
+      `${kind}.http`,
+      () => this.praas.invoke(APP, fn, payload, { process: name }),
+      `${fn} on ${name}`,
+    );
   }
 
   connection(name: string): Promise<ProcessConnection> {

@@ -20,6 +20,8 @@ const DATA_DISK_MIB = 96;
 
 export interface DeploymentOptions {
   env: Readonly<NodeJS.ProcessEnv>;
+  /** `praas up --invocation-timeout` and `--start-timeout`: how long any request may wait. */
+  invocationTimeoutMs: number;
   /** Log what praas up writes to stderr (warnings and worse). */
   onLog: (line: string) => void;
   /** The control plane exited without being told to: a crash the soak found. */
@@ -187,6 +189,8 @@ async function startUp(
 ): Promise<RunningUp> {
   const args = [CLI, "up", "--port", String(port), "--json", "--log-level", "warn"];
   args.push("--data-dir", dataDir, "--redis", redisUrl, "--reconnect-grace", "5000");
+  const timeout = String(options.invocationTimeoutMs);
+  args.push("--invocation-timeout", timeout, "--start-timeout", timeout);
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...options.env },

@@ -43,6 +43,8 @@ export class Ledger {
   readonly #firstMessages = new Map<string, string>();
   longestWait: LongWait = { ms: 0, kind: "", code: "", at: 0 };
   readonly startedAt = Date.now();
+  /** Requests that waited out a whole timeout for a process to become active (see invariants). */
+  waitedOutActivation = 0;
 
   process(name: string): ProcessHistory {
     let history = this.#processes.get(name);
@@ -59,6 +61,8 @@ export class Ledger {
 
   outcome(kind: string, code: string, waitedMs: number, message?: string): void {
     const key = `${kind} ${code}`;
+    if (code === "TIMEOUT" && /not active in \d+ ms/.test(message ?? ""))
+      this.waitedOutActivation++;
     if (message !== undefined && !this.#firstMessages.has(key))
       this.#firstMessages.set(key, message);
     let codes = this.#outcomes.get(kind);

@@ -83,8 +83,10 @@ export async function receiveOnce(
 ): Promise<number | undefined> {
   const payload = JSON.stringify({ max, timeoutMs: 100, budgetMs: 1_000 });
   const started = Date.now();
-  const { code, value: output } = await client.attempt("receive.http", () =>
-    client.praas.invoke(APP, "receive", payload, { process: name }),
+  const { code, value: output } = await client.attempt(
+    "receive.http",
+    () => client.praas.invoke(APP, "receive", payload, { process: name }),
+    `receive on ${name}`,
   );
   if (MAY_HAVE_RUN.includes(code)) ledger.process(name).failedReceives.push(started);
   if (output === undefined) return undefined;
@@ -126,7 +128,7 @@ export async function swapOnce(
   kind: string,
 ): Promise<boolean> {
   const start = Date.now();
-  const swapped = await client.call(kind, () => client.praas.swap(APP, name));
+  const swapped = await client.call(kind, () => client.praas.swap(APP, name), `swap of ${name}`);
   if (swapped !== undefined) ledger.process(name).swaps.push({ start, end: Date.now() });
   return swapped !== undefined;
 }

@@ -16,6 +16,8 @@ export interface SoakOptions {
   readonly faultEveryMs: number;
   /** Fuzzed frames to send over the run (data plane and control link together). */
   readonly fuzzFrames: number;
+  /** `praas up --invocation-timeout`: short in the short mode, so no wait outlasts the run. */
+  readonly invocationTimeoutMs: number;
   /** The environment `praas up` gets (the caller's, without PRAAS_* settings). */
   readonly childEnv: Readonly<NodeJS.ProcessEnv>;
 }
@@ -23,7 +25,7 @@ export interface SoakOptions {
 /** The repository root (dist/soak/ → ../..). */
 export const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-const SHORT_DURATION_S = 18;
+const SHORT_DURATION_S = 15;
 const FULL_DURATION_S = 600;
 
 function positiveSeconds(value: string): number {
@@ -67,6 +69,7 @@ export function resolveOptions(flags: Flags, env: NodeJS.ProcessEnv): SoakOption
     outDir: path.resolve(flags.out ?? path.join(PACKAGE_ROOT, "soak", "results")),
     durability: flags.durability,
     processes: flags.short ? 3 : 6,
+    invocationTimeoutMs: flags.short ? 10_000 : 60_000,
     faultEveryMs: flags.short ? 300 : 4_000,
     // 10^6 in a full 600 s run, at the same pace for any other duration.
     fuzzFrames: Math.max(20_000, Math.ceil((1_200_000 * durationMs) / (FULL_DURATION_S * 1000))),

@@ -17,7 +17,8 @@ import { cloudProcesses } from "./procs.js";
 import { verify, type Verification } from "./verify.js";
 
 export const PROCESS_MEMORY_MIB = 256;
-const HUNG_AFTER_MS = 90_000;
+/** A request unanswered this long after the deployment's own timeout counts as hung. */
+const HUNG_SLACK_MS = 30_000;
 const LEAK_SETTLE_MS = 15_000;
 
 export interface SoakResult {
@@ -28,6 +29,8 @@ export interface SoakResult {
   faults: FaultCounts;
   outcomes: Record<string, Record<string, number>>;
   longestWait: LongWait;
+  /** Requests that failed TIMEOUT waiting for a process to become active. */
+  waitedOutActivation: number;
   /** The first error message per request kind and code. */
   firstErrors: Record<string, string>;
   verification: Verification;
@@ -49,13 +52,18 @@ export async function runSoak(options: SoakOptions, progress: Progress): Promise
   const logs = new Map<string, number>();
   const deployment = await Deployment.start({
     env: options.childEnv,
+    invocationTimeoutMs: options.invocationTimeoutMs,
     onLog: (line) => logLine(line, logs, progress),
     onCrash: (detail) => crashes.push(detail),
   });
   progress(`praas up at ${deployment.url}, data dir ${deployment.dataDir}`);
   const monitor = new Monitor(deployment);
   const ledger = new Ledger();
-  const client = new SoakClient(deployment.url, ledger, HUNG_AFTER_MS);
+  const client = new SoakClient(
+    deployment.url,
+    ledger,
+    options.invocationTimeoutMs + HUNG_SLACK_MS,
+  );
   let body:
     | Omit<
         SoakResult,
@@ -159,6 +167,7 @@ async function exercise(
     outcomes: ledger.outcomes(),
     longestWait: ledger.longestWait,
     firstErrors: ledger.firstMessages(),
+    waitedOutActivation: ledger.waitedOutActivation,
     verification,
     fuzz,
   };
