@@ -66,7 +66,9 @@ export async function runFaults(
   for (let turn = 0; !stop.stopped; turn++) {
     if (Date.now() >= options.deadline && turn >= FAULT_KINDS.length) return;
     const kind = FAULT_KINDS[turn % FAULT_KINDS.length]!;
+    context.ledger.fault(`${kind} begins`);
     await inject(kind, context, counts[kind]);
+    context.ledger.fault(`${kind} ends`);
     await sleep(options.everyMs);
   }
 }
@@ -98,7 +100,9 @@ async function workerFault(
 ): Promise<void> {
   count.injected++;
   const payload = kind === "worker-garbage" ? garbageBytes() : new Uint8Array(0);
-  const output = await context.client.direct(`fault.${kind}`, pick(context.names), fn, payload);
+  const name = pick(context.names);
+  context.ledger.fault(`${kind} on ${name}`);
+  const output = await context.client.direct(`fault.${kind}`, name, fn, payload);
   const said = output === undefined ? "" : Buffer.from(output).toString();
   if (said.startsWith("refused") && !count.notes.includes(said)) count.notes.push(said);
 }
@@ -124,6 +128,7 @@ function killProcess(context: FaultContext, count: FaultCount): void {
     return;
   }
   context.ledger.process(victim.name).kills.push(Date.now());
+  context.ledger.fault(`SIGKILL ${victim.name} (pid ${victim.pid})`);
   count.injected++;
 }
 
@@ -138,20 +143,31 @@ async function diskFullSwap(context: FaultContext, count: FaultCount): Promise<v
     if (!count.notes.includes(note)) count.notes.push(note);
     return;
   }
+  const name = await activeProcess(context);
+  if (name === undefined) {
+    count.skipped++;
+    return;
+  }
   const filler = path.join(context.deployment.dataDir, "soak-filler");
   fillDisk(filler);
   count.injected++;
+  context.ledger.fault(`disk full, swapping ${name}`);
   try {
-    const name = pick(context.names);
-    const before = await context.client.call("fault.disk-full-swap.get", () =>
-      context.client.praas.getProcess(APP, name),
-    );
     if (await swapOnce(context.client, context.ledger, name, "fault.disk-full-swap")) {
-      count.notes.push(`swap of ${name} (${before?.status ?? "?"}) succeeded on a full disk`);
+      count.notes.push(`swap of ${name} succeeded on a full disk`);
     }
   } finally {
     unlinkSync(filler);
   }
+}
+
+/** An active process to swap (a swapped or failed one would refuse before touching the disk). */
+async function activeProcess(context: FaultContext): Promise<string | undefined> {
+  const list = await context.client.call("fault.disk-full-swap.list", () =>
+    context.client.praas.listProcesses(APP),
+  );
+  const active = list?.active.map((info) => info.name) ?? [];
+  return active.length === 0 ? undefined : pick(active);
 }
 
 /** Writes until ENOSPC, first in big then in page-sized chunks. */

@@ -55,6 +55,22 @@ export class Ledger {
     return history;
   }
 
+  /** Every fault injected: when (ms since the start), what, and where. */
+  readonly faultLog: string[] = [];
+
+  fault(what: string): void {
+    this.faultLog.push(`${Date.now() - this.startedAt} ${what}`);
+  }
+
+  /** Histories of processes that could not come back and were replaced under the same name. */
+  readonly retired: { name: string; reason: string; history: ProcessHistory }[] = [];
+
+  retire(name: string, reason: string): void {
+    const history = this.#processes.get(name);
+    if (history !== undefined) this.retired.push({ name, reason, history });
+    this.#processes.set(name, new ProcessHistory());
+  }
+
   get names(): string[] {
     return [...this.#processes.keys()];
   }

@@ -4,7 +4,7 @@
  * judge the invariants. Everything started is stopped, also on failure.
  */
 import path from "node:path";
-import { APP, SoakClient, codeOf } from "./client.js";
+import { APP, SoakClient } from "./client.js";
 import { Deployment } from "./deployment.js";
 import { emptyCounts, runFaults, type FaultCounts } from "./faults.js";
 import { emptyFuzzStats, runFuzz, type FuzzStats, type FuzzTarget } from "./fuzz.js";
@@ -12,11 +12,12 @@ import { judge, type Invariant } from "./invariants.js";
 import { Ledger, type LongWait } from "./ledger.js";
 import { runLoad, sleep, type Stopper } from "./load.js";
 import { Monitor } from "./monitor.js";
-import { PACKAGE_ROOT, type Durability, type SoakOptions } from "./options.js";
+import { PACKAGE_ROOT, type SoakOptions } from "./options.js";
+import { createProcesses, type DurabilityUsed } from "./processes.js";
 import { cloudProcesses } from "./procs.js";
 import { verify, type Verification } from "./verify.js";
+import { replaceUnrecoverable } from "./processes.js";
 
-export const PROCESS_MEMORY_MIB = 256;
 /** A request unanswered this long after the deployment's own timeout counts as hung. */
 const HUNG_SLACK_MS = 30_000;
 const LEAK_SETTLE_MS = 15_000;
@@ -24,7 +25,11 @@ const LEAK_SETTLE_MS = 15_000;
 export interface SoakResult {
   date: string;
   options: { durationMs: number; short: boolean; processes: number };
-  durability: { asked: Durability; used: Durability; note?: string };
+  durability: DurabilityUsed;
+  /** Processes that could not come back after a kill, replaced by new ones of the same name. */
+  replaced: number;
+  /** Each fault with its time in ms since the start, for reading losses against. */
+  faultLog: string[];
   elapsedMs: number;
   faults: FaultCounts;
   outcomes: Record<string, Record<string, number>>;
@@ -64,19 +69,7 @@ export async function runSoak(options: SoakOptions, progress: Progress): Promise
     ledger,
     options.invocationTimeoutMs + HUNG_SLACK_MS,
   );
-  let body:
-    | Omit<
-        SoakResult,
-        | "leaks"
-        | "peakRss"
-        | "invariants"
-        | "passed"
-        | "elapsedMs"
-        | "date"
-        | "controlPlaneCrashes"
-        | "logs"
-      >
-    | undefined;
+  let body: Exercised | undefined;
   try {
     body = await exercise(options, deployment, client, ledger, progress);
   } finally {
@@ -109,57 +102,46 @@ export async function runSoak(options: SoakOptions, progress: Progress): Promise
   };
 }
 
+/** What the run did and saw, before the shutdown. */
+type Exercised = Pick<
+  SoakResult,
+  | "options"
+  | "durability"
+  | "faults"
+  | "outcomes"
+  | "longestWait"
+  | "firstErrors"
+  | "waitedOutActivation"
+  | "replaced"
+  | "faultLog"
+  | "verification"
+  | "fuzz"
+>;
+
+interface Parts {
+  options: SoakOptions;
+  deployment: Deployment;
+  client: SoakClient;
+  ledger: Ledger;
+  names: string[];
+}
+
 async function exercise(
   options: SoakOptions,
   deployment: Deployment,
   client: SoakClient,
   ledger: Ledger,
   progress: Progress,
-) {
+): Promise<Exercised> {
   await client.praas.deploy(APP, path.join(PACKAGE_ROOT, "soak", "app"));
   const names = Array.from({ length: options.processes }, (_, index) => `p${index}`);
   const durability = await createProcesses(client, names, options.durability);
-  progress(
-    `created ${names.join(", ")} (durability ${durability.used}); running ${options.durationMs / 1000} s`,
-  );
-  const stop: Stopper = { stopped: false };
-  const faults = emptyCounts();
-  const fuzz = emptyFuzzStats();
-  const loadStartedAt = Date.now();
-  const deadline = loadStartedAt + options.durationMs;
-  const load = runLoad(
-    client,
-    ledger,
-    { names, paceMs: options.short ? 20 : 30, swapEveryMs: options.short ? 1_500 : 5_000 },
-    stop,
-  );
-  const fuzzing = runFuzz(
-    fuzzTargets(client, deployment, names),
-    fuzz,
-    {
-      targetFrames: options.fuzzFrames,
-      startedAt: loadStartedAt,
-      durationMs: options.durationMs,
-      parallel: 3,
-    },
-    stop,
-  );
-  await runFaults(
-    { client, ledger, deployment, names },
-    faults,
-    { everyMs: options.faultEveryMs, deadline },
-    stop,
-  );
-  await untilDeadlineAndFuzzed(deadline, fuzz, options.fuzzFrames);
-  stop.stopped = true;
-  await Promise.all([load, fuzzing]);
-  progress(`load stopped after ${Date.now() - loadStartedAt} ms; verifying`);
-  const verification = await verify(
-    client,
-    ledger,
-    durability.used,
-    options.short ? 15_000 : 60_000,
-  );
+  const seconds = options.durationMs / 1000;
+  progress(`created ${names.join(", ")} (durability ${durability.used}); running ${seconds} s`);
+  const parts = { options, deployment, client, ledger, names };
+  const { faults, fuzz } = await drive(parts, durability, progress);
+  const settleMs = options.short ? 15_000 : 60_000;
+  const verification = await verify(client, ledger, durability.used, settleMs);
   return {
     options: { durationMs: options.durationMs, short: options.short, processes: options.processes },
     durability,
@@ -168,9 +150,38 @@ async function exercise(
     longestWait: ledger.longestWait,
     firstErrors: ledger.firstMessages(),
     waitedOutActivation: ledger.waitedOutActivation,
+    replaced: ledger.retired.length,
+    faultLog: ledger.faultLog,
     verification,
     fuzz,
   };
+}
+
+/** Load, fuzzing and faults together until the deadline (and every fault kind injected). */
+async function drive(
+  parts: Parts,
+  durability: DurabilityUsed,
+  progress: Progress,
+): Promise<{ faults: FaultCounts; fuzz: FuzzStats }> {
+  const { options, client, ledger, names } = parts;
+  const stop: Stopper = { stopped: false };
+  const faults = emptyCounts();
+  const fuzz = emptyFuzzStats();
+  const startedAt = Date.now();
+  const deadline = startedAt + options.durationMs;
+  const pacing = { paceMs: options.short ? 20 : 30, swapEveryMs: options.short ? 1_500 : 5_000 };
+  const load = runLoad(client, ledger, { names, ...pacing }, stop);
+  const replacing = replaceUnrecoverable(client, ledger, names, durability, stop);
+  const fuzzOptions = { targetFrames: options.fuzzFrames, startedAt, parallel: 3 };
+  const targets = fuzzTargets(client, parts.deployment, names);
+  const fuzzing = runFuzz(targets, fuzz, { ...fuzzOptions, durationMs: options.durationMs }, stop);
+  const faultOptions = { everyMs: options.faultEveryMs, deadline };
+  await runFaults({ ...parts }, faults, faultOptions, stop);
+  await untilDeadlineAndFuzzed(deadline, fuzz, options.fuzzFrames);
+  stop.stopped = true;
+  await Promise.all([load, fuzzing, replacing]);
+  progress(`load stopped after ${Date.now() - startedAt} ms; verifying`);
+  return { faults, fuzz };
 }
 
 /** The load runs to the deadline, and past it while the fuzzer still owes frames (bounded). */
@@ -182,35 +193,6 @@ async function untilDeadlineAndFuzzed(
   while (Date.now() < deadline) await sleep(100);
   const bound = Date.now() + 30_000;
   while (fuzz.frames < target && Date.now() < bound) await sleep(100);
-}
-
-/**
- * Creates the processes with the asked durability; a control plane that does not know the
- * `durability` field refuses it (BAD_REQUEST), and then the soak runs with `memory` and says so.
- */
-async function createProcesses(
-  client: SoakClient,
-  names: string[],
-  asked: Durability,
-): Promise<SoakResult["durability"]> {
-  let used = asked;
-  let note: string | undefined;
-  for (const name of names) {
-    const body = { vcpus: 2, memory: PROCESS_MEMORY_MIB, limits: { invocationTimeoutMs: 2_000 } };
-    try {
-      await client.praas.createProcess(
-        APP,
-        name,
-        used === "memory" ? body : ({ ...body, durability: used } as typeof body),
-      );
-    } catch (error) {
-      if (codeOf(error) !== "BAD_REQUEST" || used === "memory") throw error;
-      note = `durability "${asked}" refused by this control plane (${(error as Error).message}): ran with memory`;
-      used = "memory";
-      await client.praas.createProcess(APP, name, body);
-    }
-  }
-  return { asked, used, ...(note === undefined ? {} : { note }) };
 }
 
 function fuzzTargets(
@@ -251,6 +233,18 @@ function fuzzTargets(
   };
 }
 
+/** Kills what leaked (reported already), so one failed run does not burden the next. */
+function killLeftovers(lines: string[]): string[] {
+  for (const line of lines) {
+    try {
+      process.kill(Number(line.split(" ")[0]), "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return lines;
+}
+
 /** Counts log lines by level and message; errors and unparsable lines go to the progress too. */
 function logLine(line: string, logs: Map<string, number>, progress: Progress): void {
   let entry: { level?: number; msg?: string; name?: string };
@@ -283,7 +277,8 @@ async function leftovers(monitor: Monitor, deployment: Deployment): Promise<stri
       ...alive,
       ...unseen.filter((line) => !alive.some((a) => a.startsWith(line.split(" ")[0]!))),
     ];
-    if (all.length === 0 || Date.now() >= deadline) return all;
+    if (all.length === 0) return all;
+    if (Date.now() >= deadline) return killLeftovers(all);
     await sleep(200);
   }
 }

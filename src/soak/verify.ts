@@ -40,6 +40,11 @@ export async function verify(
   const messages = emptyCount();
   const unreadable: Record<string, string> = {};
   const heldByUnusable = { writes: 0, messages: 0 };
+  for (const [index, { name, reason, history }] of ledger.retired.entries()) {
+    unreadable[`${name} (replaced, #${index + 1})`] = reason;
+    heldByUnusable.writes += history.writes.size;
+    heldByUnusable.messages += history.messages.size;
+  }
   for (const name of ledger.names) {
     const history = ledger.process(name);
     const read = await readKeys(client, ledger, name, settleBoundMs);
