@@ -92,13 +92,13 @@ export function judge(result: Judged, options: SoakOptions): Invariant[] {
 }
 
 const WAITS_OUT_RESUMING =
-  "a sticky invocation that finds a process left `resuming` by a killed control plane waits the whole invocation timeout, though the restart moves it back to `swapped`";
+  "a sticky invocation that finds a process `resuming` or `swapping` around a control-plane kill waits the whole invocation timeout for a status that never comes (the restart reconciles the record to another status), then fails TIMEOUT";
 
 function activation(count: number): Invariant {
   const invariant = check(
     "no request waited out its timeout for a process to become active",
     count === 0,
-    `${count} TIMEOUT "not active in … ms"`,
+    `${count} TIMEOUT "not active/swapped in … ms"`,
   );
   return count === 0 ? invariant : { ...invariant, knownBug: WAITS_OUT_RESUMING };
 }
