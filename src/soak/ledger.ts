@@ -19,7 +19,7 @@ class ProcessHistory {
   readonly messages = new Map<string, number>();
   readonly swaps: Interval[] = [];
   readonly kills: number[] = [];
-  /** When a `receive` here failed in a way that may have run it (it may have consumed messages). */
+  /** When a `receive` here ended failing in a way that may have run it (it may have consumed messages). */
   readonly failedReceives: number[] = [];
   /** Messages the soak saw this process consume. */
   readonly received = new Set<string>();

@@ -82,13 +82,13 @@ export async function receiveOnce(
   max = 50,
 ): Promise<number | undefined> {
   const payload = JSON.stringify({ max, timeoutMs: 100, budgetMs: 1_000 });
-  const started = Date.now();
   const { code, value: output } = await client.attempt(
     "receive.http",
     () => client.praas.invoke(APP, "receive", payload, { process: name }),
     `receive on ${name}`,
   );
-  if (MAY_HAVE_RUN.includes(code)) ledger.process(name).failedReceives.push(started);
+  // When it ended: a message acknowledged before then may have been handed to it.
+  if (MAY_HAVE_RUN.includes(code)) ledger.process(name).failedReceives.push(Date.now());
   if (output === undefined) return undefined;
   const received = JSON.parse(Buffer.from(output).toString()) as string[];
   for (const id of received) ledger.process(name).received.add(id);
