@@ -166,17 +166,15 @@ export class ProcessManager {
    * with its own error at once.
    */
   async ensureActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
-    const record = await getProcessOrThrow(this.#deps.store, app, name);
+    let record = await getProcessOrThrow(this.#deps.store, app, name);
+    // A transition in progress may end anywhere (a swap can fail back to active, a restarted
+    // control plane reconciles a resume back to swapped): wait for it to end, then decide.
+    if (TRANSITIONAL.has(record.status)) record = await this.#waitSettled(app, name, timeoutMs);
     if (record.status === "active") return record;
-    if (record.status === "swapping")
-      await waitForStatus(this.#deps.store, app, name, "swapped", timeoutMs);
-    if (["swapped", "swapping", "failed"].includes(record.status)) {
+    if (record.status === "swapped" || record.status === "failed") {
       return this.resume(app, name).catch((error: unknown) =>
         this.#afterFailedResume(app, name, timeoutMs, error),
       );
-    }
-    if (record.status === "resuming" || record.status === "allocating") {
-      return this.#waitActive(app, name, timeoutMs);
     }
     throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
   }
@@ -241,8 +239,10 @@ export class ProcessManager {
     if (!(error instanceof PraaSError) || error.code !== "INVALID_STATE") throw error;
     const now = await this.#deps.store.getProcess(app, name);
     if (now?.status === "active") return now;
-    if (now?.status === "resuming" || now?.status === "allocating")
-      return this.#waitActive(app, name, timeoutMs);
+    if (now?.status === "resuming" || now?.status === "allocating") {
+      const settled = await this.#waitSettled(app, name, timeoutMs);
+      if (settled.status === "active") return settled;
+    }
     throw error;
   }
 
@@ -515,8 +515,8 @@ export class ProcessManager {
     }
   }
 
-  #waitActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
-    return waitForStatus(this.#deps.store, app, name, "active", timeoutMs);
+  #waitSettled(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
+    return waitForStatus(this.#deps.store, app, name, SETTLED, timeoutMs);
   }
 }
 
@@ -543,23 +543,28 @@ async function loadBundle(blobs: BlobStore, key: string): Promise<Buffer> {
   return bytes;
 }
 
+/** Where a process rests between operations. */
+const SETTLED: ReadonlySet<ProcessStatus> = new Set(["active", "swapped", "failed"]);
+
 /**
- * Resolves when the process reaches `status`; rejects on timeout, when it fails or vanishes, or
- * when the store cannot be read. The timer and the subscription end on every path.
+ * Resolves when the process reaches one of `statuses`; rejects on timeout, when it fails (unless
+ * `failed` is wanted) or vanishes, or when the store cannot be read. The timer and the
+ * subscription end on every path.
  */
 export async function waitForStatus(
   store: MetadataStore,
   app: string,
   name: string,
-  status: ProcessStatus,
+  statuses: ReadonlySet<ProcessStatus>,
   timeoutMs: number,
 ): Promise<ProcessRecord> {
+  const wanted = [...statuses].join(" or ");
   let timer: NodeJS.Timeout | undefined;
   let subscription: Promise<() => Promise<void>> | undefined;
   try {
     return await new Promise<ProcessRecord>((resolve, reject) => {
       const check = (record: ProcessRecord | undefined): void => {
-        if (record?.status === status) resolve(record);
+        if (record && statuses.has(record.status)) resolve(record);
         else if (!record || record.status === "failed" || record.status === "deleted") {
           const now = record?.status ?? "gone";
           reject(new PraaSError("INVALID_STATE", `process ${app}/${name} is ${now}`));
@@ -567,7 +572,7 @@ export async function waitForStatus(
       };
       timer = setTimeout(() => {
         reject(
-          new PraaSError("TIMEOUT", `process ${app}/${name} not ${status} in ${timeoutMs} ms`),
+          new PraaSError("TIMEOUT", `process ${app}/${name} not ${wanted} in ${timeoutMs} ms`),
         );
       }, timeoutMs);
       subscription = store.subscribe((change) => {

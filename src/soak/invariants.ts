@@ -91,21 +91,13 @@ export function judge(result: Judged, options: SoakOptions): Invariant[] {
   ];
 }
 
-const WAITS_OUT_RESUMING =
-  "a sticky invocation that finds a process `resuming` or `swapping` around a control-plane kill waits the whole invocation timeout for a status that never comes (the restart reconciles the record to another status), then fails TIMEOUT";
-
 function activation(count: number): Invariant {
-  const invariant = check(
+  return check(
     "no request waited out its timeout for a process to become active",
     count === 0,
-    `${count} TIMEOUT "not active/swapped in … ms"`,
+    `${count} TIMEOUT "not active … in … ms"`,
   );
-  return count === 0 ? invariant : { ...invariant, knownBug: WAITS_OUT_RESUMING };
 }
-
-/** Issue 8: a crashed process should come back on its next use; today one with no snapshot cannot. */
-const NO_RECOVERY =
-  "a SIGKILLed process with no stored snapshot stays failed: INVALID_STATE on every use";
 
 function readable(
   unreadable: Record<string, string>,
@@ -117,9 +109,7 @@ function readable(
     entries.length === 0
       ? "all"
       : `${names} (holding ${held.writes} acknowledged writes, ${held.messages} messages)`;
-  const invariant = check("every process usable again after the run", entries.length === 0, detail);
-  const known = entries.length > 0 && entries.every(([, error]) => /no swapped state/.test(error));
-  return known ? { ...invariant, knownBug: NO_RECOVERY } : invariant;
+  return check("every process usable again after the run", entries.length === 0, detail);
 }
 
 function check(name: string, ok: boolean, detail: string): Invariant {

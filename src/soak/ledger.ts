@@ -77,7 +77,10 @@ export class Ledger {
 
   outcome(kind: string, code: string, waitedMs: number, message?: string): void {
     const key = `${kind} ${code}`;
-    if (code === "TIMEOUT" && /not (active|swapped) in \d+ ms/.test(message ?? ""))
+    if (
+      code === "TIMEOUT" &&
+      / not (active|swapped|active or swapped or failed) in \d+ ms/.test(message ?? "")
+    )
       this.waitedOutActivation++;
     if (message !== undefined && !this.#firstMessages.has(key))
       this.#firstMessages.set(key, message);
