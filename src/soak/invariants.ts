@@ -4,16 +4,9 @@
  * short mode in `npm test` reports it without failing.
  */
 import type { SoakOptions } from "./options.js";
-import type { SoakResult } from "./run.js";
+import type { Invariant, SoakResult } from "./result.js";
 import { HUNG } from "./ledger.js";
 import { FAULT_KINDS } from "./faults.js";
-
-export interface Invariant {
-  name: string;
-  ok: boolean;
-  detail: string;
-  knownBug?: string;
-}
 
 const MIB = 1024 * 1024;
 /** The control plane holds metadata and connections only. */

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { mib } from "./invariants.js";
-import type { SoakResult } from "./run.js";
+import type { SoakResult } from "./result.js";
 
 export async function writeReports(result: SoakResult, outDir: string): Promise<string> {
   await mkdir(outDir, { recursive: true });

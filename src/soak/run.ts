@@ -8,46 +8,20 @@ import { APP, SoakClient } from "./client.js";
 import { Deployment } from "./deployment.js";
 import { emptyCounts, runFaults, type FaultCounts } from "./faults.js";
 import { emptyFuzzStats, runFuzz, type FuzzStats, type FuzzTarget } from "./fuzz.js";
-import { judge, type Invariant } from "./invariants.js";
-import { Ledger, type LongWait } from "./ledger.js";
+import { judge } from "./invariants.js";
+import type { SoakResult } from "./result.js";
+import { Ledger } from "./ledger.js";
 import { runLoad, sleep, type Stopper } from "./load.js";
 import { Monitor } from "./monitor.js";
 import { PACKAGE_ROOT, type SoakOptions } from "./options.js";
 import { createProcesses, type DurabilityUsed } from "./processes.js";
 import { cloudProcesses } from "./procs.js";
-import { verify, type Verification } from "./verify.js";
+import { verify } from "./verify.js";
 import { replaceUnrecoverable } from "./processes.js";
 
 /** A request unanswered this long after the deployment's own timeout counts as hung. */
 const HUNG_SLACK_MS = 30_000;
 const LEAK_SETTLE_MS = 15_000;
-
-export interface SoakResult {
-  date: string;
-  options: { durationMs: number; short: boolean; processes: number };
-  durability: DurabilityUsed;
-  /** Processes that could not come back after a kill, replaced by new ones of the same name. */
-  replaced: number;
-  /** Each fault with its time in ms since the start, for reading losses against. */
-  faultLog: string[];
-  elapsedMs: number;
-  faults: FaultCounts;
-  outcomes: Record<string, Record<string, number>>;
-  longestWait: LongWait;
-  /** Requests that failed TIMEOUT waiting for a process to become active. */
-  waitedOutActivation: number;
-  /** The first error message per request kind and code. */
-  firstErrors: Record<string, string>;
-  verification: Verification;
-  fuzz: FuzzStats;
-  peakRss: { controlPlaneBytes: number; processBytes: Record<string, number> };
-  leaks: { tracked: number; leftover: string[] };
-  controlPlaneCrashes: string[];
-  /** What the control plane and its processes logged (warnings and worse), by message. */
-  logs: Record<string, number>;
-  invariants: Invariant[];
-  passed: boolean;
-}
 
 export type Progress = (line: string) => void;
 

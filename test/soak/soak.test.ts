@@ -9,7 +9,7 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SoakResult } from "../../src/soak/run.js";
+import type { SoakResult } from "../../src/soak/result.js";
 
 const SOAK = path.resolve("dist/soak/main.js");
 const RUN_BOUND_MS = 120_000;
