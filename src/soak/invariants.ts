@@ -1,8 +1,4 @@
-/**
- * The invariants a soak run must hold, judged from its result. `knownBug` marks a check that
- * fails because of a bug found by the soak and not fixed yet: it fails the full run, while the
- * short mode in `npm test` reports it without failing.
- */
+/** The invariants a soak run must hold, judged from its result: any that fails fails the run. */
 import type { SoakOptions } from "./options.js";
 import type { Invariant, SoakResult } from "./result.js";
 import { HUNG } from "./ledger.js";

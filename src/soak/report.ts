@@ -32,11 +32,7 @@ export function renderMarkdown(result: SoakResult): string {
     "## Invariants",
     table(
       ["invariant", "ok", "detail"],
-      result.invariants.map((c) => [
-        c.name,
-        c.ok ? "✓" : c.knownBug ? `✗ (known: ${c.knownBug})` : "✗",
-        c.detail,
-      ]),
+      result.invariants.map((c) => [c.name, c.ok ? "✓" : "✗", c.detail]),
     ),
     "## Faults injected",
     table(

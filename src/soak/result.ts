@@ -9,7 +9,6 @@ export interface Invariant {
   name: string;
   ok: boolean;
   detail: string;
-  knownBug?: string;
 }
 
 export interface SoakResult {
