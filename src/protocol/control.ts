@@ -25,8 +25,8 @@ export interface StatusReply {
   workers: number[];
   stateBytes: number;
   stateKeys: number;
-  /** Under durability "log": records appended, fdatasyncs made (fewer: group commit), bytes. */
-  wal?: { appends: number; syncs: number; bytes: number };
+  /** Under durability "log": records appended, fdatasyncs made (fewer: group commit), bytes, compactions while serving. */
+  wal?: { appends: number; syncs: number; bytes: number; compactions: number };
 }
 
 export interface ControlCommands {

@@ -9,9 +9,10 @@ import type { FrameLink } from "../transport/index.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ProcessConfig } from "./config.js";
 import { DataPlaneServer } from "./dataplane-server.js";
-import { Mailbox } from "./mailbox.js";
+import { Mailbox, type Message } from "./mailbox.js";
 import { Peers } from "./peers.js";
-import { decodeSnapshot, encodeSnapshot, type StateEntry } from "./snapshot.js";
+import { LogCompactor } from "./log-compactor.js";
+import { decodeSnapshot, encodeSnapshot, type LogPosition, type StateEntry } from "./snapshot.js";
 import { WriteAheadLog, type ReplayResult, type WalOp } from "./wal.js";
 import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
@@ -20,6 +21,14 @@ import { WorkerPool } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 
 export type RuntimeStatus = "starting" | "active" | "swapping" | "swapped" | "stopped";
+
+/** The write-ahead log's counters (bytes: its size now). */
+export interface WalStats {
+  appends: number;
+  syncs: number;
+  bytes: number;
+  compactions: number;
+}
 
 export interface SwapResult {
   /** Bytes written to the blob store. */
@@ -40,6 +49,7 @@ export class CloudProcess implements CallTarget {
   readonly #log: Logger;
   /** The write-ahead log, under durability "log", once start() opened it. */
   #wal: WriteAheadLog | undefined;
+  readonly #compactor: LogCompactor;
   #status: RuntimeStatus = "starting";
   /** Set once a swap-out took its snapshot: deliveries would be lost, so they are refused. */
   #sealed = false;
@@ -69,6 +79,7 @@ export class CloudProcess implements CallTarget {
       },
       config.peers,
     );
+    this.#compactor = this.#createCompactor();
     this.#sandbox = this.#createSandbox();
     this.#pool = this.#createPool();
     this.#dataPlane = new DataPlaneServer(
@@ -105,9 +116,16 @@ export class CloudProcess implements CallTarget {
   }
 
   /** The write-ahead log's counters, under durability "log". */
-  get walStats(): { appends: number; syncs: number; bytes: number } | undefined {
+  get walStats(): WalStats | undefined {
     const wal = this.#wal;
-    return wal && { appends: wal.appends, syncs: wal.syncs, bytes: wal.size };
+    return (
+      wal && {
+        appends: wal.appends,
+        syncs: wal.syncs,
+        bytes: wal.size,
+        compactions: wal.compactions,
+      }
+    );
   }
 
   /**
@@ -142,22 +160,33 @@ export class CloudProcess implements CallTarget {
     return this.peers.put(peer, key, value);
   }
 
-  stateChanged(key: string, from: FrameLink): void {
+  stateChanged(key: string, from?: FrameLink): void {
     this.#pool.broadcast(FrameType.StateChanged, encodeFields([key]), from);
   }
 
-  /** Under "log", resolves once the changes are in the write-ahead log on disk; at once otherwise. */
-  persist(ops: readonly StateOp[]): Promise<void> {
+  /**
+   * Under "log", resolves once the changes are in the write-ahead log on disk (and `undo` runs
+   * when they cannot be); at once otherwise.
+   */
+  persist(ops: readonly StateOp[], undo: () => void): Promise<void> {
     // The log's own time: the store's updatedAt is not visible here; a replay may differ by a ms.
     const now = Date.now();
-    return this.#journal(ops.map((op) => stateWalOp(op, now)));
+    return this.#journal(
+      ops.map((op) => stateWalOp(op, now)),
+      undo,
+    );
   }
 
-  #journal(ops: WalOp[]): Promise<void> {
+  #journal(ops: WalOp[], undo?: () => void): Promise<void> {
     if (this.config.durability === "memory") return Promise.resolve();
-    if (this.#wal === undefined)
+    const wal = this.#wal;
+    if (wal === undefined) {
+      undo?.();
       return Promise.reject(new PraaSError("UNAVAILABLE", "the write-ahead log is not open"));
-    return this.#wal.append(ops);
+    }
+    const appended = wal.append(ops, undo);
+    this.#compactor.check(wal);
+    return appended;
   }
 
   processes(): { active: string[]; swapped: string[] } {
@@ -175,6 +204,7 @@ export class CloudProcess implements CallTarget {
     if (this.#status !== "active")
       throw new PraaSError("INVALID_STATE", `cannot swap a ${this.#status} process`);
     this.#status = "swapping";
+    await this.#compactor.idle();
     await this.#drain();
     let size: number;
     try {
@@ -212,7 +242,15 @@ export class CloudProcess implements CallTarget {
     this.#sealed = true;
     const state = [...this.#stateEntries()];
     const messages = this.mailbox.messages();
-    const snapshot = encodeSnapshot(state, messages, this.#wal?.epoch ?? 0);
+    return this.#storeSnapshot(state, messages, { epoch: this.#wal?.epoch ?? 0, offset: 0 });
+  }
+
+  async #storeSnapshot(
+    state: StateEntry[],
+    messages: Message[],
+    log: LogPosition,
+  ): Promise<number> {
+    const snapshot = encodeSnapshot(state, messages, log);
     const { size } = await this.#blobs.put(this.snapshotKey, snapshot);
     return size;
   }
@@ -242,12 +280,12 @@ export class CloudProcess implements CallTarget {
 
   /** The snapshot (with --restore), then the write-ahead log (under "log") over it. */
   async #restoreAll(): Promise<void> {
-    const walEpoch = this.config.restore ? await this.#restore() : 0;
-    if (this.config.walPath !== undefined) await this.#openLog(this.config.walPath, walEpoch);
+    const held = this.config.restore ? await this.#restore() : { epoch: 0, offset: 0 };
+    if (this.config.walPath !== undefined) await this.#openLog(this.config.walPath, held);
   }
 
-  /** Restores the stored snapshot; resolves the epoch of the write-ahead log it holds. */
-  async #restore(): Promise<number> {
+  /** Restores the stored snapshot; resolves how much of the write-ahead log it holds. */
+  async #restore(): Promise<LogPosition> {
     const stream = await this.#blobs.get(this.snapshotKey);
     if (stream === undefined)
       throw new PraaSError("STORAGE_ERROR", `no swapped state at ${this.snapshotKey}`);
@@ -258,22 +296,23 @@ export class CloudProcess implements CallTarget {
       { keys: snapshot.state.length, messages: snapshot.messages.length },
       "state restored",
     );
-    return snapshot.walEpoch;
+    return { epoch: snapshot.walEpoch, offset: snapshot.walOffset };
   }
 
   /**
-   * Opens the write-ahead log and applies its ops when they are newer than the snapshot (a log
-   * of the snapshot's epoch or older was folded into it already). A log without newer ops
-   * starts the epoch after the snapshot's.
+   * Opens the write-ahead log and applies the ops the snapshot does not hold: all of a newer
+   * epoch's, or those past the snapshot's offset in its own epoch (a snapshot taken while
+   * serving). A log with nothing newer starts the epoch after the snapshot's.
    */
-  async #openLog(file: string, snapshotEpoch: number): Promise<void> {
-    const { wal, replay } = await WriteAheadLog.open(file).catch((error: unknown) => {
+  async #openLog(file: string, held: LogPosition): Promise<void> {
+    const { wal, replay } = await WriteAheadLog.open(file, held).catch((error: unknown) => {
       throw new PraaSError("STORAGE_ERROR", `cannot open the write-ahead log: ${String(error)}`);
     });
     this.#wal = wal;
-    const newer = replay.epoch !== undefined && replay.epoch > snapshotEpoch;
+    const epoch = replay.epoch ?? -1;
+    const newer = epoch > held.epoch || (epoch === held.epoch && held.offset > 0);
     if (newer) this.#replay(replay.ops);
-    else await wal.reset(snapshotEpoch + 1);
+    else await wal.reset(held.epoch + 1);
     this.#logReplay(replay, newer);
   }
 
@@ -323,6 +362,17 @@ export class CloudProcess implements CallTarget {
       label: `${this.config.application}.${this.config.name}.${process.pid}`,
       workerPids: () => this.#pool.pids,
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
+    });
+  }
+
+  #createCompactor(): LogCompactor {
+    return new LogCompactor({
+      minBytes: this.config.walCompactBytes,
+      liveBytes: () => this.state.quota.used,
+      allowed: () => this.#status === "active",
+      capture: () => ({ state: [...this.#stateEntries()], messages: this.mailbox.messages() }),
+      store: async (state, messages, log) => void (await this.#storeSnapshot(state, messages, log)),
+      warn: (message, fields) => this.#log.warn(fields, message),
     });
   }
 

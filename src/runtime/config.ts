@@ -94,6 +94,11 @@ export interface ProcessOptions {
   durability?: Durability;
   /** The write-ahead log file; required with durability "log". */
   walPath?: string | undefined;
+  /**
+   * A log larger than this and than the state itself is folded into a snapshot while the
+   * process serves; default 64 MiB.
+   */
+  walCompactBytes?: number;
   peers?: PeerEntry[];
   control?: ControlLinkOptions | undefined;
   /** The application's peer secret: proves to other processes that we are one of them. */
@@ -133,6 +138,7 @@ export interface ProcessConfig {
   readonly durability: Durability;
   /** Set exactly when durability is "log". */
   readonly walPath: string | undefined;
+  readonly walCompactBytes: number;
   readonly peers: readonly PeerEntry[];
   readonly control: Readonly<ControlLinkOptions> | undefined;
   /** Empty when the process has none: then no peer may connect and it cannot message peers. */
@@ -175,6 +181,12 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     blobs: Object.freeze({ ...options.blobs }),
     restore: options.restore ?? false,
     ...resolveDurability(options),
+    walCompactBytes: integer(
+      options.walCompactBytes ?? 64 * 1024 * 1024,
+      "walCompactBytes",
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
     peers: Object.freeze([...(options.peers ?? [])]),
     control: options.control ? Object.freeze({ ...options.control }) : undefined,
     peerSecret: options.peerSecret ?? "",

@@ -45,6 +45,8 @@ export interface LaunchOptions {
   /** "log": acknowledged writes go to the write-ahead log at `walPath` first. */
   durability?: Durability;
   walPath?: string;
+  /** Fold the log into a snapshot while serving past this size (and the state's). */
+  walCompactBytes?: number;
   /** Swap out and exit after losing the control plane this long. */
   orphanTimeoutMs?: number;
   /** How long a swap waits for running invocations before stopping them. */
@@ -137,6 +139,7 @@ function launchArgs(o: LaunchOptions): string[] {
   if (o.maxPayloadBytes !== undefined) args.push("--max-payload", String(o.maxPayloadBytes));
   if (o.restore) args.push("--restore");
   if (o.durability === "log") args.push("--durability", "log", "--wal", o.walPath ?? "");
+  if (o.walCompactBytes !== undefined) args.push("--wal-compact-bytes", String(o.walCompactBytes));
   if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));
   if (o.drainTimeoutMs !== undefined) args.push("--drain-timeout", String(o.drainTimeoutMs));
   if (o.control) args.push("--control", o.control);

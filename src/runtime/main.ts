@@ -73,6 +73,12 @@ const program = new Command("praas-process")
     "memory",
   )
   .option("--wal <file>", "the write-ahead log file (with --durability log)")
+  .option(
+    "--wal-compact-bytes <n>",
+    "fold the log into a snapshot while serving once it is larger than this and than the state",
+    int,
+    64 * 1024 * 1024,
+  )
   .option("--peers <json>", "static peer directory: [{name,status,address:{host,port,token}}]")
   .option("--control <host:port>", "control plane to register with")
   .option(
@@ -125,6 +131,7 @@ interface Flags {
   restore: boolean;
   durability: Durability;
   wal?: string;
+  walCompactBytes: number;
   peers?: string;
   control?: string;
   orphanTimeout: number;
@@ -160,6 +167,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     restore: flags.restore,
     durability: flags.durability,
     walPath: flags.wal,
+    walCompactBytes: flags.walCompactBytes,
     peers: flags.peers ? (JSON.parse(flags.peers) as PeerEntry[]) : [],
     control: flags.control
       ? controlAddress(flags.control, env.PRAAS_CONTROL_SECRET ?? "")

@@ -2,22 +2,25 @@
  * The swapped form of a process: its state and undelivered mailbox as one binary stream.
  * Streamed in both directions so 100 MiB of state never needs a second 100 MiB buffer.
  *
- *   "PRAASNAP" u32 version, u32 walEpoch (version 2; version 1 has none: 0)
+ *   "PRAASNAP" u32 version, u32 walEpoch, u64 walOffset
+ *     (version 3; version 2 has no walOffset: 0; version 1 has neither: 0, 0)
  *   records: u8 kind
  *     1 state:   u16 keyLen, key, f64 updatedAt, u32 valueLen, value
  *     2 message: u16 keyLen, key, u16 sourceLen, source, u32 valueLen, value
  *     0 end:     u32 stateCount, u32 messageCount   (a truncated stream has no end record)
  *
- * `walEpoch` is the epoch of the write-ahead log whose ops the snapshot holds (0: none). A
- * restore replays the log only when its epoch is newer, so a crash between storing the
- * snapshot and emptying the log never applies the same mailbox ops twice.
+ * `walEpoch` is the epoch of the write-ahead log whose ops the snapshot holds (0: none), and
+ * `walOffset` how far into that epoch's log (0: all of it; a snapshot taken while serving
+ * holds the log up to a record boundary). A restore replays a log of a newer epoch, or of the
+ * same epoch from `walOffset`, so a crash between storing the snapshot and emptying the log
+ * never applies the same mailbox ops twice.
  */
 import { PraaSError } from "../protocol/index.js";
 import type { Message } from "./mailbox.js";
 import { ByteReader } from "./byte-reader.js";
 
 const MAGIC = Buffer.from("PRAASNAP");
-const VERSION = 2;
+const VERSION = 3;
 const enum Kind {
   End = 0,
   State = 1,
@@ -30,21 +33,30 @@ export interface StateEntry {
   updatedAt: number;
 }
 
+/** How much of the write-ahead log a snapshot holds. */
+export interface LogPosition {
+  epoch: number;
+  /** 0: the whole epoch. */
+  offset: number;
+}
+
 export interface Snapshot {
   state: StateEntry[];
   messages: Message[];
   walEpoch: number;
+  walOffset: number;
 }
 
 export function* encodeSnapshot(
   state: Iterable<StateEntry>,
   messages: Iterable<Message>,
-  walEpoch = 0,
+  log: LogPosition = { epoch: 0, offset: 0 },
 ): Generator<Buffer> {
-  const head = Buffer.alloc(MAGIC.length + 8);
+  const head = Buffer.alloc(MAGIC.length + 16);
   MAGIC.copy(head);
   head.writeUInt32LE(VERSION, MAGIC.length);
-  head.writeUInt32LE(walEpoch, MAGIC.length + 4);
+  head.writeUInt32LE(log.epoch, MAGIC.length + 4);
+  head.writeBigUInt64LE(BigInt(log.offset), MAGIC.length + 8);
   yield head;
   let stateCount = 0;
   let messageCount = 0;
@@ -97,8 +109,8 @@ export async function decodeSnapshot(
 ): Promise<Snapshot> {
   const reader = new ByteReader(chunks);
   try {
-    const walEpoch = await readHead(reader);
-    return { ...(await readRecords(reader)), walEpoch };
+    const log = await readHead(reader);
+    return { ...(await readRecords(reader)), walEpoch: log.epoch, walOffset: log.offset };
   } catch (error) {
     if (error instanceof PraaSError) throw error;
     throw new PraaSError("STORAGE_ERROR", `corrupt snapshot: ${String(error)}`);
@@ -107,17 +119,19 @@ export async function decodeSnapshot(
   }
 }
 
-/** Checks the head; resolves the WAL epoch (0 for a version 1 snapshot, written before logs). */
-async function readHead(reader: ByteReader): Promise<number> {
+/** Checks the head; resolves the log position (none for version 1, written before logs). */
+async function readHead(reader: ByteReader): Promise<LogPosition> {
   const head = await reader.read(MAGIC.length + 4);
   if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt("bad magic");
   const version = head.readUInt32LE(MAGIC.length);
-  if (version === 1) return 0;
-  if (version !== VERSION) throw corrupt("unsupported version");
-  return (await reader.read(4)).readUInt32LE(0);
+  if (version === 1) return { epoch: 0, offset: 0 };
+  if (version !== 2 && version !== VERSION) throw corrupt("unsupported version");
+  const epoch = (await reader.read(4)).readUInt32LE(0);
+  if (version === 2) return { epoch, offset: 0 };
+  return { epoch, offset: Number((await reader.read(8)).readBigUInt64LE(0)) };
 }
 
-type Records = Omit<Snapshot, "walEpoch">;
+type Records = Omit<Snapshot, "walEpoch" | "walOffset">;
 
 async function readRecords(reader: ByteReader): Promise<Records> {
   const snapshot: Records = { state: [], messages: [] };

@@ -148,6 +148,30 @@ export class StateStore {
     return sum;
   }
 
+  /**
+   * Runs `apply`, a change of `keys`, and returns its result with a function that takes the
+   * change back: each key gets its previous entry (value, version) again, unless something
+   * changed it since. Undoing newest first restores the state before all of them.
+   */
+  undoable<T>(keys: readonly string[], apply: () => T): { result: T; undo: () => void } {
+    const before = keys.map((key) => this.#entries.get(key));
+    const result = apply();
+    const after = keys.map((key) => this.#entries.get(key));
+    const undo = (): void =>
+      keys.forEach((key, i) => {
+        if (this.#entries.get(key) === after[i]) this.#restore(key, before[i]);
+      });
+    return { result, undo };
+  }
+
+  #restore(key: string, entry: Entry | undefined): void {
+    const growth = this.#growth(key, entry?.value);
+    this.#bytes += growth;
+    this.quota.force(growth);
+    if (entry === undefined) this.#entries.delete(key);
+    else this.#entries.set(key, entry);
+  }
+
   /** Bytes the store grows by when `key` takes `value` (undefined: is deleted). */
   #growth(key: string, value: Uint8Array | undefined): number {
     return (value?.length ?? 0) - (this.#entries.get(key)?.value.length ?? 0);

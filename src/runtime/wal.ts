@@ -1,68 +1,67 @@
 /**
  * A write-ahead log file: what a `log`-durability process has acknowledged since its last
- * snapshot. `append(ops)` resolves once the ops are on disk (write + fdatasync). Appends that
- * arrive while a write+sync is in flight (or in the same turn of the event loop as the first)
- * wait and go together in the next one (group commit: one sync for many appends). The file is a head, then one record per append:
+ * snapshot (format: wal-records.ts). `append(ops)` resolves once the ops are on disk (write +
+ * fdatasync). Appends that arrive while a write+sync is in flight (or in the same turn of the
+ * event loop as the first) wait and go together in the next one (group commit: one sync for
+ * many appends).
  *
- *   head: "PRAASWAL" u32 epoch   (a new epoch each time the log is emptied into a snapshot)
- *   u32 bodyLength, u32 crc32(body), body = ops: u8 kind, then per kind
- *     1 put:      str key, f64 updatedAt, bytes value
- *     2 delete:   str key
- *     3 mail:     str key, str source, bytes value     (queued at the back)
- *     4 taken:    str key, str source                  (the first message of key from source)
- *     5 returned: str key, str source, bytes value     (put back at the front)
- *   str = u16 length + UTF-8; bytes = u32 length + raw
+ * The caller applies a change in memory first and appends it at once, in the same synchronous
+ * step, so memory holds exactly the records issued so far. When a write or sync fails, every
+ * record not on disk yet fails with STORAGE_ERROR, and their undo callbacks run first, newest
+ * first, so memory goes back to what the log holds; the partial tail is cut off.
  *
- * A crash can leave a torn last record (or garbage after it): replay stops at the first record
- * that is short or fails its CRC, and `open` truncates the file there, so the log is never
- * misread and later appends follow the last good record. A file without a whole head (a crash
- * while it was being emptied) holds nothing.
+ * `open` cuts a torn tail away, so later appends follow the last good record. `compact` drops
+ * the records a stored snapshot holds while the process keeps serving.
  */
-import { open, mkdir, type FileHandle } from "node:fs/promises";
+import { open, mkdir, rename, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { crc32 } from "node:zlib";
 import { PraaSError } from "../protocol/index.js";
+import {
+  HEAD_BYTES,
+  decodeLog,
+  encodeHead,
+  encodeRecord,
+  type HeldPosition,
+  type ReplayResult,
+  type WalOp,
+} from "./wal-records.js";
 
-export type WalOp =
-  | { kind: "put"; key: string; value: Buffer; updatedAt: number }
-  | { kind: "delete"; key: string }
-  | { kind: "mail"; key: string; source: string; value: Buffer }
-  | { kind: "taken"; key: string; source: string }
-  | { kind: "returned"; key: string; source: string; value: Buffer };
-
-const KIND_CODES = { put: 1, delete: 2, mail: 3, taken: 4, returned: 5 } as const;
-const HEADER_BYTES = 8;
-const MAGIC = Buffer.from("PRAASWAL");
-const HEAD_BYTES = MAGIC.length + 4;
+export { decodeLog, encodeHead, encodeRecord, type HeldPosition, type ReplayResult, type WalOp };
 
 interface Pending {
   record: Buffer;
+  /** Takes the change back out of memory when it cannot be logged. */
+  undo: (() => void) | undefined;
   resolve(): void;
   reject(error: unknown): void;
 }
 
-export interface ReplayResult {
-  /** The log's epoch; undefined when the file has no head (new, or emptied by a crash). */
-  epoch: number | undefined;
-  ops: WalOp[];
-  /** Bytes of whole, valid records; what follows (a torn tail) is dropped. */
-  validBytes: number;
-  /** Bytes that were dropped. */
-  droppedBytes: number;
+/** Someone waiting until the log is on disk up to `offset`. */
+interface Marker {
+  offset: number;
+  resolve(offset: number): void;
+  reject(error: unknown): void;
 }
 
 export class WriteAheadLog {
   readonly path: string;
-  readonly #file: FileHandle;
+  #file: FileHandle;
+  /** Bytes on disk (synced). */
   #size: number;
+  /** Bytes of records appended but not on disk yet. */
+  #pendingBytes = 0;
   #epoch: number | undefined;
   #queue: Pending[] = [];
+  #inFlight: Pending[] = [];
+  #markers: Marker[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
   /** fdatasync calls made: fewer than appends when group commit batched them. */
   syncs = 0;
   /** Records appended. */
   appends = 0;
+  /** Times the log was compacted into a snapshot while serving. */
+  compactions = 0;
 
   private constructor(file: string, handle: FileHandle, replay: ReplayResult) {
     this.path = file;
@@ -73,14 +72,18 @@ export class WriteAheadLog {
 
   /**
    * Opens (creating it and its directory, owner-only) the log at `file`, reads what it holds
-   * and cuts a torn tail away. The ops are for the caller to apply, in order. A log without a
-   * head takes appends only after `reset(epoch)` gave it one.
+   * and cuts a torn tail away. The ops are for the caller to apply, in order (without those a
+   * snapshot `held` already). A log without a head takes appends only after `reset(epoch)`
+   * gave it one.
    */
-  static async open(file: string): Promise<{ wal: WriteAheadLog; replay: ReplayResult }> {
+  static async open(
+    file: string,
+    held?: HeldPosition,
+  ): Promise<{ wal: WriteAheadLog; replay: ReplayResult }> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const handle = await open(file, "a+", 0o600);
     try {
-      const replay = decodeLog(await handle.readFile());
+      const replay = decodeLog(await handle.readFile(), held);
       if (replay.droppedBytes > 0) {
         await handle.truncate(replay.validBytes);
         await handle.datasync();
@@ -92,25 +95,44 @@ export class WriteAheadLog {
     }
   }
 
-  /** Bytes of the log. */
+  /** Bytes of the log on disk. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Where the records appended so far end, on disk or not. */
+  get issuedEnd(): number {
+    return this.#size + this.#pendingBytes;
   }
 
   get epoch(): number | undefined {
     return this.#epoch;
   }
 
-  /** Resolves once `ops` are on disk; they are one record, so replay sees all or none of them. */
-  append(ops: readonly WalOp[]): Promise<void> {
+  /**
+   * Resolves once `ops` are on disk; they are one record, so replay sees all or none of them.
+   * When they cannot be written, `undo` runs (before the rejection) to take them back out of
+   * memory.
+   */
+  append(ops: readonly WalOp[], undo?: () => void): Promise<void> {
     if (this.#closed) return Promise.reject(new PraaSError("UNAVAILABLE", "the log is closed"));
     if (this.#epoch === undefined)
       return Promise.reject(new PraaSError("INTERNAL", "the log has no epoch yet"));
     const record = encodeRecord(ops);
+    this.#pendingBytes += record.length;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ record, resolve, reject });
+      this.#queue.push({ record, undo, resolve, reject });
       this.#flushing ??= this.#flushAll();
     });
+  }
+
+  /**
+   * Resolves with `offset` once the log is on disk up to there (a value of `issuedEnd`);
+   * rejects when a record before it failed (and was undone).
+   */
+  durableUpTo(offset: number): Promise<number> {
+    if (offset <= this.#size) return Promise.resolve(offset);
+    return new Promise((resolve, reject) => this.#markers.push({ offset, resolve, reject }));
   }
 
   /**
@@ -127,10 +149,57 @@ export class WriteAheadLog {
     this.#epoch = epoch;
   }
 
+  /**
+   * Replaces the log by one of `epoch` holding only the records from `from` on (a stored
+   * snapshot holds everything before): a new file, synced, then renamed over this one, so a
+   * crash leaves either whole. Appends wait meanwhile and follow in the new file.
+   */
+  async compact(from: number, epoch: number): Promise<void> {
+    await this.#idle();
+    const done = this.#rewrite(from, epoch);
+    this.#flushing = done.then(
+      () => this.#afterCompaction(),
+      () => this.#afterCompaction(),
+    );
+    await done;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#idle();
     await this.#file.close();
+  }
+
+  async #rewrite(from: number, epoch: number): Promise<void> {
+    if (from < HEAD_BYTES || from > this.#size)
+      throw new PraaSError("INTERNAL", `cannot compact the log from ${from} of ${this.#size}`);
+    const tail = Buffer.alloc(this.#size - from);
+    await this.#file.read(tail, 0, tail.length, from);
+    const temp = `${this.path}.compact`;
+    const next = await open(temp, "w+", 0o600);
+    try {
+      await writeAll(next, Buffer.concat([encodeHead(epoch), tail]), 0);
+      await next.datasync();
+    } catch (error) {
+      await next.close();
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await rename(temp, this.path);
+    // From the rename on, appends must go to the new file, whatever fails next.
+    const old = this.#file;
+    this.#file = next;
+    this.#size = HEAD_BYTES + tail.length;
+    this.#epoch = epoch;
+    this.compactions++;
+    await old.close().catch(() => undefined);
+    await syncDirectory(path.dirname(this.path));
+  }
+
+  /** Lets the appends that queued during a compaction go. */
+  #afterCompaction(): Promise<void> | undefined {
+    this.#flushing = this.#queue.length > 0 ? this.#flushAll() : undefined;
+    return this.#flushing;
   }
 
   async #idle(): Promise<void> {
@@ -142,9 +211,9 @@ export class WriteAheadLog {
     // frame one socket read brought (e.g. 64 writers' next puts) share it.
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.#queue.length > 0) {
-      const batch = this.#queue;
+      this.#inFlight = this.#queue;
       this.#queue = [];
-      await this.#commit(batch);
+      await this.#commit(this.#inFlight);
     }
     this.#flushing = undefined;
   }
@@ -155,183 +224,58 @@ export class WriteAheadLog {
     try {
       await this.#writeAt(bytes, this.#size);
       await this.#file.datasync();
-      this.syncs++;
-      this.appends += batch.length;
-      this.#size += bytes.length;
-      for (const pending of batch) pending.resolve();
     } catch (error) {
       await this.#file.truncate(this.#size).catch(() => undefined);
-      const failure = new PraaSError("STORAGE_ERROR", `write-ahead log: ${String(error)}`);
-      for (const pending of batch) pending.reject(failure);
+      this.#failPending(new PraaSError("STORAGE_ERROR", `write-ahead log: ${String(error)}`));
+      return;
     }
+    this.syncs++;
+    this.appends += batch.length;
+    this.#size += bytes.length;
+    this.#pendingBytes -= bytes.length;
+    this.#inFlight = [];
+    for (const pending of batch) pending.resolve();
+    this.#settleMarkers();
   }
 
-  async #writeAt(bytes: Buffer, position: number): Promise<void> {
-    for (let done = 0; done < bytes.length;) {
-      const { bytesWritten } = await this.#file.write(bytes, done, bytes.length - done, position);
-      done += bytesWritten;
-      position += bytesWritten;
-    }
+  /**
+   * A failed write fails every record not on disk: the later ones were applied on top of the
+   * failed ones (an increment of a failed increment), so they are undone too, newest first.
+   */
+  #failPending(failure: PraaSError): void {
+    const failed = [...this.#inFlight, ...this.#queue];
+    this.#inFlight = [];
+    this.#queue = [];
+    this.#pendingBytes = 0;
+    for (const pending of [...failed].reverse()) pending.undo?.();
+    for (const pending of failed) pending.reject(failure);
+    for (const marker of this.#markers.splice(0)) marker.reject(failure);
   }
-}
 
-export function encodeHead(epoch: number): Buffer {
-  const head = Buffer.alloc(HEAD_BYTES);
-  MAGIC.copy(head);
-  head.writeUInt32LE(epoch, MAGIC.length);
-  return head;
-}
-
-/** Reads a whole log: the ops of every valid record before the first torn or corrupt one. */
-export function decodeLog(bytes: Buffer): ReplayResult {
-  const ops: WalOp[] = [];
-  if (bytes.length < HEAD_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
-    return { epoch: undefined, ops, validBytes: 0, droppedBytes: bytes.length };
-  const epoch = bytes.readUInt32LE(MAGIC.length);
-  let at = HEAD_BYTES;
-  for (;;) {
-    const body = recordBody(bytes, at);
-    const decoded = body && decodeOps(body);
-    if (!decoded) break;
-    ops.push(...decoded);
-    at += HEADER_BYTES + (body?.length ?? 0);
+  #settleMarkers(): void {
+    const reached = this.#markers.filter((m) => m.offset <= this.#size);
+    this.#markers = this.#markers.filter((m) => m.offset > this.#size);
+    for (const marker of reached) marker.resolve(marker.offset);
   }
-  return { epoch, ops, validBytes: at, droppedBytes: bytes.length - at };
-}
 
-/** The body of the record at `at`, or undefined when it is short or fails its checksum. */
-function recordBody(bytes: Buffer, at: number): Buffer | undefined {
-  if (bytes.length - at < HEADER_BYTES) return undefined;
-  const length = bytes.readUInt32LE(at);
-  if (length > bytes.length - at - HEADER_BYTES) return undefined;
-  const body = bytes.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length);
-  return crc32(body) === bytes.readUInt32LE(at + 4) ? body : undefined;
-}
-
-export function encodeRecord(ops: readonly WalOp[]): Buffer {
-  const writer = new Writer();
-  for (const op of ops) encodeOp(writer, op);
-  const body = writer.concat();
-  const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header.writeUInt32LE(body.length, 0);
-  header.writeUInt32LE(crc32(body), 4);
-  return Buffer.concat([header, body]);
-}
-
-function encodeOp(w: Writer, op: WalOp): void {
-  w.u8(KIND_CODES[op.kind]);
-  w.str(op.key);
-  if (op.kind === "put") {
-    w.f64(op.updatedAt);
-    w.value(op.value);
-  } else if (op.kind !== "delete") {
-    w.str(op.source);
-    if (op.kind !== "taken") w.value(op.value);
+  #writeAt(bytes: Buffer, position: number): Promise<void> {
+    return writeAll(this.#file, bytes, position);
   }
 }
 
-/** A body that passed its CRC but does not decode is treated as corrupt: undefined. */
-function decodeOps(body: Buffer): WalOp[] | undefined {
-  const reader = new Reader(body);
-  const ops: WalOp[] = [];
+async function writeAll(file: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length;) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Makes a rename durable: the directory entry is on disk too. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, "r");
   try {
-    while (!reader.done) ops.push(decodeOp(reader));
-    return ops;
-  } catch {
-    return undefined;
-  }
-}
-
-function decodeOp(r: Reader): WalOp {
-  const kind = r.u8();
-  const key = r.str();
-  switch (kind) {
-    case KIND_CODES.put: {
-      const updatedAt = r.f64();
-      return { kind: "put", key, updatedAt, value: r.bytes() };
-    }
-    case KIND_CODES.delete:
-      return { kind: "delete", key };
-    case KIND_CODES.mail:
-      return { kind: "mail", key, source: r.str(), value: r.bytes() };
-    case KIND_CODES.taken:
-      return { kind: "taken", key, source: r.str() };
-    case KIND_CODES.returned:
-      return { kind: "returned", key, source: r.str(), value: r.bytes() };
-    default:
-      throw new RangeError(`unknown op kind ${kind}`);
-  }
-}
-
-class Writer {
-  readonly #parts: Buffer[] = [];
-
-  u8(value: number): void {
-    this.#parts.push(Buffer.of(value));
-  }
-
-  f64(value: number): void {
-    const out = Buffer.allocUnsafe(8);
-    out.writeDoubleLE(value);
-    this.#parts.push(out);
-  }
-
-  str(value: string): void {
-    const bytes = Buffer.from(value);
-    const length = Buffer.allocUnsafe(2);
-    length.writeUInt16LE(bytes.length);
-    this.#parts.push(length, bytes);
-  }
-
-  value(value: Buffer): void {
-    const length = Buffer.allocUnsafe(4);
-    length.writeUInt32LE(value.length);
-    this.#parts.push(length, value);
-  }
-
-  concat(): Buffer {
-    return Buffer.concat(this.#parts);
-  }
-}
-
-/** Reads the fields Writer wrote; throws RangeError past the end (a corrupt body). */
-class Reader {
-  #at = 0;
-
-  constructor(readonly body: Buffer) {}
-
-  get done(): boolean {
-    return this.#at >= this.body.length;
-  }
-
-  u8(): number {
-    return this.body.readUInt8(this.#advance(1));
-  }
-
-  f64(): number {
-    return this.body.readDoubleLE(this.#advance(8));
-  }
-
-  str(): string {
-    const length = this.body.readUInt16LE(this.#advance(2));
-    return this.#slice(length).toString("utf8");
-  }
-
-  bytes(): Buffer {
-    const length = this.body.readUInt32LE(this.#advance(4));
-    // A copy: the value outlives the log's read buffer.
-    return Buffer.from(this.#slice(length));
-  }
-
-  #slice(length: number): Buffer {
-    const start = this.#advance(length);
-    return this.body.subarray(start, start + length);
-  }
-
-  #advance(length: number): number {
-    const start = this.#at;
-    if (start + length > this.body.length) throw new RangeError("record body ends early");
-    this.#at += length;
-    return start;
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

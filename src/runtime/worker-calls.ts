@@ -28,13 +28,14 @@ export interface CallTarget {
   /** Sends a mailbox message to a peer. */
   sendToPeer(peer: string, key: string, value: Buffer): Promise<void>;
   processes(): ProcessList;
-  /** A worker changed `key`: the other workers must drop their cached copies. */
-  stateChanged(key: string, from: FrameLink): void;
+  /** `key` changed: workers other than `from` (absent: all) must drop their cached copies. */
+  stateChanged(key: string, from?: FrameLink): void;
   /**
    * Makes applied state changes as durable as the process promises; the worker's call is
-   * answered only after this resolves. Every handler that changes state calls it.
+   * answered only after this resolves. When they cannot be made durable, `undo` takes them
+   * back before this rejects. Every handler that changes state calls it, through `applyDurably`.
    */
-  persist(ops: readonly StateOp[]): Promise<void>;
+  persist(ops: readonly StateOp[], undo: () => void): Promise<void>;
 }
 
 type Reply = { payload?: Uint8Array; fields?: string[] } | undefined;
@@ -52,16 +53,13 @@ const handlers: Partial<Record<FrameType, Handler>> = {
   },
   [FrameType.StatePut]: async (t, [key = ""], value, from) => {
     const bytes = ownBytes(value);
-    t.state.put(key, bytes);
-    t.stateChanged(key, from);
-    await t.persist([{ key, value: bytes }]);
+    await applyDurably(t, [key], from, () => t.state.put(key, bytes));
     return undefined;
   },
   [FrameType.StateDelete]: async (t, [key = ""], _value, from) => {
-    const deleted = t.state.delete(key);
-    t.stateChanged(key, from);
-    if (deleted) await t.persist([{ key, value: undefined }]);
-    return { fields: deleted ? ["deleted"] : [] };
+    if (t.state.get(key) === undefined) return { fields: [] };
+    await applyDurably(t, [key], from, () => t.state.delete(key));
+    return { fields: ["deleted"] };
   },
   [FrameType.StateKeys]: (t) => ({ payload: json(t.state.keys()) }),
   [FrameType.TxRead]: (t, [key = ""], readSet) => txRead(t, key, readSet),
@@ -106,12 +104,32 @@ function txRead(t: CallTarget, key: string, readSet: Buffer): Reply {
   return { payload: value, fields };
 }
 
+/**
+ * Applies a change of `keys` (apply throws: nothing changed), tells the other workers, and
+ * makes it durable. If it cannot be made durable it is undone, and every worker is told again,
+ * before the caller hears of the failure: nobody keeps seeing a write that was refused.
+ */
+async function applyDurably<T>(
+  t: CallTarget,
+  keys: readonly string[],
+  from: FrameLink,
+  apply: () => T,
+): Promise<T> {
+  const { result, undo } = t.state.undoable(keys, apply);
+  for (const key of keys) t.stateChanged(key, from);
+  const ops = keys.map((key) => ({ key, value: t.state.get(key) }));
+  await t.persist(ops, () => {
+    undo();
+    for (const key of keys) t.stateChanged(key);
+  });
+  return result;
+}
+
 /** Validates and applies a transaction in one synchronous step, then makes it durable. */
 async function txCommit(t: CallTarget, record: Buffer, from: FrameLink): Promise<Reply> {
   const { reads, writes } = decodeCommit(record);
-  t.state.commit(reads, writes);
-  for (const { key } of writes) t.stateChanged(key, from);
-  await t.persist(writes.map(({ key }) => ({ key, value: t.state.get(key) })));
+  const keys = writes.map(({ key }) => key);
+  await applyDurably(t, keys, from, () => t.state.commit(reads, writes));
   return undefined;
 }
 
@@ -125,10 +143,8 @@ async function increment(
   if (delta.trim() === "" || !Number.isFinite(amount)) {
     throw new PraaSError("BAD_REQUEST", `increment by ${JSON.stringify(delta)}: not a number`);
   }
-  const sum = String(t.state.increment(key, amount));
-  t.stateChanged(key, from);
-  await t.persist([{ key, value: t.state.get(key) }]);
-  return { payload: Buffer.from(sum, "utf8") };
+  const sum = await applyDurably(t, [key], from, () => t.state.increment(key, amount));
+  return { payload: Buffer.from(String(sum), "utf8") };
 }
 
 async function mailPut(

@@ -53,7 +53,7 @@ describe("snapshot", () => {
 
 describe("snapshot decoding refuses anything but a whole, well-formed snapshot", () => {
   const whole = (): Buffer => collect(encodeSnapshot(state, messages));
-  const HEAD = 8 + 4 + 4; // "PRAASNAP" + u32 version + u32 walEpoch
+  const HEAD = 8 + 4 + 4 + 8; // "PRAASNAP" + u32 version + u32 walEpoch + u64 walOffset
 
   /** The decoding error of `bytes`; fails the test unless it is a STORAGE_ERROR. */
   async function storageError(bytes: Buffer | Iterable<Buffer>): Promise<string> {
@@ -72,18 +72,23 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
 
   it("an unsupported version", async () => {
     const bytes = whole();
-    bytes.writeUInt32LE(3, 8);
+    bytes.writeUInt32LE(4, 8);
     expect(await storageError(bytes)).toContain("unsupported version");
   });
 
-  it("round-trips the WAL epoch, and reads a version 1 snapshot (no epoch) as epoch 0", async () => {
-    const v2 = collect(encodeSnapshot(state, messages, 7));
-    expect((await decodeSnapshot(chunked(v2, 5))).walEpoch).toBe(7);
-    const v1 = Buffer.concat([v2.subarray(0, 12), v2.subarray(16)]);
+  it("round-trips the log position, and reads versions 2 (no offset) and 1 (no epoch)", async () => {
+    const v3 = collect(encodeSnapshot(state, messages, { epoch: 7, offset: 2 ** 33 + 5 }));
+    const decoded3 = await decodeSnapshot(chunked(v3, 5));
+    expect([decoded3.walEpoch, decoded3.walOffset]).toEqual([7, 2 ** 33 + 5]);
+    const v2 = Buffer.concat([v3.subarray(0, 16), v3.subarray(24)]);
+    v2.writeUInt32LE(2, 8);
+    const decoded2 = await decodeSnapshot(chunked(v2, 5));
+    expect([decoded2.walEpoch, decoded2.walOffset]).toEqual([7, 0]);
+    const v1 = Buffer.concat([v3.subarray(0, 12), v3.subarray(24)]);
     v1.writeUInt32LE(1, 8);
-    const decoded = await decodeSnapshot(chunked(v1, 5));
-    expect(decoded.walEpoch).toBe(0);
-    expect(decoded.state).toHaveLength(state.length);
+    const decoded1 = await decodeSnapshot(chunked(v1, 5));
+    expect([decoded1.walEpoch, decoded1.walOffset]).toEqual([0, 0]);
+    expect(decoded1.state).toHaveLength(state.length);
   });
 
   it("an unknown record kind", async () => {
@@ -121,7 +126,7 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
 
   it("an empty snapshot decodes to no state and no messages", async () => {
     const decoded = await decodeSnapshot(chunked(collect(encodeSnapshot([], [])), 3));
-    expect(decoded).toEqual({ state: [], messages: [], walEpoch: 0 });
+    expect(decoded).toEqual({ state: [], messages: [], walEpoch: 0, walOffset: 0 });
   });
 });
 

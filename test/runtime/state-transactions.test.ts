@@ -175,3 +175,43 @@ describe("transactions over random schedules", () => {
     );
   });
 });
+
+describe("StateStore undo of changes that could not be made durable", () => {
+  it("undoing newest first restores values, versions, bytes and the quota exactly", () => {
+    const quota = new StorageQuota(1000);
+    const store = new StateStore(quota);
+    store.put("a", bytes("1"));
+    store.put("b", bytes("22"));
+    const before = { a: store.read("a"), b: store.read("b"), bytes: store.bytes, used: quota.used };
+    const first = store.undoable(["a"], () => store.increment("a", 1));
+    const second = store.undoable(["a", "b", "c"], () =>
+      store.commit(
+        [{ key: "a", version: store.version("a") }],
+        [
+          { key: "a", value: bytes("10") },
+          { key: "b", value: undefined },
+          { key: "c", value: bytes("333") },
+        ],
+      ),
+    );
+    expect(first.result).toBe(2);
+    expect(store.get("c")?.toString()).toBe("333");
+    second.undo();
+    first.undo();
+    expect({
+      a: store.read("a"),
+      b: store.read("b"),
+      bytes: store.bytes,
+      used: quota.used,
+    }).toEqual(before);
+    expect(store.get("c")).toBeUndefined();
+  });
+
+  it("leaves a key alone that a later change overwrote", () => {
+    const store = new StateStore();
+    const failed = store.undoable(["k"], () => store.put("k", bytes("failed")));
+    store.put("k", bytes("later"));
+    failed.undo();
+    expect(store.get("k")?.toString()).toBe("later");
+  });
+});

@@ -1,9 +1,11 @@
-// The write-ahead log on real files: round trip, group commit, torn tails, reset.
+// The write-ahead log on real files: round trip, group commit, torn tails, reset, compaction,
+// and a full disk (a real tmpfs) failing appends and undoing them.
 import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mountSmallDisk } from "../helpers/small-disk.js";
 import {
   WriteAheadLog,
   decodeLog,
@@ -166,6 +168,65 @@ describe("write-ahead log", () => {
       ),
       { numRuns: 150 },
     );
+  });
+
+  it("compaction keeps the records from an offset on, in a new epoch; appends during it follow", async () => {
+    const file = nextFile();
+    const wal = await create(file);
+    await wal.append([everyKind[0]!]);
+    const offset = await wal.durableUpTo(wal.issuedEnd);
+    await wal.append([everyKind[3]!]);
+    const compacted = wal.compact(offset, 2);
+    const during = wal.append([everyKind[2]!]);
+    await Promise.all([compacted, during]);
+    await wal.append([everyKind[4]!]);
+    await wal.close();
+    const { wal: again, replay } = await WriteAheadLog.open(file);
+    await again.close();
+    expect(replay.epoch).toBe(2);
+    expect(plain(replay.ops)).toEqual(plain([everyKind[3]!, everyKind[2]!, everyKind[4]!]));
+    expect(wal.compactions).toBe(1);
+  });
+
+  it("replays only past the offset a snapshot of the same epoch holds, all of a newer epoch", async () => {
+    const file = nextFile();
+    const wal = await create(file);
+    await wal.append([everyKind[0]!]);
+    const offset = await wal.durableUpTo(wal.issuedEnd);
+    await wal.append([everyKind[3]!]);
+    await wal.close();
+    const same = await WriteAheadLog.open(file, { epoch: 1, offset });
+    await same.wal.close();
+    expect(plain(same.replay.ops)).toEqual(plain([everyKind[3]!]));
+    const older = await WriteAheadLog.open(file, { epoch: 0, offset });
+    await older.wal.close();
+    expect(plain(older.replay.ops)).toEqual(plain([everyKind[0]!, everyKind[3]!]));
+  });
+
+  it("on a full disk fails every pending append, undoes them newest first, then works again", async () => {
+    const disk = await mountSmallDisk("wal-full", 1);
+    try {
+      const file = path.join(disk.root, "full.wal");
+      const wal = await create(file);
+      await wal.append([{ kind: "delete", key: "kept" }]);
+      const big = (key: string): WalOp[] => [
+        { kind: "put", key, value: Buffer.alloc(400 * 1024, 1), updatedAt: 1 },
+      ];
+      const undone: string[] = [];
+      const appends = ["a", "b", "c"].map((key) => wal.append(big(key), () => undone.push(key)));
+      const marker = wal.durableUpTo(wal.issuedEnd);
+      const results = await Promise.allSettled([...appends, marker]);
+      expect(results.map((r) => r.status)).toEqual(Array(4).fill("rejected"));
+      expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: "STORAGE_ERROR" });
+      expect(undone).toEqual(["c", "b", "a"]);
+      expect(wal.issuedEnd).toBe(wal.size);
+      await wal.append([{ kind: "delete", key: "after" }]);
+      await wal.close();
+      const keys = (await reopen(file)).map((op) => op.key);
+      expect(keys).toEqual(["kept", "after"]);
+    } finally {
+      await disk.unmount();
+    }
   });
 
   it("decodes an empty log as nothing", () => {

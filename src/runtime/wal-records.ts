@@ -1,0 +1,211 @@
+/**
+ * The write-ahead log's file format (no I/O here). The file is a head, then one record per
+ * append:
+ *
+ *   head: "PRAASWAL" u32 epoch   (a new epoch each time the log is emptied into a snapshot)
+ *   u32 bodyLength, u32 crc32(body), body = ops: u8 kind, then per kind
+ *     1 put:      str key, f64 updatedAt, bytes value
+ *     2 delete:   str key
+ *     3 mail:     str key, str source, bytes value     (queued at the back)
+ *     4 taken:    str key, str source                  (the first message of key from source)
+ *     5 returned: str key, str source, bytes value     (put back at the front)
+ *   str = u16 length + UTF-8; bytes = u32 length + raw
+ *
+ * Decoding stops at the first record that is short or fails its CRC (a torn tail), so a log is
+ * never misread. A file without a whole head (a crash while it was being emptied) holds nothing.
+ */
+import { crc32 } from "node:zlib";
+
+export type WalOp =
+  | { kind: "put"; key: string; value: Buffer; updatedAt: number }
+  | { kind: "delete"; key: string }
+  | { kind: "mail"; key: string; source: string; value: Buffer }
+  | { kind: "taken"; key: string; source: string }
+  | { kind: "returned"; key: string; source: string; value: Buffer };
+
+const KIND_CODES = { put: 1, delete: 2, mail: 3, taken: 4, returned: 5 } as const;
+const HEADER_BYTES = 8;
+const MAGIC = Buffer.from("PRAASWAL");
+export const HEAD_BYTES = MAGIC.length + 4;
+
+export interface ReplayResult {
+  /** The log's epoch; undefined when the file has no head (new, or emptied by a crash). */
+  epoch: number | undefined;
+  ops: WalOp[];
+  /** Bytes of whole, valid records; what follows (a torn tail) is dropped. */
+  validBytes: number;
+  /** Bytes that were dropped. */
+  droppedBytes: number;
+}
+
+export function encodeHead(epoch: number): Buffer {
+  const head = Buffer.alloc(HEAD_BYTES);
+  MAGIC.copy(head);
+  head.writeUInt32LE(epoch, MAGIC.length);
+  return head;
+}
+
+/** What a snapshot holds of the log: the records of `epoch` before `offset` (0: all of them). */
+export interface HeldPosition {
+  epoch: number;
+  offset: number;
+}
+
+/**
+ * Reads a whole log: the ops of every valid record before the first torn or corrupt one. When
+ * `held` names this log's epoch with an offset (a record boundary), only the ops of the records
+ * from there on: a snapshot holds the ones before.
+ */
+export function decodeLog(bytes: Buffer, held?: HeldPosition): ReplayResult {
+  const ops: WalOp[] = [];
+  if (bytes.length < HEAD_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
+    return { epoch: undefined, ops, validBytes: 0, droppedBytes: bytes.length };
+  const epoch = bytes.readUInt32LE(MAGIC.length);
+  const from = held?.epoch === epoch ? held.offset : 0;
+  let at = HEAD_BYTES;
+  for (;;) {
+    const body = recordBody(bytes, at);
+    const decoded = body && decodeOps(body);
+    if (!decoded) break;
+    if (at >= from) ops.push(...decoded);
+    at += HEADER_BYTES + (body?.length ?? 0);
+  }
+  return { epoch, ops, validBytes: at, droppedBytes: bytes.length - at };
+}
+
+/** The body of the record at `at`, or undefined when it is short or fails its checksum. */
+function recordBody(bytes: Buffer, at: number): Buffer | undefined {
+  if (bytes.length - at < HEADER_BYTES) return undefined;
+  const length = bytes.readUInt32LE(at);
+  if (length > bytes.length - at - HEADER_BYTES) return undefined;
+  const body = bytes.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length);
+  return crc32(body) === bytes.readUInt32LE(at + 4) ? body : undefined;
+}
+
+export function encodeRecord(ops: readonly WalOp[]): Buffer {
+  const writer = new Writer();
+  for (const op of ops) encodeOp(writer, op);
+  const body = writer.concat();
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  header.writeUInt32LE(body.length, 0);
+  header.writeUInt32LE(crc32(body), 4);
+  return Buffer.concat([header, body]);
+}
+
+function encodeOp(w: Writer, op: WalOp): void {
+  w.u8(KIND_CODES[op.kind]);
+  w.str(op.key);
+  if (op.kind === "put") {
+    w.f64(op.updatedAt);
+    w.value(op.value);
+  } else if (op.kind !== "delete") {
+    w.str(op.source);
+    if (op.kind !== "taken") w.value(op.value);
+  }
+}
+
+/** A body that passed its CRC but does not decode is treated as corrupt: undefined. */
+function decodeOps(body: Buffer): WalOp[] | undefined {
+  const reader = new Reader(body);
+  const ops: WalOp[] = [];
+  try {
+    while (!reader.done) ops.push(decodeOp(reader));
+    return ops;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeOp(r: Reader): WalOp {
+  const kind = r.u8();
+  const key = r.str();
+  switch (kind) {
+    case KIND_CODES.put: {
+      const updatedAt = r.f64();
+      return { kind: "put", key, updatedAt, value: r.bytes() };
+    }
+    case KIND_CODES.delete:
+      return { kind: "delete", key };
+    case KIND_CODES.mail:
+      return { kind: "mail", key, source: r.str(), value: r.bytes() };
+    case KIND_CODES.taken:
+      return { kind: "taken", key, source: r.str() };
+    case KIND_CODES.returned:
+      return { kind: "returned", key, source: r.str(), value: r.bytes() };
+    default:
+      throw new RangeError(`unknown op kind ${kind}`);
+  }
+}
+
+class Writer {
+  readonly #parts: Buffer[] = [];
+
+  u8(value: number): void {
+    this.#parts.push(Buffer.of(value));
+  }
+
+  f64(value: number): void {
+    const out = Buffer.allocUnsafe(8);
+    out.writeDoubleLE(value);
+    this.#parts.push(out);
+  }
+
+  str(value: string): void {
+    const bytes = Buffer.from(value);
+    const length = Buffer.allocUnsafe(2);
+    length.writeUInt16LE(bytes.length);
+    this.#parts.push(length, bytes);
+  }
+
+  value(value: Buffer): void {
+    const length = Buffer.allocUnsafe(4);
+    length.writeUInt32LE(value.length);
+    this.#parts.push(length, value);
+  }
+
+  concat(): Buffer {
+    return Buffer.concat(this.#parts);
+  }
+}
+
+/** Reads the fields Writer wrote; throws RangeError past the end (a corrupt body). */
+class Reader {
+  #at = 0;
+
+  constructor(readonly body: Buffer) {}
+
+  get done(): boolean {
+    return this.#at >= this.body.length;
+  }
+
+  u8(): number {
+    return this.body.readUInt8(this.#advance(1));
+  }
+
+  f64(): number {
+    return this.body.readDoubleLE(this.#advance(8));
+  }
+
+  str(): string {
+    const length = this.body.readUInt16LE(this.#advance(2));
+    return this.#slice(length).toString("utf8");
+  }
+
+  bytes(): Buffer {
+    const length = this.body.readUInt32LE(this.#advance(4));
+    // A copy: the value outlives the log's read buffer.
+    return Buffer.from(this.#slice(length));
+  }
+
+  #slice(length: number): Buffer {
+    const start = this.#advance(length);
+    return this.body.subarray(start, start + length);
+  }
+
+  #advance(length: number): number {
+    const start = this.#at;
+    if (start + length > this.body.length) throw new RangeError("record body ends early");
+    this.#at += length;
+    return start;
+  }
+}
