@@ -37,6 +37,11 @@ export const PROCESS_LIMITS = {
     max: MAX_TIMER_MS,
     description: "per-invocation deadline in ms",
   },
+  walCompactBytes: {
+    flag: "--wal-compact-bytes",
+    max: 2 ** 40,
+    description: "under durability log: log bytes past which it is compacted while serving",
+  },
 } as const satisfies Record<string, LimitDefinition>;
 
 export type ProcessLimitKey = keyof typeof PROCESS_LIMITS;
