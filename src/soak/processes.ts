@@ -20,7 +20,7 @@ export interface DurabilityUsed {
 }
 
 /** Under `log`, a small compaction threshold: the log is compacted while faults hit it. */
-const WAL_COMPACT_BYTES = 256 * 1024;
+const WAL_COMPACT_BYTES = 64 * 1024;
 
 function createBody(durability: Durability) {
   const limits = {
