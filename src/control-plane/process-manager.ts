@@ -228,7 +228,10 @@ export class ProcessManager {
   /** Marks failed a process whose link was last held here (not one that moved to a peer). */
   async #markFailedIfHere(app: string, name: string): Promise<void> {
     const record = await this.#deps.store.getProcess(app, name);
-    if (record?.replica !== undefined && record.replica !== this.#deps.cluster.id) return;
+    if (record?.replica !== undefined && record.replica !== this.#deps.cluster.id) {
+      this.#deps.log.info({ app, name, replica: record.replica }, "control link moved");
+      return;
+    }
     await this.markFailed(app, name, "control link lost");
   }
 
@@ -272,6 +275,7 @@ export class ProcessManager {
    */
   async sweepUnreachable(): Promise<void> {
     await this.#sweepLogged((record) => record.updatedAt < this.#startedAt, true);
+    this.#deps.log.debug("swept processes left by a restart");
     this.#scheduleReconcile();
   }
 
