@@ -59,6 +59,12 @@ export class ProcessManager {
    */
   readonly #operations = new Map<string, Promise<unknown>>();
   readonly #startedAt = Date.now();
+  /**
+   * Active records whose replica was gone at the last periodic sweep, by app/name, with the
+   * revision seen then: marked failed only if still so, unchanged, a whole sweep later (a
+   * replica whose heartbeat lapsed during a short store outage announces itself again first).
+   */
+  readonly #orphans = new Map<string, number>();
   #reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ManagerDeps) {
@@ -320,14 +326,20 @@ export class ProcessManager {
    */
   async #sweepActive(record: ProcessRecord, restarted: boolean): Promise<void> {
     const { cluster } = this.#deps;
-    if (await cluster.linked(record)) return;
+    const id = `${record.app}/${record.name}`;
+    if (await cluster.linked(record)) return void this.#orphans.delete(id);
     if (restarted) {
       await this.markFailed(
         record.app,
         record.name,
         "did not reconnect after a control-plane restart",
       );
-    } else if (await cluster.ownerGone(record)) {
+    } else if (!(await cluster.ownerGone(record))) {
+      this.#orphans.delete(id);
+    } else if (this.#orphans.get(id) !== record.revision) {
+      this.#orphans.set(id, record.revision); // first seen: give it one more sweep
+    } else {
+      this.#orphans.delete(id);
       const reason = `its control-plane replica ${record.replica} is gone and it did not reconnect`;
       await this.markFailed(record.app, record.name, reason);
     }

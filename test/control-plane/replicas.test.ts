@@ -183,6 +183,26 @@ describe.each(["memory", "redis"] as const)("replicas on one %s store", (kind) =
     expect((await view.getProcess(APP, "q"))?.status).toBe("active");
     expect(c.log.find("process failed", { name: "q" })).toHaveLength(0);
   });
+
+  it("marks failed a process whose replica is gone and that never registers again", async () => {
+    const c = await start("c", 50);
+    await c.log.waitFor("swept processes left by a restart");
+    // Written after c started, by a replica that then died without a trace (no announcement).
+    const now = Date.now();
+    await view.createProcess({
+      app: APP,
+      name: "stranded",
+      status: "active",
+      resources: { vcpus: 1, memory: 64 },
+      secret: "s",
+      replica: "ghost",
+      createdAt: now,
+      updatedAt: now,
+      revision: 0,
+    });
+    const failed = await waitForRecord(view, "stranded", "failed");
+    expect(failed?.error).toMatch(/replica ghost is gone/);
+  });
 });
 
 /** The application the fake processes belong to. */
