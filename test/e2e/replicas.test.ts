@@ -201,10 +201,12 @@ describe.skipIf(skip)("replicated control plane behind HAProxy", { timeout: 180_
     expect(moving.length).toBeGreaterThan(0);
 
     const load = startLoad(names);
+    let goneAt = Number.POSITIVE_INFINITY;
     try {
       await until("load is flowing", () => Promise.resolve(load.acknowledged() >= 40));
       const killedAt = Date.now();
       await replicas.get(victim)!.kill();
+      goneAt = load.sent(); // the replica has exited: later requests must all succeed
       replicas.delete(victim);
       await until(`the processes of ${victim} register with ${survivor}`, async () => {
         const records = await Promise.all(moving.map((name) => store!.getProcess("counter", name)));
@@ -223,8 +225,11 @@ describe.skipIf(skip)("replicated control plane behind HAProxy", { timeout: 180_
     console.log(
       `during the kill: ${load.acknowledged()} invocations acknowledged, ${load.failures.length} failed: ${load.failures.map((f) => f.error).join("; ")}`,
     );
-    // At most the requests in flight at the killed replica failed: one per sticky worker.
+    // Only requests sent while the replica was alive or dying failed (in flight at it, or
+    // accepted by its kernel before it exited): at most one per sticky worker. Direct
+    // invocations never touch a replica.
     expect(load.failures.length).toBeLessThanOrEqual(STICKY_WORKERS);
+    expect(load.failures.every((f) => f.seq < goneAt)).toBe(true);
     expect(load.failures.every((f) => f.via === "proxy")).toBe(true);
 
     // Nothing acknowledged is lost; a failed request may or may not have been applied.
@@ -257,8 +262,11 @@ const STICKY_WORKERS = 4;
 
 interface Load {
   acked: Map<string, number>;
-  failures: { name: string; via: "proxy" | "direct"; error: string }[];
+  /** `seq`: the request's place in the order requests were sent. */
+  failures: { name: string; via: "proxy" | "direct"; error: string; seq: number }[];
   acknowledged(): number;
+  /** How many requests have been sent so far. */
+  sent(): number;
   stop(): Promise<void>;
 }
 
@@ -269,6 +277,7 @@ interface Load {
 function startLoad(names: string[]): Load {
   let running = true;
   let total = 0;
+  let sent = 0;
   const acked = new Map<string, number>();
   const failures: Load["failures"] = [];
   const ack = (name: string): void => {
@@ -278,11 +287,12 @@ function startLoad(names: string[]): Load {
   const sticky = async (worker: number): Promise<void> => {
     for (let i = worker; running; i++) {
       const name = names[i % names.length]!;
+      const seq = sent++;
       try {
         await viaProxy.invoke("counter", "add", "1", { process: name });
         ack(name);
       } catch (error) {
-        failures.push({ name, via: "proxy", error: String(error) });
+        failures.push({ name, via: "proxy", error: String(error), seq });
       }
     }
   };
@@ -293,11 +303,12 @@ function startLoad(names: string[]): Load {
         connections.push(await (await viaProxy.getProcess("counter", name)).connect());
       for (let i = 0; running; i++) {
         const name = names[i % names.length]!;
+        const seq = sent++;
         try {
           await connections[i % names.length]!.invoke("add", "1");
           ack(name);
         } catch (error) {
-          failures.push({ name, via: "direct", error: String(error) });
+          failures.push({ name, via: "direct", error: String(error), seq });
         }
       }
     } finally {
@@ -312,6 +323,7 @@ function startLoad(names: string[]): Load {
     acked,
     failures,
     acknowledged: () => total,
+    sent: () => sent,
     stop: async () => {
       running = false;
       await Promise.all(loops);
