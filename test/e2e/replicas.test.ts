@@ -1,15 +1,19 @@
-// A replicated control plane as real processes: redis-server, HAProxy (API frontend and TCP
-// frontend for control links) and two `praas up` replicas on one Redis. Any replica serves any
-// request (each step is also forced through the replica that does NOT hold the process's control
-// link), and SIGKILLing a replica while invocations flow costs only its in-flight requests: its
-// processes re-register with the live replica (the time is printed), nothing acknowledged is
-// lost, and the killed replica rejoins when restarted. Everything is stopped in afterAll.
+// A replicated control plane as real processes: redis-server, HAProxy (HTTPS API frontend with
+// the certificate from `praas certs`, a TCP frontend for control links) and two `praas up`
+// replicas on one Redis. Any replica serves any request (each step is also forced through the
+// replica that does NOT hold the process's control link), and SIGKILLing a replica while
+// invocations flow costs only its in-flight requests: its processes re-register with the live
+// replica (the time is printed), nothing acknowledged is lost, and the killed replica rejoins
+// when restarted. Everything is stopped in afterAll.
+import { readFile } from "node:fs/promises";
+import https from "node:https";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PraaS, type ProcessConnection } from "../../src/sdk/index.js";
 import { RedisMetadataStore } from "../../src/storage/redis-metadata-store.js";
 import { findHAProxy, startHAProxy, type RunningHAProxy } from "../helpers/haproxy.js";
 import { makeTempDir, runProcessesMatching } from "../helpers/process-harness.js";
-import { freePort, portClosed, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+import { cli, freePort, portClosed, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 import { findRedisServer, startRedis, type RedisServer } from "../helpers/redis-server.js";
 
 type ReplicaId = "r1" | "r2";
@@ -28,9 +32,11 @@ let store: RedisMetadataStore | undefined;
 const ports = new Map<ReplicaId, { httpPort: number; controlPort: number }>();
 const replicas = new Map<ReplicaId, RunningPraaS>();
 const clients: PraaS[] = [];
+/** The CA `praas certs` made; the proxy serves HTTPS with its server certificate. */
+let ca = "";
 
 function client(url: string): PraaS {
-  const made = new PraaS(url);
+  const made = new PraaS(url, url.startsWith("https:") ? { ca } : {});
   clients.push(made);
   return made;
 }
@@ -72,10 +78,19 @@ async function proxyServes(ids: readonly ReplicaId[]): Promise<void> {
   });
 }
 
-async function healthThroughProxy(): Promise<{ replica: string }> {
-  const response = await fetch(`${proxy!.url}/healthz`);
-  if (!response.ok) throw new Error(`healthz: ${response.status}`);
-  return (await response.json()) as { replica: string };
+/** GET /healthz through the proxy over HTTPS, trusting only the CA of `praas certs`. */
+function healthThroughProxy(): Promise<{ replica: string }> {
+  return new Promise((resolve, reject) => {
+    const request = https.get(`${proxy!.url}/healthz`, { ca, agent: false }, (response) => {
+      let body = "";
+      response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      response.on("end", () => {
+        if (response.statusCode !== 200) reject(new Error(`healthz: ${response.statusCode}`));
+        else resolve(JSON.parse(body) as { replica: string });
+      });
+    });
+    request.on("error", reject);
+  });
 }
 
 /** The replica whose control link the process has, from the shared store. */
@@ -96,10 +111,15 @@ beforeAll(async () => {
   store = await RedisMetadataStore.open({ url: redis.url });
   for (const id of IDS)
     ports.set(id, { httpPort: await freePort(), controlPort: await freePort() });
+  const certs = path.join(temp.dir, "certs");
+  const made = await cli(["certs", "--out", certs]);
+  if (made.code !== 0) throw new Error(`praas certs failed: ${made.stderr}`);
+  ca = await readFile(path.join(certs, "ca.pem"), "utf8");
   proxy = await startHAProxy({
     apiPort: await freePort(),
     controlPort: await freePort(),
     replicas: IDS.map((name) => ({ name, ...ports.get(name)! })),
+    tls: { cert: path.join(certs, "server.pem"), key: path.join(certs, "server-key.pem") },
   });
   viaProxy = client(proxy.url);
   for (const id of IDS) await startReplica(id);
