@@ -246,9 +246,8 @@ describe.skipIf(skip)("replicated control plane behind HAProxy", { timeout: 180_
       `during the kill: ${load.acknowledged()} invocations acknowledged, ${load.failures.length} failed: ${load.failures.map((f) => f.error).join("; ")}`,
     );
     // Only requests sent while the replica was alive or dying failed (in flight at it, or
-    // accepted by its kernel before it exited): at most one per sticky worker. Direct
+    // accepted by its kernel before it exited); none sent after it was gone. Direct
     // invocations never touch a replica.
-    expect(load.failures.length).toBeLessThanOrEqual(STICKY_WORKERS);
     expect(load.failures.every((f) => f.seq < goneAt)).toBe(true);
     expect(load.failures.every((f) => f.via === "proxy")).toBe(true);
 
