@@ -20,8 +20,12 @@ const SERVICES = [
     aptPackage: "redis-server",
     usedBy: "Redis metadata store, e2e restart",
   },
-  // Later: { binary: "haproxy", aptPackage: "haproxy", usedBy: "multi-replica e2e" },
-  //        { binary: "docker", aptPackage: "docker.io", usedBy: "Docker backend" },
+  {
+    binary: "haproxy",
+    aptPackage: "haproxy",
+    usedBy: "replicated control planes behind a proxy (e2e replicas)",
+  },
+  // Later: { binary: "docker", aptPackage: "docker.io", usedBy: "Docker backend" },
   //        { binary: "iptables", aptPackage: "iptables", usedBy: "network isolation" },
   //        { binary: "chromium", aptPackage: "chromium", usedBy: "browser SDK" },
 ];

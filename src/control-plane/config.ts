@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { PraaSError } from "../protocol/index.js";
+import { PraaSError, assertName } from "../protocol/index.js";
 import type { BlobStoreConfig, MetadataStoreConfig } from "../storage/index.js";
 import type { LogLevel } from "../logging/index.js";
 
@@ -32,6 +32,17 @@ export interface ControlPlaneOptions {
    * that processes dial for the control link; default 127.0.0.1.
    */
   advertiseHost?: string;
+  /**
+   * HOST:PORT processes dial for their control link, when that is not this replica's own
+   * listener: with replicas behind a proxy, the proxy's TCP frontend for control links, so a
+   * process whose replica dies re-dials a live one. Default: `advertiseHost`:`controlPort`.
+   */
+  advertiseControl?: string | undefined;
+  /**
+   * HOST:PORT where peer replicas reach this replica's control-link listener to forward
+   * commands for processes linked here. Default: `advertiseHost`:`controlPort`.
+   */
+  replicaAddress?: string | undefined;
   /** Largest app tarball or invocation payload, bytes; default 64 MiB. */
   bodyLimitBytes?: number;
   maxVcpus?: number;
@@ -47,14 +58,19 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
   /** After start, how long processes recorded as active have to reconnect; default 30 s. */
   reconnectGraceMs?: number;
+  /**
+   * This replica's name among the replicas sharing a store (a valid name); default: random.
+   * A replica restarted with the same id takes its place again.
+   */
   replicaId?: string;
   logLevel?: LogLevel;
   processLogLevel?: string;
 }
 
+type Optional = "https" | "apiToken" | "advertiseControl" | "replicaAddress";
+
 export type ControlPlaneConfig = Readonly<
-  Required<Omit<ControlPlaneOptions, "https" | "apiToken">> &
-    Pick<ControlPlaneOptions, "https" | "apiToken">
+  Required<Omit<ControlPlaneOptions, Optional>> & Pick<ControlPlaneOptions, Optional>
 >;
 
 export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): ControlPlaneConfig {
@@ -74,6 +90,8 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     controlHost: options.controlHost ?? advertiseHost,
     controlPort: port(options.controlPort ?? defaultControlPort(httpPort), "controlPort"),
     advertiseHost,
+    advertiseControl: address(options.advertiseControl, "advertiseControl"),
+    replicaAddress: address(options.replicaAddress, "replicaAddress"),
     bodyLimitBytes: positive(options.bodyLimitBytes ?? 64 * 1024 * 1024, "bodyLimitBytes"),
     maxVcpus,
     maxMemoryMiB,
@@ -84,7 +102,7 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     invocationTimeoutMs: positive(options.invocationTimeoutMs ?? 60_000, "invocationTimeoutMs"),
     startTimeoutMs: positive(options.startTimeoutMs ?? 60_000, "startTimeoutMs"),
     reconnectGraceMs: positive(options.reconnectGraceMs ?? 30_000, "reconnectGraceMs"),
-    replicaId: options.replicaId ?? randomBytes(4).toString("hex"),
+    replicaId: replicaName(options.replicaId ?? randomBytes(4).toString("hex")),
     logLevel: options.logLevel ?? "info",
     processLogLevel: options.processLogLevel ?? "warn",
   });
@@ -93,6 +111,21 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
 /** The HTTP port + 1: stable across restarts without a flag. Any free port when HTTP's is. */
 export function defaultControlPort(httpPort: number): number {
   return httpPort === 0 || httpPort === 65535 ? 0 : httpPort + 1;
+}
+
+function replicaName(id: string): string {
+  assertName(id, "replica");
+  return id;
+}
+
+/** An optional HOST:PORT, checked now so a typo fails at start, not at the first command. */
+function address(value: string | undefined, what: string): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  const colon = value.lastIndexOf(":");
+  const portPart = Number(value.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(portPart) || portPart <= 0 || portPart > 65535)
+    throw new PraaSError("BAD_REQUEST", `${what} must be HOST:PORT, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function positive(value: number, what: string): number {

@@ -3,6 +3,10 @@
  * per-process secret (checked in constant time against the metadata store); a connection that
  * cannot authenticate within the deadline is dropped. Registered links carry commands to the
  * process (swap, stop, peers) and the process's requests (resume a peer).
+ *
+ * Peer replicas dial the same port to forward commands for processes linked here: their first
+ * frame is `Command ["replica", clusterSecret]`, then each `Command [command, app, name,
+ * timeoutMs]` + JSON body is sent over the local link and answered with the process's reply.
  */
 import net from "node:net";
 import type { Logger } from "pino";
@@ -11,6 +15,7 @@ import {
   MAX_PORT,
   PraaSError,
   parseInteger,
+  decodeFields,
   encodeFields,
   ensurePraaSError,
   expectFields,
@@ -30,6 +35,13 @@ export interface ControlLinkTimings {
 }
 
 const DEFAULT_TIMINGS: ControlLinkTimings = { registerTimeoutMs: 10_000, reconnectWaitMs: 5_000 };
+/**
+ * How long a forwarded command waits here for a link that is not (yet) here: short, since the
+ * link may have moved to another replica, which the forwarding replica finds in the store.
+ */
+const FORWARDED_WAIT_MS = 1_000;
+/** The first field of a peer replica's first frame. */
+export const REPLICA_HELLO = "replica";
 
 export interface Registration {
   app: string;
@@ -40,7 +52,7 @@ export interface Registration {
 }
 
 /** A body for the commands that take one (optional for the others), then a timeout. */
-type CommandArguments<C extends ControlCommand> =
+export type CommandArguments<C extends ControlCommand> =
   ControlBody<C> extends undefined
     ? [body?: undefined, timeoutMs?: number]
     : [body: ControlBody<C>, timeoutMs?: number];
@@ -55,6 +67,8 @@ export interface ControlLinkEvents {
   resumeRequested(app: string, from: string, peer: string): Promise<void>;
   /** The process swapped itself out (it was told to stop by a signal) and is about to exit. */
   swappedItself(app: string, name: string, size: number): Promise<void>;
+  /** The secret peer replicas must present to forward commands. */
+  clusterSecret(): Promise<string>;
 }
 
 export class ControlLinkServer {
@@ -95,18 +109,30 @@ export class ControlLinkServer {
     command: C,
     ...[body, timeoutMs = 120_000]: CommandArguments<C>
   ): Promise<ControlReply<C>> {
-    const link = await this.#linkOf(app, name, this.#timings.reconnectWaitMs);
-    if (!link) throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is not connected`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const reply = await this.send(app, name, command, payload, timeoutMs);
+    // The process authenticated with its secret: its reply has the shape the command map says.
+    return parseReply<C>(reply);
+  }
+
+  /** A command with its body as bytes; resolves the reply's bytes (what forwarding relays). */
+  async send(
+    app: string,
+    name: string,
+    command: string,
+    payload: Buffer | undefined,
+    timeoutMs: number,
+    waitMs = this.#timings.reconnectWaitMs,
+  ): Promise<Buffer> {
+    const link = await this.#linkOf(app, name, waitMs);
+    if (!link) throw new PraaSError("UNAVAILABLE", `process ${app}/${name} is not connected`);
     const reply = await link.request(
       FrameType.Command,
       encodeFields([command]),
       payload,
       timeoutMs,
     );
-    // The process authenticated with its secret: its reply has the shape the command map says.
-    const text = reply.payload.length === 0 ? "null" : reply.payload.toString("utf8");
-    return JSON.parse(text) as ControlReply<C>;
+    return reply.payload;
   }
 
   async #linkOf(app: string, name: string, waitMs: number): Promise<FrameLink | undefined> {
@@ -133,19 +159,66 @@ export class ControlLinkServer {
   }
 
   #accept(socket: net.Socket): void {
-    let registered: Registration | undefined;
+    let peer: Registration | typeof REPLICA_HELLO | undefined;
     const timer = setTimeout(() => link.destroy(), this.#timings.registerTimeoutMs);
     const link = new FrameLink(socket, {
       maxPayloadBytes: 1024 * 1024,
       onRequest: (frame) => {
-        if (registered) this.#onRequest(link, registered, frame);
-        else void this.#register(link, frame, timer).then((r) => (registered = r));
+        if (peer === REPLICA_HELLO) this.#onForwarded(link, frame);
+        else if (peer) this.#onRequest(link, peer, frame);
+        else void this.#authenticate(link, frame, timer).then((r) => (peer = r));
       },
       onClose: () => {
         clearTimeout(timer);
-        if (registered) this.#onClose(link, registered);
+        if (peer && peer !== REPLICA_HELLO) this.#onClose(link, peer);
       },
     });
+  }
+
+  #authenticate(
+    link: FrameLink,
+    frame: Frame,
+    timer: NodeJS.Timeout,
+  ): Promise<Registration | typeof REPLICA_HELLO | undefined> {
+    const replica =
+      frame.type === FrameType.Command && decodeFields(frame.meta)[0] === REPLICA_HELLO;
+    return replica ? this.#acceptReplica(link, frame, timer) : this.#register(link, frame, timer);
+  }
+
+  /** A peer replica proves it belongs to the cluster; from then on it may forward commands. */
+  async #acceptReplica(
+    link: FrameLink,
+    frame: Frame,
+    timer: NodeJS.Timeout,
+  ): Promise<typeof REPLICA_HELLO | undefined> {
+    try {
+      const [, secret = ""] = expectFields(frame.meta, 2, "replica hello");
+      if (!secretsEqual(secret, await this.#events.clusterSecret()))
+        throw new PraaSError("UNAUTHORIZED", "wrong cluster secret");
+      clearTimeout(timer);
+      link.reply(frame.id);
+      return REPLICA_HELLO;
+    } catch (error) {
+      this.#log.warn({ err: String(error) }, "peer replica refused");
+      link.replyError(frame.id, ensurePraaSError(error));
+      link.close();
+      return undefined;
+    }
+  }
+
+  /** A command a peer replica forwards for a process linked here. */
+  #onForwarded(link: FrameLink, frame: Frame): void {
+    const [command = "", app = "", name = "", timeout = ""] = expectFields(
+      frame.meta,
+      4,
+      "forwarded command",
+    );
+    const timeoutMs = parseInteger(timeout, "timeoutMs", 1);
+    const payload = frame.payload.length === 0 ? undefined : Buffer.from(frame.payload);
+    this.send(app, name, command, payload, timeoutMs, FORWARDED_WAIT_MS).then(
+      (reply) => link.reply(frame.id, reply),
+      (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
+    );
   }
 
   async #register(
@@ -216,6 +289,11 @@ export class ControlLinkServer {
     this.#log.info({ app: registration.app, name: registration.name }, "control link closed");
     this.#events.lost(registration.app, registration.name);
   }
+}
+
+export function parseReply<C extends ControlCommand>(payload: Buffer): ControlReply<C> {
+  const text = payload.length === 0 ? "null" : payload.toString("utf8");
+  return JSON.parse(text) as ControlReply<C>;
 }
 
 function key(app: string, name: string): string {

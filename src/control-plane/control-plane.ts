@@ -21,6 +21,7 @@ import {
   type MetadataStore,
 } from "../storage/index.js";
 import { AppService } from "./app-service.js";
+import { Cluster, type ClusterTimings } from "./cluster.js";
 import {
   resolveControlPlaneConfig,
   type ControlPlaneConfig,
@@ -46,6 +47,8 @@ export interface ControlPlaneDeps {
   log?: Logger;
   /** Control-link deadlines; the defaults suit production. */
   controlLink?: Partial<ControlLinkTimings>;
+  /** Replica heartbeat and link-wait timings; the defaults suit production. */
+  cluster?: Partial<ClusterTimings>;
 }
 
 export class ControlPlane implements ControlPlaneService {
@@ -55,6 +58,7 @@ export class ControlPlane implements ControlPlaneService {
   readonly #blobs: BlobStore;
   readonly #backend: ProcessBackend;
   readonly #links: ControlLinkServer;
+  readonly #cluster: Cluster;
   readonly #manager: ProcessManager;
   readonly #directory: PeerDirectory;
   readonly #apps: AppService;
@@ -84,18 +88,34 @@ export class ControlPlane implements ControlPlaneService {
         lost: (app, name) => this.#manager.linkLost(app, name),
         resumeRequested: (app, from, peer) => this.#resumeForPeer(app, from, peer),
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
+        clusterSecret: () => this.#cluster.clusterSecret(),
       },
       log,
       deps.controlLink,
     );
+    this.#cluster = new Cluster({
+      store,
+      links: this.#links,
+      replicaId: config.replicaId,
+      address: () => config.replicaAddress ?? `${config.advertiseHost}:${this.#controlPort}`,
+      log,
+      timings: {
+        ...(deps.controlLink?.reconnectWaitMs
+          ? { linkWaitMs: deps.controlLink.reconnectWaitMs }
+          : {}),
+        ...deps.cluster,
+      },
+    });
     this.#manager = new ProcessManager({
       config,
       store,
       blobs,
       backend: this.#backend,
       links: this.#links,
+      cluster: this.#cluster,
       log,
-      controlAddress: () => `${config.advertiseHost}:${this.#controlPort}`,
+      controlAddress: () =>
+        config.advertiseControl ?? `${config.advertiseHost}:${this.#controlPort}`,
     });
     this.#directory = new PeerDirectory(store, this.#links, log);
     this.#apps = new AppService(config, store, blobs);
@@ -132,6 +152,7 @@ export class ControlPlane implements ControlPlaneService {
     await this.#http?.close();
     await this.#invoker.stop();
     await this.#manager.shutdown(this.#store.kind === "redis");
+    await this.#cluster.stop();
     await this.#directory.stop();
     await this.#links.close();
     await this.#store.close();
@@ -202,6 +223,7 @@ export class ControlPlane implements ControlPlaneService {
 
   async #listen(): Promise<void> {
     this.#controlPort = await this.#links.listen(this.config.controlHost, this.config.controlPort);
+    await this.#cluster.start();
     await this.#directory.start();
     await this.#invoker.start();
     this.#http = await createHttpServer(this, {

@@ -21,6 +21,7 @@ import type {
   ProcessRecord,
   Resources,
 } from "../storage/index.js";
+import type { Cluster } from "./cluster.js";
 import type { ControlPlaneConfig } from "./config.js";
 import type { ControlLinkServer, Registration } from "./control-link-server.js";
 import { getProcessOrThrow, transition } from "./lifecycle.js";
@@ -34,6 +35,8 @@ export interface ManagerDeps {
   blobs: BlobStore;
   backend: ProcessBackend;
   links: ControlLinkServer;
+  /** Commands to processes linked to any replica go through it. */
+  cluster: Cluster;
   log: Logger;
   /** The control-link address processes dial. */
   controlAddress(): string;
@@ -47,7 +50,7 @@ const SWAP_COMMAND_TIMEOUT_MS = 120_000;
 const TRANSITIONAL: ReadonlySet<ProcessStatus> = new Set(["allocating", "swapping", "resuming"]);
 
 export class ProcessManager {
-  readonly registrations = new Registrations();
+  readonly registrations: Registrations;
   readonly #deps: ManagerDeps;
   #shuttingDown = false;
   /**
@@ -56,10 +59,17 @@ export class ProcessManager {
    */
   readonly #operations = new Map<string, Promise<unknown>>();
   readonly #startedAt = Date.now();
+  /**
+   * Active records whose replica was gone at the last periodic sweep, by app/name, with the
+   * revision seen then: marked failed only if still so, unchanged, a whole sweep later (a
+   * replica whose heartbeat lapsed during a short store outage announces itself again first).
+   */
+  readonly #orphans = new Map<string, number>();
   #reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
+    this.registrations = new Registrations(deps.store);
     deps.backend.onExit((exit) => {
       const reason = `process exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
       this.#markFailedLater(exit.app, exit.name, reason, exit.backendId);
@@ -115,12 +125,12 @@ export class ProcessManager {
    * command failed otherwise, the record follows what is left (see #settleSwap).
    */
   async swap(app: string, name: string): Promise<ProcessRecord> {
-    const { store, links } = this.#deps;
+    const { store, cluster } = this.#deps;
     return this.#exclusive(app, name, async () => {
       await transition(store, app, name, ["active"], "swapping");
       let result: { size: number };
       try {
-        result = await links.command(app, name, "swap", undefined, SWAP_COMMAND_TIMEOUT_MS);
+        result = await cluster.command(app, name, "swap", undefined, SWAP_COMMAND_TIMEOUT_MS);
       } catch (error) {
         await this.#settleSwap(app, name, String(error)).catch(() => undefined);
         throw error;
@@ -208,11 +218,27 @@ export class ProcessManager {
     );
   }
 
-  /** A control link closed: unless the process registers again at once, it failed. */
+  /**
+   * A control link closed: unless the process registers again at once (here, or at another
+   * replica: then it moved, it did not fail), it failed.
+   */
   linkLost(app: string, name: string): void {
     setTimeout(() => {
-      if (!this.#deps.links.has(app, name)) this.#markFailedLater(app, name, "control link lost");
+      if (this.#deps.links.has(app, name)) return;
+      this.#markFailedIfHere(app, name).catch((error: unknown) => {
+        this.#deps.log.warn({ app, name, err: String(error) }, "could not mark process failed");
+      });
     }, LOST_GRACE_MS).unref();
+  }
+
+  /** Marks failed a process whose link was last held here (not one that moved to a peer). */
+  async #markFailedIfHere(app: string, name: string): Promise<void> {
+    const record = await this.#deps.store.getProcess(app, name);
+    if (record?.replica !== undefined && record.replica !== this.#deps.cluster.id) {
+      this.#deps.log.info({ app, name, replica: record.replica }, "control link moved");
+      return;
+    }
+    await this.markFailed(app, name, "control link lost");
   }
 
   /** markFailed from an event handler: nobody awaits it, so a store failure is logged here. */
@@ -255,6 +281,7 @@ export class ProcessManager {
    */
   async sweepUnreachable(): Promise<void> {
     await this.#sweepLogged((record) => record.updatedAt < this.#startedAt, true);
+    this.#deps.log.debug("swept processes left by a restart");
     this.#scheduleReconcile();
   }
 
@@ -275,16 +302,11 @@ export class ProcessManager {
    * active records (active before this replica started) whose process never dialled back.
    */
   async #sweep(stale: (record: ProcessRecord) => boolean, unreachable: boolean): Promise<void> {
-    const { store, links } = this.#deps;
+    const { store } = this.#deps;
     for (const app of await store.listApps()) {
       for (const record of await store.listProcesses(app.name)) {
         if (record.status === "active") {
-          if (unreachable && stale(record) && !links.has(record.app, record.name))
-            await this.markFailed(
-              record.app,
-              record.name,
-              "did not reconnect after a control-plane restart",
-            );
+          await this.#sweepActive(record, unreachable && stale(record));
         } else if (TRANSITIONAL.has(record.status) && stale(record)) {
           await this.#reconcile(record).catch((error: unknown) =>
             this.#deps.log.warn(
@@ -294,6 +316,32 @@ export class ProcessManager {
           );
         }
       }
+    }
+  }
+
+  /**
+   * An active record nobody holds a link to: after a restart of this replica (`restarted`) when
+   * no live replica holds its link, or at any time when the replica that held it is gone and
+   * the process did not register with a live one since.
+   */
+  async #sweepActive(record: ProcessRecord, restarted: boolean): Promise<void> {
+    const { cluster } = this.#deps;
+    const id = `${record.app}/${record.name}`;
+    if (await cluster.linked(record)) return void this.#orphans.delete(id);
+    if (restarted) {
+      await this.markFailed(
+        record.app,
+        record.name,
+        "did not reconnect after a control-plane restart",
+      );
+    } else if (!(await cluster.ownerGone(record))) {
+      this.#orphans.delete(id);
+    } else if (this.#orphans.get(id) !== record.revision) {
+      this.#orphans.set(id, record.revision); // first seen: give it one more sweep
+    } else {
+      this.#orphans.delete(id);
+      const reason = `its control-plane replica ${record.replica} is gone and it did not reconnect`;
+      await this.markFailed(record.app, record.name, reason);
     }
   }
 
@@ -349,8 +397,8 @@ export class ProcessManager {
    * stored and the process is gone; failed otherwise.
    */
   async #settleSwap(app: string, name: string, reason: string): Promise<void> {
-    const { store, links, blobs } = this.#deps;
-    if (links.has(app, name)) {
+    const { store, cluster, blobs } = this.#deps;
+    if (await cluster.linked(await getProcessOrThrow(store, app, name))) {
       await transition(store, app, name, ["swapping"], "active");
       return;
     }
@@ -369,18 +417,33 @@ export class ProcessManager {
     await transition(store, app, name, ["swapping"], "failed", failedPatch(why));
   }
 
-  /** A registration nobody waited for: a process reconnecting, e.g. after a control-plane restart. */
+  /**
+   * A registration nobody here waited for: a process reconnecting (after a control-plane
+   * restart, or from a replica that died), or one another replica started whose link landed
+   * here. The record now names this replica as holding the link.
+   */
   async reconnected(registration: Registration): Promise<void> {
     const { app, name, host, port, token } = registration;
     const record = await getProcessOrThrow(this.#deps.store, app, name);
-    // A swap may already be waiting for this link: take it, leave the status to the swap.
-    if (record.status !== "swapping") {
+    const replica = this.#deps.cluster.id;
+    if (record.status === "active" || record.status === "failed") {
       await transition(this.#deps.store, app, name, ["active", "failed"], "active", {
         connection: { host, port, token },
+        replica,
         error: undefined,
       });
+    } else if (TRANSITIONAL.has(record.status)) {
+      // Mid-operation (a swap waiting for this link, or a start by another replica, which sees
+      // the connection appear in the record): only say where the link is now.
+      const connection = record.status === "swapping" ? {} : { connection: { host, port, token } };
+      await transition(this.#deps.store, app, name, [record.status], record.status, {
+        replica,
+        ...connection,
+      });
+    } else {
+      throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
     }
-    this.#deps.log.info({ app, name }, "process reconnected");
+    this.#deps.log.info({ app, name, status: record.status }, "process reconnected");
   }
 
   /** Stops every live process this replica can reach: swapped out when state can outlive us. */
@@ -414,7 +477,7 @@ export class ProcessManager {
     undo: () => Promise<void>,
   ): Promise<ProcessRecord> {
     const { app, name } = record;
-    let started: Pick<ProcessRecord, "connection" | "backendId"> | undefined;
+    let started: Pick<ProcessRecord, "connection" | "backendId" | "replica"> | undefined;
     try {
       started = await this.#launch(record, restore);
       return await transition(this.#deps.store, app, name, [from], "active", {
@@ -433,12 +496,17 @@ export class ProcessManager {
   async #launch(
     record: ProcessRecord,
     restore: boolean,
-  ): Promise<Pick<ProcessRecord, "connection" | "backendId">> {
+  ): Promise<Pick<ProcessRecord, "connection" | "backendId" | "replica">> {
     const { config, store, blobs, backend } = this.#deps;
     const appRecord = await store.getApp(record.app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${record.app}`);
     const token = randomBytes(24).toString("base64url");
-    const waiting = this.registrations.expect(record.app, record.name, config.startTimeoutMs);
+    const waiting = this.registrations.expect(
+      record.app,
+      record.name,
+      token,
+      config.startTimeoutMs,
+    );
     try {
       const started = await backend.start({
         ...this.#spec(record, token, restore),
@@ -453,6 +521,7 @@ export class ProcessManager {
       return {
         backendId: started.backendId,
         connection: { host: registration.host, port: registration.port, token },
+        replica: registration.replica ?? this.#deps.cluster.id,
       };
     } finally {
       waiting.cancel();
@@ -479,7 +548,7 @@ export class ProcessManager {
 
   /** A failed record whose process may still run (e.g. its link dropped but it lives on). */
   async #stopIfAlive(record: ProcessRecord): Promise<void> {
-    if (this.#deps.links.has(record.app, record.name)) await this.#stop(record);
+    if (await this.#deps.cluster.linked(record)) await this.#stop(record);
     else if (record.backendId) await this.#deps.backend.stop(record.backendId);
   }
 
@@ -509,7 +578,7 @@ export class ProcessManager {
 
   async #stop(record: ProcessRecord): Promise<void> {
     try {
-      await this.#deps.links.command(record.app, record.name, "stop", undefined, 10_000);
+      await this.#deps.cluster.command(record.app, record.name, "stop", undefined, 10_000);
     } catch {
       if (record.backendId) await this.#deps.backend.stop(record.backendId);
     }

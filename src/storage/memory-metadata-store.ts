@@ -4,12 +4,14 @@
  * MetadataStore in process memory, for a single control plane and for tests. `peer()` opens a
  * second instance over the same state, the way a second replica shares one Redis.
  */
+import { randomBytes } from "node:crypto";
 import type {
   AppRecord,
   MetadataStore,
   ProcessChange,
   ProcessPatch,
   ProcessRecord,
+  ReplicaRecord,
 } from "./metadata-store.js";
 import type { ChangeListener } from "./records.js";
 import { applyPatch, assertProcessId, byName, notifyAll, withoutUndefined } from "./records.js";
@@ -20,11 +22,20 @@ interface SharedState {
   /** app name → process name → record */
   processes: Map<string, Map<string, ProcessRecord>>;
   listeners: Set<ChangeListener>;
+  /** replica id → its record and when it expires (ms since the epoch) */
+  replicas: Map<string, { replica: ReplicaRecord; expiresAt: number }>;
+  secret: string;
 }
 
 export class MemoryMetadataStore implements MetadataStore {
   readonly kind = "memory";
-  private state: SharedState = { apps: new Map(), processes: new Map(), listeners: new Set() };
+  private state: SharedState = {
+    apps: new Map(),
+    processes: new Map(),
+    listeners: new Set(),
+    replicas: new Map(),
+    secret: randomBytes(24).toString("base64url"),
+  };
   /** This instance's subscriptions, dropped on close. */
   private readonly own = new Set<ChangeListener>();
 
@@ -99,6 +110,26 @@ export class MemoryMetadataStore implements MetadataStore {
     const deleted = this.state.processes.get(app)?.delete(name) ?? false;
     if (deleted) this.notify({ app, name, record: undefined });
     return deleted;
+  }
+
+  async putReplica(replica: ReplicaRecord, ttlMs: number): Promise<void> {
+    assertName(replica.id, "replica");
+    const entry = { replica: structuredClone(replica), expiresAt: Date.now() + ttlMs };
+    this.state.replicas.set(replica.id, entry);
+  }
+
+  async getReplica(id: string): Promise<ReplicaRecord | undefined> {
+    const entry = this.state.replicas.get(id);
+    if (entry === undefined || entry.expiresAt <= Date.now()) return undefined;
+    return structuredClone(entry.replica);
+  }
+
+  async deleteReplica(id: string): Promise<void> {
+    this.state.replicas.delete(id);
+  }
+
+  async clusterSecret(): Promise<string> {
+    return this.state.secret;
   }
 
   async subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>> {

@@ -18,6 +18,11 @@
  *   never changes the store.
  * - `subscribe` delivers a notice for every process change made through any store instance
  *   sharing the same backing service (all replicas), including the caller's own changes.
+ * - Replicas: `putReplica(replica, ttlMs)` records a control-plane replica as alive for `ttlMs`
+ *   (a heartbeat repeats it); `getReplica` answers it until then, or until `deleteReplica`, and
+ *   undefined after. `clusterSecret()` answers the same secret to every instance sharing the
+ *   backing service (made by the first caller, never replaced): replicas authenticate to each
+ *   other with it.
  */
 import type {
   AppDefaultsInfo,
@@ -78,6 +83,11 @@ export interface ProcessRecord {
   error?: string | undefined;
   /** The last unexpected loss (ms since the epoch, reason); kept when the process comes back. */
   lastFailure?: { at: number; reason: string } | undefined;
+  /**
+   * The control-plane replica holding the process's control link (absent: none yet, or a
+   * record written before replicas existed). Other replicas forward commands there.
+   */
+  replica?: string | undefined;
   /** True for processes the control plane allocated itself for FaaS-style invocations. */
   autoAllocated?: boolean | undefined;
   createdAt: number;
@@ -92,6 +102,15 @@ export interface ProcessChange {
   name: string;
   /** The record after the change; undefined when it was deleted. */
   record: ProcessRecord | undefined;
+}
+
+/** A live control-plane replica, as it announces itself to its peers. */
+export interface ReplicaRecord {
+  id: string;
+  /** host:port where peer replicas reach it to forward control-link commands. */
+  address: string;
+  /** When it last announced itself (ms since the epoch). */
+  seenAt: number;
 }
 
 export interface MetadataStore {
@@ -111,6 +130,10 @@ export interface MetadataStore {
     patch: ProcessPatch,
   ): Promise<ProcessRecord | undefined>;
   deleteProcess(app: string, name: string): Promise<boolean>;
+  putReplica(replica: ReplicaRecord, ttlMs: number): Promise<void>;
+  getReplica(id: string): Promise<ReplicaRecord | undefined>;
+  deleteReplica(id: string): Promise<void>;
+  clusterSecret(): Promise<string>;
   /** Returns an unsubscribe function. */
   subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

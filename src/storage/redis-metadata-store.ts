@@ -5,6 +5,8 @@
  * - `praas:apps`         hash: app name → AppRecord JSON
  * - `praas:proc:<app>`   hash: process name → ProcessRecord JSON
  * - `praas:changes`      pub/sub channel: ProcessChange JSON (`record: null` for a delete)
+ * - `praas:replica:<id>` string: ReplicaRecord JSON, expiring (PX) unless its heartbeat renews it
+ * - `praas:secret`       string: the cluster secret replicas present to each other (SET NX)
  *
  * Process writes run as Lua scripts that also publish the change (see redis-scripts.ts).
  * Pub/sub is fire-and-forget: a subscriber that is disconnected misses the notices of that time.
@@ -23,7 +25,9 @@ import type {
   ProcessChange,
   ProcessPatch,
   ProcessRecord,
+  ReplicaRecord,
 } from "./metadata-store.js";
+import { randomBytes } from "node:crypto";
 import type { ChangeListener } from "./records.js";
 import { applyPatch, assertProcessId, byName, notifyAll } from "./records.js";
 import { CREATE_PROCESS, DELETE_PROCESS, PUT_APP_IF, UPDATE_PROCESS } from "./redis-scripts.js";
@@ -165,6 +169,34 @@ export class RedisMetadataStore implements MetadataStore {
     return this.runScript(`delete process ${app}/${name}`, DELETE_PROCESS, app, args);
   }
 
+  async putReplica(replica: ReplicaRecord, ttlMs: number): Promise<void> {
+    assertName(replica.id, "replica");
+    const ttl = Math.max(1, Math.round(ttlMs));
+    await this.guarded(`announce replica ${replica.id}`, () =>
+      this.redis.set(this.replicaKey(replica.id), JSON.stringify(replica), "PX", ttl),
+    );
+  }
+
+  async getReplica(id: string): Promise<ReplicaRecord | undefined> {
+    const json = await this.guarded(`get replica ${id}`, () => this.redis.get(this.replicaKey(id)));
+    return parseRecord<ReplicaRecord>(json);
+  }
+
+  async deleteReplica(id: string): Promise<void> {
+    await this.guarded(`remove replica ${id}`, () => this.redis.del(this.replicaKey(id)));
+  }
+
+  /** Made by the first caller (SET NX), so every replica reads the same one. */
+  async clusterSecret(): Promise<string> {
+    const key = `${this.prefix}secret`;
+    const fresh = randomBytes(24).toString("base64url");
+    const stored = await this.guarded("read the cluster secret", async () => {
+      await this.redis.set(key, fresh, "NX");
+      return this.redis.get(key);
+    });
+    return stored ?? fresh;
+  }
+
   async subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>> {
     const entry: ChangeListener = (change) => listener(change);
     this.listeners.add(entry);
@@ -193,6 +225,10 @@ export class RedisMetadataStore implements MetadataStore {
 
   private get channel(): string {
     return `${this.prefix}changes`;
+  }
+
+  private replicaKey(id: string): string {
+    return `${this.prefix}replica:${id}`;
   }
 
   private processKey(app: string): string {

@@ -43,6 +43,12 @@ describe.concurrent("praas --help", { timeout: 90_000 }, () => {
     },
   );
 
+  it("documents the flags for running as one of several replicas", async () => {
+    const text = (await runCli(["up", "--help"])).stdout.toString();
+    for (const flag of ["--advertise-control", "--replica-id", "--replica-address"])
+      expect(text).toContain(flag);
+  });
+
   it("prints the package version", async () => {
     const result = await runCli(["--version"]);
     expect(result.stdout.toString()).toMatch(/^\d+\.\d+\.\d+/);

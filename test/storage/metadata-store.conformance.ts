@@ -264,6 +264,41 @@ export function metadataStoreConformance(name: string, newBacking: () => Metadat
       expect(dropped.changes).toHaveLength(1);
     });
 
+    it("answers a replica while its heartbeat lasts, and forgets it once it expires or is deleted", async () => {
+      const peer = await openInstance();
+      const one = { id: "r1", address: "127.0.0.1:7001", seenAt: 1 };
+      const two = { id: "r2", address: "127.0.0.1:7002", seenAt: 2 };
+      expect(await store.getReplica("r1")).toBeUndefined();
+      await store.putReplica(one, 60_000);
+      await peer.putReplica(two, 20);
+      expect(await peer.getReplica("r1")).toEqual(one);
+      await store.deleteReplica("r1");
+      expect(await peer.getReplica("r1")).toBeUndefined();
+      // The short heartbeat runs out by itself (bounded wait on the outcome, not a timing claim).
+      const deadline = Date.now() + 10_000;
+      while ((await store.getReplica("r2")) !== undefined && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await store.getReplica("r2")).toBeUndefined();
+      await expect(store.putReplica({ ...one, id: "bad id" }, 1000)).rejects.toMatchObject({
+        code: "INVALID_NAME",
+      });
+    });
+
+    it("gives every instance the same cluster secret", async () => {
+      const peer = await openInstance();
+      const [mine, theirs] = await Promise.all([store.clusterSecret(), peer.clusterSecret()]);
+      expect(mine.length).toBeGreaterThanOrEqual(16);
+      expect(theirs).toBe(mine);
+      expect(await store.clusterSecret()).toBe(mine);
+    });
+
+    it("keeps the replica holding a process's link with the record", async () => {
+      await store.createProcess(proc("counter", "p1"));
+      const moved = await store.updateProcess("counter", "p1", 1, { replica: "r2" });
+      expect(moved?.replica).toBe("r2");
+      expect((await store.getProcess("counter", "p1"))?.replica).toBe("r2");
+    });
+
     it("rejects invalid names with INVALID_NAME", async () => {
       const invalid = { code: "INVALID_NAME" };
       await expect(store.putApp(app("bad name"))).rejects.toMatchObject(invalid);

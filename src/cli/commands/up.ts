@@ -20,6 +20,9 @@ interface UpFlags {
   port: string;
   controlPort?: string;
   advertiseHost: string;
+  advertiseControl?: string;
+  replicaId?: string;
+  replicaAddress?: string;
   https?: boolean;
   cert?: string;
   key?: string;
@@ -54,6 +57,21 @@ export function registerUp(program: Command): void {
       "--advertise-host <host>",
       "address processes listen on and dial the control link at; clients reach processes there",
       "127.0.0.1",
+    )
+    .option(
+      "--advertise-control <host:port>",
+      "address processes dial for their control link, e.g. a proxy's TCP frontend in front of " +
+        "several replicas (default: --advertise-host and the control port)",
+    )
+    .option(
+      "--replica-id <id>",
+      "this replica's name among replicas sharing one --redis store (default: random); " +
+        "restart a replica with the same id",
+    )
+    .option(
+      "--replica-address <host:port>",
+      "where peer replicas reach this one's control port to forward commands " +
+        "(default: --advertise-host and the control port)",
     )
     .option("--https", "serve HTTPS (needs --cert and --key; `praas certs` makes a pair)")
     .option("--cert <file>", "TLS certificate (PEM)")
@@ -124,6 +142,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
       ? {}
       : { controlPort: portNumber(flags.controlPort, "--control-port") }),
     advertiseHost: flags.advertiseHost,
+    ...replicaOptions(flags),
     https: flags.https ? await tlsFiles(flags) : undefined,
     apiToken: flags.apiToken ?? env.PRAAS_API_TOKEN,
     dataDir: flags.dataDir,
@@ -132,6 +151,17 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
     ...tuning(flags),
     logLevel: flags.logLevel,
+  };
+}
+
+/** Flags for running as one of several replicas on a shared store behind a proxy. */
+function replicaOptions(
+  flags: UpFlags,
+): Pick<ControlPlaneOptions, "advertiseControl" | "replicaId" | "replicaAddress"> {
+  return {
+    ...(flags.advertiseControl ? { advertiseControl: flags.advertiseControl } : {}),
+    ...(flags.replicaId ? { replicaId: flags.replicaId } : {}),
+    ...(flags.replicaAddress ? { replicaAddress: flags.replicaAddress } : {}),
   };
 }
 
@@ -193,7 +223,12 @@ async function deployExamples(plane: ControlPlane): Promise<void> {
 
 function announce(plane: ControlPlane, json: boolean): void {
   const line = json
-    ? JSON.stringify({ event: "listening", url: plane.url, controlPort: plane.controlPort })
+    ? JSON.stringify({
+        event: "listening",
+        url: plane.url,
+        controlPort: plane.controlPort,
+        replica: plane.config.replicaId,
+      })
     : `PraaS control plane listening on ${plane.url} (Ctrl-C to stop)`;
   process.stdout.write(`${line}\n`);
 }
