@@ -20,6 +20,8 @@ const SERVICES = [
     aptPackage: "redis-server",
     usedBy: "Redis metadata store, e2e restart",
   },
+  { binary: "ip", aptPackage: "iproute2", usedBy: "NAT traversal tests (network namespaces)" },
+  { binary: "iptables", aptPackage: "iptables", usedBy: "NAT traversal tests (NAT routers)" },
   // Later: { binary: "haproxy", aptPackage: "haproxy", usedBy: "multi-replica e2e" },
   //        { binary: "docker", aptPackage: "docker.io", usedBy: "Docker backend" },
   //        { binary: "iptables", aptPackage: "iptables", usedBy: "network isolation" },
