@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 const BURST_MS = 100;
 
 /** Milliseconds to wait before more bytes may pass, given a byte rate. */
-class RateLimit {
+export class RateLimit {
   readonly #bytesPerSecond: number;
   #freeAt = 0;
 
@@ -40,7 +40,7 @@ export function relayOneWay(from: Socket, to: Socket, options: RelayDirection): 
   };
   from.on("data", (chunk: Buffer) => {
     options.onBytes(chunk.length);
-    if (!to.write(chunk)) {
+    if (!to.write(chunk) && !holds.has("drain")) {
       hold("drain");
       to.once("drain", () => lift("drain"));
     }
