@@ -188,6 +188,24 @@ describe("rendezvous abuse", () => {
     expect(server.counters().pairings).toBe(1);
   });
 
+  it("tells a party whose partner left after pairing that its peer is unavailable", async () => {
+    const server = await startServer();
+    const id = freshId();
+    const quitter = net.connect(server.address);
+    sockets.push(quitter);
+    quitter.write(
+      Buffer.concat(encodeFrame(FrameType.Pair, 1, encodeFields([ticket(id, "listener")]))),
+    );
+    const dialer = refusal(party(server, ticket(id, "dialer")));
+    await new Promise((resolve) => quitter.once("data", resolve)); // paired: the peer's address
+    quitter.destroy();
+    const error = await dialer;
+    expect([error.code, error.message]).toEqual([
+      "PEER_UNAVAILABLE",
+      "the other party left the pairing",
+    ]);
+  });
+
   it("times out a party whose partner never comes", async () => {
     const server = await startServer({ pairingTimeoutMs: 200 });
     const error = await refusal(party(server, ticket(freshId(), "listener")));
