@@ -23,6 +23,7 @@ const MAY_IMPORT = {
   ],
   sdk: ["protocol", "transport", "apps"],
   logging: [],
+  rendezvous: ["protocol", "transport", "logging"],
 };
 
 const layerZones = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({

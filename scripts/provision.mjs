@@ -25,8 +25,9 @@ const SERVICES = [
     aptPackage: "haproxy",
     usedBy: "replicated control planes behind a proxy (e2e replicas)",
   },
+  { binary: "ip", aptPackage: "iproute2", usedBy: "NAT traversal tests (network namespaces)" },
+  { binary: "iptables", aptPackage: "iptables", usedBy: "NAT traversal tests (NAT routers)" },
   // Later: { binary: "docker", aptPackage: "docker.io", usedBy: "Docker backend" },
-  //        { binary: "iptables", aptPackage: "iptables", usedBy: "network isolation" },
   //        { binary: "chromium", aptPackage: "chromium", usedBy: "browser SDK" },
 ];
 

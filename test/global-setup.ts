@@ -17,7 +17,7 @@
  *   carry it in their environment too, so the teardown can find them by it.
  *
  * The teardown waits a little for processes that are still exiting, then FAILS the run naming
- * every leftover process and temp entry (and kills / removes them, so one leak does not
+ * every leftover process, temp entry and network namespace (test/helpers/netns.ts) (and kills / removes them, so one leak does not
  * cascade into the next run).
  */
 import { execFileSync } from "node:child_process";
@@ -26,6 +26,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+
+import { deleteNamespace, namespacePrefix, namespacesWithPrefix } from "./helpers/netns.js";
 
 const SETTLE_MS = 10_000;
 
@@ -42,7 +44,7 @@ export default function setup(project: TestProject): () => Promise<void> {
   process.env.TMPDIR = runTmp;
   const markers = [`PRAAS_TEST_RUN=${runId}`];
   if (project.config.coverage.enabled) markers.push(`NODE_V8_COVERAGE=${coverageDir(runId)}`);
-  return () => teardown(markers, runTmp);
+  return () => teardown(markers, runTmp, runId);
 }
 
 function coverageDir(runId: string): string {
@@ -53,14 +55,17 @@ function coverageDir(runId: string): string {
   return dir;
 }
 
-async function teardown(markers: string[], runTmp: string): Promise<void> {
+async function teardown(markers: string[], runTmp: string, runId: string): Promise<void> {
   const processes = await leftoverProcesses(markers);
   const entries = readdirSync(runTmp);
+  const namespaces = namespacesWithPrefix(namespacePrefix(runId));
   for (const proc of processes) killQuietly(proc.pid);
+  for (const name of namespaces) deleteNamespace(name);
   rmSync(runTmp, { recursive: true, force: true });
   const leaks = [
     ...processes.map((proc) => `process ${proc.pid}: ${proc.cmdline}`),
     ...entries.map((entry) => `temp entry ${path.join(runTmp, entry)}`),
+    ...namespaces.map((name) => `network namespace ${name}`),
   ];
   if (leaks.length > 0) {
     process.exitCode = 1; // vitest only logs a teardown error; this makes the run fail

@@ -14,6 +14,7 @@ import { registerCerts } from "./commands/certs.js";
 import { registerDeploy } from "./commands/deploy.js";
 import { registerInvoke } from "./commands/invoke.js";
 import { registerProcess } from "./commands/process.js";
+import { registerRendezvous } from "./commands/rendezvous.js";
 import { registerUp } from "./commands/up.js";
 import { formatUsageError, printError } from "./output.js";
 
@@ -35,6 +36,7 @@ function buildProgram(env: CliEnv): Command {
   registerProcess(program, env);
   registerInvoke(program, env);
   registerCerts(program);
+  registerRendezvous(program);
   return program;
 }
 

@@ -47,6 +47,9 @@ export const FrameType = {
   Register: 40, // process→control plane: [application, process, secret, host, port, token]
   Status: 41, // process→control plane: JSON payload
   Command: 42, // control plane→process: [command] + JSON payload → Result | Error
+  // rendezvous link (rendezvous.ts)
+  Pair: 50, // party→rendezvous: [ticket] → Result [peerHost, peerPort] once the other party came
+  Outcome: 51, // party→rendezvous: ["punched" | "failed"] → Result ["punch" | "relay"]
 } as const;
 
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];

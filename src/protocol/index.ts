@@ -15,3 +15,4 @@ export * from "./integers.js";
 export * from "./limits.js";
 export * from "./transaction.js";
 export * from "./serialize.js";
+export * from "./rendezvous.js";

@@ -1,0 +1,7 @@
+export { RendezvousServer, type RendezvousCounters } from "./server.js";
+export {
+  resolveRendezvousConfig,
+  type RendezvousConfig,
+  type RendezvousServerOptions,
+} from "./config.js";
+export { pairAndConnect, type PairAndConnectOptions, type PairedConnection } from "./connect.js";
