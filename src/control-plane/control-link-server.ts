@@ -7,10 +7,12 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import {
+  BUNDLE_REQUEST,
   FrameType,
   MAX_PORT,
   PraaSError,
   parseInteger,
+  decodeFields,
   encodeFields,
   ensurePraaSError,
   expectFields,
@@ -55,6 +57,8 @@ export interface ControlLinkEvents {
   resumeRequested(app: string, from: string, peer: string): Promise<void>;
   /** The process swapped itself out (it was told to stop by a signal) and is about to exit. */
   swappedItself(app: string, name: string, size: number): Promise<void>;
+  /** The bundle under `key` for an authenticated process of `app` (see BUNDLE_REQUEST). */
+  bundle(app: string, key: string): Promise<Buffer>;
 }
 
 export class ControlLinkServer {
@@ -139,6 +143,7 @@ export class ControlLinkServer {
       maxPayloadBytes: 1024 * 1024,
       onRequest: (frame) => {
         if (registered) this.#onRequest(link, registered, frame);
+        else if (isBundleRequest(frame)) void this.#serveBundle(link, frame, timer);
         else void this.#register(link, frame, timer).then((r) => (registered = r));
       },
       onClose: () => {
@@ -187,6 +192,26 @@ export class ControlLinkServer {
     }
   }
 
+  /** Answers a bundle request (a connection of its own, closed by the process afterwards). */
+  async #serveBundle(link: FrameLink, frame: Frame, timer: NodeJS.Timeout): Promise<void> {
+    const [, app = "", name = "", secret = "", bundleKey = ""] = expectFields(
+      frame.meta,
+      5,
+      "bundle",
+    );
+    try {
+      const expected = await this.#events.secretOf(app, name);
+      if (expected === undefined || !secretsEqual(secret, expected))
+        throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
+      link.reply(frame.id, await this.#events.bundle(app, bundleKey));
+    } catch (error) {
+      this.#log.warn({ app, name, err: String(error) }, "bundle request refused");
+      link.replyError(frame.id, ensurePraaSError(error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   #replace(app: string, name: string, link: FrameLink): void {
     const old = this.#links.get(key(app, name));
     this.#links.set(key(app, name), link);
@@ -216,6 +241,10 @@ export class ControlLinkServer {
     this.#log.info({ app: registration.app, name: registration.name }, "control link closed");
     this.#events.lost(registration.app, registration.name);
   }
+}
+
+function isBundleRequest(frame: Frame): boolean {
+  return frame.type === FrameType.Command && decodeFields(frame.meta)[0] === BUNDLE_REQUEST;
 }
 
 function key(app: string, name: string): string {

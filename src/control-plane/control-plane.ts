@@ -84,6 +84,7 @@ export class ControlPlane implements ControlPlaneService {
         lost: (app, name) => this.#manager.linkLost(app, name),
         resumeRequested: (app, from, peer) => this.#resumeForPeer(app, from, peer),
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
+        bundle: (app, key) => this.#apps.bundle(app, key),
       },
       log,
       deps.controlLink,
