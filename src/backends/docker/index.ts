@@ -1,0 +1,12 @@
+export { dockerClient, dockerReachable, DEFAULT_DOCKER_SOCKET } from "./client.js";
+export {
+  buildImages,
+  makeLocalBase,
+  labelOf,
+  RUNTIME_IMAGE,
+  CONTROL_PLANE_IMAGE,
+  LOCAL_BASE_IMAGE,
+  DEFAULT_BASE_IMAGE,
+  type BuildImagesOptions,
+  type BuiltImages,
+} from "./images.js";
