@@ -238,6 +238,9 @@ export class ControlPlane implements ControlPlaneService {
     port: number;
     token: string;
   }): Promise<void> {
+    // A container registers its own address; clients reach it where the backend published it.
+    const reachable = await this.#backend.reachableAt?.(registration.app, registration.name);
+    registration = { ...registration, ...reachable };
     if (!this.#manager.registrations.deliver(registration))
       await this.#manager.reconnected(registration);
     this.#directory.schedule(registration.app);

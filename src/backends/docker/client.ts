@@ -26,3 +26,14 @@ export async function dockerReachable(docker: Docker): Promise<boolean> {
     return false;
   }
 }
+
+/** The gateway of Docker's default bridge (docker0): the host as containers see it. */
+export async function bridgeGateway(docker: Docker): Promise<string> {
+  const bridge = (await docker.getNetwork("bridge").inspect()) as {
+    IPAM?: { Config?: { Gateway?: string }[] };
+  };
+  const gateway = bridge.IPAM?.Config?.find((config) => config.Gateway)?.Gateway;
+  if (gateway === undefined)
+    throw new PraaSError("BACKEND_ERROR", "Docker's bridge network has no gateway address");
+  return gateway;
+}

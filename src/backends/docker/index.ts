@@ -1,4 +1,4 @@
-export { dockerClient, dockerReachable, DEFAULT_DOCKER_SOCKET } from "./client.js";
+export { bridgeGateway, dockerClient, dockerReachable, DEFAULT_DOCKER_SOCKET } from "./client.js";
 export {
   buildImages,
   makeLocalBase,
