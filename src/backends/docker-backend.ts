@@ -194,6 +194,8 @@ export class DockerBackend implements ProcessBackend {
       ...(durable ? { durability: "log" as const, walPath: `${WAL_DIR}/${spec.name}.wal` } : {}),
       ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
       logLevel: this.#options.logLevel ?? "warn",
+      // Docker enforces the memory limit on the container's cgroup (read-only inside it).
+      extraArgs: ["--memory-guard", "watchdog"],
     };
     const memory = spec.memoryMiB * 1024 * 1024;
     return {
@@ -297,9 +299,7 @@ export class DockerBackend implements ProcessBackend {
     });
     const stream = await this.#events;
     if (stream.listenerCount("data") > 0) return;
-    createInterface({ input: stream }).on("line", (line) =>
-      this.#onEvent(line),
-    );
+    createInterface({ input: stream }).on("line", (line) => this.#onEvent(line));
   }
 
   #onEvent(line: string): void {

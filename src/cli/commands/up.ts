@@ -1,12 +1,14 @@
 /**
- * `praas up`: the control plane with the local backend in this process. Memory store and disk
- * blobs by default; `--redis` and `--s3-*` for durable, shareable state. Ctrl-C / SIGTERM stop
+ * `praas up`: the control plane in this process, its processes on this machine: child processes
+ * (`--backend local`, the default) or containers (`--backend docker`, see docker-up.ts). Memory
+ * store and disk blobs by default; `--redis` and `--s3-*` for durable, shareable state. Ctrl-C / SIGTERM stop
  * every process it started (swapped out first when the store is Redis, so nothing is lost).
  * Processes run in process groups of their own, so a Ctrl-C reaches only this process.
  */
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../control-plane/config.js";
@@ -14,12 +16,16 @@ import type { LogLevel } from "../../logging/index.js";
 import { MAX_PORT, PraaSError, parseInteger } from "../../protocol/index.js";
 import type { BlobStoreConfig } from "../../storage/index.js";
 import { printError } from "../output.js";
+import type { DockerUpFlags } from "./docker-up.js";
 
 interface UpFlags {
   host: string;
   port: string;
   controlPort?: string;
-  advertiseHost: string;
+  advertiseHost?: string;
+  dockerHost?: string;
+  controlPlaneId?: string;
+  runtimeImage?: string;
   https?: boolean;
   cert?: string;
   key?: string;
@@ -43,7 +49,7 @@ interface UpFlags {
 export function registerUp(program: Command): void {
   program
     .command("up")
-    .description("run the control plane and a local backend on this machine")
+    .description("run the control plane, and its processes as child processes or containers")
     .option("--host <host>", "HTTP listen address", "127.0.0.1")
     .option("--port <port>", "HTTP port (0: any free port)", "8080")
     .option(
@@ -52,8 +58,7 @@ export function registerUp(program: Command): void {
     )
     .option(
       "--advertise-host <host>",
-      "address processes listen on and dial the control link at; clients reach processes there",
-      "127.0.0.1",
+      "address processes listen on and dial the control link at; clients reach processes there (default 127.0.0.1; docker: the docker0 gateway)",
     )
     .option("--https", "serve HTTPS (needs --cert and --key; `praas certs` makes a pair)")
     .option("--cert <file>", "TLS certificate (PEM)")
@@ -63,7 +68,16 @@ export function registerUp(program: Command): void {
       "require `Authorization: Bearer <token>` (default: $PRAAS_API_TOKEN)",
     )
     .option("--redis <url>", "keep metadata in Redis (e.g. redis://127.0.0.1:6379)")
-    .option("--backend <kind>", "where processes run: local", "local")
+    .option("--backend <kind>", "where processes run: local or docker", "local")
+    .option(
+      "--docker-host <url>",
+      "docker: the engine (default: $DOCKER_HOST, else the local socket)",
+    )
+    .option(
+      "--control-plane-id <id>",
+      "docker: this control plane's label on its containers (default: the host name)",
+    )
+    .option("--runtime-image <image>", "docker: the process image", "praas-runtime:latest")
     .option("--data-dir <dir>", "bundles, swapped state and caches", ".praas")
     .option(
       "--s3-endpoint <url>",
@@ -96,11 +110,20 @@ export function registerUp(program: Command): void {
 }
 
 async function runUp(flags: UpFlags): Promise<void> {
-  if (flags.backend !== "local")
-    throw new PraaSError("BAD_REQUEST", `backend ${flags.backend} is not available; use local`);
+  if (flags.backend !== "local" && flags.backend !== "docker")
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `backend ${flags.backend} is not available; use local or docker`,
+    );
   // Loaded here, not at the top: the other commands should not pay for Fastify, Redis and S3.
   const { ControlPlane } = await import("../../control-plane/control-plane.js");
-  const plane = await ControlPlane.start(await upOptions(flags, process.env));
+  const options = await upOptions(flags, process.env);
+  const plane =
+    flags.backend === "docker"
+      ? await (
+          await import("./docker-up.js")
+        ).startWithDocker(options, dockerFlags(flags, process.env))
+      : await ControlPlane.start(options);
   // Last line of defence: a rejection nobody handled is a bug to log, not a reason to take
   // every process's control plane down.
   process.on("unhandledRejection", (reason) => {
@@ -123,7 +146,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...(flags.controlPort === undefined
       ? {}
       : { controlPort: portNumber(flags.controlPort, "--control-port") }),
-    advertiseHost: flags.advertiseHost,
+    ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
     https: flags.https ? await tlsFiles(flags) : undefined,
     apiToken: flags.apiToken ?? env.PRAAS_API_TOKEN,
     dataDir: flags.dataDir,
@@ -132,6 +155,14 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
     ...tuning(flags),
     logLevel: flags.logLevel,
+  };
+}
+
+function dockerFlags(flags: UpFlags, env: NodeJS.ProcessEnv): DockerUpFlags {
+  return {
+    dockerHost: flags.dockerHost ?? env.DOCKER_HOST,
+    controlPlaneId: flags.controlPlaneId ?? hostname(),
+    image: flags.runtimeImage ?? "praas-runtime:latest",
   };
 }
 
