@@ -20,8 +20,9 @@ const SERVICES = [
     aptPackage: "redis-server",
     usedBy: "Redis metadata store, e2e restart",
   },
+  // The test run's global setup starts dockerd when it is not running (and stops it after).
+  { binary: "dockerd", aptPackage: "docker.io", usedBy: "Docker backend" },
   // Later: { binary: "haproxy", aptPackage: "haproxy", usedBy: "multi-replica e2e" },
-  //        { binary: "docker", aptPackage: "docker.io", usedBy: "Docker backend" },
   //        { binary: "iptables", aptPackage: "iptables", usedBy: "network isolation" },
   //        { binary: "chromium", aptPackage: "chromium", usedBy: "browser SDK" },
 ];
