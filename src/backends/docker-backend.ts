@@ -75,6 +75,7 @@ export class DockerBackend implements ProcessBackend {
   readonly #listeners: ((exit: ExitInfo) => void)[] = [];
   #events: Promise<NodeJS.ReadableStream> | undefined;
   #adoptTimer: NodeJS.Timeout | undefined;
+  #watching: NodeJS.ReadableStream | undefined;
 
   constructor(options: DockerBackendOptions) {
     this.#options = options;
@@ -298,7 +299,8 @@ export class DockerBackend implements ProcessBackend {
       },
     });
     const stream = await this.#events;
-    if (stream.listenerCount("data") > 0) return;
+    if (this.#watching === stream) return;
+    this.#watching = stream;
     createInterface({ input: stream }).on("line", (line) => this.#onEvent(line));
   }
 

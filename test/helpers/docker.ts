@@ -4,21 +4,13 @@
  * run's containers so the teardown can prove none is left.
  */
 import type Docker from "dockerode";
-import {
-  dockerClient,
-  dockerReachable,
-  labelOf,
-  RUNTIME_IMAGE,
-} from "../../src/backends/docker/index.js";
+import { dockerClient, dockerUnavailable } from "../../src/backends/docker/index.js";
 
 export const docker: Docker = dockerClient();
 
 /** Undefined when the docker tests can run; else why not (they are skipped with it). */
-export async function dockerSkipReason(): Promise<string | undefined> {
-  if (!(await dockerReachable(docker))) return "no Docker engine reachable";
-  if ((await labelOf(docker, `${RUNTIME_IMAGE}:latest`, "praas.context-hash")) === undefined)
-    return `no ${RUNTIME_IMAGE}:latest image (praas images build --local-base)`;
-  return undefined;
+export function dockerSkipReason(): Promise<string | undefined> {
+  return dockerUnavailable(docker);
 }
 
 /** The control-plane id of a test: the teardown finds this run's containers by its prefix. */

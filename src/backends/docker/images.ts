@@ -250,3 +250,18 @@ function sharedLibraries(binary: string): string[] {
     .map((match) => match[1] ?? "")
     .filter((file) => file !== "");
 }
+
+/** Why the docker backend cannot run here (no engine, no runtime image), or undefined. */
+export async function dockerUnavailable(
+  docker: Docker,
+  image = `${RUNTIME_IMAGE}:latest`,
+): Promise<string | undefined> {
+  try {
+    await docker.ping();
+  } catch {
+    return "no Docker engine reachable";
+  }
+  if ((await labelOf(docker, image, HASH_LABEL)) === undefined)
+    return `no ${image} image (praas images build --local-base)`;
+  return undefined;
+}

@@ -1,6 +1,7 @@
 export { bridgeGateway, dockerClient, dockerReachable, DEFAULT_DOCKER_SOCKET } from "./client.js";
 export {
   buildImages,
+  dockerUnavailable,
   makeLocalBase,
   labelOf,
   RUNTIME_IMAGE,
