@@ -22,6 +22,7 @@ interface UpFlags {
   host: string;
   port: string;
   controlPort?: string;
+  controlHost?: string;
   advertiseHost?: string;
   dockerHost?: string;
   controlPlaneId?: string;
@@ -55,6 +56,10 @@ export function registerUp(program: Command): void {
     .option(
       "--control-port <port>",
       "control-link port processes dial (default: HTTP port + 1; 0: any free port)",
+    )
+    .option(
+      "--control-host <host>",
+      "control-link listen address, e.g. 0.0.0.0 (default: the advertise host)",
     )
     .option(
       "--advertise-host <host>",
@@ -147,6 +152,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
       ? {}
       : { controlPort: portNumber(flags.controlPort, "--control-port") }),
     ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
+    ...(flags.controlHost === undefined ? {} : { controlHost: flags.controlHost }),
     https: flags.https ? await tlsFiles(flags) : undefined,
     apiToken: flags.apiToken ?? env.PRAAS_API_TOKEN,
     dataDir: flags.dataDir,
