@@ -72,7 +72,9 @@ export async function buildImages(
       continue;
     }
     progress(`building ${image} from deploy/docker/${dockerfile} (base ${base})`);
+    const previous = await imageId(docker, image);
     await buildOne(docker, options.root, files, { image, dockerfile, base, hash }, progress);
+    await removeReplaced(docker, image, previous);
   }
   return { ...built, reused };
 }
@@ -89,6 +91,28 @@ export async function labelOf(
   } catch {
     return undefined;
   }
+}
+
+async function imageId(docker: Docker, image: string): Promise<string | undefined> {
+  return (
+    await docker
+      .getImage(image)
+      .inspect()
+      .catch(() => undefined)
+  )?.Id;
+}
+
+/** The image the tag named before the build, now untagged: removed, unless a container uses it. */
+async function removeReplaced(
+  docker: Docker,
+  image: string,
+  previous: string | undefined,
+): Promise<void> {
+  if (previous === undefined || previous === (await imageId(docker, image))) return;
+  await docker
+    .getImage(previous)
+    .remove()
+    .catch(() => undefined);
 }
 
 /** What goes into the build context, relative to the root. */
