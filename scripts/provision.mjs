@@ -27,7 +27,8 @@ const SERVICES = [
   },
   { binary: "ip", aptPackage: "iproute2", usedBy: "NAT traversal tests (network namespaces)" },
   { binary: "iptables", aptPackage: "iptables", usedBy: "NAT traversal tests (NAT routers)" },
-  // Later: { binary: "docker", aptPackage: "docker.io", usedBy: "Docker backend" },
+  // The test run's global setup starts dockerd when it is not running (and stops it after).
+  { binary: "dockerd", aptPackage: "docker.io", usedBy: "Docker backend" },
   //        { binary: "chromium", aptPackage: "chromium", usedBy: "browser SDK" },
 ];
 

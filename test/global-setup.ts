@@ -16,9 +16,13 @@
  *   write there); scripts/coverage-report.mjs merges it with vitest's report. Cloud processes
  *   carry it in their environment too, so the teardown can find them by it.
  *
+ * - Docker (test/docker-setup.ts): starts dockerd if it is installed and not running, builds
+ *   the images from the fresh dist/, and the teardown fails the run for any container of this
+ *   run that is left, then stops the dockerd it started.
+ *
  * The teardown waits a little for processes that are still exiting, then FAILS the run naming
- * every leftover process, temp entry and network namespace (test/helpers/netns.ts) (and kills / removes them, so one leak does not
- * cascade into the next run).
+ * every leftover process, temp entry, container and network namespace (test/helpers/netns.ts),
+ * and kills or removes them, so one leak does not cascade into the next run.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -26,6 +30,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { setUpDocker, type DockerRun } from "./docker-setup.js";
 
 import { deleteNamespace, namespacePrefix, namespacesWithPrefix } from "./helpers/netns.js";
 
@@ -34,17 +39,18 @@ const SETTLE_MS = 10_000;
 /** Where processes started by the tests leave their coverage; read by scripts/coverage-report.mjs. */
 const SUBPROCESS_COVERAGE = path.resolve("coverage-subprocess");
 
-export default function setup(project: TestProject): () => Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
     stdio: "inherit",
   });
+  const docker = await setUpDocker();
   const runId = randomBytes(6).toString("hex");
   const runTmp = mkdtempSync(path.join(tmpdir(), `praas-test-run-${runId}-`));
   process.env.PRAAS_TEST_RUN = runId;
   process.env.TMPDIR = runTmp;
   const markers = [`PRAAS_TEST_RUN=${runId}`];
   if (project.config.coverage.enabled) markers.push(`NODE_V8_COVERAGE=${coverageDir(runId)}`);
-  return () => teardown(markers, runTmp, runId);
+  return () => teardown(markers, runTmp, docker, runId);
 }
 
 function coverageDir(runId: string): string {
@@ -55,7 +61,14 @@ function coverageDir(runId: string): string {
   return dir;
 }
 
-async function teardown(markers: string[], runTmp: string, runId: string): Promise<void> {
+async function teardown(
+  markers: string[],
+  runTmp: string,
+  docker: DockerRun,
+  runId: string,
+): Promise<void> {
+  const containers = await docker.leftovers(runId);
+  await docker.stop();
   const processes = await leftoverProcesses(markers);
   const entries = readdirSync(runTmp);
   const namespaces = namespacesWithPrefix(namespacePrefix(runId));
@@ -63,6 +76,7 @@ async function teardown(markers: string[], runTmp: string, runId: string): Promi
   for (const name of namespaces) deleteNamespace(name);
   rmSync(runTmp, { recursive: true, force: true });
   const leaks = [
+    ...containers,
     ...processes.map((proc) => `process ${proc.pid}: ${proc.cmdline}`),
     ...entries.map((entry) => `temp entry ${path.join(runTmp, entry)}`),
     ...namespaces.map((name) => `network namespace ${name}`),

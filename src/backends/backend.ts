@@ -74,6 +74,12 @@ export interface ProcessBackend {
   onExit(listener: (exit: ExitInfo) => void): void;
   /** Removes the write-ahead log of `app/name` (when the process is deleted or re-created). */
   deleteLog?(app: string, name: string): Promise<void>;
+  /**
+   * Where clients reach the process that registered as `app/name`, when that is not the
+   * address it registered with (a container's data port published on the host); undefined:
+   * where it said.
+   */
+  reachableAt?(app: string, name: string): Promise<{ host: string; port: number } | undefined>;
   /** Backend ids of the processes running now. */
   running(): string[];
   shutdown(): Promise<void>;

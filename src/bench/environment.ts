@@ -7,6 +7,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { DockerBackend } from "../backends/index.js";
+import { bridgeGateway, dockerClient, dockerUnavailable } from "../backends/docker/index.js";
 import { ControlPlane } from "../control-plane/control-plane.js";
 import { launchProcess, type LaunchedProcess } from "../runtime/launch.js";
 import {
@@ -17,6 +19,7 @@ import {
   type ProcessConnection,
 } from "../sdk/index.js";
 import { writeBundle, writeDeployable, type BenchApp } from "./apps.js";
+import { SkippedExperiment } from "./experiment.js";
 import { startRawEchoServer, type RawEchoServer } from "./raw-echo.js";
 import { startRedis, type RedisServer } from "./redis.js";
 
@@ -106,6 +109,36 @@ export class Environment {
       this.#shared.push(() => plane.stop());
       const client = new PraaS(plane.url);
       this.#shared.push(() => client.close());
+      return { plane, client };
+    });
+  }
+
+  /**
+   * A second in-process control plane whose processes are containers (the docker backend);
+   * throws SkippedExperiment when this machine has no Docker engine or no runtime image.
+   */
+  dockerCluster(): Promise<Cluster> {
+    return this.#once("docker-cluster", async () => {
+      const docker = dockerClient();
+      const unavailable = await dockerUnavailable(docker);
+      if (unavailable !== undefined) throw new SkippedExperiment(unavailable);
+      const advertiseHost = await bridgeGateway(docker);
+      const dataDir = path.join(this.workDir, "docker-data");
+      const backend = new DockerBackend({
+        docker,
+        controlPlaneId: `bench-${process.pid}`,
+        advertiseHost,
+        blobs: { kind: "disk", root: path.join(dataDir, "blobs") },
+      });
+      const plane = await ControlPlane.start(
+        { port: 0, advertiseHost, dataDir, store: { kind: "memory" }, logLevel: "warn" },
+        { backend: () => backend },
+      );
+      this.#shared.push(() => plane.stop());
+      const client = new PraaS(plane.url);
+      this.#shared.push(() => client.close());
+      const app = await writeDeployable("echo", this.workDir);
+      await client.deploy("bench-echo", app);
       return { plane, client };
     });
   }

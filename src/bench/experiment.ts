@@ -56,6 +56,8 @@ export interface ExperimentResult extends ExperimentInfo {
   rows: (Row & { goal?: { target: string; met: boolean } })[];
   seconds: number;
   error?: string;
+  /** Why the experiment could not run on this machine (e.g. no Docker): no rows, no failure. */
+  skipped?: string;
 }
 
 /** Everything one run wrote to `<date>.json`. */
@@ -97,3 +99,6 @@ export function round(value: number, digits = 1): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
+
+/** Thrown by an experiment that cannot run on this machine; the run records why and goes on. */
+export class SkippedExperiment extends Error {}

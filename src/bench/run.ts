@@ -1,6 +1,12 @@
 /** A benchmark run: the selected experiments one after another, then the report files. */
 import { Environment } from "./environment.js";
-import type { BenchResult, Experiment, ExperimentResult, Row } from "./experiment.js";
+import {
+  SkippedExperiment,
+  type BenchResult,
+  type Experiment,
+  type ExperimentResult,
+  type Row,
+} from "./experiment.js";
 import { selectExperiments } from "./experiments/index.js";
 import { describeMachine } from "./machine.js";
 import { planFor, type Mode } from "./plan.js";
@@ -45,6 +51,10 @@ async function runOne(
   try {
     rows = await experiment.run({ env, plan: planFor(mode), progress: say });
   } catch (caught) {
+    if (caught instanceof SkippedExperiment) {
+      say(`skipped: ${caught.message}`);
+      return { ...infoOf(experiment), rows: [], seconds: 0, skipped: caught.message };
+    }
     error = caught instanceof Error ? (caught.stack ?? caught.message) : String(caught);
     say(`FAILED: ${error}`);
   } finally {

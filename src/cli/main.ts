@@ -12,6 +12,7 @@ import type { CliEnv } from "./client-options.js";
 import { registerApps } from "./commands/apps.js";
 import { registerCerts } from "./commands/certs.js";
 import { registerDeploy } from "./commands/deploy.js";
+import { registerImages } from "./commands/images.js";
 import { registerInvoke } from "./commands/invoke.js";
 import { registerProcess } from "./commands/process.js";
 import { registerRendezvous } from "./commands/rendezvous.js";
@@ -37,6 +38,7 @@ function buildProgram(env: CliEnv): Command {
   registerInvoke(program, env);
   registerCerts(program);
   registerRendezvous(program);
+  registerImages(program);
   return program;
 }
 

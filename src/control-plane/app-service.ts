@@ -51,6 +51,15 @@ export class AppService {
     return toAppInfo(record);
   }
 
+  /** A stored bundle of application `name`, for its processes; never another application's. */
+  async bundle(name: string, key: string): Promise<Buffer> {
+    if (!key.startsWith(`apps/${name}/`) || key.includes(".."))
+      throw new PraaSError("BAD_REQUEST", `${key} is not a bundle of application ${name}`);
+    const bytes = await this.#blobs.getBytes(key);
+    if (!bytes) throw new PraaSError("STORAGE_ERROR", `application bundle ${key} is missing`);
+    return bytes;
+  }
+
   async delete(
     name: string,
     force: boolean,

@@ -11,6 +11,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import {
+  BUNDLE_REQUEST,
   FrameType,
   MAX_PORT,
   PraaSError,
@@ -69,6 +70,8 @@ export interface ControlLinkEvents {
   swappedItself(app: string, name: string, size: number): Promise<void>;
   /** The secret peer replicas must present to forward commands. */
   clusterSecret(): Promise<string>;
+  /** The bundle under `key` for an authenticated process of `app` (see BUNDLE_REQUEST). */
+  bundle(app: string, key: string): Promise<Buffer>;
 }
 
 export class ControlLinkServer {
@@ -166,6 +169,7 @@ export class ControlLinkServer {
       onRequest: (frame) => {
         if (peer === REPLICA_HELLO) this.#onForwarded(link, frame);
         else if (peer) this.#onRequest(link, peer, frame);
+        else if (isBundleRequest(frame)) void this.#serveBundle(link, frame, timer);
         else void this.#authenticate(link, frame, timer).then((r) => (peer = r));
       },
       onClose: () => {
@@ -260,6 +264,26 @@ export class ControlLinkServer {
     }
   }
 
+  /** Answers a bundle request (a connection of its own, closed by the process afterwards). */
+  async #serveBundle(link: FrameLink, frame: Frame, timer: NodeJS.Timeout): Promise<void> {
+    const [, app = "", name = "", secret = "", bundleKey = ""] = expectFields(
+      frame.meta,
+      5,
+      "bundle",
+    );
+    try {
+      const expected = await this.#events.secretOf(app, name);
+      if (expected === undefined || !secretsEqual(secret, expected))
+        throw new PraaSError("UNAUTHORIZED", "unknown process or wrong secret");
+      link.reply(frame.id, await this.#events.bundle(app, bundleKey));
+    } catch (error) {
+      this.#log.warn({ app, name, err: String(error) }, "bundle request refused");
+      link.replyError(frame.id, ensurePraaSError(error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   #replace(app: string, name: string, link: FrameLink): void {
     const old = this.#links.get(key(app, name));
     this.#links.set(key(app, name), link);
@@ -294,6 +318,10 @@ export class ControlLinkServer {
 export function parseReply<C extends ControlCommand>(payload: Buffer): ControlReply<C> {
   const text = payload.length === 0 ? "null" : payload.toString("utf8");
   return JSON.parse(text) as ControlReply<C>;
+}
+
+function isBundleRequest(frame: Frame): boolean {
+  return frame.type === FrameType.Command && decodeFields(frame.meta)[0] === BUNDLE_REQUEST;
 }
 
 function key(app: string, name: string): string {

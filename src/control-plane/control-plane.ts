@@ -89,6 +89,7 @@ export class ControlPlane implements ControlPlaneService {
         resumeRequested: (app, from, peer) => this.#resumeForPeer(app, from, peer),
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
         clusterSecret: () => this.#cluster.clusterSecret(),
+        bundle: (app, key) => this.#apps.bundle(app, key),
       },
       log,
       deps.controlLink,
@@ -259,6 +260,9 @@ export class ControlPlane implements ControlPlaneService {
     port: number;
     token: string;
   }): Promise<void> {
+    // A container registers its own address; clients reach it where the backend published it.
+    const reachable = await this.#backend.reachableAt?.(registration.app, registration.name);
+    registration = { ...registration, ...reachable };
     if (!this.#manager.registrations.deliver(registration))
       await this.#manager.reconnected(registration);
     this.#directory.schedule(registration.app);

@@ -48,3 +48,25 @@ export const CONTROL_COMMANDS: readonly ControlCommand[] = ["swap", "stop", "pee
 export function isControlCommand(name: string): name is ControlCommand {
   return (CONTROL_COMMANDS as readonly string[]).includes(name);
 }
+
+/**
+ * A process started without its bundle on disk (a container: the runtime image serves every
+ * application) fetches it before it serves, on a connection of its own to the control-link
+ * port: first and only frame a Command with these fields, answered with the bundle's bytes as
+ * the Result payload (UNAUTHORIZED for a wrong secret, BAD_REQUEST for a key of another
+ * application, STORAGE_ERROR when the bundle is gone). It is not a registration: the process
+ * registers, on its control link, only once it serves.
+ */
+export const BUNDLE_REQUEST = "bundle";
+
+export interface BundleRequest {
+  application: string;
+  process: string;
+  secret: string;
+  /** The bundle's key in the blob store (`apps/<application>/<sha256>.mjs`). */
+  key: string;
+}
+
+export function bundleRequestFields(request: BundleRequest): string[] {
+  return [BUNDLE_REQUEST, request.application, request.process, request.secret, request.key];
+}

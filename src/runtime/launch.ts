@@ -32,6 +32,8 @@ export interface LaunchOptions {
   application: string;
   name: string;
   bundlePath: string;
+  /** Instead of `bundlePath` (see runtimeArgs): the key the process fetches its bundle by. */
+  bundleKey?: string;
   /** Where swapped state lives; handed over in the environment (S3 keys stay off argv). */
   blobs: BlobStoreConfig;
   workers?: number;
@@ -83,13 +85,13 @@ export interface LaunchedProcess {
   exited: Promise<number | null>;
 }
 
-export async function launchProcess(options: LaunchOptions): Promise<LaunchedProcess> {
-  const child = spawn(process.execPath, [RUNTIME_MAIN, ...launchArgs(options)], {
+export async function launchProcess(options: RuntimeOptions): Promise<LaunchedProcess> {
+  const child = spawn(process.execPath, [RUNTIME_MAIN, ...runtimeArgs(options)], {
     stdio: ["ignore", "pipe", "inherit"],
     // A process group of its own: a Ctrl-C meant for the parent does not reach the process,
     // and the whole group (its workers, anything a function started) can be killed at once.
     detached: true,
-    env: processEnv(options),
+    env: runtimeEnv(options),
   });
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => {
@@ -112,7 +114,7 @@ export async function launchProcess(options: LaunchOptions): Promise<LaunchedPro
  * (Node itself adds NODE_V8_COVERAGE to every child's environment when it is set: that is how
  * the test suite measures code that runs in cloud processes.)
  */
-function processEnv(options: LaunchOptions): NodeJS.ProcessEnv {
+export function runtimeEnv(options: RuntimeOptions): NodeJS.ProcessEnv {
   return {
     ...options.env,
     PRAAS_PROCESS_TOKEN: options.token,
@@ -130,8 +132,12 @@ function allowList(permissions: Partial<AppPermissions> = {}): string {
     .join(",");
 }
 
-function launchArgs(o: LaunchOptions): string[] {
-  const args = ["--app", o.application, "--name", o.name, "--bundle", o.bundlePath];
+/** What runtimeArgs and runtimeEnv need: a launch, its bundle a file or a key to fetch. */
+export type RuntimeOptions = Omit<LaunchOptions, "bundlePath"> & { bundlePath?: string };
+
+/** The runtime's command line (after `main.js`); shared with backends that start it elsewhere. */
+export function runtimeArgs(o: RuntimeOptions): string[] {
+  const args = ["--app", o.application, "--name", o.name, ...bundleArgs(o)];
   args.push("--workers", String(o.workers ?? 1), "--memory", String(o.memoryMiB ?? 512));
   args.push("--log-level", o.logLevel ?? "warn");
   const timeout = o.timeoutMs === undefined ? {} : { invocationTimeoutMs: o.timeoutMs };
@@ -153,6 +159,11 @@ function launchArgs(o: LaunchOptions): string[] {
   return args;
 }
 
+function bundleArgs(o: RuntimeOptions): string[] {
+  if (o.bundlePath !== undefined) return ["--bundle", o.bundlePath];
+  return ["--bundle-key", o.bundleKey ?? ""];
+}
+
 /**
  * Once the process is gone, nothing it started may outlive it: its workers (even one stuck in
  * a synchronous loop) and anything its functions spawned are in its process group.
@@ -166,7 +177,7 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
-interface ReadyLine {
+export interface ReadyLine {
   event: "ready" | "failed";
   host: string;
   port: number;
@@ -195,7 +206,7 @@ function readyLine(child: ChildProcess, timeoutMs: number): Promise<ReadyLine> {
   });
 }
 
-function parseReady(line: string): ReadyLine | undefined {
+export function parseReady(line: string): ReadyLine | undefined {
   try {
     return JSON.parse(line) as ReadyLine;
   } catch {
@@ -203,7 +214,7 @@ function parseReady(line: string): ReadyLine | undefined {
   }
 }
 
-function startFailure(error: ReadyLine["error"]): PraaSError {
+export function startFailure(error: ReadyLine["error"]): PraaSError {
   if (error && isErrorCode(error.code)) return new PraaSError(error.code, error.message);
   return new PraaSError("BACKEND_ERROR", error?.message ?? "process failed to start");
 }

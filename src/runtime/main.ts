@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /**
- * Entry of a cloud process (what a backend starts). Reads flags and the secrets from the
+ * Entry of a cloud process (what a backend starts). The bundle is a file (`--bundle`), or, for
+ * a process that has no copy on its disk (a container), fetched from the control plane by its
+ * key (`--control` + `--bundle-key`, see bundle-fetch.ts). Reads flags and the secrets from the
  * environment (PRAAS_PROCESS_TOKEN, PRAAS_CONTROL_SECRET, PRAAS_PEER_SECRET, PRAAS_BLOB_CONFIG:
  * the JSON blob-store config, so S3 credentials never appear on a command line; PRAAS_APP_ENV:
  * the JSON environment of the workers), starts the process, and prints one
@@ -24,13 +26,18 @@ import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
 import { CloudProcess, type SwapResult } from "./cloud-process.js";
 import { ControlLink, type CommandHandlers } from "./control-link.js";
+import { fetchBundleFile } from "./bundle-fetch.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
 
 const program = new Command("praas-process")
   .description("run one PraaS cloud process")
   .requiredOption("--app <name>", "application name")
   .requiredOption("--name <name>", "process name")
-  .requiredOption("--bundle <file>", "built application bundle (ESM)")
+  .option("--bundle <file>", "built application bundle (ESM)")
+  .option(
+    "--bundle-key <key>",
+    "without --bundle: fetch the bundle stored under this key from the --control plane",
+  )
   .option("--blob-dir <dir>", "disk blob store for swapped state (unless PRAAS_BLOB_CONFIG is set)")
   .option("--workers <n>", "worker subprocesses", int, 1)
   .option("--memory <MiB>", "memory for the whole process, workers and off-heap included", int, 512)
@@ -110,7 +117,8 @@ function int(value: string): number {
 interface Flags {
   app: string;
   name: string;
-  bundle: string;
+  bundle?: string;
+  bundleKey?: string;
   blobDir?: string;
   workers: number;
   memory: number;
@@ -140,11 +148,11 @@ interface Flags {
   logLevel: LogLevel;
 }
 
-function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
+function configFrom(flags: Flags, env: NodeJS.ProcessEnv, bundlePath: string): ProcessConfig {
   return resolveProcessConfig({
     application: flags.app,
     name: flags.name,
-    bundlePath: flags.bundle,
+    bundlePath,
     blobs: blobConfig(flags, env),
     workers: flags.workers,
     memoryMiB: flags.memory,
@@ -176,6 +184,20 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ProcessConfig {
     appEnv: env.PRAAS_APP_ENV ? (JSON.parse(env.PRAAS_APP_ENV) as AppEnv) : {},
     permissions: allowed(flags.allow),
     serialize: parseSerializeFlag(flags.serialize),
+  });
+}
+
+/** The bundle given on the command line, or else the one the control plane holds for us. */
+async function bundleFile(flags: Flags, env: NodeJS.ProcessEnv): Promise<string> {
+  if (flags.bundle !== undefined) return flags.bundle;
+  if (flags.control === undefined || flags.bundleKey === undefined)
+    throw new PraaSError("BAD_REQUEST", "give --bundle, or --control with --bundle-key");
+  const control = controlAddress(flags.control, env.PRAAS_CONTROL_SECRET ?? "");
+  return fetchBundleFile({
+    ...control,
+    application: flags.app,
+    process: flags.name,
+    key: flags.bundleKey,
   });
 }
 
@@ -211,7 +233,7 @@ async function main(): Promise<void> {
   const log = createLogger(`process:${flags.app}/${flags.name}`, flags.logLevel);
   let config: ProcessConfig;
   try {
-    config = configFrom(flags, process.env);
+    config = configFrom(flags, process.env, await bundleFile(flags, process.env));
   } catch (error) {
     fail(log, error);
     return;

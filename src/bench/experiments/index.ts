@@ -3,6 +3,7 @@ import type { Experiment } from "../experiment.js";
 import { coldStart } from "./cold-start.js";
 import { controlPlane } from "./control-plane.js";
 import { direct } from "./direct.js";
+import { dockerColdStart, dockerDirect } from "./docker.js";
 import { durablePuts, recovery } from "./durability.js";
 import { local } from "./local.js";
 import { messaging } from "./messaging.js";
@@ -23,6 +24,8 @@ export const EXPERIMENTS: readonly Experiment[] = [
   swap,
   durablePuts,
   recovery,
+  dockerColdStart,
+  dockerDirect,
 ];
 
 export const EXPERIMENT_NAMES = EXPERIMENTS.map((e) => e.name);

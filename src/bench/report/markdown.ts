@@ -30,9 +30,11 @@ function summary(result: BenchResult): string {
     "| --- | --- | --- |",
   ];
   for (const e of result.experiments) {
-    const ratios = e.error
-      ? "**failed**"
-      : e.rows.map((r) => `${r.label}: ${formatRatio(r.ratio)}`).join("; ");
+    const ratios = e.skipped
+      ? `skipped: ${e.skipped}`
+      : e.error
+        ? "**failed**"
+        : e.rows.map((r) => `${r.label}: ${formatRatio(r.ratio)}`).join("; ");
     lines.push(`| ${e.name} | ${ratios} | ${goalSummary(e.rows)} |`);
   }
   return lines.join("\n");
@@ -52,6 +54,7 @@ function section(e: ExperimentResult, chart: string): string {
   for (const note of e.notes) lines.push(`- ${note}`);
   lines.push("");
   if (e.error) lines.push("```", e.error, "```");
+  if (e.skipped) lines.push(`Skipped on this machine: ${e.skipped}.`);
   if (e.rows.length > 0) lines.push(...table(e), "", `![${e.name}](${chart})`);
   return lines.join("\n");
 }

@@ -1,12 +1,14 @@
 /**
- * `praas up`: the control plane with the local backend in this process. Memory store and disk
- * blobs by default; `--redis` and `--s3-*` for durable, shareable state. Ctrl-C / SIGTERM stop
+ * `praas up`: the control plane in this process, its processes on this machine: child processes
+ * (`--backend local`, the default) or containers (`--backend docker`, see docker-up.ts). Memory
+ * store and disk blobs by default; `--redis` and `--s3-*` for durable, shareable state. Ctrl-C / SIGTERM stop
  * every process it started (swapped out first when the store is Redis, so nothing is lost).
  * Processes run in process groups of their own, so a Ctrl-C reaches only this process.
  */
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../control-plane/config.js";
@@ -14,15 +16,20 @@ import type { LogLevel } from "../../logging/index.js";
 import { MAX_PORT, PraaSError, parseInteger } from "../../protocol/index.js";
 import type { BlobStoreConfig } from "../../storage/index.js";
 import { printError } from "../output.js";
+import type { DockerUpFlags } from "./docker-up.js";
 
 interface UpFlags {
   host: string;
   port: string;
   controlPort?: string;
-  advertiseHost: string;
+  controlHost?: string;
+  advertiseHost?: string;
   advertiseControl?: string;
   replicaId?: string;
   replicaAddress?: string;
+  dockerHost?: string;
+  controlPlaneId?: string;
+  runtimeImage?: string;
   https?: boolean;
   cert?: string;
   key?: string;
@@ -46,7 +53,7 @@ interface UpFlags {
 export function registerUp(program: Command): void {
   program
     .command("up")
-    .description("run the control plane and a local backend on this machine")
+    .description("run the control plane, and its processes as child processes or containers")
     .option("--host <host>", "HTTP listen address", "127.0.0.1")
     .option("--port <port>", "HTTP port (0: any free port)", "8080")
     .option(
@@ -54,9 +61,12 @@ export function registerUp(program: Command): void {
       "control-link port processes dial (default: HTTP port + 1; 0: any free port)",
     )
     .option(
+      "--control-host <host>",
+      "control-link listen address, e.g. 0.0.0.0 (default: the advertise host)",
+    )
+    .option(
       "--advertise-host <host>",
-      "address processes listen on and dial the control link at; clients reach processes there",
-      "127.0.0.1",
+      "address processes listen on and dial the control link at; clients reach processes there (default 127.0.0.1; docker: the docker0 gateway)",
     )
     .option(
       "--advertise-control <host:port>",
@@ -81,7 +91,16 @@ export function registerUp(program: Command): void {
       "require `Authorization: Bearer <token>` (default: $PRAAS_API_TOKEN)",
     )
     .option("--redis <url>", "keep metadata in Redis (e.g. redis://127.0.0.1:6379)")
-    .option("--backend <kind>", "where processes run: local", "local")
+    .option("--backend <kind>", "where processes run: local or docker", "local")
+    .option(
+      "--docker-host <url>",
+      "docker: the engine (default: $DOCKER_HOST, else the local socket)",
+    )
+    .option(
+      "--control-plane-id <id>",
+      "docker: this control plane's label on its containers (default: the host name)",
+    )
+    .option("--runtime-image <image>", "docker: the process image", "praas-runtime:latest")
     .option("--data-dir <dir>", "bundles, swapped state and caches", ".praas")
     .option(
       "--s3-endpoint <url>",
@@ -114,11 +133,20 @@ export function registerUp(program: Command): void {
 }
 
 async function runUp(flags: UpFlags): Promise<void> {
-  if (flags.backend !== "local")
-    throw new PraaSError("BAD_REQUEST", `backend ${flags.backend} is not available; use local`);
+  if (flags.backend !== "local" && flags.backend !== "docker")
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `backend ${flags.backend} is not available; use local or docker`,
+    );
   // Loaded here, not at the top: the other commands should not pay for Fastify, Redis and S3.
   const { ControlPlane } = await import("../../control-plane/control-plane.js");
-  const plane = await ControlPlane.start(await upOptions(flags, process.env));
+  const options = await upOptions(flags, process.env);
+  const plane =
+    flags.backend === "docker"
+      ? await (
+          await import("./docker-up.js")
+        ).startWithDocker(options, dockerFlags(flags, process.env))
+      : await ControlPlane.start(options);
   // Last line of defence: a rejection nobody handled is a bug to log, not a reason to take
   // every process's control plane down.
   process.on("unhandledRejection", (reason) => {
@@ -141,7 +169,8 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...(flags.controlPort === undefined
       ? {}
       : { controlPort: portNumber(flags.controlPort, "--control-port") }),
-    advertiseHost: flags.advertiseHost,
+    ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
+    ...(flags.controlHost === undefined ? {} : { controlHost: flags.controlHost }),
     ...replicaOptions(flags),
     https: flags.https ? await tlsFiles(flags) : undefined,
     apiToken: flags.apiToken ?? env.PRAAS_API_TOKEN,
@@ -162,6 +191,14 @@ function replicaOptions(
     ...(flags.advertiseControl ? { advertiseControl: flags.advertiseControl } : {}),
     ...(flags.replicaId ? { replicaId: flags.replicaId } : {}),
     ...(flags.replicaAddress ? { replicaAddress: flags.replicaAddress } : {}),
+  };
+}
+
+function dockerFlags(flags: UpFlags, env: NodeJS.ProcessEnv): DockerUpFlags {
+  return {
+    dockerHost: flags.dockerHost ?? env.DOCKER_HOST,
+    controlPlaneId: flags.controlPlaneId ?? hostname(),
+    image: flags.runtimeImage ?? "praas-runtime:latest",
   };
 }
 
