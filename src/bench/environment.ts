@@ -19,7 +19,7 @@ import {
   type ProcessConnection,
 } from "../sdk/index.js";
 import { writeBundle, writeDeployable, type BenchApp } from "./apps.js";
-import { SkippedExperiment } from "./experiment.js";
+import { SkippedExperiment } from "./skipped.js";
 import { startRawEchoServer, type RawEchoServer } from "./raw-echo.js";
 import { startRedis, type RedisServer } from "./redis.js";
 

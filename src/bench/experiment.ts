@@ -99,6 +99,3 @@ export function round(value: number, digits = 1): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
-
-/** Thrown by an experiment that cannot run on this machine; the run records why and goes on. */
-export class SkippedExperiment extends Error {}

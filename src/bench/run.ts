@@ -1,15 +1,10 @@
 /** A benchmark run: the selected experiments one after another, then the report files. */
 import { Environment } from "./environment.js";
-import {
-  SkippedExperiment,
-  type BenchResult,
-  type Experiment,
-  type ExperimentResult,
-  type Row,
-} from "./experiment.js";
+import type { BenchResult, Experiment, ExperimentResult, Row } from "./experiment.js";
 import { selectExperiments } from "./experiments/index.js";
 import { describeMachine } from "./machine.js";
 import { planFor, type Mode } from "./plan.js";
+import { SkippedExperiment } from "./skipped.js";
 import { progress } from "./progress.js";
 import { writeReports } from "./report/write.js";
 
