@@ -102,7 +102,7 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     invocationTimeoutMs: positive(options.invocationTimeoutMs ?? 60_000, "invocationTimeoutMs"),
     startTimeoutMs: positive(options.startTimeoutMs ?? 60_000, "startTimeoutMs"),
     reconnectGraceMs: positive(options.reconnectGraceMs ?? 30_000, "reconnectGraceMs"),
-    replicaId: replicaName(options.replicaId ?? randomBytes(4).toString("hex")),
+    replicaId: replicaName(options.replicaId ?? defaultReplicaId(options, advertiseHost, httpPort)),
     logLevel: options.logLevel ?? "info",
     processLogLevel: options.processLogLevel ?? "warn",
   });
@@ -111,6 +111,23 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
 /** The HTTP port + 1: stable across restarts without a flag. Any free port when HTTP's is. */
 export function defaultControlPort(httpPort: number): number {
   return httpPort === 0 || httpPort === 65535 ? 0 : httpPort + 1;
+}
+
+/**
+ * Named after where peers reach it, so a replica restarted on the same address is the same
+ * replica: it takes its own processes back instead of waiting for a "peer" that was its former
+ * self. Random only when that address is not fixed (control port 0).
+ */
+function defaultReplicaId(
+  options: ControlPlaneOptions,
+  advertiseHost: string,
+  httpPort: number,
+): string {
+  const controlPort = options.controlPort ?? defaultControlPort(httpPort);
+  const address =
+    options.replicaAddress || (controlPort === 0 ? "" : `${advertiseHost}:${controlPort}`);
+  if (address === "") return randomBytes(4).toString("hex");
+  return `r-${address.replaceAll(/[^A-Za-z0-9_.-]/g, "-")}`.slice(0, 63);
 }
 
 function replicaName(id: string): string {

@@ -75,8 +75,9 @@ export function registerUp(program: Command): void {
     )
     .option(
       "--replica-id <id>",
-      "this replica's name among replicas sharing one --redis store (default: random); " +
-        "restart a replica with the same id",
+      "this replica's name among replicas sharing one --redis store (default: from " +
+        "--replica-address, else the advertise host and control port); restart a replica " +
+        "with the same id",
     )
     .option(
       "--replica-address <host:port>",
