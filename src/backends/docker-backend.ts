@@ -49,6 +49,11 @@ export interface DockerBackendOptions {
   blobs: BlobStoreConfig;
   /** Containers found at start that do not re-register within this are removed; default 30 s. */
   adoptGraceMs?: number;
+  /**
+   * The Docker network containers join (default: Docker's bridge), e.g. a compose stack's, so
+   * that they dial the control link by a service name there.
+   */
+  network?: string;
   /** More labels on every container (tests mark their run). */
   labels?: Record<string, string>;
   readyTimeoutMs?: number;
@@ -211,6 +216,7 @@ export class DockerBackend implements ProcessBackend {
         Memory: memory,
         MemorySwap: memory,
         PortBindings: { [DATA_PORT]: [{ HostIp: "", HostPort: "" }] },
+        ...(this.#options.network === undefined ? {} : { NetworkMode: this.#options.network }),
         Binds: blobs.kind === "disk" ? [`${blobs.root}:${blobs.root}`] : [],
         Mounts: durable
           ? [{ Type: "volume", Source: walVolume(spec.app, spec.name), Target: WAL_DIR }]
