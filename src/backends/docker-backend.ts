@@ -265,16 +265,19 @@ export class DockerBackend implements ProcessBackend {
     }));
   }
 
+  /**
+   * The published port of a container this backend does not track. On a network of its own (a
+   * compose stack), any replica's container counts: a process started by one replica may link
+   * to (and register with) another through the proxy. Elsewhere, only this control plane's.
+   */
   async #lookupPort(app: string, name: string): Promise<number | undefined> {
-    const found = await this.#docker.listContainers({
-      filters: {
-        label: [
-          `${LABEL.plane}=${this.#options.controlPlaneId}`,
-          `${LABEL.app}=${app}`,
-          `${LABEL.process}=${name}`,
-        ],
-      },
-    });
+    const label = [`${LABEL.app}=${app}`, `${LABEL.process}=${name}`];
+    const network = this.#options.network;
+    const filters: Record<string, string[]> =
+      network === undefined
+        ? { label: [...label, `${LABEL.plane}=${this.#options.controlPlaneId}`] }
+        : { label, network: [network] };
+    const found = await this.#docker.listContainers({ filters });
     const info = found[0];
     return info === undefined ? undefined : publishedPort(info.Ports);
   }
