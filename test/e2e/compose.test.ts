@@ -104,6 +104,11 @@ async function scenario(url: string, ca: Buffer, planes: string[]): Promise<void
     await client.deploy("counter", "examples/counter");
     const created = await client.createProcess("counter", "c1");
     expect(text(await client.invoke("counter", "add", "2", { process: "c1" }))).toBe("2");
+    // Round robin (or a kept-alive connection) sends both creates to one replica, while HAProxy
+    // (leastconn) puts the two control links on different replicas: one process registers with
+    // the replica that did not start its container.
+    await client.createProcess("counter", "c2");
+    expect(text(await client.invoke("counter", "add", "7", { process: "c2" }))).toBe("7");
     expect(text(await client.invoke("counter", "add", "3", { process: "c1" }))).toBe("5");
     const direct = await created.connect();
     try {
@@ -111,21 +116,21 @@ async function scenario(url: string, ca: Buffer, planes: string[]): Promise<void
     } finally {
       await direct.close();
     }
-    await deleteAndWaitRemoved(client, planes);
+    for (const name of ["c1", "c2"]) await deleteAndWaitRemoved(client, name, planes);
   } finally {
     await client.close();
   }
 }
 
 /** Deleting the process before `down` lets the network go (no container left attached). */
-async function deleteAndWaitRemoved(client: PraaS, planes: string[]): Promise<void> {
+async function deleteAndWaitRemoved(client: PraaS, name: string, planes: string[]): Promise<void> {
   const found = await docker.listContainers({
-    filters: { label: ["praas.app=counter", "praas.process=c1"] },
+    filters: { label: ["praas.app=counter", `praas.process=${name}`] },
   });
   const container = found.find((info) => planes.includes(info.Labels["praas.control-plane"] ?? ""));
   expect(container).toBeDefined();
   const removed = docker.getContainer(container!.Id).wait({ condition: "removed" });
-  await client.deleteProcess("counter", "c1");
+  await client.deleteProcess("counter", name);
   await within(removed, CONTAINER_GONE_MS, "the deleted process's container was not removed");
 }
 
