@@ -29,6 +29,11 @@ const SERVICES = [
   { binary: "iptables", aptPackage: "iptables", usedBy: "NAT traversal tests (NAT routers)" },
   // The test run's global setup starts dockerd when it is not running (and stops it after).
   { binary: "dockerd", aptPackage: "docker.io", usedBy: "Docker backend" },
+  {
+    binary: "docker-compose",
+    aptPackage: "docker-compose",
+    usedBy: "compose stacks in deploy/ (e2e compose)",
+  },
   //        { binary: "chromium", aptPackage: "chromium", usedBy: "browser SDK" },
 ];
 

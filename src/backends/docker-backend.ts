@@ -49,6 +49,11 @@ export interface DockerBackendOptions {
   blobs: BlobStoreConfig;
   /** Containers found at start that do not re-register within this are removed; default 30 s. */
   adoptGraceMs?: number;
+  /**
+   * The Docker network containers join (default: Docker's bridge), e.g. a compose stack's, so
+   * that they dial the control link by a service name there.
+   */
+  network?: string;
   /** More labels on every container (tests mark their run). */
   labels?: Record<string, string>;
   readyTimeoutMs?: number;
@@ -211,6 +216,7 @@ export class DockerBackend implements ProcessBackend {
         Memory: memory,
         MemorySwap: memory,
         PortBindings: { [DATA_PORT]: [{ HostIp: "", HostPort: "" }] },
+        ...(this.#options.network === undefined ? {} : { NetworkMode: this.#options.network }),
         Binds: blobs.kind === "disk" ? [`${blobs.root}:${blobs.root}`] : [],
         Mounts: durable
           ? [{ Type: "volume", Source: walVolume(spec.app, spec.name), Target: WAL_DIR }]
@@ -259,16 +265,19 @@ export class DockerBackend implements ProcessBackend {
     }));
   }
 
+  /**
+   * The published port of a container this backend does not track. On a network of its own (a
+   * compose stack), any replica's container counts: a process started by one replica may link
+   * to (and register with) another through the proxy. Elsewhere, only this control plane's.
+   */
   async #lookupPort(app: string, name: string): Promise<number | undefined> {
-    const found = await this.#docker.listContainers({
-      filters: {
-        label: [
-          `${LABEL.plane}=${this.#options.controlPlaneId}`,
-          `${LABEL.app}=${app}`,
-          `${LABEL.process}=${name}`,
-        ],
-      },
-    });
+    const label = [`${LABEL.app}=${app}`, `${LABEL.process}=${name}`];
+    const network = this.#options.network;
+    const filters: Record<string, string[]> =
+      network === undefined
+        ? { label: [...label, `${LABEL.plane}=${this.#options.controlPlaneId}`] }
+        : { label, network: [network] };
+    const found = await this.#docker.listContainers({ filters });
     const info = found[0];
     return info === undefined ? undefined : publishedPort(info.Ports);
   }

@@ -15,6 +15,8 @@ describe.skipIf(skip !== undefined)("praas images build", () => {
       runtime: "praas-runtime:latest",
       controlPlane: "praas-control-plane:latest",
       reused: ["praas-runtime:latest", "praas-control-plane:latest"],
+      // The compose stacks' Redis and HAProxy, from this machine's binaries (provisioned).
+      services: ["praas-redis:local", "praas-haproxy:local"],
     });
     expect(built.stderr).toContain("praas-node-base:local is up to date");
   });

@@ -3,7 +3,9 @@
  * `praas-control-plane`, from deploy/docker/ and a build context of this checkout's dist/,
  * package*.json and production node_modules (those package-lock.json does not mark `dev`).
  * With `localBase`, the base image is first made from this machine's own Node runtime with an
- * import (the node binary, the libraries it links and the loader): nothing is pulled.
+ * import (the node binary, the libraries it links and the loader): nothing is pulled. The same
+ * way, `praas-redis:local` and `praas-haproxy:local` are made from the host's redis-server and
+ * haproxy when installed, for the compose stacks in deploy/.
  *
  * Every image carries a label with the hash of what it was built from; an image whose hash
  * matches is not built again (and a rebuild reuses Docker's layer cache: the dependencies sit in
@@ -24,6 +26,8 @@ export const RUNTIME_IMAGE = "praas-runtime";
 export const CONTROL_PLANE_IMAGE = "praas-control-plane";
 export const LOCAL_BASE_IMAGE = "praas-node-base:local";
 export const DEFAULT_BASE_IMAGE = "node:20-slim";
+export const LOCAL_REDIS_IMAGE = "praas-redis:local";
+export const LOCAL_HAPROXY_IMAGE = "praas-haproxy:local";
 const HASH_LABEL = "praas.context-hash";
 
 export interface BuildImagesOptions {
@@ -42,6 +46,8 @@ export interface BuiltImages {
   controlPlane: string;
   /** Images that were already up to date. */
   reused: string[];
+  /** With `localBase`: the Redis and HAProxy images made from this machine's binaries. */
+  services: string[];
 }
 
 export async function buildImages(
@@ -55,6 +61,7 @@ export async function buildImages(
   const base = options.localBase
     ? await makeLocalBase(docker, progress)
     : (options.base ?? DEFAULT_BASE_IMAGE);
+  const services = options.localBase ? await makeLocalServiceImages(docker, progress) : [];
   const files = await contextFiles(options.root);
   const hash = await contextHash(docker, options.root, files, base);
   const reused: string[] = [];
@@ -76,7 +83,7 @@ export async function buildImages(
     await buildOne(docker, options.root, files, { image, dockerfile, base, hash }, progress);
     await removeReplaced(docker, image, previous);
   }
-  return { ...built, reused };
+  return { ...built, reused, services };
 }
 
 /** The value of an image's label, or undefined when there is no such image. */
@@ -233,30 +240,119 @@ export async function makeLocalBase(
     return LOCAL_BASE_IMAGE;
   }
   progress(`making ${LOCAL_BASE_IMAGE} from ${process.execPath} (node ${process.version})`);
-  const stage = await mkdtemp(path.join(tmpdir(), "praas-base-"));
+  await importStaged(docker, LOCAL_BASE_IMAGE, stageNode, progress, [
+    "ENV PATH=/usr/local/bin:/usr/bin:/bin",
+    `LABEL praas.node-version=${process.version}`,
+  ]);
+  return LOCAL_BASE_IMAGE;
+}
+
+/** Imports a root file system that `stage` fills in a temporary directory as `image`. */
+async function importStaged(
+  docker: Docker,
+  image: string,
+  stage: (dir: string) => Promise<void>,
+  progress: (line: string) => void,
+  changes: string[],
+): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), "praas-base-"));
   try {
-    await stageNode(stage);
-    const [repo = "", tag = ""] = LOCAL_BASE_IMAGE.split(":");
-    const archive = tar.c({ cwd: stage, portable: false }, ["."]) as unknown as Readable;
+    await stage(dir);
+    const [repo = "", tag = ""] = image.split(":");
+    const archive = tar.c({ cwd: dir, portable: false }, ["."]) as unknown as Readable;
     const stream = await docker.importImage(archive, {
       repo,
       tag,
-      changes: [
-        "ENV PATH=/usr/local/bin:/usr/bin:/bin",
-        `LABEL praas.node-version=${process.version}`,
-      ],
+      changes,
     } as unknown as Record<string, unknown>);
     await followBuild(docker, stream, progress);
-    return LOCAL_BASE_IMAGE;
   } finally {
-    await rm(stage, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
+/** A service image made from one host binary (same paths and default command as the official one). */
+interface ServiceImage {
+  image: string;
+  binary: string;
+  /** Where the official image has the binary. */
+  at: string;
+  /** Directories the service needs (besides /tmp). */
+  dirs: string[];
+  changes: string[];
+}
+
+/**
+ * Redis and HAProxy for the compose stacks (deploy/docker-compose*.yml) on machines that cannot
+ * pull `redis:7` / `haproxy:2.6`: made from this machine's binaries when they are installed.
+ */
+const SERVICE_IMAGES: ServiceImage[] = [
+  {
+    image: LOCAL_REDIS_IMAGE,
+    binary: "/usr/bin/redis-server",
+    at: "/usr/local/bin/redis-server",
+    dirs: ["data"],
+    changes: ["WORKDIR /data", "EXPOSE 6379", 'CMD ["redis-server"]'],
+  },
+  {
+    image: LOCAL_HAPROXY_IMAGE,
+    binary: "/usr/sbin/haproxy",
+    at: "/usr/local/sbin/haproxy",
+    dirs: ["usr/local/etc/haproxy", "var/lib/haproxy"],
+    changes: ['CMD ["haproxy", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]'],
+  },
+];
+
+/** Makes the service images whose binary is installed; the names of those made or up to date. */
+export async function makeLocalServiceImages(
+  docker: Docker,
+  progress: (line: string) => void,
+): Promise<string[]> {
+  const made: string[] = [];
+  for (const service of SERVICE_IMAGES) {
+    if (!existsSync(service.binary)) {
+      progress(`no ${service.binary}: ${service.image} not made`);
+      continue;
+    }
+    await makeServiceImage(docker, service, progress);
+    made.push(service.image);
+  }
+  return made;
+}
+
+async function makeServiceImage(
+  docker: Docker,
+  service: ServiceImage,
+  progress: (line: string) => void,
+): Promise<void> {
+  const binaryHash = createHash("sha256")
+    .update(await readFile(service.binary))
+    .digest("hex")
+    .slice(0, 32);
+  if ((await labelOf(docker, service.image, "praas.binary-hash")) === binaryHash) {
+    progress(`${service.image} is up to date`);
+    return;
+  }
+  progress(`making ${service.image} from ${service.binary}`);
+  const stage = async (dir: string): Promise<void> => {
+    await stageBinary(service.binary, path.join(dir, service.at), dir);
+    for (const sub of service.dirs) await mkdir(path.join(dir, sub), { recursive: true });
+  };
+  await importStaged(docker, service.image, stage, progress, [
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    `LABEL praas.binary-hash=${binaryHash}`,
+    ...service.changes,
+  ]);
+}
+
 async function stageNode(stage: string): Promise<void> {
-  await place(process.execPath, path.join(stage, "usr/local/bin/node"));
-  for (const library of sharedLibraries(process.execPath))
-    await place(library, path.join(stage, library));
+  await stageBinary(process.execPath, path.join(stage, "usr/local/bin/node"), stage);
+}
+
+/** The binary at `to`, the libraries and loader it links at their own paths, and a /tmp. */
+async function stageBinary(binary: string, to: string, stage: string): Promise<void> {
+  await place(binary, to);
+  for (const library of sharedLibraries(binary)) await place(library, path.join(stage, library));
   await mkdir(path.join(stage, "tmp"), { recursive: true });
   await chmod(path.join(stage, "tmp"), 0o1777);
 }

@@ -15,6 +15,8 @@ export interface DockerUpFlags {
   dockerHost: string | undefined;
   controlPlaneId: string;
   image: string;
+  /** The Docker network process containers join (default: the bridge). */
+  network: string | undefined;
 }
 
 export async function startWithDocker(
@@ -28,6 +30,7 @@ export async function startWithDocker(
   const backend = new DockerBackend({
     docker,
     image: flags.image,
+    ...(flags.network === undefined ? {} : { network: flags.network }),
     controlPlaneId: flags.controlPlaneId,
     advertiseHost,
     blobs,

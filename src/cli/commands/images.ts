@@ -25,7 +25,9 @@ async function build(flags: BuildFlags, env: NodeJS.ProcessEnv): Promise<void> {
     ...(flags.base === undefined ? {} : { base: flags.base }),
     progress: (line) => process.stderr.write(`${line}\n`),
   });
-  printResult(flags, built, (images) => `built ${images.runtime} and ${images.controlPlane}`);
+  printResult(flags, built, (images) =>
+    [`built ${images.runtime} and ${images.controlPlane}`, ...images.services].join("\n"),
+  );
 }
 
 export function registerImages(program: Command): void {
@@ -35,7 +37,8 @@ export function registerImages(program: Command): void {
     .description("build the praas-runtime and praas-control-plane images from dist/")
     .option(
       "--local-base",
-      "first make praas-node-base:local from this machine's node (no registry)",
+      "first make praas-node-base:local from this machine's node, and praas-redis:local and " +
+        "praas-haproxy:local from its redis-server and haproxy (no registry)",
     )
     .option("--tag <tag>", "image tag", "latest")
     .option("--base <image>", "base image with Node 20 (default node:20-slim)")

@@ -30,6 +30,7 @@ interface UpFlags {
   dockerHost?: string;
   controlPlaneId?: string;
   runtimeImage?: string;
+  network?: string;
   https?: boolean;
   cert?: string;
   key?: string;
@@ -102,6 +103,10 @@ export function registerUp(program: Command): void {
       "docker: this control plane's label on its containers (default: the host name)",
     )
     .option("--runtime-image <image>", "docker: the process image", "praas-runtime:latest")
+    .option(
+      "--network <name>",
+      "docker: the network process containers join, e.g. a compose stack's (default: the bridge)",
+    )
     .option("--data-dir <dir>", "bundles, swapped state and caches", ".praas")
     .option(
       "--s3-endpoint <url>",
@@ -200,6 +205,7 @@ function dockerFlags(flags: UpFlags, env: NodeJS.ProcessEnv): DockerUpFlags {
     dockerHost: flags.dockerHost ?? env.DOCKER_HOST,
     controlPlaneId: flags.controlPlaneId ?? hostname(),
     image: flags.runtimeImage ?? "praas-runtime:latest",
+    network: flags.network,
   };
 }
 
