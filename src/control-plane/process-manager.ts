@@ -425,6 +425,7 @@ export class ProcessManager {
   async reconnected(registration: Registration): Promise<void> {
     const { app, name, host, port, token } = registration;
     const record = await getProcessOrThrow(this.#deps.store, app, name);
+    this.#refuseStale(record, registration);
     const replica = this.#deps.cluster.id;
     if (record.status === "active" || record.status === "failed") {
       await transition(this.#deps.store, app, name, ["active", "failed"], "active", {
@@ -444,6 +445,27 @@ export class ProcessManager {
       throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
     }
     this.#deps.log.info({ app, name, status: record.status }, "process reconnected");
+  }
+
+  /**
+   * An earlier instance of a process that was replaced (marked failed while it was only
+   * re-dialling, then resumed) must not take the record or the control link back from the
+   * instance that replaced it: its token is not the one the record or the start waits for.
+   */
+  #refuseStale(record: ProcessRecord, registration: Registration): void {
+    const current = record.connection?.token;
+    const replaced =
+      ((record.status === "active" || record.status === "swapping") &&
+        current !== undefined &&
+        current !== registration.token) ||
+      ((record.status === "allocating" || record.status === "resuming") &&
+        this.registrations.starting(record.app, record.name));
+    if (replaced) {
+      throw new PraaSError(
+        "INVALID_STATE",
+        `process ${record.app}/${record.name} was replaced by a newer instance`,
+      );
+    }
   }
 
   /** Stops every live process this replica can reach: swapped out when state can outlive us. */

@@ -58,14 +58,22 @@ export class Registrations {
     return { registered, cancel };
   }
 
-  /** Hands a registration to its waiter; false when nobody was waiting (a reconnect). */
+  /**
+   * Hands a registration to its waiter; false when nobody waited for this one (a reconnect,
+   * or an earlier instance of the process re-dialling while a new one starts: its token differs).
+   */
   deliver(registration: Registration): boolean {
     const id = `${registration.app}/${registration.name}`;
     const waiter = this.#waiters.get(id);
-    if (!waiter) return false;
+    if (!waiter || waiter.token !== registration.token) return false;
     this.#waiters.delete(id);
     waiter.resolve(registration);
     return true;
+  }
+
+  /** Whether this replica is starting app/name now (waiting for its registration). */
+  starting(app: string, name: string): boolean {
+    return this.#waiters.has(`${app}/${name}`);
   }
 
   /** Watches the record for the waiter's token arriving through another replica. */
