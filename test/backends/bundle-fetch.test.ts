@@ -2,6 +2,8 @@
 // the control-link port, authenticated by its secret (how a container gets its code).
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFile, stat } from "node:fs/promises";
+import { fetchBundleFile } from "../../src/runtime/bundle-fetch.js";
 import { launchProcess } from "../../src/runtime/launch.js";
 import { connect } from "../../src/sdk/index.js";
 import { makeTempDir } from "../helpers/process-harness.js";
@@ -52,6 +54,15 @@ describe("bundle over the control link", () => {
       launched.child.kill("SIGKILL");
       await launched.exited;
     }
+  });
+
+  it("writes the fetched bundle to an owner-only file (in-process)", async () => {
+    const spec = control.spec("fetcher", "f3", key);
+    const [host = "", port = ""] = spec.controlAddress.split(":");
+    const source = { host, port: Number(port), secret: spec.secret, application: "fetcher" };
+    const file = await fetchBundleFile({ ...source, process: "f3", key });
+    expect(await readFile(file)).toEqual(await spec.loadBundle());
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
   it("is refused with a wrong secret", async () => {

@@ -29,6 +29,22 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
     return process;
   }
 
+  /** A control link claiming to be process `name`, with this secret and data-plane token. */
+  function claimLink(name: string, secret: string, token: string): ControlLink {
+    const config = { host: "127.0.0.1", port: h.plane.controlPort, secret, orphanTimeoutMs: 1_000 };
+    const never = (): Promise<never> => Promise.reject(new Error("never asked"));
+    return new ControlLink(
+      { ...config, application: APP, process: name },
+      {
+        endpoint: () => ({ host: "127.0.0.1", port: 1, token }),
+        commands: { swap: never, stop: never, peers: () => Promise.resolve(null), status: never },
+        afterReply: () => undefined,
+        orphaned: () => undefined,
+      },
+      pino({ level: "silent" }),
+    );
+  }
+
   /** Cuts the link and keeps the control plane unreachable until `block(false)`. */
   async function partition(process: FakeProcess): Promise<void> {
     process.proxy.block(true);
@@ -52,28 +68,7 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
 
   it("refuses and logs a registration with a wrong secret, and keeps the real link", async () => {
     await running("impostor-target");
-    const impostor = new ControlLink(
-      {
-        host: "127.0.0.1",
-        port: h.plane.controlPort,
-        secret: "not-the-secret",
-        application: APP,
-        process: "impostor-target",
-        orphanTimeoutMs: 1_000,
-      },
-      {
-        endpoint: () => ({ host: "127.0.0.1", port: 1, token: "t" }),
-        commands: {
-          swap: () => Promise.reject(new Error("never asked")),
-          stop: () => Promise.resolve(null),
-          peers: () => Promise.resolve(null),
-          status: () => Promise.reject(new Error("never asked")),
-        },
-        afterReply: () => undefined,
-        orphaned: () => undefined,
-      },
-      pino({ level: "silent" }),
-    );
+    const impostor = claimLink("impostor-target", "not-the-secret", "t");
     try {
       await expect(impostor.connect()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
     } finally {
@@ -83,6 +78,24 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
     expect(refused).toHaveLength(1);
     expect(JSON.stringify(refused)).not.toContain("not-the-secret");
     expect((await h.plane.swapProcess(APP, "impostor-target")).status).toBe("swapped");
+  });
+
+  it("refuses an earlier instance (right secret, old token) and keeps the current link", async () => {
+    await running("replaced-target");
+    const record = await h.store.getProcess(APP, "replaced-target");
+    const earlier = claimLink(
+      "replaced-target",
+      record?.secret ?? "",
+      "token-of-an-earlier-instance",
+    );
+    try {
+      await expect(earlier.connect()).rejects.toMatchObject({ code: "INVALID_STATE" });
+    } finally {
+      earlier.close();
+    }
+    const after = await h.store.getProcess(APP, "replaced-target");
+    expect(after?.connection?.token).toBe(record?.connection?.token);
+    expect((await h.plane.swapProcess(APP, "replaced-target")).status).toBe("swapped");
   });
 
   it("holds a command while the process re-dials, then delivers it", async () => {

@@ -16,7 +16,7 @@ import {
   labelOf,
 } from "../../src/backends/docker/index.js";
 import { PraaS } from "../../src/sdk/index.js";
-import { docker, dockerSkipReason, testControlPlaneId } from "../helpers/docker.js";
+import { docker, dockerSkipReason, testControlPlaneId, within } from "../helpers/docker.js";
 import { makeTempDir, text } from "../helpers/process-harness.js";
 import { testEnv } from "../helpers/praas-up.js";
 
@@ -217,16 +217,4 @@ async function localImagesMissing(): Promise<string | undefined> {
       return `no ${image} (praas images build --local-base, with redis-server and haproxy installed)`;
   }
   return existsSync("dist/cli/main.js") ? undefined : "no dist/ build";
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

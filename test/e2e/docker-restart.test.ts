@@ -4,7 +4,7 @@
 // clean stop none is left. Skipped, with the reason, when Docker is not there.
 import { describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
-import { docker, dockerSkipReason, testControlPlaneId } from "../helpers/docker.js";
+import { docker, dockerSkipReason, testControlPlaneId, within } from "../helpers/docker.js";
 import { makeTempDir } from "../helpers/process-harness.js";
 import { freePort, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 import { startRedis, type RedisServer } from "../helpers/redis-server.js";
@@ -23,18 +23,6 @@ async function strayContainer(): Promise<string> {
   });
   await container.start();
   return container.id;
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function until(client: PraaS, name: string, status: string): Promise<void> {

@@ -4,7 +4,7 @@
 // reason, when no Docker engine or runtime image is there.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
-import { docker, dockerSkipReason, testControlPlaneId } from "../helpers/docker.js";
+import { docker, dockerSkipReason, testControlPlaneId, within } from "../helpers/docker.js";
 import { makeTempDir } from "../helpers/process-harness.js";
 import { startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 import { scenario } from "./scenario.js";
@@ -57,18 +57,6 @@ describe.skipIf(skip !== undefined)("praas up --backend docker (memory store, di
       await client.close();
     }
   });
-
-  async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-    });
-    try {
-      return await Promise.race([promise, late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
 
   it("leaves no container of its own once it stops", async () => {
     expect(await praas!.stop()).toBe(0);

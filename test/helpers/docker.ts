@@ -17,3 +17,16 @@ export function dockerSkipReason(): Promise<string | undefined> {
 export function testControlPlaneId(label: string): string {
   return `test-${process.env.PRAAS_TEST_RUN ?? "manual"}-${label}`;
 }
+
+/** `promise`, or a rejection naming `what` after `ms`: a bounded wait on an event. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
