@@ -21,6 +21,7 @@ import type {
   ProcessLimits,
   SerializeSetting,
 } from "../protocol/index.js";
+import type { LaunchOptions } from "../runtime/launch.js";
 
 export interface ProcessSpec {
   app: string;
@@ -83,4 +84,29 @@ export interface ProcessBackend {
   /** Backend ids of the processes running now. */
   running(): string[];
   shutdown(): Promise<void>;
+}
+
+/**
+ * What every backend passes the runtime from a spec the same way: identity, resources,
+ * secrets, the application's environment and limits. Each backend adds where the code, the
+ * state and the log are, and the addresses.
+ */
+export function launchOptionsOf(spec: ProcessSpec) {
+  return {
+    application: spec.app,
+    name: spec.name,
+    workers: Math.max(1, Math.round(spec.vcpus)),
+    memoryMiB: spec.memoryMiB,
+    restore: spec.restore,
+    control: spec.controlAddress,
+    token: spec.token,
+    secret: spec.secret,
+    peerSecret: spec.peerSecret,
+    appEnv: spec.appEnv,
+    permissions: spec.permissions,
+    ...(spec.serialize === undefined ? {} : { serialize: spec.serialize }),
+    ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
+    limits: spec.limits ?? {},
+    ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
+  } satisfies Partial<LaunchOptions>;
 }

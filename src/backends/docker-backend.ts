@@ -30,7 +30,13 @@ import {
   type ReadyLine,
 } from "../runtime/launch.js";
 import type { BlobStoreConfig } from "../storage/index.js";
-import type { ExitInfo, ProcessBackend, ProcessSpec, StartedProcess } from "./backend.js";
+import {
+  launchOptionsOf,
+  type ExitInfo,
+  type ProcessBackend,
+  type ProcessSpec,
+  type StartedProcess,
+} from "./backend.js";
 import { RUNTIME_IMAGE } from "./docker/images.js";
 
 const DATA_PORT = "7000/tcp";
@@ -180,25 +186,11 @@ export class DockerBackend implements ProcessBackend {
     const blobs = this.#options.blobs;
     const durable = spec.durability === "log";
     const launch = {
-      application: spec.app,
-      name: spec.name,
+      ...launchOptionsOf(spec),
       bundleKey: spec.bundleKey,
       blobs,
-      workers: Math.max(1, Math.round(spec.vcpus)),
-      memoryMiB: spec.memoryMiB,
-      restore: spec.restore,
-      control: spec.controlAddress,
       advertiseHost: this.#options.advertiseHost,
-      token: spec.token,
-      secret: spec.secret,
-      peerSecret: spec.peerSecret,
-      appEnv: spec.appEnv,
-      permissions: spec.permissions,
-      ...(spec.serialize === undefined ? {} : { serialize: spec.serialize }),
-      ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
-      limits: spec.limits ?? {},
       ...(durable ? { durability: "log" as const, walPath: `${WAL_DIR}/${spec.name}.wal` } : {}),
-      ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
       logLevel: this.#options.logLevel ?? "warn",
       // Docker enforces the memory limit on the container's cgroup (read-only inside it).
       extraArgs: ["--memory-guard", "watchdog"],

@@ -17,7 +17,13 @@ import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { BlobStoreConfig } from "../storage/index.js";
 import { launchProcess } from "../runtime/launch.js";
-import type { ExitInfo, ProcessBackend, ProcessSpec, StartedProcess } from "./backend.js";
+import {
+  launchOptionsOf,
+  type ExitInfo,
+  type ProcessBackend,
+  type ProcessSpec,
+  type StartedProcess,
+} from "./backend.js";
 
 export interface LocalBackendOptions {
   dataDir: string;
@@ -48,26 +54,12 @@ export class LocalBackend implements ProcessBackend {
   async start(spec: ProcessSpec): Promise<StartedProcess> {
     const bundlePath = await this.#bundleFile(spec);
     const launched = await launchProcess({
-      application: spec.app,
-      name: spec.name,
+      ...launchOptionsOf(spec),
       bundlePath,
       blobs: this.#options.blobs,
-      workers: Math.max(1, Math.round(spec.vcpus)),
-      memoryMiB: spec.memoryMiB,
-      restore: spec.restore,
-      control: spec.controlAddress,
       host: this.#options.host ?? "127.0.0.1",
       advertiseHost: this.#options.host ?? "127.0.0.1",
-      token: spec.token,
-      secret: spec.secret,
-      peerSecret: spec.peerSecret,
-      appEnv: spec.appEnv,
-      permissions: spec.permissions,
-      ...(spec.serialize === undefined ? {} : { serialize: spec.serialize }),
-      ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
-      limits: spec.limits ?? {},
       ...this.#durability(spec),
-      ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
       logLevel: this.#options.logLevel ?? "warn",
     });
     const backendId = `local:${launched.child.pid}`;
