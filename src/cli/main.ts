@@ -2,7 +2,7 @@
 /**
  * The `praas` executable: the CLI's edge, and the only place that reads environment variables
  * (commands get them as a CliEnv). Any failure ends as one `error [CODE]: message` line on
- * stderr and exit code 1.
+ * stderr (a JSON error record with `--json`) and exit code 1.
  */
 import { readFileSync } from "node:fs";
 
@@ -23,6 +23,12 @@ import { formatUsageError, printError } from "./output.js";
 function packageVersion(): string {
   const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
   return (JSON.parse(text) as { version: string }).version;
+}
+
+/** Whether `--json` was given as an option (not as an argument after `--`). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
 }
 
 function buildProgram(env: CliEnv): Command {
@@ -51,6 +57,6 @@ const env: CliEnv = {
 try {
   await buildProgram(env).parseAsync(process.argv);
 } catch (error) {
-  printError(error);
+  printError(error, { json: wantsJson(process.argv) });
   process.exitCode = 1;
 }

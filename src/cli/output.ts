@@ -1,6 +1,7 @@
 /**
  * What the CLI prints: results on stdout (JSON with `--json`, else readable lines or tables)
- * and failures as ONE line `error [CODE]: message` on stderr, so scripts can grep for it.
+ * and failures as ONE line on stderr, `error [CODE]: message` (a JSON error record with
+ * `--json`), so scripts can grep or parse it.
  */
 import { ensurePraaSError } from "../protocol/errors.js";
 
@@ -28,8 +29,13 @@ export function formatErrorLine(error: unknown): string {
   return `error [${praasError.code}]: ${oneLine(praasError.message)}`;
 }
 
-export function printError(error: unknown): void {
-  process.stderr.write(`${formatErrorLine(error)}\n`);
+/** One line on stderr: `error [CODE]: message`, or the `{error: {code, message}}` record as JSON. */
+export function printError(error: unknown, flags: OutputFlags = {}): void {
+  if (flags.json !== true) {
+    process.stderr.write(`${formatErrorLine(error)}\n`);
+    return;
+  }
+  process.stderr.write(`${JSON.stringify({ error: ensurePraaSError(error).toRecord() })}\n`);
 }
 
 /** Commander's own messages ("error: unknown option ...") in our error-line format. */

@@ -5,7 +5,7 @@
  * data-plane connection per process.
  */
 import { randomBytes } from "node:crypto";
-import { PraaSError, asBuffer } from "../protocol/index.js";
+import { PraaSError, asBuffer, functionNotFound } from "../protocol/index.js";
 import { connect, type ProcessConnection } from "../sdk/connection.js";
 import type { MetadataStore, ProcessRecord } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
@@ -58,7 +58,7 @@ export class Invoker {
     const appRecord = await this.#store.getApp(app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
     if (!appRecord.functions.includes(fn)) {
-      throw new PraaSError("FUNCTION_NOT_FOUND", `application ${app} has no function "${fn}"`);
+      throw functionNotFound(`application ${app}`, fn, appRecord.functions);
     }
     const record = await this.#pick(app);
     return { process: record.name, output: asBuffer(await this.#call(record, fn, payload)) };

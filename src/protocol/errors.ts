@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "APP_NOT_FOUND", // unknown application
   "PROCESS_NOT_FOUND", // unknown process (or peer)
   "FUNCTION_NOT_FOUND", // the application exports no such function
+  "NOT_FOUND", // no such HTTP route
   "ALREADY_EXISTS", // create with a name that is taken
   "INVALID_STATE", // a lifecycle transition that is not allowed now (e.g. swap a swapped process)
   "FUNCTION_ERROR", // the user function threw; `message` is its message, `errorName` its name
@@ -82,6 +83,22 @@ export function ensurePraaSError(value: unknown, fallback: ErrorCode = "INTERNAL
   if (value instanceof PraaSError) return value;
   if (value instanceof Error) return new PraaSError(fallback, value.message, { cause: value });
   return new PraaSError(fallback, String(value));
+}
+
+/** The most function names a FUNCTION_NOT_FOUND message lists. */
+const LISTED_FUNCTIONS = 20;
+
+/** FUNCTION_NOT_FOUND for `name`, naming what `owner` does export so the caller can fix the call. */
+export function functionNotFound(
+  owner: string,
+  name: string,
+  available: Iterable<string>,
+): PraaSError {
+  const names = [...available].sort();
+  const listed = names.slice(0, LISTED_FUNCTIONS).join(", ");
+  const more = names.length > LISTED_FUNCTIONS ? `, … (${names.length} in all)` : "";
+  const has = names.length === 0 ? "it exports none" : `it has: ${listed}${more}`;
+  return new PraaSError("FUNCTION_NOT_FOUND", `${owner} has no function "${name}"; ${has}`);
 }
 
 /** The record a user function's thrown value becomes. */

@@ -10,6 +10,7 @@ import {
   PraaSError,
   encodeFields,
   ensurePraaSError,
+  functionNotFound,
   type Frame,
   type SerializeSetting,
 } from "../protocol/index.js";
@@ -88,7 +89,7 @@ export class WorkerPool {
 
   async invoke(functionName: string, payload: Uint8Array, invocationId: string): Promise<Buffer> {
     if (!this.#functions.has(functionName)) {
-      throw new PraaSError("FUNCTION_NOT_FOUND", `application has no function "${functionName}"`);
+      throw functionNotFound("the application", functionName, this.#functions);
     }
     if (this.#stopping) throw new PraaSError("UNAVAILABLE", "the process is stopping");
     if (this.#inflight >= this.#options.maxInflight) {

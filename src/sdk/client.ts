@@ -12,6 +12,7 @@ import {
 } from "../protocol/api.js";
 import { assertName } from "../protocol/names.js";
 import { PraaSError } from "../protocol/errors.js";
+import { toBytes, type Value } from "../protocol/values.js";
 import { HttpTransport } from "./http.js";
 import { Process } from "./process.js";
 
@@ -25,6 +26,8 @@ export interface PraaSOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 300_000;
+
+const EMPTY_PAYLOAD = new Uint8Array(0);
 
 export interface InvokeOptions {
   /** Run in this process (resumed first if swapped); otherwise the control plane picks one. */
@@ -155,7 +158,7 @@ export class PraaS {
   async invoke(
     app: string,
     fn: string,
-    payload: Uint8Array | string,
+    payload: Value = EMPTY_PAYLOAD,
     options: InvokeOptions = {},
   ): Promise<Uint8Array> {
     return (await this.invokeDetailed(app, fn, payload, options)).output;
@@ -165,13 +168,13 @@ export class PraaS {
   async invokeDetailed(
     app: string,
     fn: string,
-    payload: Uint8Array | string,
+    payload: Value = EMPTY_PAYLOAD,
     options: InvokeOptions = {},
   ): Promise<InvocationResult> {
     const { headers, body } = await this.#http.send({
       method: "POST",
       path: this.#invokePath(app, fn, options.process),
-      body: payload,
+      body: toBytes(payload),
       contentType: "application/octet-stream",
     });
     const output = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);

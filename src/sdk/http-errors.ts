@@ -75,6 +75,12 @@ export function errorFromNetwork(error: unknown, baseUrl: string, timeoutMs: num
   if (error instanceof PraaSError) return error;
   const code = errorCode(error);
   const message = describe(error);
+  if (code === "UND_ERR_INVALID_ARG") {
+    // The request itself was unusable (e.g. a body undici cannot send): nothing was sent.
+    return new PraaSError("BAD_REQUEST", `invalid request to ${baseUrl}: ${message}`, {
+      cause: error,
+    });
+  }
   if (code !== undefined && TIMEOUT_CODES.has(code)) {
     const text = `control plane at ${baseUrl} did not answer within ${timeoutMs} ms`;
     return new PraaSError("TIMEOUT", text, { cause: error });

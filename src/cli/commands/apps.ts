@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 
 import { addClientOptions, withClient, type CliEnv, type ClientFlags } from "../client-options.js";
+import { PraaSError } from "../../protocol/index.js";
 import { printResult } from "../output.js";
 import { renderApp, renderAppList } from "../render.js";
 
@@ -19,9 +20,21 @@ async function get(app: string, flags: ClientFlags, env: CliEnv): Promise<void> 
   printResult(flags, info, renderApp);
 }
 
+/** The API's refusal names its query parameter; on the command line the switch is `--force`. */
+function withForceHint(error: unknown, app: string): unknown {
+  if (!(error instanceof PraaSError) || error.code !== "INVALID_STATE") return error;
+  const message = error.message.replace(/;.*$/, "");
+  const hint = `run \`praas apps rm ${app} --force\` to delete them with it`;
+  return new PraaSError("INVALID_STATE", `${message}; ${hint}`);
+}
+
 async function remove(app: string, flags: RemoveFlags, env: CliEnv): Promise<void> {
   const force = flags.force === true;
-  await withClient(flags, env, (client) => client.deleteApplication(app, { force }));
+  try {
+    await withClient(flags, env, (client) => client.deleteApplication(app, { force }));
+  } catch (error) {
+    throw withForceHint(error, app);
+  }
   printResult(flags, { deleted: app }, () => `deleted application ${app}`);
 }
 

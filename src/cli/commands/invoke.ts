@@ -9,6 +9,7 @@ import type { InvocationResult } from "../../sdk/client.js";
 interface InvokeFlags extends ClientFlags {
   process?: string;
   data?: string;
+  raw?: boolean;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -22,10 +23,26 @@ function jsonOutput(result: InvocationResult): Record<string, string | undefined
   }
 }
 
-/** Raw bytes, unchanged, for pipes and files; a final newline only for a terminal's sake. */
-function writeRaw(output: Uint8Array): Promise<void> {
-  const endsWithNewline = output.at(-1) === 0x0a;
-  const suffix = process.stdout.isTTY && output.length > 0 && !endsWithNewline ? "\n" : "";
+function isText(output: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(output);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Text output ends with a newline, like any command's; binary output is written unchanged
+ * (a terminal still gets a newline after it). `--raw` writes the bytes exactly as returned.
+ */
+function needsNewline(output: Uint8Array, raw: boolean): boolean {
+  if (raw || output.length === 0 || output.at(-1) === 0x0a) return false;
+  return process.stdout.isTTY || isText(output);
+}
+
+function writeOutput(output: Uint8Array, raw: boolean): Promise<void> {
+  const suffix = needsNewline(output, raw) ? "\n" : "";
   return new Promise((resolve, reject) => {
     process.stdout.write(Buffer.concat([output, Buffer.from(suffix)]), (error) =>
       error ? reject(error) : resolve(),
@@ -40,17 +57,18 @@ async function invoke(app: string, fn: string, flags: InvokeFlags, env: CliEnv):
     client.invokeDetailed(app, fn, payload, options),
   );
   if (flags.json === true) printJson(jsonOutput(result));
-  else await writeRaw(result.output);
+  else await writeOutput(result.output, flags.raw === true);
 }
 
 export function registerInvoke(program: Command, env: CliEnv): void {
   const command = program
     .command("invoke")
-    .description("invoke a function through the control plane; writes its raw output to stdout")
+    .description("invoke a function through the control plane; writes its output to stdout")
     .argument("<app>", "application name")
     .argument("<fn>", "function name")
     .option("--process <name>", "run in this process (resumed first if swapped)")
-    .option("--data <payload>", "payload: a string, @FILE for a file's bytes, @- for stdin");
+    .option("--data <payload>", "payload: a string, @FILE for a file's bytes, @- for stdin")
+    .option("--raw", "write the output bytes exactly (no newline added after text)");
   addClientOptions(command).action((app: string, fn: string, flags: InvokeFlags) =>
     invoke(app, fn, flags, env),
   );

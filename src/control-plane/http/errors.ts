@@ -90,7 +90,7 @@ function handleError(error: unknown, request: FastifyRequest, reply: FastifyRepl
 function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const path = request.url.split("?")[0] ?? request.url;
   const body: ErrorBody = {
-    error: { code: "BAD_REQUEST", message: `no route ${request.method} ${path}` },
+    error: { code: "NOT_FOUND", message: `no route ${request.method} ${path}` },
   };
   return reply.code(404).type("application/json").send(body);
 }

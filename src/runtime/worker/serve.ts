@@ -12,6 +12,7 @@ import {
   decodeFields,
   encodeFields,
   functionErrorRecord,
+  functionNotFound,
   resultBytes,
   type Frame,
   type PraaSFunction,
@@ -89,7 +90,7 @@ export class WorkerServer {
     const [functionName = "", invocationId = "", free = ""] = decodeFields(frame.meta);
     const fn = this.#functions.get(functionName);
     if (fn === undefined) {
-      const error = new PraaSError("FUNCTION_NOT_FOUND", `no function ${functionName}`);
+      const error = functionNotFound("the application", functionName, this.#functions.keys());
       this.#link.replyError(frame.id, error);
       return;
     }

@@ -139,12 +139,14 @@ describe("system", () => {
     const res = await h.app.inject({ method: "GET", url: "/nope/x?y=1" });
     expect(res.statusCode).toBe(404);
     expect(res.headers["content-type"]).toMatch(/^application\/json/);
-    expect(res.json()).toEqual({ error: { code: "BAD_REQUEST", message: "no route GET /nope/x" } });
+    expect(res.json()).toEqual({ error: { code: "NOT_FOUND", message: "no route GET /nope/x" } });
   });
 
   it("a known path with another method is a 404 too", async () => {
     const res = await h.app.inject({ method: "PATCH", url: "/apps/counter" });
     expect(res.statusCode).toBe(404);
-    expect(res.json()).toMatchObject({ error: { message: "no route PATCH /apps/counter" } });
+    expect(res.json()).toMatchObject({
+      error: { code: "NOT_FOUND", message: "no route PATCH /apps/counter" },
+    });
   });
 });

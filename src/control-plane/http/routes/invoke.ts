@@ -1,11 +1,13 @@
 /**
  * Invocation through the control plane: the request body is the payload and the response body
- * is the output, both raw bytes of any content type (no JSON, no base64).
+ * is the output, both raw bytes of any content type (no JSON, no base64); an output that is a
+ * JSON object or array is labelled `application/json`.
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fastify";
 import type { ControlPlaneService } from "../../service.js";
 import { PROCESS_HEADER, assertName } from "../../../protocol/index.js";
 import { acceptRawBodies, bodyBytes, documentRawBody } from "../raw-body.js";
+import { resultContentType } from "../result-type.js";
 import { binary, errorResponses, functionParams } from "../schemas.js";
 
 type Done = () => void;
@@ -25,7 +27,7 @@ const invokeSchema = {
   },
   response: {
     200: {
-      description: "the function's output",
+      description: "the function's output (application/json when it is a JSON object or array)",
       headers: { [PROCESS_HEADER]: { type: "string", description: "the process that ran it" } },
       content: { "application/octet-stream": { schema: binary } },
     },
@@ -67,7 +69,7 @@ export function invokeRoutes(
       const { app: appName, fn } = request.params;
       const payload = bodyBytes(request.body);
       const result = await service.invoke(appName, fn, payload, request.query.process);
-      reply.header(PROCESS_HEADER, result.process).type("application/octet-stream");
+      reply.header(PROCESS_HEADER, result.process).type(resultContentType(result.output));
       return reply.send(result.output);
     });
     done();
