@@ -24,6 +24,7 @@ const MAY_IMPORT = {
   sdk: ["protocol", "transport", "apps"],
   logging: [],
   rendezvous: ["protocol", "transport", "logging"],
+  testing: ["protocol", "apps", "control-plane", "sdk", "logging"],
 };
 
 const layerZones = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({
@@ -42,6 +43,8 @@ export default tseslint.config(
       "bench/results/**",
       "examples/**/node_modules/**",
       "test/fixtures/**",
+      // Checked by compiling a scaffolded application (test/cli/init.test.ts).
+      "templates/**",
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,

@@ -1,7 +1,8 @@
 /**
  * Application directories travel as gzip tarballs: the CLI packs a directory, the server
  * unpacks it into a scratch directory and builds it there. `node_modules` is kept because
- * dependencies are bundled server side; `.git` is left out.
+ * dependencies are bundled server side, but only the packages the application needs at run
+ * time when it has a `package.json` (see dependencies.ts); `.git` is left out.
  *
  * Unpacking treats the tarball as hostile: only regular files, directories and links that
  * stay inside the destination are accepted, and the total unpacked size is capped.
@@ -12,6 +13,7 @@ import { isAbsolute, posix, resolve } from "node:path";
 import { create, Parser, Unpack, type ReadEntry } from "tar";
 
 import { PraaSError } from "../protocol/errors.js";
+import { packageOf, runtimePackages } from "./dependencies.js";
 
 const EXCLUDED_NAMES = new Set([".git"]);
 
@@ -28,15 +30,36 @@ function isExcluded(path: string): boolean {
   return path.split(/[\\/]/).some((segment) => EXCLUDED_NAMES.has(segment));
 }
 
+/** Every folder on the way to a needed package (`node_modules`, `node_modules/@scope`, ...). */
+function ancestorsOf(packages: Set<string>): Set<string> {
+  const ancestors = new Set<string>();
+  for (const dir of packages) {
+    const parts = dir.split("/");
+    for (let i = 1; i < parts.length; i++) ancestors.add(parts.slice(0, i).join("/"));
+  }
+  return ancestors;
+}
+
+/** Whether a path goes into the tarball: outside `node_modules`, or part of a needed package. */
+function inclusionFilter(packages: Set<string> | undefined): (path: string) => boolean {
+  if (packages === undefined) return (path) => !isExcluded(path);
+  const ancestors = ancestorsOf(packages);
+  return (path) => {
+    if (isExcluded(path)) return false;
+    const clean = path.replace(/^\.\//, "").replace(/\/$/, "");
+    const owner = packageOf(clean);
+    if (owner === undefined) return true;
+    return ancestors.has(clean) || packages.has(owner);
+  };
+}
+
 /** A gzip tarball of `dir`'s contents, paths relative to `dir`. */
 export async function packDirectory(dir: string): Promise<Buffer> {
   const names = (await readdir(dir)).filter((name) => !isExcluded(name)).sort();
   if (names.length === 0) throw new PraaSError("BAD_REQUEST", `directory ${dir} is empty`);
+  const filter = inclusionFilter(await runtimePackages(dir));
   // `portable` drops owner names and ids, which mean nothing on the server.
-  const stream = create(
-    { gzip: true, cwd: dir, portable: true, filter: (path) => !isExcluded(path) },
-    names,
-  );
+  const stream = create({ gzip: true, cwd: dir, portable: true, filter }, names.filter(filter));
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   return Buffer.concat(chunks);

@@ -13,6 +13,7 @@ import { registerApps } from "./commands/apps.js";
 import { registerCerts } from "./commands/certs.js";
 import { registerDeploy } from "./commands/deploy.js";
 import { registerImages } from "./commands/images.js";
+import { registerInit } from "./commands/init.js";
 import { registerInvoke } from "./commands/invoke.js";
 import { registerProcess } from "./commands/process.js";
 import { registerRendezvous } from "./commands/rendezvous.js";
@@ -38,6 +39,7 @@ function buildProgram(env: CliEnv): Command {
     // Set before any subcommand is added: subcommands copy these settings when created.
     .configureOutput({ outputError: (message, write) => write(formatUsageError(message)) });
   registerUp(program);
+  registerInit(program);
   registerDeploy(program, env);
   registerApps(program, env);
   registerProcess(program, env);

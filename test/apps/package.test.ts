@@ -61,6 +61,35 @@ describe("packDirectory / unpackTarball round trip", () => {
     expect(await readdir(dest)).toEqual(["index.js"]);
   });
 
+  it("with a package.json, packs only the packages its dependencies need at run time", async () => {
+    const source = await tempDir();
+    const pkg = async (dir: string, manifest: object) => {
+      await mkdir(join(source, dir), { recursive: true });
+      await writeFile(join(source, dir, "package.json"), JSON.stringify(manifest));
+      await writeFile(join(source, dir, "index.js"), "module.exports = 1;\n");
+    };
+    await writeFile(join(source, "index.js"), "export function f() {}\n");
+    await pkg(".", { dependencies: { a: "1" }, devDependencies: { typescript: "5" } });
+    await pkg("node_modules/a", { dependencies: { "@s/b": "1", c: "1" } });
+    await pkg("node_modules/@s/b", {});
+    await pkg("node_modules/@s/unused", {});
+    await pkg("node_modules/a/node_modules/c", {});
+    await pkg("node_modules/c", {}); // shadowed by a's nested copy
+    await pkg("node_modules/typescript", {});
+    await mkdir(join(source, "node_modules", ".bin"));
+    await symlink("/usr/bin/env", join(source, "node_modules", ".bin", "tsc"));
+    await symlink("/tmp", join(source, "node_modules", "praas")); // a `file:` dev dependency
+    const dest = await tempDir();
+    await unpackTarball(await packDirectory(source), dest, { maxBytes: MiB });
+    const files = [...(await snapshot(dest)).keys()].filter((f) => f.endsWith("index.js")).sort();
+    expect(files).toEqual([
+      "index.js",
+      "node_modules/@s/b/index.js",
+      "node_modules/a/index.js",
+      "node_modules/a/node_modules/c/index.js",
+    ]);
+  });
+
   it("refuses to pack an empty directory", async () => {
     await rejection(packDirectory(await tempDir()), "BAD_REQUEST");
   });

@@ -19,6 +19,7 @@ const COMMANDS = [
   ["process", "rm"],
   ["invoke"],
   ["certs"],
+  ["init"],
 ];
 
 /** The commands that talk to the control plane. */
