@@ -2,6 +2,7 @@
 import type {
   AppDefaultsInfo,
   AppInfo,
+  AppVersionInfo,
   ProcessInfo,
   ProcessLimits,
   ProcessListInfo,
@@ -23,10 +24,17 @@ function formatDefaults(defaults: AppDefaultsInfo): string | undefined {
   return parts.length === 0 ? undefined : parts.join(", ");
 }
 
+function versionLabel(entry: AppVersionInfo): string {
+  return entry.rollbackOf === undefined
+    ? String(entry.version)
+    : `${entry.version} (= ${entry.rollbackOf})`;
+}
+
 export function renderApp(app: AppInfo): string {
   return formatFields([
     ["application", app.name],
     ["version", String(app.version)],
+    ["kept versions", app.versions.map(versionLabel).join(", ")],
     ["functions", app.functions.join(", ") || "(none)"],
     ["defaults", formatDefaults(app.defaults)],
     ["created", app.createdAt],
@@ -61,6 +69,7 @@ export function renderProcess(info: ProcessInfo): string {
     ["resources", `${info.resources.vcpus} vCPU, ${info.resources.memory} MiB`],
     ["limits", formatLimits(info.limits)],
     ["durability", info.durability],
+    ["version", info.version === undefined ? undefined : String(info.version)],
     ["endpoint", endpoint(info)],
     ["state size", stateSize(info)],
     ["error", info.error],
@@ -76,6 +85,7 @@ function processRow(info: ProcessInfo): string[] {
     info.status,
     String(info.resources.vcpus),
     `${info.resources.memory} MiB`,
+    info.version === undefined ? "-" : String(info.version),
     endpoint(info) ?? "-",
     stateSize(info) ?? "-",
   ];
@@ -84,6 +94,6 @@ function processRow(info: ProcessInfo): string[] {
 export function renderProcessList(list: ProcessListInfo): string {
   const all = [...list.active, ...list.swapped, ...list.failed];
   if (all.length === 0) return "no processes";
-  const headers = ["NAME", "STATUS", "VCPUS", "MEMORY", "ENDPOINT", "STATE"];
+  const headers = ["NAME", "STATUS", "VCPUS", "MEMORY", "VERSION", "ENDPOINT", "STATE"];
   return formatTable(headers, all.map(processRow));
 }

@@ -8,14 +8,52 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { buildApplication, unpackTarball, type AppManifest } from "../apps/index.js";
 import { PraaSError, type AppInfo } from "../protocol/index.js";
-import type { AppRecord, BlobStore, MetadataStore } from "../storage/index.js";
+import type { AppRecord, AppVersionRecord, BlobStore, MetadataStore } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
-import { toAppInfo } from "./records.js";
+import { toAppInfo, versionsOf } from "./records.js";
 
 /** Concurrent deploys of one app retry their version compare-and-set at most this often. */
 const MAX_VERSION_ATTEMPTS = 50;
 /** Unpacked size cap, a multiple of the tarball cap (sources compress well). */
 const UNPACK_FACTOR = 8;
+/** Versions kept for rollback, the current one included. */
+export const KEPT_VERSIONS = 10;
+
+/** What a version runs: its code and the settings it was deployed with. */
+type Contents = Omit<AppVersionRecord, "version" | "deployedAt">;
+
+function contentsOf(entry: AppVersionRecord): Contents {
+  const { bundleKey, functions, defaults, env, permissions, serialize } = entry;
+  return { bundleKey, functions, defaults, env, permissions, serialize };
+}
+
+function rollbackTarget(current: AppRecord, target: number): AppVersionRecord {
+  const kept = versionsOf(current);
+  const entry = kept.find((candidate) => candidate.version === target);
+  if (entry && target !== current.version) return entry;
+  const listed = kept.map((candidate) => candidate.version).join(", ");
+  const why = target === current.version ? "is the current one" : "is not kept";
+  throw new PraaSError(
+    "BAD_REQUEST",
+    `version ${target} of ${current.name} ${why} (kept: ${listed})`,
+  );
+}
+
+function nextRecord(name: string, previous: AppRecord | undefined, contents: Contents): AppRecord {
+  const now = Date.now();
+  const version = (previous?.version ?? 0) + 1;
+  const entry: AppVersionRecord = { ...contents, version, deployedAt: now };
+  const history = [...(previous ? versionsOf(previous) : []), entry].slice(-KEPT_VERSIONS);
+  return {
+    name,
+    version,
+    ...contentsOf(entry),
+    history,
+    peerSecret: previous?.peerSecret ?? randomBytes(32).toString("base64url"),
+    createdAt: previous?.createdAt ?? now,
+    updatedAt: now,
+  };
+}
 
 export class AppService {
   readonly #config: ControlPlaneConfig;
@@ -91,22 +129,40 @@ export class AppService {
   ): Promise<AppInfo> {
     const bundleKey = `apps/${name}/${createHash("sha256").update(code).digest("hex")}.mjs`;
     await this.#blobs.put(bundleKey, code);
+    const { defaults, env, permissions, serialize } = manifest;
+    return this.#publish(name, () => ({
+      bundleKey,
+      functions,
+      defaults,
+      env,
+      permissions,
+      serialize,
+    }));
+  }
+
+  /**
+   * Makes an earlier version current again, as a new version running its code and settings
+   * (processes move to it as to any new version). Default: the version before the current one.
+   */
+  async rollback(name: string, to?: number): Promise<AppInfo> {
+    return this.#publish(name, (previous) => {
+      if (!previous) throw new PraaSError("APP_NOT_FOUND", `no application ${name}`);
+      const entry = rollbackTarget(previous, to ?? previous.version - 1);
+      return { ...contentsOf(entry), rollbackOf: entry.rollbackOf ?? entry.version };
+    });
+  }
+
+  /**
+   * Takes the next version by compare-and-set on the app record: concurrent deploys each get
+   * their own version, none overwritten unseen. The oldest kept versions fall off the history.
+   */
+  async #publish(
+    name: string,
+    contents: (previous: AppRecord | undefined) => Contents,
+  ): Promise<AppInfo> {
     for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS; attempt++) {
       const previous = await this.#store.getApp(name);
-      const now = Date.now();
-      const record: AppRecord = {
-        name,
-        version: (previous?.version ?? 0) + 1,
-        functions,
-        bundleKey,
-        defaults: manifest.defaults,
-        env: manifest.env,
-        permissions: manifest.permissions,
-        serialize: manifest.serialize,
-        peerSecret: previous?.peerSecret ?? randomBytes(32).toString("base64url"),
-        createdAt: previous?.createdAt ?? now,
-        updatedAt: now,
-      };
+      const record = nextRecord(name, previous, contents(previous));
       if (await this.#store.putAppIf(record, previous?.version)) return toAppInfo(record);
     }
     throw new PraaSError("UNAVAILABLE", `application ${name} is being deployed too often; retry`);

@@ -172,6 +172,14 @@ export class ControlPlane implements ControlPlaneService {
     return this.#apps.get(name);
   }
 
+  rollbackApp(name: string, version?: number): Promise<AppInfo> {
+    return this.#apps.rollback(name, version);
+  }
+
+  async upgradeProcess(app: string, name: string): Promise<ProcessInfo> {
+    return toProcessInfo(await this.#manager.upgrade(app, name));
+  }
+
   deleteApp(name: string, force: boolean): Promise<void> {
     return this.#apps.delete(name, force, (app, proc) => this.#manager.delete(app, proc));
   }

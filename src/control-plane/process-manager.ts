@@ -171,6 +171,21 @@ export class ProcessManager {
   }
 
   /**
+   * Moves an active process to its application's current version: swapped out (state and
+   * undelivered messages stored), then resumed on the new code. Swapped and failed processes
+   * run the current version when they next start, so they are left as they are.
+   */
+  async upgrade(app: string, name: string): Promise<ProcessRecord> {
+    const { store } = this.#deps;
+    const record = await getProcessOrThrow(store, app, name);
+    const appRecord = await store.getApp(app);
+    if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
+    if (record.status !== "active" || record.version === appRecord.version) return record;
+    await this.swap(app, name);
+    return this.resume(app, name);
+  }
+
+  /**
    * Active already, or resumed (from swapped or failed), or (while another call resumes or
    * allocates it) waited for. A resume that fails answers
    * with its own error at once.
@@ -499,7 +514,8 @@ export class ProcessManager {
     undo: () => Promise<void>,
   ): Promise<ProcessRecord> {
     const { app, name } = record;
-    let started: Pick<ProcessRecord, "connection" | "backendId" | "replica"> | undefined;
+    let started:
+      Pick<ProcessRecord, "connection" | "backendId" | "replica" | "version"> | undefined;
     try {
       started = await this.#launch(record, restore);
       return await transition(this.#deps.store, app, name, [from], "active", {
@@ -518,7 +534,7 @@ export class ProcessManager {
   async #launch(
     record: ProcessRecord,
     restore: boolean,
-  ): Promise<Pick<ProcessRecord, "connection" | "backendId" | "replica">> {
+  ): Promise<Pick<ProcessRecord, "connection" | "backendId" | "replica" | "version">> {
     const { config, store, blobs, backend } = this.#deps;
     const appRecord = await store.getApp(record.app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${record.app}`);
@@ -542,6 +558,7 @@ export class ProcessManager {
       });
       return {
         backendId: started.backendId,
+        version: appRecord.version,
         connection: { host: registration.host, port: registration.port, token },
         replica: registration.replica ?? this.#deps.cluster.id,
       };

@@ -1,6 +1,27 @@
 /** Stored records → the JSON the API returns (secrets never leave the control plane). */
-import type { AppInfo, ProcessInfo } from "../protocol/index.js";
-import type { AppRecord, ProcessRecord } from "../storage/index.js";
+import type { AppInfo, AppVersionInfo, ProcessInfo } from "../protocol/index.js";
+import type { AppRecord, AppVersionRecord, ProcessRecord } from "../storage/index.js";
+
+/** The kept versions; a record written before versions were kept knows only its current one. */
+export function versionsOf(record: AppRecord): AppVersionRecord[] {
+  return record.history ?? [currentVersion(record)];
+}
+
+export function currentVersion(record: AppRecord): AppVersionRecord {
+  const { version, bundleKey, functions, defaults, env, permissions, serialize } = record;
+  const deployedAt = record.updatedAt;
+  return { version, bundleKey, functions, defaults, env, permissions, serialize, deployedAt };
+}
+
+function toVersionInfo(entry: AppVersionRecord): AppVersionInfo {
+  const info: AppVersionInfo = {
+    version: entry.version,
+    functions: [...entry.functions],
+    deployedAt: new Date(entry.deployedAt).toISOString(),
+  };
+  if (entry.rollbackOf !== undefined) info.rollbackOf = entry.rollbackOf;
+  return info;
+}
 
 export function toAppInfo(record: AppRecord): AppInfo {
   return {
@@ -8,6 +29,7 @@ export function toAppInfo(record: AppRecord): AppInfo {
     version: record.version,
     functions: [...record.functions],
     defaults: copyDefaults(record.defaults),
+    versions: versionsOf(record).map(toVersionInfo),
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };
@@ -21,6 +43,7 @@ export function toProcessInfo(record: ProcessRecord): ProcessInfo {
     resources: { ...record.resources },
     limits: { ...record.limits },
     durability: record.durability ?? "memory",
+    ...(record.version === undefined ? {} : { version: record.version }),
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };

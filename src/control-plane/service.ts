@@ -29,6 +29,8 @@ export interface ControlPlaneService {
   deployApp(name: string, tarball: Buffer): Promise<AppInfo>;
   listApps(): Promise<AppInfo[]>;
   getApp(name: string): Promise<AppInfo>;
+  /** Makes an earlier version (default: the previous one) current again, as a new version. */
+  rollbackApp(name: string, version?: number): Promise<AppInfo>;
   /** Refused with INVALID_STATE while processes exist, unless `force`. */
   deleteApp(name: string, force: boolean): Promise<void>;
   /** Resolves once the process is active. */
@@ -39,6 +41,8 @@ export interface ControlPlaneService {
   swapProcess(app: string, name: string): Promise<ProcessInfo>;
   /** Resolves once the process is active again, with its new connection. */
   resumeProcess(app: string, name: string): Promise<ProcessInfo>;
+  /** Moves an active process to the current version (swap out, resume); resolves once active. */
+  upgradeProcess(app: string, name: string): Promise<ProcessInfo>;
   /** Stops the process if active and deletes its stored state. */
   deleteProcess(app: string, name: string): Promise<void>;
   /** Sticky with `process` (resumed if swapped); otherwise picks or allocates a process. */

@@ -65,11 +65,27 @@ export interface AppDefaultsInfo extends Partial<ResourcesInfo> {
 /** `PUT /apps/:app`, `GET /apps/:app`, items of `GET /apps`. */
 export interface AppInfo {
   name: string;
+  /** The current version: what new and upgraded processes run. */
   version: number;
   functions: string[];
   defaults: AppDefaultsInfo;
+  /** The versions kept for rollback, oldest first, the current one last. */
+  versions: AppVersionInfo[];
   createdAt: string;
   updatedAt: string;
+}
+
+export interface AppVersionInfo {
+  version: number;
+  functions: string[];
+  deployedAt: string;
+  /** Present when the version was made by a rollback: the version whose code it runs. */
+  rollbackOf?: number;
+}
+
+/** `POST /apps/:app/rollback` body: the version to run again; default the one before the current. */
+export interface RollbackBody {
+  version?: number;
 }
 
 /** `PUT|GET /apps/:app/processes/:proc`, swap, resume. */
@@ -81,6 +97,8 @@ export interface ProcessInfo {
   /** The limits set for this process (its own, else its application's); absent keys: defaults. */
   limits: ProcessLimits;
   durability: Durability;
+  /** The application version it runs (absent before its first start). */
+  version?: number;
   /** Present while active. */
   connection?: ConnectionInfo;
   /** Bytes of swapped state, once swapped. */

@@ -105,6 +105,16 @@ export class PraaS {
     return this.#http.sendJson({ method: "GET", path: appPath(app) });
   }
 
+  /**
+   * Makes an earlier version current again (default: the one before the current), as a new
+   * version; running processes move to it like to any new version (`upgrade`).
+   */
+  async rollback(app: string, options: { to?: number } = {}): Promise<AppInfo> {
+    const body = JSON.stringify(options.to === undefined ? {} : { version: options.to });
+    const path = `${appPath(app)}/rollback`;
+    return this.#http.sendJson({ method: "POST", path, body, contentType: "application/json" });
+  }
+
   /** Refused with INVALID_STATE while the application has processes, unless `force`. */
   async deleteApplication(app: string, options: { force?: boolean } = {}): Promise<void> {
     const query = options.force === true ? "?force=true" : "";
@@ -141,6 +151,15 @@ export class PraaS {
   /** Swaps the process out; resolves once its state is stored (`stateSize` says how much). */
   async swap(app: string, name: string): Promise<ProcessInfo> {
     return this.#http.sendJson({ method: "POST", path: `${processPath(app, name)}/swap` });
+  }
+
+  /**
+   * Moves an active process to its application's current version, state and undelivered
+   * messages kept (a swap out and a resume); resolves once it runs the new code.
+   */
+  async upgrade(app: string, name: string): Promise<Process> {
+    const path = `${processPath(app, name)}/upgrade`;
+    return new Process(await this.#http.sendJson({ method: "POST", path }));
   }
 
   /** Swaps the process back in; resolves once it is active with its new connection. */

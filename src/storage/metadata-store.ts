@@ -39,6 +39,20 @@ import type {
 export type { ConnectionInfo, ProcessStatus } from "../protocol/index.js";
 export type Resources = ResourcesInfo;
 
+/** What one deployed version of an application runs: enough to make it current again. */
+export interface AppVersionRecord {
+  version: number;
+  bundleKey: string;
+  functions: string[];
+  defaults: AppDefaultsInfo;
+  env?: AppEnv | undefined;
+  permissions?: AppPermissions | undefined;
+  serialize?: SerializeSetting | undefined;
+  deployedAt: number;
+  /** Set when this version was made by a rollback: the version whose code it runs. */
+  rollbackOf?: number | undefined;
+}
+
 export interface AppRecord {
   name: string;
   version: number;
@@ -58,6 +72,8 @@ export interface AppRecord {
    * control plane except to its processes. Absent on records written before it existed.
    */
   peerSecret?: string | undefined;
+  /** The latest versions, oldest first, the current one last (absent on older records). */
+  history?: AppVersionRecord[] | undefined;
   createdAt: number;
   updatedAt: number;
 }
@@ -90,6 +106,8 @@ export interface ProcessRecord {
   replica?: string | undefined;
   /** True for processes the control plane allocated itself for FaaS-style invocations. */
   autoAllocated?: boolean | undefined;
+  /** The application version the process runs (set at each start and resume). */
+  version?: number | undefined;
   createdAt: number;
   updatedAt: number;
   revision: number;

@@ -16,6 +16,7 @@ const app: AppInfo = {
   version: 1,
   functions: ["add"],
   defaults: {},
+  versions: [{ version: 1, functions: ["add"], deployedAt: NOW }],
   createdAt: NOW,
   updatedAt: NOW,
 };

@@ -3,11 +3,16 @@ import type { Command } from "commander";
 
 import { addClientOptions, withClient, type CliEnv, type ClientFlags } from "../client-options.js";
 import { PraaSError } from "../../protocol/index.js";
+import { parsePositiveInteger } from "../arguments.js";
 import { printResult } from "../output.js";
 import { renderApp, renderAppList } from "../render.js";
 
 interface RemoveFlags extends ClientFlags {
   force?: boolean;
+}
+
+interface RollbackFlags extends ClientFlags {
+  to?: number;
 }
 
 async function list(flags: ClientFlags, env: CliEnv): Promise<void> {
@@ -38,6 +43,17 @@ async function remove(app: string, flags: RemoveFlags, env: CliEnv): Promise<voi
   printResult(flags, { deleted: app }, () => `deleted application ${app}`);
 }
 
+async function rollback(app: string, flags: RollbackFlags, env: CliEnv): Promise<void> {
+  const options = flags.to === undefined ? {} : { to: flags.to };
+  const info = await withClient(flags, env, (client) => client.rollback(app, options));
+  const source = info.versions.at(-1)?.rollbackOf;
+  printResult(
+    flags,
+    info,
+    () => `${app} version ${info.version} runs version ${source}'s code\n${renderApp(info)}`,
+  );
+}
+
 export function registerApps(program: Command, env: CliEnv): void {
   const apps = program.command("apps").description("list, describe and delete applications");
   addClientOptions(
@@ -57,4 +73,17 @@ export function registerApps(program: Command, env: CliEnv): void {
       .argument("<app>", "application name")
       .option("--force", "delete it even while it has processes"),
   ).action((app: string, flags: RemoveFlags) => remove(app, flags, env));
+  addClientOptions(
+    apps
+      .command("rollback")
+      .description(
+        "make an earlier version current again, as a new version (`process upgrade` moves running processes to it)",
+      )
+      .argument("<app>", "application name")
+      .option(
+        "--to <version>",
+        "the version to run again (default: the previous one)",
+        parsePositiveInteger,
+      ),
+  ).action((app: string, flags: RollbackFlags) => rollback(app, flags, env));
 }

@@ -6,6 +6,8 @@ import type { Command } from "commander";
 
 import { readManifest } from "../../apps/manifest.js";
 import { PraaSError } from "../../protocol/errors.js";
+import type { AppInfo } from "../../protocol/index.js";
+import type { PraaS } from "../../sdk/index.js";
 import { addClientOptions, withClient, type CliEnv, type ClientFlags } from "../client-options.js";
 import { printResult } from "../output.js";
 import { withProgress } from "../progress.js";
@@ -13,6 +15,7 @@ import { renderApp } from "../render.js";
 
 interface DeployFlags extends ClientFlags {
   app?: string;
+  upgrade?: boolean;
 }
 
 async function assertDirectory(dir: string): Promise<void> {
@@ -30,13 +33,33 @@ async function applicationName(dir: string, flag: string | undefined): Promise<s
   return manifest.name ?? basename(resolve(dir));
 }
 
+/** Moves the application's active processes that run an older version, one at a time. */
+async function upgradeAll(client: PraaS, info: AppInfo): Promise<string[]> {
+  const { active } = await client.listProcesses(info.name);
+  const outdated = active.filter((p) => p.status === "active" && p.version !== info.version);
+  for (const process of outdated) {
+    await withProgress(`upgrading ${info.name}/${process.name}`, () =>
+      client.upgrade(info.name, process.name),
+    );
+  }
+  return outdated.map((process) => process.name);
+}
+
 async function deploy(dir: string, flags: DeployFlags, env: CliEnv): Promise<void> {
   await assertDirectory(dir);
   const app = await applicationName(dir, flags.app);
-  const info = await withClient(flags, env, (client) =>
-    withProgress(`deploying ${app} from ${dir}`, () => client.deploy(app, dir)),
+  const { info, upgraded } = await withClient(flags, env, async (client) => {
+    const deployed = await withProgress(`deploying ${app} from ${dir}`, () =>
+      client.deploy(app, dir),
+    );
+    return { info: deployed, upgraded: flags.upgrade ? await upgradeAll(client, deployed) : [] };
+  });
+  const moved = upgraded.length === 0 ? "" : `\nupgraded ${upgraded.join(", ")}`;
+  printResult(
+    flags,
+    { ...info, upgraded },
+    () => `deployed ${info.name}\n${renderApp(info)}${moved}`,
   );
-  printResult(flags, info, (deployed) => `deployed ${deployed.name}\n${renderApp(deployed)}`);
 }
 
 export function registerDeploy(program: Command, env: CliEnv): void {
@@ -44,6 +67,7 @@ export function registerDeploy(program: Command, env: CliEnv): void {
     .command("deploy")
     .description("deploy (create or update) the application in a directory")
     .argument("<dir>", "application directory (an entry module and an optional praas.json)")
-    .option("--app <name>", "application name (default: praas.json's name, else the directory's)");
+    .option("--app <name>", "application name (default: praas.json's name, else the directory's)")
+    .option("--upgrade", "then move the active processes to the new version (state kept)");
   addClientOptions(command).action((dir: string, flags: DeployFlags) => deploy(dir, flags, env));
 }

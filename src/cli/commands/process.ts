@@ -63,6 +63,13 @@ async function resume(app: string, name: string, flags: ClientFlags, env: CliEnv
   printResult(flags, handle.info, renderProcess);
 }
 
+async function upgrade(app: string, name: string, flags: ClientFlags, env: CliEnv): Promise<void> {
+  const handle = await withClient(flags, env, (client) =>
+    withProgress(`upgrading ${app}/${name}`, () => client.upgrade(app, name)),
+  );
+  printResult(flags, handle.info, renderProcess);
+}
+
 async function remove(app: string, name: string, flags: ClientFlags, env: CliEnv): Promise<void> {
   await withClient(flags, env, (client) =>
     withProgress(`deleting ${app}/${name}`, () => client.deleteProcess(app, name)),
@@ -119,6 +126,11 @@ export function registerProcess(program: Command, env: CliEnv): void {
     ["get", "describe a process: status, resources, endpoint, state size", get],
     ["swap", "swap a process out: store its state and release its resources", swap],
     ["resume", "swap a process back in and wait until it is active", resume],
+    [
+      "upgrade",
+      "move an active process to the application's current version (state kept)",
+      upgrade,
+    ],
     ["rm", "stop a process (if active) and delete its stored state", remove, "delete"],
   ];
   for (const [verb, description, action, alias] of named) {

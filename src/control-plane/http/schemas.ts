@@ -55,12 +55,26 @@ const appDefaults = {
 const appInfo = {
   $id: "AppInfo",
   type: "object",
-  required: ["name", "version", "functions", "defaults", "createdAt", "updatedAt"],
+  required: ["name", "version", "functions", "defaults", "versions", "createdAt", "updatedAt"],
   properties: {
     name: { type: "string" },
-    version: { type: "integer" },
+    version: { type: "integer", description: "the current version" },
     functions: { type: "array", items: { type: "string" } },
     defaults: { $ref: "AppDefaults#" },
+    versions: {
+      type: "array",
+      description: "versions kept for rollback, oldest first, the current one last",
+      items: {
+        type: "object",
+        required: ["version", "functions", "deployedAt"],
+        properties: {
+          version: { type: "integer" },
+          functions: { type: "array", items: { type: "string" } },
+          deployedAt: timestamp,
+          rollbackOf: { type: "integer", description: "the version whose code it runs" },
+        },
+      },
+    },
     createdAt: timestamp,
     updatedAt: timestamp,
   },
@@ -100,6 +114,7 @@ const processInfo = {
       },
     },
     stateSize: { type: "integer", description: "bytes of swapped state" },
+    version: { type: "integer", description: "the application version it runs" },
     error: { type: "string", description: "why the process failed" },
     durability: durabilitySchema,
     lastFailure: {

@@ -21,6 +21,7 @@ import { DebugRequestLog } from "./request-log.js";
 import { appRoutes } from "./routes/apps.js";
 import { invokeRoutes } from "./routes/invoke.js";
 import { processRoutes } from "./routes/processes.js";
+import { rollbackRoutes } from "./routes/rollback.js";
 import { systemRoutes } from "./routes/system.js";
 import { addSharedSchemas } from "./schemas.js";
 
@@ -97,6 +98,7 @@ export async function createHttpServer(
   await app.register(systemRoutes(service, options.metrics.registry));
   await app.register(appRoutes(service, options.bodyLimitBytes));
   await app.register(processRoutes(service));
+  await app.register(rollbackRoutes(service));
   await app.register(invokeRoutes(service, options.bodyLimitBytes));
   return app;
 }

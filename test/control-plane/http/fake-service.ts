@@ -28,6 +28,7 @@ export function appInfo(name: string): AppInfo {
     version: 1,
     functions: ["add", "echo"],
     defaults: { vcpus: 1, memory: 128 },
+    versions: [{ version: 1, functions: ["add", "echo"], deployedAt: NOW }],
     createdAt: NOW,
     updatedAt: NOW,
   };
@@ -67,6 +68,14 @@ export class FakeService implements ControlPlaneService {
 
   getApp(name: string): Promise<AppInfo> {
     return this.record("getApp", [name], appInfo(name));
+  }
+
+  rollbackApp(name: string, version?: number): Promise<AppInfo> {
+    return this.record("rollbackApp", [name, version], { ...appInfo(name), version: 2 });
+  }
+
+  upgradeProcess(app: string, name: string): Promise<ProcessInfo> {
+    return this.record("upgradeProcess", [app, name], { ...processInfo(app, name), version: 2 });
   }
 
   deleteApp(name: string, force: boolean): Promise<void> {

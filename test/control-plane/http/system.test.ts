@@ -63,6 +63,8 @@ const ROUTES: [string, string][] = [
   ["get", "/apps/{app}/processes"],
   ["get", "/apps/{app}/processes/{proc}"],
   ["post", "/apps/{app}/processes/{proc}/swap"],
+  ["post", "/apps/{app}/processes/{proc}/upgrade"],
+  ["post", "/apps/{app}/rollback"],
   ["post", "/apps/{app}/processes/{proc}/resume"],
   ["delete", "/apps/{app}/processes/{proc}"],
   ["post", "/apps/{app}/invoke/{fn}"],

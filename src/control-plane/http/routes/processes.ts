@@ -1,7 +1,8 @@
 /** Processes of an application: create, list, describe, swap out, resume, delete. */
-import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyPluginCallback } from "fastify";
 import type { ControlPlaneService } from "../../service.js";
 import type { CreateProcessBody } from "../../../protocol/index.js";
+import { acceptJsonOrEmpty, defaultToEmptyObject } from "../json-body.js";
 import {
   appParams,
   deletedResponse,
@@ -59,22 +60,6 @@ const deleteSchema = {
   response: { 200: deletedResponse("process"), ...errorResponses },
 };
 
-/** JSON only, and an empty body means "application defaults", like `{}`. */
-function acceptJsonOrEmpty(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    if (body.length === 0) return done(null, {});
-    return parseJson(request, body.toString(), done);
-  });
-}
-
-/** A request without any body (not even a content type) is validated as `{}`; `null` is not. */
-function defaultToEmptyObject(request: FastifyRequest, _reply: unknown, done: () => void): void {
-  if (request.body === undefined) request.body = {};
-  done();
-}
-
 export function processRoutes(service: ControlPlaneService): FastifyPluginCallback {
   return (app: FastifyInstance, _options, done) => {
     acceptJsonOrEmpty(app);
@@ -106,6 +91,15 @@ export function processRoutes(service: ControlPlaneService): FastifyPluginCallba
       `${base}/resume`,
       { schema: processSchema("Swap a process in; responds once it is active again") },
       (request) => service.resumeProcess(request.params.app, request.params.proc),
+    );
+    app.post<ProcessRoute>(
+      `${base}/upgrade`,
+      {
+        schema: processSchema(
+          "Move an active process to the application's current version (swap out, resume)",
+        ),
+      },
+      (request) => service.upgradeProcess(request.params.app, request.params.proc),
     );
     app.delete<ProcessRoute>(base, { schema: deleteSchema }, async (request) => {
       await service.deleteProcess(request.params.app, request.params.proc);
