@@ -6,7 +6,7 @@ import importX from "eslint-plugin-import-x";
 const MAY_IMPORT = {
   protocol: [],
   transport: ["protocol"],
-  runtime: ["protocol", "transport", "storage", "logging"],
+  runtime: ["protocol", "transport", "storage", "logging", "rendezvous"],
   "runtime/worker": ["protocol", "transport"],
   storage: ["protocol"],
   apps: ["protocol"],
@@ -20,8 +20,9 @@ const MAY_IMPORT = {
     "backends",
     "sdk",
     "logging",
+    "rendezvous",
   ],
-  sdk: ["protocol", "transport", "apps"],
+  sdk: ["protocol", "transport", "apps", "rendezvous"],
   logging: [],
   rendezvous: ["protocol", "transport", "logging"],
 };
