@@ -6,7 +6,7 @@
  * different private networks message and invoke each other, and behind symmetric NATs the relay
  * carries the connection. The API token guards the tickets as it guards every route.
  */
-import { execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -14,6 +14,7 @@ import readline from "node:readline";
 
 import { describe, expect, it } from "vitest";
 
+import { testEnv } from "../helpers/praas-up.js";
 import { makeTempDir } from "../helpers/process-harness.js";
 import {
   PUBLIC_HOST,
@@ -50,17 +51,39 @@ interface Plane {
   child: ChildProcess;
 }
 
+/**
+ * `node args...` in a namespace. With nsenter, which switches only the network namespace (the
+ * helper's `ip netns exec` also mounts a fresh /sys, without the cgroup tree the processes'
+ * memory guard uses); killed after the test if still running.
+ */
+function spawnIn(namespace: string, args: string[], children: ChildProcess[]): ChildProcess {
+  const child = spawn("nsenter", [`--net=/var/run/netns/${namespace}`, process.execPath, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: testEnv(),
+  });
+  children.push(child);
+  return child;
+}
+
 /** `praas up` in the public namespace, placing processes in the two private networks. */
-async function startPlane(topology: NatTopology, dataDir: string): Promise<Plane> {
+async function startPlane(
+  topology: NatTopology,
+  dataDir: string,
+  children: ChildProcess[],
+): Promise<Plane> {
   const ns = topology.namespaces;
-  const child = topology.spawnNode(ns.public, [
-    path.join(DIST, "cli/main.js"),
-    "up",
-    ...["--host", PUBLIC_HOST, "--port", "0", "--control-port", "0"],
-    ...["--advertise-host", PUBLIC_HOST, "--data-dir", dataDir, "--api-token", TOKEN],
-    ...["--rendezvous", "0", "--rendezvous-host", PUBLIC_HOST, "--process-reach", "punch"],
-    ...["--process-netns", `${ns.hostA},${ns.hostB}`, "--json", "--log-level", "warn"],
-  ]);
+  const child = spawnIn(
+    ns.public,
+    [
+      path.join(DIST, "cli/main.js"),
+      "up",
+      ...["--host", PUBLIC_HOST, "--port", "0", "--control-port", "0"],
+      ...["--advertise-host", PUBLIC_HOST, "--data-dir", dataDir, "--api-token", TOKEN],
+      ...["--rendezvous", "0", "--rendezvous-host", PUBLIC_HOST, "--process-reach", "punch"],
+      ...["--process-netns", `${ns.hostA},${ns.hostB}`, "--json", "--log-level", "warn"],
+    ],
+    children,
+  );
   const { url } = await nextLine<{ url: string }>(child);
   return { url, child };
 }
@@ -76,16 +99,15 @@ async function stopPlane(plane: Plane | undefined): Promise<void> {
 }
 
 /** Runs the SDK client fixture behind NAT B; its one JSON line. */
-async function runClient<T>(topology: NatTopology, url: string, scenario: string): Promise<T> {
-  const child = topology.spawnNode(topology.namespaces.hostB, [
-    CLIENT,
-    DIST,
-    url,
-    TOKEN,
-    scenario,
-    APP,
-  ]);
-  return nextLine<T>(child);
+async function runClient<T>(context: Context, scenario: string): Promise<T> {
+  const args = [CLIENT, DIST, context.plane.url, TOKEN, scenario, APP];
+  return nextLine<T>(spawnIn(context.topology.namespaces.hostB, args, context.children));
+}
+
+interface Context {
+  topology: NatTopology;
+  plane: Plane;
+  children: ChildProcess[];
 }
 
 /** Cloud processes (runtime/main.js) running inside a namespace. */
@@ -108,16 +130,18 @@ function runtimesIn(namespace: string): string[] {
 /** Runs `body` against a fresh topology and control plane; tears everything down after. */
 async function withPlane(
   symmetric: boolean,
-  body: (topology: NatTopology, plane: Plane) => Promise<void>,
+  body: (context: Context) => Promise<void>,
 ): Promise<void> {
   const topology = buildNatTopology({ symmetric });
   const temp = await makeTempDir("nat-e2e");
+  const children: ChildProcess[] = [];
   let plane: Plane | undefined;
   try {
-    plane = await startPlane(topology, temp.dir);
-    await body(topology, plane);
+    plane = await startPlane(topology, temp.dir, children);
+    await body({ topology, plane, children });
   } finally {
     await stopPlane(plane);
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     topology.destroy();
     await temp.remove();
   }
@@ -148,8 +172,8 @@ const RELAY_BYTES = "praas_rendezvous_relay_bytes_total";
 
 describe.skipIf(!canBuildNamespaces())("processes behind NAT (praas up --rendezvous)", () => {
   it("a client behind another NAT connects by hole punching: the relay carries nothing", async () => {
-    await withPlane(false, async (_topology, plane) => {
-      const report = await runClient<ClientReport>(_topology, plane.url, "client");
+    await withPlane(false, async (context) => {
+      const report = await runClient<ClientReport>(context, "client");
       expect(report.error).toBeUndefined();
       expect(report).toMatchObject({
         path: "punch",
@@ -166,14 +190,14 @@ describe.skipIf(!canBuildNamespaces())("processes behind NAT (praas up --rendezv
   }, 120_000);
 
   it("two processes in different private networks exchange messages and invocations", async () => {
-    await withPlane(false, async (topology, plane) => {
-      const report = await runClient<PeersReport>(topology, plane.url, "peers");
+    await withPlane(false, async (context) => {
+      const report = await runClient<PeersReport>(context, "peers");
       expect(report.error).toBeUndefined();
       expect(report.received).toEqual(["MESSAGE p1", "MESSAGE p2"]);
       expect([report.remote, report.back]).toEqual(["42", "8"]);
       // One process in each private network: their traffic crossed both NATs.
-      expect(runtimesIn(topology.namespaces.hostA)).toHaveLength(1);
-      expect(runtimesIn(topology.namespaces.hostB)).toHaveLength(1);
+      expect(runtimesIn(context.topology.namespaces.hostA)).toHaveLength(1);
+      expect(runtimesIn(context.topology.namespaces.hostB)).toHaveLength(1);
       // The two links between the processes and the client's to p1 cross both NATs directly
       // (the client's link to p2 behind its own NAT needs hairpinning, which it lacks: relayed).
       expect(report.metrics[PUNCHED]).toBeGreaterThanOrEqual(3);
@@ -181,8 +205,8 @@ describe.skipIf(!canBuildNamespaces())("processes behind NAT (praas up --rendezv
   }, 120_000);
 
   it("behind symmetric NATs the relay carries the connection and the call succeeds", async () => {
-    await withPlane(true, async (topology, plane) => {
-      const report = await runClient<ClientReport>(topology, plane.url, "client");
+    await withPlane(true, async (context) => {
+      const report = await runClient<ClientReport>(context, "client");
       expect(report.error).toBeUndefined();
       expect(report).toMatchObject({
         echoed: "through two NATs",

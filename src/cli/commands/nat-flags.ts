@@ -63,7 +63,7 @@ async function rendezvousOptions(
   env: NodeJS.ProcessEnv,
 ): Promise<{ rendezvous?: RendezvousOptions }> {
   const hosted = flags.rendezvous !== undefined;
-  if (!hosted && flags.rendezvousUrl === undefined) return {};
+  if (!hosted && !flags.rendezvousUrl) return {};
   if (hosted && flags.rendezvousUrl !== undefined)
     throw new PraaSError("BAD_REQUEST", "give --rendezvous or --rendezvous-url, not both");
   const secret = await secretOf(flags, env, hosted);
