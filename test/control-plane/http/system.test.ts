@@ -64,6 +64,7 @@ const ROUTES: [string, string][] = [
   ["get", "/apps/{app}/processes/{proc}"],
   ["post", "/apps/{app}/processes/{proc}/swap"],
   ["post", "/apps/{app}/processes/{proc}/resume"],
+  ["post", "/apps/{app}/processes/{proc}/connect"],
   ["delete", "/apps/{app}/processes/{proc}"],
   ["post", "/apps/{app}/invoke/{fn}"],
   ["get", "/healthz"],
