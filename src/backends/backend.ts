@@ -19,6 +19,7 @@ import type {
   AppPermissions,
   Durability,
   ProcessLimits,
+  ProcessReach,
   SerializeSetting,
 } from "../protocol/index.js";
 import type { LaunchOptions } from "../runtime/launch.js";
@@ -52,6 +53,8 @@ export interface ProcessSpec {
   /** Default "memory"; "log" gets a write-ahead log from the backend. */
   durability?: Durability;
   maxPayloadBytes?: number;
+  /** How clients reach it (the process registers this); default "direct". */
+  reach?: ProcessReach | undefined;
 }
 
 export interface StartedProcess {
@@ -108,5 +111,6 @@ export function launchOptionsOf(spec: ProcessSpec) {
     ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
     limits: spec.limits ?? {},
     ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
+    ...(spec.reach === undefined || spec.reach === "direct" ? {} : { reach: spec.reach }),
   } satisfies Partial<LaunchOptions>;
 }

@@ -15,6 +15,7 @@ import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { PraaSError } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 import { launchProcess } from "../runtime/launch.js";
 import {
@@ -32,10 +33,16 @@ export interface LocalBackendOptions {
   /** Address processes listen on and advertise; default 127.0.0.1. */
   host?: string;
   logLevel?: string;
+  /**
+   * Named network namespaces to start processes in (with nsenter; root only), e.g. private
+   * networks behind NAT; each new process goes to the one running the fewest. Default: ours.
+   */
+  netns?: readonly string[] | undefined;
 }
 
 interface Child {
   spec: ProcessSpec;
+  netns: string | undefined;
   child: ChildProcess;
   exited: Promise<number | null>;
 }
@@ -48,23 +55,43 @@ export class LocalBackend implements ProcessBackend {
   readonly #bundles = new Map<string, Promise<string>>();
 
   constructor(options: LocalBackendOptions) {
+    if ((options.netns?.length ?? 0) > 0 && process.getuid?.() !== 0)
+      throw new PraaSError("BAD_REQUEST", "starting processes in a network namespace needs root");
     this.#options = options;
   }
 
   async start(spec: ProcessSpec): Promise<StartedProcess> {
     const bundlePath = await this.#bundleFile(spec);
+    const netns = this.#leastUsedNamespace();
     const launched = await launchProcess({
+      ...(netns === undefined ? {} : { netns }),
       ...launchOptionsOf(spec),
       bundlePath,
       blobs: this.#options.blobs,
-      host: this.#options.host ?? "127.0.0.1",
-      advertiseHost: this.#options.host ?? "127.0.0.1",
+      ...this.#addresses(netns),
       ...this.#durability(spec),
       logLevel: this.#options.logLevel ?? "warn",
     });
     const backendId = `local:${launched.child.pid}`;
-    this.#track(backendId, { spec, child: launched.child, exited: launched.exited });
+    this.#track(backendId, { spec, netns, child: launched.child, exited: launched.exited });
     return { backendId, host: launched.host, port: launched.port };
+  }
+
+  /**
+   * Inside a namespace of its own the process is reached only through the rendezvous (its
+   * private address means nothing here): it listens on that namespace's loopback.
+   */
+  #addresses(netns: string | undefined): { host: string; advertiseHost: string } {
+    const host = netns === undefined ? (this.#options.host ?? "127.0.0.1") : "127.0.0.1";
+    return { host, advertiseHost: host };
+  }
+
+  /** The configured namespace running the fewest of our processes (ties: the first listed). */
+  #leastUsedNamespace(): string | undefined {
+    const namespaces = this.#options.netns ?? [];
+    const load = (ns: string): number =>
+      [...this.#children.values()].filter((child) => child.netns === ns).length;
+    return [...namespaces].sort((a, b) => load(a) - load(b))[0];
   }
 
   async stop(backendId: string, graceMs = 5000): Promise<void> {

@@ -53,8 +53,24 @@ export function renderAppList(apps: AppInfo[]): string {
   return formatTable(["NAME", "VERSION", "FUNCTIONS", "UPDATED"], rows);
 }
 
+/** host:port, or for a process behind NAT how it is paired and where. */
 function endpoint(info: ProcessInfo): string | undefined {
-  return info.connection && `${info.connection.host}:${info.connection.port}`;
+  const connection = info.connection;
+  if (!connection) return undefined;
+  const { path, rendezvous } = connection;
+  if (path === undefined || path === "direct") return `${connection.host}:${connection.port}`;
+  return `${path} via rendezvous ${rendezvous ? `${rendezvous.host}:${rendezvous.port}` : "?"}`;
+}
+
+/** `direct 2, punch 1, relay 0`: open data-plane connections by the path each took. */
+function connectionCounts(info: ProcessInfo): string | undefined {
+  const counts = info.connections;
+  return (
+    counts &&
+    Object.entries(counts)
+      .map(([path, n]) => `${path} ${n}`)
+      .join(", ")
+  );
 }
 
 function stateSize(info: ProcessInfo): string | undefined {
@@ -71,6 +87,7 @@ export function renderProcess(info: ProcessInfo): string {
     ["durability", info.durability],
     ["version", info.version === undefined ? undefined : String(info.version)],
     ["endpoint", endpoint(info)],
+    ["connections", connectionCounts(info)],
     ["state size", stateSize(info)],
     ["error", info.error],
     ["last failure", info.lastFailure && `${info.lastFailure.at}: ${info.lastFailure.reason}`],

@@ -4,9 +4,39 @@
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { PraaSError, assertName } from "../protocol/index.js";
+import {
+  MIN_RENDEZVOUS_SECRET_LENGTH,
+  PraaSError,
+  assertName,
+  parseProcessReach,
+  type ProcessReach,
+} from "../protocol/index.js";
 import type { BlobStoreConfig, MetadataStoreConfig } from "../storage/index.js";
 import type { LogLevel } from "../logging/index.js";
+
+/** NAT traversal: a rendezvous server hosted here, or an external one (`praas rendezvous`). */
+export interface RendezvousOptions {
+  /** Signs the pairing tickets; the rendezvous server holds the same one (16+ characters). */
+  secret: string;
+  /** Host a rendezvous server in the control-plane process on this port (0: any free port). */
+  port?: number | undefined;
+  /** The hosted server's listen address; default 0.0.0.0. */
+  host?: string | undefined;
+  /**
+   * HOST:PORT clients and processes dial: the hosted server's public address, or an external
+   * server's. Default for a hosted one: its listen address (`advertiseHost` when that is 0.0.0.0).
+   */
+  address?: string | undefined;
+  /** How long an issued pairing ticket is valid; default 30 s. */
+  ticketTtlMs?: number | undefined;
+}
+
+export type RendezvousSettings = Readonly<{
+  secret: string;
+  listen: { host: string; port: number } | undefined;
+  address: string | undefined;
+  ticketTtlMs: number;
+}>;
 
 export interface ControlPlaneOptions {
   /** HTTP listen address; default 127.0.0.1:8080. */
@@ -65,12 +95,24 @@ export interface ControlPlaneOptions {
   replicaId?: string;
   logLevel?: LogLevel;
   processLogLevel?: string;
+  /**
+   * How the processes this control plane starts are reached: "direct" (default) at host:port,
+   * or, behind NAT, "punch" (hole punching, relay fallback) or "relay"; those need `rendezvous`.
+   */
+  processReach?: ProcessReach;
+  rendezvous?: RendezvousOptions | undefined;
+  /**
+   * Local backend: start processes in these network namespaces (root only; each new process in
+   * the one running the fewest), e.g. private networks behind NAT. Default: none (ours).
+   */
+  processNetns?: readonly string[];
 }
 
 type Optional = "https" | "apiToken" | "advertiseControl" | "replicaAddress";
 
 export type ControlPlaneConfig = Readonly<
-  Required<Omit<ControlPlaneOptions, Optional>> & Pick<ControlPlaneOptions, Optional>
+  Required<Omit<ControlPlaneOptions, Optional | "rendezvous">> &
+    Pick<ControlPlaneOptions, Optional> & { rendezvous: RendezvousSettings | undefined }
 >;
 
 export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): ControlPlaneConfig {
@@ -105,6 +147,36 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     replicaId: replicaName(options.replicaId ?? defaultReplicaId(options, advertiseHost, httpPort)),
     logLevel: options.logLevel ?? "info",
     processLogLevel: options.processLogLevel ?? "warn",
+    ...resolveReach(options),
+    processNetns: Object.freeze([...(options.processNetns ?? [])]),
+  });
+}
+
+function resolveReach(
+  options: ControlPlaneOptions,
+): Pick<ControlPlaneConfig, "processReach" | "rendezvous"> {
+  const processReach = parseProcessReach(options.processReach ?? "direct", "processReach");
+  const rendezvous = options.rendezvous && resolveRendezvous(options.rendezvous);
+  if (processReach !== "direct" && rendezvous === undefined)
+    throw new PraaSError("BAD_REQUEST", `processReach ${processReach} needs a rendezvous server`);
+  return { processReach, rendezvous };
+}
+
+function resolveRendezvous(options: RendezvousOptions): RendezvousSettings {
+  if (options.secret.length < MIN_RENDEZVOUS_SECRET_LENGTH)
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `the rendezvous secret needs ${MIN_RENDEZVOUS_SECRET_LENGTH}+ characters`,
+    );
+  const hosted = options.port === undefined ? undefined : port(options.port, "rendezvous port");
+  const addressText = address(options.address, "rendezvous address");
+  if (hosted === undefined && addressText === undefined)
+    throw new PraaSError("BAD_REQUEST", "rendezvous needs a port to host one or an address");
+  return Object.freeze({
+    secret: options.secret,
+    listen: hosted === undefined ? undefined : { host: options.host ?? "0.0.0.0", port: hosted },
+    address: addressText,
+    ticketTtlMs: positive(options.ticketTtlMs ?? 30_000, "rendezvous ticketTtlMs"),
   });
 }
 

@@ -25,6 +25,9 @@ import {
   type ControlCommand,
   type ControlReply,
   type Frame,
+  type PeerTicket,
+  type ProcessReach,
+  isProcessReach,
 } from "../protocol/index.js";
 import { FrameLink } from "../transport/index.js";
 
@@ -50,6 +53,8 @@ export interface Registration {
   host: string;
   port: number;
   token: string;
+  /** How clients reach it (absent: direct; a process registers it as its 7th field). */
+  path?: ProcessReach | undefined;
 }
 
 /** A body for the commands that take one (optional for the others), then a timeout. */
@@ -66,6 +71,8 @@ export interface ControlLinkEvents {
   lost(app: string, name: string): void;
   /** The process asks for a swapped peer to be resumed. */
   resumeRequested(app: string, from: string, peer: string): Promise<void>;
+  /** The process wants to reach a peer behind NAT: the peer is told to pair; we get the dialer's half. */
+  peerTicketRequested?(app: string, from: string, peer: string): Promise<PeerTicket>;
   /** The process swapped itself out (it was told to stop by a signal) and is about to exit. */
   swappedItself(app: string, name: string, size: number): Promise<void>;
   /** The secret peer replicas must present to forward commands. */
@@ -234,11 +241,8 @@ export class ControlLinkServer {
     try {
       if (frame.type !== FrameType.Register)
         throw new PraaSError("PROTOCOL_ERROR", "expected REGISTER");
-      const [app = "", name = "", secret = "", host = "", port = "", token = ""] = expectFields(
-        frame.meta,
-        6,
-        "register",
-      );
+      const [app = "", name = "", secret = "", host = "", port = "", token = "", reach] =
+        expectFields(frame.meta, 6, "register");
       claimed = { app, name };
       const expected = await this.#events.secretOf(app, name);
       if (expected === undefined || !secretsEqual(secret, expected))
@@ -249,6 +253,9 @@ export class ControlLinkServer {
         host,
         port: parseInteger(port, "port", 0, MAX_PORT),
         token,
+        ...(reach !== undefined && isProcessReach(reach) && reach !== "direct"
+          ? { path: reach }
+          : {}),
       };
       await this.#events.registered(registration);
       clearTimeout(timer);
@@ -293,17 +300,36 @@ export class ControlLinkServer {
 
   #onRequest(link: FrameLink, from: Registration, frame: Frame): void {
     const [command = "", arg = ""] = expectFields(frame.meta, 1, "command");
-    if (frame.type !== FrameType.Command || (command !== "resume" && command !== "swapped")) {
+    if (frame.type !== FrameType.Command) {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
-    const handled =
-      command === "resume"
-        ? this.#events.resumeRequested(from.app, from.name, arg)
-        : this.#events.swappedItself(from.app, from.name, Number(arg));
-    handled.then(
-      () => link.reply(frame.id),
+    this.#handleRequest(from, command, arg).then(
+      (reply) => link.reply(frame.id, reply),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
     );
+  }
+
+  /** A process's request; resolves the reply's bytes (none for most). */
+  async #handleRequest(
+    from: Registration,
+    command: string,
+    arg: string,
+  ): Promise<Buffer | undefined> {
+    switch (command) {
+      case "resume":
+        return void (await this.#events.resumeRequested(from.app, from.name, arg));
+      case "swapped":
+        return void (await this.#events.swappedItself(from.app, from.name, Number(arg)));
+      case "connect": {
+        const events = this.#events;
+        if (!events.peerTicketRequested)
+          throw new PraaSError("PEER_UNAVAILABLE", "no rendezvous configured");
+        const ticket = await events.peerTicketRequested(from.app, from.name, arg);
+        return Buffer.from(JSON.stringify(ticket));
+      }
+      default:
+        throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
+    }
   }
 
   #onClose(link: FrameLink, registration: Registration): void {

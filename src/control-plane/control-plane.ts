@@ -8,11 +8,15 @@ import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
 import { LocalBackend, type ProcessBackend } from "../backends/index.js";
 import { createLogger, type Logger } from "../logging/index.js";
-import type {
-  AppInfo,
-  CreateProcessBody,
-  ProcessInfo,
-  ProcessListInfo,
+import {
+  PraaSError,
+  type AppInfo,
+  type ConnectionInfo,
+  type CreateProcessBody,
+  type PeerTicket,
+  type ProcessInfo,
+  type ProcessListInfo,
+  type RendezvousAddress,
 } from "../protocol/index.js";
 import {
   openBlobStore,
@@ -32,6 +36,7 @@ import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
 import { Invoker } from "./invoker.js";
 import { getProcessOrThrow } from "./lifecycle.js";
+import { NatTraversal } from "./nat.js";
 import { ProcessManager } from "./process-manager.js";
 import { toProcessInfo } from "./records.js";
 import type { ControlPlaneService, HealthInfo, InvocationOutput } from "./service.js";
@@ -65,6 +70,8 @@ export class ControlPlane implements ControlPlaneService {
   readonly #invoker: Invoker;
   readonly registry = new Registry();
   #http: FastifyInstance | undefined;
+  /** Present when a rendezvous is configured (processes behind NAT). */
+  #nat: NatTraversal | undefined;
   #controlPort = 0;
   #sweep: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -87,6 +94,7 @@ export class ControlPlane implements ControlPlaneService {
         registered: (registration) => this.#registered(registration),
         lost: (app, name) => this.#manager.linkLost(app, name),
         resumeRequested: (app, from, peer) => this.#resumeForPeer(app, from, peer),
+        peerTicketRequested: (app, _from, peer) => this.#peerTicket(app, peer),
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
         clusterSecret: () => this.#cluster.clusterSecret(),
         bundle: (app, key) => this.#apps.bundle(app, key),
@@ -120,7 +128,9 @@ export class ControlPlane implements ControlPlaneService {
     });
     this.#directory = new PeerDirectory(store, this.#links, log);
     this.#apps = new AppService(config, store, blobs);
-    this.#invoker = new Invoker(config, store, this.#manager);
+    this.#invoker = new Invoker(config, store, this.#manager, (record) =>
+      this.#dialable(record.app, record.name, record.connection),
+    );
   }
 
   static async start(
@@ -147,6 +157,11 @@ export class ControlPlane implements ControlPlaneService {
     return this.#controlPort;
   }
 
+  /** Where clients and processes pair, when a rendezvous is configured. */
+  get rendezvous(): RendezvousAddress | undefined {
+    return this.#nat?.address;
+  }
+
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#sweep);
@@ -156,6 +171,7 @@ export class ControlPlane implements ControlPlaneService {
     await this.#cluster.stop();
     await this.#directory.stop();
     await this.#links.close();
+    await this.#nat?.close();
     await this.#store.close();
     await this.#blobs.close();
   }
@@ -185,14 +201,14 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   async createProcess(app: string, name: string, body: CreateProcessBody): Promise<ProcessInfo> {
-    return toProcessInfo(await this.#manager.create(app, name, body));
+    return this.#describe(await this.#manager.create(app, name, body));
   }
 
   async listProcesses(app: string): Promise<ProcessListInfo> {
     await this.#apps.get(app);
     const list: ProcessListInfo = { active: [], swapped: [], failed: [] };
     for (const record of await this.#store.listProcesses(app)) {
-      const info = toProcessInfo(record);
+      const info = this.#describe(record);
       if (record.status === "swapped") list.swapped.push(info);
       else if (record.status === "failed") list.failed.push(info);
       else if (record.status !== "deleted") list.active.push(info);
@@ -201,15 +217,30 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   async getProcess(app: string, name: string): Promise<ProcessInfo> {
-    return toProcessInfo(await getProcessOrThrow(this.#store, app, name));
+    const info = this.#describe(await getProcessOrThrow(this.#store, app, name));
+    const connections = info.connection && (await this.#openConnections(app, name));
+    return connections ? { ...info, connections } : info;
+  }
+
+  /**
+   * A connection description to dial now: for a process behind NAT it carries a fresh dialer
+   * ticket, and the process has been told to join the same pairing.
+   */
+  async connectProcess(app: string, name: string): Promise<ConnectionInfo> {
+    const record = await getProcessOrThrow(this.#store, app, name);
+    if (record.status !== "active" || !record.connection) {
+      const why = `process ${app}/${name} is ${record.status} (resume it first)`;
+      throw new PraaSError("INVALID_STATE", why);
+    }
+    return this.#dialable(app, name, record.connection);
   }
 
   async swapProcess(app: string, name: string): Promise<ProcessInfo> {
-    return toProcessInfo(await this.#manager.swap(app, name));
+    return this.#describe(await this.#manager.swap(app, name));
   }
 
   async resumeProcess(app: string, name: string): Promise<ProcessInfo> {
-    return toProcessInfo(await this.#manager.resume(app, name));
+    return this.#describe(await this.#manager.resume(app, name));
   }
 
   deleteProcess(app: string, name: string): Promise<void> {
@@ -231,6 +262,9 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   async #listen(): Promise<void> {
+    const rendezvous = this.config.rendezvous;
+    if (rendezvous)
+      this.#nat = await NatTraversal.start(rendezvous, this.config.advertiseHost, this.registry);
     this.#controlPort = await this.#links.listen(this.config.controlHost, this.config.controlPort);
     await this.#cluster.start();
     await this.#directory.start();
@@ -276,6 +310,51 @@ export class ControlPlane implements ControlPlaneService {
     this.#directory.schedule(registration.app);
   }
 
+  /** The API's view of a record: a process behind NAT also names the rendezvous to pair at. */
+  #describe(record: Parameters<typeof toProcessInfo>[0]): ProcessInfo {
+    const info = toProcessInfo(record);
+    const path = info.connection?.path;
+    if (info.connection && path !== undefined && path !== "direct" && this.#nat)
+      info.connection = { ...info.connection, rendezvous: this.#nat.address };
+    return info;
+  }
+
+  /** Open data-plane connections by path, when the process is linked here and answers. */
+  async #openConnections(app: string, name: string): Promise<ProcessInfo["connections"]> {
+    if (!this.#links.has(app, name)) return undefined;
+    const status = await this.#links.command(app, name, "status", undefined, 2_000).catch(() => {
+      return undefined;
+    });
+    return status?.connections;
+  }
+
+  /** `connection` as a client can dial it now: with a fresh pairing for a process behind NAT. */
+  async #dialable(
+    app: string,
+    name: string,
+    connection: ConnectionInfo | undefined,
+  ): Promise<ConnectionInfo> {
+    if (!connection) throw new PraaSError("INVALID_STATE", `process ${app}/${name} is not active`);
+    if (connection.path === undefined || connection.path === "direct") return connection;
+    const { rendezvous, ticket } = await this.#pairWith(app, name);
+    return { ...connection, rendezvous, ticket };
+  }
+
+  /** Tells the process to join a new pairing as listener; resolves the dialer's half. */
+  #pairWith(app: string, name: string): Promise<PeerTicket> {
+    const nat = this.#nat;
+    if (!nat) throw new PraaSError("UNAVAILABLE", "no rendezvous configured");
+    return nat.dialerTicket(async (pair) => {
+      await this.#cluster.command(app, name, "pair", pair, 10_000);
+    });
+  }
+
+  /** A process wants to reach a peer behind NAT: the peer must be active to pair. */
+  async #peerTicket(app: string, peer: string): Promise<PeerTicket> {
+    await this.#manager.ensureActive(app, peer, this.config.startTimeoutMs);
+    return this.#pairWith(app, peer);
+  }
+
   /** A process wants to reach a swapped peer: resume it, then make sure the asker knows where it is. */
   async #resumeForPeer(app: string, from: string, peer: string): Promise<void> {
     await this.#manager.ensureActive(app, peer, this.config.startTimeoutMs);
@@ -289,5 +368,6 @@ function localBackend(config: ControlPlaneConfig): ProcessBackend {
     blobs: config.blobs,
     host: config.advertiseHost,
     logLevel: config.processLogLevel,
+    netns: config.processNetns,
   });
 }

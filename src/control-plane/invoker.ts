@@ -5,7 +5,7 @@
  * data-plane connection per process.
  */
 import { randomBytes } from "node:crypto";
-import { PraaSError, asBuffer, functionNotFound } from "../protocol/index.js";
+import { PraaSError, asBuffer, functionNotFound, type ConnectionInfo } from "../protocol/index.js";
 import { connect, type ProcessConnection } from "../sdk/connection.js";
 import type { MetadataStore, ProcessRecord } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
@@ -28,11 +28,20 @@ export class Invoker {
   readonly #config: ControlPlaneConfig;
   readonly #store: MetadataStore;
   readonly #manager: ProcessManager;
+  /** A record's connection as it can be dialled now (a fresh pairing when behind NAT). */
+  readonly #dialable: (record: ProcessRecord) => Promise<ConnectionInfo>;
 
-  constructor(config: ControlPlaneConfig, store: MetadataStore, manager: ProcessManager) {
+  constructor(
+    config: ControlPlaneConfig,
+    store: MetadataStore,
+    manager: ProcessManager,
+    dialable: (record: ProcessRecord) => Promise<ConnectionInfo> = (record) =>
+      Promise.resolve(record.connection as ConnectionInfo),
+  ) {
     this.#config = config;
     this.#store = store;
     this.#manager = manager;
+    this.#dialable = dialable;
   }
 
   /** Keeps the record cache current with every replica's changes. */
@@ -154,7 +163,7 @@ export class Invoker {
       const open = await pooled.connection.catch(() => undefined);
       if (open && !open.closed) return open;
     }
-    const connection = connect(info);
+    const connection = this.#dialable(record).then((dialable) => connect(dialable));
     this.#pool.set(id, { token: info.token, connection });
     connection.catch(() => this.#pool.delete(id));
     return connection;

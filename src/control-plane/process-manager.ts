@@ -9,6 +9,7 @@ import {
   NO_PERMISSIONS,
   PraaSError,
   parseDurability,
+  type ConnectionInfo,
   type CreateProcessBody,
   type ProcessStatus,
 } from "../protocol/index.js";
@@ -438,20 +439,21 @@ export class ProcessManager {
    * here. The record now names this replica as holding the link.
    */
   async reconnected(registration: Registration): Promise<void> {
-    const { app, name, host, port, token } = registration;
+    const { app, name, token } = registration;
     const record = await getProcessOrThrow(this.#deps.store, app, name);
     this.#refuseStale(record, registration);
     const replica = this.#deps.cluster.id;
     if (record.status === "active" || record.status === "failed") {
       await transition(this.#deps.store, app, name, ["active", "failed"], "active", {
-        connection: { host, port, token },
+        connection: connectionOf(registration, token),
         replica,
         error: undefined,
       });
     } else if (TRANSITIONAL.has(record.status)) {
       // Mid-operation (a swap waiting for this link, or a start by another replica, which sees
       // the connection appear in the record): only say where the link is now.
-      const connection = record.status === "swapping" ? {} : { connection: { host, port, token } };
+      const connection =
+        record.status === "swapping" ? {} : { connection: connectionOf(registration, token) };
       await transition(this.#deps.store, app, name, [record.status], record.status, {
         replica,
         ...connection,
@@ -559,7 +561,7 @@ export class ProcessManager {
       return {
         backendId: started.backendId,
         version: appRecord.version,
-        connection: { host: registration.host, port: registration.port, token },
+        connection: connectionOf(registration, token),
         replica: registration.replica ?? this.#deps.cluster.id,
       };
     } finally {
@@ -582,6 +584,7 @@ export class ProcessManager {
       limits: { ...record.limits },
       durability: record.durability ?? "memory",
       maxPayloadBytes: config.bodyLimitBytes,
+      reach: config.processReach,
     };
   }
 
@@ -626,6 +629,14 @@ export class ProcessManager {
   #waitSettled(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
     return waitForStatus(this.#deps.store, app, name, SETTLED, timeoutMs);
   }
+}
+
+/** Where clients reach a registered process, and how (a path only when it is not direct). */
+function connectionOf(registration: Registration, token: string): ConnectionInfo {
+  const { host, port, path } = registration;
+  return path === undefined || path === "direct"
+    ? { host, port, token }
+    : { host, port, token, path };
 }
 
 /** A record becoming failed: why, now and kept for later (lastFailure), and no connection. */

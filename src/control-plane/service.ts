@@ -5,6 +5,7 @@
  */
 import type {
   AppInfo,
+  ConnectionInfo,
   CreateProcessBody,
   ProcessInfo,
   ProcessListInfo,
@@ -37,6 +38,11 @@ export interface ControlPlaneService {
   createProcess(app: string, name: string, body: CreateProcessBody): Promise<ProcessInfo>;
   listProcesses(app: string): Promise<ProcessListInfo>;
   getProcess(app: string, name: string): Promise<ProcessInfo>;
+  /**
+   * The process's connection as a client can dial it now: for a process behind NAT with a fresh
+   * single-use dialer ticket, the process having been told to join the same pairing.
+   */
+  connectProcess(app: string, name: string): Promise<ConnectionInfo>;
   /** Resolves once the state is stored, with its size. */
   swapProcess(app: string, name: string): Promise<ProcessInfo>;
   /** Resolves once the process is active again, with its new connection. */

@@ -51,11 +51,48 @@ export interface ResourcesInfo {
   memory: number;
 }
 
+/**
+ * How a process can be reached: `direct` (clients dial host:port), `punch` (behind NAT: TCP hole
+ * punching through the rendezvous, relay when that fails) or `relay` (always through the relay).
+ */
+export const PROCESS_REACHES = ["direct", "punch", "relay"] as const;
+
+export type ProcessReach = (typeof PROCESS_REACHES)[number];
+
+export function isProcessReach(value: unknown): value is ProcessReach {
+  return PROCESS_REACHES.includes(value as ProcessReach);
+}
+
+/** `value` as a reach; BAD_REQUEST naming the choices otherwise. */
+export function parseProcessReach(value: unknown, where = "reach"): ProcessReach {
+  if (isProcessReach(value)) return value;
+  const choices = PROCESS_REACHES.join(", ");
+  throw new PraaSError("BAD_REQUEST", `${where} must be one of ${choices}, got ${String(value)}`);
+}
+
+/** Where a rendezvous server listens. */
+export interface RendezvousAddress {
+  host: string;
+  port: number;
+}
+
 export interface ConnectionInfo {
   host: string;
   port: number;
   token: string;
+  /** How to reach the process; absent: direct. */
+  path?: ProcessReach;
+  /** For punch and relay: the rendezvous server to pair at. */
+  rendezvous?: RendezvousAddress;
+  /**
+   * For punch and relay, only in the answer of `POST .../connect`: a single-use, short-lived
+   * dialer ticket for one pairing the process was just told to join.
+   */
+  ticket?: string;
 }
+
+/** Open data-plane connections of a process, by the path each took. */
+export type ConnectionCounts = Record<ProcessReach, number>;
 
 /** An application's defaults for its processes (`praas.json` "defaults"). */
 export interface AppDefaultsInfo extends Partial<ResourcesInfo> {
@@ -101,6 +138,8 @@ export interface ProcessInfo {
   version?: number;
   /** Present while active. */
   connection?: ConnectionInfo;
+  /** `GET` of an active process: its open data-plane connections by path (when it answered). */
+  connections?: ConnectionCounts;
   /** Bytes of swapped state, once swapped. */
   stateSize?: number;
   /** Why the process failed, when failed. */

@@ -2,7 +2,7 @@
  * The control link's commands (control plane → process): one map from each command to its
  * JSON body and its JSON reply, used by both ends so neither casts what the other sends.
  */
-import type { ConnectionInfo } from "./api.js";
+import type { ConnectionCounts, ConnectionInfo, RendezvousAddress } from "./api.js";
 
 /** One entry of a process's peer directory. */
 export interface PeerEntry {
@@ -25,6 +25,8 @@ export interface StatusReply {
   workers: number[];
   stateBytes: number;
   stateKeys: number;
+  /** Open data-plane connections by path (absent from processes older than NAT traversal). */
+  connections?: ConnectionCounts;
   /** Under durability "log": records appended, fdatasyncs made (fewer: group commit), bytes, compactions while serving. */
   wal?: { appends: number; syncs: number; bytes: number; compactions: number };
 }
@@ -37,13 +39,33 @@ export interface ControlCommands {
   /** Replace the peer directory. */
   peers: { body: PeerEntry[]; reply: null };
   status: { body: undefined; reply: StatusReply };
+  /** Join a pairing at the rendezvous as its listener; answered at once, paired in the background. */
+  pair: { body: PairCommand; reply: null };
+}
+
+/** The listener's half of a pairing (the dialer's ticket went to the client or peer). */
+export interface PairCommand {
+  rendezvous: RendezvousAddress;
+  ticket: string;
+}
+
+/** The reply to the process's `connect <peer>` request: where and how to pair with the peer. */
+export interface PeerTicket {
+  rendezvous: RendezvousAddress;
+  ticket: string;
 }
 
 export type ControlCommand = keyof ControlCommands;
 export type ControlBody<C extends ControlCommand> = ControlCommands[C]["body"];
 export type ControlReply<C extends ControlCommand> = ControlCommands[C]["reply"];
 
-export const CONTROL_COMMANDS: readonly ControlCommand[] = ["swap", "stop", "peers", "status"];
+export const CONTROL_COMMANDS: readonly ControlCommand[] = [
+  "swap",
+  "stop",
+  "peers",
+  "status",
+  "pair",
+];
 
 export function isControlCommand(name: string): name is ControlCommand {
   return (CONTROL_COMMANDS as readonly string[]).includes(name);

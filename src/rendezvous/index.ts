@@ -1,4 +1,4 @@
-export { RendezvousServer, type RendezvousCounters } from "./server.js";
+export { RendezvousServer, type RendezvousCounters, type RendezvousObserver } from "./server.js";
 export {
   resolveRendezvousConfig,
   type RendezvousConfig,

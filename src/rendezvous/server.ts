@@ -45,6 +45,17 @@ export interface RendezvousCounters {
   activeRelays: number;
 }
 
+/** Told of each pairing as it goes (the control plane turns these into metrics). */
+export interface RendezvousObserver {
+  /** Both parties came. */
+  paired?(): void;
+  /** A path was decided, `establishMs` after the second party came. */
+  established?(path: "punch" | "relay", establishMs: number): void;
+  /** A pairing broke after both parties came (one left, timed out, or the relay was full). */
+  failed?(): void;
+  relayBytes?(count: number): void;
+}
+
 interface Party {
   socket: Socket;
   reader: FrameReader;
@@ -94,15 +105,20 @@ export class RendezvousServer {
   readonly #used = new UsedTickets();
   readonly #counters = { pairings: 0, punched: 0, relayed: 0, relayBytes: 0, refused: 0 };
   #activeRelays = 0;
+  readonly #observer: RendezvousObserver;
 
-  private constructor(config: RendezvousConfig) {
+  private constructor(config: RendezvousConfig, observer: RendezvousObserver) {
     this.config = config;
+    this.#observer = observer;
     this.#server = net.createServer((socket) => this.#onConnection(socket));
     this.#server.maxConnections = config.maxConnections;
   }
 
-  static async start(options: RendezvousServerOptions): Promise<RendezvousServer> {
-    const server = new RendezvousServer(resolveRendezvousConfig(options));
+  static async start(
+    options: RendezvousServerOptions,
+    observer: RendezvousObserver = {},
+  ): Promise<RendezvousServer> {
+    const server = new RendezvousServer(resolveRendezvousConfig(options), observer);
     await server.#listen();
     return server;
   }
@@ -213,13 +229,18 @@ export class RendezvousServer {
 
   async #pair(a: Party, b: Party): Promise<void> {
     this.#counters.pairings += 1;
+    this.#observer.paired?.();
+    const pairedAt = performance.now();
     writeFrame(a.socket, FrameType.Result, a.requestId, peerAddressFields(b.observed));
     writeFrame(b.socket, FrameType.Result, b.requestId, peerAddressFields(a.observed));
     try {
       const outcomes = await Promise.all([this.#outcome(a), this.#outcome(b)]);
-      if (outcomes.every((outcome) => outcome === "punched")) this.#confirmPunch(a, b);
+      const path = outcomes.every((outcome) => outcome === "punched") ? "punch" : "relay";
+      if (path === "punch") this.#confirmPunch(a, b);
       else await this.#relay(a, b);
+      this.#observer.established?.(path, performance.now() - pairedAt);
     } catch (error) {
+      this.#observer.failed?.();
       const record = partnerError(ensurePraaSError(error));
       this.#refuse(a, record);
       this.#refuse(b, record);
@@ -262,7 +283,10 @@ export class RendezvousServer {
       writeFrame(from.socket, FrameType.Result, from.requestId, ["relay"]);
       relayOneWay(from.socket, to.socket, {
         bytesPerSecond: this.config.relayBytesPerSecond,
-        onBytes: (count) => (this.#counters.relayBytes += count),
+        onBytes: (count) => {
+          this.#counters.relayBytes += count;
+          this.#observer.relayBytes?.(count);
+        },
       });
     }
   }

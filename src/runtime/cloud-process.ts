@@ -4,7 +4,16 @@
  * swap out or stop). This object never runs user code; its workers do.
  */
 import type { Logger } from "pino";
-import { FrameType, PraaSError, SELF, encodeFields } from "../protocol/index.js";
+import type { Socket } from "node:net";
+import {
+  FrameType,
+  PraaSError,
+  SELF,
+  encodeFields,
+  type ConnectionCounts,
+  type PeerTicket,
+  type ProcessReach,
+} from "../protocol/index.js";
 import type { FrameLink } from "../transport/index.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ProcessConfig } from "./config.js";
@@ -62,6 +71,7 @@ export class CloudProcess implements CallTarget {
     blobs: BlobStore,
     log: Logger,
     resumePeer?: (name: string) => Promise<void>,
+    peerTicket?: (name: string) => Promise<PeerTicket>,
   ) {
     this.config = config;
     this.#blobs = blobs;
@@ -76,6 +86,7 @@ export class CloudProcess implements CallTarget {
         peerSecret: config.peerSecret,
         maxPayloadBytes: config.maxPayloadBytes,
         resume: resumePeer,
+        ticket: peerTicket,
       },
       config.peers,
     );
@@ -101,6 +112,20 @@ export class CloudProcess implements CallTarget {
 
   get port(): number {
     return this.#port;
+  }
+
+  /** Serves a socket a rendezvous pairing produced, like one the data plane accepted. */
+  acceptPaired(socket: Socket, path: ProcessReach): void {
+    if (this.#status !== "active") {
+      socket.destroy();
+      return;
+    }
+    this.#dataPlane.accept(socket, path);
+  }
+
+  /** Open data-plane connections by the path each took. */
+  get connectionCounts(): ConnectionCounts {
+    return this.#dataPlane.connectionCounts();
   }
 
   get defaultGetTimeoutMs(): number {

@@ -14,7 +14,9 @@ import {
   type ConnectionInfo,
   type Durability,
   type PeerEntry,
+  type ProcessReach,
   type SerializeSetting,
+  parseProcessReach,
 } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
@@ -72,6 +74,11 @@ export interface ProcessOptions {
   port?: number;
   /** Address other processes and clients should dial; default `host`. */
   advertiseHost?: string;
+  /**
+   * How clients and peers reach the data plane, as registered with the control plane: "direct"
+   * (default), or "punch" / "relay" for a process behind NAT (paired through the rendezvous).
+   */
+  reach?: ProcessReach;
   /** Data-plane token clients must present; default: random. */
   token?: string;
   /** Largest accepted payload; default 64 MiB. */
@@ -128,6 +135,7 @@ export interface ProcessConfig {
   readonly host: string;
   readonly port: number;
   readonly advertiseHost: string;
+  readonly reach: ProcessReach;
   readonly token: string;
   readonly maxPayloadBytes: number;
   readonly invocationTimeoutMs: number;
@@ -163,6 +171,7 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     host,
     port: integer(options.port ?? 0, "port", 0, 65535),
     advertiseHost: options.advertiseHost ?? host,
+    reach: parseProcessReach(options.reach ?? "direct"),
     token: options.token ?? randomBytes(24).toString("base64url"),
     maxPayloadBytes: integer(
       options.maxPayloadBytes ?? 64 * 1024 * 1024,

@@ -11,9 +11,13 @@
  *   "peers"  → payload PeerEntry[]; replaces the peer directory
  *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
  * Requests (process → control plane):
- *   Register [application, process, secret, host, port, token] → Result
+ *   Register [application, process, secret, host, port, token, reach] → Result
+ * Command "pair" (control plane → process): JSON PairCommand; answered at once, and the process
+ *   joins the pairing as its listener in the background (see runtime/pairing.ts)
  *   Command ["resume", peer] → Result once the peer is active (resumed first when swapped) and
  *     a fresh directory has been sent to us; PROCESS_NOT_FOUND when there is no such peer
+ *   Command ["connect", peer] → Result JSON PeerTicket: a dialer ticket for a peer reachable
+ *     only through the rendezvous (the peer got the listener's half as a "pair" command)
  *   Command ["swapped", size] → Result once the record says swapped (the process swapped itself
  *     out on SIGTERM/SIGINT and exits next)
  */
@@ -29,6 +33,9 @@ import {
   type ControlCommand,
   type ControlReply,
   type Frame,
+  type PairCommand,
+  type PeerTicket,
+  type ProcessReach,
 } from "../protocol/index.js";
 import { FrameLink, openSocket } from "../transport/index.js";
 import type { ControlLinkOptions, PeerEntry } from "./config.js";
@@ -39,8 +46,8 @@ export type CommandHandlers = {
 };
 
 export interface ControlHandler {
-  /** Registration fields after the secret: host, port, token. */
-  endpoint(): { host: string; port: number; token: string };
+  /** Registration fields after the secret: host, port, token, reach. */
+  endpoint(): { host: string; port: number; token: string; reach?: ProcessReach };
   commands: CommandHandlers;
   /** Runs after the successful reply to a command has been sent (e.g. to exit after a swap). */
   afterReply(name: string): void;
@@ -86,6 +93,14 @@ export class ControlLink {
     await this.#link.request(FrameType.Command, encodeFields(["resume", peer]));
   }
 
+  /** Asks the control plane for a ticket to pair with a peer behind NAT. */
+  async peerTicket(peer: string): Promise<PeerTicket> {
+    if (!this.#link || this.#link.closed)
+      throw new PraaSError("PEER_UNAVAILABLE", "no control-plane link");
+    const reply = await this.#link.request(FrameType.Command, encodeFields(["connect", peer]));
+    return JSON.parse(reply.payload.toString("utf8")) as PeerTicket;
+  }
+
   /**
    * Tells the control plane this process swapped itself out (it was asked to stop by a signal),
    * so its record becomes `swapped`. Best effort: without a link the control plane learns it
@@ -113,11 +128,11 @@ export class ControlLink {
       onRequest: (frame) => this.#onCommand(link, frame),
       onClose: () => this.#onLost(link),
     });
-    const { host, port, token } = this.#handler.endpoint();
+    const { host, port, token, reach = "direct" } = this.#handler.endpoint();
     const { application, process, secret } = this.#options;
     await link.request(
       FrameType.Register,
-      encodeFields([application, process, secret, host, String(port), token]),
+      encodeFields([application, process, secret, host, String(port), token, reach]),
       undefined,
       10_000,
     );
@@ -172,6 +187,7 @@ const BODY_DECODERS: { [C in ControlCommand]: (payload: Buffer) => ControlBody<C
   stop: () => undefined,
   peers: (payload) => parsePeers(payload),
   status: () => undefined,
+  pair: (payload) => parsePair(payload),
 };
 
 function runCommand(handlers: CommandHandlers, name: string, payload: Buffer): Promise<unknown> {
@@ -192,4 +208,12 @@ export function parsePeers(payload: Buffer): PeerEntry[] {
   const value: unknown = JSON.parse(payload.toString("utf8"));
   if (!Array.isArray(value)) throw new PraaSError("BAD_REQUEST", "peers must be an array");
   return value as PeerEntry[];
+}
+
+function parsePair(payload: Buffer): PairCommand {
+  const value = JSON.parse(payload.toString("utf8")) as Partial<PairCommand> | null;
+  const { rendezvous, ticket } = value ?? {};
+  if (typeof ticket !== "string" || typeof rendezvous?.host !== "string")
+    throw new PraaSError("BAD_REQUEST", "pair needs {rendezvous: {host, port}, ticket}");
+  return { rendezvous: { host: rendezvous.host, port: Number(rendezvous.port) }, ticket };
 }

@@ -26,8 +26,10 @@ import {
   parseHello,
   secretsEqual,
   welcomeFields,
+  type ConnectionCounts,
   type Frame,
   type Hello,
+  type ProcessReach,
 } from "../protocol/index.js";
 import { FrameLink } from "../transport/index.js";
 
@@ -57,6 +59,8 @@ export interface DataPlaneOptions {
 interface InFlight {
   count: number;
   bytes: number;
+  /** How the connection reached us (a punched or relayed one was handed to accept()). */
+  path: ProcessReach;
 }
 
 export class DataPlaneServer {
@@ -69,7 +73,7 @@ export class DataPlaneServer {
   constructor(options: DataPlaneOptions, handler: DataPlaneHandler) {
     this.#options = options;
     this.#handler = handler;
-    this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -86,6 +90,13 @@ export class DataPlaneServer {
     return this.#links.size;
   }
 
+  /** Open connections by the path each took. */
+  connectionCounts(): ConnectionCounts {
+    const counts: ConnectionCounts = { direct: 0, punch: 0, relay: 0 };
+    for (const { path } of this.#links.values()) counts[path] += 1;
+    return counts;
+  }
+
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -94,7 +105,11 @@ export class DataPlaneServer {
     await closed;
   }
 
-  #accept(socket: net.Socket): void {
+  /**
+   * Serves a connected socket: one the listener accepted, or one a rendezvous pairing produced
+   * (punched or relayed), on which the same HELLO + token handshake runs.
+   */
+  accept(socket: net.Socket, path: ProcessReach = "direct"): void {
     if (this.#links.size >= this.#options.maxConnections) {
       this.#refuse(socket);
       return;
@@ -114,7 +129,7 @@ export class DataPlaneServer {
         this.#links.delete(link);
       },
     });
-    this.#links.set(link, { count: 0, bytes: 0 });
+    this.#links.set(link, { count: 0, bytes: 0, path });
   }
 
   /** Over the connection cap: the answer to the client's HELLO says so, then we close. */
@@ -189,7 +204,7 @@ export class DataPlaneServer {
 
   #invoke(link: FrameLink, frame: Frame): void {
     const [functionName = ""] = expectFields(frame.meta, 1, "invoke");
-    const inflight = this.#links.get(link) ?? { count: 0, bytes: 0 };
+    const inflight = this.#links.get(link) ?? { count: 0, bytes: 0, path: "direct" };
     const limit = this.#options.maxInflightPerConnection;
     if (inflight.count >= limit) {
       const message = `this connection already has ${limit} invocations in flight`;

@@ -15,6 +15,7 @@ import {
   type AppPermissions,
   type Durability,
   type ProcessLimits,
+  type ProcessReach,
   type SerializeSetting,
 } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
@@ -59,6 +60,13 @@ export interface LaunchOptions {
   host?: string;
   /** Address clients and peers dial; default `host`. */
   advertiseHost?: string;
+  /** How clients reach the process (punch / relay: behind NAT, through the rendezvous). */
+  reach?: ProcessReach;
+  /**
+   * Run the process inside this named network namespace (`ip netns add`; root only): e.g. a private
+   * network behind NAT. The process still dials the control plane, outbound.
+   */
+  netns?: string;
   token: string;
   secret?: string;
   /** The application's peer secret (processes without one neither send nor accept messages). */
@@ -86,7 +94,12 @@ export interface LaunchedProcess {
 }
 
 export async function launchProcess(options: RuntimeOptions): Promise<LaunchedProcess> {
-  const child = spawn(process.execPath, [RUNTIME_MAIN, ...runtimeArgs(options)], {
+  const [command, ...args] = inNamespace(options.netns, [
+    process.execPath,
+    RUNTIME_MAIN,
+    ...runtimeArgs(options),
+  ]);
+  const child = spawn(command as string, args, {
     stdio: ["ignore", "pipe", "inherit"],
     // A process group of its own: a Ctrl-C meant for the parent does not reach the process,
     // and the whole group (its workers, anything a function started) can be killed at once.
@@ -106,6 +119,15 @@ export async function launchProcess(options: RuntimeOptions): Promise<LaunchedPr
     child.kill("SIGKILL");
     throw error;
   }
+}
+
+/**
+ * nsenter switches only the network namespace and replaces itself with the command (the
+ * child's pid is the process's own). Not `ip netns exec`: it also mounts a fresh /sys, which
+ * hides the cgroup tree the memory guard works in.
+ */
+function inNamespace(netns: string | undefined, command: string[]): string[] {
+  return netns === undefined ? command : ["nsenter", `--net=/var/run/netns/${netns}`, ...command];
 }
 
 /**
@@ -151,6 +173,7 @@ export function runtimeArgs(o: RuntimeOptions): string[] {
   if (o.control) args.push("--control", o.control);
   if (o.host) args.push("--host", o.host);
   if (o.advertiseHost) args.push("--advertise-host", o.advertiseHost);
+  if (o.reach !== undefined && o.reach !== "direct") args.push("--reach", o.reach);
   const allow = allowList(o.permissions);
   if (allow !== "") args.push("--allow", allow);
   const serialize = serializeFlag(o.serialize);

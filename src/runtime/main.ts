@@ -17,9 +17,11 @@ import {
   PraaSError,
   parseInteger,
   parseSerializeFlag,
+  parseProcessReach,
   type AppEnv,
   type AppPermissions,
   type Durability,
+  type PeerTicket,
 } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
 import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
@@ -27,6 +29,7 @@ import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./conf
 import { CloudProcess, type SwapResult } from "./cloud-process.js";
 import { ControlLink, type CommandHandlers } from "./control-link.js";
 import { fetchBundleFile } from "./bundle-fetch.js";
+import { joinPairing } from "./pairing.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
 
 const program = new Command("praas-process")
@@ -70,6 +73,11 @@ const program = new Command("praas-process")
   .option("--host <host>", "data-plane listen address", "127.0.0.1")
   .option("--port <port>", "data-plane port (0: any free port)", int, 0)
   .option("--advertise-host <host>", "address peers and clients dial")
+  .option(
+    "--reach <how>",
+    "how clients reach us: direct, or punch / relay (behind NAT: paired through the rendezvous)",
+    "direct",
+  )
   .option("--max-payload <bytes>", "largest payload", int, 64 * 1024 * 1024)
   .option("--timeout <ms>", "invocation timeout", int, 60_000)
   .option("--drain-timeout <ms>", "how long a swap waits for running invocations", int, 10_000)
@@ -133,6 +141,7 @@ interface Flags {
   host: string;
   port: number;
   advertiseHost?: string;
+  reach: string;
   maxPayload: number;
   timeout: number;
   drainTimeout: number;
@@ -167,6 +176,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, bundlePath: string): P
     host: flags.host,
     port: flags.port,
     advertiseHost: flags.advertiseHost,
+    reach: parseProcessReach(flags.reach, "--reach"),
     token: env.PRAAS_PROCESS_TOKEN || undefined,
     maxPayloadBytes: flags.maxPayload,
     invocationTimeoutMs: flags.timeout,
@@ -240,7 +250,13 @@ async function main(): Promise<void> {
   }
   const blobs = await openBlobStore(config.blobs);
   let control: ControlLink | undefined;
-  const proc = new CloudProcess(config, blobs, log, (peer) => resumeVia(control, peer));
+  const proc = new CloudProcess(
+    config,
+    blobs,
+    log,
+    (peer) => resumeVia(control, peer),
+    (peer) => ticketVia(control, peer),
+  );
   const onSignal = (signal: NodeJS.Signals): void => void stopOnSignal(proc, control, log, signal);
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
@@ -318,6 +334,11 @@ async function resumeVia(control: ControlLink | undefined, peer: string): Promis
   await control.resume(peer);
 }
 
+async function ticketVia(control: ControlLink | undefined, peer: string): Promise<PeerTicket> {
+  if (!control) throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is behind NAT`);
+  return control.peerTicket(peer);
+}
+
 async function connectControl(
   config: ProcessConfig,
   proc: CloudProcess,
@@ -331,8 +352,13 @@ async function connectControl(
       orphanTimeoutMs: config.orphanTimeoutMs,
     },
     {
-      endpoint: () => ({ host: config.advertiseHost, port: proc.port, token: config.token }),
-      commands: commandHandlers(proc),
+      endpoint: () => ({
+        host: config.advertiseHost,
+        port: proc.port,
+        token: config.token,
+        reach: config.reach,
+      }),
+      commands: commandHandlers(proc, log),
       afterReply: () => {
         // Only a swap that stored the state (or a stop) ends the process; a failed swap left it active.
         if (proc.status === "swapped" || proc.status === "stopped") {
@@ -368,7 +394,7 @@ async function swapAndExit(proc: CloudProcess, log: Logger): Promise<void> {
   }
 }
 
-function commandHandlers(proc: CloudProcess): CommandHandlers {
+function commandHandlers(proc: CloudProcess, log: Logger): CommandHandlers {
   return {
     // A swap already under way (a stop signal) is the one the control plane gets.
     swap: () => signalSwap ?? proc.swapOut(),
@@ -380,6 +406,10 @@ function commandHandlers(proc: CloudProcess): CommandHandlers {
       proc.peers.update(entries);
       return Promise.resolve(null);
     },
+    pair: (command) => {
+      joinPairing(command, proc, log);
+      return Promise.resolve(null);
+    },
     status: () =>
       Promise.resolve({
         status: proc.status,
@@ -387,6 +417,7 @@ function commandHandlers(proc: CloudProcess): CommandHandlers {
         workers: proc.workerPids,
         stateBytes: proc.state.bytes,
         stateKeys: proc.state.size,
+        connections: proc.connectionCounts,
         ...(proc.walStats ? { wal: proc.walStats } : {}),
       }),
   };

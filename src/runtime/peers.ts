@@ -2,7 +2,15 @@
  * The other processes of this application: where they are (the directory, fed by the control
  * plane or a static map) and one lazily opened data-plane connection to each.
  */
-import { FrameType, PraaSError, encodeFields, type ProcessList } from "../protocol/index.js";
+import type { Socket } from "node:net";
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  type PeerTicket,
+  type ProcessList,
+} from "../protocol/index.js";
+import { pairAndConnect } from "../rendezvous/index.js";
 import { connectFrameLink, type FrameLink } from "../transport/index.js";
 import type { PeerAddress, PeerEntry } from "./config.js";
 
@@ -13,6 +21,11 @@ export interface PeersOptions {
   maxPayloadBytes: number;
   /** Asked to bring a swapped peer back; resolves once the directory shows it active. */
   resume?: ((name: string) => Promise<void>) | undefined;
+  /**
+   * Asked for a dialer ticket to a peer that is reachable only through the rendezvous (its
+   * address says punch or relay); the control plane tells the peer to pair at the same time.
+   */
+  ticket?: ((name: string) => Promise<PeerTicket>) | undefined;
 }
 
 export class Peers {
@@ -75,8 +88,10 @@ export class Peers {
 
   async #open(peer: string): Promise<FrameLink> {
     const address = await this.#address(peer);
+    const socket = await this.#pairedSocket(peer, address);
     const { link } = await connectFrameLink({
       ...address,
+      ...(socket ? { socket } : {}),
       role: "peer",
       name: this.#options.self,
       peerSecret: this.#options.peerSecret,
@@ -84,6 +99,16 @@ export class Peers {
       onClose: () => this.#forget(peer),
     });
     return link;
+  }
+
+  /** For a peer behind NAT: a socket paired through the rendezvous; undefined: dial directly. */
+  async #pairedSocket(peer: string, address: PeerAddress): Promise<Socket | undefined> {
+    if (address.path === undefined || address.path === "direct") return undefined;
+    if (!this.#options.ticket) {
+      throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is reachable only by pairing`);
+    }
+    const { rendezvous, ticket } = await this.#options.ticket(peer);
+    return (await pairAndConnect({ rendezvous, ticket })).socket;
   }
 
   /**

@@ -6,6 +6,7 @@
 import {
   PROCESS_HEADER,
   type AppInfo,
+  type ConnectionInfo,
   type CreateProcessBody,
   type ProcessInfo,
   type ProcessListInfo,
@@ -137,11 +138,24 @@ export class PraaS {
       body: JSON.stringify(options),
       contentType: "application/json",
     });
-    return new Process(info);
+    return this.#handle(info);
   }
 
   async getProcess(app: string, name: string): Promise<Process> {
-    return new Process(await this.#http.sendJson({ method: "GET", path: processPath(app, name) }));
+    return this.#handle(await this.#http.sendJson({ method: "GET", path: processPath(app, name) }));
+  }
+
+  /**
+   * A connection description to dial now. For a process behind NAT it carries a single-use,
+   * short-lived pairing ticket, and the process has been told to pair (`Process.connect()`
+   * asks for one by itself).
+   */
+  async connectionInfo(app: string, name: string): Promise<ConnectionInfo> {
+    return this.#http.sendJson({ method: "POST", path: `${processPath(app, name)}/connect` });
+  }
+
+  #handle(info: ProcessInfo): Process {
+    return new Process(info, () => this.connectionInfo(info.app, info.name));
   }
 
   async listProcesses(app: string): Promise<ProcessListInfo> {
@@ -165,7 +179,7 @@ export class PraaS {
   /** Swaps the process back in; resolves once it is active with its new connection. */
   async resume(app: string, name: string): Promise<Process> {
     const path = `${processPath(app, name)}/resume`;
-    return new Process(await this.#http.sendJson({ method: "POST", path }));
+    return this.#handle(await this.#http.sendJson({ method: "POST", path }));
   }
 
   /** Stops the process (if active) and deletes its stored state. */

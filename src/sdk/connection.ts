@@ -11,6 +11,7 @@ import {
   type Value,
 } from "../protocol/index.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, connectFrameLink, type FrameLink } from "../transport/index.js";
+import { pairedSocketOption } from "./paired.js";
 
 /** What the control plane returns for an active process, and all a client needs to dial it. */
 export type { ConnectionInfo } from "../protocol/index.js";
@@ -38,6 +39,7 @@ export class ProcessConnection {
     options: ConnectOptions = {},
   ): Promise<ProcessConnection> {
     const { link, welcome } = await connectFrameLink({
+      ...(await pairedSocketOption(info)),
       host: info.host,
       port: info.port,
       token: info.token,
@@ -76,7 +78,10 @@ export class ProcessConnection {
   }
 }
 
-/** Opens a direct connection from a `{ host, port, token }` description. */
+/**
+ * Opens a direct connection from a `{ host, port, token }` description (for a process behind
+ * NAT, one with a fresh ticket: paired through the rendezvous first).
+ */
 export function connect(
   info: ConnectionInfo,
   options?: ConnectOptions,

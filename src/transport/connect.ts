@@ -26,6 +26,11 @@ export interface ConnectOptions {
   /** Requests the other side sends us (a peer may send mailbox messages back). */
   onRequest?: (frame: Frame, link: FrameLink) => void;
   onClose?: (error: PraaSError | undefined) => void;
+  /**
+   * An already-connected socket to run the handshake on (a punched or relayed one from a
+   * rendezvous pairing) instead of dialling host:port.
+   */
+  socket?: net.Socket;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -33,7 +38,8 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 export async function connectFrameLink(
   options: ConnectOptions,
 ): Promise<{ link: FrameLink; welcome: Welcome }> {
-  const socket = await openSocket(options.host, options.port, options.timeoutMs ?? 10_000);
+  const socket =
+    options.socket ?? (await openSocket(options.host, options.port, options.timeoutMs ?? 10_000));
   const link = new FrameLink(socket, {
     maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     onRequest: options.onRequest ?? ((frame, l) => l.replyError(frame.id, unexpected(frame))),

@@ -37,7 +37,13 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
       { ...config, application: APP, process: name },
       {
         endpoint: () => ({ host: "127.0.0.1", port: 1, token }),
-        commands: { swap: never, stop: never, peers: () => Promise.resolve(null), status: never },
+        commands: {
+          swap: never,
+          stop: never,
+          peers: () => Promise.resolve(null),
+          status: never,
+          pair: never,
+        },
         afterReply: () => undefined,
         orphaned: () => undefined,
       },

@@ -220,6 +220,7 @@ export class FakeProcess {
           this.status = "stopped";
           return Promise.resolve(null);
         }),
+      pair: () => Promise.reject(new PraaSError("BAD_REQUEST", "the fake process cannot pair")),
       peers: (entries) =>
         this.#answer("peers", () => {
           this.peers = entries;

@@ -48,6 +48,17 @@ async function get(app: string, name: string, flags: ClientFlags, env: CliEnv): 
   printResult(flags, handle.info, renderProcess);
 }
 
+/** Prints a description to dial now (behind NAT: with a fresh single-use pairing ticket). */
+async function connectInfo(
+  app: string,
+  name: string,
+  flags: ClientFlags,
+  env: CliEnv,
+): Promise<void> {
+  const info = await withClient(flags, env, (client) => client.connectionInfo(app, name));
+  process.stdout.write(`${JSON.stringify(info)}\n`);
+}
+
 async function swap(app: string, name: string, flags: ClientFlags, env: CliEnv): Promise<void> {
   const info = await withClient(flags, env, (client) =>
     withProgress(`swapping out ${app}/${name}`, () => client.swap(app, name)),
@@ -124,6 +135,11 @@ export function registerProcess(program: Command, env: CliEnv): void {
   ).action((app: string, flags: ClientFlags) => list(app, flags, env));
   const named: [string, string, ProcessAction, string?][] = [
     ["get", "describe a process: status, resources, endpoint, state size", get],
+    [
+      "connect",
+      "print a connection description to dial now, as JSON (behind NAT: with a pairing ticket)",
+      connectInfo,
+    ],
     ["swap", "swap a process out: store its state and release its resources", swap],
     ["resume", "swap a process back in and wait until it is active", resume],
     [

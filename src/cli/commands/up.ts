@@ -17,8 +17,9 @@ import { MAX_PORT, PraaSError, parseInteger } from "../../protocol/index.js";
 import type { BlobStoreConfig } from "../../storage/index.js";
 import { printError } from "../output.js";
 import type { DockerUpFlags } from "./docker-up.js";
+import { addNatOptions, natOptions, type NatFlags } from "./nat-flags.js";
 
-interface UpFlags {
+interface UpFlags extends NatFlags {
   host: string;
   port: string;
   controlPort?: string;
@@ -52,7 +53,7 @@ interface UpFlags {
 }
 
 export function registerUp(program: Command): void {
-  program
+  const up = program
     .command("up")
     .description("run the control plane, and its processes as child processes or containers")
     .option("--host <host>", "HTTP listen address", "127.0.0.1")
@@ -127,15 +128,15 @@ export function registerUp(program: Command): void {
     )
     .option("--deploy-examples", "deploy every application under examples/ at start")
     .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
-    .option("--json", "print the listening address as a JSON line")
-    .action(async (flags: UpFlags) => {
-      try {
-        await runUp(flags);
-      } catch (error) {
-        printError(error);
-        process.exit(1);
-      }
-    });
+    .option("--json", "print the listening address as a JSON line");
+  addNatOptions(up).action(async (flags: UpFlags) => {
+    try {
+      await runUp(flags);
+    } catch (error) {
+      printError(error);
+      process.exit(1);
+    }
+  });
 }
 
 async function runUp(flags: UpFlags): Promise<void> {
@@ -185,6 +186,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...(flags.s3Endpoint ? { blobs: s3Config(flags, env) } : {}),
     bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
     ...tuning(flags),
+    ...(await natOptions(flags, env)),
     logLevel: flags.logLevel,
   };
 }
@@ -272,6 +274,7 @@ function announce(plane: ControlPlane, json: boolean): void {
         url: plane.url,
         controlPort: plane.controlPort,
         replica: plane.config.replicaId,
+        ...(plane.rendezvous ? { rendezvous: plane.rendezvous } : {}),
       })
     : `PraaS control plane listening on ${plane.url} (Ctrl-C to stop)`;
   process.stdout.write(`${line}\n`);

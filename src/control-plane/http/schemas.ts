@@ -8,6 +8,7 @@ import {
   DURABILITY_MODES,
   ERROR_CODES,
   PROCESS_LIMITS,
+  PROCESS_REACHES,
   PROCESS_STATUSES,
 } from "../../protocol/index.js";
 
@@ -103,15 +104,11 @@ const processInfo = {
     },
     resources: { $ref: "Resources#" },
     limits: { $ref: "ProcessLimits#" },
-    connection: {
+    connection: { $ref: "Connection#" },
+    connections: {
       type: "object",
-      description: "present while active",
-      required: ["host", "port", "token"],
-      properties: {
-        host: { type: "string" },
-        port: { type: "integer" },
-        token: { type: "string" },
-      },
+      description: "GET of an active process: its open data-plane connections by path",
+      properties: Object.fromEntries(PROCESS_REACHES.map((path) => [path, { type: "integer" }])),
     },
     stateSize: { type: "integer", description: "bytes of swapped state" },
     version: { type: "integer", description: "the application version it runs" },
@@ -125,6 +122,33 @@ const processInfo = {
     },
     createdAt: timestamp,
     updatedAt: timestamp,
+  },
+  additionalProperties: true,
+} as const;
+
+const connection = {
+  $id: "Connection",
+  type: "object",
+  description: "present while active: where and how to reach the process",
+  required: ["host", "port", "token"],
+  properties: {
+    host: { type: "string" },
+    port: { type: "integer" },
+    token: { type: "string" },
+    path: {
+      type: "string",
+      enum: [...PROCESS_REACHES],
+      description: "direct (absent) or, behind NAT, punch / relay through the rendezvous",
+    },
+    rendezvous: {
+      type: "object",
+      required: ["host", "port"],
+      properties: { host: { type: "string" }, port: { type: "integer" } },
+    },
+    ticket: {
+      type: "string",
+      description: "from POST …/connect: a single-use, short-lived pairing ticket",
+    },
   },
   additionalProperties: true,
 } as const;
@@ -173,7 +197,15 @@ const health = {
 
 /** Registers the shared schemas so routes can `$ref` them (and OpenAPI lists them once). */
 export function addSharedSchemas(app: FastifyInstance): void {
-  const schemas = [resources, processLimits, appDefaults, appInfo, processInfo, processList];
+  const schemas = [
+    resources,
+    processLimits,
+    appDefaults,
+    appInfo,
+    connection,
+    processInfo,
+    processList,
+  ];
   for (const schema of [...schemas, errorBody, health]) {
     app.addSchema(schema);
   }

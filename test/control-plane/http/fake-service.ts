@@ -10,6 +10,7 @@ import type {
 } from "../../../src/control-plane/service.js";
 import type {
   AppInfo,
+  ConnectionInfo,
   CreateProcessBody,
   ProcessInfo,
   ProcessListInfo,
@@ -101,6 +102,10 @@ export class FakeService implements ControlPlaneService {
     const info = { ...processInfo(app, name, "swapped"), stateSize: 1234 };
     delete info.connection;
     return this.record("swapProcess", [app, name], info);
+  }
+
+  connectProcess(app: string, name: string): Promise<ConnectionInfo> {
+    return this.record("connectProcess", [app, name], { host: "127.0.0.1", port: 1, token: "t" });
   }
 
   resumeProcess(app: string, name: string): Promise<ProcessInfo> {

@@ -66,6 +66,7 @@ const ROUTES: [string, string][] = [
   ["post", "/apps/{app}/processes/{proc}/upgrade"],
   ["post", "/apps/{app}/rollback"],
   ["post", "/apps/{app}/processes/{proc}/resume"],
+  ["post", "/apps/{app}/processes/{proc}/connect"],
   ["delete", "/apps/{app}/processes/{proc}"],
   ["post", "/apps/{app}/invoke/{fn}"],
   ["get", "/healthz"],

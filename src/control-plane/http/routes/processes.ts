@@ -53,6 +53,14 @@ const processSchema = (summary: string) => ({
   response: processResponse,
 });
 
+const connectSchema = {
+  summary:
+    "A connection to dial now; for a process behind NAT with a fresh single-use pairing ticket",
+  tags: ["processes"],
+  params: processParams,
+  response: { 200: ref("Connection"), ...errorResponses },
+};
+
 const deleteSchema = {
   summary: "Stop a process (if active) and delete its stored state",
   tags: ["processes"],
@@ -100,6 +108,9 @@ export function processRoutes(service: ControlPlaneService): FastifyPluginCallba
         ),
       },
       (request) => service.upgradeProcess(request.params.app, request.params.proc),
+    );
+    app.post<ProcessRoute>(`${base}/connect`, { schema: connectSchema }, (request) =>
+      service.connectProcess(request.params.app, request.params.proc),
     );
     app.delete<ProcessRoute>(base, { schema: deleteSchema }, async (request) => {
       await service.deleteProcess(request.params.app, request.params.proc);
