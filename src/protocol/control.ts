@@ -30,8 +30,11 @@ export interface StatusReply {
 }
 
 export interface ControlCommands {
-  /** Swap out (state to the blob store) and exit. */
-  swap: { body: undefined; reply: SwapReply };
+  /**
+   * Swap out (state to the blob store) and exit. `swapId` goes into the stored snapshot's head:
+   * the evidence that this swap completed when its reply is lost.
+   */
+  swap: { body: { swapId: string } | undefined; reply: SwapReply };
   /** Stop without saving state and exit. */
   stop: { body: undefined; reply: null };
   /** Replace the peer directory. */

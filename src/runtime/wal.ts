@@ -13,12 +13,15 @@
  * first, so memory goes back to what the log holds; the partial tail is cut off.
  *
  * `open` cuts a torn tail away, so later appends follow the last good record. `compact` drops
- * the records a stored snapshot holds while the process keeps serving.
+ * the records a stored snapshot holds while the process keeps serving. `open` first claims the
+ * log for this process (wal-owner.ts), so two instances never append to one log; `close`
+ * releases it.
  */
 import { constants } from "node:fs";
 import { open, mkdir, rename, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
+import { claimLog, type LogClaim } from "./wal-owner.js";
 import {
   HEAD_BYTES,
   decodeLog,
@@ -46,8 +49,12 @@ interface Marker {
   reject(error: unknown): void;
 }
 
+/** How long `open` waits for an earlier instance holding the log to exit. */
+const OWNER_WAIT_MS = 10_000;
+
 export class WriteAheadLog {
   readonly path: string;
+  readonly #claim: LogClaim;
   #file: FileHandle;
   /** Bytes on disk (synced). */
   #size: number;
@@ -66,8 +73,9 @@ export class WriteAheadLog {
   /** Times the log was compacted into a snapshot while serving. */
   compactions = 0;
 
-  private constructor(file: string, handle: FileHandle, replay: ReplayResult) {
+  private constructor(file: string, claim: LogClaim, handle: FileHandle, replay: ReplayResult) {
     this.path = file;
+    this.#claim = claim;
     this.#file = handle;
     this.#size = replay.validBytes;
     this.#epoch = replay.epoch;
@@ -82,18 +90,22 @@ export class WriteAheadLog {
   static async open(
     file: string,
     held?: HeldPosition,
+    ownerWaitMs = OWNER_WAIT_MS,
   ): Promise<{ wal: WriteAheadLog; replay: ReplayResult }> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const handle = await open(file, LOG_FLAGS, 0o600);
+    const claim = await claimLog(file, ownerWaitMs);
+    let handle: FileHandle | undefined;
     try {
+      handle = await open(file, LOG_FLAGS, 0o600);
       const replay = decodeLog(await handle.readFile(), held);
       if (replay.droppedBytes > 0) {
         await handle.truncate(replay.validBytes);
         await handle.datasync();
       }
-      return { wal: new WriteAheadLog(file, handle, replay), replay };
+      return { wal: new WriteAheadLog(file, claim, handle, replay), replay };
     } catch (error) {
-      await handle.close();
+      await handle?.close();
+      await claim.release();
       throw error;
     }
   }
@@ -171,6 +183,7 @@ export class WriteAheadLog {
     this.#closed = true;
     await this.#idle();
     await this.#file.close();
+    await this.#claim.release();
   }
 
   async #rewrite(from: number, epoch: number): Promise<void> {
