@@ -231,23 +231,16 @@ describe("write-ahead log", () => {
     }
   });
 
-  it("is held by one opener at a time: a second one waits, then fails while the first lives", async () => {
+  it("is held by one opener at a time: others wait, fail while the holder lives, get it once it closes", async () => {
     const file = nextFile();
     const first = await create(file);
-    const second = WriteAheadLog.open(file, undefined, 200);
-    await expect(second).rejects.toMatchObject({ code: "UNAVAILABLE" });
-    await first.close(); // releases it
-    const { wal } = await WriteAheadLog.open(file, undefined, 200);
-    await wal.close();
-  });
-
-  it("a second opener gets the log as soon as the holder closes it", async () => {
-    const file = nextFile();
-    const first = await create(file);
-    const second = WriteAheadLog.open(file, undefined, 30_000);
+    await expect(WriteAheadLog.open(file, undefined, 200)).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+    });
+    const waiting = WriteAheadLog.open(file, undefined, 30_000);
     await first.append([{ kind: "delete", key: "by-first" }]);
-    await first.close();
-    const { wal, replay } = await second;
+    await first.close(); // releases it
+    const { wal, replay } = await waiting;
     await wal.close();
     expect(replay.ops.map((op) => op.key)).toEqual(["by-first"]);
   });
