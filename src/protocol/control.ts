@@ -25,7 +25,7 @@ export interface StatusReply {
   workers: number[];
   stateBytes: number;
   stateKeys: number;
-  /** Under durability "log": records appended, fdatasyncs made (fewer: group commit), bytes, compactions while serving. */
+  /** Under durability "log": records appended, synced batch writes (fewer: group commit), bytes, compactions while serving. */
   wal?: { appends: number; syncs: number; bytes: number; compactions: number };
 }
 
