@@ -106,6 +106,7 @@ export class LocalBackend implements ProcessBackend {
 
   async deleteLog(app: string, name: string): Promise<void> {
     await rm(this.#walPath(app, name), { force: true });
+    await rm(`${this.#walPath(app, name)}.owner`, { force: true }); // left by a killed process
   }
 
   #durability(spec: ProcessSpec): { durability?: "log"; walPath?: string } {

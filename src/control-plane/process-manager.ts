@@ -27,6 +27,7 @@ import type { ControlPlaneConfig } from "./config.js";
 import type { ControlLinkServer, Registration } from "./control-link-server.js";
 import { getProcessOrThrow, transition } from "./lifecycle.js";
 import { snapshotKey } from "./records.js";
+import { decodeSnapshotHead } from "../runtime/snapshot.js";
 import { Registrations } from "./registrations.js";
 import { resolveProcessLimits, resolveResources } from "./resources.js";
 
@@ -128,10 +129,11 @@ export class ProcessManager {
   async swap(app: string, name: string): Promise<ProcessRecord> {
     const { store, cluster } = this.#deps;
     return this.#exclusive(app, name, async () => {
-      await transition(store, app, name, ["active"], "swapping");
+      const swapId = randomBytes(12).toString("base64url");
+      await transition(store, app, name, ["active"], "swapping", { swapId });
       let result: { size: number };
       try {
-        result = await cluster.command(app, name, "swap", undefined, SWAP_COMMAND_TIMEOUT_MS);
+        result = await cluster.command(app, name, "swap", { swapId }, SWAP_COMMAND_TIMEOUT_MS);
       } catch (error) {
         await this.#settleSwap(app, name, String(error)).catch(() => undefined);
         throw error;
@@ -409,18 +411,20 @@ export class ProcessManager {
 
   /**
    * A swapping record whose swap command did not succeed: back to active when the process is
-   * still connected (it could not store its state and kept serving); swapped when its state is
-   * stored and the process is gone; failed otherwise.
+   * still connected (it could not store its state and kept serving); swapped when this swap
+   * stored its state (the stored snapshot names the swap's id) and the process is gone; failed
+   * otherwise. A snapshot merely existing proves nothing: an earlier swap's is kept after a
+   * resume, and compaction stores them while a `log` process serves.
    */
   async #settleSwap(app: string, name: string, reason: string): Promise<void> {
-    const { store, cluster, blobs } = this.#deps;
-    if (await cluster.linked(await getProcessOrThrow(store, app, name))) {
+    const { store, cluster } = this.#deps;
+    const record = await getProcessOrThrow(store, app, name);
+    if (await cluster.linked(record)) {
       await transition(store, app, name, ["swapping"], "active");
       return;
     }
-    if (await blobs.stat(snapshotKey(app, name))) {
+    if (await this.#swapStored(record)) {
       // Its state is stored: whatever is left of the process must not serve on.
-      const record = await getProcessOrThrow(store, app, name);
       if (record.backendId) await this.#deps.backend.stop(record.backendId);
       await transition(store, app, name, ["swapping"], "swapped", {
         connection: undefined,
@@ -431,6 +435,15 @@ export class ProcessManager {
     // Not stopped: a process that is only re-dialling comes back as active (failed → active).
     const why = `swap failed and the process is gone: ${reason}`;
     await transition(store, app, name, ["swapping"], "failed", failedPatch(why));
+  }
+
+  /** Whether the stored snapshot is the one the record's swap command asked for. */
+  async #swapStored(record: ProcessRecord): Promise<boolean> {
+    if (record.swapId === undefined) return false;
+    const stream = await this.#deps.blobs.get(snapshotKey(record.app, record.name));
+    if (stream === undefined) return false;
+    const head = await decodeSnapshotHead(stream).catch(() => undefined);
+    return head?.swapId === record.swapId;
   }
 
   /**
@@ -468,6 +481,8 @@ export class ProcessManager {
    * An earlier instance of a process that was replaced (marked failed while it was only
    * re-dialling, then resumed) must not take the record or the control link back from the
    * instance that replaced it: its token is not the one the record or the start waits for.
+   * REPLACED tells it to exit without saving: its state is older than the newer instance's, so
+   * swapping it out (as an orphan would) could overwrite the newer snapshot.
    */
   #refuseStale(record: ProcessRecord, registration: Registration): void {
     const current = record.connection?.token;
@@ -479,7 +494,7 @@ export class ProcessManager {
         this.registrations.starting(record.app, record.name));
     if (replaced) {
       throw new PraaSError(
-        "INVALID_STATE",
+        "REPLACED",
         `process ${record.app}/${record.name} was replaced by a newer instance`,
       );
     }

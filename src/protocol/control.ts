@@ -27,13 +27,16 @@ export interface StatusReply {
   stateKeys: number;
   /** Open data-plane connections by path (absent from processes older than NAT traversal). */
   connections?: ConnectionCounts;
-  /** Under durability "log": records appended, fdatasyncs made (fewer: group commit), bytes, compactions while serving. */
+  /** Under durability "log": records appended, synced batch writes (fewer: group commit), bytes, compactions while serving. */
   wal?: { appends: number; syncs: number; bytes: number; compactions: number };
 }
 
 export interface ControlCommands {
-  /** Swap out (state to the blob store) and exit. */
-  swap: { body: undefined; reply: SwapReply };
+  /**
+   * Swap out (state to the blob store) and exit. `swapId` goes into the stored snapshot's head:
+   * the evidence that this swap completed when its reply is lost.
+   */
+  swap: { body: { swapId: string } | undefined; reply: SwapReply };
   /** Stop without saving state and exit. */
   stop: { body: undefined; reply: null };
   /** Replace the peer directory. */

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   "NOT_FOUND", // no such HTTP route
   "ALREADY_EXISTS", // create with a name that is taken
   "INVALID_STATE", // a lifecycle transition that is not allowed now (e.g. swap a swapped process)
+  "REPLACED", // an earlier instance of a process dialled back after a newer one took its place
   "FUNCTION_ERROR", // the user function threw; `message` is its message, `errorName` its name
   "WORKER_CRASHED", // the worker running the invocation died (exit, uncaught error, killed)
   "OUT_OF_MEMORY", // the invocation's worker was killed for passing the process's memory limit

@@ -21,7 +21,13 @@ import { DataPlaneServer } from "./dataplane-server.js";
 import { Mailbox, type Message } from "./mailbox.js";
 import { Peers } from "./peers.js";
 import { LogCompactor } from "./log-compactor.js";
-import { decodeSnapshot, encodeSnapshot, type LogPosition, type StateEntry } from "./snapshot.js";
+import {
+  decodeSnapshot,
+  decodeSnapshotHead,
+  encodeSnapshot,
+  type LogPosition,
+  type StateEntry,
+} from "./snapshot.js";
 import { WriteAheadLog, type ReplayResult, type WalOp } from "./wal.js";
 import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
@@ -64,6 +70,8 @@ export class CloudProcess implements CallTarget {
   #sealed = false;
   #port = 0;
   #invocations = 0;
+  /** The generation of the stored snapshot this instance restored or stored last (0: none). */
+  #generation = 0;
   readonly #bootId = Date.now().toString(36);
 
   constructor(
@@ -224,8 +232,10 @@ export class CloudProcess implements CallTarget {
    * arrive after it and be lost), and write it while the workers and the data plane stay up.
    * Only once the write succeeded does the process stop serving. A failed write puts the
    * process back to active, serving and accepting deliveries, and rejects with the cause.
+   * `swapId` (from the control plane's swap command) goes into the snapshot's head, so the
+   * control plane can tell this swap's snapshot from an earlier one when the reply is lost.
    */
-  async swapOut(): Promise<SwapResult> {
+  async swapOut(swapId = ""): Promise<SwapResult> {
     if (this.#status !== "active")
       throw new PraaSError("INVALID_STATE", `cannot swap a ${this.#status} process`);
     this.#status = "swapping";
@@ -233,7 +243,7 @@ export class CloudProcess implements CallTarget {
     await this.#drain();
     let size: number;
     try {
-      size = await this.#writeSnapshot();
+      size = await this.#writeSnapshot(swapId);
     } catch (error) {
       this.#sealed = false;
       this.#status = "active";
@@ -263,21 +273,47 @@ export class CloudProcess implements CallTarget {
   }
 
   /** Seals the mailbox, copies the state (values are never mutated in place) and stores both. */
-  async #writeSnapshot(): Promise<number> {
+  async #writeSnapshot(swapId: string): Promise<number> {
     this.#sealed = true;
     const state = [...this.#stateEntries()];
     const messages = this.mailbox.messages();
-    return this.#storeSnapshot(state, messages, { epoch: this.#wal?.epoch ?? 0, offset: 0 });
+    const log = { epoch: this.#wal?.epoch ?? 0, offset: 0 };
+    return this.#storeSnapshot(state, messages, log, swapId);
   }
 
+  /** Stores the next generation, only over the one this instance holds (see #checkStored). */
   async #storeSnapshot(
     state: StateEntry[],
     messages: Message[],
     log: LogPosition,
+    swapId = "",
   ): Promise<number> {
-    const snapshot = encodeSnapshot(state, messages, log);
-    const { size } = await this.#blobs.put(this.snapshotKey, snapshot);
+    await this.#checkStored();
+    const stamp = { generation: this.#generation + 1, swapId };
+    const { size } = await this.#blobs.put(
+      this.snapshotKey,
+      encodeSnapshot(state, messages, log, stamp),
+    );
+    this.#generation = stamp.generation;
     return size;
+  }
+
+  /**
+   * REPLACED when the stored snapshot is not the one this instance restored or stored last: a
+   * newer instance of the process (started while this one could not reach the control plane)
+   * stored it, or the process was deleted. Ours is the older state; it must not overwrite it.
+   * (A check before the write, not a conditional write: blob stores have none. The control
+   * plane also tells such an instance to exit as soon as it reaches it.)
+   */
+  async #checkStored(): Promise<void> {
+    const stream = await this.#blobs.get(this.snapshotKey);
+    const stored = stream === undefined ? 0 : (await decodeSnapshotHead(stream)).generation;
+    if (stored === this.#generation) return;
+    throw new PraaSError(
+      "REPLACED",
+      `the stored snapshot ${this.snapshotKey} is generation ${stored}, this instance holds ` +
+        `${this.#generation}: a newer instance of the process stored it; not overwriting it`,
+    );
   }
 
   /**
@@ -315,6 +351,7 @@ export class CloudProcess implements CallTarget {
     if (stream === undefined)
       throw new PraaSError("STORAGE_ERROR", `no swapped state at ${this.snapshotKey}`);
     const snapshot = await decodeSnapshot(stream);
+    this.#generation = snapshot.generation;
     for (const entry of snapshot.state) this.state.put(entry.key, entry.value, entry.updatedAt);
     for (const message of snapshot.messages) this.mailbox.replay({ kind: "mail", ...message });
     this.#log.info(

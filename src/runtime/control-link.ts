@@ -2,11 +2,15 @@
  * The process side of the control link: dial the control plane, register with the per-process
  * secret, then answer its commands (swap, stop, peers) and ask it to resume swapped peers.
  * If the control plane goes away the link is redialled with backoff, so processes survive a
- * control-plane restart.
+ * control-plane restart. A registration refused with REPLACED (a newer instance of this process
+ * took its place meanwhile) ends the re-dialling: the handler's `replaced` stops the process
+ * without saving anything, so its older state can never overwrite the newer instance's.
  *
  * Commands (control plane → process), Command frame with fields [name] and a JSON payload:
- *   "swap"   → Result JSON { size, key }; the process exits afterwards. A swap whose write
- *              failed answers an Error (STORAGE_ERROR) and the process stays active
+ *   "swap"   → payload { swapId } (optional, stored in the snapshot's head); Result JSON
+ *              { size, key }; the process exits afterwards. A swap whose write failed answers
+ *              an Error (STORAGE_ERROR; REPLACED when a newer instance stored the snapshot)
+ *              and the process stays active
  *   "stop"   → Result; the process exits afterwards
  *   "peers"  → payload PeerEntry[]; replaces the peer directory
  *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
@@ -53,6 +57,8 @@ export interface ControlHandler {
   afterReply(name: string): void;
   /** The control plane has been unreachable for longer than the orphan timeout (repeats at every failed re-dial after it). */
   orphaned(): void;
+  /** The control plane refused us for a newer instance of this process: exit, saving nothing. */
+  replaced(): void;
 }
 
 export type ControlLinkSettings = ControlLinkOptions & {
@@ -173,6 +179,12 @@ export class ControlLink {
       this.#link = await this.#dial();
       this.#log.info("control link re-established");
     } catch (error) {
+      if (error instanceof PraaSError && error.code === "REPLACED") {
+        this.#closing = true;
+        this.#log.warn({ err: error.message }, "a newer instance replaced this process");
+        this.#handler.replaced();
+        return;
+      }
       this.#log.debug({ err: String(error) }, "control link reconnect failed");
       // Past the orphan timeout the process is told (it swaps out and exits); if it cannot
       // store its state it stays, so keep dialling: a control plane that returns takes it back.
@@ -183,7 +195,7 @@ export class ControlLink {
 }
 
 const BODY_DECODERS: { [C in ControlCommand]: (payload: Buffer) => ControlBody<C> } = {
-  swap: () => undefined,
+  swap: (payload) => parseSwap(payload),
   stop: () => undefined,
   peers: (payload) => parsePeers(payload),
   status: () => undefined,
@@ -202,6 +214,13 @@ function dispatch<C extends ControlCommand>(
   payload: Buffer,
 ): Promise<ControlReply<C>> {
   return handlers[name](BODY_DECODERS[name](payload));
+}
+
+function parseSwap(payload: Buffer): { swapId: string } | undefined {
+  if (payload.length === 0) return undefined;
+  const value: unknown = JSON.parse(payload.toString("utf8"));
+  const swapId = (value as { swapId?: unknown } | null)?.swapId;
+  return typeof swapId === "string" ? { swapId } : undefined;
 }
 
 export function parsePeers(payload: Buffer): PeerEntry[] {

@@ -10,6 +10,7 @@
  * and only then is the log rewritten without those records. A crash in between restores the
  * snapshot and replays the log from the position it names.
  */
+import { PraaSError } from "../protocol/index.js";
 import type { LogPosition, StateEntry } from "./snapshot.js";
 import type { Message } from "./mailbox.js";
 import type { WriteAheadLog } from "./wal.js";
@@ -31,6 +32,8 @@ export interface LogCompactorOptions {
 export class LogCompactor {
   readonly #options: LogCompactorOptions;
   #running: Promise<void> | undefined;
+  /** A newer instance of the process stores the snapshots now (REPLACED): never try again. */
+  #replaced = false;
 
   constructor(options: LogCompactorOptions) {
     this.#options = options;
@@ -38,11 +41,12 @@ export class LogCompactor {
 
   /** Starts a compaction of `wal` when it has grown past the thresholds and none runs. */
   check(wal: WriteAheadLog): void {
-    if (this.#running || !this.#due(wal)) return;
+    if (this.#running || this.#replaced || !this.#due(wal)) return;
     this.#running = this.#compact(wal)
-      .catch((error: unknown) =>
-        this.#options.warn("log compaction failed", { err: String(error) }),
-      )
+      .catch((error: unknown) => {
+        if (error instanceof PraaSError && error.code === "REPLACED") this.#replaced = true;
+        this.#options.warn("log compaction failed", { err: String(error) });
+      })
       .finally(() => (this.#running = undefined));
   }
 

@@ -367,6 +367,7 @@ async function connectControl(
         }
       },
       orphaned: () => void swapAndExit(proc, log),
+      replaced: () => void stopAndExit(proc),
     },
     log,
   );
@@ -387,6 +388,11 @@ async function swapAndExit(proc: CloudProcess, log: Logger): Promise<void> {
     log.warn({ size, key }, "control plane unreachable for too long; state swapped out, exiting");
     process.exit(0);
   } catch (error) {
+    if (error instanceof PraaSError && error.code === "REPLACED") {
+      log.warn({ err: error.message }, "a newer instance replaced this process; exiting");
+      await stopAndExit(proc);
+      return;
+    }
     log.error(
       { err: String(error) },
       "control plane unreachable and swap-out failed; still serving",
@@ -394,10 +400,20 @@ async function swapAndExit(proc: CloudProcess, log: Logger): Promise<void> {
   }
 }
 
+/**
+ * A newer instance of this process serves in our place (we were marked failed while we could
+ * not reach the control plane, then resumed elsewhere): our state is the older one, so nothing
+ * of it is stored; the newer instance has every write the log acknowledged.
+ */
+async function stopAndExit(proc: CloudProcess): Promise<void> {
+  await proc.stop().catch(() => undefined);
+  process.exit(0);
+}
+
 function commandHandlers(proc: CloudProcess, log: Logger): CommandHandlers {
   return {
     // A swap already under way (a stop signal) is the one the control plane gets.
-    swap: () => signalSwap ?? proc.swapOut(),
+    swap: (body) => signalSwap ?? proc.swapOut(body?.swapId),
     stop: async () => {
       await proc.stop();
       return null;

@@ -2,8 +2,9 @@
  * The swapped form of a process: its state and undelivered mailbox as one binary stream.
  * Streamed in both directions so 100 MiB of state never needs a second 100 MiB buffer.
  *
- *   "PRAASNAP" u32 version, u32 walEpoch, u64 walOffset
- *     (version 3; version 2 has no walOffset: 0; version 1 has neither: 0, 0)
+ *   "PRAASNAP" u32 version, u32 walEpoch, u64 walOffset, u64 generation, u8 swapIdLen, swapId
+ *     (version 4; version 3 has no generation and swap id: 0, ""; version 2 no walOffset
+ *     either: 0; version 1 no walEpoch either: 0)
  *   records: u8 kind
  *     1 state:   u16 keyLen, key, f64 updatedAt, u32 valueLen, value
  *     2 message: u16 keyLen, key, u16 sourceLen, source, u32 valueLen, value
@@ -14,13 +15,19 @@
  * holds the log up to a record boundary). A restore replays a log of a newer epoch, or of the
  * same epoch from `walOffset`, so a crash between storing the snapshot and emptying the log
  * never applies the same mailbox ops twice.
+ *
+ * `generation` counts the snapshots stored under the key: a process stores generation N + 1
+ * only while the stored one is still N, the one it restored or stored itself, so an earlier
+ * instance never overwrites a newer instance's snapshot. `swapId` names the swap command that
+ * stored it (empty for compactions and self-initiated swaps): the control plane's evidence that
+ * this swap, and not an earlier one, completed.
  */
 import { PraaSError } from "../protocol/index.js";
 import type { Message } from "./mailbox.js";
 import { ByteReader } from "./byte-reader.js";
 
 const MAGIC = Buffer.from("PRAASNAP");
-const VERSION = 3;
+const VERSION = 4;
 const enum Kind {
   End = 0,
   State = 1,
@@ -40,24 +47,32 @@ export interface LogPosition {
   offset: number;
 }
 
-export interface Snapshot {
-  state: StateEntry[];
-  messages: Message[];
+/** Which snapshot this is: its place in the key's history, and the swap that stored it. */
+export interface SnapshotStamp {
+  generation: number;
+  /** "" when no swap command stored it. */
+  swapId: string;
+}
+
+export interface SnapshotHead extends SnapshotStamp {
   walEpoch: number;
   walOffset: number;
 }
+
+export interface Snapshot extends SnapshotHead {
+  state: StateEntry[];
+  messages: Message[];
+}
+
+const NO_STAMP: SnapshotStamp = { generation: 0, swapId: "" };
 
 export function* encodeSnapshot(
   state: Iterable<StateEntry>,
   messages: Iterable<Message>,
   log: LogPosition = { epoch: 0, offset: 0 },
+  stamp: SnapshotStamp = NO_STAMP,
 ): Generator<Buffer> {
-  const head = Buffer.alloc(MAGIC.length + 16);
-  MAGIC.copy(head);
-  head.writeUInt32LE(VERSION, MAGIC.length);
-  head.writeUInt32LE(log.epoch, MAGIC.length + 4);
-  head.writeBigUInt64LE(BigInt(log.offset), MAGIC.length + 8);
-  yield head;
+  yield encodeHead(log, stamp);
   let stateCount = 0;
   let messageCount = 0;
   for (const entry of state) {
@@ -72,6 +87,20 @@ export function* encodeSnapshot(
   end.writeUInt32LE(stateCount, 1);
   end.writeUInt32LE(messageCount, 5);
   yield end;
+}
+
+function encodeHead(log: LogPosition, stamp: SnapshotStamp): Buffer {
+  const swapId = Buffer.from(stamp.swapId);
+  if (swapId.length > 255) throw new PraaSError("INTERNAL", "swap id longer than 255 bytes");
+  const head = Buffer.alloc(MAGIC.length + 25 + swapId.length);
+  MAGIC.copy(head);
+  let at = head.writeUInt32LE(VERSION, MAGIC.length);
+  at = head.writeUInt32LE(log.epoch, at);
+  at = head.writeBigUInt64LE(BigInt(log.offset), at);
+  at = head.writeBigUInt64LE(BigInt(stamp.generation), at);
+  at = head.writeUInt8(swapId.length, at);
+  swapId.copy(head, at);
+  return head;
 }
 
 function* valueRecord(header: Buffer, value: Buffer): Generator<Buffer> {
@@ -107,10 +136,26 @@ function messageHeader(message: Message): Buffer {
 export async function decodeSnapshot(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<Snapshot> {
+  return readingCorrupt(chunks, async (reader) => ({
+    ...(await readHead(reader)),
+    ...(await readRecords(reader)),
+  }));
+}
+
+/** Only the head of a snapshot (what it holds of the log, its generation and swap). */
+export function decodeSnapshotHead(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<SnapshotHead> {
+  return readingCorrupt(chunks, readHead);
+}
+
+async function readingCorrupt<T>(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  read: (reader: ByteReader) => Promise<T>,
+): Promise<T> {
   const reader = new ByteReader(chunks);
   try {
-    const log = await readHead(reader);
-    return { ...(await readRecords(reader)), walEpoch: log.epoch, walOffset: log.offset };
+    return await read(reader);
   } catch (error) {
     if (error instanceof PraaSError) throw error;
     throw new PraaSError("STORAGE_ERROR", `corrupt snapshot: ${String(error)}`);
@@ -119,19 +164,25 @@ export async function decodeSnapshot(
   }
 }
 
-/** Checks the head; resolves the log position (none for version 1, written before logs). */
-async function readHead(reader: ByteReader): Promise<LogPosition> {
+/** Checks the head; what an older version lacks reads as 0 / "". */
+async function readHead(reader: ByteReader): Promise<SnapshotHead> {
   const head = await reader.read(MAGIC.length + 4);
   if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt("bad magic");
   const version = head.readUInt32LE(MAGIC.length);
-  if (version === 1) return { epoch: 0, offset: 0 };
-  if (version !== 2 && version !== VERSION) throw corrupt("unsupported version");
-  const epoch = (await reader.read(4)).readUInt32LE(0);
-  if (version === 2) return { epoch, offset: 0 };
-  return { epoch, offset: Number((await reader.read(8)).readBigUInt64LE(0)) };
+  if (version < 1 || version > VERSION) throw corrupt("unsupported version");
+  const walEpoch = version >= 2 ? (await reader.read(4)).readUInt32LE(0) : 0;
+  const walOffset = version >= 3 ? await readU64(reader) : 0;
+  if (version < 4) return { walEpoch, walOffset, ...NO_STAMP };
+  const generation = await readU64(reader);
+  const swapId = (await reader.read((await reader.read(1)).readUInt8(0))).toString("utf8");
+  return { walEpoch, walOffset, generation, swapId };
 }
 
-type Records = Omit<Snapshot, "walEpoch" | "walOffset">;
+async function readU64(reader: ByteReader): Promise<number> {
+  return Number((await reader.read(8)).readBigUInt64LE(0));
+}
+
+type Records = Omit<Snapshot, keyof SnapshotHead>;
 
 async function readRecords(reader: ByteReader): Promise<Records> {
   const snapshot: Records = { state: [], messages: [] };

@@ -3,7 +3,9 @@
  * snapshot (format: wal-records.ts). `append(ops)` resolves once the ops are on disk (write +
  * fdatasync). Appends that arrive while a write+sync is in flight (or in the same turn of the
  * event loop as the first) wait and go together in the next one (group commit: one sync for
- * many appends).
+ * many appends). The file is opened O_DSYNC, so a batch is one `pwritev` that returns once its
+ * records are on disk (what a write + fdatasync give): one trip to the threadpool per batch,
+ * not two, and no copy of the records into one buffer.
  *
  * The caller applies a change in memory first and appends it at once, in the same synchronous
  * step, so memory holds exactly the records issued so far. When a write or sync fails, every
@@ -11,11 +13,15 @@
  * first, so memory goes back to what the log holds; the partial tail is cut off.
  *
  * `open` cuts a torn tail away, so later appends follow the last good record. `compact` drops
- * the records a stored snapshot holds while the process keeps serving.
+ * the records a stored snapshot holds while the process keeps serving. `open` first claims the
+ * log for this process (wal-owner.ts), so two instances never append to one log; `close`
+ * releases it.
  */
+import { constants } from "node:fs";
 import { open, mkdir, rename, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
+import { claimLog, type LogClaim } from "./wal-owner.js";
 import {
   HEAD_BYTES,
   decodeLog,
@@ -43,8 +49,12 @@ interface Marker {
   reject(error: unknown): void;
 }
 
+/** How long `open` waits for an earlier instance holding the log to exit. */
+const OWNER_WAIT_MS = 10_000;
+
 export class WriteAheadLog {
   readonly path: string;
+  readonly #claim: LogClaim;
   #file: FileHandle;
   /** Bytes on disk (synced). */
   #size: number;
@@ -56,15 +66,16 @@ export class WriteAheadLog {
   #markers: Marker[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
-  /** fdatasync calls made: fewer than appends when group commit batched them. */
+  /** Synced batch writes made: fewer than appends when group commit batched them. */
   syncs = 0;
   /** Records appended. */
   appends = 0;
   /** Times the log was compacted into a snapshot while serving. */
   compactions = 0;
 
-  private constructor(file: string, handle: FileHandle, replay: ReplayResult) {
+  private constructor(file: string, claim: LogClaim, handle: FileHandle, replay: ReplayResult) {
     this.path = file;
+    this.#claim = claim;
     this.#file = handle;
     this.#size = replay.validBytes;
     this.#epoch = replay.epoch;
@@ -79,18 +90,22 @@ export class WriteAheadLog {
   static async open(
     file: string,
     held?: HeldPosition,
+    ownerWaitMs = OWNER_WAIT_MS,
   ): Promise<{ wal: WriteAheadLog; replay: ReplayResult }> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const handle = await open(file, "a+", 0o600);
+    const claim = await claimLog(file, ownerWaitMs);
+    let handle: FileHandle | undefined;
     try {
+      handle = await open(file, LOG_FLAGS, 0o600);
       const replay = decodeLog(await handle.readFile(), held);
       if (replay.droppedBytes > 0) {
         await handle.truncate(replay.validBytes);
         await handle.datasync();
       }
-      return { wal: new WriteAheadLog(file, handle, replay), replay };
+      return { wal: new WriteAheadLog(file, claim, handle, replay), replay };
     } catch (error) {
-      await handle.close();
+      await handle?.close();
+      await claim.release();
       throw error;
     }
   }
@@ -168,6 +183,7 @@ export class WriteAheadLog {
     this.#closed = true;
     await this.#idle();
     await this.#file.close();
+    await this.#claim.release();
   }
 
   async #rewrite(from: number, epoch: number): Promise<void> {
@@ -176,7 +192,7 @@ export class WriteAheadLog {
     const tail = Buffer.alloc(this.#size - from);
     await this.#file.read(tail, 0, tail.length, from);
     const temp = `${this.path}.compact`;
-    const next = await open(temp, "w+", 0o600);
+    const next = await open(temp, LOG_FLAGS | constants.O_TRUNC, 0o600);
     try {
       await writeAll(next, Buffer.concat([encodeHead(epoch), tail]), 0);
       await next.datasync();
@@ -218,12 +234,12 @@ export class WriteAheadLog {
     this.#flushing = undefined;
   }
 
-  /** One write and one sync for the whole batch; on failure the partial tail is cut off. */
+  /** One synchronous write for the whole batch; on failure the partial tail is cut off. */
   async #commit(batch: Pending[]): Promise<void> {
-    const bytes = Buffer.concat(batch.map((p) => p.record));
+    const records = batch.map((p) => p.record);
+    const bytes = records.reduce((sum, record) => sum + record.length, 0);
     try {
-      await this.#writeAt(bytes, this.#size);
-      await this.#file.datasync();
+      await writeAllv(this.#file, records, bytes, this.#size);
     } catch (error) {
       await this.#file.truncate(this.#size).catch(() => undefined);
       this.#failPending(new PraaSError("STORAGE_ERROR", `write-ahead log: ${String(error)}`));
@@ -231,8 +247,8 @@ export class WriteAheadLog {
     }
     this.syncs++;
     this.appends += batch.length;
-    this.#size += bytes.length;
-    this.#pendingBytes -= bytes.length;
+    this.#size += bytes;
+    this.#pendingBytes -= bytes;
     this.#inFlight = [];
     for (const pending of batch) pending.resolve();
     this.#settleMarkers();
@@ -260,6 +276,26 @@ export class WriteAheadLog {
 
   #writeAt(bytes: Buffer, position: number): Promise<void> {
     return writeAll(this.#file, bytes, position);
+  }
+}
+
+/**
+ * Read-write, appending, and O_DSYNC: a write returns once its bytes (and the file size that
+ * reaches them) are on disk, as after fdatasync.
+ */
+const LOG_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
+
+/** The records in one system call when the kernel takes them whole (it nearly always does). */
+async function writeAllv(
+  file: FileHandle,
+  records: Buffer[],
+  total: number,
+  position: number,
+): Promise<void> {
+  const { bytesWritten } = await file.writev(records, position);
+  if (bytesWritten < total) {
+    const rest = Buffer.concat(records).subarray(bytesWritten);
+    await writeAll(file, rest, position + bytesWritten);
   }
 }
 

@@ -104,6 +104,11 @@ export interface ProcessRecord {
    * record written before replicas existed). Other replicas forward commands there.
    */
   replica?: string | undefined;
+  /**
+   * The id of the last swap command sent to the process; it stores it in its snapshot's head,
+   * so a swap whose reply was lost is known to have completed only by its own snapshot.
+   */
+  swapId?: string | undefined;
   /** True for processes the control plane allocated itself for FaaS-style invocations. */
   autoAllocated?: boolean | undefined;
   /** The application version the process runs (set at each start and resume). */

@@ -46,9 +46,18 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
         },
         afterReply: () => undefined,
         orphaned: () => undefined,
+        replaced: () => undefined,
       },
       pino({ level: "silent" }),
     );
+  }
+
+  function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(what)), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Cuts the link and keeps the control plane unreachable until `block(false)`. */
@@ -95,13 +104,57 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
       "token-of-an-earlier-instance",
     );
     try {
-      await expect(earlier.connect()).rejects.toMatchObject({ code: "INVALID_STATE" });
+      await expect(earlier.connect()).rejects.toMatchObject({ code: "REPLACED" });
     } finally {
       earlier.close();
     }
     const after = await h.store.getProcess(APP, "replaced-target");
     expect(after?.connection?.token).toBe(record?.connection?.token);
     expect((await h.plane.swapProcess(APP, "replaced-target")).status).toBe("swapped");
+  });
+
+  it("tells an instance that re-dials after a newer one replaced it to exit, saving nothing", async () => {
+    const earlier = await running("replaced-redial");
+    await partition(earlier);
+    await waitForRecord(h.store, "replaced-redial", "failed");
+    const started = h.backend.nextStart();
+    await h.plane.resumeProcess(APP, "replaced-redial");
+    const newer = await started;
+    earlier.proxy.block(false); // the earlier instance reaches the control plane again
+    await bounded(earlier.replaced, 10_000, "the earlier instance was not told it was replaced");
+    expect(earlier.exited).toBe(true);
+    const record = await h.store.getProcess(APP, "replaced-redial");
+    expect(record?.status).toBe("active");
+    expect(record?.connection?.token).toBe(newer.spec.token);
+  });
+
+  it("never takes an earlier swap's snapshot for a lost swap: the live process comes back with its state", async () => {
+    let cutAtSwap = false;
+    h.backend.script("lost-swap", {
+      // The swap command arrives, then the link goes before the process answers (it swaps nothing).
+      beforeCommand: (proc, command) => {
+        if (command !== "swap" || !cutAtSwap) return Promise.resolve();
+        proc.status = "active";
+        proc.proxy.block(true);
+        proc.proxy.drop();
+        return Promise.reject(new Error("link cut"));
+      },
+    });
+    const first = await running("lost-swap");
+    first.state.set("k", Buffer.from("swapped"));
+    await h.plane.swapProcess(APP, "lost-swap"); // stored; kept after the resume
+    const resumed = h.backend.nextStart();
+    await h.plane.resumeProcess(APP, "lost-swap");
+    const live = await resumed;
+    live.state.set("k", Buffer.from("newer"));
+    cutAtSwap = true;
+    await expect(h.plane.swapProcess(APP, "lost-swap")).rejects.toBeDefined();
+    expect((await h.store.getProcess(APP, "lost-swap"))?.status).toBe("failed");
+    live.proxy.block(false); // it was only cut off: it re-dials and is active again
+    const back = await waitForRecord(h.store, "lost-swap", "active");
+    expect(back?.connection?.token).toBe(live.spec.token);
+    expect(live.exited).toBe(false);
+    expect(live.state.get("k")?.toString()).toBe("newer");
   });
 
   it("holds a command while the process re-dials, then delivers it", async () => {

@@ -133,6 +133,9 @@ export class FakeProcess {
   peers: PeerEntry[] = [];
   inflight = 0;
   exited = false;
+  /** Resolves when the control plane refused a re-dial for a newer instance (it then exits). */
+  readonly replaced: Promise<void>;
+  #onReplaced: () => void = () => undefined;
   /** Like the runtime, a process refuses new invocations once a swap or stop has begun. */
   status: "active" | "swapping" | "stopped" = "active";
   readonly #behaviour: FakeBehaviour;
@@ -156,6 +159,7 @@ export class FakeProcess {
     this.#behaviour = behaviour;
     this.#blobs = blobs;
     this.#onExit = onExit;
+    this.replaced = new Promise((resolve) => (this.#onReplaced = resolve));
     this.proxy = new LinkProxy(spec.controlAddress);
     this.#dataPlane = new DataPlaneServer(
       {
@@ -195,6 +199,10 @@ export class FakeProcess {
           if (name === "swap" || name === "stop") void this.exit(0, null);
         },
         orphaned: () => void this.exit(0, null),
+        replaced: () => {
+          this.#onReplaced();
+          void this.exit(0, null);
+        },
       },
       log,
     );
@@ -214,7 +222,7 @@ export class FakeProcess {
 
   #commands(): CommandHandlers {
     return {
-      swap: () => this.#answer("swap", () => this.swapOut()),
+      swap: (body) => this.#answer("swap", () => this.swapOut(body?.swapId)),
       stop: () =>
         this.#answer("stop", () => {
           this.status = "stopped";
@@ -250,11 +258,12 @@ export class FakeProcess {
   }
 
   /** The default swap: the state goes to the blob store as a real snapshot. */
-  async swapOut(): Promise<ControlReply<"swap">> {
+  async swapOut(swapId = ""): Promise<ControlReply<"swap">> {
     this.status = "swapping";
     const key = snapshotKeyOf(this.spec);
     const entries = [...this.state].map(([k, value]) => ({ key: k, value, updatedAt: 0 }));
-    const { size } = await this.#blobs.put(key, encodeSnapshot(entries, []));
+    const stamp = { generation: 0, swapId };
+    const { size } = await this.#blobs.put(key, encodeSnapshot(entries, [], undefined, stamp));
     return { size, key };
   }
 

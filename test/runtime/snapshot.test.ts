@@ -1,7 +1,7 @@
 // Unit tests of the pieces a swap relies on: snapshot encoding and mailbox matching.
 import { describe, expect, it } from "vitest";
 import { Mailbox } from "../../src/runtime/mailbox.js";
-import { decodeSnapshot, encodeSnapshot } from "../../src/runtime/snapshot.js";
+import { decodeSnapshot, decodeSnapshotHead, encodeSnapshot } from "../../src/runtime/snapshot.js";
 
 function collect(chunks: Iterable<Buffer>): Buffer {
   return Buffer.concat([...chunks]);
@@ -53,7 +53,8 @@ describe("snapshot", () => {
 
 describe("snapshot decoding refuses anything but a whole, well-formed snapshot", () => {
   const whole = (): Buffer => collect(encodeSnapshot(state, messages));
-  const HEAD = 8 + 4 + 4 + 8; // "PRAASNAP" + u32 version + u32 walEpoch + u64 walOffset
+  // "PRAASNAP" + u32 version + u32 walEpoch + u64 walOffset + u64 generation + u8 swapIdLen ("")
+  const HEAD = 8 + 4 + 4 + 8 + 8 + 1;
 
   /** The decoding error of `bytes`; fails the test unless it is a STORAGE_ERROR. */
   async function storageError(bytes: Buffer | Iterable<Buffer>): Promise<string> {
@@ -72,14 +73,30 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
 
   it("an unsupported version", async () => {
     const bytes = whole();
-    bytes.writeUInt32LE(4, 8);
+    bytes.writeUInt32LE(5, 8);
     expect(await storageError(bytes)).toContain("unsupported version");
   });
 
-  it("round-trips the log position, and reads versions 2 (no offset) and 1 (no epoch)", async () => {
-    const v3 = collect(encodeSnapshot(state, messages, { epoch: 7, offset: 2 ** 33 + 5 }));
+  it("round-trips the log position, generation and swap id; reads versions 3, 2 and 1", async () => {
+    const stamp = { generation: 2 ** 40 + 3, swapId: "swap-1" };
+    const log = { epoch: 7, offset: 2 ** 33 + 5 };
+    const v4 = collect(encodeSnapshot(state, messages, log, stamp));
+    const decoded4 = await decodeSnapshot(chunked(v4, 5));
+    expect(decoded4).toMatchObject({ walEpoch: 7, walOffset: 2 ** 33 + 5, ...stamp });
+    expect(await decodeSnapshotHead(chunked(v4, 3))).toEqual({
+      walEpoch: 7,
+      ...stamp,
+      walOffset: log.offset,
+    });
+    const v3 = Buffer.concat([v4.subarray(0, 24), v4.subarray(24 + 9 + stamp.swapId.length)]);
+    v3.writeUInt32LE(3, 8);
     const decoded3 = await decodeSnapshot(chunked(v3, 5));
-    expect([decoded3.walEpoch, decoded3.walOffset]).toEqual([7, 2 ** 33 + 5]);
+    expect(decoded3).toMatchObject({
+      walEpoch: 7,
+      walOffset: 2 ** 33 + 5,
+      generation: 0,
+      swapId: "",
+    });
     const v2 = Buffer.concat([v3.subarray(0, 16), v3.subarray(24)]);
     v2.writeUInt32LE(2, 8);
     const decoded2 = await decodeSnapshot(chunked(v2, 5));
@@ -126,7 +143,10 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
 
   it("an empty snapshot decodes to no state and no messages", async () => {
     const decoded = await decodeSnapshot(chunked(collect(encodeSnapshot([], [])), 3));
-    expect(decoded).toEqual({ state: [], messages: [], walEpoch: 0, walOffset: 0 });
+    expect(decoded).toEqual({
+      ...{ state: [], messages: [], walEpoch: 0, walOffset: 0 },
+      ...{ generation: 0, swapId: "" },
+    });
   });
 });
 

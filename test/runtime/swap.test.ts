@@ -1,5 +1,6 @@
 // State: keys, persistence across invocations, and across a swap-out / swap-in.
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -12,6 +13,8 @@ import {
   untilNoProcessMatches,
   type RunningProcess,
 } from "../helpers/process-harness.js";
+import { encodeSnapshot } from "../../src/runtime/snapshot.js";
+import { DiskBlobStore } from "../../src/storage/disk-blob-store.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let control: FakeControlPlane;
@@ -190,6 +193,39 @@ describe("swap", () => {
       const restored = await (await start("orphan", true)).connect();
       expect(text(await restored.invoke("add", "2"))).toBe("42");
       await restored.close();
+    } finally {
+      if (lonelyOpen) await lonely.close();
+    }
+  });
+
+  it("an orphan never overwrites the snapshot a newer instance stored: it exits saving nothing", async () => {
+    const lonely = new FakeControlPlane();
+    await lonely.listen();
+    let lonelyOpen = true;
+    try {
+      const proc = await startProcess({
+        name: "stale",
+        bundle,
+        blobDir: temp.dir,
+        control: lonely,
+        orphanTimeoutMs: 500,
+      });
+      started.push(proc);
+      const conn = await proc.connect();
+      await conn.invoke("add", "40");
+      await conn.close();
+      // Meanwhile a newer instance of the process (started elsewhere) stored its state.
+      const newer = [{ key: "sum", value: Buffer.from("7"), updatedAt: 1 }];
+      const blobs = await DiskBlobStore.open(temp.dir);
+      await blobs.put(
+        "swaps/suite/stale",
+        encodeSnapshot(newer, [], undefined, { generation: 1, swapId: "" }),
+      );
+      const stored = await readFile(snapshotFile("stale"));
+      await lonely.close();
+      lonelyOpen = false;
+      expect(await proc.exited).toBe(0);
+      expect((await readFile(snapshotFile("stale"))).equals(stored)).toBe(true);
     } finally {
       if (lonelyOpen) await lonely.close();
     }

@@ -1,7 +1,9 @@
 // The write-ahead log on real files: round trip, group commit, torn tails, reset, compaction,
 // and a full disk (a real tmpfs) failing appends and undoing them.
-import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -227,6 +229,34 @@ describe("write-ahead log", () => {
     } finally {
       await disk.unmount();
     }
+  });
+
+  it("is held by one opener at a time: others wait, fail while the holder lives, get it once it closes", async () => {
+    const file = nextFile();
+    const first = await create(file);
+    await expect(WriteAheadLog.open(file, undefined, 200)).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+    });
+    const waiting = WriteAheadLog.open(file, undefined, 30_000);
+    await first.append([{ kind: "delete", key: "by-first" }]);
+    await first.close(); // releases it
+    const { wal, replay } = await waiting;
+    await wal.close();
+    expect(replay.ops.map((op) => op.key)).toEqual(["by-first"]);
+  });
+
+  it("takes over the claim of a holder that died without releasing it", async () => {
+    const file = nextFile();
+    const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    await once(child, "exit"); // its pid names no live process now
+    await mkdir(path.dirname(file), { recursive: true });
+    const claim = { host: hostname(), pid: child.pid, start: "0" };
+    await writeFile(`${file}.owner`, JSON.stringify(claim));
+    const { wal } = await WriteAheadLog.open(file, undefined, 30_000);
+    const owner = JSON.parse(await readFile(`${file}.owner`, "utf8")) as { pid: number };
+    expect(owner.pid).toBe(process.pid);
+    await wal.close();
+    await expect(readFile(`${file}.owner`)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("decodes an empty log as nothing", () => {
