@@ -2,7 +2,7 @@
  * The control plane: the metadata store, the blob store, a backend, the control-link server and
  * the HTTP API, wired together. `ControlPlane.start(options)` returns a running instance;
  * `stop()` stops every process it started (swapping them out first when the metadata store
- * outlives this replica, so nothing is lost) and closes everything.
+ * outlives this replica, file or Redis, so nothing is lost) and closes everything.
  */
 import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
@@ -152,7 +152,8 @@ export class ControlPlane implements ControlPlaneService {
     clearTimeout(this.#sweep);
     await this.#http?.close();
     await this.#invoker.stop();
-    await this.#manager.shutdown(this.#store.kind === "redis");
+    // A store that outlives us (file, Redis) gets processes swapped out, so a restart resumes them.
+    await this.#manager.shutdown(this.#store.kind !== "memory");
     await this.#cluster.stop();
     await this.#directory.stop();
     await this.#links.close();

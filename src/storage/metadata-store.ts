@@ -114,7 +114,7 @@ export interface ReplicaRecord {
 }
 
 export interface MetadataStore {
-  readonly kind: "memory" | "redis";
+  readonly kind: "memory" | "redis" | "file";
   putApp(app: AppRecord): Promise<void>;
   putAppIf(app: AppRecord, expectedVersion: number | undefined): Promise<boolean>;
   getApp(name: string): Promise<AppRecord | undefined>;

@@ -149,7 +149,7 @@ const health = {
   properties: {
     status: { type: "string", enum: ["ok"] },
     replica: { type: "string" },
-    store: { type: "string", enum: ["memory", "redis"] },
+    store: { type: "string", enum: ["memory", "file", "redis"] },
     blobs: { type: "string", enum: ["disk", "s3"] },
     backend: { type: "string" },
   },
