@@ -52,6 +52,8 @@ export interface ProcessSpec {
   /** Default "memory"; "log" gets a write-ahead log from the backend. */
   durability?: Durability;
   maxPayloadBytes?: number;
+  /** Swapped out after this long unused (the process reports it); 0 or absent: never. */
+  idleSwapMs?: number | undefined;
 }
 
 export interface StartedProcess {
@@ -108,5 +110,6 @@ export function launchOptionsOf(spec: ProcessSpec) {
     ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
     limits: spec.limits ?? {},
     ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
+    ...(spec.idleSwapMs ? { idleSwapMs: spec.idleSwapMs } : {}),
   } satisfies Partial<LaunchOptions>;
 }

@@ -30,6 +30,7 @@ import {
 import { ControlLinkServer, type ControlLinkTimings } from "./control-link-server.js";
 import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
+import { IdleSwaps } from "./idle-swaps.js";
 import { Invoker } from "./invoker.js";
 import { getProcessOrThrow } from "./lifecycle.js";
 import { ProcessManager } from "./process-manager.js";
@@ -63,6 +64,7 @@ export class ControlPlane implements ControlPlaneService {
   readonly #directory: PeerDirectory;
   readonly #apps: AppService;
   readonly #invoker: Invoker;
+  readonly #idleSwaps: IdleSwaps;
   readonly registry = new Registry();
   #http: FastifyInstance | undefined;
   #controlPort = 0;
@@ -88,6 +90,7 @@ export class ControlPlane implements ControlPlaneService {
         lost: (app, name) => this.#manager.linkLost(app, name),
         resumeRequested: (app, from, peer) => this.#resumeForPeer(app, from, peer),
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
+        idle: (app, name) => this.#idleSwaps.reported(app, name),
         clusterSecret: () => this.#cluster.clusterSecret(),
         bundle: (app, key) => this.#apps.bundle(app, key),
       },
@@ -121,6 +124,7 @@ export class ControlPlane implements ControlPlaneService {
     this.#directory = new PeerDirectory(store, this.#links, log);
     this.#apps = new AppService(config, store, blobs);
     this.#invoker = new Invoker(config, store, this.#manager);
+    this.#idleSwaps = new IdleSwaps(this.#manager, store, this.registry, log);
   }
 
   static async start(

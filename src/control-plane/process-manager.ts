@@ -8,9 +8,12 @@ import type { Logger } from "pino";
 import {
   NO_PERMISSIONS,
   PraaSError,
+  parseDuration,
   parseDurability,
   type CreateProcessBody,
   type ProcessStatus,
+  type SwapReason,
+  type SwapReply,
 } from "../protocol/index.js";
 import type { ProcessBackend, ProcessSpec } from "../backends/index.js";
 import type {
@@ -88,6 +91,8 @@ export class ProcessManager {
     const resources = resolveResources(body, appRecord.defaults, config);
     const limits = resolveProcessLimits(body, appRecord.defaults);
     const durability = body.durability === undefined ? "memory" : parseDurability(body.durability);
+    const idleSwapMs =
+      body.idleSwap === undefined ? config.idleSwapMs : parseDuration(body.idleSwap, "idleSwap");
     const now = Date.now();
     const record: ProcessRecord = {
       app,
@@ -98,6 +103,7 @@ export class ProcessManager {
       durability,
       secret: randomBytes(24).toString("base64url"),
       autoAllocated: auto,
+      idleSwapMs,
       createdAt: now,
       updatedAt: now,
       revision: 0,
@@ -122,15 +128,17 @@ export class ProcessManager {
   /**
    * Swaps a process out. When the process could not store its state (it answers STORAGE_ERROR
    * and stays up, serving) the record goes back to active with its connection; when the
-   * command failed otherwise, the record follows what is left (see #settleSwap).
+   * command failed otherwise, the record follows what is left (see #settleSwap). An idle
+   * swap-out is refused by a process used since it reported itself idle: it stays active.
    */
-  async swap(app: string, name: string): Promise<ProcessRecord> {
+  async swap(app: string, name: string, reason: SwapReason = "request"): Promise<ProcessRecord> {
     const { store, cluster } = this.#deps;
     return this.#exclusive(app, name, async () => {
       await transition(store, app, name, ["active"], "swapping");
-      let result: { size: number };
+      const body = reason === "idle" ? { ifIdle: true } : undefined;
+      let result: SwapReply;
       try {
-        result = await cluster.command(app, name, "swap", undefined, SWAP_COMMAND_TIMEOUT_MS);
+        result = await cluster.command(app, name, "swap", body, SWAP_COMMAND_TIMEOUT_MS);
       } catch (error) {
         await this.#settleSwap(app, name, String(error)).catch(() => undefined);
         throw error;
@@ -139,6 +147,8 @@ export class ProcessManager {
         stateSize: result.size,
         connection: undefined,
         backendId: undefined,
+        swapReason: reason,
+        idleSince: result.idleSince,
       });
     });
   }
@@ -357,6 +367,7 @@ export class ProcessManager {
       stateSize: size,
       connection: undefined,
       backendId: undefined,
+      swapReason: "signal",
     });
     this.#deps.log.info({ app, name, size }, "process swapped itself out");
   }
@@ -488,7 +499,9 @@ export class ProcessManager {
     const records = (await Promise.all(apps.map((a) => store.listProcesses(a.name)))).flat();
     const live = records.filter((r) => r.status === "active" && links.has(r.app, r.name));
     await Promise.all(
-      live.map((r) => (persist ? this.swap(r.app, r.name) : this.#stop(r)).catch(() => undefined)),
+      live.map((r) =>
+        (persist ? this.swap(r.app, r.name, "shutdown") : this.#stop(r)).catch(() => undefined),
+      ),
     );
   }
 
@@ -505,6 +518,8 @@ export class ProcessManager {
       return await transition(this.#deps.store, app, name, [from], "active", {
         ...started,
         error: undefined,
+        swapReason: undefined,
+        idleSince: undefined,
       });
     } catch (error) {
       // A process that started but is not ours to keep (e.g. the record moved on) must not run.
@@ -565,6 +580,7 @@ export class ProcessManager {
       limits: { ...record.limits },
       durability: record.durability ?? "memory",
       maxPayloadBytes: config.bodyLimitBytes,
+      idleSwapMs: record.idleSwapMs ?? config.idleSwapMs,
     };
   }
 

@@ -6,7 +6,9 @@
  *
  * Commands (control plane → process), Command frame with fields [name] and a JSON payload:
  *   "swap"   → Result JSON { size, key }; the process exits afterwards. A swap whose write
- *              failed answers an Error (STORAGE_ERROR) and the process stays active
+ *              failed answers an Error (STORAGE_ERROR) and the process stays active. Body
+ *              { ifIdle: true } (an idle swap-out): refused with INVALID_STATE when the process
+ *              was used since it reported itself idle; the reply adds idleSince
  *   "stop"   → Result; the process exits afterwards
  *   "peers"  → payload PeerEntry[]; replaces the peer directory
  *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
@@ -16,6 +18,8 @@
  *     a fresh directory has been sent to us; PROCESS_NOT_FOUND when there is no such peer
  *   Command ["swapped", size] → Result once the record says swapped (the process swapped itself
  *     out on SIGTERM/SIGINT and exits next)
+ *   Command ["idle"] → Result at once: nothing used the process for its idle time; the control
+ *     plane may answer with a swap { ifIdle: true }
  */
 import type { Logger } from "pino";
 import {
@@ -29,6 +33,7 @@ import {
   type ControlCommand,
   type ControlReply,
   type Frame,
+  type SwapBody,
 } from "../protocol/index.js";
 import { FrameLink, openSocket } from "../transport/index.js";
 import type { ControlLinkOptions, PeerEntry } from "./config.js";
@@ -101,6 +106,17 @@ export class ControlLink {
     );
   }
 
+  /** Tells the control plane nothing used this process for its idle time (best effort). */
+  async reportIdle(): Promise<void> {
+    if (!this.#link || this.#link.closed) return;
+    await this.#link.request(
+      FrameType.Command,
+      encodeFields(["idle"]),
+      undefined,
+      REPORT_TIMEOUT_MS,
+    );
+  }
+
   close(): void {
     this.#closing = true;
     this.#link?.close();
@@ -168,7 +184,7 @@ export class ControlLink {
 }
 
 const BODY_DECODERS: { [C in ControlCommand]: (payload: Buffer) => ControlBody<C> } = {
-  swap: () => undefined,
+  swap: (payload) => (payload.length === 0 ? undefined : parseSwapBody(payload)),
   stop: () => undefined,
   peers: (payload) => parsePeers(payload),
   status: () => undefined,
@@ -186,6 +202,11 @@ function dispatch<C extends ControlCommand>(
   payload: Buffer,
 ): Promise<ControlReply<C>> {
   return handlers[name](BODY_DECODERS[name](payload));
+}
+
+function parseSwapBody(payload: Buffer): SwapBody | undefined {
+  const value = JSON.parse(payload.toString("utf8")) as SwapBody | null;
+  return typeof value === "object" && value !== null ? value : undefined;
 }
 
 export function parsePeers(payload: Buffer): PeerEntry[] {

@@ -20,6 +20,7 @@ import {
   type AppEnv,
   type AppPermissions,
   type Durability,
+  type SwapReply,
 } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
 import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
@@ -95,6 +96,12 @@ const program = new Command("praas-process")
     300_000,
   )
   .option(
+    "--idle-swap <ms>",
+    "report idle to the control plane (which swaps the process out) after this long without an invocation, a message or a client connection; 0: never",
+    int,
+    0,
+  )
+  .option(
     "--allow <list>",
     "what workers may do: comma-separated childProcess, workerThreads, network",
     "",
@@ -143,6 +150,7 @@ interface Flags {
   peers?: string;
   control?: string;
   orphanTimeout: number;
+  idleSwap: number;
   allow: string;
   serialize: string;
   logLevel: LogLevel;
@@ -172,6 +180,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, bundlePath: string): P
     invocationTimeoutMs: flags.timeout,
     drainTimeoutMs: flags.drainTimeout,
     orphanTimeoutMs: flags.orphanTimeout,
+    idleSwapMs: flags.idleSwap,
     restore: flags.restore,
     durability: flags.durability,
     walPath: flags.wal,
@@ -247,6 +256,7 @@ async function main(): Promise<void> {
   try {
     await proc.start();
     control = config.control ? await connectControl(config, proc, log) : undefined;
+    if (control) watchIdle(proc, control, log);
   } catch (error) {
     await proc.stop();
     fail(log, error);
@@ -313,6 +323,17 @@ function watchParent(log: Logger, onOrphaned: () => void): void {
   timer.unref();
 }
 
+/** Scale to zero: once nothing used the process for its idle time, the control plane is told. */
+function watchIdle(proc: CloudProcess, control: ControlLink, log: Logger): void {
+  proc.idle.start(() => {
+    if (proc.status !== "active") return;
+    log.info({ idleSince: proc.idle.idleSince }, "idle; asking to be swapped out");
+    control.reportIdle().catch((error: unknown) => {
+      log.warn({ err: String(error) }, "could not report idle to the control plane");
+    });
+  });
+}
+
 async function resumeVia(control: ControlLink | undefined, peer: string): Promise<void> {
   if (!control) throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is swapped out`);
   await control.resume(peer);
@@ -371,7 +392,7 @@ async function swapAndExit(proc: CloudProcess, log: Logger): Promise<void> {
 function commandHandlers(proc: CloudProcess): CommandHandlers {
   return {
     // A swap already under way (a stop signal) is the one the control plane gets.
-    swap: () => signalSwap ?? proc.swapOut(),
+    swap: (body) => (body?.ifIdle ? idleSwap(proc) : (signalSwap ?? proc.swapOut())),
     stop: async () => {
       await proc.stop();
       return null;
@@ -390,6 +411,17 @@ function commandHandlers(proc: CloudProcess): CommandHandlers {
         ...(proc.walStats ? { wal: proc.walStats } : {}),
       }),
   };
+}
+
+/**
+ * An idle swap-out, unless the process was used since it reported itself idle. No await
+ * between the check and swapOut taking the process out of service, so no call slips between.
+ */
+async function idleSwap(proc: CloudProcess): Promise<SwapReply> {
+  const idleSince = proc.idle.idleSince;
+  if (!proc.idle.idle || idleSince === undefined || signalSwap)
+    throw new PraaSError("INVALID_STATE", "the process is in use again; not swapped out");
+  return { ...(await proc.swapOut()), idleSince };
 }
 
 function fail(log: Logger, error: unknown): void {

@@ -34,6 +34,7 @@ import type {
   ProcessStatus,
   ResourcesInfo,
   SerializeSetting,
+  SwapReason,
 } from "../protocol/index.js";
 
 export type { ConnectionInfo, ProcessStatus } from "../protocol/index.js";
@@ -90,6 +91,12 @@ export interface ProcessRecord {
   replica?: string | undefined;
   /** True for processes the control plane allocated itself for FaaS-style invocations. */
   autoAllocated?: boolean | undefined;
+  /** Swapped out after this long unused (ms; 0: never); absent on records written before it existed. */
+  idleSwapMs?: number | undefined;
+  /** While swapped: why it was swapped out. */
+  swapReason?: SwapReason | undefined;
+  /** After an idle swap-out: when its last use ended (ms since the epoch). */
+  idleSince?: number | undefined;
   createdAt: number;
   updatedAt: number;
   revision: number;

@@ -14,7 +14,7 @@ import type { Command } from "commander";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../control-plane/config.js";
 import type { LogLevel } from "../../logging/index.js";
-import { MAX_PORT, PraaSError, parseInteger } from "../../protocol/index.js";
+import { MAX_PORT, PraaSError, parseDuration, parseInteger } from "../../protocol/index.js";
 import type { BlobStoreConfig, MetadataStoreConfig } from "../../storage/index.js";
 import { printError } from "../output.js";
 import type { DockerUpFlags } from "./docker-up.js";
@@ -48,6 +48,7 @@ interface UpFlags {
   startTimeout?: string;
   reconnectGrace?: string;
   maxAutoProcesses?: string;
+  idleSwap: string;
   deployExamples?: boolean;
   logLevel: LogLevel;
   json?: boolean;
@@ -132,6 +133,11 @@ export function registerUp(program: Command): void {
       "--max-auto-processes <n>",
       "processes allocated per app for invocations without --process (default 4)",
     )
+    .option(
+      "--idle-swap <duration>",
+      "swap processes out after this long unused (no invocation, message or client connection), e.g. 10m, 30s; 0: never; per process: process create --idle-swap",
+      "10m",
+    )
     .option("--deploy-examples", "deploy every application under examples/ at start")
     .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
     .option("--json", "print the listening address as a JSON line")
@@ -192,6 +198,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...(flags.s3Endpoint ? { blobs: s3Config(flags, env) } : {}),
     bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
     ...tuning(flags),
+    idleSwapMs: parseDuration(flags.idleSwap, "--idle-swap"),
     logLevel: flags.logLevel,
   };
 }

@@ -102,6 +102,14 @@ const processInfo = {
     stateSize: { type: "integer", description: "bytes of swapped state" },
     error: { type: "string", description: "why the process failed" },
     durability: durabilitySchema,
+    idleSwapMs: { type: "integer", description: "swapped out after this long unused; 0: never" },
+    swapReason: {
+      type: "string",
+      enum: ["request", "idle", "signal", "shutdown"],
+      description: "while swapped: why",
+    },
+    idleSince: { ...timestamp, description: "after an idle swap-out: when its last use ended" },
+    auto: { type: "boolean", description: "allocated by the control plane (FaaS style)" },
     lastFailure: {
       type: "object",
       description: "the last unexpected loss of the process; kept after it came back",
