@@ -1,7 +1,10 @@
 // `praas up`'s default metadata store is a file under the data dir: a restart on the same data
 // dir (no Redis) keeps applications and processes; processes swapped out by the stop resume
 // with their state, ones that outlived a killed control plane reconnect; a second `praas up` on
-// the same data dir is refused while the first runs.
+// the same data dir is refused while the first runs. Cached bundles on disk are reused only
+// when their content still matches their key.
+import { readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir, runProcessesMatching } from "../helpers/process-harness.js";
@@ -49,12 +52,16 @@ async function until(client: PraaS, name: string, status: string): Promise<void>
 
 describe("praas up with the default file store", { timeout: 120_000 }, () => {
   it("keeps apps and processes across a stop and restart; swapped processes resume with their state", async () => {
-    await withDataDir(async ({ start }) => {
+    await withDataDir(async ({ start, dataDir }) => {
       const first = await start();
       await first.client.deploy("counter", "examples/counter");
       await first.client.createProcess("counter", "kept");
       expect(text(await first.client.invoke("counter", "add", "5", { process: "kept" }))).toBe("5");
       expect(await first.plane.stop()).toBe(0);
+      // A cached bundle file that no longer holds the code its key names is not reused.
+      const cache = path.join(dataDir, "bundles");
+      for (const file of await readdir(cache))
+        await writeFile(path.join(cache, file), 'export const add = () => "stale";\n');
 
       const again = await start();
       expect((await again.client.listApplications()).map((app) => app.name)).toEqual(["counter"]);
