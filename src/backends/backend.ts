@@ -55,6 +55,8 @@ export interface ProcessSpec {
   maxPayloadBytes?: number;
   /** How clients reach it (the process registers this); default "direct". */
   reach?: ProcessReach | undefined;
+  /** Swapped out after this long unused (the process reports it); 0 or absent: never. */
+  idleSwapMs?: number | undefined;
 }
 
 export interface StartedProcess {
@@ -112,5 +114,6 @@ export function launchOptionsOf(spec: ProcessSpec) {
     limits: spec.limits ?? {},
     ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
     ...(spec.reach === undefined || spec.reach === "direct" ? {} : { reach: spec.reach }),
+    ...(spec.idleSwapMs ? { idleSwapMs: spec.idleSwapMs } : {}),
   } satisfies Partial<LaunchOptions>;
 }

@@ -3,7 +3,8 @@
  * on a free port, with `vcpus` workers and `memory` MiB split into the workers' heap limits.
  * Bundles are cached as files under `<dataDir>/bundles` by bundle key; keys name the bundle's
  * content (its sha256, see AppService), so a cached file is always the code asked for, even
- * when an app is removed and deployed again. Children are stopped on `stop` and on
+ * when an app is removed and deployed again; a file left on disk by an earlier run is reused
+ * only if its content still hashes to its key (else it is written again). Children are stopped on `stop` and on
  * `shutdown`, so stopping the control plane leaves no orphans. Each child leads a process group
  * of its own (see launch.ts): a Ctrl-C meant for the control plane does not reach it, and when
  * it exits, for any reason, its whole group (workers, whatever its functions started) is killed.
@@ -12,8 +13,8 @@
  * (owner-only directories), on this host's disk like the disk blob store.
  */
 import type { ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
@@ -152,7 +153,7 @@ export class LocalBackend implements ProcessBackend {
 
   async #writeBundle(spec: ProcessSpec): Promise<string> {
     const file = path.join(this.#options.dataDir, "bundles", spec.bundleKey.replaceAll("/", "_"));
-    if (await exists(file)) return file;
+    if (await holdsBundle(file, spec.bundleKey)) return file;
     // Owner-only: a process copies its bundle into its workers' sandbox; workers read no others.
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
@@ -162,11 +163,10 @@ export class LocalBackend implements ProcessBackend {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
+/** The file exists and hashes to the sha256 its key names (a key naming none: never trusted). */
+async function holdsBundle(file: string, key: string): Promise<boolean> {
+  const named = /([0-9a-f]{64})\.mjs$/.exec(key)?.[1];
+  const bytes = await readFile(file).catch(() => undefined);
+  if (named === undefined || bytes === undefined) return false;
+  return createHash("sha256").update(bytes).digest("hex") === named;
 }

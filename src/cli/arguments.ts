@@ -3,6 +3,7 @@ import { InvalidArgumentError } from "commander";
 import {
   PROCESS_LIMIT_KEYS,
   PraaSError,
+  parseDuration,
   parseInteger,
   parseProcessLimits,
   type ProcessLimits,
@@ -31,6 +32,15 @@ export function integerOption(min?: number, max?: number): (value: string) => nu
       throw new InvalidArgumentError(error instanceof PraaSError ? error.message : String(error));
     }
   };
+}
+
+/** `--idle-swap`: a duration ("10m", "30s", "500ms"; a bare number is ms; 0: never) → ms. */
+export function parseDurationOption(value: string): number {
+  try {
+    return parseDuration(value, "the value");
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof PraaSError ? error.message : String(error));
+  }
 }
 
 /** For options that may repeat (`--host a --host b`). */

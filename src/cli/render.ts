@@ -86,9 +86,12 @@ export function renderProcess(info: ProcessInfo): string {
     ["limits", formatLimits(info.limits)],
     ["durability", info.durability],
     ["version", info.version === undefined ? undefined : String(info.version)],
+    ["allocated", info.auto ? "auto (for invocations without --process)" : undefined],
+    ["idle swap", idleSwap(info)],
     ["endpoint", endpoint(info)],
     ["connections", connectionCounts(info)],
     ["state size", stateSize(info)],
+    ["swapped", swapped(info)],
     ["error", info.error],
     ["last failure", info.lastFailure && `${info.lastFailure.at}: ${info.lastFailure.reason}`],
     ["created", info.createdAt],
@@ -96,9 +99,26 @@ export function renderProcess(info: ProcessInfo): string {
   ]);
 }
 
+/** `after 10 min unused`, `never`; undefined for records that predate idle swap-out. */
+function idleSwap(info: ProcessInfo): string | undefined {
+  if (info.idleSwapMs === undefined) return undefined;
+  if (info.idleSwapMs === 0) return "never";
+  const ms = info.idleSwapMs;
+  const amount =
+    ms % 60_000 === 0 ? `${ms / 60_000} min` : ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+  return `after ${amount} unused`;
+}
+
+/** `idle (unused since …)`, `request`; undefined unless swapped. */
+function swapped(info: ProcessInfo): string | undefined {
+  if (info.swapReason === undefined) return undefined;
+  if (info.swapReason !== "idle" || info.idleSince === undefined) return info.swapReason;
+  return `idle (unused since ${info.idleSince})`;
+}
+
 function processRow(info: ProcessInfo): string[] {
   return [
-    info.name,
+    info.auto ? `${info.name} (auto)` : info.name,
     info.status,
     String(info.resources.vcpus),
     `${info.resources.memory} MiB`,

@@ -8,6 +8,7 @@ import {
   MIN_RENDEZVOUS_SECRET_LENGTH,
   PraaSError,
   assertName,
+  parseDuration,
   parseProcessReach,
   type ProcessReach,
 } from "../protocol/index.js";
@@ -81,6 +82,11 @@ export interface ControlPlaneOptions {
   defaultMemoryMiB?: number;
   /** Processes the control plane may allocate per app for FaaS-style invocations; default 4. */
   maxAutoProcesses?: number;
+  /**
+   * Processes created without `idleSwap` (and auto-allocated ones) are swapped out after this
+   * long without use (ms); default 0: never. `praas up --idle-swap` sets it (default 10m there).
+   */
+  idleSwapMs?: number;
   /** Invocations in flight per process before another is allocated; default 16. */
   maxInflightPerProcess?: number;
   invocationTimeoutMs?: number;
@@ -141,6 +147,7 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     defaultMemoryMiB: within(options.defaultMemoryMiB ?? 512, "defaultMemoryMiB", maxMemoryMiB),
     maxAutoProcesses: positive(options.maxAutoProcesses ?? 4, "maxAutoProcesses"),
     maxInflightPerProcess: positive(options.maxInflightPerProcess ?? 16, "maxInflightPerProcess"),
+    idleSwapMs: parseDuration(options.idleSwapMs ?? 0, "idleSwapMs"),
     invocationTimeoutMs: positive(options.invocationTimeoutMs ?? 60_000, "invocationTimeoutMs"),
     startTimeoutMs: positive(options.startTimeoutMs ?? 60_000, "startTimeoutMs"),
     reconnectGraceMs: positive(options.reconnectGraceMs ?? 30_000, "reconnectGraceMs"),

@@ -2,7 +2,7 @@
  * The control plane's end of the control links: processes dial in and register with their
  * per-process secret (checked in constant time against the metadata store); a connection that
  * cannot authenticate within the deadline is dropped. Registered links carry commands to the
- * process (swap, stop, peers) and the process's requests (resume a peer).
+ * process (swap, stop, peers) and the process's requests (resume a peer, swapped itself, idle).
  *
  * Peer replicas dial the same port to forward commands for processes linked here: their first
  * frame is `Command ["replica", clusterSecret]`, then each `Command [command, app, name,
@@ -75,6 +75,8 @@ export interface ControlLinkEvents {
   peerTicketRequested?(app: string, from: string, peer: string): Promise<PeerTicket>;
   /** The process swapped itself out (it was told to stop by a signal) and is about to exit. */
   swappedItself(app: string, name: string, size: number): Promise<void>;
+  /** Nothing used the process for its idle time: swap it out (answered at once, swapped after). */
+  idle?(app: string, name: string): void;
   /** The secret peer replicas must present to forward commands. */
   clusterSecret(): Promise<string>;
   /** The bundle under `key` for an authenticated process of `app` (see BUNDLE_REQUEST). */
@@ -300,6 +302,12 @@ export class ControlLinkServer {
 
   #onRequest(link: FrameLink, from: Registration, frame: Frame): void {
     const [command = "", arg = ""] = expectFields(frame.meta, 1, "command");
+    if (frame.type === FrameType.Command && command === "idle") {
+      // Answered first: the swap that follows ends this very link.
+      link.reply(frame.id);
+      this.#events.idle?.(from.app, from.name);
+      return;
+    }
     if (frame.type !== FrameType.Command) {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }

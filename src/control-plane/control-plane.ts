@@ -2,7 +2,7 @@
  * The control plane: the metadata store, the blob store, a backend, the control-link server and
  * the HTTP API, wired together. `ControlPlane.start(options)` returns a running instance;
  * `stop()` stops every process it started (swapping them out first when the metadata store
- * outlives this replica, so nothing is lost) and closes everything.
+ * outlives this replica, file or Redis, so nothing is lost) and closes everything.
  */
 import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
@@ -34,6 +34,7 @@ import {
 import { ControlLinkServer, type ControlLinkTimings } from "./control-link-server.js";
 import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
+import { IdleSwaps } from "./idle-swaps.js";
 import { Invoker } from "./invoker.js";
 import { getProcessOrThrow } from "./lifecycle.js";
 import { NatTraversal } from "./nat.js";
@@ -68,6 +69,7 @@ export class ControlPlane implements ControlPlaneService {
   readonly #directory: PeerDirectory;
   readonly #apps: AppService;
   readonly #invoker: Invoker;
+  readonly #idleSwaps: IdleSwaps;
   readonly registry = new Registry();
   #http: FastifyInstance | undefined;
   /** Present when a rendezvous is configured (processes behind NAT). */
@@ -96,6 +98,7 @@ export class ControlPlane implements ControlPlaneService {
         resumeRequested: (app, from, peer) => this.#resumeForPeer(app, from, peer),
         peerTicketRequested: (app, _from, peer) => this.#peerTicket(app, peer),
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
+        idle: (app, name) => this.#idleSwaps.reported(app, name),
         clusterSecret: () => this.#cluster.clusterSecret(),
         bundle: (app, key) => this.#apps.bundle(app, key),
       },
@@ -131,6 +134,7 @@ export class ControlPlane implements ControlPlaneService {
     this.#invoker = new Invoker(config, store, this.#manager, (record) =>
       this.#dialable(record.app, record.name, record.connection),
     );
+    this.#idleSwaps = new IdleSwaps(this.#manager, store, this.registry, log);
   }
 
   static async start(
@@ -167,7 +171,8 @@ export class ControlPlane implements ControlPlaneService {
     clearTimeout(this.#sweep);
     await this.#http?.close();
     await this.#invoker.stop();
-    await this.#manager.shutdown(this.#store.kind === "redis");
+    // A store that outlives us (file, Redis) gets processes swapped out, so a restart resumes them.
+    await this.#manager.shutdown(this.#store.kind !== "memory");
     await this.#cluster.stop();
     await this.#directory.stop();
     await this.#links.close();

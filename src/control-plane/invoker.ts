@@ -5,7 +5,13 @@
  * data-plane connection per process.
  */
 import { randomBytes } from "node:crypto";
-import { PraaSError, asBuffer, functionNotFound, type ConnectionInfo } from "../protocol/index.js";
+import {
+  CONTROL_PLANE_CLIENT,
+  PraaSError,
+  asBuffer,
+  functionNotFound,
+  type ConnectionInfo,
+} from "../protocol/index.js";
 import { connect, type ProcessConnection } from "../sdk/connection.js";
 import type { MetadataStore, ProcessRecord } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
@@ -130,23 +136,36 @@ export class Invoker {
   }
 
   async #pick(app: string): Promise<ProcessRecord> {
-    const active = (await this.#store.listProcesses(app)).filter((r) => r.status === "active");
+    const records = await this.#store.listProcesses(app);
+    const active = records.filter((r) => r.status === "active");
     const least = active.sort((a, b) => this.#load(a) - this.#load(b))[0];
     if (least && this.#load(least) < this.#config.maxInflightPerProcess) return least;
-    if (active.length < this.#config.maxAutoProcesses) return this.#allocate(app);
+    if (active.length < this.#config.maxAutoProcesses) return this.#allocate(app, records);
     if (least) return least;
-    return this.#allocate(app);
+    return this.#allocate(app, records);
   }
 
   /** One allocation at a time per app, shared by the invocations that asked for it. */
-  #allocate(app: string): Promise<ProcessRecord> {
+  #allocate(app: string, records: ProcessRecord[]): Promise<ProcessRecord> {
     let pending = this.#allocating.get(app);
     if (!pending) {
-      pending = this.#manager.create(app, `auto-${randomBytes(3).toString("hex")}`, {}, true);
+      pending = this.#bringUp(app, records);
       this.#allocating.set(app, pending);
       void pending.finally(() => this.#allocating.delete(app)).catch(() => undefined);
     }
     return pending;
+  }
+
+  /**
+   * An auto-allocated process swapped out when idle (or failed) is resumed before a new one is
+   * made: otherwise every idle period would leave one more swapped process behind.
+   */
+  #bringUp(app: string, records: ProcessRecord[]): Promise<ProcessRecord> {
+    const resting = records.find(
+      (r) => r.autoAllocated === true && (r.status === "swapped" || r.status === "failed"),
+    );
+    if (resting) return this.#manager.ensureActive(app, resting.name, this.#config.startTimeoutMs);
+    return this.#manager.create(app, `auto-${randomBytes(3).toString("hex")}`, {}, true);
   }
 
   #load(record: ProcessRecord): number {
@@ -163,7 +182,11 @@ export class Invoker {
       const open = await pooled.connection.catch(() => undefined);
       if (open && !open.closed) return open;
     }
-    const connection = this.#dialable(record).then((dialable) => connect(dialable));
+    // Introduced as the control plane's: this pooled connection stays open, but it is not a
+    // client's, so it does not keep the process from being swapped out when idle.
+    const connection = this.#dialable(record).then((dialable) =>
+      connect(dialable, { name: CONTROL_PLANE_CLIENT }),
+    );
     this.#pool.set(id, { token: info.token, connection });
     connection.catch(() => this.#pool.delete(id));
     return connection;

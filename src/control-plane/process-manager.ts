@@ -8,10 +8,13 @@ import type { Logger } from "pino";
 import {
   NO_PERMISSIONS,
   PraaSError,
+  parseDuration,
   parseDurability,
   type ConnectionInfo,
   type CreateProcessBody,
   type ProcessStatus,
+  type SwapReason,
+  type SwapReply,
 } from "../protocol/index.js";
 import type { ProcessBackend, ProcessSpec } from "../backends/index.js";
 import type {
@@ -90,6 +93,8 @@ export class ProcessManager {
     const resources = resolveResources(body, appRecord.defaults, config);
     const limits = resolveProcessLimits(body, appRecord.defaults);
     const durability = body.durability === undefined ? "memory" : parseDurability(body.durability);
+    const idleSwapMs =
+      body.idleSwap === undefined ? config.idleSwapMs : parseDuration(body.idleSwap, "idleSwap");
     const now = Date.now();
     const record: ProcessRecord = {
       app,
@@ -100,6 +105,7 @@ export class ProcessManager {
       durability,
       secret: randomBytes(24).toString("base64url"),
       autoAllocated: auto,
+      idleSwapMs,
       createdAt: now,
       updatedAt: now,
       revision: 0,
@@ -124,16 +130,18 @@ export class ProcessManager {
   /**
    * Swaps a process out. When the process could not store its state (it answers STORAGE_ERROR
    * and stays up, serving) the record goes back to active with its connection; when the
-   * command failed otherwise, the record follows what is left (see #settleSwap).
+   * command failed otherwise, the record follows what is left (see #settleSwap). An idle
+   * swap-out is refused by a process used since it reported itself idle: it stays active.
    */
-  async swap(app: string, name: string): Promise<ProcessRecord> {
+  async swap(app: string, name: string, reason: SwapReason = "request"): Promise<ProcessRecord> {
     const { store, cluster } = this.#deps;
     return this.#exclusive(app, name, async () => {
       const swapId = randomBytes(12).toString("base64url");
       await transition(store, app, name, ["active"], "swapping", { swapId });
-      let result: { size: number };
+      const body = { swapId, ...(reason === "idle" ? { ifIdle: true } : {}) };
+      let result: SwapReply;
       try {
-        result = await cluster.command(app, name, "swap", { swapId }, SWAP_COMMAND_TIMEOUT_MS);
+        result = await cluster.command(app, name, "swap", body, SWAP_COMMAND_TIMEOUT_MS);
       } catch (error) {
         await this.#settleSwap(app, name, String(error)).catch(() => undefined);
         throw error;
@@ -142,6 +150,8 @@ export class ProcessManager {
         stateSize: result.size,
         connection: undefined,
         backendId: undefined,
+        swapReason: reason,
+        idleSince: result.idleSince,
       });
     });
   }
@@ -375,6 +385,7 @@ export class ProcessManager {
       stateSize: size,
       connection: undefined,
       backendId: undefined,
+      swapReason: "signal",
     });
     this.#deps.log.info({ app, name, size }, "process swapped itself out");
   }
@@ -520,7 +531,9 @@ export class ProcessManager {
     const records = (await Promise.all(apps.map((a) => store.listProcesses(a.name)))).flat();
     const live = records.filter((r) => r.status === "active" && links.has(r.app, r.name));
     await Promise.all(
-      live.map((r) => (persist ? this.swap(r.app, r.name) : this.#stop(r)).catch(() => undefined)),
+      live.map((r) =>
+        (persist ? this.swap(r.app, r.name, "shutdown") : this.#stop(r)).catch(() => undefined),
+      ),
     );
   }
 
@@ -538,6 +551,8 @@ export class ProcessManager {
       return await transition(this.#deps.store, app, name, [from], "active", {
         ...started,
         error: undefined,
+        swapReason: undefined,
+        idleSince: undefined,
       });
     } catch (error) {
       // A process that started but is not ours to keep (e.g. the record moved on) must not run.
@@ -600,6 +615,7 @@ export class ProcessManager {
       durability: record.durability ?? "memory",
       maxPayloadBytes: config.bodyLimitBytes,
       reach: config.processReach,
+      idleSwapMs: record.idleSwapMs ?? config.idleSwapMs,
     };
   }
 

@@ -50,6 +50,11 @@ export function toProcessInfo(record: ProcessRecord): ProcessInfo {
   if (record.connection && record.status === "active") info.connection = { ...record.connection };
   if (record.stateSize !== undefined) info.stateSize = record.stateSize;
   if (record.error !== undefined) info.error = record.error;
+  if (record.autoAllocated) info.auto = true;
+  if (record.idleSwapMs !== undefined) info.idleSwapMs = record.idleSwapMs;
+  if (record.status === "swapped" && record.swapReason) info.swapReason = record.swapReason;
+  if (record.status === "swapped" && record.idleSince !== undefined)
+    info.idleSince = new Date(record.idleSince).toISOString();
   if (record.lastFailure !== undefined) {
     const { at, reason } = record.lastFailure;
     info.lastFailure = { at: new Date(at).toISOString(), reason };

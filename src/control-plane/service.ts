@@ -20,7 +20,7 @@ export interface InvocationOutput {
 export interface HealthInfo {
   status: "ok";
   replica: string;
-  store: "memory" | "redis";
+  store: "memory" | "file" | "redis";
   blobs: "disk" | "s3";
   backend: string;
 }

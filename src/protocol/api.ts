@@ -4,6 +4,7 @@
  * from {@link HTTP_STATUS}.
  */
 import { PraaSError, type ErrorCode, type ErrorRecord } from "./errors.js";
+import type { SwapReason } from "./idle.js";
 import type { ProcessLimits } from "./limits.js";
 
 /** Every process status, in lifecycle order (the one list: types, schemas and tests use it). */
@@ -146,6 +147,14 @@ export interface ProcessInfo {
   error?: string;
   /** The last unexpected loss of the process, if any; stays after it was resumed. */
   lastFailure?: FailureInfo;
+  /** Swapped out after this long without use (ms); 0: never. */
+  idleSwapMs?: number;
+  /** While swapped: why (`"idle"`: nothing used it for `idleSwapMs`). */
+  swapReason?: SwapReason;
+  /** After an idle swap-out: when its last use ended (ISO time). */
+  idleSince?: string;
+  /** Allocated by the control plane for an invocation without a process (FaaS style). */
+  auto?: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -165,6 +174,8 @@ export interface CreateProcessBody {
   limits?: ProcessLimits;
   /** Default `memory`. */
   durability?: Durability;
+  /** Swap out after this long unused: ms, or "10m", "30s"...; 0: never. Default: `praas up --idle-swap`. */
+  idleSwap?: number | string;
 }
 
 export interface ErrorBody {

@@ -1,6 +1,8 @@
 /**
  * The control link's commands (control plane → process): one map from each command to its
  * JSON body and its JSON reply, used by both ends so neither casts what the other sends.
+ * (Requests the other way, process → control plane, are Command frames named by their first
+ * field: "resume", "swapped" and "idle", see runtime/control-link.ts.)
  */
 import type { ConnectionCounts, ConnectionInfo, RendezvousAddress } from "./api.js";
 
@@ -17,6 +19,15 @@ export interface SwapReply {
   /** Bytes written to the blob store. */
   size: number;
   key: string;
+  /** For a swap with `ifIdle`: when the process's last use ended (ms since the epoch). */
+  idleSince?: number;
+}
+
+/** A swap's options: `ifIdle` (an idle swap-out) is refused with INVALID_STATE once used again. */
+export interface SwapBody {
+  /** Stored in the snapshot's head: the evidence that this swap completed if its reply is lost. */
+  swapId?: string;
+  ifIdle?: boolean;
 }
 
 export interface StatusReply {
@@ -36,7 +47,7 @@ export interface ControlCommands {
    * Swap out (state to the blob store) and exit. `swapId` goes into the stored snapshot's head:
    * the evidence that this swap completed when its reply is lost.
    */
-  swap: { body: { swapId: string } | undefined; reply: SwapReply };
+  swap: { body: SwapBody | undefined; reply: SwapReply };
   /** Stop without saving state and exit. */
   stop: { body: undefined; reply: null };
   /** Replace the peer directory. */

@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { Socket } from "node:net";
 import {
+  CONTROL_PLANE_CLIENT,
   FrameType,
   PraaSError,
   SELF,
@@ -13,11 +14,13 @@ import {
   type ConnectionCounts,
   type PeerTicket,
   type ProcessReach,
+  type Hello,
 } from "../protocol/index.js";
 import type { FrameLink } from "../transport/index.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ProcessConfig } from "./config.js";
 import { DataPlaneServer } from "./dataplane-server.js";
+import { IdleTracker } from "./idle-tracker.js";
 import { Mailbox, type Message } from "./mailbox.js";
 import { Peers } from "./peers.js";
 import { LogCompactor } from "./log-compactor.js";
@@ -56,6 +59,8 @@ export class CloudProcess implements CallTarget {
   readonly state: StateStore;
   readonly mailbox: Mailbox;
   readonly peers: Peers;
+  /** When it was last used: invocations, messages and client connections (scale to zero). */
+  readonly idle: IdleTracker;
   readonly #memory: MemoryGuard;
   readonly #sandbox: WorkerSandbox;
   readonly #pool: WorkerPool;
@@ -84,6 +89,7 @@ export class CloudProcess implements CallTarget {
     this.config = config;
     this.#blobs = blobs;
     this.#log = log;
+    this.idle = new IdleTracker(config.idleSwapMs);
     const quota = new StorageQuota(config.maxStoredBytes);
     this.state = new StateStore(quota);
     this.mailbox = new Mailbox(quota, (ops) => this.#journal(ops));
@@ -106,6 +112,7 @@ export class CloudProcess implements CallTarget {
       {
         invoke: (fn, payload) => this.#external(fn, payload),
         deliver: (s, k, v) => this.#deliver(s, k, v),
+        connected: (hello) => this.#connected(hello),
       },
     );
   }
@@ -329,6 +336,7 @@ export class CloudProcess implements CallTarget {
   }
 
   async #stopServing(): Promise<void> {
+    this.idle.stop();
     this.mailbox.rejectWaiters(new PraaSError("UNAVAILABLE", "the process is stopping"));
     await this.#pool.stop();
     this.#memory.stop();
@@ -401,7 +409,18 @@ export class CloudProcess implements CallTarget {
     if (this.#status !== "active") {
       return Promise.reject(new PraaSError("UNAVAILABLE", `the process is ${this.#status}`));
     }
-    return this.#pool.invoke(functionName, payload, this.#nextInvocationId());
+    const used = this.idle.begin();
+    return this.#pool.invoke(functionName, payload, this.#nextInvocationId()).finally(used);
+  }
+
+  /**
+   * A client's open connection keeps the process from going idle while it lasts. Peers' links
+   * and the control plane's pooled connection stay open for good: only their calls count.
+   */
+  #connected(hello: Hello): () => void {
+    if (hello.role === "client" && hello.name !== CONTROL_PLANE_CLIENT) return this.idle.begin();
+    this.idle.touch();
+    return () => undefined;
   }
 
   /** A peer's message: acknowledged once stored (under "log": once in the log on disk). */
@@ -410,6 +429,7 @@ export class CloudProcess implements CallTarget {
     if (this.#status !== "active" && this.#status !== "swapping") {
       throw new PraaSError("UNAVAILABLE", `the process is ${this.#status}`);
     }
+    this.idle.touch();
     return this.mailbox.put({ key, source, value: ownBytes(value) });
   }
 

@@ -89,6 +89,11 @@ export interface ProcessOptions {
   drainTimeoutMs?: number;
   /** After losing the control plane this long, swap out and exit; default 300 000 ms. */
   orphanTimeoutMs?: number;
+  /**
+   * After this long without an invocation, a message or an open client connection, report
+   * itself idle to the control plane (which swaps it out); default 0: never.
+   */
+  idleSwapMs?: number;
   /** The blob store holding swapped state. */
   blobs: BlobStoreConfig;
   /** Restore state from the blob store before serving. */
@@ -141,6 +146,7 @@ export interface ProcessConfig {
   readonly invocationTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly orphanTimeoutMs: number;
+  readonly idleSwapMs: number;
   readonly blobs: Readonly<BlobStoreConfig>;
   readonly restore: boolean;
   readonly durability: Durability;
@@ -187,6 +193,7 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     ),
     drainTimeoutMs: integer(options.drainTimeoutMs ?? 10_000, "drainTimeoutMs", 0, 2 ** 31 - 1),
     orphanTimeoutMs: integer(options.orphanTimeoutMs ?? 300_000, "orphanTimeoutMs", 1, 2 ** 31 - 1),
+    idleSwapMs: integer(options.idleSwapMs ?? 0, "idleSwapMs", 0, 2 ** 31 - 1),
     blobs: Object.freeze({ ...options.blobs }),
     restore: options.restore ?? false,
     ...resolveDurability(options),

@@ -7,10 +7,12 @@
  * without saving anything, so its older state can never overwrite the newer instance's.
  *
  * Commands (control plane → process), Command frame with fields [name] and a JSON payload:
- *   "swap"   → payload { swapId } (optional, stored in the snapshot's head); Result JSON
- *              { size, key }; the process exits afterwards. A swap whose write failed answers
- *              an Error (STORAGE_ERROR; REPLACED when a newer instance stored the snapshot)
- *              and the process stays active
+ *   "swap"   → payload { swapId?, ifIdle? }; Result JSON { size, key }; the process exits
+ *              afterwards. `swapId` is stored in the snapshot's head. A swap whose write failed
+ *              answers an Error (STORAGE_ERROR; REPLACED when a newer instance stored the
+ *              snapshot) and the process stays active. With ifIdle (an idle swap-out) it is
+ *              refused with INVALID_STATE when the process was used since it reported itself
+ *              idle; the reply adds idleSince
  *   "stop"   → Result; the process exits afterwards
  *   "peers"  → payload PeerEntry[]; replaces the peer directory
  *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
@@ -24,6 +26,8 @@
  *     only through the rendezvous (the peer got the listener's half as a "pair" command)
  *   Command ["swapped", size] → Result once the record says swapped (the process swapped itself
  *     out on SIGTERM/SIGINT and exits next)
+ *   Command ["idle"] → Result at once: nothing used the process for its idle time; the control
+ *     plane may answer with a swap { ifIdle: true }
  */
 import type { Logger } from "pino";
 import {
@@ -40,6 +44,7 @@ import {
   type PairCommand,
   type PeerTicket,
   type ProcessReach,
+  type SwapBody,
 } from "../protocol/index.js";
 import { FrameLink, openSocket } from "../transport/index.js";
 import type { ControlLinkOptions, PeerEntry } from "./config.js";
@@ -122,6 +127,17 @@ export class ControlLink {
     );
   }
 
+  /** Tells the control plane nothing used this process for its idle time (best effort). */
+  async reportIdle(): Promise<void> {
+    if (!this.#link || this.#link.closed) return;
+    await this.#link.request(
+      FrameType.Command,
+      encodeFields(["idle"]),
+      undefined,
+      REPORT_TIMEOUT_MS,
+    );
+  }
+
   close(): void {
     this.#closing = true;
     this.#link?.close();
@@ -195,7 +211,7 @@ export class ControlLink {
 }
 
 const BODY_DECODERS: { [C in ControlCommand]: (payload: Buffer) => ControlBody<C> } = {
-  swap: (payload) => parseSwap(payload),
+  swap: (payload) => (payload.length === 0 ? undefined : parseSwapBody(payload)),
   stop: () => undefined,
   peers: (payload) => parsePeers(payload),
   status: () => undefined,
@@ -216,11 +232,9 @@ function dispatch<C extends ControlCommand>(
   return handlers[name](BODY_DECODERS[name](payload));
 }
 
-function parseSwap(payload: Buffer): { swapId: string } | undefined {
-  if (payload.length === 0) return undefined;
-  const value: unknown = JSON.parse(payload.toString("utf8"));
-  const swapId = (value as { swapId?: unknown } | null)?.swapId;
-  return typeof swapId === "string" ? { swapId } : undefined;
+function parseSwapBody(payload: Buffer): SwapBody | undefined {
+  const value = JSON.parse(payload.toString("utf8")) as SwapBody | null;
+  return typeof value === "object" && value !== null ? value : undefined;
 }
 
 export function parsePeers(payload: Buffer): PeerEntry[] {

@@ -40,6 +40,8 @@ export interface DataPlaneHandler {
   /** A mailbox message from another process. */
   /** Stores a peer's message; a promise: the peer is answered once it settles. */
   deliver(source: string, key: string, value: Buffer): void | Promise<void>;
+  /** A connection completed its handshake; the answer runs when it closes. */
+  connected?(hello: Hello): () => void;
 }
 
 export interface DataPlaneOptions {
@@ -115,18 +117,21 @@ export class DataPlaneServer {
       return;
     }
     let peer: Hello | undefined;
+    let disconnected: (() => void) | undefined;
     const timer = setTimeout(() => link.destroy(), HANDSHAKE_TIMEOUT_MS);
     const link = new FrameLink(socket, {
       // Until HELLO, a stranger may not make us buffer more than this.
       maxPayloadBytes: this.#options.maxHelloBytes,
       writeBacklogBytes: this.#options.writeBacklogBytes,
       onRequest: (frame) => {
-        if (peer) this.#serve(link, peer, frame);
-        else peer = this.#handshake(link, frame, timer);
+        if (peer) return this.#serve(link, peer, frame);
+        peer = this.#handshake(link, frame, timer);
+        if (peer && !link.closed) disconnected = this.#handler.connected?.(peer);
       },
       onClose: () => {
         clearTimeout(timer);
         this.#links.delete(link);
+        disconnected?.();
       },
     });
     this.#links.set(link, { count: 0, bytes: 0, path });

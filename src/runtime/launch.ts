@@ -52,6 +52,8 @@ export interface LaunchOptions {
   walCompactBytes?: number;
   /** Swap out and exit after losing the control plane this long. */
   orphanTimeoutMs?: number;
+  /** Report itself idle (to be swapped out) after this long unused; 0 or absent: never. */
+  idleSwapMs?: number;
   /** How long a swap waits for running invocations before stopping them. */
   drainTimeoutMs?: number;
   /** Control plane `host:port` to register with. */
@@ -169,6 +171,7 @@ export function runtimeArgs(o: RuntimeOptions): string[] {
   if (o.durability === "log") args.push("--durability", "log", "--wal", o.walPath ?? "");
   if (o.walCompactBytes !== undefined) args.push("--wal-compact-bytes", String(o.walCompactBytes));
   if (o.orphanTimeoutMs !== undefined) args.push("--orphan-timeout", String(o.orphanTimeoutMs));
+  if (o.idleSwapMs) args.push("--idle-swap", String(o.idleSwapMs));
   if (o.drainTimeoutMs !== undefined) args.push("--drain-timeout", String(o.drainTimeoutMs));
   if (o.control) args.push("--control", o.control);
   if (o.host) args.push("--host", o.host);

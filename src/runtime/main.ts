@@ -22,6 +22,7 @@ import {
   type AppPermissions,
   type Durability,
   type PeerTicket,
+  type SwapReply,
 } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
 import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
@@ -103,6 +104,12 @@ const program = new Command("praas-process")
     300_000,
   )
   .option(
+    "--idle-swap <ms>",
+    "report idle to the control plane (which swaps the process out) after this long without an invocation, a message or a client connection; 0: never",
+    int,
+    0,
+  )
+  .option(
     "--allow <list>",
     "what workers may do: comma-separated childProcess, workerThreads, network",
     "",
@@ -152,6 +159,7 @@ interface Flags {
   peers?: string;
   control?: string;
   orphanTimeout: number;
+  idleSwap: number;
   allow: string;
   serialize: string;
   logLevel: LogLevel;
@@ -182,6 +190,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, bundlePath: string): P
     invocationTimeoutMs: flags.timeout,
     drainTimeoutMs: flags.drainTimeout,
     orphanTimeoutMs: flags.orphanTimeout,
+    idleSwapMs: flags.idleSwap,
     restore: flags.restore,
     durability: flags.durability,
     walPath: flags.wal,
@@ -263,6 +272,7 @@ async function main(): Promise<void> {
   try {
     await proc.start();
     control = config.control ? await connectControl(config, proc, log) : undefined;
+    if (control) watchIdle(proc, control, log);
   } catch (error) {
     await proc.stop();
     fail(log, error);
@@ -327,6 +337,17 @@ function watchParent(log: Logger, onOrphaned: () => void): void {
     onOrphaned();
   }, PARENT_CHECK_MS);
   timer.unref();
+}
+
+/** Scale to zero: once nothing used the process for its idle time, the control plane is told. */
+function watchIdle(proc: CloudProcess, control: ControlLink, log: Logger): void {
+  proc.idle.start(() => {
+    if (proc.status !== "active") return;
+    log.info({ idleSince: proc.idle.idleSince }, "idle; asking to be swapped out");
+    control.reportIdle().catch((error: unknown) => {
+      log.warn({ err: String(error) }, "could not report idle to the control plane");
+    });
+  });
 }
 
 async function resumeVia(control: ControlLink | undefined, peer: string): Promise<void> {
@@ -413,7 +434,8 @@ async function stopAndExit(proc: CloudProcess): Promise<void> {
 function commandHandlers(proc: CloudProcess, log: Logger): CommandHandlers {
   return {
     // A swap already under way (a stop signal) is the one the control plane gets.
-    swap: (body) => signalSwap ?? proc.swapOut(body?.swapId),
+    swap: (body) =>
+      body?.ifIdle ? idleSwap(proc, body.swapId) : (signalSwap ?? proc.swapOut(body?.swapId)),
     stop: async () => {
       await proc.stop();
       return null;
@@ -437,6 +459,17 @@ function commandHandlers(proc: CloudProcess, log: Logger): CommandHandlers {
         ...(proc.walStats ? { wal: proc.walStats } : {}),
       }),
   };
+}
+
+/**
+ * An idle swap-out, unless the process was used since it reported itself idle. No await
+ * between the check and swapOut taking the process out of service, so no call slips between.
+ */
+async function idleSwap(proc: CloudProcess, swapId: string | undefined): Promise<SwapReply> {
+  const idleSince = proc.idle.idleSince;
+  if (!proc.idle.idle || idleSince === undefined || signalSwap)
+    throw new PraaSError("INVALID_STATE", "the process is in use again; not swapped out");
+  return { ...(await proc.swapOut(swapId)), idleSince };
 }
 
 function fail(log: Logger, error: unknown): void {

@@ -21,6 +21,12 @@ export interface ConnectOptions {
   maxPayloadBytes?: number;
   /** Connect + handshake deadline; default 10 s. */
   timeoutMs?: number;
+  /**
+   * How the connection introduces itself in its handshake; default none. The control plane's
+   * own connections say CONTROL_PLANE_CLIENT: unlike a client's, they do not keep the process
+   * from being swapped out when idle.
+   */
+  name?: string;
 }
 
 export class ProcessConnection {
@@ -45,6 +51,7 @@ export class ProcessConnection {
       token: info.token,
       maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.name === undefined ? {} : { name: options.name }),
     });
     return new ProcessConnection(link, welcome.process, welcome.application);
   }

@@ -17,6 +17,13 @@ import type { ChangeListener } from "./records.js";
 import { applyPatch, assertProcessId, byName, notifyAll, withoutUndefined } from "./records.js";
 import { assertName } from "../protocol/names.js";
 
+/** What a memory store holds that must outlive a restart (replicas re-announce themselves). */
+export interface StoredRecords {
+  apps: AppRecord[];
+  processes: ProcessRecord[];
+  secret: string;
+}
+
 interface SharedState {
   apps: Map<string, AppRecord>;
   /** app name → process name → record */
@@ -44,6 +51,26 @@ export class MemoryMetadataStore implements MetadataStore {
     const other = new MemoryMetadataStore();
     other.state = this.state;
     return other;
+  }
+
+  /** A store over `records` (as {@link records} gave them, e.g. read back from a file). */
+  static from(records: StoredRecords): MemoryMetadataStore {
+    const store = new MemoryMetadataStore();
+    store.state.secret = records.secret;
+    for (const app of records.apps) store.state.apps.set(app.name, structuredClone(app));
+    for (const record of records.processes)
+      store.processesOf(record.app).set(record.name, structuredClone(record));
+    return store;
+  }
+
+  /** A copy of every application and process record, and the cluster secret. */
+  records(): StoredRecords {
+    const processes = [...this.state.processes.values()].flatMap((byName) => [...byName.values()]);
+    return structuredClone({
+      apps: [...this.state.apps.values()],
+      processes,
+      secret: this.state.secret,
+    });
   }
 
   async putApp(app: AppRecord): Promise<void> {

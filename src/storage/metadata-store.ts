@@ -34,6 +34,7 @@ import type {
   ProcessStatus,
   ResourcesInfo,
   SerializeSetting,
+  SwapReason,
 } from "../protocol/index.js";
 
 export type { ConnectionInfo, ProcessStatus } from "../protocol/index.js";
@@ -113,6 +114,12 @@ export interface ProcessRecord {
   autoAllocated?: boolean | undefined;
   /** The application version the process runs (set at each start and resume). */
   version?: number | undefined;
+  /** Swapped out after this long unused (ms; 0: never); absent on records written before it existed. */
+  idleSwapMs?: number | undefined;
+  /** While swapped: why it was swapped out. */
+  swapReason?: SwapReason | undefined;
+  /** After an idle swap-out: when its last use ended (ms since the epoch). */
+  idleSince?: number | undefined;
   createdAt: number;
   updatedAt: number;
   revision: number;
@@ -137,7 +144,7 @@ export interface ReplicaRecord {
 }
 
 export interface MetadataStore {
-  readonly kind: "memory" | "redis";
+  readonly kind: "memory" | "redis" | "file";
   putApp(app: AppRecord): Promise<void>;
   putAppIf(app: AppRecord, expectedVersion: number | undefined): Promise<boolean>;
   getApp(name: string): Promise<AppRecord | undefined>;

@@ -112,7 +112,7 @@ describe("control-plane stop with the memory store", () => {
     const dir = await makeTempDir("e2e-stop");
     let plane: RunningPraaS | undefined;
     try {
-      plane = await startPraaS({ dataDir: dir.dir });
+      plane = await startPraaS({ dataDir: dir.dir, extraArgs: ["--store", "memory"] });
       const client = new PraaS(plane.url);
       let info;
       try {

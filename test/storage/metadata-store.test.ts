@@ -1,6 +1,10 @@
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openMetadataStore } from "../../src/storage/index.js";
+import { FileMetadataStore, openMetadataStore } from "../../src/storage/index.js";
 import { MemoryMetadataStore } from "../../src/storage/memory-metadata-store.js";
 import { RedisMetadataStore } from "../../src/storage/redis-metadata-store.js";
 import { findRedisServer, startRedis } from "../helpers/redis-server.js";
@@ -33,6 +37,83 @@ const process1: ProcessRecord = {
 metadataStoreConformance("MemoryMetadataStore", () => {
   const origin = new MemoryMetadataStore();
   return { open: () => Promise.resolve(origin.peer()) };
+});
+
+describe("FileMetadataStore", () => {
+  let root = "";
+  let dirs = 0;
+  const freshDir = (): string => path.join(root, `store${++dirs}`);
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(tmpdir(), "praas-file-store-"));
+  });
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  // A fresh directory per test; the first open takes the lock, the others are its peers.
+  metadataStoreConformance("FileMetadataStore", () => {
+    const dir = freshDir();
+    let first: FileMetadataStore | undefined;
+    return {
+      open: async () => (first ? first.peer() : (first = await FileMetadataStore.open(dir))),
+    };
+  });
+
+  it("keeps apps, processes and the cluster secret across close and reopen", async () => {
+    const dir = freshDir();
+    const store = await FileMetadataStore.open(dir);
+    await store.putApp(app);
+    await store.createProcess(process1);
+    const updated = await store.updateProcess("counter", "p1", 1, { status: "swapped" });
+    const secret = await store.clusterSecret();
+    await store.close();
+
+    const again = await FileMetadataStore.open(dir);
+    try {
+      expect(await again.listApps()).toEqual([app]);
+      expect(await again.getProcess("counter", "p1")).toEqual(updated);
+      expect(await again.clusterSecret()).toBe(secret);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("refuses a second store on a locked directory with UNAVAILABLE until the first closes", async () => {
+    const dir = freshDir();
+    const store = await FileMetadataStore.open(dir);
+    await expect(FileMetadataStore.open(dir)).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: expect.stringContaining("in use by another control plane") as string,
+    });
+    await store.close();
+    const again = await FileMetadataStore.open(dir);
+    await again.close();
+  });
+
+  it("takes over a lock whose holder is gone", async () => {
+    const dir = freshDir();
+    await (await FileMetadataStore.open(dir)).close();
+    const gone = spawnSync(process.execPath, ["-e", "process.exit(0)"]).pid;
+    await writeFile(path.join(dir, "lock"), `${gone}\n${hostname()}\n`);
+    const store = await FileMetadataStore.open(dir);
+    try {
+      expect(await readFile(path.join(dir, "lock"), "utf8")).toContain(String(process.pid));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reports a damaged records file as STORAGE_ERROR instead of starting empty", async () => {
+    const dir = freshDir();
+    await (await FileMetadataStore.open(dir)).close();
+    await writeFile(path.join(dir, "records.json"), "{not json");
+    await expect(FileMetadataStore.open(dir)).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+    // The failed open released its lock: a repaired directory opens.
+    await rm(path.join(dir, "records.json"));
+    await (await FileMetadataStore.open(dir)).close();
+  });
 });
 
 // Without redis-server the Redis suite fails loudly, unless skipping is explicitly allowed.
@@ -75,6 +156,19 @@ describe.skipIf(skipRedis)("RedisMetadataStore on a real redis-server", () => {
 });
 
 describe("openMetadataStore", () => {
+  it("opens a file store under the given directory", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "praas-open-file-"));
+    try {
+      const store = await openMetadataStore({ kind: "file", dir });
+      expect(store.kind).toBe("file");
+      await store.putApp(app);
+      await store.close();
+      expect(await readFile(path.join(dir, "records.json"), "utf8")).toContain('"counter"');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("opens an in-memory store", async () => {
     const store = await openMetadataStore({ kind: "memory" });
     expect(store.kind).toBe("memory");

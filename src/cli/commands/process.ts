@@ -7,7 +7,12 @@ import {
   type Durability,
   type ProcessLimits,
 } from "../../protocol/index.js";
-import { collectLimit, parsePositiveInteger, parsePositiveNumber } from "../arguments.js";
+import {
+  collectLimit,
+  parseDurationOption,
+  parsePositiveInteger,
+  parsePositiveNumber,
+} from "../arguments.js";
 import { addClientOptions, withClient, type CliEnv, type ClientFlags } from "../client-options.js";
 import { formatBytes, printResult } from "../output.js";
 import { withProgress } from "../progress.js";
@@ -18,6 +23,7 @@ interface CreateFlags extends ClientFlags {
   memory?: number;
   limit?: ProcessLimits;
   durability?: Durability;
+  idleSwap?: number;
 }
 
 function resources(flags: CreateFlags): CreateProcessBody {
@@ -26,6 +32,7 @@ function resources(flags: CreateFlags): CreateProcessBody {
   if (flags.memory !== undefined) body.memory = flags.memory;
   if (flags.limit !== undefined) body.limits = flags.limit;
   if (flags.durability !== undefined) body.durability = flags.durability;
+  if (flags.idleSwap !== undefined) body.idleSwap = flags.idleSwap;
   return body;
 }
 
@@ -124,6 +131,11 @@ export function registerProcess(program: Command, env: CliEnv): void {
       "--durability <mode>",
       "memory (default: state survives swaps) or log (every acknowledged write survives a crash)",
       durabilityFlag,
+    )
+    .option(
+      "--idle-swap <duration>",
+      "swap out after this long unused, e.g. 10m, 30s (0: never; default: praas up --idle-swap)",
+      parseDurationOption,
     )
     .action((app: string, name: string, flags: CreateFlags) => create(app, name, flags, env));
   addClientOptions(

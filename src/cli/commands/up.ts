@@ -1,8 +1,9 @@
 /**
  * `praas up`: the control plane in this process, its processes on this machine: child processes
- * (`--backend local`, the default) or containers (`--backend docker`, see docker-up.ts). Memory
- * store and disk blobs by default; `--redis` and `--s3-*` for durable, shareable state. Ctrl-C / SIGTERM stop
- * every process it started (swapped out first when the store is Redis, so nothing is lost).
+ * (`--backend local`, the default) or containers (`--backend docker`, see docker-up.ts). A file
+ * metadata store under the data dir and disk blobs by default (`--store memory` forgets on exit);
+ * `--redis` and `--s3-*` for shareable state. Ctrl-C / SIGTERM stop every process it started
+ * (swapped out first unless the store is memory, so nothing is lost).
  * Processes run in process groups of their own, so a Ctrl-C reaches only this process.
  */
 import { readFile, readdir } from "node:fs/promises";
@@ -13,8 +14,8 @@ import type { Command } from "commander";
 import type { ControlPlane } from "../../control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../control-plane/config.js";
 import type { LogLevel } from "../../logging/index.js";
-import { MAX_PORT, PraaSError, parseInteger } from "../../protocol/index.js";
-import type { BlobStoreConfig } from "../../storage/index.js";
+import { MAX_PORT, PraaSError, parseDuration, parseInteger } from "../../protocol/index.js";
+import type { BlobStoreConfig, MetadataStoreConfig } from "../../storage/index.js";
 import { printError } from "../output.js";
 import type { DockerUpFlags } from "./docker-up.js";
 import { addNatOptions, natOptions, type NatFlags } from "./nat-flags.js";
@@ -37,6 +38,7 @@ interface UpFlags extends NatFlags {
   key?: string;
   apiToken?: string;
   redis?: string;
+  store: string;
   backend: string;
   dataDir: string;
   s3Endpoint?: string;
@@ -47,6 +49,7 @@ interface UpFlags extends NatFlags {
   startTimeout?: string;
   reconnectGrace?: string;
   maxAutoProcesses?: string;
+  idleSwap: string;
   deployExamples?: boolean;
   logLevel: LogLevel;
   json?: boolean;
@@ -94,6 +97,11 @@ export function registerUp(program: Command): void {
       "require `Authorization: Bearer <token>` (default: $PRAAS_API_TOKEN)",
     )
     .option("--redis <url>", "keep metadata in Redis (e.g. redis://127.0.0.1:6379)")
+    .option(
+      "--store <kind>",
+      "metadata without --redis: file (kept under --data-dir across restarts) or memory",
+      "file",
+    )
     .option("--backend <kind>", "where processes run: local or docker", "local")
     .option(
       "--docker-host <url>",
@@ -125,6 +133,11 @@ export function registerUp(program: Command): void {
     .option(
       "--max-auto-processes <n>",
       "processes allocated per app for invocations without --process (default 4)",
+    )
+    .option(
+      "--idle-swap <duration>",
+      "swap processes out after this long unused (no invocation, message or client connection), e.g. 10m, 30s; 0: never; per process: process create --idle-swap",
+      "10m",
     )
     .option("--deploy-examples", "deploy every application under examples/ at start")
     .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
@@ -182,13 +195,21 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     https: flags.https ? await tlsFiles(flags) : undefined,
     apiToken: flags.apiToken ?? env.PRAAS_API_TOKEN,
     dataDir: flags.dataDir,
-    store: flags.redis ? { kind: "redis", url: flags.redis } : { kind: "memory" },
+    store: storeConfig(flags),
     ...(flags.s3Endpoint ? { blobs: s3Config(flags, env) } : {}),
     bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
     ...tuning(flags),
     ...(await natOptions(flags, env)),
+    idleSwapMs: parseDuration(flags.idleSwap, "--idle-swap"),
     logLevel: flags.logLevel,
   };
+}
+
+function storeConfig(flags: UpFlags): MetadataStoreConfig {
+  if (flags.redis) return { kind: "redis", url: flags.redis };
+  if (flags.store === "memory") return { kind: "memory" };
+  if (flags.store === "file") return { kind: "file", dir: path.join(flags.dataDir, "metadata") };
+  throw new PraaSError("BAD_REQUEST", `--store must be file or memory, got ${flags.store}`);
 }
 
 /** Flags for running as one of several replicas on a shared store behind a proxy. */

@@ -114,6 +114,14 @@ const processInfo = {
     version: { type: "integer", description: "the application version it runs" },
     error: { type: "string", description: "why the process failed" },
     durability: durabilitySchema,
+    idleSwapMs: { type: "integer", description: "swapped out after this long unused; 0: never" },
+    swapReason: {
+      type: "string",
+      enum: ["request", "idle", "signal", "shutdown"],
+      description: "while swapped: why",
+    },
+    idleSince: { ...timestamp, description: "after an idle swap-out: when its last use ended" },
+    auto: { type: "boolean", description: "allocated by the control plane (FaaS style)" },
     lastFailure: {
       type: "object",
       description: "the last unexpected loss of the process; kept after it came back",
@@ -188,7 +196,7 @@ const health = {
   properties: {
     status: { type: "string", enum: ["ok"] },
     replica: { type: "string" },
-    store: { type: "string", enum: ["memory", "redis"] },
+    store: { type: "string", enum: ["memory", "file", "redis"] },
     blobs: { type: "string", enum: ["disk", "s3"] },
     backend: { type: "string" },
   },

@@ -33,6 +33,10 @@ const createSchema = {
       memory: { type: "integer", exclusiveMinimum: 0, description: "MiB" },
       limits: ref("ProcessLimits"),
       durability: durabilitySchema,
+      idleSwap: {
+        anyOf: [{ type: "integer" }, { type: "string" }],
+        description: 'swap out after this long unused: ms, or "10m", "30s"; 0: never',
+      },
     },
     additionalProperties: false,
   },
