@@ -52,6 +52,8 @@ export interface ProcessSpec {
   /** Default "memory"; "log" gets a write-ahead log from the backend. */
   durability?: Durability;
   maxPayloadBytes?: number;
+  /** Function errors returned to callers carry the stack trace. */
+  errorStacks?: boolean;
 }
 
 export interface StartedProcess {
@@ -108,5 +110,6 @@ export function launchOptionsOf(spec: ProcessSpec) {
     ...(spec.invocationTimeoutMs === undefined ? {} : { timeoutMs: spec.invocationTimeoutMs }),
     limits: spec.limits ?? {},
     ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
+    ...(spec.errorStacks ? { errorStacks: true } : {}),
   } satisfies Partial<LaunchOptions>;
 }

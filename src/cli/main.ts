@@ -14,6 +14,7 @@ import { registerCerts } from "./commands/certs.js";
 import { registerDeploy } from "./commands/deploy.js";
 import { registerImages } from "./commands/images.js";
 import { registerInvoke } from "./commands/invoke.js";
+import { registerLogs } from "./commands/logs.js";
 import { registerProcess } from "./commands/process.js";
 import { registerRendezvous } from "./commands/rendezvous.js";
 import { registerUp } from "./commands/up.js";
@@ -36,6 +37,7 @@ function buildProgram(env: CliEnv): Command {
   registerApps(program, env);
   registerProcess(program, env);
   registerInvoke(program, env);
+  registerLogs(program, env);
   registerCerts(program);
   registerRendezvous(program);
   registerImages(program);

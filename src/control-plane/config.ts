@@ -65,6 +65,12 @@ export interface ControlPlaneOptions {
   replicaId?: string;
   logLevel?: LogLevel;
   processLogLevel?: string;
+  /**
+   * Function errors returned to callers carry the function's stack trace (callers here hold
+   * the API token or a process's data-plane token); default true. `praas up` turns it off for
+   * the docker backend unless `--error-stacks`.
+   */
+  errorStacks?: boolean;
 }
 
 type Optional = "https" | "apiToken" | "advertiseControl" | "replicaAddress";
@@ -105,6 +111,7 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     replicaId: replicaName(options.replicaId ?? defaultReplicaId(options, advertiseHost, httpPort)),
     logLevel: options.logLevel ?? "info",
     processLogLevel: options.processLogLevel ?? "warn",
+    errorStacks: options.errorStacks ?? true,
   });
 }
 

@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import {
   BUNDLE_REQUEST,
   FrameType,
+  LOGS_REQUEST,
   MAX_PORT,
   PraaSError,
   parseInteger,
@@ -25,6 +26,7 @@ import {
   type ControlCommand,
   type ControlReply,
   type Frame,
+  type LogBatch,
 } from "../protocol/index.js";
 import { FrameLink } from "../transport/index.js";
 
@@ -68,6 +70,8 @@ export interface ControlLinkEvents {
   resumeRequested(app: string, from: string, peer: string): Promise<void>;
   /** The process swapped itself out (it was told to stop by a signal) and is about to exit. */
   swappedItself(app: string, name: string, size: number): Promise<void>;
+  /** A batch of function logs and metrics from the process. */
+  logs?(app: string, name: string, batch: LogBatch): void;
   /** The secret peer replicas must present to forward commands. */
   clusterSecret(): Promise<string>;
   /** The bundle under `key` for an authenticated process of `app` (see BUNDLE_REQUEST). */
@@ -293,6 +297,11 @@ export class ControlLinkServer {
 
   #onRequest(link: FrameLink, from: Registration, frame: Frame): void {
     const [command = "", arg = ""] = expectFields(frame.meta, 1, "command");
+    if (frame.type === FrameType.Command && command === LOGS_REQUEST) {
+      this.#events.logs?.(from.app, from.name, parseLogBatch(frame.payload));
+      link.reply(frame.id);
+      return;
+    }
     if (frame.type !== FrameType.Command || (command !== "resume" && command !== "swapped")) {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
@@ -318,6 +327,14 @@ export class ControlLinkServer {
 export function parseReply<C extends ControlCommand>(payload: Buffer): ControlReply<C> {
   const text = payload.length === 0 ? "null" : payload.toString("utf8");
   return JSON.parse(text) as ControlReply<C>;
+}
+
+/** The process authenticated with its secret; still, a batch that is not one is refused. */
+function parseLogBatch(payload: Buffer): LogBatch {
+  const value = JSON.parse(payload.toString("utf8")) as Partial<LogBatch> | null;
+  if (value === null || typeof value !== "object" || !Array.isArray(value.records))
+    throw new PraaSError("BAD_REQUEST", "a log batch must carry records");
+  return { records: value.records, dropped: Number(value.dropped) || 0, metrics: value.metrics };
 }
 
 function isBundleRequest(frame: Frame): boolean {

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "../logging/index.js";
 import type {
   AppInfo,
   CreateProcessBody,
+  LogRecord,
   ProcessInfo,
   ProcessListInfo,
 } from "../protocol/index.js";
@@ -31,6 +32,7 @@ import { ControlLinkServer, type ControlLinkTimings } from "./control-link-serve
 import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
 import { Invoker } from "./invoker.js";
+import { LogHub, type LogFilter } from "./log-hub.js";
 import { getProcessOrThrow } from "./lifecycle.js";
 import { ProcessManager } from "./process-manager.js";
 import { toProcessInfo } from "./records.js";
@@ -64,6 +66,7 @@ export class ControlPlane implements ControlPlaneService {
   readonly #apps: AppService;
   readonly #invoker: Invoker;
   readonly registry = new Registry();
+  readonly #logs = new LogHub();
   #http: FastifyInstance | undefined;
   #controlPort = 0;
   #sweep: NodeJS.Timeout | undefined;
@@ -90,6 +93,7 @@ export class ControlPlane implements ControlPlaneService {
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
         clusterSecret: () => this.#cluster.clusterSecret(),
         bundle: (app, key) => this.#apps.bundle(app, key),
+        logs: (app, name, batch) => this.#logs.ingest(app, name, batch),
       },
       log,
       deps.controlLink,
@@ -210,6 +214,15 @@ export class ControlPlane implements ControlPlaneService {
 
   invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput> {
     return this.#invoker.invoke(app, fn, payload, process);
+  }
+
+  async logs(app: string, filter: LogFilter): Promise<LogRecord[]> {
+    await this.#apps.get(app);
+    return this.#logs.recent(app, filter);
+  }
+
+  followLogs(app: string, filter: LogFilter, listener: (record: LogRecord) => void): () => void {
+    return this.#logs.follow(app, filter, listener);
   }
 
   health(): HealthInfo {

@@ -565,6 +565,7 @@ export class ProcessManager {
       limits: { ...record.limits },
       durability: record.durability ?? "memory",
       maxPayloadBytes: config.bodyLimitBytes,
+      errorStacks: config.errorStacks,
     };
   }
 

@@ -16,3 +16,4 @@ export * from "./limits.js";
 export * from "./transaction.js";
 export * from "./serialize.js";
 export * from "./rendezvous.js";
+export * from "./logs.js";

@@ -16,6 +16,7 @@
  *     a fresh directory has been sent to us; PROCESS_NOT_FOUND when there is no such peer
  *   Command ["swapped", size] → Result once the record says swapped (the process swapped itself
  *     out on SIGTERM/SIGINT and exits next)
+ *   Command ["logs"] + JSON LogBatch → Result once the control plane keeps the records
  */
 import type { Logger } from "pino";
 import {
@@ -25,6 +26,8 @@ import {
   ensurePraaSError,
   expectFields,
   isControlCommand,
+  LOGS_REQUEST,
+  type LogBatch,
   type ControlBody,
   type ControlCommand,
   type ControlReply,
@@ -99,6 +102,19 @@ export class ControlLink {
       undefined,
       REPORT_TIMEOUT_MS,
     );
+  }
+
+  /**
+   * Sends a batch of function logs and metrics; undefined when there is no link now (the
+   * forwarder keeps the records and tries again later).
+   */
+  sendLogs(batch: LogBatch): Promise<void> | undefined {
+    const link = this.#link;
+    if (!link || link.closed) return undefined;
+    const payload = Buffer.from(JSON.stringify(batch));
+    return link
+      .request(FrameType.Command, encodeFields([LOGS_REQUEST]), payload, REPORT_TIMEOUT_MS)
+      .then(() => undefined);
   }
 
   close(): void {

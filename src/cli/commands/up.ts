@@ -47,6 +47,7 @@ interface UpFlags {
   reconnectGrace?: string;
   maxAutoProcesses?: string;
   deployExamples?: boolean;
+  errorStacks?: boolean;
   logLevel: LogLevel;
   json?: boolean;
 }
@@ -126,6 +127,11 @@ export function registerUp(program: Command): void {
       "processes allocated per app for invocations without --process (default 4)",
     )
     .option("--deploy-examples", "deploy every application under examples/ at start")
+    .option(
+      "--error-stacks",
+      "function errors returned to callers carry the stack trace (default: on with --backend local)",
+    )
+    .option("--no-error-stacks", "function errors returned to callers carry no stack trace")
     .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
     .option("--json", "print the listening address as a JSON line")
     .action(async (flags: UpFlags) => {
@@ -185,6 +191,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...(flags.s3Endpoint ? { blobs: s3Config(flags, env) } : {}),
     bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
     ...tuning(flags),
+    errorStacks: flags.errorStacks ?? flags.backend === "local",
     logLevel: flags.logLevel,
   };
 }
