@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { PraaSError, assertName } from "../protocol/index.js";
 import type { BlobStoreConfig, MetadataStoreConfig } from "../storage/index.js";
-import type { LogLevel } from "../logging/index.js";
+import type { LogFormat, LogLevel } from "../logging/index.js";
 
 export interface ControlPlaneOptions {
   /** HTTP listen address; default 127.0.0.1:8080. */
@@ -64,6 +64,8 @@ export interface ControlPlaneOptions {
    */
   replicaId?: string;
   logLevel?: LogLevel;
+  /** "pretty": one readable line per entry (for a terminal); default "json" lines. */
+  logFormat?: LogFormat;
   processLogLevel?: string;
   /**
    * Function errors returned to callers carry the function's stack trace (callers here hold
@@ -110,6 +112,7 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     reconnectGraceMs: positive(options.reconnectGraceMs ?? 30_000, "reconnectGraceMs"),
     replicaId: replicaName(options.replicaId ?? defaultReplicaId(options, advertiseHost, httpPort)),
     logLevel: options.logLevel ?? "info",
+    logFormat: options.logFormat ?? "json",
     processLogLevel: options.processLogLevel ?? "warn",
     errorStacks: options.errorStacks ?? true,
   });

@@ -32,6 +32,8 @@ import { ControlLinkServer, type ControlLinkTimings } from "./control-link-serve
 import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
 import { Invoker } from "./invoker.js";
+import { FunctionMetricsHub } from "./function-metrics.js";
+import { LifecycleMetrics } from "./lifecycle-metrics.js";
 import { LogHub, type LogFilter } from "./log-hub.js";
 import { getProcessOrThrow } from "./lifecycle.js";
 import { ProcessManager } from "./process-manager.js";
@@ -67,6 +69,8 @@ export class ControlPlane implements ControlPlaneService {
   readonly #invoker: Invoker;
   readonly registry = new Registry();
   readonly #logs = new LogHub();
+  readonly #functionMetrics = new FunctionMetricsHub(this.registry);
+  readonly #lifecycleMetrics: LifecycleMetrics;
   #http: FastifyInstance | undefined;
   #controlPort = 0;
   #sweep: NodeJS.Timeout | undefined;
@@ -83,6 +87,7 @@ export class ControlPlane implements ControlPlaneService {
     this.log = log;
     this.#store = store;
     this.#blobs = blobs;
+    this.#lifecycleMetrics = new LifecycleMetrics(this.registry, store);
     this.#backend = (deps.backend ?? localBackend)(config);
     this.#links = new ControlLinkServer(
       {
@@ -93,7 +98,10 @@ export class ControlPlane implements ControlPlaneService {
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
         clusterSecret: () => this.#cluster.clusterSecret(),
         bundle: (app, key) => this.#apps.bundle(app, key),
-        logs: (app, name, batch) => this.#logs.ingest(app, name, batch),
+        logs: (app, name, batch) => {
+          this.#logs.ingest(app, name, batch);
+          if (batch.metrics) this.#functionMetrics.ingest(app, name, batch.metrics);
+        },
       },
       log,
       deps.controlLink,
@@ -119,6 +127,7 @@ export class ControlPlane implements ControlPlaneService {
       links: this.#links,
       cluster: this.#cluster,
       log,
+      metrics: this.#lifecycleMetrics,
       controlAddress: () =>
         config.advertiseControl ?? `${config.advertiseHost}:${this.#controlPort}`,
     });
@@ -132,7 +141,7 @@ export class ControlPlane implements ControlPlaneService {
     deps: ControlPlaneDeps = {},
   ): Promise<ControlPlane> {
     const config = resolveControlPlaneConfig(options);
-    const logger = deps.log ?? createLogger("control-plane", config.logLevel);
+    const logger = deps.log ?? createLogger("control-plane", config.logLevel, config.logFormat);
     const store = await (deps.metadataStore?.(config) ?? openMetadataStore(config.store));
     const blobs = await openBlobStore(config.blobs);
     const plane = new ControlPlane(config, store, blobs, logger, deps);
@@ -176,8 +185,9 @@ export class ControlPlane implements ControlPlaneService {
     return this.#apps.get(name);
   }
 
-  deleteApp(name: string, force: boolean): Promise<void> {
-    return this.#apps.delete(name, force, (app, proc) => this.#manager.delete(app, proc));
+  async deleteApp(name: string, force: boolean): Promise<void> {
+    await this.#apps.delete(name, force, (app, proc) => this.#manager.delete(app, proc));
+    this.#logs.forget(name);
   }
 
   async createProcess(app: string, name: string, body: CreateProcessBody): Promise<ProcessInfo> {
@@ -213,7 +223,9 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput> {
-    return this.#invoker.invoke(app, fn, payload, process);
+    return this.#lifecycleMetrics.invocation(app, fn, () =>
+      this.#invoker.invoke(app, fn, payload, process),
+    );
   }
 
   async logs(app: string, filter: LogFilter): Promise<LogRecord[]> {

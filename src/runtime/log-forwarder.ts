@@ -12,6 +12,8 @@ import type { FunctionLogs } from "./function-logs.js";
 const FLUSH_MS = 100;
 /** Metrics alone (no new lines) are reported at most this often. */
 const METRICS_MS = 1_000;
+/** Metrics are reported at least this often, so the control plane knows they are fresh. */
+const ALIVE_MS = 5_000;
 /** One batch stays well under the control link's 1 MiB frame cap. */
 const BATCH_BYTES = 256 * 1024;
 
@@ -25,6 +27,7 @@ export interface ForwarderOptions {
 export class LogForwarder {
   #next = 0;
   #sentVersion = -1;
+  #sentAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #inflight = false;
   #closed = false;
@@ -52,10 +55,9 @@ export class LogForwarder {
   }
 
   #pending(): boolean {
-    return (
-      this.#next < this.options.logs.ring.end ||
-      this.options.metrics().version !== this.#sentVersion
-    );
+    if (this.#next < this.options.logs.ring.end) return true;
+    if (Date.now() - this.#sentAt >= ALIVE_MS) return true;
+    return this.options.metrics().version !== this.#sentVersion;
   }
 
   #schedule(): void {
@@ -82,6 +84,7 @@ export class LogForwarder {
       await sent;
       this.#next = read.next;
       this.#sentVersion = version;
+      this.#sentAt = Date.now();
       return true;
     } catch {
       return false;

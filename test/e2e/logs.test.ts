@@ -1,5 +1,6 @@
 // Function logs and metrics, as a user gets them: `praas up`, the SDK, `praas logs`, HTTP.
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -169,4 +170,64 @@ describe("function logs", () => {
     expect(bytes).toBeLessThanOrEqual(8 * 1024 * 1024);
     expect(await praas.invoke(APP, "hello", "still-here", { process: "l1" })).toBeDefined();
   }, 60_000);
+});
+
+async function metricsText(): Promise<string> {
+  const response = await request(`${up.url}/metrics`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  return response.body.text();
+}
+
+/** The value of the sample `name{labels}` (labels in the order the exposition writes them). */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+async function metricsUntil(found: (text: string) => boolean): Promise<string> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const text = await metricsText();
+    if (found(text)) return text;
+    if (Date.now() > deadline) throw new Error(`metrics never matched:\n${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("per-function metrics", () => {
+  const labels = (fn: string, outcome: string) =>
+    `praas_function_invocations_total{app="${APP}",function="${fn}",process="l1",outcome="${outcome}"}`;
+
+  it("counts a function's calls by outcome, with latencies, and processes by status", async () => {
+    const before = sample(await metricsText(), labels("hello", "ok")) ?? 0;
+    await praas.invoke(APP, "hello", "counted", { process: "l1" });
+    await praas.invoke(APP, "boom", "", { process: "l1" }).catch(() => undefined);
+    const text = await metricsUntil(
+      (t) =>
+        (sample(t, labels("hello", "ok")) ?? 0) > before &&
+        (sample(t, labels("boom", "FUNCTION_ERROR")) ?? 0) >= 2,
+    );
+    const count = `praas_function_duration_seconds_count{app="${APP}",function="hello",process="l1"}`;
+    expect(sample(text, count)).toBeGreaterThan(before);
+    expect(sample(text, `praas_processes{app="${APP}",status="active"}`)).toBe(1);
+    const viaApi = `praas_control_plane_invocation_duration_seconds_count{app="${APP}",function="boom",outcome="FUNCTION_ERROR"}`;
+    expect(sample(text, viaApi)).toBeGreaterThanOrEqual(2);
+  });
+
+  it("the Grafana dashboard queries only metrics that exist on a live /metrics", async () => {
+    const file = path.resolve("deploy/grafana/praas-dashboard.json");
+    const dashboard = JSON.parse(await readFile(file, "utf8")) as {
+      panels: { targets: { expr: string }[] }[];
+    };
+    const text = await metricsText();
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThan(10);
+    const names = new Set(exprs.flatMap((e) => e.match(/\bpraas_[a-z0-9_]+/g) ?? []));
+    const missing = [...names].filter((name) => {
+      const base = name.replace(/_(bucket|sum|count)$/, "");
+      return !text.includes(`# TYPE ${name} `) && !text.includes(`# TYPE ${base} histogram`);
+    });
+    expect(missing).toEqual([]);
+  });
 });

@@ -193,6 +193,8 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...tuning(flags),
     errorStacks: flags.errorStacks ?? flags.backend === "local",
     logLevel: flags.logLevel,
+    // A person at a terminal reads lines; anything else (a file, a collector) gets JSON.
+    logFormat: process.stderr.isTTY ? "pretty" : "json",
   };
 }
 
