@@ -15,7 +15,7 @@ const METRICS_MS = 1_000;
 /** Metrics are reported at least this often, so the control plane knows they are fresh. */
 const ALIVE_MS = 5_000;
 /** One batch stays well under the control link's 1 MiB frame cap. */
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = 128 * 1024;
 
 export interface ForwarderOptions {
   logs: FunctionLogs;
@@ -28,6 +28,8 @@ export class LogForwarder {
   #next = 0;
   #sentVersion = -1;
   #sentAt = 0;
+  /** Records of batches the control plane refused: reported as dropped with the next one. */
+  #refused = 0;
   #timer: NodeJS.Timeout | undefined;
   #inflight = false;
   #closed = false;
@@ -73,20 +75,21 @@ export class LogForwarder {
   async #sendOne(): Promise<boolean> {
     const read = this.options.logs.ring.read(this.#next, BATCH_BYTES);
     const { version, report } = this.options.metrics();
-    const sent = this.options.send({
-      records: read.records,
-      dropped: read.dropped,
-      metrics: report,
-    });
+    const dropped = read.dropped + this.#refused;
+    const sent = this.options.send({ records: read.records, dropped, metrics: report });
     if (sent === undefined) return false;
     this.#inflight = true;
     try {
       await sent;
       this.#next = read.next;
+      this.#refused = 0;
       this.#sentVersion = version;
       this.#sentAt = Date.now();
       return true;
     } catch {
+      // Refused (e.g. too large once encoded) or the link went: never retry a batch forever.
+      this.#next = read.next;
+      this.#refused = dropped + read.records.length;
       return false;
     } finally {
       this.#inflight = false;
