@@ -57,6 +57,8 @@ export interface ProcessSpec {
   reach?: ProcessReach | undefined;
   /** Swapped out after this long unused (the process reports it); 0 or absent: never. */
   idleSwapMs?: number | undefined;
+  /** Function errors returned to callers carry the stack trace. */
+  errorStacks?: boolean;
 }
 
 export interface StartedProcess {
@@ -115,5 +117,6 @@ export function launchOptionsOf(spec: ProcessSpec) {
     ...(spec.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: spec.maxPayloadBytes }),
     ...(spec.reach === undefined || spec.reach === "direct" ? {} : { reach: spec.reach }),
     ...(spec.idleSwapMs ? { idleSwapMs: spec.idleSwapMs } : {}),
+    ...(spec.errorStacks ? { errorStacks: true } : {}),
   } satisfies Partial<LaunchOptions>;
 }

@@ -15,6 +15,7 @@ import { registerDeploy } from "./commands/deploy.js";
 import { registerImages } from "./commands/images.js";
 import { registerInit } from "./commands/init.js";
 import { registerInvoke } from "./commands/invoke.js";
+import { registerLogs } from "./commands/logs.js";
 import { registerProcess } from "./commands/process.js";
 import { registerRendezvous } from "./commands/rendezvous.js";
 import { registerUp } from "./commands/up.js";
@@ -44,6 +45,7 @@ function buildProgram(env: CliEnv): Command {
   registerApps(program, env);
   registerProcess(program, env);
   registerInvoke(program, env);
+  registerLogs(program, env);
   registerCerts(program);
   registerRendezvous(program);
   registerImages(program);

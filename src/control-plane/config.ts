@@ -13,7 +13,7 @@ import {
   type ProcessReach,
 } from "../protocol/index.js";
 import type { BlobStoreConfig, MetadataStoreConfig } from "../storage/index.js";
-import type { LogLevel } from "../logging/index.js";
+import type { LogFormat, LogLevel } from "../logging/index.js";
 
 /** NAT traversal: a rendezvous server hosted here, or an external one (`praas rendezvous`). */
 export interface RendezvousOptions {
@@ -100,6 +100,8 @@ export interface ControlPlaneOptions {
    */
   replicaId?: string;
   logLevel?: LogLevel;
+  /** "pretty": one readable line per entry (for a terminal); default "json" lines. */
+  logFormat?: LogFormat;
   processLogLevel?: string;
   /**
    * How the processes this control plane starts are reached: "direct" (default) at host:port,
@@ -112,6 +114,12 @@ export interface ControlPlaneOptions {
    * the one running the fewest), e.g. private networks behind NAT. Default: none (ours).
    */
   processNetns?: readonly string[];
+  /**
+   * Function errors returned to callers carry the function's stack trace (callers here hold
+   * the API token or a process's data-plane token); default true. `praas up` turns it off for
+   * the docker backend unless `--error-stacks`.
+   */
+  errorStacks?: boolean;
 }
 
 type Optional = "https" | "apiToken" | "advertiseControl" | "replicaAddress";
@@ -153,7 +161,9 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     reconnectGraceMs: positive(options.reconnectGraceMs ?? 30_000, "reconnectGraceMs"),
     replicaId: replicaName(options.replicaId ?? defaultReplicaId(options, advertiseHost, httpPort)),
     logLevel: options.logLevel ?? "info",
+    logFormat: options.logFormat ?? "json",
     processLogLevel: options.processLogLevel ?? "warn",
+    errorStacks: options.errorStacks ?? true,
     ...resolveReach(options),
     processNetns: Object.freeze([...(options.processNetns ?? [])]),
   });

@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import {
   BUNDLE_REQUEST,
   FrameType,
+  LOGS_REQUEST,
   MAX_PORT,
   PraaSError,
   parseInteger,
@@ -28,6 +29,7 @@ import {
   type PeerTicket,
   type ProcessReach,
   isProcessReach,
+  type LogBatch,
 } from "../protocol/index.js";
 import { FrameLink } from "../transport/index.js";
 
@@ -77,6 +79,8 @@ export interface ControlLinkEvents {
   swappedItself(app: string, name: string, size: number): Promise<void>;
   /** Nothing used the process for its idle time: swap it out (answered at once, swapped after). */
   idle?(app: string, name: string): void;
+  /** A batch of function logs and metrics from the process. */
+  logs?(app: string, name: string, batch: LogBatch): void;
   /** The secret peer replicas must present to forward commands. */
   clusterSecret(): Promise<string>;
   /** The bundle under `key` for an authenticated process of `app` (see BUNDLE_REQUEST). */
@@ -308,6 +312,11 @@ export class ControlLinkServer {
       this.#events.idle?.(from.app, from.name);
       return;
     }
+    if (frame.type === FrameType.Command && command === LOGS_REQUEST) {
+      this.#events.logs?.(from.app, from.name, parseLogBatch(frame.payload));
+      link.reply(frame.id);
+      return;
+    }
     if (frame.type !== FrameType.Command) {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
@@ -352,6 +361,14 @@ export class ControlLinkServer {
 export function parseReply<C extends ControlCommand>(payload: Buffer): ControlReply<C> {
   const text = payload.length === 0 ? "null" : payload.toString("utf8");
   return JSON.parse(text) as ControlReply<C>;
+}
+
+/** The process authenticated with its secret; still, a batch that is not one is refused. */
+function parseLogBatch(payload: Buffer): LogBatch {
+  const value = JSON.parse(payload.toString("utf8")) as Partial<LogBatch> | null;
+  if (value === null || typeof value !== "object" || !Array.isArray(value.records))
+    throw new PraaSError("BAD_REQUEST", "a log batch must carry records");
+  return { records: value.records, dropped: Number(value.dropped) || 0, metrics: value.metrics };
 }
 
 function isBundleRequest(frame: Frame): boolean {

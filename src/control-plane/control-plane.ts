@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "../logging/index.js";
 import {
   PraaSError,
   type AppInfo,
+  type LogRecord,
   type ConnectionInfo,
   type CreateProcessBody,
   type PeerTicket,
@@ -36,6 +37,9 @@ import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
 import { IdleSwaps } from "./idle-swaps.js";
 import { Invoker } from "./invoker.js";
+import { FunctionMetricsHub } from "./function-metrics.js";
+import { LifecycleMetrics } from "./lifecycle-metrics.js";
+import { LogHub, type LogFilter } from "./log-hub.js";
 import { getProcessOrThrow } from "./lifecycle.js";
 import { NatTraversal } from "./nat.js";
 import { ProcessManager } from "./process-manager.js";
@@ -71,6 +75,9 @@ export class ControlPlane implements ControlPlaneService {
   readonly #invoker: Invoker;
   readonly #idleSwaps: IdleSwaps;
   readonly registry = new Registry();
+  readonly #logs = new LogHub();
+  readonly #functionMetrics = new FunctionMetricsHub(this.registry);
+  readonly #lifecycleMetrics: LifecycleMetrics;
   #http: FastifyInstance | undefined;
   /** Present when a rendezvous is configured (processes behind NAT). */
   #nat: NatTraversal | undefined;
@@ -89,6 +96,7 @@ export class ControlPlane implements ControlPlaneService {
     this.log = log;
     this.#store = store;
     this.#blobs = blobs;
+    this.#lifecycleMetrics = new LifecycleMetrics(this.registry, store);
     this.#backend = (deps.backend ?? localBackend)(config);
     this.#links = new ControlLinkServer(
       {
@@ -101,6 +109,10 @@ export class ControlPlane implements ControlPlaneService {
         idle: (app, name) => this.#idleSwaps.reported(app, name),
         clusterSecret: () => this.#cluster.clusterSecret(),
         bundle: (app, key) => this.#apps.bundle(app, key),
+        logs: (app, name, batch) => {
+          this.#logs.ingest(app, name, batch);
+          if (batch.metrics) this.#functionMetrics.ingest(app, name, batch.metrics);
+        },
       },
       log,
       deps.controlLink,
@@ -126,6 +138,7 @@ export class ControlPlane implements ControlPlaneService {
       links: this.#links,
       cluster: this.#cluster,
       log,
+      metrics: this.#lifecycleMetrics,
       controlAddress: () =>
         config.advertiseControl ?? `${config.advertiseHost}:${this.#controlPort}`,
     });
@@ -142,7 +155,7 @@ export class ControlPlane implements ControlPlaneService {
     deps: ControlPlaneDeps = {},
   ): Promise<ControlPlane> {
     const config = resolveControlPlaneConfig(options);
-    const logger = deps.log ?? createLogger("control-plane", config.logLevel);
+    const logger = deps.log ?? createLogger("control-plane", config.logLevel, config.logFormat);
     const store = await (deps.metadataStore?.(config) ?? openMetadataStore(config.store));
     const blobs = await openBlobStore(config.blobs);
     const plane = new ControlPlane(config, store, blobs, logger, deps);
@@ -201,8 +214,9 @@ export class ControlPlane implements ControlPlaneService {
     return toProcessInfo(await this.#manager.upgrade(app, name));
   }
 
-  deleteApp(name: string, force: boolean): Promise<void> {
-    return this.#apps.delete(name, force, (app, proc) => this.#manager.delete(app, proc));
+  async deleteApp(name: string, force: boolean): Promise<void> {
+    await this.#apps.delete(name, force, (app, proc) => this.#manager.delete(app, proc));
+    this.#logs.forget(name);
   }
 
   async createProcess(app: string, name: string, body: CreateProcessBody): Promise<ProcessInfo> {
@@ -253,7 +267,18 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput> {
-    return this.#invoker.invoke(app, fn, payload, process);
+    return this.#lifecycleMetrics.invocation(app, fn, () =>
+      this.#invoker.invoke(app, fn, payload, process),
+    );
+  }
+
+  async logs(app: string, filter: LogFilter): Promise<LogRecord[]> {
+    await this.#apps.get(app);
+    return this.#logs.recent(app, filter);
+  }
+
+  followLogs(app: string, filter: LogFilter, listener: (record: LogRecord) => void): () => void {
+    return this.#logs.follow(app, filter, listener);
   }
 
   health(): HealthInfo {

@@ -29,6 +29,7 @@ import type { Cluster } from "./cluster.js";
 import type { ControlPlaneConfig } from "./config.js";
 import type { ControlLinkServer, Registration } from "./control-link-server.js";
 import { getProcessOrThrow, transition } from "./lifecycle.js";
+import type { LifecycleMetrics } from "./lifecycle-metrics.js";
 import { snapshotKey } from "./records.js";
 import { decodeSnapshotHead } from "../runtime/snapshot.js";
 import { Registrations } from "./registrations.js";
@@ -45,6 +46,8 @@ export interface ManagerDeps {
   log: Logger;
   /** The control-link address processes dial. */
   controlAddress(): string;
+  /** Counts and times swap-outs and resumes. */
+  metrics?: LifecycleMetrics;
 }
 
 /** How long a lost control link may stay lost before the process counts as failed. */
@@ -133,7 +136,13 @@ export class ProcessManager {
    * command failed otherwise, the record follows what is left (see #settleSwap). An idle
    * swap-out is refused by a process used since it reported itself idle: it stays active.
    */
-  async swap(app: string, name: string, reason: SwapReason = "request"): Promise<ProcessRecord> {
+  swap(app: string, name: string, reason: SwapReason = "request"): Promise<ProcessRecord> {
+    const work = () => this.#swap(app, name, reason);
+    const metrics = this.#deps.metrics;
+    return metrics ? metrics.swap(app, "out", work, (r) => r.stateSize ?? 0) : work();
+  }
+
+  async #swap(app: string, name: string, reason: SwapReason): Promise<ProcessRecord> {
     const { store, cluster } = this.#deps;
     return this.#exclusive(app, name, async () => {
       const swapId = randomBytes(12).toString("base64url");
@@ -164,8 +173,15 @@ export class ProcessManager {
    * swap replaces it; deleting the process removes it.
    */
   async resume(app: string, name: string): Promise<ProcessRecord> {
+    const record = await getProcessOrThrow(this.#deps.store, app, name);
+    const work = () => this.#resume(record);
+    const metrics = this.#deps.metrics;
+    return metrics ? metrics.swap(app, "in", work, () => record.stateSize ?? 0) : work();
+  }
+
+  async #resume(record: ProcessRecord): Promise<ProcessRecord> {
     const { store, blobs } = this.#deps;
-    const record = await getProcessOrThrow(store, app, name);
+    const { app, name } = record;
     const from = record.status;
     return this.#exclusive(app, name, async () => {
       await transition(store, app, name, ["swapped", "failed"], "resuming");
@@ -616,6 +632,7 @@ export class ProcessManager {
       maxPayloadBytes: config.bodyLimitBytes,
       reach: config.processReach,
       idleSwapMs: record.idleSwapMs ?? config.idleSwapMs,
+      errorStacks: config.errorStacks,
     };
   }
 

@@ -3,7 +3,9 @@
  * over this interface. Every method rejects with a PraaSError whose code maps to an HTTP status
  * through HTTP_STATUS.
  */
+import type { LogFilter } from "./log-hub.js";
 import type {
+  LogRecord,
   AppInfo,
   ConnectionInfo,
   CreateProcessBody,
@@ -54,4 +56,8 @@ export interface ControlPlaneService {
   /** Sticky with `process` (resumed if swapped); otherwise picks or allocates a process. */
   invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput>;
   health(): HealthInfo;
+  /** The application's recent function logs (APP_NOT_FOUND for an unknown application). */
+  logs(app: string, filter: LogFilter): Promise<LogRecord[]>;
+  /** Calls `listener` with each new line of the application; returns the unsubscribe. */
+  followLogs(app: string, filter: LogFilter, listener: (record: LogRecord) => void): () => void;
 }

@@ -41,6 +41,8 @@ export interface ErrorRecord {
   message: string;
   /** For FUNCTION_ERROR: the name of the error the user function threw (e.g. "TypeError"). */
   errorName?: string;
+  /** For FUNCTION_ERROR: the thrown error's stack trace, when the caller may see it. */
+  stack?: string;
 }
 
 const knownCodes: ReadonlySet<string> = new Set(ERROR_CODES);
@@ -52,26 +54,45 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export class PraaSError extends Error {
   readonly code: ErrorCode;
   readonly errorName: string | undefined;
+  /** The user function's own stack trace (FUNCTION_ERROR), where the caller may see it. */
+  readonly functionStack: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions & { errorName?: string }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: ErrorOptions & { errorName?: string | undefined; stack?: string | undefined },
+  ) {
     super(message, options);
     this.name = "PraaSError";
     this.code = code;
     this.errorName = options?.errorName;
+    this.functionStack = options?.stack;
   }
 
   toRecord(): ErrorRecord {
     const record: ErrorRecord = { code: this.code, message: this.message };
     if (this.errorName !== undefined) record.errorName = this.errorName;
+    if (this.functionStack !== undefined) record.stack = this.functionStack;
     return record;
   }
 
-  static fromRecord(record: { code: string; message: string; errorName?: string }): PraaSError {
+  /** The same error without the function's stack trace (for callers who may not see it). */
+  withoutStack(): PraaSError {
+    if (this.functionStack === undefined) return this;
+    return new PraaSError(this.code, this.message, { errorName: this.errorName });
+  }
+
+  static fromRecord(record: {
+    code: string;
+    message: string;
+    errorName?: string | undefined;
+    stack?: string | undefined;
+  }): PraaSError {
     if (!isErrorCode(record.code)) {
       return new PraaSError("INTERNAL", `[${record.code}] ${record.message}`);
     }
-    const options = record.errorName === undefined ? undefined : { errorName: record.errorName };
-    return new PraaSError(record.code, record.message, options);
+    const { errorName, stack } = record;
+    return new PraaSError(record.code, record.message, { errorName, stack });
   }
 }
 
@@ -106,7 +127,10 @@ export function functionNotFound(
 export function functionErrorRecord(value: unknown): ErrorRecord {
   if (value instanceof PraaSError) return value.toRecord();
   if (value instanceof Error) {
-    return { code: "FUNCTION_ERROR", message: value.message, errorName: value.name };
+    const record: ErrorRecord = { code: "FUNCTION_ERROR", message: value.message };
+    record.errorName = value.name;
+    if (typeof value.stack === "string") record.stack = value.stack;
+    return record;
   }
   return { code: "FUNCTION_ERROR", message: String(value), errorName: "Error" };
 }

@@ -26,11 +26,12 @@ export const FrameType = {
   Welcome: 2, // process→client: [version, process, application]
   Invoke: 3, // [function, invocationId?] + payload → Result | Error
   Result: 4, // reply: [...reply fields] + payload
-  Error: 5, // reply: [code, message, errorName?]
+  Error: 5, // reply: [code, message, errorName?, stack?]
   PeerPut: 6, // process→process mailbox message: [key, source] + payload → Result
   // worker IPC
   Ready: 10, // worker→process after loading the bundle: [...function names]
   Ping: 11, // process→worker: → Result at once; no answer means the worker's event loop is blocked
+  Log: 12, // worker→process, one-way: [level, stream, function?, invocationId?] + the line (UTF-8)
   StateGet: 20, // [key] → Result ([] found | ["absent"]) + value
   StatePut: 21, // [key] + value → Result
   StateDelete: 22, // [key] → Result (["deleted"] | [])

@@ -17,3 +17,4 @@ export * from "./transaction.js";
 export * from "./serialize.js";
 export * from "./rendezvous.js";
 export * from "./idle.js";
+export * from "./logs.js";

@@ -15,12 +15,16 @@ import {
   type PeerTicket,
   type ProcessReach,
   type Hello,
+  type ErrorCode,
+  type ProcessMetricsReport,
 } from "../protocol/index.js";
 import type { FrameLink } from "../transport/index.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ProcessConfig } from "./config.js";
 import { DataPlaneServer } from "./dataplane-server.js";
 import { IdleTracker } from "./idle-tracker.js";
+import { FunctionLogs } from "./function-logs.js";
+import { FunctionMeter } from "./function-metrics.js";
 import { Mailbox, type Message } from "./mailbox.js";
 import { Peers } from "./peers.js";
 import { LogCompactor } from "./log-compactor.js";
@@ -35,8 +39,16 @@ import { WriteAheadLog, type ReplayResult, type WalOp } from "./wal.js";
 import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
+import type { WorkerHandle } from "./worker-handle.js";
 import { WorkerPool } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
+
+/** Failures of an invocation that the platform, not the function, saw happen. */
+const PLATFORM_FAILURES: ReadonlySet<ErrorCode> = new Set([
+  "TIMEOUT",
+  "WORKER_CRASHED",
+  "OUT_OF_MEMORY",
+]);
 
 export type RuntimeStatus = "starting" | "active" | "swapping" | "swapped" | "stopped";
 
@@ -61,6 +73,10 @@ export class CloudProcess implements CallTarget {
   readonly peers: Peers;
   /** When it was last used: invocations, messages and client connections (scale to zero). */
   readonly idle: IdleTracker;
+  /** What the functions wrote, until the control plane has it. */
+  readonly logs: FunctionLogs;
+  /** Invocations by function and outcome, latencies, worker restarts. */
+  readonly meter = new FunctionMeter();
   readonly #memory: MemoryGuard;
   readonly #sandbox: WorkerSandbox;
   readonly #pool: WorkerPool;
@@ -93,6 +109,7 @@ export class CloudProcess implements CallTarget {
     const quota = new StorageQuota(config.maxStoredBytes);
     this.state = new StateStore(quota);
     this.mailbox = new Mailbox(quota, (ops) => this.#journal(ops));
+    this.logs = new FunctionLogs(config.application, config.name);
     this.#memory = this.#createMemoryGuard();
     this.peers = new Peers(
       {
@@ -193,7 +210,43 @@ export class CloudProcess implements CallTarget {
     if (process !== "" && process !== SELF && process !== this.config.name) {
       return this.peers.invoke(process, functionName, payload);
     }
-    return this.#pool.invoke(functionName, payload, this.#nextInvocationId());
+    return this.#run(functionName, payload);
+  }
+
+  /** Counted and timed per function; a caller who may not see stack traces gets none. */
+  async #run(functionName: string, payload: Buffer): Promise<Buffer> {
+    const id = this.#nextInvocationId();
+    try {
+      return await this.meter.measure(functionName, () =>
+        this.#pool.invoke(functionName, payload, id),
+      );
+    } catch (error) {
+      this.#logFailure(functionName, id, error);
+      throw error instanceof PraaSError && !this.config.errorStacks ? error.withoutStack() : error;
+    }
+  }
+
+  /** Failures the function did not report itself (its own throws are logged by its worker). */
+  #logFailure(functionName: string, id: string, error: unknown): void {
+    if (!(error instanceof PraaSError) || !PLATFORM_FAILURES.has(error.code)) return;
+    const message = `invocation failed: ${error.code}: ${error.message}`;
+    this.logs.add("error", "system", message, functionName, id);
+  }
+
+  /** The metrics a log batch carries: per-function counters and the gauges of this moment. */
+  metricsReport(): { version: number; report: ProcessMetricsReport } {
+    const gauges = {
+      inflight: this.#pool.inflight,
+      stateBytes: this.state.bytes,
+      stateKeys: this.state.size,
+      mailboxDepth: this.mailbox.depth,
+    };
+    return { version: this.meter.version, report: this.meter.report(gauges) };
+  }
+
+  /** Invocations running now (calls between functions included). */
+  get inflight(): number {
+    return this.#pool.inflight;
   }
 
   sendToPeer(peer: string, key: string, value: Buffer): Promise<void> {
@@ -410,7 +463,7 @@ export class CloudProcess implements CallTarget {
       return Promise.reject(new PraaSError("UNAVAILABLE", `the process is ${this.#status}`));
     }
     const used = this.idle.begin();
-    return this.#pool.invoke(functionName, payload, this.#nextInvocationId()).finally(used);
+    return this.#run(functionName, payload).finally(used);
   }
 
   /**
@@ -484,10 +537,40 @@ export class CloudProcess implements CallTarget {
       maxInflight: config.maxInflight,
       storageFree: () => this.state.quota.free,
       memory: this.#memory,
-      onCall: (frame, link) => answerWorkerCall(this, frame, link),
+      onCall: (frame, link) => {
+        if (frame.type === FrameType.Log) this.logs.fromFrame(frame);
+        else answerWorkerCall(this, frame, link);
+      },
+      onOutput: (stream, chunk) => this.#pipes[stream](chunk),
       serialize: config.serialize,
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
+      replaced: (dead) => void this.#countRestart(dead),
     });
+  }
+
+  readonly #pipes = {
+    stdout: (chunk: Buffer) => this.#pipeSinks().stdout(chunk),
+    stderr: (chunk: Buffer) => this.#pipeSinks().stderr(chunk),
+  };
+
+  #sinks: Record<"stdout" | "stderr", (chunk: Buffer) => void> | undefined;
+
+  #pipeSinks(): Record<"stdout" | "stderr", (chunk: Buffer) => void> {
+    this.#sinks ??= { stdout: this.logs.pipe("stdout"), stderr: this.logs.pipe("stderr") };
+    return this.#sinks;
+  }
+
+  /** Worker restarts by cause: oom, timeout (a blocked event loop), start, crash. */
+  async #countRestart(dead: WorkerHandle): Promise<void> {
+    const error = await dead.crashError("");
+    const cause = !dead.wasReady
+      ? "start"
+      : error.code === "OUT_OF_MEMORY"
+        ? "oom"
+        : error.message.includes("blocked its event loop")
+          ? "timeout"
+          : "crash";
+    this.meter.workerRestarted(cause);
   }
 }
 

@@ -121,6 +121,8 @@ export interface ProcessOptions {
   permissions?: Partial<AppPermissions> | undefined;
   /** Functions whose invocations run one at a time (praas.json "serialize"); default none. */
   serialize?: SerializeSetting | undefined;
+  /** Function errors returned to callers carry the function's stack trace; default false. */
+  errorStacks?: boolean | undefined;
 }
 
 export interface ProcessConfig {
@@ -160,6 +162,7 @@ export interface ProcessConfig {
   readonly appEnv: Readonly<AppEnv>;
   readonly permissions: Readonly<AppPermissions>;
   readonly serialize: SerializeSetting;
+  readonly errorStacks: boolean;
 }
 
 export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
@@ -209,6 +212,7 @@ export function resolveProcessConfig(options: ProcessOptions): ProcessConfig {
     appEnv: Object.freeze(appEnv(options.appEnv ?? {})),
     permissions: Object.freeze({ ...NO_PERMISSIONS, ...options.permissions }),
     serialize: serializeSetting(options.serialize),
+    errorStacks: options.errorStacks ?? false,
   });
 }
 

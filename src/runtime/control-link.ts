@@ -28,6 +28,7 @@
  *     out on SIGTERM/SIGINT and exits next)
  *   Command ["idle"] → Result at once: nothing used the process for its idle time; the control
  *     plane may answer with a swap { ifIdle: true }
+ *   Command ["logs"] + JSON LogBatch → Result once the control plane keeps the records
  */
 import type { Logger } from "pino";
 import {
@@ -37,6 +38,8 @@ import {
   ensurePraaSError,
   expectFields,
   isControlCommand,
+  LOGS_REQUEST,
+  type LogBatch,
   type ControlBody,
   type ControlCommand,
   type ControlReply,
@@ -136,6 +139,19 @@ export class ControlLink {
       undefined,
       REPORT_TIMEOUT_MS,
     );
+  }
+
+  /**
+   * Sends a batch of function logs and metrics; undefined when there is no link now (the
+   * forwarder keeps the records and tries again later).
+   */
+  sendLogs(batch: LogBatch): Promise<void> | undefined {
+    const link = this.#link;
+    if (!link || link.closed) return undefined;
+    const payload = Buffer.from(JSON.stringify(batch));
+    return link
+      .request(FrameType.Command, encodeFields([LOGS_REQUEST]), payload, REPORT_TIMEOUT_MS)
+      .then(() => undefined);
   }
 
   close(): void {

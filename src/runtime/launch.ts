@@ -80,6 +80,8 @@ export interface LaunchOptions {
   /** Functions whose invocations run one at a time (praas.json "serialize"). */
   serialize?: SerializeSetting;
   logLevel?: string;
+  /** Function errors returned to callers carry the stack trace. */
+  errorStacks?: boolean;
   /** More command-line flags for the process (e.g. limits: `--max-connections 10`). */
   extraArgs?: string[];
   /** Extra environment for the process itself; nothing of this process's is inherited. */
@@ -181,6 +183,7 @@ export function runtimeArgs(o: RuntimeOptions): string[] {
   if (allow !== "") args.push("--allow", allow);
   const serialize = serializeFlag(o.serialize);
   if (serialize !== "") args.push("--serialize", serialize);
+  if (o.errorStacks) args.push("--error-stacks");
   args.push(...(o.extraArgs ?? []));
   return args;
 }

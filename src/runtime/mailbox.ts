@@ -131,6 +131,13 @@ export class Mailbox {
     return [...this.#messages.values()].flat();
   }
 
+  /** Undelivered messages. */
+  get depth(): number {
+    let count = 0;
+    for (const queue of this.#messages.values()) count += queue.length;
+    return count;
+  }
+
   get waiting(): number {
     let count = 0;
     for (const queue of this.#waiters.values()) count += queue.length;

@@ -31,6 +31,7 @@ import { CloudProcess, type SwapResult } from "./cloud-process.js";
 import { ControlLink, type CommandHandlers } from "./control-link.js";
 import { fetchBundleFile } from "./bundle-fetch.js";
 import { joinPairing } from "./pairing.js";
+import { LogForwarder } from "./log-forwarder.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
 
 const program = new Command("praas-process")
@@ -119,6 +120,7 @@ const program = new Command("praas-process")
     "functions whose invocations run one at a time: comma-separated names, or * for all",
     "",
   )
+  .option("--error-stacks", "function errors returned to callers carry the stack trace", false)
   .option("--log-level <level>", "log level", "info");
 
 function int(value: string): number {
@@ -162,6 +164,7 @@ interface Flags {
   idleSwap: number;
   allow: string;
   serialize: string;
+  errorStacks: boolean;
   logLevel: LogLevel;
 }
 
@@ -203,6 +206,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, bundlePath: string): P
     appEnv: env.PRAAS_APP_ENV ? (JSON.parse(env.PRAAS_APP_ENV) as AppEnv) : {},
     permissions: allowed(flags.allow),
     serialize: parseSerializeFlag(flags.serialize),
+    errorStacks: flags.errorStacks,
   });
 }
 
@@ -383,8 +387,10 @@ async function connectControl(
       afterReply: () => {
         // Only a swap that stored the state (or a stop) ends the process; a failed swap left it active.
         if (proc.status === "swapped" || proc.status === "stopped") {
-          control.close();
-          setImmediate(() => process.exit(0));
+          void flushBriefly(forwarder).finally(() => {
+            control.close();
+            process.exit(0);
+          });
         }
       },
       orphaned: () => void swapAndExit(proc, log),
@@ -392,8 +398,21 @@ async function connectControl(
     },
     log,
   );
+  const forwarder = new LogForwarder({
+    logs: proc.logs,
+    metrics: () => proc.metricsReport(),
+    send: (batch) => control.sendLogs(batch),
+  });
   await control.connect();
   return control;
+}
+
+/** The last lines of a process that is about to exit, if they get through quickly. */
+const LAST_FLUSH_MS = 500;
+
+function flushBriefly(forwarder: LogForwarder): Promise<void> {
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, LAST_FLUSH_MS).unref());
+  return Promise.race([forwarder.flush(), timeout]);
 }
 
 /**

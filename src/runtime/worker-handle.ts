@@ -31,6 +31,8 @@ export interface WorkerSpec {
   onCall(frame: Frame, link: FrameLink): void;
   /** Knows whether a worker that died was killed for the process's memory limit. */
   memory?: MemoryVerdict | undefined;
+  /** Takes the worker's raw stdout/stderr (function logs); default: the process's stderr. */
+  onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
 }
 
 interface Exit {
@@ -221,10 +223,11 @@ export class WorkerHandle {
   }
 
   #forwardOutput(): void {
-    for (const stream of [this.child.stdout, this.child.stderr]) {
-      stream?.on("data", (chunk: Buffer) => {
+    const sink = this.spec.onOutput ?? ((_name, chunk) => process.stderr.write(chunk));
+    for (const name of ["stdout", "stderr"] as const) {
+      this.child[name]?.on("data", (chunk: Buffer) => {
         if (chunk.includes("heap out of memory")) this.#outOfMemory = true;
-        process.stderr.write(chunk);
+        sink(name, chunk);
       });
     }
   }

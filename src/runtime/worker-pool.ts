@@ -33,6 +33,8 @@ export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
   log(message: string, fields?: Record<string, unknown>): void;
   /** Functions whose invocations run one at a time (praas.json "serialize"); default none. */
   serialize?: SerializeSetting;
+  /** A worker died and is being replaced (metrics count the cause). */
+  replaced?: (dead: WorkerHandle) => void;
 }
 
 /** One invocation as the pool runs it. */
@@ -267,6 +269,7 @@ export class WorkerPool {
     this.#workers = this.#workers.filter((w) => w !== dead);
     if (this.#stopping) return;
     this.#options.log("worker died; starting a replacement", { workerPid: dead.pid });
+    this.#options.replaced?.(dead);
     // A worker that died before it was ready would die again at once: do not spin.
     const delayMs = dead.wasReady ? 0 : 1000;
     setTimeout(() => {

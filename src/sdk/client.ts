@@ -11,6 +11,7 @@ import {
   type ProcessInfo,
   type ProcessListInfo,
 } from "../protocol/api.js";
+import type { LogRecord } from "../protocol/logs.js";
 import { assertName } from "../protocol/names.js";
 import { PraaSError } from "../protocol/errors.js";
 import { toBytes, type Value } from "../protocol/values.js";
@@ -198,6 +199,34 @@ export class PraaS {
   }
 
   /** Like {@link invoke}, and also says which process ran the function. */
+  /** The application's recent function logs, oldest first (`since`: "5m", "30s" or an ISO time). */
+  async logs(app: string, options: LogsOptions = {}): Promise<LogRecord[]> {
+    const { body } = await this.#http.send({ method: "GET", path: logsPath(app, options, false) });
+    return parseLogLines(body.toString("utf8"));
+  }
+
+  /**
+   * The application's recent function logs, then every new line as it is written, until
+   * `signal` aborts (the iteration then ends without an error).
+   */
+  async *followLogs(
+    app: string,
+    options: LogsOptions & { signal?: AbortSignal } = {},
+  ): AsyncGenerator<LogRecord> {
+    const path = logsPath(app, options, true);
+    const body = await this.#http.stream({ method: "GET", path }, options.signal);
+    let partial = "";
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        const lines = (partial + chunk.toString("utf8")).split("\n");
+        partial = lines.pop() ?? "";
+        yield* parseLogLines(lines.join("\n"));
+      }
+    } catch (error) {
+      if (!options.signal?.aborted) throw error;
+    }
+  }
+
   async invokeDetailed(
     app: string,
     fn: string,
@@ -225,4 +254,27 @@ export class PraaS {
     assertName(process, "process");
     return `${base}?process=${encodeURIComponent(process)}`;
   }
+}
+
+export interface LogsOptions {
+  /** Only this process's lines. */
+  process?: string;
+  /** A duration back ("30s", "5m", "2h") or an ISO time. */
+  since?: string;
+}
+
+function logsPath(app: string, options: LogsOptions, follow: boolean): string {
+  const query = new URLSearchParams();
+  if (options.process !== undefined) query.set("process", options.process);
+  if (options.since !== undefined) query.set("since", options.since);
+  if (follow) query.set("follow", "1");
+  const text = query.toString();
+  return `${appPath(app)}/logs${text === "" ? "" : `?${text}`}`;
+}
+
+function parseLogLines(text: string): LogRecord[] {
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as LogRecord);
 }

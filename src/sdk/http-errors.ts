@@ -24,14 +24,22 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The `{ error: { code, message } }` record in `text`, if it is one. */
-function parseErrorRecord(text: string): { code: string; message: string; errorName?: string } {
+function parseErrorRecord(text: string): ErrorRecordFields {
   const body: unknown = JSON.parse(text);
   const record = isRecord(body) ? body.error : undefined;
   if (!isRecord(record) || typeof record.code !== "string" || typeof record.message !== "string") {
     throw new TypeError("not an error body");
   }
   const errorName = typeof record.errorName === "string" ? record.errorName : undefined;
-  return { code: record.code, message: record.message, ...(errorName ? { errorName } : {}) };
+  const stack = typeof record.stack === "string" ? record.stack : undefined;
+  return { code: record.code, message: record.message, errorName, stack };
+}
+
+interface ErrorRecordFields {
+  code: string;
+  message: string;
+  errorName?: string | undefined;
+  stack?: string | undefined;
 }
 
 // Only used when the body is not ours (e.g. a load balancer answered).

@@ -75,11 +75,25 @@ export class HttpTransport {
     }
   }
 
+  /**
+   * Sends the request and resolves the body as a stream once a 2xx answer began (no deadline
+   * between chunks: a followed log may be quiet for long). `signal` ends it.
+   */
+  async stream(req: HttpRequest, signal?: AbortSignal): Promise<Dispatcher.ResponseData["body"]> {
+    const { statusCode, body } = await this.#dispatch(req, { bodyTimeout: 0, signal });
+    if (statusCode < 400) return body;
+    const bytes = await this.#readBody(body);
+    throw errorFromResponse(statusCode, bytes.toString("utf8"), this.baseUrl);
+  }
+
   close(): Promise<void> {
     return this.#agent.close();
   }
 
-  async #dispatch(req: HttpRequest): Promise<Dispatcher.ResponseData> {
+  async #dispatch(
+    req: HttpRequest,
+    extra: { bodyTimeout?: number; signal?: AbortSignal | undefined } = {},
+  ): Promise<Dispatcher.ResponseData> {
     try {
       return await request(this.baseUrl + req.path, {
         method: req.method,
@@ -87,7 +101,8 @@ export class HttpTransport {
         body: req.body ?? null,
         dispatcher: this.#agent,
         headersTimeout: this.#options.timeoutMs,
-        bodyTimeout: this.#options.timeoutMs,
+        bodyTimeout: extra.bodyTimeout ?? this.#options.timeoutMs,
+        ...(extra.signal ? { signal: extra.signal } : {}),
       });
     } catch (error) {
       throw errorFromNetwork(error, this.baseUrl, this.#options.timeoutMs);

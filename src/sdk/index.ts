@@ -10,10 +10,12 @@ export {
   DEFAULT_TIMEOUT_MS,
   type InvocationResult,
   type InvokeOptions,
+  type LogsOptions,
   type PraaSOptions,
 } from "./client.js";
 export { Process } from "./process.js";
 export { PraaSError, ERROR_CODES, type ErrorCode } from "../protocol/index.js";
+export type { LogRecord, LogLevelName, LogStream } from "../protocol/logs.js";
 export type { ProcessLimits, ProcessLimitKey } from "../protocol/limits.js";
 export type {
   AppDefaultsInfo,

@@ -249,16 +249,16 @@ export class FrameLink {
 
 export function encodeErrorRecord(record: ErrorRecord): Buffer {
   const fields = [record.code, record.message.slice(0, 8192)];
-  if (record.errorName !== undefined) fields.push(record.errorName);
+  if (record.errorName !== undefined || record.stack !== undefined)
+    fields.push(record.errorName ?? "");
+  if (record.stack !== undefined) fields.push(record.stack.slice(0, 16_384));
   return encodeFields(fields);
 }
 
 export function decodeErrorFrame(frame: Frame): PraaSError {
   try {
-    const [code = "INTERNAL", message = "", errorName] = decodeFields(frame.meta);
-    return PraaSError.fromRecord(
-      errorName === undefined ? { code, message } : { code, message, errorName },
-    );
+    const [code = "INTERNAL", message = "", errorName, stack] = decodeFields(frame.meta);
+    return PraaSError.fromRecord({ code, message, errorName: errorName || undefined, stack });
   } catch {
     return new PraaSError("PROTOCOL_ERROR", "malformed error frame");
   }

@@ -25,12 +25,17 @@ describe("PraaSError", () => {
     expect(rebuilt.message).toContain("FROM_THE_FUTURE");
   });
 
-  it("records a user error as FUNCTION_ERROR with its name", () => {
-    expect(functionErrorRecord(new TypeError("nope"))).toEqual({
+  it("records a user error as FUNCTION_ERROR with its name and stack", () => {
+    const record = functionErrorRecord(new TypeError("nope"));
+    expect(record).toMatchObject({
       code: "FUNCTION_ERROR",
       message: "nope",
       errorName: "TypeError",
     });
+    expect(record.stack).toMatch(/^TypeError: nope\n {4}at /);
+    const rebuilt = PraaSError.fromRecord(record);
+    expect(rebuilt.functionStack).toBe(record.stack);
+    expect(rebuilt.withoutStack().toRecord()).not.toHaveProperty("stack");
     expect(functionErrorRecord("plain")).toMatchObject({
       code: "FUNCTION_ERROR",
       message: "plain",

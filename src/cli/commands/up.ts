@@ -51,6 +51,7 @@ interface UpFlags extends NatFlags {
   maxAutoProcesses?: string;
   idleSwap: string;
   deployExamples?: boolean;
+  errorStacks?: boolean;
   logLevel: LogLevel;
   json?: boolean;
 }
@@ -140,6 +141,11 @@ export function registerUp(program: Command): void {
       "10m",
     )
     .option("--deploy-examples", "deploy every application under examples/ at start")
+    .option(
+      "--error-stacks",
+      "function errors returned to callers carry the stack trace (default: on with --backend local)",
+    )
+    .option("--no-error-stacks", "function errors returned to callers carry no stack trace")
     .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
     .option("--json", "print the listening address as a JSON line");
   addNatOptions(up).action(async (flags: UpFlags) => {
@@ -201,7 +207,10 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...tuning(flags),
     ...(await natOptions(flags, env)),
     idleSwapMs: parseDuration(flags.idleSwap, "--idle-swap"),
+    errorStacks: flags.errorStacks ?? flags.backend === "local",
     logLevel: flags.logLevel,
+    // A person at a terminal reads lines; anything else (a file, a collector) gets JSON.
+    logFormat: process.stderr.isTTY ? "pretty" : "json",
   };
 }
 

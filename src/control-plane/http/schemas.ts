@@ -5,6 +5,8 @@
  */
 import type { FastifyInstance } from "fastify";
 import {
+  LOG_LEVELS,
+  LOG_STREAMS,
   DURABILITY_MODES,
   ERROR_CODES,
   PROCESS_LIMITS,
@@ -184,6 +186,7 @@ const errorBody = {
         code: { type: "string", enum: [...ERROR_CODES] },
         message: { type: "string" },
         errorName: { type: "string" },
+        stack: { type: "string", description: "the function's stack trace (--error-stacks)" },
       },
     },
   },
@@ -204,6 +207,22 @@ const health = {
 } as const;
 
 /** Registers the shared schemas so routes can `$ref` them (and OpenAPI lists them once). */
+const logRecord = {
+  $id: "LogRecord",
+  type: "object",
+  required: ["time", "level", "stream", "app", "process", "message"],
+  properties: {
+    time: { type: "integer", description: "milliseconds since the epoch" },
+    level: { type: "string", enum: [...LOG_LEVELS] },
+    stream: { type: "string", enum: [...LOG_STREAMS] },
+    app: { type: "string" },
+    process: { type: "string" },
+    function: { type: "string", description: "absent for a write outside any invocation" },
+    invocationId: { type: "string" },
+    message: { type: "string" },
+  },
+} as const;
+
 export function addSharedSchemas(app: FastifyInstance): void {
   const schemas = [
     resources,
@@ -214,7 +233,7 @@ export function addSharedSchemas(app: FastifyInstance): void {
     processInfo,
     processList,
   ];
-  for (const schema of [...schemas, errorBody, health]) {
+  for (const schema of [...schemas, errorBody, health, logRecord]) {
     app.addSchema(schema);
   }
 }

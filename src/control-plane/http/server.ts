@@ -20,6 +20,7 @@ import { installNameCheck } from "./names.js";
 import { DebugRequestLog } from "./request-log.js";
 import { appRoutes } from "./routes/apps.js";
 import { invokeRoutes } from "./routes/invoke.js";
+import { logRoutes } from "./routes/logs.js";
 import { processRoutes } from "./routes/processes.js";
 import { rollbackRoutes } from "./routes/rollback.js";
 import { systemRoutes } from "./routes/system.js";
@@ -100,5 +101,6 @@ export async function createHttpServer(
   await app.register(processRoutes(service));
   await app.register(rollbackRoutes(service));
   await app.register(invokeRoutes(service, options.bodyLimitBytes));
+  await app.register(logRoutes(service));
   return app;
 }

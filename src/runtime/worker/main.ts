@@ -20,6 +20,7 @@ const worker = new WorkerServer({
   durable: durability === "durable",
   // A quarter of the heap at most: the cache only saves round trips, it must not cost an OOM.
   cacheBytes: Math.floor(getHeapStatistics().heap_size_limit / 4),
+  captureConsole: true,
   exit: (code) => process.exit(code),
 });
 process.on("uncaughtException", (error) => worker.crash(error));

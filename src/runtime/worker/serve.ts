@@ -19,6 +19,7 @@ import {
 } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
 import { createContext } from "./context.js";
+import { captureConsole, runAs, sendLog } from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
 import { StorageBudget } from "./storage-budget.js";
 
@@ -33,6 +34,8 @@ export interface WorkerOptions {
   durable?: boolean;
   /** Budget of the state cache. */
   cacheBytes: number;
+  /** Send console.* as tagged Log frames (a real worker); in-process tests keep their console. */
+  captureConsole?: boolean;
   /** Ends the worker (process.exit in a real one). */
   exit: (code: number) => void;
 }
@@ -50,6 +53,8 @@ export class WorkerServer {
       // The process is our only reason to live: when it goes, we go.
       onClose: () => options.exit(0),
     });
+    // Before the bundle loads, so its top-level console output is captured too (untagged).
+    if (options.captureConsole === true) captureConsole(this.#link);
   }
 
   async load(): Promise<void> {
@@ -101,13 +106,22 @@ export class WorkerServer {
     );
     const info = { invocationId, processId, application, functionName };
     const ctx = createContext(this.#link, info, this.#cache, budget, this.options.durable);
-    try {
-      const result = await fn(frame.payload, ctx);
-      await budget.settle();
-      this.#reply(frame.id, resultBytes(result));
-    } catch (error) {
-      this.#link.replyError(frame.id, functionErrorRecord(error));
-    }
+    await runAs({ functionName, invocationId }, async () => {
+      try {
+        const result = await fn(frame.payload, ctx);
+        await budget.settle();
+        this.#reply(frame.id, resultBytes(result));
+      } catch (error) {
+        this.#fail(frame.id, error);
+      }
+    });
+  }
+
+  /** A function that threw: its caller gets the error, the logs get its stack trace. */
+  #fail(id: number, error: unknown): void {
+    const record = functionErrorRecord(error);
+    sendLog(this.#link, "error", `invocation failed: ${record.stack ?? errorText(record)}`);
+    this.#link.replyError(id, record);
   }
 
   #reply(id: number, bytes: Uint8Array): void {
@@ -126,4 +140,8 @@ export class WorkerServer {
     this.#link.socket.end(() => this.options.exit(1));
     setTimeout(() => this.options.exit(1), 1000).unref();
   }
+}
+
+function errorText(record: { code: string; message: string; errorName?: string }): string {
+  return `${record.errorName ?? record.code}: ${record.message}`;
 }

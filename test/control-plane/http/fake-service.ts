@@ -8,10 +8,12 @@ import type {
   HealthInfo,
   InvocationOutput,
 } from "../../../src/control-plane/service.js";
+import type { LogFilter } from "../../../src/control-plane/log-hub.js";
 import type {
   AppInfo,
   ConnectionInfo,
   CreateProcessBody,
+  LogRecord,
   ProcessInfo,
   ProcessListInfo,
 } from "../../../src/protocol/index.js";
@@ -125,5 +127,14 @@ export class FakeService implements ControlPlaneService {
   health(): HealthInfo {
     this.calls.push({ method: "health", args: [] });
     return { status: "ok", replica: "r1", store: "memory", blobs: "disk", backend: "local" };
+  }
+
+  logs(app: string, filter: LogFilter): Promise<LogRecord[]> {
+    return this.record("logs", [app, filter], []);
+  }
+
+  followLogs(app: string, filter: LogFilter): () => void {
+    this.calls.push({ method: "followLogs", args: [app, filter] });
+    return () => undefined;
   }
 }

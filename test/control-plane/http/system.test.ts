@@ -69,6 +69,7 @@ const ROUTES: [string, string][] = [
   ["post", "/apps/{app}/processes/{proc}/connect"],
   ["delete", "/apps/{app}/processes/{proc}"],
   ["post", "/apps/{app}/invoke/{fn}"],
+  ["get", "/apps/{app}/logs"],
   ["get", "/healthz"],
   ["get", "/metrics"],
   ["get", "/openapi.json"],
