@@ -189,6 +189,8 @@ async function startUp(
 ): Promise<RunningUp> {
   const args = [CLI, "up", "--port", String(port), "--json", "--log-level", "warn"];
   args.push("--data-dir", dataDir, "--redis", redisUrl, "--reconnect-grace", "5000");
+  // Processes under a soak must stay where the fault schedule put them, not swap out idle.
+  args.push("--idle-swap", "0");
   const timeout = String(options.invocationTimeoutMs);
   args.push("--invocation-timeout", timeout, "--start-timeout", timeout);
   const child = spawn(process.execPath, args, {
