@@ -185,6 +185,11 @@ export class ProcessManager {
     const from = record.status;
     return this.#exclusive(app, name, async () => {
       await transition(store, app, name, ["swapped", "failed"], "resuming");
+      // An earlier instance that is still alive (cut off, re-dialling) would hold the write-ahead
+      // log's claim until told REPLACED; it saves nothing either way, so it goes first.
+      if (from === "failed" && record.backendId) {
+        await this.#deps.backend.stop(record.backendId).catch(() => undefined);
+      }
       const restore = from !== "failed" || (await blobs.stat(snapshotKey(app, name))) !== undefined;
       const active = await this.#activate(record, "resuming", restore, async () => {
         await transition(

@@ -114,6 +114,9 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
   });
 
   it("tells an instance that re-dials after a newer one replaced it to exit, saving nothing", async () => {
+    // A resume stops a failed process's earlier instance first; this one is out of the
+    // backend's reach, so only the control link can tell it.
+    h.backend.script("replaced-redial", { unstoppable: true });
     const earlier = await running("replaced-redial");
     await partition(earlier);
     await waitForRecord(h.store, "replaced-redial", "failed");
@@ -125,6 +128,18 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
     expect(earlier.exited).toBe(true);
     const record = await h.store.getProcess(APP, "replaced-redial");
     expect(record?.status).toBe("active");
+    expect(record?.connection?.token).toBe(newer.spec.token);
+  });
+
+  it("stops a failed process's earlier instance, still alive and cut off, before resuming it", async () => {
+    const earlier = await running("stopped-first");
+    await partition(earlier);
+    await waitForRecord(h.store, "stopped-first", "failed");
+    const started = h.backend.nextStart();
+    await h.plane.resumeProcess(APP, "stopped-first");
+    const newer = await started;
+    expect(earlier.exited).toBe(true);
+    const record = await h.store.getProcess(APP, "stopped-first");
     expect(record?.connection?.token).toBe(newer.spec.token);
   });
 

@@ -38,6 +38,8 @@ export interface FakeBehaviour {
   beforeCommand?(process: FakeProcess, name: ControlCommand): Promise<void>;
   /** Replaces the default functions (echo, set, get). */
   invoke?(process: FakeProcess, fn: string, payload: Buffer): Promise<Buffer>;
+  /** `stop` cannot reach it (it runs where this backend has no hand: another host, a dead replica's). */
+  unstoppable?: boolean;
 }
 
 export class FakeBackend implements ProcessBackend {
@@ -93,7 +95,10 @@ export class FakeBackend implements ProcessBackend {
   }
 
   async stop(backendId: string): Promise<void> {
-    await this.#processes.get(backendId)?.exit(null, "SIGTERM");
+    const proc = this.#processes.get(backendId);
+    if (proc === undefined || (this.#scripts.get(proc.spec.name) ?? this.#default).unstoppable)
+      return;
+    await proc.exit(null, "SIGTERM");
   }
 
   onExit(listener: (exit: ExitInfo) => void): void {

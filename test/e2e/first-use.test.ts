@@ -2,8 +2,8 @@
 // against a real `praas up`: each is a behaviour of the public surface.
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PraaS, PraaSError } from "../../src/sdk/index.js";
-import { makeTempDir } from "../helpers/process-harness.js";
+import { PraaS } from "../../src/sdk/index.js";
+import { makeTempDir, rejection as failure } from "../helpers/process-harness.js";
 import { cli, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -27,15 +27,6 @@ afterAll(async () => {
   await praas?.stop();
   await temp?.remove();
 });
-
-async function failure(promise: Promise<unknown>): Promise<PraaSError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PraaSError);
-  return error as PraaSError;
-}
 
 describe("SDK", () => {
   it("praas.invoke takes an object payload and sends it as JSON", async () => {

@@ -4,8 +4,8 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PraaS, PraaSError } from "../../src/sdk/index.js";
-import { makeTempDir } from "../helpers/process-harness.js";
+import { PraaS } from "../../src/sdk/index.js";
+import { makeTempDir, rejection as failure } from "../helpers/process-harness.js";
 import { cli, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -28,15 +28,6 @@ async function praasCli(args: string[]): Promise<string> {
   const result = await cli([...args, "--url", praas.url]);
   if (result.code !== 0) throw new Error(`praas ${args.join(" ")}: ${result.stderr}`);
   return result.stdout;
-}
-
-async function failure(promise: Promise<unknown>): Promise<PraaSError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PraaSError);
-  return error as PraaSError;
 }
 
 beforeAll(async () => {
