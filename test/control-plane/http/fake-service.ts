@@ -18,6 +18,8 @@ import type {
   ProcessListInfo,
 } from "../../../src/protocol/index.js";
 
+import { LogHub } from "../../../src/control-plane/log-hub.js";
+
 export interface Call {
   method: keyof ControlPlaneService;
   args: unknown[];
@@ -129,12 +131,15 @@ export class FakeService implements ControlPlaneService {
     return { status: "ok", replica: "r1", store: "memory", blobs: "disk", backend: "local" };
   }
 
+  /** The real log hub behind the log routes: tests fill it with `hub.ingest`. */
+  readonly hub = new LogHub();
+
   logs(app: string, filter: LogFilter): Promise<LogRecord[]> {
-    return this.record("logs", [app, filter], []);
+    return this.record("logs", [app, filter], this.hub.recent(app, filter));
   }
 
-  followLogs(app: string, filter: LogFilter): () => void {
+  followLogs(app: string, filter: LogFilter, listener: (record: LogRecord) => void): () => void {
     this.calls.push({ method: "followLogs", args: [app, filter] });
-    return () => undefined;
+    return this.hub.follow(app, filter, listener);
   }
 }
