@@ -10,7 +10,7 @@
  * - `stop` ends the process (SIGTERM, then SIGKILL after the grace period) and resolves once it
  *   is gone; stopping an unknown or finished id resolves.
  * - Every process that ends, for any reason, is reported once through `onExit`.
- * - `shutdown` stops every process this backend started.
+ * - `shutdown` stops every process this backend started or adopted.
  * - A process with durability `log` keeps its write-ahead log where the backend puts it (the
  *   local backend: a file under its data dir); `deleteLog` removes it (a missing log is fine).
  */
@@ -88,6 +88,11 @@ export interface ProcessBackend {
    * where it said.
    */
   reachableAt?(app: string, name: string): Promise<{ host: string; port: number } | undefined>;
+  /**
+   * A process this backend did not start in this run (an earlier control plane did, and it
+   * outlived it) registered here: from now on `stop`, `onExit` and `shutdown` cover it too.
+   */
+  adopt?(backendId: string, app: string, name: string): void;
   /** Backend ids of the processes running now. */
   running(): string[];
   shutdown(): Promise<void>;

@@ -11,6 +11,8 @@
  * `stop` sends SIGTERM first, on which a process with a control link swaps its state out.
  * A process with durability `log` keeps its write-ahead log at `<dataDir>/wal/<app>/<name>.wal`
  * (owner-only directories), on this host's disk like the disk blob store.
+ * Processes that outlived an earlier control plane and re-registered here are adopted: stopped
+ * by pid, watched until they end, and their group swept then (see local-pids.ts).
  */
 import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -19,6 +21,15 @@ import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 import { launchProcess } from "../runtime/launch.js";
+import { isAlive } from "../runtime/proc-table.js";
+import {
+  isOurProcess,
+  localBackendId,
+  parseLocalBackendId,
+  stopByPid,
+  sweepGroup,
+  type PidRef,
+} from "./local-pids.js";
 import {
   launchOptionsOf,
   type ExitInfo,
@@ -48,10 +59,21 @@ interface Child {
   exited: Promise<number | null>;
 }
 
+interface Adopted {
+  ref: PidRef;
+  app: string;
+  name: string;
+  watch: NodeJS.Timeout;
+}
+
+/** How often an adopted process (not our child: no exit event) is checked for its end. */
+const ADOPTED_POLL_MS = 1000;
+
 export class LocalBackend implements ProcessBackend {
   readonly kind = "local";
   readonly #options: LocalBackendOptions;
   readonly #children = new Map<string, Child>();
+  readonly #adopted = new Map<string, Adopted>();
   readonly #listeners: ((exit: ExitInfo) => void)[] = [];
   readonly #bundles = new Map<string, Promise<string>>();
 
@@ -73,7 +95,7 @@ export class LocalBackend implements ProcessBackend {
       ...this.#durability(spec),
       logLevel: this.#options.logLevel ?? "warn",
     });
-    const backendId = `local:${launched.child.pid}`;
+    const backendId = localBackendId(launched.child.pid ?? 0);
     this.#track(backendId, { spec, netns, child: launched.child, exited: launched.exited });
     return { backendId, host: launched.host, port: launched.port };
   }
@@ -97,12 +119,42 @@ export class LocalBackend implements ProcessBackend {
 
   async stop(backendId: string, graceMs = 5000): Promise<void> {
     const entry = this.#children.get(backendId);
-    if (entry === undefined || entry.child.exitCode !== null || entry.child.signalCode !== null)
-      return;
+    if (entry === undefined) return this.#stopByPid(backendId, graceMs);
+    if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
     entry.child.kill("SIGTERM");
     const timer = setTimeout(() => entry.child.kill("SIGKILL"), graceMs);
     await entry.exited;
     clearTimeout(timer);
+  }
+
+  /** Not a child of ours (an earlier control plane started it): by pid, if it is still ours. */
+  async #stopByPid(backendId: string, graceMs: number): Promise<void> {
+    const ref = parseLocalBackendId(backendId);
+    if (ref === undefined) return;
+    await stopByPid(ref, graceMs);
+    this.#ended(backendId);
+  }
+
+  /** A process an earlier control plane started re-registered here: watch it until it ends. */
+  adopt(backendId: string, app: string, name: string): void {
+    const ref = parseLocalBackendId(backendId);
+    if (this.#children.has(backendId) || this.#adopted.has(backendId)) return;
+    if (ref === undefined || !isOurProcess(ref)) return;
+    const watch = setInterval(() => {
+      if (!isAlive(ref.pid, ref.startTime)) this.#ended(backendId);
+    }, ADOPTED_POLL_MS);
+    watch.unref();
+    this.#adopted.set(backendId, { ref, app, name, watch });
+  }
+
+  /** An adopted process ended: nothing of its group may live on, and listeners hear of it. */
+  #ended(backendId: string): void {
+    const adopted = this.#adopted.get(backendId);
+    if (adopted === undefined) return;
+    clearInterval(adopted.watch);
+    this.#adopted.delete(backendId);
+    sweepGroup(adopted.ref.pid);
+    this.#report({ backendId, app: adopted.app, name: adopted.name, code: null, signal: null });
   }
 
   async deleteLog(app: string, name: string): Promise<void> {
@@ -124,7 +176,7 @@ export class LocalBackend implements ProcessBackend {
   }
 
   running(): string[] {
-    return [...this.#children.keys()];
+    return [...this.#children.keys(), ...this.#adopted.keys()];
   }
 
   async shutdown(): Promise<void> {
@@ -135,9 +187,12 @@ export class LocalBackend implements ProcessBackend {
     this.#children.set(backendId, entry);
     entry.child.once("exit", (code, signal) => {
       this.#children.delete(backendId);
-      const exit = { backendId, app: entry.spec.app, name: entry.spec.name, code, signal };
-      for (const listener of this.#listeners) listener(exit);
+      this.#report({ backendId, app: entry.spec.app, name: entry.spec.name, code, signal });
     });
+  }
+
+  #report(exit: ExitInfo): void {
+    for (const listener of this.#listeners) listener(exit);
   }
 
   /** The bundle as a local file, written once per bundle key (concurrent starts share the write). */

@@ -506,6 +506,7 @@ export class ProcessManager {
     } else {
       throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
     }
+    if (record.backendId) this.#deps.backend.adopt?.(record.backendId, app, name);
     this.#deps.log.info({ app, name, status: record.status }, "process reconnected");
   }
 

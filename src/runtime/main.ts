@@ -33,6 +33,7 @@ import { fetchBundleFile } from "./bundle-fetch.js";
 import { joinPairing } from "./pairing.js";
 import { LogForwarder } from "./log-forwarder.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
+import { killOwnGroup } from "./proc-table.js";
 
 const program = new Command("praas-process")
   .description("run one PraaS cloud process")
@@ -253,6 +254,7 @@ function controlAddress(
 
 async function main(): Promise<void> {
   const flags = program.parse().opts<Flags>();
+  process.on("exit", killOwnGroup);
   const log = createLogger(`process:${flags.app}/${flags.name}`, flags.logLevel);
   let config: ProcessConfig;
   try {

@@ -5,7 +5,8 @@
  */
 import { APP } from "./client.js";
 import type { Deployment } from "./deployment.js";
-import { ProcessRegistry, cloudProcesses, groupMembers, residentBytes } from "./procs.js";
+import { groupMembers } from "../runtime/proc-table.js";
+import { ProcessRegistry, cloudProcesses, residentBytes } from "./procs.js";
 
 const SAMPLE_EVERY_MS = 250;
 

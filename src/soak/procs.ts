@@ -3,53 +3,19 @@
  * address in their command line), their workers (their process group), resident memory, and
  * which of the processes seen during the run still live after shutdown (leaks).
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { allPids, commandLine, isAlive, procStat } from "../runtime/proc-table.js";
 
 const PAGE_BYTES = 4096;
 
-export interface ProcStat {
-  pid: number;
-  state: string;
-  pgid: number;
-  /** Start time in clock ticks since boot: with the pid, names one process even if pids are reused. */
-  startTime: string;
-}
-
-function readProc(pid: number, file: string): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/${file}`, "latin1");
-  } catch {
-    return undefined;
-  }
-}
-
-export function procStat(pid: number): ProcStat | undefined {
-  const text = readProc(pid, "stat");
-  if (text === undefined) return undefined;
-  // The command name (field 2) may hold spaces and parentheses: split after its last ")".
-  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { pid, state: rest[0] ?? "?", pgid: Number(rest[2]), startTime: rest[19] ?? "" };
-}
-
-export function commandLine(pid: number): string[] {
-  return (readProc(pid, "cmdline") ?? "").split("\0").filter((arg) => arg !== "");
-}
-
 export function residentBytes(pid: number): number {
-  const statm = readProc(pid, "statm");
-  return statm === undefined ? 0 : Number(statm.split(" ")[1]) * PAGE_BYTES;
-}
-
-export function allPids(): number[] {
-  return readdirSync("/proc")
-    .map(Number)
-    .filter((pid) => Number.isInteger(pid) && pid !== process.pid);
-}
-
-/** Alive and not a zombie waiting for a reaper. */
-export function isAlive(pid: number, startTime: string): boolean {
-  const stat = procStat(pid);
-  return stat !== undefined && stat.startTime === startTime && stat.state !== "Z";
+  let statm: string;
+  try {
+    statm = readFileSync(`/proc/${pid}/statm`, "latin1");
+  } catch {
+    return 0;
+  }
+  return Number(statm.split(" ")[1]) * PAGE_BYTES;
 }
 
 function argAfter(args: string[], flag: string): string | undefined {
@@ -73,16 +39,6 @@ export function cloudProcesses(app: string, control: string): CloudProcessPid[] 
     if (name !== undefined && procStat(pid)?.state !== "Z") found.push({ name, pid });
   }
   return found;
-}
-
-/** Members of these process groups (a cloud process leads the group of its workers). */
-export function groupMembers(pgids: ReadonlySet<number>): ProcStat[] {
-  const members: ProcStat[] = [];
-  for (const pid of allPids()) {
-    const stat = procStat(pid);
-    if (stat !== undefined && pgids.has(stat.pgid) && stat.state !== "Z") members.push(stat);
-  }
-  return members;
 }
 
 export interface TrackedProcess {

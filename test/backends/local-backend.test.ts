@@ -2,6 +2,7 @@
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { LocalBackend } from "../../src/backends/index.js";
+import { parseLocalBackendId } from "../../src/backends/local-pids.js";
 import { describeBackendConformance } from "./backend.conformance.js";
 
 describeBackendConformance("local", ({ dataDir }) => {
@@ -14,7 +15,7 @@ describeBackendConformance("local", ({ dataDir }) => {
     backend,
     controlHost: "127.0.0.1",
     kill: (started) => {
-      process.kill(Number(started.backendId.slice("local:".length)), "SIGKILL");
+      process.kill(parseLocalBackendId(started.backendId)?.pid ?? NaN, "SIGKILL");
       return Promise.resolve();
     },
     leftovers: () => Promise.resolve(backend.running()),

@@ -2,10 +2,15 @@
 // dir (no Redis) keeps applications and processes; processes swapped out by the stop resume
 // with their state, ones that outlived a killed control plane reconnect; a second `praas up` on
 // the same data dir is refused while the first runs. Cached bundles on disk are reused only
-// when their content still matches their key.
-import { readdir, writeFile } from "node:fs/promises";
+// when their content still matches their key. A process that outlived a killed control plane
+// is adopted by the next one: deleting it stops it, and when it dies nothing of its group
+// (workers, even one stuck in a loop) lives on.
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { RUNTIME_MAIN } from "../../src/runtime/launch.js";
+import { allPids, commandLine, groupMembers, procStat } from "../../src/runtime/proc-table.js";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir, runProcessesMatching } from "../helpers/process-harness.js";
 import { cli, freePort, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
@@ -50,6 +55,65 @@ async function until(client: PraaS, name: string, status: string): Promise<void>
   }
 }
 
+/** The pid of the runtime of process `name` (started by a `praas up` of this test). */
+function runtimePid(name: string): number {
+  const found = allPids().find((pid) => {
+    const args = commandLine(pid);
+    return args.includes(RUNTIME_MAIN) && args[args.indexOf("--name") + 1] === name;
+  });
+  if (found === undefined) throw new Error(`no runtime of ${name} runs`);
+  return found;
+}
+
+/** Its group's members other than the leader (the workers). */
+function workersOf(pid: number): number[] {
+  return groupMembers(new Set([pid]))
+    .map((member) => member.pid)
+    .filter((member) => member !== pid);
+}
+
+async function untilGroupEmpty(pid: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (groupMembers(new Set([pid])).length > 0) {
+    if (Date.now() > deadline) throw new Error(`group of ${pid} still runs: ${workersOf(pid)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Until a worker of `pid` has burnt 0.3 s of CPU: the spin is running. */
+async function untilSpinning(pid: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const busy = (): boolean => workersOf(pid).some((worker) => cpuTicks(worker) > 30);
+  while (!busy()) {
+    if (Date.now() > deadline) throw new Error("the spin never started");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function cpuTicks(pid: number): number {
+  const stat = procStat(pid);
+  if (stat === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]?.split(" ") ?? [];
+  return Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime + stime
+}
+
+/** The process answers this control plane over its control link (it re-dialled). */
+async function untilLinked(client: PraaS, app: string, name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await client.getProcess(app, name)).info.connections === undefined) {
+    if (Date.now() > deadline) throw new Error(`${name} never re-dialled`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** An application whose `spin` never returns (a synchronous loop). */
+async function spinnerApp(dataDir: string): Promise<string> {
+  const dir = path.join(dataDir, "spinner-app");
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, "index.js"), "export function spin() { for (;;); }\n");
+  return dir;
+}
+
 describe("praas up with the default file store", { timeout: 120_000 }, () => {
   it("keeps apps and processes across a stop and restart; swapped processes resume with their state", async () => {
     await withDataDir(async ({ start, dataDir }) => {
@@ -87,7 +151,31 @@ describe("praas up with the default file store", { timeout: 120_000 }, () => {
       expect(text(await again.client.invoke("counter", "add", "1", { process: "survivor" }))).toBe(
         "8",
       );
+      const survivor = runtimePid("survivor");
       await again.client.deleteProcess("counter", "survivor");
+      // The new control plane never spawned it, yet deleting it stops it and its workers.
+      await untilGroupEmpty(survivor);
+    });
+  });
+
+  it("sweeps the whole group of an adopted process that dies, even a worker stuck in a loop", async () => {
+    await withDataDir(async ({ start, dataDir }) => {
+      const first = await start();
+      await first.client.deploy("spinner", await spinnerApp(dataDir));
+      await first.client.createProcess("spinner", "stuck", { vcpus: 1 });
+      const pid = runtimePid("stuck");
+      first.client.invoke("spinner", "spin", "", { process: "stuck" }).catch(() => undefined);
+      await untilSpinning(pid);
+      await first.plane.kill();
+
+      try {
+        const again = await start();
+        await untilLinked(again.client, "spinner", "stuck");
+        process.kill(pid, "SIGKILL"); // its parent is long gone: nobody but the adopter is left
+        await untilGroupEmpty(pid);
+      } finally {
+        for (const worker of workersOf(pid)) process.kill(worker, "SIGKILL");
+      }
     });
   });
 
