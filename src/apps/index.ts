@@ -3,6 +3,7 @@ export {
   DEFAULT_ENTRIES,
   MANIFEST_FILE,
   APP_ENV_LIMITS,
+  envEntryProblem,
   findEntry,
   parseAppEnv,
   parseManifest,

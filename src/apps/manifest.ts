@@ -121,21 +121,26 @@ function parseLimits(value: unknown): ProcessLimits {
 }
 
 function checkEnvEntry(name: string, value: unknown): string {
-  if (!ENV_NAME.test(name) || name.length > APP_ENV_LIMITS.nameBytes) {
-    throw badManifest(
-      `"env" name ${JSON.stringify(name)} must match [A-Z_][A-Z0-9_]* (at most ${APP_ENV_LIMITS.nameBytes} characters)`,
-    );
-  }
-  if (name.startsWith(RESERVED_ENV_PREFIX) || RESERVED_ENV_NAMES.has(name)) {
-    throw badManifest(`"env" name ${name} is reserved for the platform`);
-  }
-  if (typeof value !== "string" || value.includes("\0")) {
-    throw badManifest(`"env.${name}" must be a string without NUL characters`);
-  }
-  if (Buffer.byteLength(value) > APP_ENV_LIMITS.valueBytes) {
-    throw badManifest(`"env.${name}" is longer than ${APP_ENV_LIMITS.valueBytes} bytes`);
-  }
-  return value;
+  const problem = envEntryProblem(name, value, "env");
+  if (problem !== undefined) throw badManifest(problem);
+  return value as string;
+}
+
+/**
+ * What is wrong with one entry of an application's environment (`what`: "env" for the
+ * manifest, "secret" for secrets), or undefined: names `[A-Z_][A-Z0-9_]*`, not PRAAS_* nor
+ * TMPDIR; string values without NUL, of bounded size.
+ */
+export function envEntryProblem(name: string, value: unknown, what: string): string | undefined {
+  if (!ENV_NAME.test(name) || name.length > APP_ENV_LIMITS.nameBytes)
+    return `"${what}" name ${JSON.stringify(name)} must match [A-Z_][A-Z0-9_]* (at most ${APP_ENV_LIMITS.nameBytes} characters)`;
+  if (name.startsWith(RESERVED_ENV_PREFIX) || RESERVED_ENV_NAMES.has(name))
+    return `"${what}" name ${name} is reserved for the platform`;
+  if (typeof value !== "string" || value.includes("\0"))
+    return `"${what}.${name}" must be a string without NUL characters`;
+  if (Buffer.byteLength(value) > APP_ENV_LIMITS.valueBytes)
+    return `"${what}.${name}" is longer than ${APP_ENV_LIMITS.valueBytes} bytes`;
+  return undefined;
 }
 
 /**

@@ -92,7 +92,7 @@ export interface ProcessBackend {
    * A process this backend did not start in this run (an earlier control plane did, and it
    * outlived it) registered here: from now on `stop`, `onExit` and `shutdown` cover it too.
    */
-  adopt?(backendId: string, app: string, name: string): void;
+  adoptReconnected?(backendId: string, app: string, name: string): void;
   /** Backend ids of the processes running now. */
   running(): string[];
   shutdown(): Promise<void>;

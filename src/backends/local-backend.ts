@@ -136,7 +136,7 @@ export class LocalBackend implements ProcessBackend {
   }
 
   /** A process an earlier control plane started re-registered here: watch it until it ends. */
-  adopt(backendId: string, app: string, name: string): void {
+  adoptReconnected(backendId: string, app: string, name: string): void {
     const ref = parseLocalBackendId(backendId);
     if (this.#children.has(backendId) || this.#adopted.has(backendId)) return;
     if (ref === undefined || !isOurProcess(ref)) return;

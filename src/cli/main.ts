@@ -18,6 +18,7 @@ import { registerInvoke } from "./commands/invoke.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerProcess } from "./commands/process.js";
 import { registerRendezvous } from "./commands/rendezvous.js";
+import { registerSecrets } from "./commands/secrets.js";
 import { registerUp } from "./commands/up.js";
 import { formatUsageError, printError } from "./output.js";
 
@@ -46,6 +47,7 @@ function buildProgram(env: CliEnv): Command {
   registerProcess(program, env);
   registerInvoke(program, env);
   registerLogs(program, env);
+  registerSecrets(program, env);
   registerCerts(program);
   registerRendezvous(program);
   registerImages(program);

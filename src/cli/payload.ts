@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 
 import { PraaSError } from "../protocol/errors.js";
 
-async function readStream(stream: Readable): Promise<Buffer> {
+export async function readStream(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);

@@ -37,6 +37,7 @@ export function renderApp(app: AppInfo): string {
     ["kept versions", app.versions.map(versionLabel).join(", ")],
     ["functions", app.functions.join(", ") || "(none)"],
     ["defaults", formatDefaults(app.defaults)],
+    ...(app.secrets ? [["secrets", app.secrets.join(", ")] as [string, string]] : []),
     ["created", app.createdAt],
     ["updated", app.updatedAt],
   ]);

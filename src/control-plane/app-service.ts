@@ -6,11 +6,18 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { buildApplication, unpackTarball, type AppManifest } from "../apps/index.js";
+import {
+  APP_ENV_LIMITS,
+  buildApplication,
+  envEntryProblem,
+  unpackTarball,
+  type AppEnv,
+  type AppManifest,
+} from "../apps/index.js";
 import { PraaSError, type AppInfo } from "../protocol/index.js";
 import type { AppRecord, AppVersionRecord, BlobStore, MetadataStore } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
-import { toAppInfo, versionsOf } from "./records.js";
+import { currentVersion, toAppInfo, versionsOf } from "./records.js";
 
 /** Concurrent deploys of one app retry their version compare-and-set at most this often. */
 const MAX_VERSION_ATTEMPTS = 50;
@@ -39,7 +46,12 @@ function rollbackTarget(current: AppRecord, target: number): AppVersionRecord {
   );
 }
 
-function nextRecord(name: string, previous: AppRecord | undefined, contents: Contents): AppRecord {
+function nextRecord(
+  name: string,
+  previous: AppRecord | undefined,
+  contents: Contents,
+  secrets: AppEnv | undefined = previous?.secrets,
+): AppRecord {
   const now = Date.now();
   const version = (previous?.version ?? 0) + 1;
   const entry: AppVersionRecord = { ...contents, version, deployedAt: now };
@@ -50,9 +62,36 @@ function nextRecord(name: string, previous: AppRecord | undefined, contents: Con
     ...contentsOf(entry),
     history,
     peerSecret: previous?.peerSecret ?? randomBytes(32).toString("base64url"),
+    ...(secrets === undefined || Object.keys(secrets).length === 0 ? {} : { secrets }),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };
+}
+
+function appOrThrow(name: string, record: AppRecord | undefined): AppRecord {
+  if (!record) throw new PraaSError("APP_NOT_FOUND", `no application ${name}`);
+  return record;
+}
+
+function checkSecret(key: string, value: string): void {
+  const problem = envEntryProblem(key, value, "secret");
+  if (problem !== undefined) throw new PraaSError("BAD_REQUEST", problem);
+}
+
+/** The secrets with `key` set to `value`, or removed (NOT_FOUND when there is none to remove). */
+function withSecret(record: AppRecord, key: string, value: string | undefined): AppEnv {
+  const secrets = { ...record.secrets };
+  if (value === undefined && !(key in secrets))
+    throw new PraaSError("NOT_FOUND", `application ${record.name} has no secret ${key}`);
+  if (value === undefined) delete secrets[key];
+  else secrets[key] = value;
+  const total = Object.keys({ ...record.env, ...secrets }).length;
+  if (total > APP_ENV_LIMITS.entries)
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `application ${record.name} would have more than ${APP_ENV_LIMITS.entries} environment entries`,
+    );
+  return secrets;
 }
 
 export class AppService {
@@ -152,6 +191,26 @@ export class AppService {
     });
   }
 
+  /** Names of the application's secrets (their values never leave the control plane). */
+  async secretNames(name: string): Promise<string[]> {
+    const record = await this.#store.getApp(name);
+    if (!record) throw new PraaSError("APP_NOT_FOUND", `no application ${name}`);
+    return Object.keys(record.secrets ?? {}).sort();
+  }
+
+  /**
+   * Sets or (value undefined) removes a secret: a new version with the same code and settings,
+   * which processes move to as to any version (on upgrade, or when they next start).
+   */
+  async setSecret(name: string, key: string, value: string | undefined): Promise<AppInfo> {
+    if (value !== undefined) checkSecret(key, value);
+    return this.#publish(
+      name,
+      (previous) => contentsOf(currentVersion(appOrThrow(name, previous))),
+      (previous) => withSecret(appOrThrow(name, previous), key, value),
+    );
+  }
+
   /**
    * Takes the next version by compare-and-set on the app record: concurrent deploys each get
    * their own version, none overwritten unseen. The oldest kept versions fall off the history.
@@ -159,10 +218,11 @@ export class AppService {
   async #publish(
     name: string,
     contents: (previous: AppRecord | undefined) => Contents,
+    secrets?: (previous: AppRecord | undefined) => AppEnv,
   ): Promise<AppInfo> {
     for (let attempt = 0; attempt < MAX_VERSION_ATTEMPTS; attempt++) {
       const previous = await this.#store.getApp(name);
-      const record = nextRecord(name, previous, contents(previous));
+      const record = nextRecord(name, previous, contents(previous), secrets?.(previous));
       if (await this.#store.putAppIf(record, previous?.version)) return toAppInfo(record);
     }
     throw new PraaSError("UNAVAILABLE", `application ${name} is being deployed too often; retry`);

@@ -44,7 +44,12 @@ import { getProcessOrThrow } from "./lifecycle.js";
 import { NatTraversal } from "./nat.js";
 import { ProcessManager } from "./process-manager.js";
 import { toProcessInfo } from "./records.js";
-import type { ControlPlaneService, HealthInfo, InvocationOutput } from "./service.js";
+import type {
+  ControlPlaneService,
+  HealthInfo,
+  InvocationOutput,
+  InvokeOptions,
+} from "./service.js";
 
 /** How soon a sweep that could not read the store is tried again. */
 const SWEEP_RETRY_MS = 5_000;
@@ -210,6 +215,14 @@ export class ControlPlane implements ControlPlaneService {
     return this.#apps.rollback(name, version);
   }
 
+  secretNames(app: string): Promise<string[]> {
+    return this.#apps.secretNames(app);
+  }
+
+  setSecret(app: string, key: string, value: string | undefined): Promise<AppInfo> {
+    return this.#apps.setSecret(app, key, value);
+  }
+
   async upgradeProcess(app: string, name: string): Promise<ProcessInfo> {
     return toProcessInfo(await this.#manager.upgrade(app, name));
   }
@@ -266,9 +279,15 @@ export class ControlPlane implements ControlPlaneService {
     return this.#manager.delete(app, name);
   }
 
-  invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput> {
+  invoke(
+    app: string,
+    fn: string,
+    payload: Buffer,
+    process?: string,
+    options: InvokeOptions = {},
+  ): Promise<InvocationOutput> {
     return this.#lifecycleMetrics.invocation(app, fn, () =>
-      this.#invoker.invoke(app, fn, payload, process),
+      this.#invoker.invoke(app, fn, payload, process, options.create === true),
     );
   }
 

@@ -68,8 +68,9 @@ export class Invoker {
     fn: string,
     payload: Buffer,
     process?: string,
+    create = false,
   ): Promise<InvocationOutput> {
-    if (process) return this.#sticky(app, fn, payload, process);
+    if (process) return this.#sticky(app, fn, payload, process, create);
     const appRecord = await this.#store.getApp(app);
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
     if (!appRecord.functions.includes(fn)) {
@@ -89,6 +90,7 @@ export class Invoker {
     fn: string,
     payload: Buffer,
     process: string,
+    create: boolean,
   ): Promise<InvocationOutput> {
     const cached = this.#active.get(`${app}/${process}`);
     if (cached) {
@@ -98,11 +100,12 @@ export class Invoker {
         if (!refusedBeforeRunning(error)) throw error;
       }
     }
-    const record = await this.#ensureActive(app, process);
+    const record = await this.#ensureActive(app, process, create);
     return { process, output: asBuffer(await this.#call(record, fn, payload)) };
   }
 
-  async #ensureActive(app: string, process: string): Promise<ProcessRecord> {
+  async #ensureActive(app: string, process: string, create: boolean): Promise<ProcessRecord> {
+    if (create) await this.#createIfMissing(app, process);
     try {
       const record = await this.#manager.ensureActive(app, process, this.#config.startTimeoutMs);
       this.#active.set(`${app}/${process}`, record);
@@ -114,6 +117,17 @@ export class Invoker {
         !(await this.#store.getApp(app));
       throw missingApp ? new PraaSError("APP_NOT_FOUND", `no application ${app}`) : error;
     }
+  }
+
+  /**
+   * Get-or-create: a process that does not exist is created with the application's defaults;
+   * one that exists (or that a concurrent call is creating) is left as it is.
+   */
+  async #createIfMissing(app: string, process: string): Promise<void> {
+    if (await this.#store.getProcess(app, process)) return;
+    await this.#manager.create(app, process, {}).catch((error: unknown) => {
+      if (!(error instanceof PraaSError && error.code === "ALREADY_EXISTS")) throw error;
+    });
   }
 
   closeAll(): void {

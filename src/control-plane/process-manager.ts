@@ -506,7 +506,7 @@ export class ProcessManager {
     } else {
       throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
     }
-    if (record.backendId) this.#deps.backend.adopt?.(record.backendId, app, name);
+    if (record.backendId) this.#deps.backend.adoptReconnected?.(record.backendId, app, name);
     this.#deps.log.info({ app, name, status: record.status }, "process reconnected");
   }
 
@@ -703,7 +703,7 @@ function applicationSpec(
   app: AppRecord,
 ): Pick<ProcessSpec, "appEnv" | "permissions" | "peerSecret" | "serialize"> {
   return {
-    appEnv: { ...app.env },
+    appEnv: { ...app.env, ...app.secrets },
     permissions: { ...NO_PERMISSIONS, ...app.permissions },
     serialize: app.serialize ?? false,
     peerSecret: app.peerSecret,

@@ -30,6 +30,7 @@ export function toAppInfo(record: AppRecord): AppInfo {
     functions: [...record.functions],
     defaults: copyDefaults(record.defaults),
     versions: versionsOf(record).map(toVersionInfo),
+    ...(record.secrets ? { secrets: Object.keys(record.secrets).sort() } : {}),
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };

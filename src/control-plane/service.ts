@@ -13,6 +13,11 @@ import type {
   ProcessListInfo,
 } from "../protocol/index.js";
 
+export interface InvokeOptions {
+  /** Create the (sticky) process with the application's defaults when it does not exist. */
+  create?: boolean | undefined;
+}
+
 export interface InvocationOutput {
   /** The process that ran the function. */
   process: string;
@@ -34,6 +39,10 @@ export interface ControlPlaneService {
   getApp(name: string): Promise<AppInfo>;
   /** Makes an earlier version (default: the previous one) current again, as a new version. */
   rollbackApp(name: string, version?: number): Promise<AppInfo>;
+  /** Names of the application's secrets. */
+  secretNames(app: string): Promise<string[]>;
+  /** Sets (or, `value` undefined, removes) a secret: a new version of the application. */
+  setSecret(app: string, key: string, value: string | undefined): Promise<AppInfo>;
   /** Refused with INVALID_STATE while processes exist, unless `force`. */
   deleteApp(name: string, force: boolean): Promise<void>;
   /** Resolves once the process is active. */
@@ -53,8 +62,17 @@ export interface ControlPlaneService {
   upgradeProcess(app: string, name: string): Promise<ProcessInfo>;
   /** Stops the process if active and deletes its stored state. */
   deleteProcess(app: string, name: string): Promise<void>;
-  /** Sticky with `process` (resumed if swapped); otherwise picks or allocates a process. */
-  invoke(app: string, fn: string, payload: Buffer, process?: string): Promise<InvocationOutput>;
+  /**
+   * Sticky with `process` (resumed if swapped; with `create`, created when missing); otherwise
+   * picks or allocates a process.
+   */
+  invoke(
+    app: string,
+    fn: string,
+    payload: Buffer,
+    process?: string,
+    options?: InvokeOptions,
+  ): Promise<InvocationOutput>;
   health(): HealthInfo;
   /** The application's recent function logs (APP_NOT_FOUND for an unknown application). */
   logs(app: string, filter: LogFilter): Promise<LogRecord[]>;

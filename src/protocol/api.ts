@@ -109,6 +109,8 @@ export interface AppInfo {
   defaults: AppDefaultsInfo;
   /** The versions kept for rollback, oldest first, the current one last. */
   versions: AppVersionInfo[];
+  /** Names of its secrets (never their values); absent when it has none. */
+  secrets?: string[];
   createdAt: string;
   updatedAt: string;
 }

@@ -12,7 +12,7 @@ export const ERROR_CODES = [
   "APP_NOT_FOUND", // unknown application
   "PROCESS_NOT_FOUND", // unknown process (or peer)
   "FUNCTION_NOT_FOUND", // the application exports no such function
-  "NOT_FOUND", // no such HTTP route
+  "NOT_FOUND", // no such HTTP route (or secret)
   "ALREADY_EXISTS", // create with a name that is taken
   "INVALID_STATE", // a lifecycle transition that is not allowed now (e.g. swap a swapped process)
   "REPLACED", // an earlier instance of a process dialled back after a newer one took its place

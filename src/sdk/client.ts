@@ -34,6 +34,11 @@ const EMPTY_PAYLOAD = new Uint8Array(0);
 export interface InvokeOptions {
   /** Run in this process (resumed first if swapped); otherwise the control plane picks one. */
   process?: string;
+  /**
+   * With `process`: create it (with the application's defaults) when it does not exist, like
+   * addressing a Durable Object by name. Off by default: a mistyped name is an error.
+   */
+  create?: boolean;
 }
 
 export interface InvocationResult {
@@ -117,6 +122,28 @@ export class PraaS {
     return this.#http.sendJson({ method: "POST", path, body, contentType: "application/json" });
   }
 
+  /**
+   * Sets a secret: an environment variable of the application's functions that is stored by
+   * the control plane, not in the code, and never returned. Makes a new version, which
+   * processes run once upgraded (or when they next start).
+   */
+  async setSecret(app: string, key: string, value: string): Promise<AppInfo> {
+    const path = `${appPath(app)}/secrets/${encodeURIComponent(key)}`;
+    return this.#http.sendJson({ method: "PUT", path, body: value, contentType: "text/plain" });
+  }
+
+  /** Removes a secret (NOT_FOUND when there is none); makes a new version. */
+  async deleteSecret(app: string, key: string): Promise<AppInfo> {
+    const path = `${appPath(app)}/secrets/${encodeURIComponent(key)}`;
+    return this.#http.sendJson({ method: "DELETE", path });
+  }
+
+  /** Names of the application's secrets (values are never returned). */
+  async listSecrets(app: string): Promise<string[]> {
+    const path = `${appPath(app)}/secrets`;
+    return (await this.#http.sendJson<{ secrets: string[] }>({ method: "GET", path })).secrets;
+  }
+
   /** Refused with INVALID_STATE while the application has processes, unless `force`. */
   async deleteApplication(app: string, options: { force?: boolean } = {}): Promise<void> {
     const query = options.force === true ? "?force=true" : "";
@@ -198,7 +225,6 @@ export class PraaS {
     return (await this.invokeDetailed(app, fn, payload, options)).output;
   }
 
-  /** Like {@link invoke}, and also says which process ran the function. */
   /** The application's recent function logs, oldest first (`since`: "5m", "30s" or an ISO time). */
   async logs(app: string, options: LogsOptions = {}): Promise<LogRecord[]> {
     const { body } = await this.#http.send({ method: "GET", path: logsPath(app, options, false) });
@@ -227,6 +253,7 @@ export class PraaS {
     }
   }
 
+  /** Like {@link invoke}, and also says which process ran the function. */
   async invokeDetailed(
     app: string,
     fn: string,
@@ -235,7 +262,7 @@ export class PraaS {
   ): Promise<InvocationResult> {
     const { headers, body } = await this.#http.send({
       method: "POST",
-      path: this.#invokePath(app, fn, options.process),
+      path: this.#invokePath(app, fn, options),
       body: toBytes(payload),
       contentType: "application/octet-stream",
     });
@@ -248,11 +275,12 @@ export class PraaS {
     return this.#http.close();
   }
 
-  #invokePath(app: string, fn: string, process: string | undefined): string {
+  #invokePath(app: string, fn: string, { process, create }: InvokeOptions): string {
     const base = `${appPath(app)}/invoke/${functionSegment(fn)}`;
     if (process === undefined) return base;
     assertName(process, "process");
-    return `${base}?process=${encodeURIComponent(process)}`;
+    const also = create === true ? "&create=true" : "";
+    return `${base}?process=${encodeURIComponent(process)}${also}`;
   }
 }
 

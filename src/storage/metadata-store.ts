@@ -61,8 +61,13 @@ export interface AppRecord {
   /** Blob key of the built bundle; it names the bundle's content (sha256), not its version. */
   bundleKey: string;
   defaults: AppDefaultsInfo;
-  /** The environment its functions see (`praas.json` "env"; later also secrets). */
+  /** The environment its functions see (`praas.json` "env"); secrets are added over it. */
   env?: AppEnv | undefined;
+  /**
+   * Set through the API, not the code: carried from version to version (a change makes a new
+   * version), given to the application's workers as environment variables, never returned.
+   */
+  secrets?: AppEnv | undefined;
   /** What its workers may do beyond the defaults (`praas.json` "permissions"). */
   permissions?: AppPermissions | undefined;
   /** Functions that run one invocation at a time per process (`praas.json` "serialize"). */

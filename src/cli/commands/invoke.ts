@@ -1,13 +1,15 @@
-/** `praas invoke APP FN [--process P] [--data STRING|@FILE|@-]`: a control-plane invocation. */
+/** `praas invoke APP FN [--process P [--create]] [--data STRING|@FILE|@-]`: a control-plane invocation. */
 import type { Command } from "commander";
 
 import { addClientOptions, withClient, type CliEnv, type ClientFlags } from "../client-options.js";
 import { printJson } from "../output.js";
 import { readPayload } from "../payload.js";
 import type { InvocationResult } from "../../sdk/client.js";
+import { PraaSError } from "../../protocol/index.js";
 
 interface InvokeFlags extends ClientFlags {
   process?: string;
+  create?: boolean;
   data?: string;
   raw?: boolean;
 }
@@ -52,7 +54,10 @@ function writeOutput(output: Uint8Array, raw: boolean): Promise<void> {
 
 async function invoke(app: string, fn: string, flags: InvokeFlags, env: CliEnv): Promise<void> {
   const payload = await readPayload(flags.data, process.stdin);
-  const options = flags.process === undefined ? {} : { process: flags.process };
+  if (flags.create === true && flags.process === undefined)
+    throw new PraaSError("BAD_REQUEST", "--create needs --process <name>");
+  const options =
+    flags.process === undefined ? {} : { process: flags.process, create: flags.create === true };
   const result = await withClient(flags, env, (client) =>
     client.invokeDetailed(app, fn, payload, options),
   );
@@ -67,6 +72,7 @@ export function registerInvoke(program: Command, env: CliEnv): void {
     .argument("<app>", "application name")
     .argument("<fn>", "function name")
     .option("--process <name>", "run in this process (resumed first if swapped)")
+    .option("--create", "with --process: create the process when it does not exist")
     .option("--data <payload>", "payload: a string, @FILE for a file's bytes, @- for stdin")
     .option("--raw", "write the output bytes exactly (no newline added after text)");
   addClientOptions(command).action((app: string, fn: string, flags: InvokeFlags) =>

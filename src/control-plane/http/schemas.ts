@@ -78,6 +78,11 @@ const appInfo = {
         },
       },
     },
+    secrets: {
+      type: "array",
+      description: "names of its secrets (values are never returned)",
+      items: { type: "string" },
+    },
     createdAt: timestamp,
     updatedAt: timestamp,
   },

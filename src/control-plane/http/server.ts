@@ -23,6 +23,7 @@ import { invokeRoutes } from "./routes/invoke.js";
 import { logRoutes } from "./routes/logs.js";
 import { processRoutes } from "./routes/processes.js";
 import { rollbackRoutes } from "./routes/rollback.js";
+import { secretRoutes } from "./routes/secrets.js";
 import { systemRoutes } from "./routes/system.js";
 import { addSharedSchemas } from "./schemas.js";
 
@@ -100,6 +101,7 @@ export async function createHttpServer(
   await app.register(appRoutes(service, options.bodyLimitBytes));
   await app.register(processRoutes(service));
   await app.register(rollbackRoutes(service));
+  await app.register(secretRoutes(service));
   await app.register(invokeRoutes(service, options.bodyLimitBytes));
   await app.register(logRoutes(service));
   return app;

@@ -79,6 +79,14 @@ export class FakeService implements ControlPlaneService {
     return this.record("rollbackApp", [name, version], { ...appInfo(name), version: 2 });
   }
 
+  secretNames(app: string): Promise<string[]> {
+    return this.record("secretNames", [app], ["TOKEN"]);
+  }
+
+  setSecret(app: string, key: string, value: string | undefined): Promise<AppInfo> {
+    return this.record("setSecret", [app, key, value], { ...appInfo(app), secrets: [key] });
+  }
+
   upgradeProcess(app: string, name: string): Promise<ProcessInfo> {
     return this.record("upgradeProcess", [app, name], { ...processInfo(app, name), version: 2 });
   }

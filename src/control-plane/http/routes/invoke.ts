@@ -14,7 +14,7 @@ type Done = () => void;
 
 interface InvokeRoute {
   Params: { app: string; fn: string };
-  Querystring: { process?: string };
+  Querystring: { process?: string; create?: "true" | "false" };
 }
 
 const invokeSchema = {
@@ -23,7 +23,14 @@ const invokeSchema = {
   params: functionParams,
   querystring: {
     type: "object",
-    properties: { process: { type: "string", description: "the process to run on" } },
+    properties: {
+      process: { type: "string", description: "the process to run on" },
+      create: {
+        type: "string",
+        enum: ["true", "false"],
+        description: "with process: create it (application defaults) when it does not exist",
+      },
+    },
   },
   response: {
     200: {
@@ -68,7 +75,9 @@ export function invokeRoutes(
     app.post<InvokeRoute>("/apps/:app/invoke/:fn", options, async (request, reply) => {
       const { app: appName, fn } = request.params;
       const payload = bodyBytes(request.body);
-      const result = await service.invoke(appName, fn, payload, request.query.process);
+      const { process, create } = request.query;
+      const options = { create: create === "true" };
+      const result = await service.invoke(appName, fn, payload, process, options);
       reply.header(PROCESS_HEADER, result.process).type(resultContentType(result.output));
       return reply.send(result.output);
     });
