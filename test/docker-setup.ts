@@ -44,10 +44,21 @@ async function startDockerd(): Promise<ChildProcess | undefined> {
   return undefined;
 }
 
+/**
+ * Once more when it fails: the engine's build API sometimes drops a connection when several
+ * builds run at once (ECONNRESET, EPIPE); a second failure is real.
+ */
 function buildImages(): void {
-  execFileSync(process.execPath, ["dist/cli/main.js", "images", "build", "--local-base"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const build = (): Buffer =>
+    execFileSync(process.execPath, ["dist/cli/main.js", "images", "build", "--local-base"], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  try {
+    build();
+  } catch {
+    process.stderr.write("image build failed; trying once more\n");
+    build();
+  }
 }
 
 async function leftovers(runId: string): Promise<string[]> {

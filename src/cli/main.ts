@@ -12,6 +12,7 @@ import type { CliEnv } from "./client-options.js";
 import { registerApps } from "./commands/apps.js";
 import { registerCerts } from "./commands/certs.js";
 import { registerDeploy } from "./commands/deploy.js";
+import { registerDev } from "./commands/dev.js";
 import { registerImages } from "./commands/images.js";
 import { registerInit } from "./commands/init.js";
 import { registerInvoke } from "./commands/invoke.js";
@@ -42,6 +43,7 @@ function buildProgram(env: CliEnv): Command {
     .configureOutput({ outputError: (message, write) => write(formatUsageError(message)) });
   registerUp(program);
   registerInit(program);
+  registerDev(program);
   registerDeploy(program, env);
   registerApps(program, env);
   registerProcess(program, env);

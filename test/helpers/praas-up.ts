@@ -7,7 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
 
-const CLI = path.resolve("dist/cli/main.js");
+export const CLI = path.resolve("dist/cli/main.js");
 
 export interface UpOptions {
   dataDir: string;
