@@ -42,6 +42,7 @@ export class Environment {
   readonly #shared: Cleanup[] = [];
   readonly #local: Cleanup[] = [];
   readonly #memo = new Map<string, Promise<unknown>>();
+  #closing: Promise<void> | undefined;
 
   private constructor(workDir: string) {
     this.workDir = workDir;
@@ -62,10 +63,13 @@ export class Environment {
     return unwind(this.#local);
   }
 
-  /** Stops everything; errors are reported and do not stop the rest. */
-  async close(): Promise<void> {
-    await unwind(this.#local);
-    await unwind(this.#shared);
+  /**
+   * Stops everything; errors are reported and do not stop the rest. Every caller (the run's end
+   * and a signal handler, at once) waits for the same one stop, so none exits halfway through.
+   */
+  close(): Promise<void> {
+    this.#closing ??= unwind(this.#local).then(() => unwind(this.#shared));
+    return this.#closing;
   }
 
   redis(): Promise<RedisServer> {
