@@ -12,6 +12,7 @@ import {
 export {
   PUBLIC_HOST,
   deleteNamespace,
+  killInside,
   namespacesWithPrefix,
   nextJsonLine,
   spawnNodeIn,
