@@ -19,6 +19,8 @@ import {
   type ProcessConnection,
 } from "../sdk/index.js";
 import { writeBundle, writeDeployable, type BenchApp } from "./apps.js";
+import { NatSite } from "./nat-site.js";
+import { namespacesUnavailable } from "./netns.js";
 import { SkippedExperiment } from "./skipped.js";
 import { startRawEchoServer, type RawEchoServer } from "./raw-echo.js";
 import { startRedis, type RedisServer } from "./redis.js";
@@ -40,6 +42,7 @@ export class Environment {
   readonly #shared: Cleanup[] = [];
   readonly #local: Cleanup[] = [];
   readonly #memo = new Map<string, Promise<unknown>>();
+  #closing: Promise<void> | undefined;
 
   private constructor(workDir: string) {
     this.workDir = workDir;
@@ -60,10 +63,13 @@ export class Environment {
     return unwind(this.#local);
   }
 
-  /** Stops everything; errors are reported and do not stop the rest. */
-  async close(): Promise<void> {
-    await unwind(this.#local);
-    await unwind(this.#shared);
+  /**
+   * Stops everything; errors are reported and do not stop the rest. Every caller (the run's end
+   * and a signal handler, at once) waits for the same one stop, so none exits halfway through.
+   */
+  close(): Promise<void> {
+    this.#closing ??= unwind(this.#local).then(() => unwind(this.#shared));
+    return this.#closing;
   }
 
   redis(): Promise<RedisServer> {
@@ -137,17 +143,38 @@ export class Environment {
       this.#shared.push(() => plane.stop());
       const client = new PraaS(plane.url);
       this.#shared.push(() => client.close());
-      const app = await writeDeployable("echo", this.workDir);
-      await client.deploy("bench-echo", app);
+      await client.deploy("bench-echo", await this.deployable("echo"));
       return { plane, client };
     });
+  }
+
+  /**
+   * Control planes and a client across real NATs (network namespaces), kept for the rest of the
+   * run; `symmetric` NATs defeat hole punching. Throws SkippedExperiment when this machine cannot
+   * build namespaces (not root, no `ip`/`iptables`/`nsenter`).
+   */
+  natSite(symmetric: boolean): Promise<NatSite> {
+    return this.#once(`nat-site-${symmetric}`, async () => {
+      const unavailable = namespacesUnavailable();
+      if (unavailable !== undefined)
+        throw new SkippedExperiment(`network namespaces: ${unavailable}`);
+      const app = await this.deployable("echo");
+      const site = await NatSite.start({ symmetric, workDir: this.workDir, app });
+      this.#shared.push(() => site.close());
+      return site;
+    });
+  }
+
+  /** A deployable directory of `app`, written once per run. */
+  deployable(app: BenchApp): Promise<string> {
+    return this.#once(`deployable-${app}`, () => writeDeployable(app, this.workDir));
   }
 
   /** Deploys `app` to the control plane once; resolves to its application name. */
   deploy(app: BenchApp): Promise<string> {
     return this.#once(`deploy-${app}`, async () => {
       const { client } = await this.cluster();
-      await client.deploy(`bench-${app}`, await writeDeployable(app, this.workDir));
+      await client.deploy(`bench-${app}`, await this.deployable(app));
       return `bench-${app}`;
     });
   }

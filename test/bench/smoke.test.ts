@@ -26,6 +26,8 @@ const EXPERIMENTS = [
   "recovery",
   "docker-cold-start",
   "docker-direct",
+  "nat-direct",
+  "nat-connect",
 ];
 
 interface Metric {
@@ -80,7 +82,7 @@ describe("npm run bench -- --smoke", () => {
   });
 
   it("gives every row numbers on both sides and ratio = ours / baseline", () => {
-    // Only the docker experiments may skip (no engine or image on this machine), saying why.
+    // Only the docker and NAT experiments may skip (no engine or image, not root), saying why.
     for (const experiment of result.experiments.filter((e) => e.skipped === undefined)) {
       expect(experiment.rows.length).toBeGreaterThan(0);
       for (const row of experiment.rows) {

@@ -1,12 +1,15 @@
-// The compose stacks in deploy/: both files validate with Debian's docker-compose (v1), and the
+// The compose stacks in deploy/: both files validate with Debian's docker-compose (v1) and wire
+// the NAT rendezvous (published port, one secret file for it and both replicas), and the
 // development stack comes up for real (Redis, two control-plane replicas with the docker backend,
-// HAProxy with the certificate from `praas certs`), serves an app through HAProxy over HTTPS and
-// over a process's own data plane, and goes away leaving no container, network or volume.
+// the rendezvous, HAProxy with the certificate from `praas certs`), serves an app through HAProxy
+// over HTTPS and over a process's own data plane, pairs two parties at the published rendezvous
+// with tickets signed by the shared secret, and goes away leaving no container, network or volume.
 // Skipped, with the reason, without docker-compose, a Docker engine or the local images.
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { request } from "node:https";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -15,6 +18,8 @@ import {
   LOCAL_REDIS_IMAGE,
   labelOf,
 } from "../../src/backends/docker/index.js";
+import { issueTicket, type RendezvousRole } from "../../src/protocol/index.js";
+import { pairAndConnect, type PairedConnection } from "../../src/rendezvous/index.js";
 import { PraaS } from "../../src/sdk/index.js";
 import { docker, dockerSkipReason, testControlPlaneId, within } from "../helpers/docker.js";
 import { makeTempDir, text } from "../helpers/process-harness.js";
@@ -27,6 +32,7 @@ const DEV = "deploy/docker-compose-dev.yml";
 /** Both replicas answering /healthz through HAProxy: startup of four containers on a busy host. */
 const STACK_READY_MS = 90_000;
 const CONTAINER_GONE_MS = 20_000;
+const PAIRED_DATA_MS = 10_000;
 
 const composeMissing = await run(COMPOSE, ["version"]).then(
   () => undefined,
@@ -34,28 +40,77 @@ const composeMissing = await run(COMPOSE, ["version"]).then(
 );
 
 describe.skipIf(composeMissing !== undefined)("compose files", () => {
-  it.each(FILES)("%s is valid for docker-compose with its four services", async (file) => {
+  it.each(FILES)("%s is valid for docker-compose with its five services", async (file) => {
     const services = await compose(["-f", file, "config", "--services"], {});
     expect(services.trim().split("\n").sort()).toEqual([
       "haproxy",
       "redis",
+      "rendezvous",
       "replica1",
       "replica2",
     ]);
   });
+
+  it.each(FILES)(
+    "%s publishes the rendezvous and gives it and both replicas one secret file",
+    async (file) => {
+      const env = {
+        PRAAS_RENDEZVOUS_SECRET_FILE: "/etc/praas/rendezvous-secret",
+        PRAAS_RENDEZVOUS_PORT: "7123",
+        PRAAS_RENDEZVOUS_PUBLIC: "203.0.113.7:7123",
+      };
+      const config = await compose(["-f", file, "config"], env);
+      expect(topLevel(config, "secrets")).toContain(
+        "rendezvous_secret:\n    file: /etc/praas/rendezvous-secret",
+      );
+      const rendezvous = serviceBlock(config, "rendezvous");
+      for (const line of ["- rendezvous", "- --port=7000", `- --secret-file=${SECRET_PATH}`])
+        expect(rendezvous).toContain(line);
+      expect(rendezvous).toMatch(/- published: 7123\n\s+target: 7000/);
+      expect(rendezvous).toContain("- source: rendezvous_secret");
+      for (const replica of ["replica1", "replica2"]) {
+        const block = serviceBlock(config, replica);
+        expect(block).toContain("- --rendezvous-url=203.0.113.7:7123");
+        expect(block).toContain(`- --rendezvous-secret-file=${SECRET_PATH}`);
+        expect(block).toContain("- source: rendezvous_secret");
+      }
+    },
+  );
 });
+
+/** Where compose mounts the `rendezvous_secret` secret inside a container. */
+const SECRET_PATH = "/run/secrets/rendezvous_secret";
+
+/** The lines of one service in `docker-compose config` output (services indented by two). */
+function serviceBlock(config: string, service: string): string {
+  return indentedBlock(config.slice(config.indexOf("\nservices:\n")), `  ${service}:`);
+}
+
+/** A top-level key of `docker-compose config` output with its nested lines. */
+function topLevel(config: string, key: string): string {
+  return indentedBlock(`\n${config}`, `${key}:`);
+}
+
+/** From the line `header` to the next line indented no deeper than it. */
+function indentedBlock(text: string, header: string): string {
+  const lines = text.slice(text.indexOf(`\n${header}\n`) + 1).split("\n");
+  const depth = header.length - header.trimStart().length;
+  const end = lines.findIndex((line, i) => i > 0 && line.search(/\S/) <= depth && line !== "");
+  return lines.slice(0, end === -1 ? undefined : end).join("\n");
+}
 
 const stackSkip = composeMissing ?? (await dockerSkipReason()) ?? (await localImagesMissing());
 
 describe.skipIf(stackSkip !== undefined)("the development stack on Docker", () => {
-  it("serves an app through HAProxy over HTTPS and directly, then leaves nothing", async () => {
+  it("serves an app through HAProxy and directly, pairs at the rendezvous, then leaves nothing", async () => {
     const temp = await makeTempDir("compose");
-    const stack = stackNames(temp.dir);
+    const stack = await stackNames(temp.dir);
     try {
       await run(process.execPath, ["dist/cli/main.js", "certs", "--out", stack.certs]);
       await compose(["-p", stack.project, "-f", DEV, "up", "-d"], stack.env);
       const ca = await readFile(path.join(stack.certs, "ca.pem"));
       await scenario(await proxyUrl(stack), ca, stack.planes);
+      await pairAtRendezvous(await publishedPort(stack, "rendezvous", 7000), stack.secret);
     } finally {
       await takeDown(stack).finally(() => temp.remove());
     }
@@ -69,20 +124,26 @@ interface Stack {
   /** The replicas' control-plane ids (their process containers' label). */
   planes: string[];
   certs: string;
+  /** Written to the file the rendezvous and the replicas share. */
+  secret: string;
   env: Record<string, string>;
 }
 
-function stackNames(dir: string): Stack {
+async function stackNames(dir: string): Promise<Stack> {
   const stackId = testControlPlaneId("compose");
   // Compose project names: lower-case letters, digits, - and _.
   const project = stackId.toLowerCase().replace(/[^a-z0-9_-]/g, "");
   const certs = path.join(dir, "certs");
   const network = `${project}-net`;
+  const secret = randomBytes(24).toString("base64url");
+  const secretFile = path.join(dir, "rendezvous-secret");
+  await writeFile(secretFile, `${secret}\n`);
   return {
     project,
     network,
     planes: [`${stackId}-r1`, `${stackId}-r2`],
     certs,
+    secret,
     env: {
       SECRET_CERT: path.join(certs, "server.pem"),
       SECRET_KEY: path.join(certs, "server-key.pem"),
@@ -92,6 +153,8 @@ function stackNames(dir: string): Stack {
       PRAAS_DATA_DIR: path.join(dir, "data"),
       REDIS_IMAGE: LOCAL_REDIS_IMAGE,
       HAPROXY_IMAGE: LOCAL_HAPROXY_IMAGE,
+      PRAAS_RENDEZVOUS_SECRET_FILE: secretFile,
+      PRAAS_RENDEZVOUS_PORT: "0",
     },
   };
 }
@@ -135,9 +198,34 @@ async function deleteAndWaitRemoved(client: PraaS, name: string, planes: string[
 }
 
 async function proxyUrl(stack: Stack): Promise<string> {
-  const port = ["-p", stack.project, "-f", DEV, "port", "haproxy", "8443"];
-  const published = await compose(port, stack.env);
-  return `https://localhost:${published.trim().split(":").pop()}`;
+  return `https://localhost:${await publishedPort(stack, "haproxy", 8443)}`;
+}
+
+async function publishedPort(stack: Stack, service: string, port: number): Promise<number> {
+  const args = ["-p", stack.project, "-f", DEV, "port", service, String(port)];
+  return Number((await compose(args, stack.env)).trim().split(":").pop());
+}
+
+/**
+ * A listener and a dialer pair at the stack's published rendezvous with tickets signed by the
+ * shared secret file, and bytes cross their connection (punched or relayed, both count here).
+ */
+async function pairAtRendezvous(port: number, secret: string): Promise<void> {
+  const pairingId = randomBytes(9).toString("base64url");
+  const party = (role: RendezvousRole): Promise<PairedConnection> => {
+    const ticket = issueTicket(secret, { pairingId, role, expiresAt: Date.now() + 60_000 });
+    return pairAndConnect({ rendezvous: { host: "127.0.0.1", port }, ticket });
+  };
+  const [listener, dialer] = await Promise.all([party("listener"), party("dialer")]);
+  try {
+    const arrived = new Promise<Buffer>((resolve) => listener.socket.once("data", resolve));
+    dialer.socket.write("across the rendezvous");
+    const received = await within(arrived, PAIRED_DATA_MS, "no bytes across the rendezvous");
+    expect(received.toString()).toBe("across the rendezvous");
+  } finally {
+    listener.socket.destroy();
+    dialer.socket.destroy();
+  }
 }
 
 /** Polls /healthz through HAProxy until both replicas have answered, within STACK_READY_MS. */

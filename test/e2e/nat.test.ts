@@ -6,11 +6,10 @@
  * different private networks message and invoke each other, and behind symmetric NATs the relay
  * carries the connection. The API token guards the tickets as it guards every route.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 
 import { describe, expect, it } from "vitest";
 
@@ -20,6 +19,8 @@ import {
   PUBLIC_HOST,
   buildNatTopology,
   canBuildNamespaces,
+  nextJsonLine,
+  spawnNodeIn,
   type NatTopology,
 } from "../helpers/netns.js";
 
@@ -30,37 +31,14 @@ const TOKEN = "nat-test-api-token";
 const LINE_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
 
-/** The child's next stdout line as JSON; rejects once it exits first or the bound passes. */
-function nextLine<T>(child: ChildProcess): Promise<T> {
-  const lines = readline.createInterface({ input: child.stdout! });
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no line in time")), LINE_TIMEOUT_MS);
-    const fail = (): void => reject(new Error(`exited with ${child.exitCode ?? "a signal"}`));
-    child.once("exit", fail);
-    lines.once("line", (line) => {
-      clearTimeout(timer);
-      child.off("exit", fail);
-      lines.close();
-      resolve(JSON.parse(line) as T);
-    });
-  });
-}
-
 interface Plane {
   url: string;
   child: ChildProcess;
 }
 
-/**
- * `node args...` in a namespace. With nsenter, which switches only the network namespace (the
- * helper's `ip netns exec` also mounts a fresh /sys, without the cgroup tree the processes'
- * memory guard uses); killed after the test if still running.
- */
+/** `node args...` in a namespace (nsenter); killed after the test if still running. */
 function spawnIn(namespace: string, args: string[], children: ChildProcess[]): ChildProcess {
-  const child = spawn("nsenter", [`--net=/var/run/netns/${namespace}`, process.execPath, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: testEnv(),
-  });
+  const child = spawnNodeIn(namespace, args, testEnv());
   children.push(child);
   return child;
 }
@@ -84,7 +62,7 @@ async function startPlane(
     ],
     children,
   );
-  const { url } = await nextLine<{ url: string }>(child);
+  const { url } = await nextJsonLine<{ url: string }>(child, LINE_TIMEOUT_MS);
   return { url, child };
 }
 
@@ -101,7 +79,8 @@ async function stopPlane(plane: Plane | undefined): Promise<void> {
 /** Runs the SDK client fixture behind NAT B; its one JSON line. */
 async function runClient<T>(context: Context, scenario: string): Promise<T> {
   const args = [CLIENT, DIST, context.plane.url, TOKEN, scenario, APP];
-  return nextLine<T>(spawnIn(context.topology.namespaces.hostB, args, context.children));
+  const client = spawnIn(context.topology.namespaces.hostB, args, context.children);
+  return nextJsonLine<T>(client, LINE_TIMEOUT_MS);
 }
 
 interface Context {

@@ -7,7 +7,6 @@
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import readline from "node:readline";
 
 import { describe, expect, it } from "vitest";
 
@@ -17,6 +16,7 @@ import {
   PUBLIC_HOST,
   buildNatTopology,
   canBuildNamespaces,
+  nextJsonLine,
   type NatTopology,
 } from "../helpers/netns.js";
 
@@ -33,20 +33,8 @@ interface PartyReport {
   same?: boolean;
 }
 
-/** The child's next stdout line as JSON, or an error once it exits or the bound passes. */
 function nextLine<T>(child: ChildProcess): Promise<T> {
-  const lines = readline.createInterface({ input: child.stdout! });
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no line in time")), LINE_TIMEOUT_MS);
-    const fail = (): void => reject(new Error(`exited with ${child.exitCode ?? "a signal"}`));
-    child.once("exit", fail);
-    lines.once("line", (line) => {
-      clearTimeout(timer);
-      child.off("exit", fail);
-      lines.close();
-      resolve(JSON.parse(line) as T);
-    });
-  });
+  return nextJsonLine<T>(child, LINE_TIMEOUT_MS);
 }
 
 function ticket(pairingId: string, role: RendezvousRole): string {

@@ -7,6 +7,7 @@ import { dockerColdStart, dockerDirect } from "./docker.js";
 import { durablePuts, recovery } from "./durability.js";
 import { local } from "./local.js";
 import { messaging } from "./messaging.js";
+import { natConnect, natDirect } from "./nat.js";
 import { reduction } from "./reduction.js";
 import { state } from "./state.js";
 import { swap } from "./swap.js";
@@ -26,6 +27,8 @@ export const EXPERIMENTS: readonly Experiment[] = [
   recovery,
   dockerColdStart,
   dockerDirect,
+  natDirect,
+  natConnect,
 ];
 
 export const EXPERIMENT_NAMES = EXPERIMENTS.map((e) => e.name);
