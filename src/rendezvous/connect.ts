@@ -31,6 +31,11 @@ export interface PairAndConnectOptions {
   punchTimeoutMs?: number;
   /** How long to wait for the other party at the rendezvous. */
   pairTimeoutMs?: number;
+  /**
+   * Skip the punch and ask for the relay at once: for a process registered as reachable only
+   * by relay (both sides know it, so neither waits out a punch that cannot work).
+   */
+  relayOnly?: boolean;
 }
 
 export interface PairedConnection {
@@ -57,7 +62,7 @@ export async function pairAndConnect(options: PairAndConnectOptions): Promise<Pa
     writeFrame(rendezvous, FrameType.Pair, PAIR_REQUEST_ID, [options.ticket]);
     const pairing = await reader.next(pairTimeoutMs, "peer from the rendezvous");
     const peer = parsePeerAddress(expectFrame(pairing, FrameType.Result));
-    punched = await punch(peer, rendezvous, punchTimeoutMs);
+    punched = options.relayOnly ? undefined : await punch(peer, rendezvous, punchTimeoutMs);
     const outcome = punched ? "punched" : "failed";
     writeFrame(rendezvous, FrameType.Outcome, OUTCOME_REQUEST_ID, [outcome]);
     const answer = await reader.next(punchTimeoutMs + DECISION_SLACK_MS, "path decision");

@@ -10,12 +10,14 @@ import type { PairCommand, ProcessReach } from "../protocol/index.js";
 import { pairAndConnect } from "../rendezvous/index.js";
 
 export interface PairedConnectionSink {
+  readonly config: { readonly reach: ProcessReach };
   acceptPaired(socket: Socket, path: ProcessReach): void;
 }
 
 /** Joins the pairing without waiting: the dialer gets its ticket only once we answered. */
 export function joinPairing(command: PairCommand, sink: PairedConnectionSink, log: Logger): void {
-  pairAndConnect({ rendezvous: command.rendezvous, ticket: command.ticket }).then(
+  const relayOnly = sink.config.reach === "relay";
+  pairAndConnect({ rendezvous: command.rendezvous, ticket: command.ticket, relayOnly }).then(
     ({ socket, path }) => sink.acceptPaired(socket, path),
     (error: unknown) => log.warn({ err: String(error) }, "rendezvous pairing failed"),
   );

@@ -108,7 +108,8 @@ export class Peers {
       throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is reachable only by pairing`);
     }
     const { rendezvous, ticket } = await this.#options.ticket(peer);
-    return (await pairAndConnect({ rendezvous, ticket })).socket;
+    const relayOnly = address.path === "relay";
+    return (await pairAndConnect({ rendezvous, ticket, relayOnly })).socket;
   }
 
   /**

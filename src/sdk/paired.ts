@@ -14,6 +14,7 @@ export async function pairedSocketOption(info: ConnectionInfo): Promise<{ socket
     const why = "is behind NAT: its description needs a rendezvous and a ticket (POST …/connect)";
     throw new PraaSError("BAD_REQUEST", `the process ${why}`);
   }
-  const paired = await pairAndConnect({ rendezvous: info.rendezvous, ticket: info.ticket });
+  const { rendezvous, ticket } = info;
+  const paired = await pairAndConnect({ rendezvous, ticket, relayOnly: info.path === "relay" });
   return { socket: paired.socket };
 }

@@ -49,11 +49,16 @@ function freshId(): string {
   return randomBytes(9).toString("base64url");
 }
 
-async function party(server: RendezvousServer, ticketText: string): Promise<PairedConnection> {
+async function party(
+  server: RendezvousServer,
+  ticketText: string,
+  relayOnly = false,
+): Promise<PairedConnection> {
   const connection = await pairAndConnect({
     rendezvous: server.address,
     ticket: ticketText,
     punchTimeoutMs: 300,
+    relayOnly,
   });
   sockets.push(connection.socket);
   return connection;
@@ -121,6 +126,19 @@ describe("rendezvous pairing", () => {
     expect(counters.punched + counters.relayed).toBe(1);
     if (listener?.path === "relay") expect(counters.relayBytes).toBe(2 * payload.length);
     else expect(counters.relayBytes).toBe(0);
+  });
+
+  it("goes straight to the relay when the parties ask for it, though a punch would work", async () => {
+    const server = await startServer();
+    const id = freshId();
+    const [listener, dialer] = await Promise.all([
+      party(server, ticket(id, "listener"), true),
+      party(server, ticket(id, "dialer"), true),
+    ]);
+    expect([listener.path, dialer.path]).toEqual(["relay", "relay"]);
+    const payload = randomBytes(1024);
+    expect((await echoThrough(dialer.socket, listener.socket, payload)).equals(payload)).toBe(true);
+    expect(server.counters()).toMatchObject({ punched: 0, relayed: 1 });
   });
 
   it("tells each party the other's observed address", async () => {
