@@ -1,6 +1,7 @@
 /** The protocol module: frames, codecs, names, errors and shared types. No I/O. */
 export * from "./errors.js";
 export * from "./fields.js";
+export * from "./http-envelope.js";
 export * from "./frame.js";
 export * from "./parser.js";
 export * from "./values.js";

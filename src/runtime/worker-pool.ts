@@ -11,6 +11,7 @@ import {
   encodeFields,
   ensurePraaSError,
   functionNotFound,
+  exportedName,
   type Frame,
   type SerializeSetting,
 } from "../protocol/index.js";
@@ -90,8 +91,9 @@ export class WorkerPool {
   }
 
   async invoke(functionName: string, payload: Uint8Array, invocationId: string): Promise<Buffer> {
-    if (!this.#functions.has(functionName)) {
-      throw functionNotFound("the application", functionName, this.#functions);
+    if (!this.#functions.has(exportedName(functionName))) {
+      const name = exportedName(functionName);
+      throw functionNotFound("the application", name, this.#functions);
     }
     if (this.#stopping) throw new PraaSError("UNAVAILABLE", "the process is stopping");
     if (this.#inflight >= this.#options.maxInflight) {

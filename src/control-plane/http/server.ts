@@ -20,6 +20,7 @@ import { installNameCheck } from "./names.js";
 import { DebugRequestLog } from "./request-log.js";
 import { appRoutes } from "./routes/apps.js";
 import { invokeRoutes } from "./routes/invoke.js";
+import { httpHandlerRoutes } from "./routes/http-handler.js";
 import { logRoutes } from "./routes/logs.js";
 import { processRoutes } from "./routes/processes.js";
 import { rollbackRoutes } from "./routes/rollback.js";
@@ -104,5 +105,7 @@ export async function createHttpServer(
   await app.register(secretRoutes(service));
   await app.register(invokeRoutes(service, options.bodyLimitBytes));
   await app.register(logRoutes(service));
+  const hasToken = options.apiToken !== undefined;
+  await app.register(httpHandlerRoutes(service, options.bodyLimitBytes, hasToken));
   return app;
 }

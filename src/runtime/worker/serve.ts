@@ -13,12 +13,15 @@ import {
   encodeFields,
   functionErrorRecord,
   functionNotFound,
+  exportedName,
+  HTTP_HANDLER_CALL,
   resultBytes,
   type Frame,
   type PraaSFunction,
 } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
 import { createContext } from "./context.js";
+import { httpHandler } from "./http-handler.js";
 import { captureConsole, runAs, sendLog } from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
 import { StorageBudget } from "./storage-budget.js";
@@ -92,8 +95,10 @@ export class WorkerServer {
   }
 
   async #run(frame: Frame): Promise<void> {
-    const [functionName = "", invocationId = "", free = ""] = decodeFields(frame.meta);
-    const fn = this.#functions.get(functionName);
+    const [callName = "", invocationId = "", free = ""] = decodeFields(frame.meta);
+    const functionName = exportedName(callName);
+    const exported = this.#functions.get(functionName);
+    const fn = callName === HTTP_HANDLER_CALL && exported ? httpHandler(exported) : exported;
     if (fn === undefined) {
       const error = functionNotFound("the application", functionName, this.#functions.keys());
       this.#link.replyError(frame.id, error);
