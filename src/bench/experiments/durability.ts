@@ -182,7 +182,14 @@ export const recovery: Experiment = {
   async run(context: RunContext) {
     const { env, plan } = context;
     const name = "recovery";
-    const proc = await env.createProcess("suite", name, { durability: "log", memory: 1024 });
+    // Never compacted while filling (default: past 64 MiB), so the whole state is in the log
+    // and the baseline reads every byte the resume reads.
+    const limits = { walCompactBytes: 4 * plan.recoveryKeys * plan.recoveryValueBytes };
+    const proc = await env.createProcess("suite", name, {
+      durability: "log",
+      memory: 1024,
+      limits,
+    });
     const app = proc.app;
     const connection = await proc.connect();
     context.progress(`filling ${plan.recoveryKeys} keys`);
