@@ -53,7 +53,8 @@ const FULL: Plan = {
   swapMiB: [1, 10, 100],
   swapRepetitions: (mib) => (mib >= 100 ? 5 : 10),
   durableWriters: [1, 64],
-  durablePutsPerWriter: (writers) => (writers === 1 ? 1000 : 50),
+  // 64 writers put in batches of 64: 200 rounds are 200 syncs, enough for a median.
+  durablePutsPerWriter: (writers) => (writers === 1 ? 1000 : 200),
   recoveryKeys: 10_000,
   recoveryValueBytes: Math.ceil((100 * MIB) / 10_000),
   recoveryRepetitions: 5,
@@ -69,7 +70,7 @@ const QUICK: Plan = {
   coldStarts: 5,
   swapMiB: [1, 10],
   swapRepetitions: () => 3,
-  durablePutsPerWriter: (writers) => (writers === 1 ? 200 : 10),
+  durablePutsPerWriter: (writers) => (writers === 1 ? 200 : 40),
   recoveryRepetitions: 2,
 };
 

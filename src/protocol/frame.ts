@@ -28,6 +28,7 @@ export const FrameType = {
   Result: 4, // reply: [...reply fields] + payload
   Error: 5, // reply: [code, message, errorName?, stack?]
   PeerPut: 6, // process→process mailbox message: [key, source] + payload → Result
+  Results: 7, // reply to many requests at once: payload = their ids (u32 each), each an empty Result
   // worker IPC
   Ready: 10, // worker→process after loading the bundle: [...function names]
   Ping: 11, // process→worker: → Result at once; no answer means the worker's event loop is blocked

@@ -82,15 +82,27 @@ function recordBody(bytes: Buffer, at: number): Buffer | undefined {
   return crc32(body) === bytes.readUInt32LE(at + 4) ? body : undefined;
 }
 
+/** One buffer, sized first and written once: a record is made on every durable write. */
 export function encodeRecord(ops: readonly WalOp[]): Buffer {
-  const writer = new Writer();
+  const bodyLength = ops.reduce((sum, op) => sum + opBytes(op), 0);
+  const record = Buffer.allocUnsafe(HEADER_BYTES + bodyLength);
+  const writer = new Writer(record, HEADER_BYTES);
   for (const op of ops) encodeOp(writer, op);
-  const body = writer.concat();
-  const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header.writeUInt32LE(body.length, 0);
-  header.writeUInt32LE(crc32(body), 4);
-  return Buffer.concat([header, body]);
+  record.writeUInt32LE(bodyLength, 0);
+  record.writeUInt32LE(crc32(record.subarray(HEADER_BYTES)), 4);
+  return record;
 }
+
+/** What encodeOp writes for `op`. */
+function opBytes(op: WalOp): number {
+  const key = 1 + strBytes(op.key);
+  if (op.kind === "put") return key + 8 + 4 + op.value.length;
+  if (op.kind === "delete") return key;
+  const source = strBytes(op.source);
+  return op.kind === "taken" ? key + source : key + source + 4 + op.value.length;
+}
+
+const strBytes = (value: string): number => 2 + Buffer.byteLength(value);
 
 function encodeOp(w: Writer, op: WalOp): void {
   w.u8(KIND_CODES[op.kind]);
@@ -137,34 +149,34 @@ function decodeOp(r: Reader): WalOp {
   }
 }
 
+/** Writes fields into a buffer sized for them (opBytes). */
 class Writer {
-  readonly #parts: Buffer[] = [];
+  #at: number;
+
+  constructor(
+    readonly out: Buffer,
+    at: number,
+  ) {
+    this.#at = at;
+  }
 
   u8(value: number): void {
-    this.#parts.push(Buffer.of(value));
+    this.#at = this.out.writeUInt8(value, this.#at);
   }
 
   f64(value: number): void {
-    const out = Buffer.allocUnsafe(8);
-    out.writeDoubleLE(value);
-    this.#parts.push(out);
+    this.#at = this.out.writeDoubleLE(value, this.#at);
   }
 
+  /** Throws (RangeError) for a string over 65535 UTF-8 bytes, before writing anything. */
   str(value: string): void {
-    const bytes = Buffer.from(value);
-    const length = Buffer.allocUnsafe(2);
-    length.writeUInt16LE(bytes.length);
-    this.#parts.push(length, bytes);
+    const at = this.out.writeUInt16LE(Buffer.byteLength(value), this.#at);
+    this.#at = at + this.out.write(value, at, "utf8");
   }
 
   value(value: Buffer): void {
-    const length = Buffer.allocUnsafe(4);
-    length.writeUInt32LE(value.length);
-    this.#parts.push(length, value);
-  }
-
-  concat(): Buffer {
-    return Buffer.concat(this.#parts);
+    const at = this.out.writeUInt32LE(value.length, this.#at);
+    this.#at = at + value.copy(this.out, at);
   }
 }
 

@@ -69,6 +69,8 @@ export class WorkerHandle {
     this.#forwardOutput();
     this.link = new FrameLink(this.child.stdio[3] as Socket, {
       maxPayloadBytes: spec.maxPayloadBytes,
+      // A committed batch of durable puts: one acknowledgement frame, not one per put.
+      coalesceEmptyReplies: true,
       onRequest: (frame, link) => this.#onFrame(frame, link),
     });
     this.ready = new Promise((resolve, reject) => {

@@ -26,6 +26,13 @@ export interface FrameLinkOptions {
    * while their writes back up would wait for each other forever.
    */
   writeBacklogBytes?: number;
+  /**
+   * Empty replies written in the same tick leave as one Results frame listing their ids, in
+   * their place among the other frames. Only towards a peer that reads Results frames (every
+   * FrameLink does; the SDK of an older release might not): the process's links to its workers,
+   * where a committed batch of durable puts is acknowledged with one frame instead of one each.
+   */
+  coalesceEmptyReplies?: boolean;
   /** A frame that is not a reply to one of our requests. */
   onRequest(frame: Frame, link: FrameLink): void;
   /** Called once, when the socket is gone; `error` says why when it was not a clean close. */
@@ -53,6 +60,8 @@ export class FrameLink {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #outbox: Buffer[] = [];
+  /** Ids of empty replies not in the outbox yet (coalesceEmptyReplies). */
+  #acks: number[] = [];
   #closed = false;
   #closeReason: PraaSError | undefined;
   #maxPayloadBytes: number;
@@ -107,7 +116,8 @@ export class FrameLink {
   /** Writes one frame; frames written in the same tick leave together, in one system call. */
   send(type: FrameType, id: number, meta: Uint8Array = EMPTY, payload: Uint8Array = EMPTY): void {
     if (this.#closed || this.socket.destroyed) return;
-    if (this.#outbox.length === 0) process.nextTick(() => this.#flush());
+    this.#scheduleFlush();
+    this.#takeAcks();
     for (const part of encodeFrame(type, id, meta, payload)) this.#outbox.push(part);
   }
 
@@ -128,6 +138,10 @@ export class FrameLink {
   }
 
   reply(id: number, payload: Uint8Array = EMPTY, fields?: readonly string[]): void {
+    if (this.#options.coalesceEmptyReplies && payload.length === 0 && !fields?.length) {
+      this.#ack(id);
+      return;
+    }
     this.send(FrameType.Result, id, fields ? encodeFields(fields) : EMPTY, payload);
   }
 
@@ -155,8 +169,29 @@ export class FrameLink {
     this.#flush();
   }
 
+  #ack(id: number): void {
+    if (this.#closed || this.socket.destroyed) return;
+    this.#scheduleFlush();
+    this.#acks.push(id);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#outbox.length === 0 && this.#acks.length === 0) process.nextTick(() => this.#flush());
+  }
+
+  /** Moves the pending empty replies into the outbox, as one frame, before whatever follows. */
+  #takeAcks(): void {
+    const ids = this.#acks;
+    if (ids.length === 0) return;
+    this.#acks = [];
+    const payload = Buffer.allocUnsafe(ids.length * 4);
+    ids.forEach((id, index) => payload.writeUInt32LE(id, index * 4));
+    for (const part of encodeFrame(FrameType.Results, 0, EMPTY, payload)) this.#outbox.push(part);
+  }
+
   /** One buffer goes out with a plain write (the cheapest path); several as one writev. */
   #flush(): void {
+    this.#takeAcks();
     const outbox = this.#outbox;
     if (outbox.length === 0 || this.socket.destroyed) return;
     this.#outbox = [];
@@ -196,6 +231,10 @@ export class FrameLink {
   }
 
   #onFrame(frame: Frame): void {
+    if (frame.type === FrameType.Results) {
+      this.#onResults(frame.payload);
+      return;
+    }
     if (!REPLY_TYPES.has(frame.type) || frame.id === 0) {
       this.#dispatchRequest(frame);
       return;
@@ -204,6 +243,18 @@ export class FrameLink {
     if (pending === undefined) return;
     if (frame.type === FrameType.Error) pending.reject(decodeErrorFrame(frame));
     else pending.resolve(frame);
+  }
+
+  /** Each id listed gets an empty Result; a payload that is not whole ids is garbage. */
+  #onResults(ids: Buffer): void {
+    if (ids.length % 4 !== 0) {
+      this.#onGarbage(new PraaSError("PROTOCOL_ERROR", "a Results frame must list whole u32 ids"));
+      return;
+    }
+    for (let at = 0; at < ids.length; at += 4) {
+      const id = ids.readUInt32LE(at);
+      this.#settle(id)?.resolve({ type: FrameType.Result, id, meta: EMPTY, payload: EMPTY });
+    }
   }
 
   #dispatchRequest(frame: Frame): void {
