@@ -75,7 +75,8 @@ function workersOf(pid: number): number[] {
 async function untilGroupEmpty(pid: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (groupMembers(new Set([pid])).length > 0) {
-    if (Date.now() > deadline) throw new Error(`group of ${pid} still runs: ${workersOf(pid).join(", ")}`);
+    if (Date.now() > deadline)
+      throw new Error(`group of ${pid} still runs: ${workersOf(pid).join(", ")}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
