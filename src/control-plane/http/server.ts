@@ -18,12 +18,14 @@ import { installErrorHandlers } from "./errors.js";
 import { createHttpMetrics, installMetricsHooks } from "./metrics.js";
 import { installNameCheck } from "./names.js";
 import { DebugRequestLog } from "./request-log.js";
+import { appMetricsRoutes } from "./routes/app-metrics.js";
 import { appRoutes } from "./routes/apps.js";
 import { invokeRoutes } from "./routes/invoke.js";
 import { logRoutes } from "./routes/logs.js";
 import { processRoutes } from "./routes/processes.js";
 import { rollbackRoutes } from "./routes/rollback.js";
 import { systemRoutes } from "./routes/system.js";
+import { defaultUiDir, uiRoutes } from "./routes/ui.js";
 import { addSharedSchemas } from "./schemas.js";
 
 export interface HttpOptions {
@@ -37,6 +39,8 @@ export interface HttpOptions {
   /** Cap on JSON bodies; 64 KiB by default. */
   jsonBodyLimitBytes?: number;
   metrics: { registry: Registry };
+  /** The dashboard's built files (default: dist/ui of this package). */
+  uiDir?: string;
 }
 
 export const DEFAULT_JSON_BODY_LIMIT = 64 * 1024;
@@ -102,5 +106,7 @@ export async function createHttpServer(
   await app.register(rollbackRoutes(service));
   await app.register(invokeRoutes(service, options.bodyLimitBytes));
   await app.register(logRoutes(service));
+  await app.register(appMetricsRoutes(service));
+  await app.register(uiRoutes(options.uiDir ?? defaultUiDir()));
   return app;
 }
