@@ -1,5 +1,5 @@
 /** One process: its details, actions (invoke, swap, resume, delete), state keys and live logs. */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { AppInfo, ProcessInfo } from "../../protocol/api.js";
 import type { LogRecord } from "../../protocol/logs.js";
 import { api, followLogs } from "../api.js";
@@ -155,11 +155,18 @@ function Logs({ app, name }: { app: string; name: string }) {
     });
     return () => abort.abort();
   }, [app, name]);
+  const pane = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    // Follow the tail, as a terminal does.
+    if (pane.current) pane.current.scrollTop = pane.current.scrollHeight;
+  }, [lines]);
   return (
     <div class="logs">
       <h4>Logs (live)</h4>
       <ErrorLine error={error} />
-      <pre aria-label="logs">{lines.map(formatLine).join("\n")}</pre>
+      <pre aria-label="logs" ref={pane}>
+        {lines.map(formatLine).join("\n")}
+      </pre>
     </div>
   );
 }
