@@ -45,7 +45,10 @@ export function ProcessTable({ app, processes, metrics, samples }: TableProps) {
             <td>
               <a href={routeHref({ app, process: info.name })}>{info.name}</a>
             </td>
-            <td class={`status status-${info.status}`}>{info.status}</td>
+            <td class={`status status-${info.status}`}>
+              {info.status}
+              {info.swapReason === "idle" ? " (idle)" : ""}
+            </td>
             <td>{info.resources.vcpus}</td>
             <td>{info.resources.memory} MiB</td>
             <td>{info.version ?? "—"}</td>
