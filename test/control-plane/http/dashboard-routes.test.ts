@@ -32,6 +32,7 @@ describe("dashboard files", () => {
       expect(res.statusCode).toBe(200);
       expect(res.headers["content-type"]).toMatch(/^text\/html/);
       expect(res.body).toContain("<title>PraaS</title>");
+      expect(res.headers["content-security-policy"]).toMatch(/^default-src 'self'/);
     }
   });
 

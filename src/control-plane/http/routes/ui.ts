@@ -23,6 +23,14 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".svg": "image/svg+xml",
 };
 
+/**
+ * The page may load only its own files and talk only to this origin: an injected script or a
+ * log line that looks like markup can neither load code nor send data elsewhere. uPlot and
+ * Preact set element styles from script, hence the inline styles.
+ */
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
+
 /** A flat file name of a known type: no separators, no "..", so nothing outside the folder. */
 const FILE_NAME = /^[\w-]+(\.[\w-]+)*$/;
 
@@ -61,5 +69,10 @@ async function sendFile(reply: FastifyReply, uiDir: string, file: string): Promi
     throw new PraaSError("NOT_FOUND", `no dashboard file ${file}${hint}`);
   });
   // The page is small and changes with every build: always revalidate rather than go stale.
-  return reply.type(type).header("cache-control", "no-cache").send(body);
+  return reply
+    .type(type)
+    .header("cache-control", "no-cache")
+    .header("content-security-policy", CONTENT_SECURITY_POLICY)
+    .header("x-content-type-options", "nosniff")
+    .send(body);
 }
