@@ -127,6 +127,15 @@ describe.skipIf(skip)("the dashboard", { timeout: 120_000 }, () => {
     }
     await snapshot("3-rate");
     await page.screenshot({ path: screenshotPath() });
+    // The JSON the charts read, through the SDK: every call so far, counted by outcome.
+    const summary = await praas.metricsSummary(APP);
+    const d1 = summary.processes.find((row) => row.process === "d1");
+    const add = d1?.functions.find((fn) => fn.function === "add");
+    expect(add?.outcomes.ok).toBe(add?.count);
+    expect(add?.count).toBeGreaterThanOrEqual(5);
+    expect(d1?.functions.find((fn) => fn.function === "fail")?.outcomes).toEqual({
+      FUNCTION_ERROR: 1,
+    });
   });
 
   it("swaps and resumes from the page and shows the status change", async () => {
