@@ -26,6 +26,8 @@ const MAY_IMPORT = {
   logging: [],
   rendezvous: ["protocol", "transport", "logging"],
   testing: ["protocol", "apps", "control-plane", "sdk", "logging"],
+  // The dashboard runs in a browser: API types only, never server code.
+  ui: ["protocol"],
 };
 
 const layerZones = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({

@@ -34,7 +34,11 @@ const SERVICES = [
     aptPackage: "docker-compose",
     usedBy: "compose stacks in deploy/ (e2e compose)",
   },
-  //        { binary: "chromium", aptPackage: "chromium", usedBy: "browser SDK" },
+  {
+    binary: "chromium",
+    aptPackage: "chromium",
+    usedBy: "the dashboard's browser test (e2e dashboard)",
+  },
 ];
 
 const log = (line) => process.stderr.write(`provision: ${line}\n`);

@@ -11,12 +11,14 @@ import { createLogger, type Logger } from "../logging/index.js";
 import {
   PraaSError,
   type AppInfo,
+  type AppMetricsSummary,
   type LogRecord,
   type ConnectionInfo,
   type CreateProcessBody,
   type PeerTicket,
   type ProcessInfo,
   type ProcessListInfo,
+  type ProcessStateInfo,
   type RendezvousAddress,
 } from "../protocol/index.js";
 import {
@@ -53,6 +55,8 @@ import type {
 
 /** How soon a sweep that could not read the store is tried again. */
 const SWEEP_RETRY_MS = 5_000;
+/** A state listing is a walk over a map in the process: anything slower means it is stuck. */
+const STATE_LISTING_TIMEOUT_MS = 10_000;
 /** What `start` wires in besides the config: tests and other backends replace the defaults. */
 export interface ControlPlaneDeps {
   /** Where processes run; default: a {@link LocalBackend} built from the config. */
@@ -294,6 +298,20 @@ export class ControlPlane implements ControlPlaneService {
   async logs(app: string, filter: LogFilter): Promise<LogRecord[]> {
     await this.#apps.get(app);
     return this.#logs.recent(app, filter);
+  }
+
+  async processState(app: string, name: string): Promise<ProcessStateInfo> {
+    const record = await getProcessOrThrow(this.#store, app, name);
+    if (record.status !== "active") {
+      const why = `process ${app}/${name} is ${record.status}; its state is not in memory`;
+      throw new PraaSError("INVALID_STATE", why);
+    }
+    return this.#cluster.command(app, name, "state", undefined, STATE_LISTING_TIMEOUT_MS);
+  }
+
+  async metricsSummary(app: string): Promise<AppMetricsSummary> {
+    await this.#apps.get(app);
+    return { app, at: Date.now(), processes: this.#functionMetrics.summary(app) };
   }
 
   followLogs(app: string, filter: LogFilter, listener: (record: LogRecord) => void): () => void {

@@ -12,6 +12,8 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import {
   LATENCY_BUCKETS_SECONDS,
   type FunctionMetrics,
+  type FunctionSummary,
+  type ProcessSummary,
   type ProcessMetricsReport,
 } from "../protocol/index.js";
 
@@ -94,6 +96,23 @@ export class FunctionMetricsHub {
     return out;
   }
 
+  /** One application's counters and fresh gauges, by process label (`GET /apps/:app/metrics`). */
+  summary(app: string): ProcessSummary[] {
+    const out = new Map<string, ProcessSummary>();
+    const row = (process: string) => out.get(process) ?? { process, functions: [] };
+    for (const [[owner, process = "", fn = ""], totals] of this.totals()) {
+      if (owner !== app) continue;
+      const summary = row(process);
+      summary.functions.push(functionSummary(fn, totals));
+      out.set(process, summary);
+    }
+    for (const [key, gauges] of this.gauges()) {
+      const [owner, process = ""] = key.split("\0");
+      if (owner === app) out.set(process, { ...row(process), ...gauges });
+    }
+    return [...out.values()];
+  }
+
   #label(app: string, process: string): string {
     const seen = this.#labels.get(app) ?? new Set<string>();
     this.#labels.set(app, seen);
@@ -115,6 +134,12 @@ export class FunctionMetricsHub {
     totals.sum += grown(now.sum, before?.sum);
     this.#totals.set(key, totals);
   }
+}
+
+function functionSummary(fn: string, totals: Totals): FunctionSummary {
+  const outcomes = { ...totals.outcomes };
+  const count = Object.values(outcomes).reduce((sum, n) => sum + n, 0);
+  return { function: fn, outcomes, count, latencySumSeconds: totals.sum };
 }
 
 function newEntry(): ProcessEntry {

@@ -7,6 +7,8 @@ import type { LogFilter } from "./log-hub.js";
 import type {
   LogRecord,
   AppInfo,
+  AppMetricsSummary,
+  ProcessStateInfo,
   ConnectionInfo,
   CreateProcessBody,
   ProcessInfo,
@@ -76,6 +78,10 @@ export interface ControlPlaneService {
   health(): HealthInfo;
   /** The application's recent function logs (APP_NOT_FOUND for an unknown application). */
   logs(app: string, filter: LogFilter): Promise<LogRecord[]>;
+  /** The keys of an active process's state with their value sizes (INVALID_STATE when not active). */
+  processState(app: string, name: string): Promise<ProcessStateInfo>;
+  /** The application's per-process, per-function counters (APP_NOT_FOUND for an unknown one). */
+  metricsSummary(app: string): Promise<AppMetricsSummary>;
   /** Calls `listener` with each new line of the application; returns the unsubscribe. */
   followLogs(app: string, filter: LogFilter, listener: (record: LogRecord) => void): () => void;
 }

@@ -168,6 +168,63 @@ export interface ProcessListInfo {
   failed: ProcessInfo[];
 }
 
+/** One key of a process's state, as `GET /apps/:app/processes/:proc/state` lists it. */
+export interface StateKeyInfo {
+  key: string;
+  /** Bytes of its value. */
+  size: number;
+  /** When it was last written (ISO time). */
+  updatedAt: string;
+}
+
+/** `GET /apps/:app/processes/:proc/state`: the keys of an active process (values stay in it). */
+export interface ProcessStateInfo {
+  /** Keys in first-write order, at most {@link MAX_LISTED_STATE_KEYS}. */
+  keys: StateKeyInfo[];
+  /** Every key the process holds, and their bytes (more than `keys` when cut). */
+  totalKeys: number;
+  totalBytes: number;
+}
+
+/** A state listing stops here: the page and the CLI show names, not a dump of the store. */
+export const MAX_LISTED_STATE_KEYS = 1000;
+
+/** One function's invocations in `GET /apps/:app/metrics`, cumulative (they only grow). */
+export interface FunctionSummary {
+  function: string;
+  /** Invocations by outcome: "ok" or an error code. */
+  outcomes: Record<string, number>;
+  /** Every invocation counted in `outcomes`. */
+  count: number;
+  /** Seconds over every invocation, as the process measured them (the direct path included). */
+  latencySumSeconds: number;
+}
+
+/** One process (label) of `GET /apps/:app/metrics`. */
+export interface ProcessSummary {
+  /** The process's name, or `other` past the first 20 processes of the application. */
+  process: string;
+  functions: FunctionSummary[];
+  /** From its last report, while it reports (absent once it stopped: swapped, deleted). */
+  inflight?: number;
+  stateBytes?: number;
+  stateKeys?: number;
+  mailboxDepth?: number;
+}
+
+/**
+ * `GET /apps/:app/metrics`: the per-function counters behind `/metrics`, as JSON for one
+ * application. Counters are cumulative: a rate is the difference between two reads over the
+ * time between them (`at`), a mean latency the difference of `latencySumSeconds` over that of
+ * `count`. Kept by the replica that holds the process's control link.
+ */
+export interface AppMetricsSummary {
+  app: string;
+  /** When this was read (ms since the epoch, the control plane's clock). */
+  at: number;
+  processes: ProcessSummary[];
+}
+
 /** `PUT /apps/:app/processes/:proc` body. Missing fields take the application's defaults. */
 export interface CreateProcessBody {
   vcpus?: number;

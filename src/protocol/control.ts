@@ -4,7 +4,12 @@
  * (Requests the other way, process → control plane, are Command frames named by their first
  * field: "resume", "swapped" and "idle", see runtime/control-link.ts.)
  */
-import type { ConnectionCounts, ConnectionInfo, RendezvousAddress } from "./api.js";
+import type {
+  ConnectionCounts,
+  ConnectionInfo,
+  ProcessStateInfo,
+  RendezvousAddress,
+} from "./api.js";
 
 /** One entry of a process's peer directory. */
 export interface PeerEntry {
@@ -55,6 +60,8 @@ export interface ControlCommands {
   status: { body: undefined; reply: StatusReply };
   /** Join a pairing at the rendezvous as its listener; answered at once, paired in the background. */
   pair: { body: PairCommand; reply: null };
+  /** The state's keys with their value sizes (no values), for the dashboard and `praas process state`. */
+  state: { body: undefined; reply: ProcessStateInfo };
 }
 
 /** The listener's half of a pairing (the dialer's ticket went to the client or peer). */
@@ -79,6 +86,7 @@ export const CONTROL_COMMANDS: readonly ControlCommand[] = [
   "peers",
   "status",
   "pair",
+  "state",
 ];
 
 export function isControlCommand(name: string): name is ControlCommand {

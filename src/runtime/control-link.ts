@@ -16,6 +16,7 @@
  *   "stop"   → Result; the process exits afterwards
  *   "peers"  → payload PeerEntry[]; replaces the peer directory
  *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
+ *   "state"  → Result JSON ProcessStateInfo: the state's keys with their value sizes (no values)
  * Requests (process → control plane):
  *   Register [application, process, secret, host, port, token, reach] → Result
  * Command "pair" (control plane → process): JSON PairCommand; answered at once, and the process
@@ -232,6 +233,7 @@ const BODY_DECODERS: { [C in ControlCommand]: (payload: Buffer) => ControlBody<C
   peers: (payload) => parsePeers(payload),
   status: () => undefined,
   pair: (payload) => parsePair(payload),
+  state: () => undefined,
 };
 
 function runCommand(handlers: CommandHandlers, name: string, payload: Buffer): Promise<unknown> {

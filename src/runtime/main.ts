@@ -12,6 +12,7 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import {
+  MAX_LISTED_STATE_KEYS,
   MAX_PORT,
   NO_PERMISSIONS,
   PraaSError,
@@ -479,6 +480,7 @@ function commandHandlers(proc: CloudProcess, log: Logger): CommandHandlers {
         connections: proc.connectionCounts,
         ...(proc.walStats ? { wal: proc.walStats } : {}),
       }),
+    state: () => Promise.resolve(proc.state.listing(MAX_LISTED_STATE_KEYS)),
   };
 }
 

@@ -4,7 +4,14 @@
  * absent key has version 0), so optimistic transactions can tell whether what they read is
  * still current, and commit all their writes in one synchronous step.
  */
-import { PraaSError, type StateKey, type TxRead, type TxWrite } from "../protocol/index.js";
+import {
+  PraaSError,
+  type ProcessStateInfo,
+  type StateKey,
+  type StateKeyInfo,
+  type TxRead,
+  type TxWrite,
+} from "../protocol/index.js";
 
 /**
  * The bytes of state and undelivered messages a process may hold, shared by its state store and
@@ -193,6 +200,17 @@ export class StateStore {
 
   keys(): StateKey[] {
     return [...this.#entries].map(([key, entry]) => ({ key, updatedAt: entry.updatedAt }));
+  }
+
+  /** The first `limit` keys with their value sizes, and the totals (no values leave the process). */
+  listing(limit: number): ProcessStateInfo {
+    const keys: StateKeyInfo[] = [];
+    for (const [key, entry] of this.#entries) {
+      if (keys.length >= limit) break;
+      const updatedAt = new Date(entry.updatedAt).toISOString();
+      keys.push({ key, size: entry.value.length, updatedAt });
+    }
+    return { keys, totalKeys: this.#entries.size, totalBytes: this.#bytes };
   }
 
   entries(): IterableIterator<[string, Entry]> {

@@ -6,10 +6,12 @@
 import {
   PROCESS_HEADER,
   type AppInfo,
+  type AppMetricsSummary,
   type ConnectionInfo,
   type CreateProcessBody,
   type ProcessInfo,
   type ProcessListInfo,
+  type ProcessStateInfo,
 } from "../protocol/api.js";
 import type { LogRecord } from "../protocol/logs.js";
 import { assertName } from "../protocol/names.js";
@@ -223,6 +225,19 @@ export class PraaS {
     options: InvokeOptions = {},
   ): Promise<Uint8Array> {
     return (await this.invokeDetailed(app, fn, payload, options)).output;
+  }
+
+  /** The keys of an active process's state with their value sizes (values stay in the process). */
+  async processState(app: string, name: string): Promise<ProcessStateInfo> {
+    return this.#http.sendJson({ method: "GET", path: `${processPath(app, name)}/state` });
+  }
+
+  /**
+   * The application's invocation counters by process and function, cumulative: a rate is the
+   * difference of two reads over the difference of their `at`.
+   */
+  async metricsSummary(app: string): Promise<AppMetricsSummary> {
+    return this.#http.sendJson({ method: "GET", path: `${appPath(app)}/metrics` });
   }
 
   /** The application's recent function logs, oldest first (`since`: "5m", "30s" or an ISO time). */

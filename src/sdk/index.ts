@@ -20,11 +20,16 @@ export type { ProcessLimits, ProcessLimitKey } from "../protocol/limits.js";
 export type {
   AppDefaultsInfo,
   AppInfo,
+  AppMetricsSummary,
   CreateProcessBody,
   Durability,
   FailureInfo,
+  FunctionSummary,
   ProcessInfo,
   ProcessListInfo,
+  ProcessStateInfo,
   ProcessStatus,
+  ProcessSummary,
   ResourcesInfo,
+  StateKeyInfo,
 } from "../protocol/api.js";

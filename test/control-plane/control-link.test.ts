@@ -43,6 +43,7 @@ describe.each(["memory", "redis"] as const)("control links on the %s store", (ki
           peers: () => Promise.resolve(null),
           status: never,
           pair: never,
+          state: never,
         },
         afterReply: () => undefined,
         orphaned: () => undefined,

@@ -14,6 +14,7 @@ import {
   type ControlCommand,
   type ControlReply,
   type PeerEntry,
+  type ProcessStateInfo,
 } from "../../src/protocol/index.js";
 import type {
   ExitInfo,
@@ -249,7 +250,15 @@ export class FakeProcess {
             stateKeys: this.state.size,
           }),
         ),
+      state: () => this.#answer("state", () => Promise.resolve(this.#stateListing())),
     };
+  }
+
+  #stateListing(): ProcessStateInfo {
+    const updatedAt = new Date().toISOString();
+    const keys = [...this.state].map(([key, value]) => ({ key, size: value.length, updatedAt }));
+    const totalBytes = keys.reduce((sum, entry) => sum + entry.size, 0);
+    return { keys, totalKeys: keys.length, totalBytes };
   }
 
   async #answer<C extends ControlCommand>(

@@ -1,4 +1,4 @@
-/** `praas process create|ls|get|swap|resume|rm`: the lifecycle of cloud processes. */
+/** `praas process create|ls|get|state|swap|resume|rm`: the lifecycle of cloud processes. */
 import { InvalidArgumentError, type Command } from "commander";
 
 import {
@@ -6,6 +6,7 @@ import {
   type CreateProcessBody,
   type Durability,
   type ProcessLimits,
+  type ProcessStateInfo,
 } from "../../protocol/index.js";
 import {
   collectLimit,
@@ -64,6 +65,19 @@ async function connectInfo(
 ): Promise<void> {
   const info = await withClient(flags, env, (client) => client.connectionInfo(app, name));
   process.stdout.write(`${JSON.stringify(info)}\n`);
+}
+
+/** Lists the state's keys and value sizes, one per line (values stay in the process). */
+async function state(app: string, name: string, flags: ClientFlags, env: CliEnv): Promise<void> {
+  const listing = await withClient(flags, env, (client) => client.processState(app, name));
+  printResult(flags, listing, renderState);
+}
+
+function renderState(listing: ProcessStateInfo): string {
+  const lines = listing.keys.map((entry) => `${entry.key}  ${formatBytes(entry.size)}`);
+  const shown = listing.keys.length < listing.totalKeys ? `, ${listing.keys.length} shown` : "";
+  lines.push(`${listing.totalKeys} keys, ${formatBytes(listing.totalBytes)}${shown}`);
+  return lines.join("\n");
 }
 
 async function swap(app: string, name: string, flags: ClientFlags, env: CliEnv): Promise<void> {
@@ -152,6 +166,7 @@ export function registerProcess(program: Command, env: CliEnv): void {
       "print a connection description to dial now, as JSON (behind NAT: with a pairing ticket)",
       connectInfo,
     ],
+    ["state", "list the state keys of an active process with their value sizes", state],
     ["swap", "swap a process out: store its state and release its resources", swap],
     ["resume", "swap a process back in and wait until it is active", resume],
     [

@@ -5,9 +5,13 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { sendError } from "./errors.js";
+import { UI_ROUTES } from "./routes/ui.js";
 
-/** Routes anyone may call: load balancers probe health without a token. */
-const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["/healthz"]);
+/**
+ * Routes anyone may call: load balancers probe health without a token, and the dashboard's
+ * static files hold no data (the page asks for the token, then sends it with every data call).
+ */
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["/healthz", ...UI_ROUTES]);
 
 /** Hashing first gives equal lengths, so the comparison time says nothing about the token. */
 function digest(value: string): Buffer {

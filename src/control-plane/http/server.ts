@@ -18,6 +18,7 @@ import { installErrorHandlers } from "./errors.js";
 import { createHttpMetrics, installMetricsHooks } from "./metrics.js";
 import { installNameCheck } from "./names.js";
 import { DebugRequestLog } from "./request-log.js";
+import { appMetricsRoutes } from "./routes/app-metrics.js";
 import { appRoutes } from "./routes/apps.js";
 import { invokeRoutes } from "./routes/invoke.js";
 import { httpHandlerRoutes } from "./routes/http-handler.js";
@@ -26,6 +27,7 @@ import { processRoutes } from "./routes/processes.js";
 import { rollbackRoutes } from "./routes/rollback.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { systemRoutes } from "./routes/system.js";
+import { defaultUiDir, uiRoutes } from "./routes/ui.js";
 import { addSharedSchemas } from "./schemas.js";
 
 export interface HttpOptions {
@@ -39,6 +41,8 @@ export interface HttpOptions {
   /** Cap on JSON bodies; 64 KiB by default. */
   jsonBodyLimitBytes?: number;
   metrics: { registry: Registry };
+  /** The dashboard's built files (default: dist/ui of this package). */
+  uiDir?: string;
 }
 
 export const DEFAULT_JSON_BODY_LIMIT = 64 * 1024;
@@ -107,5 +111,7 @@ export async function createHttpServer(
   await app.register(logRoutes(service));
   const hasToken = options.apiToken !== undefined;
   await app.register(httpHandlerRoutes(service, options.bodyLimitBytes, hasToken));
+  await app.register(appMetricsRoutes(service));
+  await app.register(uiRoutes(options.uiDir ?? defaultUiDir()));
   return app;
 }

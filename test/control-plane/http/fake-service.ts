@@ -11,11 +11,13 @@ import type {
 import type { LogFilter } from "../../../src/control-plane/log-hub.js";
 import type {
   AppInfo,
+  AppMetricsSummary,
   ConnectionInfo,
   CreateProcessBody,
   LogRecord,
   ProcessInfo,
   ProcessListInfo,
+  ProcessStateInfo,
 } from "../../../src/protocol/index.js";
 
 import { LogHub } from "../../../src/control-plane/log-hub.js";
@@ -144,6 +146,17 @@ export class FakeService implements ControlPlaneService {
 
   logs(app: string, filter: LogFilter): Promise<LogRecord[]> {
     return this.record("logs", [app, filter], this.hub.recent(app, filter));
+  }
+
+  processState(app: string, name: string): Promise<ProcessStateInfo> {
+    const keys = [{ key: "sum", size: 2, updatedAt: NOW }];
+    return this.record("processState", [app, name], { keys, totalKeys: 1, totalBytes: 2 });
+  }
+
+  metricsSummary(app: string): Promise<AppMetricsSummary> {
+    const add = { function: "add", outcomes: { ok: 3 }, count: 3, latencySumSeconds: 0.003 };
+    const processes = [{ process: "p1", functions: [add], inflight: 0 }];
+    return this.record("metricsSummary", [app], { app, at: Date.parse(NOW), processes });
   }
 
   followLogs(app: string, filter: LogFilter, listener: (record: LogRecord) => void): () => void {

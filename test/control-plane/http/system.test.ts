@@ -70,6 +70,8 @@ const ROUTES: [string, string][] = [
   ["delete", "/apps/{app}/processes/{proc}"],
   ["post", "/apps/{app}/invoke/{fn}"],
   ["get", "/apps/{app}/logs"],
+  ["get", "/apps/{app}/processes/{proc}/state"],
+  ["get", "/apps/{app}/metrics"],
   ["get", "/healthz"],
   ["get", "/metrics"],
   ["get", "/openapi.json"],

@@ -1,4 +1,4 @@
-/** Processes of an application: create, list, describe, swap out, resume, delete. */
+/** Processes of an application: create, list, describe, list state keys, swap out, resume, delete. */
 import type { FastifyInstance, FastifyPluginCallback } from "fastify";
 import type { ControlPlaneService } from "../../service.js";
 import type { CreateProcessBody } from "../../../protocol/index.js";
@@ -65,6 +65,34 @@ const connectSchema = {
   response: { 200: ref("Connection"), ...errorResponses },
 };
 
+const stateKeySchema = {
+  type: "object",
+  properties: {
+    key: { type: "string" },
+    size: { type: "integer", description: "bytes of the value" },
+    updatedAt: { type: "string", description: "ISO time of the last write" },
+  },
+  required: ["key", "size", "updatedAt"],
+};
+
+const stateSchema = {
+  summary: "The state keys of an active process with their value sizes (values stay in it)",
+  tags: ["processes"],
+  params: processParams,
+  response: {
+    200: {
+      type: "object",
+      properties: {
+        keys: { type: "array", items: stateKeySchema, description: "the first 1000 keys" },
+        totalKeys: { type: "integer" },
+        totalBytes: { type: "integer" },
+      },
+      required: ["keys", "totalKeys", "totalBytes"],
+    },
+    ...errorResponses,
+  },
+};
+
 const deleteSchema = {
   summary: "Stop a process (if active) and delete its stored state",
   tags: ["processes"],
@@ -115,6 +143,9 @@ export function processRoutes(service: ControlPlaneService): FastifyPluginCallba
     );
     app.post<ProcessRoute>(`${base}/connect`, { schema: connectSchema }, (request) =>
       service.connectProcess(request.params.app, request.params.proc),
+    );
+    app.get<ProcessRoute>(`${base}/state`, { schema: stateSchema }, (request) =>
+      service.processState(request.params.app, request.params.proc),
     );
     app.delete<ProcessRoute>(base, { schema: deleteSchema }, async (request) => {
       await service.deleteProcess(request.params.app, request.params.proc);
