@@ -8,7 +8,6 @@
  * planes (their processes with them), kills anything left in the namespaces and deletes them.
  */
 import type { ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -20,6 +19,7 @@ import {
   spawnNodeIn,
   type NatTopology,
 } from "./netns.js";
+import { stopChild } from "./stop-child.js";
 
 export type NatPlane = "direct" | "nat";
 
@@ -75,7 +75,7 @@ export class NatSite {
 
   async close(): Promise<void> {
     this.#client?.child.stdin?.end();
-    for (const child of this.#children.reverse()) await stopChild(child);
+    for (const child of this.#children.reverse()) await stopChild(child, STOP_TIMEOUT_MS);
     this.#topology.destroy();
   }
 
@@ -144,14 +144,4 @@ class JsonLines {
 function decode(reply: unknown): Float64Array {
   const bytes = Buffer.from((reply as { samples: string }).samples, "base64");
   return new Float64Array(new Uint8Array(bytes).buffer);
-}
-
-/** SIGTERM (a plane then stops the processes it started), SIGKILL if it hangs; bounded. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, "exit");
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
 }

@@ -9,6 +9,7 @@ import { once } from "node:events";
 import { accessSync, constants } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { stopChild } from "./stop-child.js";
 
 export interface RedisServer {
   url: string;
@@ -70,12 +71,12 @@ async function startOnPort(executable: string, port: number, dir?: string): Prom
   try {
     await waitUntilReady(child, port);
   } catch (error) {
-    await stopChild(child);
+    await stopChild(child, STOP_TIMEOUT_MS);
     throw new Error(
       `redis-server on port ${port} did not start: ${String(error)}\n${output.join("")}`,
     );
   }
-  return { url: `redis://127.0.0.1:${port}`, port, stop: () => stopChild(child) };
+  return { url: `redis://127.0.0.1:${port}`, port, stop: () => stopChild(child, STOP_TIMEOUT_MS) };
 }
 
 export async function freePort(): Promise<number> {
@@ -117,13 +118,4 @@ function answersPing(port: number): Promise<boolean> {
     });
     socket.on("error", () => finish(false));
   });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, "exit");
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
 }

@@ -2,7 +2,7 @@
 // the control-link port, authenticated by its secret (how a container gets its code).
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFile, stat } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { fetchBundleFile } from "../../src/runtime/bundle-fetch.js";
 import { launchProcess } from "../../src/runtime/launch.js";
 import { connect } from "../../src/sdk/index.js";
@@ -63,6 +63,7 @@ describe("bundle over the control link", () => {
     const file = await fetchBundleFile({ ...source, process: "f3", key });
     expect(await readFile(file)).toEqual(await spec.loadBundle());
     expect((await stat(file)).mode & 0o777).toBe(0o600);
+    await rm(path.dirname(file), { recursive: true }); // else only this worker's exit would
   });
 
   it("is refused with a wrong secret", async () => {

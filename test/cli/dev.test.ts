@@ -1,30 +1,31 @@
-// `praas dev DIR` as a user runs it: the application is deployed at start, every file change
-// redeploys it and moves running processes to the new version with their state, a broken edit
-// keeps the previous version serving, function logs appear in the same terminal, and Ctrl-C
-// stops it cleanly.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+// `praas init` then `praas dev DIR`, in a directory outside the repository, as a user runs
+// them: the scaffolded application is deployed at start, every file change redeploys it and
+// moves running processes to the new version with their state, a broken edit keeps the
+// previous version serving, function logs appear in the same terminal, and Ctrl-C stops it.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { appendFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir } from "../helpers/process-harness.js";
 import { CLI, testEnv } from "../helpers/praas-up.js";
 
-const V1 = `
-export async function add(input, ctx) {
-  console.log("adding", new TextDecoder().decode(input));
-  return ctx.state.increment("n", Number(new TextDecoder().decode(input)));
+/** Added to the scaffold's counter: a function that logs and reads the state. */
+const TWICE = `
+export async function twice(_input: Uint8Array, ctx: Context): Promise<number> {
+  const count = Number(new TextDecoder().decode((await ctx.state.get("count")) ?? new Uint8Array()));
+  console.log("doubling", count);
+  return 2 * count;
 }
-`;
-const V2 = `${V1}
-export async function twice(_input, ctx) { return 2 * ((await ctx.state.get("n")) ?? 0); }
 `;
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let dev: ChildProcess;
 let client: PraaS;
 let appDir: string;
+let source: string;
 const lines: string[] = [];
 const waiters: { match: RegExp; resolve: (line: string) => void }[] = [];
 
@@ -49,18 +50,20 @@ function collect(child: ChildProcess): void {
 }
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString();
+const run = promisify(execFile);
 
 beforeAll(async () => {
   temp = await makeTempDir("cli-dev");
-  appDir = path.join(temp.dir, "counter");
-  await mkdir(appDir);
-  await writeFile(path.join(appDir, "index.js"), V1);
+  appDir = path.join(temp.dir, "my-app");
+  source = path.join(appDir, "src", "index.ts");
+  const init = await run(process.execPath, [CLI, "init", appDir, "--template", "counter"]);
+  expect(init.stdout).toContain("created application my-app");
   const args = [CLI, "dev", appDir, "--port", "0", "--data-dir", path.join(temp.dir, "data")];
   dev = spawn(process.execPath, args, { env: testEnv(), stdio: ["ignore", "pipe", "inherit"] });
   collect(dev);
   const listening = await line(/listening on (http:\S+);/);
   client = new PraaS(/listening on (http:\S+);/.exec(listening)![1]!);
-  await line(/deployed counter version 1 \(add\)/);
+  await line(/deployed my-app version 1 \(add, get\)/);
 });
 
 afterAll(async () => {
@@ -71,23 +74,23 @@ afterAll(async () => {
 
 describe("praas dev", { timeout: 180_000 }, () => {
   it("redeploys on change and upgrades running processes, state kept; logs appear", async () => {
-    await client.createProcess("counter", "c1", { vcpus: 1 });
-    expect(text(await client.invoke("counter", "add", "5", { process: "c1" }))).toBe("5");
-    await line(/c1 {2}add {2}adding 5/);
+    await client.createProcess("my-app", "c1", { vcpus: 1 });
+    expect(text(await client.invoke("my-app", "add", "5", { process: "c1" }))).toBe("5");
 
     const from = lines.length;
-    await writeFile(path.join(appDir, "index.js"), V2);
-    await line(/deployed counter version 2 \(add, twice\)/, from);
-    await line(/upgraded counter\/c1 to version 2/, from);
-    expect(text(await client.invoke("counter", "twice", "", { process: "c1" }))).toBe("10");
+    await appendFile(source, TWICE);
+    await line(/deployed my-app version 2 \(add, get, twice\)/, from);
+    await line(/upgraded my-app\/c1 to version 2/, from);
+    expect(text(await client.invoke("my-app", "twice", "", { process: "c1" }))).toBe("10");
+    await line(/c1 {2}twice {2}doubling 5/, from);
   });
 
   it("keeps the previous version serving when an edit does not build", async () => {
     const from = lines.length;
-    await writeFile(path.join(appDir, "index.js"), "export function broken( {");
+    await writeFile(source, "export function broken( {");
     await line(/deploy failed; still running the previous version/, from);
-    expect(text(await client.invoke("counter", "twice", "", { process: "c1" }))).toBe("10");
-    expect((await client.getApplication("counter")).version).toBe(2);
+    expect(text(await client.invoke("my-app", "twice", "", { process: "c1" }))).toBe("10");
+    expect((await client.getApplication("my-app")).version).toBe(2);
   });
 
   it("stops on Ctrl-C (SIGINT) with exit code 0", async () => {

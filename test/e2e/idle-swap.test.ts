@@ -45,6 +45,14 @@ async function metrics(): Promise<string> {
   return (await fetch(`${praas!.url}/metrics`)).text();
 }
 
+async function metricsUntil(pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!pattern.test(await metrics())) {
+    if (Date.now() > deadline) throw new Error(`metrics never matched ${pattern}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe("scale to zero", { timeout: 120_000 }, () => {
   it("swaps an idle process out by itself; the next invocation resumes it with its state", async () => {
     await client.createProcess("counter", "sleepy", { idleSwap: "1s" });
@@ -54,7 +62,8 @@ describe("scale to zero", { timeout: 120_000 }, () => {
     const info = (await client.getProcess("counter", "sleepy")).info;
     expect(info).toMatchObject({ swapReason: "idle", idleSwapMs: 1000 });
     expect(Date.parse(info.idleSince ?? "")).toBeGreaterThan(0);
-    expect(await metrics()).toMatch(/praas_idle_swaps_total\{app="counter"\} [1-9]/);
+    // Counted once the swap call returns, a moment after the record says swapped.
+    await metricsUntil(/praas_idle_swaps_total\{app="counter"\} [1-9]/);
 
     expect(text(await client.invoke("counter", "add", "1", { process: "sleepy" }))).toBe("6");
     const resumed = (await client.getProcess("counter", "sleepy")).info;

@@ -20,14 +20,33 @@ import {
   type PraaSError,
 } from "../../src/protocol/index.js";
 import { launchProcess } from "../../src/runtime/launch.js";
+import { allPids, commandLine, isAlive, killQuietly } from "../../src/runtime/proc-table.js";
 import { connect, type ProcessConnection } from "../../src/sdk/index.js";
 import { FrameLink } from "../../src/transport/index.js";
 
+/**
+ * A fresh directory under the run's temp dir. `remove` first kills whatever still runs from it
+ * (a cloud process that outlived its control plane would write into it after the removal: its
+ * command line names its bundle there), then deletes it.
+ */
 export async function makeTempDir(
   prefix: string,
 ): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), `praas-${prefix}-`));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+  const remove = async (): Promise<void> => {
+    await killProcessesOf(dir);
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  };
+  return { dir, remove };
+}
+
+/** SIGKILLs the processes whose command line names something under `dir`; waits, bounded. */
+async function killProcessesOf(dir: string): Promise<void> {
+  const pids = allPids().filter((pid) => commandLine(pid).some((arg) => arg.includes(dir)));
+  for (const pid of pids) killQuietly(pid);
+  const deadline = Date.now() + 5_000;
+  while (pids.some((pid) => isAlive(pid)) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 /** Bundles a fixture application into `dir`; returns the bundle path. */

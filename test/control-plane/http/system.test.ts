@@ -72,9 +72,19 @@ const ROUTES: [string, string][] = [
   ["get", "/apps/{app}/logs"],
   ["get", "/apps/{app}/processes/{proc}/state"],
   ["get", "/apps/{app}/metrics"],
+  ["get", "/apps/{app}/secrets"],
+  ["put", "/apps/{app}/secrets/{key}"],
+  ["delete", "/apps/{app}/secrets/{key}"],
   ["get", "/healthz"],
   ["get", "/metrics"],
   ["get", "/openapi.json"],
+  // HTTP-shaped functions: every method, with and without a path below /http.
+  ...["get", "head", "post", "put", "delete", "patch", "options"].flatMap(
+    (method): [string, string][] => [
+      [method, "/apps/{app}/processes/{proc}/http"],
+      [method, "/apps/{app}/processes/{proc}/http/{*}"],
+    ],
+  ),
 ];
 
 interface Operation {

@@ -84,7 +84,9 @@ export function httpHandlerRoutes(
       return sendResponse(reply, result.output);
     };
     const summary = "Run the application's fetch(request, ctx) handler in this process";
-    const options = { bodyLimit, schema: { summary, tags: ["invoke"], params: processParams } };
+    const response = { 200: { description: "the handler's response (any status), as it made it" } };
+    const schema = { summary, tags: ["invoke"], params: processParams, response };
+    const options = { bodyLimit, schema };
     for (const url of ["/apps/:app/processes/:proc/http", "/apps/:app/processes/:proc/http/*"])
       app.route<HttpRoute>({ method: [...METHODS], url, ...options, handler: handle });
     done();
