@@ -2,7 +2,8 @@
  * The control plane's end of the control links: processes dial in and register with their
  * per-process secret (checked in constant time against the metadata store); a connection that
  * cannot authenticate within the deadline is dropped. Registered links carry commands to the
- * process (swap, stop, peers) and the process's requests (resume a peer, swapped itself, idle).
+ * process (swap, stop, peers) and the process's requests (resume a peer, swapped itself, idle,
+ * set or cancel an alarm).
  *
  * Peer replicas dial the same port to forward commands for processes linked here: their first
  * frame is `Command ["replica", clusterSecret]`, then each `Command [command, app, name,
@@ -11,6 +12,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import {
+  ALARM_REQUEST,
   BUNDLE_REQUEST,
   FrameType,
   LOGS_REQUEST,
@@ -21,7 +23,10 @@ import {
   encodeFields,
   ensurePraaSError,
   expectFields,
+  parseAlarmRequest,
   secretsEqual,
+  type AlarmReply,
+  type AlarmRequest,
   type ControlBody,
   type ControlCommand,
   type ControlReply,
@@ -79,6 +84,8 @@ export interface ControlLinkEvents {
   swappedItself(app: string, name: string, size: number): Promise<void>;
   /** Nothing used the process for its idle time: swap it out (answered at once, swapped after). */
   idle?(app: string, name: string): void;
+  /** The process sets or cancels one of its alarms; answered once the store has it. */
+  alarm?(app: string, name: string, request: AlarmRequest): Promise<AlarmReply>;
   /** A batch of function logs and metrics from the process. */
   logs?(app: string, name: string, batch: LogBatch): void;
   /** The secret peer replicas must present to forward commands. */
@@ -320,7 +327,7 @@ export class ControlLinkServer {
     if (frame.type !== FrameType.Command) {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
-    this.#handleRequest(from, command, arg).then(
+    this.#handleRequest(from, command, arg, frame.payload).then(
       (reply) => link.reply(frame.id, reply),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
     );
@@ -331,8 +338,14 @@ export class ControlLinkServer {
     from: Registration,
     command: string,
     arg: string,
+    payload: Buffer,
   ): Promise<Buffer | undefined> {
     switch (command) {
+      case ALARM_REQUEST: {
+        if (!this.#events.alarm) throw new PraaSError("UNAVAILABLE", "alarms are not served here");
+        const reply = await this.#events.alarm(from.app, from.name, parseAlarmRequest(payload));
+        return Buffer.from(JSON.stringify(reply));
+      }
       case "resume":
         return void (await this.#events.resumeRequested(from.app, from.name, arg));
       case "swapped":

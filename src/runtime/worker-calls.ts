@@ -11,6 +11,7 @@ import {
   decodeFields,
   decodeReadSet,
   ensurePraaSError,
+  type AlarmRequest,
   type Frame,
   type ProcessList,
 } from "../protocol/index.js";
@@ -28,6 +29,8 @@ export interface CallTarget {
   /** Sends a mailbox message to a peer. */
   sendToPeer(peer: string, key: string, value: Buffer): Promise<void>;
   processes(): ProcessList;
+  /** Sets or cancels an alarm through the control plane; resolves whether one was set before. */
+  alarm?(request: AlarmRequest): Promise<boolean>;
   /** `key` changed: workers other than `from` (absent: all) must drop their cached copies. */
   stateChanged(key: string, from?: FrameLink): void;
   /**
@@ -74,7 +77,18 @@ const handlers: Partial<Record<FrameType, Handler>> = {
     payload: await t.invoke(fn, payload, process),
   }),
   [FrameType.Processes]: (t) => ({ payload: json(t.processes()) }),
+  [FrameType.Alarm]: async (t, [op = "", fn = "", at = ""], payload) => {
+    if (!t.alarm) throw new PraaSError("UNAVAILABLE", "alarms need a control plane");
+    const existed = await t.alarm(alarmRequest(op, fn, at, payload));
+    return { fields: existed ? ["existed"] : [] };
+  },
 };
+
+function alarmRequest(op: string, fn: string, at: string, payload: Buffer): AlarmRequest {
+  if (op === "cancel") return { op, function: fn };
+  if (op !== "set") throw new PraaSError("BAD_REQUEST", `unknown alarm operation ${op}`);
+  return { op, function: fn, at: Number(at), payload: payload.toString("base64") };
+}
 
 export function answerWorkerCall(target: CallTarget, frame: Frame, link: FrameLink): void {
   const handler = handlers[frame.type];
