@@ -207,6 +207,7 @@ export class Alarms {
   async #claim(app: string, name: string, fn: string): Promise<AlarmRecord | undefined> {
     let claimed: AlarmRecord | undefined;
     await this.#edit(app, name, (alarms) => {
+      claimed = undefined; // a round that lost the compare-and-set claimed nothing
       const alarm = alarms.find((candidate) => candidate.fn === fn);
       const now = Date.now();
       if (!alarm || alarm.at > now) return undefined;
