@@ -292,10 +292,13 @@ export class CloudProcess implements CallTarget {
     return this.peers.list();
   }
 
-  /** Only this process knows its functions: an alarm for one it lacks could never fire. */
+  /**
+   * Only this process knows its functions: an alarm for one it lacks could never fire. A cancel
+   * is not checked, so an alarm of a function a redeploy removed can still be cancelled.
+   */
   alarm(request: AlarmRequest): Promise<boolean> {
     const functions = this.#pool.functions;
-    if (!functions.has(request.function))
+    if (request.op === "set" && !functions.has(request.function))
       return Promise.reject(functionNotFound("the application", request.function, functions));
     if (!this.#alarms)
       return Promise.reject(new PraaSError("UNAVAILABLE", "alarms need a control plane"));
