@@ -93,7 +93,8 @@ export class Alarms {
           "BAD_REQUEST",
           `a process may have at most ${MAX_ALARMS_PER_PROCESS} alarms set`,
         );
-      return [...others, { fn: request.function, at: request.at, payload: request.payload }];
+      const payload = request.payload.toString("base64");
+      return [...others, { fn: request.function, at: request.at, payload }];
     });
     return { existed };
   }

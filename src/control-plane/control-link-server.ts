@@ -23,7 +23,7 @@ import {
   encodeFields,
   ensurePraaSError,
   expectFields,
-  parseAlarmRequest,
+  parseAlarmFields,
   secretsEqual,
   type AlarmReply,
   type AlarmRequest,
@@ -312,7 +312,7 @@ export class ControlLinkServer {
   }
 
   #onRequest(link: FrameLink, from: Registration, frame: Frame): void {
-    const [command = "", arg = ""] = expectFields(frame.meta, 1, "command");
+    const [command = ""] = expectFields(frame.meta, 1, "command");
     if (frame.type === FrameType.Command && command === "idle") {
       // Answered first: the swap that follows ends this very link.
       link.reply(frame.id);
@@ -327,25 +327,20 @@ export class ControlLinkServer {
     if (frame.type !== FrameType.Command) {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
-    this.#handleRequest(from, command, arg, frame.payload).then(
+    this.#handleRequest(from, frame).then(
       (reply) => link.reply(frame.id, reply),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
     );
   }
 
   /** A process's request; resolves the reply's bytes (none for most). */
-  async #handleRequest(
-    from: Registration,
-    command: string,
-    arg: string,
-    payload: Buffer,
-  ): Promise<Buffer | undefined> {
+  async #handleRequest(from: Registration, frame: Frame): Promise<Buffer | undefined> {
+    const [command = "", ...args] = decodeFields(frame.meta);
+    const arg = args[0] ?? "";
     switch (command) {
-      case ALARM_REQUEST: {
-        if (!this.#events.alarm) throw new PraaSError("UNAVAILABLE", "alarms are not served here");
-        const reply = await this.#events.alarm(from.app, from.name, parseAlarmRequest(payload));
-        return Buffer.from(JSON.stringify(reply));
-      }
+      case ALARM_REQUEST:
+        return this.#alarm(from, args, frame.payload);
+
       case "resume":
         return void (await this.#events.resumeRequested(from.app, from.name, arg));
       case "swapped":
@@ -360,6 +355,13 @@ export class ControlLinkServer {
       default:
         throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
+  }
+
+  /** The process sets or cancels an alarm; the reply says whether one was set. */
+  async #alarm(from: Registration, fields: string[], payload: Buffer): Promise<Buffer> {
+    if (!this.#events.alarm) throw new PraaSError("UNAVAILABLE", "alarms are not served here");
+    const request = parseAlarmFields(fields, Buffer.from(payload));
+    return Buffer.from(JSON.stringify(await this.#events.alarm(from.app, from.name, request)));
   }
 
   #onClose(link: FrameLink, registration: Registration): void {

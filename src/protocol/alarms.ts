@@ -16,8 +16,7 @@ export const ALARM_REQUEST = "alarm";
 
 /** Set: replaces any alarm of the same function. Cancel: answers whether one was set. */
 export type AlarmRequest =
-  | { op: "set"; function: string; at: number; payload: string /* base64 */ }
-  | { op: "cancel"; function: string };
+  { op: "set"; function: string; at: number; payload: Buffer } | { op: "cancel"; function: string };
 
 export interface AlarmReply {
   /** Whether an alarm of that function was set before this request. */
@@ -46,14 +45,22 @@ export function checkAlarmFunction(fn: unknown): string {
   return fn;
 }
 
-/** A request the control plane received (from an authenticated process, still checked). */
-export function parseAlarmRequest(payload: Buffer): AlarmRequest {
-  const value = JSON.parse(payload.toString("utf8")) as Partial<Record<string, unknown>> | null;
-  const fn = checkAlarmFunction(value?.function);
-  if (value?.op === "cancel") return { op: "cancel", function: fn };
-  if (value?.op !== "set" || typeof value.payload !== "string")
-    throw new PraaSError("BAD_REQUEST", "an alarm request is {op: set|cancel, function, ...}");
-  const at = alarmTime(value.at);
-  checkAlarmPayload(Buffer.byteLength(value.payload, "base64"));
-  return { op: "set", function: fn, at, payload: value.payload };
+/** A request as frame fields ([op, function, at?]); a set's payload travels as the frame's. */
+export function alarmFields(request: AlarmRequest): string[] {
+  const { op, function: fn } = request;
+  return request.op === "set" ? [op, fn, String(request.at)] : [op, fn];
+}
+
+/** The fields and payload of an alarm frame, checked (both the process and the control plane). */
+export function parseAlarmFields(fields: readonly string[], payload: Buffer): AlarmRequest {
+  const [op, fn, at] = fields;
+  const name = checkAlarmFunction(fn);
+  if (op === "cancel") return { op, function: name };
+  if (op !== "set" || at === undefined || at.trim() === "")
+    throw new PraaSError(
+      "BAD_REQUEST",
+      `an alarm request is [set, function, at] or [cancel, function]`,
+    );
+  checkAlarmPayload(payload.length);
+  return { op, function: name, at: alarmTime(Number(at)), payload };
 }

@@ -30,11 +30,13 @@
  *   Command ["idle"] → Result at once: nothing used the process for its idle time; the control
  *     plane may answer with a swap { ifIdle: true }
  *   Command ["logs"] + JSON LogBatch → Result once the control plane keeps the records
- *   Command ["alarm"] + JSON AlarmRequest → Result JSON AlarmReply once the record stores it
+ *   Command ["alarm", "set", function, at] + payload | ["alarm", "cancel", function] → Result
+ *     JSON {existed} once the process record stores the change
  */
 import type { Logger } from "pino";
 import {
   ALARM_REQUEST,
+  alarmFields,
   FrameType,
   PraaSError,
   encodeFields,
@@ -127,8 +129,8 @@ export class ControlLink {
   async alarm(request: AlarmRequest): Promise<boolean> {
     if (!this.#link || this.#link.closed)
       throw new PraaSError("UNAVAILABLE", "no control-plane link; alarms cannot be stored now");
-    const payload = Buffer.from(JSON.stringify(request));
-    const fields = encodeFields([ALARM_REQUEST]);
+    const fields = encodeFields([ALARM_REQUEST, ...alarmFields(request)]);
+    const payload = request.op === "set" ? request.payload : undefined;
     const reply = await this.#link.request(FrameType.Command, fields, payload, REPORT_TIMEOUT_MS);
     return (JSON.parse(reply.payload.toString("utf8")) as AlarmReply).existed;
   }

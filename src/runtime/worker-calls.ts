@@ -11,6 +11,7 @@ import {
   decodeFields,
   decodeReadSet,
   ensurePraaSError,
+  parseAlarmFields,
   type AlarmRequest,
   type Frame,
   type ProcessList,
@@ -77,18 +78,12 @@ const handlers: Partial<Record<FrameType, Handler>> = {
     payload: await t.invoke(fn, payload, process),
   }),
   [FrameType.Processes]: (t) => ({ payload: json(t.processes()) }),
-  [FrameType.Alarm]: async (t, [op = "", fn = "", at = ""], payload) => {
+  [FrameType.Alarm]: async (t, fields, payload) => {
     if (!t.alarm) throw new PraaSError("UNAVAILABLE", "alarms need a control plane");
-    const existed = await t.alarm(alarmRequest(op, fn, at, payload));
+    const existed = await t.alarm(parseAlarmFields(fields, ownBytes(payload)));
     return { fields: existed ? ["existed"] : [] };
   },
 };
-
-function alarmRequest(op: string, fn: string, at: string, payload: Buffer): AlarmRequest {
-  if (op === "cancel") return { op, function: fn };
-  if (op !== "set") throw new PraaSError("BAD_REQUEST", `unknown alarm operation ${op}`);
-  return { op, function: fn, at: Number(at), payload: payload.toString("base64") };
-}
 
 export function answerWorkerCall(target: CallTarget, frame: Frame, link: FrameLink): void {
   const handler = handlers[frame.type];
