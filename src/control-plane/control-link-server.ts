@@ -340,7 +340,6 @@ export class ControlLinkServer {
     switch (command) {
       case ALARM_REQUEST:
         return this.#alarm(from, args, frame.payload);
-
       case "resume":
         return void (await this.#events.resumeRequested(from.app, from.name, arg));
       case "swapped":
