@@ -187,7 +187,16 @@ export class Alarms {
     } catch (error) {
       // The store failed, or the process is gone: the next scan finds what is left.
       this.#options.log.warn({ app, name, fn, err: String(error) }, "alarm not fired");
+      this.#postpone(app, name, fn);
     }
+  }
+
+  /** Not due here again before the next scan: a store that is down is not asked in a loop. */
+  #postpone(app: string, name: string, fn: string): void {
+    const known = this.#known.get(`${app}/${name}`);
+    if (!known) return;
+    const at = Date.now() + this.#options.scanIntervalMs;
+    known.alarms = known.alarms.map((alarm) => (alarm.fn === fn ? { ...alarm, at } : alarm));
   }
 
   async #fire(app: string, name: string, fn: string): Promise<void> {
