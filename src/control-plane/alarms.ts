@@ -108,7 +108,11 @@ export class Alarms {
     for (let round = 0; round < EDIT_ROUNDS; round++) {
       const record = await getProcessOrThrow(store, app, name);
       const alarms = edit(record.alarms ?? []);
-      if (alarms === undefined) return undefined;
+      if (alarms === undefined) {
+        // What this replica knew may be older than the record (a scan raced a change).
+        this.#remember(app, name, record);
+        return undefined;
+      }
       const patch = { alarms: alarms.length === 0 ? undefined : alarms };
       const updated = await store.updateProcess(app, name, record.revision, patch);
       if (updated) {
