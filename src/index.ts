@@ -3,6 +3,7 @@
  * PraaS uses. The client SDK is `praas/sdk`.
  */
 export type {
+  AlarmOptions,
   Context,
   GetOptions,
   InvokeOptions,

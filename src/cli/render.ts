@@ -95,6 +95,7 @@ export function renderProcess(info: ProcessInfo): string {
     ["swapped", swapped(info)],
     ["error", info.error],
     ["last failure", info.lastFailure && `${info.lastFailure.at}: ${info.lastFailure.reason}`],
+    ["alarms", alarms(info)],
     ["created", info.createdAt],
     ["updated", info.updatedAt],
   ]);
@@ -108,6 +109,17 @@ function idleSwap(info: ProcessInfo): string | undefined {
   const amount =
     ms % 60_000 === 0 ? `${ms / 60_000} min` : ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
   return `after ${amount} unused`;
+}
+
+/** `alarm at 2026-…, tick at …`; undefined when none is set. */
+function alarms(info: ProcessInfo): string | undefined {
+  if (!info.alarms || info.alarms.length === 0) return undefined;
+  return info.alarms
+    .map((alarm) => {
+      const retry = alarm.attempts ? ` (after ${alarm.attempts} attempts)` : "";
+      return `${alarm.function} at ${alarm.at}${retry}`;
+    })
+    .join(", ");
 }
 
 /** `idle (unused since …)`, `request`; undefined unless swapped. */

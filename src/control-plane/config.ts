@@ -94,6 +94,8 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
   /** After start, how long processes recorded as active have to reconnect; default 30 s. */
   reconnectGraceMs?: number;
+  /** The first retry delay of a failed alarm (doubling at each further failure); default 1 s. */
+  alarmRetryMs?: number;
   /**
    * This replica's name among the replicas sharing a store (a valid name); default: random.
    * A replica restarted with the same id takes its place again.
@@ -159,6 +161,7 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     invocationTimeoutMs: positive(options.invocationTimeoutMs ?? 60_000, "invocationTimeoutMs"),
     startTimeoutMs: positive(options.startTimeoutMs ?? 60_000, "startTimeoutMs"),
     reconnectGraceMs: positive(options.reconnectGraceMs ?? 30_000, "reconnectGraceMs"),
+    alarmRetryMs: positive(options.alarmRetryMs ?? 1_000, "alarmRetryMs"),
     replicaId: replicaName(options.replicaId ?? defaultReplicaId(options, advertiseHost, httpPort)),
     logLevel: options.logLevel ?? "info",
     logFormat: options.logFormat ?? "json",

@@ -2,7 +2,8 @@
  * The control plane's end of the control links: processes dial in and register with their
  * per-process secret (checked in constant time against the metadata store); a connection that
  * cannot authenticate within the deadline is dropped. Registered links carry commands to the
- * process (swap, stop, peers) and the process's requests (resume a peer, swapped itself, idle).
+ * process (swap, stop, peers) and the process's requests (resume a peer, swapped itself, idle,
+ * set or cancel an alarm).
  *
  * Peer replicas dial the same port to forward commands for processes linked here: their first
  * frame is `Command ["replica", clusterSecret]`, then each `Command [command, app, name,
@@ -11,6 +12,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import {
+  ALARM_REQUEST,
   BUNDLE_REQUEST,
   FrameType,
   LOGS_REQUEST,
@@ -21,7 +23,10 @@ import {
   encodeFields,
   ensurePraaSError,
   expectFields,
+  parseAlarmFields,
   secretsEqual,
+  type AlarmReply,
+  type AlarmRequest,
   type ControlBody,
   type ControlCommand,
   type ControlReply,
@@ -79,6 +84,8 @@ export interface ControlLinkEvents {
   swappedItself(app: string, name: string, size: number): Promise<void>;
   /** Nothing used the process for its idle time: swap it out (answered at once, swapped after). */
   idle?(app: string, name: string): void;
+  /** The process sets or cancels one of its alarms; answered once the store has it. */
+  alarm?(app: string, name: string, request: AlarmRequest): Promise<AlarmReply>;
   /** A batch of function logs and metrics from the process. */
   logs?(app: string, name: string, batch: LogBatch): void;
   /** The secret peer replicas must present to forward commands. */
@@ -305,7 +312,7 @@ export class ControlLinkServer {
   }
 
   #onRequest(link: FrameLink, from: Registration, frame: Frame): void {
-    const [command = "", arg = ""] = expectFields(frame.meta, 1, "command");
+    const [command = ""] = expectFields(frame.meta, 1, "command");
     if (frame.type === FrameType.Command && command === "idle") {
       // Answered first: the swap that follows ends this very link.
       link.reply(frame.id);
@@ -320,19 +327,19 @@ export class ControlLinkServer {
     if (frame.type !== FrameType.Command) {
       throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
-    this.#handleRequest(from, command, arg).then(
+    this.#handleRequest(from, frame).then(
       (reply) => link.reply(frame.id, reply),
       (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
     );
   }
 
   /** A process's request; resolves the reply's bytes (none for most). */
-  async #handleRequest(
-    from: Registration,
-    command: string,
-    arg: string,
-  ): Promise<Buffer | undefined> {
+  async #handleRequest(from: Registration, frame: Frame): Promise<Buffer | undefined> {
+    const [command = "", ...args] = decodeFields(frame.meta);
+    const arg = args[0] ?? "";
     switch (command) {
+      case ALARM_REQUEST:
+        return this.#alarm(from, args, frame.payload);
       case "resume":
         return void (await this.#events.resumeRequested(from.app, from.name, arg));
       case "swapped":
@@ -347,6 +354,13 @@ export class ControlLinkServer {
       default:
         throw new PraaSError("PROTOCOL_ERROR", `unexpected request ${command}`);
     }
+  }
+
+  /** The process sets or cancels an alarm; the reply says whether one was set. */
+  async #alarm(from: Registration, fields: string[], payload: Buffer): Promise<Buffer> {
+    if (!this.#events.alarm) throw new PraaSError("UNAVAILABLE", "alarms are not served here");
+    const request = parseAlarmFields(fields, Buffer.from(payload));
+    return Buffer.from(JSON.stringify(await this.#events.alarm(from.app, from.name, request)));
   }
 
   #onClose(link: FrameLink, registration: Registration): void {

@@ -27,6 +27,7 @@ import {
   type BlobStore,
   type MetadataStore,
 } from "../storage/index.js";
+import { Alarms } from "./alarms.js";
 import { AppService } from "./app-service.js";
 import { Cluster, type ClusterTimings } from "./cluster.js";
 import {
@@ -53,6 +54,8 @@ import type {
   InvokeOptions,
 } from "./service.js";
 
+/** How often every record is read again for alarms set through other replicas. */
+const ALARM_SCAN_MS = 5_000;
 /** How soon a sweep that could not read the store is tried again. */
 const SWEEP_RETRY_MS = 5_000;
 /** A state listing is a walk over a map in the process: anything slower means it is stuck. */
@@ -83,6 +86,7 @@ export class ControlPlane implements ControlPlaneService {
   readonly #apps: AppService;
   readonly #invoker: Invoker;
   readonly #idleSwaps: IdleSwaps;
+  readonly #alarms: Alarms;
   readonly registry = new Registry();
   readonly #logs = new LogHub();
   readonly #functionMetrics = new FunctionMetricsHub(this.registry);
@@ -116,6 +120,7 @@ export class ControlPlane implements ControlPlaneService {
         peerTicketRequested: (app, _from, peer) => this.#peerTicket(app, peer),
         swappedItself: (app, name, size) => this.#manager.swappedItself(app, name, size),
         idle: (app, name) => this.#idleSwaps.reported(app, name),
+        alarm: (app, name, request) => this.#alarms.request(app, name, request),
         clusterSecret: () => this.#cluster.clusterSecret(),
         bundle: (app, key) => this.#apps.bundle(app, key),
         logs: (app, name, batch) => {
@@ -157,6 +162,15 @@ export class ControlPlane implements ControlPlaneService {
       this.#dialable(record.app, record.name, record.connection),
     );
     this.#idleSwaps = new IdleSwaps(this.#manager, store, this.registry, log);
+    this.#alarms = new Alarms({
+      store,
+      log,
+      fire: (app, name, fn, payload) => this.#fireAlarm(app, name, fn, payload),
+      // A resume, then the invocation, then slack: only then may another replica fire it again.
+      leaseMs: config.startTimeoutMs + config.invocationTimeoutMs + 10_000,
+      retryMs: config.alarmRetryMs,
+      scanIntervalMs: ALARM_SCAN_MS,
+    });
   }
 
   static async start(
@@ -191,8 +205,11 @@ export class ControlPlane implements ControlPlaneService {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#sweep);
+    await this.#alarms.stop();
     await this.#http?.close();
     await this.#invoker.stop();
+    // Invocations under way failed as the invoker closed: their alarms are put back first.
+    await this.#alarms.settled();
     // A store that outlives us (file, Redis) gets processes swapped out, so a restart resumes them.
     await this.#manager.shutdown(this.#store.kind !== "memory");
     await this.#cluster.stop();
@@ -336,6 +353,7 @@ export class ControlPlane implements ControlPlaneService {
     await this.#cluster.start();
     await this.#directory.start();
     await this.#invoker.start();
+    await this.#alarms.start();
     this.#http = await createHttpServer(this, {
       logger: this.log,
       ...(this.config.apiToken ? { apiToken: this.config.apiToken } : {}),
@@ -414,6 +432,11 @@ export class ControlPlane implements ControlPlaneService {
     return nat.dialerTicket(async (pair) => {
       await this.#cluster.command(app, name, "pair", pair, 10_000);
     });
+  }
+
+  /** An alarm invokes its function sticky, like `POST /apps/:app/invoke/:fn?process=`. */
+  async #fireAlarm(app: string, name: string, fn: string, payload: Buffer): Promise<void> {
+    await this.invoke(app, fn, payload, name);
   }
 
   /** A process wants to reach a peer behind NAT: the peer must be active to pair. */

@@ -1,6 +1,6 @@
 /** Stored records → the JSON the API returns (secrets never leave the control plane). */
-import type { AppInfo, AppVersionInfo, ProcessInfo } from "../protocol/index.js";
-import type { AppRecord, AppVersionRecord, ProcessRecord } from "../storage/index.js";
+import type { AlarmInfo, AppInfo, AppVersionInfo, ProcessInfo } from "../protocol/index.js";
+import type { AlarmRecord, AppRecord, AppVersionRecord, ProcessRecord } from "../storage/index.js";
 
 /** The kept versions; a record written before versions were kept knows only its current one. */
 export function versionsOf(record: AppRecord): AppVersionRecord[] {
@@ -60,7 +60,19 @@ export function toProcessInfo(record: ProcessRecord): ProcessInfo {
     const { at, reason } = record.lastFailure;
     info.lastFailure = { at: new Date(at).toISOString(), reason };
   }
+  if (record.alarms && record.alarms.length > 0) info.alarms = toAlarmInfos(record.alarms);
   return info;
+}
+
+/** Earliest first, without the payloads (they may hold what only the function should see). */
+function toAlarmInfos(alarms: readonly AlarmRecord[]): AlarmInfo[] {
+  return [...alarms]
+    .sort((a, b) => a.at - b.at)
+    .map(({ fn, at, attempts }) => ({
+      function: fn,
+      at: new Date(at).toISOString(),
+      ...(attempts ? { attempts } : {}),
+    }));
 }
 
 function copyDefaults(defaults: AppRecord["defaults"]): AppInfo["defaults"] {

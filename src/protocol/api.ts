@@ -157,8 +157,19 @@ export interface ProcessInfo {
   idleSince?: string;
   /** Allocated by the control plane for an invocation without a process (FaaS style). */
   auto?: boolean;
+  /** The alarms its functions set (`ctx.setAlarm`), earliest first; never their payloads. */
+  alarms?: AlarmInfo[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** One alarm of a process. */
+export interface AlarmInfo {
+  function: string;
+  /** When it fires next (ISO time); while it is being fired, when another try may start. */
+  at: string;
+  /** Firings so far, when it has been fired (and failed) before. */
+  attempts?: number;
 }
 
 /** `GET /apps/:app/processes`. `active` holds every process that is not swapped or failed. */

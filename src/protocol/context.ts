@@ -78,6 +78,13 @@ export interface InvokeOptions {
   process?: string;
 }
 
+export interface AlarmOptions {
+  /** The function of this process to invoke; default "alarm". */
+  function?: string;
+  /** Its input (at most 64 KiB); default empty. */
+  payload?: Value;
+}
+
 export interface ProcessList {
   active: string[];
   swapped: string[];
@@ -96,6 +103,17 @@ export interface Context {
   /** Calls a function here or in another process; resolves to its result bytes. */
   invoke(functionName: string, payload?: Value, options?: InvokeOptions): Promise<Uint8Array>;
   processes(): Promise<ProcessList>;
+  /**
+   * Schedules an invocation of a function of this process at `at` (a Date or ms since the
+   * epoch; a past time: as soon as possible), at least once, even if the process is swapped out
+   * or the control plane restarts meanwhile. One alarm per function: setting it again replaces
+   * it. Resolves once the control plane stored it. Refused with FUNCTION_NOT_FOUND for a
+   * function the application does not export, BAD_REQUEST for a time that is not a finite
+   * number, a payload over 64 KiB or a 101st alarm, UNAVAILABLE without a control plane.
+   */
+  setAlarm(at: Date | number, options?: AlarmOptions): Promise<void>;
+  /** Cancels the alarm of `functionName` (default "alarm"); resolves whether one was set. */
+  cancelAlarm(functionName?: string): Promise<boolean>;
 }
 
 /** The shape of a PraaS function. */

@@ -45,6 +45,7 @@ export const FrameType = {
   TxRead: 29, // [key] + read set (transaction.ts) → Result ([version] | [version, "absent"]) + value; CONFLICT when a read changed
   TxCommit: 30, // commit record (transaction.ts) → Result | Error CONFLICT; every write applied at once or none
   StateIncrement: 31, // [key, delta] → Result + the new value as a decimal string
+  Alarm: 32, // ["set", function, at] + payload | ["cancel", function] → Result (["existed"] | []); stored by the control plane
   // control link
   Register: 40, // process→control plane: [application, process, secret, host, port, token]
   Status: 41, // process→control plane: JSON payload

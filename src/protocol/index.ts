@@ -19,3 +19,4 @@ export * from "./serialize.js";
 export * from "./rendezvous.js";
 export * from "./idle.js";
 export * from "./logs.js";
+export * from "./alarms.js";

@@ -11,6 +11,8 @@ import {
   PraaSError,
   SELF,
   encodeFields,
+  functionNotFound,
+  type AlarmRequest,
   type ConnectionCounts,
   type PeerTicket,
   type ProcessReach,
@@ -94,6 +96,8 @@ export class CloudProcess implements CallTarget {
   /** The generation of the stored snapshot this instance restored or stored last (0: none). */
   #generation = 0;
   readonly #bootId = Date.now().toString(36);
+  /** Sends alarm requests to the control plane; absent without one. */
+  readonly #alarms: ((request: AlarmRequest) => Promise<boolean>) | undefined;
 
   constructor(
     config: ProcessConfig,
@@ -101,10 +105,12 @@ export class CloudProcess implements CallTarget {
     log: Logger,
     resumePeer?: (name: string) => Promise<void>,
     peerTicket?: (name: string) => Promise<PeerTicket>,
+    alarms?: (request: AlarmRequest) => Promise<boolean>,
   ) {
     this.config = config;
     this.#blobs = blobs;
     this.#log = log;
+    this.#alarms = alarms;
     this.idle = new IdleTracker(config.idleSwapMs);
     const quota = new StorageQuota(config.maxStoredBytes);
     this.state = new StateStore(quota);
@@ -284,6 +290,19 @@ export class CloudProcess implements CallTarget {
 
   processes(): { active: string[]; swapped: string[] } {
     return this.peers.list();
+  }
+
+  /**
+   * Only this process knows its functions: an alarm for one it lacks could never fire. A cancel
+   * is not checked, so an alarm of a function a redeploy removed can still be cancelled.
+   */
+  alarm(request: AlarmRequest): Promise<boolean> {
+    const functions = this.#pool.functions;
+    if (request.op === "set" && !functions.has(request.function))
+      return Promise.reject(functionNotFound("the application", request.function, functions));
+    if (!this.#alarms)
+      return Promise.reject(new PraaSError("UNAVAILABLE", "alarms need a control plane"));
+    return this.#alarms(request);
   }
 
   /**

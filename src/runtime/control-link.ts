@@ -30,9 +30,13 @@
  *   Command ["idle"] → Result at once: nothing used the process for its idle time; the control
  *     plane may answer with a swap { ifIdle: true }
  *   Command ["logs"] + JSON LogBatch → Result once the control plane keeps the records
+ *   Command ["alarm", "set", function, at] + payload | ["alarm", "cancel", function] → Result
+ *     JSON {existed} once the process record stores the change
  */
 import type { Logger } from "pino";
 import {
+  ALARM_REQUEST,
+  alarmFields,
   FrameType,
   PraaSError,
   encodeFields,
@@ -41,6 +45,8 @@ import {
   isControlCommand,
   LOGS_REQUEST,
   type LogBatch,
+  type AlarmReply,
+  type AlarmRequest,
   type ControlBody,
   type ControlCommand,
   type ControlReply,
@@ -114,6 +120,19 @@ export class ControlLink {
       throw new PraaSError("PEER_UNAVAILABLE", "no control-plane link");
     const reply = await this.#link.request(FrameType.Command, encodeFields(["connect", peer]));
     return JSON.parse(reply.payload.toString("utf8")) as PeerTicket;
+  }
+
+  /**
+   * Sets or cancels an alarm; resolves, once the control plane stored the change, whether one
+   * was set before. Without a link now it fails at once (the function may retry).
+   */
+  async alarm(request: AlarmRequest): Promise<boolean> {
+    if (!this.#link || this.#link.closed)
+      throw new PraaSError("UNAVAILABLE", "no control-plane link; alarms cannot be stored now");
+    const fields = encodeFields([ALARM_REQUEST, ...alarmFields(request)]);
+    const payload = request.op === "set" ? request.payload : undefined;
+    const reply = await this.#link.request(FrameType.Command, fields, payload, REPORT_TIMEOUT_MS);
+    return (JSON.parse(reply.payload.toString("utf8")) as AlarmReply).existed;
   }
 
   /**

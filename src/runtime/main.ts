@@ -19,6 +19,7 @@ import {
   parseInteger,
   parseSerializeFlag,
   parseProcessReach,
+  type AlarmRequest,
   type AppEnv,
   type AppPermissions,
   type Durability,
@@ -272,6 +273,7 @@ async function main(): Promise<void> {
     log,
     (peer) => resumeVia(control, peer),
     (peer) => ticketVia(control, peer),
+    (request) => alarmVia(control, request),
   );
   const onSignal = (signal: NodeJS.Signals): void => void stopOnSignal(proc, control, log, signal);
   process.once("SIGTERM", onSignal);
@@ -365,6 +367,11 @@ async function resumeVia(control: ControlLink | undefined, peer: string): Promis
 async function ticketVia(control: ControlLink | undefined, peer: string): Promise<PeerTicket> {
   if (!control) throw new PraaSError("PEER_UNAVAILABLE", `process "${peer}" is behind NAT`);
   return control.peerTicket(peer);
+}
+
+async function alarmVia(control: ControlLink | undefined, request: AlarmRequest): Promise<boolean> {
+  if (!control) throw new PraaSError("UNAVAILABLE", "alarms need a control plane");
+  return control.alarm(request);
 }
 
 async function connectControl(

@@ -11,6 +11,8 @@ import {
   decodeFields,
   decodeReadSet,
   ensurePraaSError,
+  parseAlarmFields,
+  type AlarmRequest,
   type Frame,
   type ProcessList,
 } from "../protocol/index.js";
@@ -28,6 +30,8 @@ export interface CallTarget {
   /** Sends a mailbox message to a peer. */
   sendToPeer(peer: string, key: string, value: Buffer): Promise<void>;
   processes(): ProcessList;
+  /** Sets or cancels an alarm through the control plane; resolves whether one was set before. */
+  alarm?(request: AlarmRequest): Promise<boolean>;
   /** `key` changed: workers other than `from` (absent: all) must drop their cached copies. */
   stateChanged(key: string, from?: FrameLink): void;
   /**
@@ -74,6 +78,11 @@ const handlers: Partial<Record<FrameType, Handler>> = {
     payload: await t.invoke(fn, payload, process),
   }),
   [FrameType.Processes]: (t) => ({ payload: json(t.processes()) }),
+  [FrameType.Alarm]: async (t, fields, payload) => {
+    if (!t.alarm) throw new PraaSError("UNAVAILABLE", "alarms need a control plane");
+    const existed = await t.alarm(parseAlarmFields(fields, ownBytes(payload)));
+    return { fields: existed ? ["existed"] : [] };
+  },
 };
 
 export function answerWorkerCall(target: CallTarget, frame: Frame, link: FrameLink): void {

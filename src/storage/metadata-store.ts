@@ -125,9 +125,26 @@ export interface ProcessRecord {
   swapReason?: SwapReason | undefined;
   /** After an idle swap-out: when its last use ended (ms since the epoch). */
   idleSince?: number | undefined;
+  /** Alarms its functions set (`ctx.setAlarm`), one per function; see control-plane/alarms.ts. */
+  alarms?: AlarmRecord[] | undefined;
   createdAt: number;
   updatedAt: number;
   revision: number;
+}
+
+/** One stored alarm: invoke `fn` of the process with `payload` at `at` (ms since the epoch). */
+export interface AlarmRecord {
+  fn: string;
+  at: number;
+  /** The invocation's input, base64. */
+  payload: string;
+  /** Firings so far (each claim counts one); absent before the first. */
+  attempts?: number | undefined;
+  /**
+   * Set by the replica firing it now: `at` is then the end of its lease, after which any
+   * replica may fire it again (the firing replica died). Cleared when it is put back to retry.
+   */
+  claim?: string | undefined;
 }
 
 export type ProcessPatch = Partial<Omit<ProcessRecord, "app" | "name" | "revision" | "createdAt">>;

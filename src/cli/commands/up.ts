@@ -48,6 +48,7 @@ interface UpFlags extends NatFlags {
   invocationTimeout?: string;
   startTimeout?: string;
   reconnectGrace?: string;
+  alarmRetry?: string;
   maxAutoProcesses?: string;
   idleSwap: string;
   deployExamples?: boolean;
@@ -131,6 +132,7 @@ export function registerUp(program: Command): void {
       "--reconnect-grace <ms>",
       "after a restart, how long processes recorded as active have to reconnect (default 30000)",
     )
+    .option("--alarm-retry <ms>", "first retry delay of a failed alarm, doubling (default 1000)")
     .option(
       "--max-auto-processes <n>",
       "processes allocated per app for invocations without --process (default 4)",
@@ -241,7 +243,12 @@ function dockerFlags(flags: UpFlags, env: NodeJS.ProcessEnv): DockerUpFlags {
   };
 }
 
-type Knob = "invocationTimeoutMs" | "startTimeoutMs" | "reconnectGraceMs" | "maxAutoProcesses";
+type Knob =
+  | "invocationTimeoutMs"
+  | "startTimeoutMs"
+  | "reconnectGraceMs"
+  | "alarmRetryMs"
+  | "maxAutoProcesses";
 
 /** The optional knobs; unset ones keep the control plane's defaults. */
 function tuning(flags: UpFlags): Pick<ControlPlaneOptions, Knob> {
@@ -249,6 +256,7 @@ function tuning(flags: UpFlags): Pick<ControlPlaneOptions, Knob> {
     [flags.invocationTimeout, "--invocation-timeout", "invocationTimeoutMs"],
     [flags.startTimeout, "--start-timeout", "startTimeoutMs"],
     [flags.reconnectGrace, "--reconnect-grace", "reconnectGraceMs"],
+    [flags.alarmRetry, "--alarm-retry", "alarmRetryMs"],
     [flags.maxAutoProcesses, "--max-auto-processes", "maxAutoProcesses"],
   ];
   const options: Pick<ControlPlaneOptions, Knob> = {};

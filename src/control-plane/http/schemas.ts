@@ -135,6 +135,19 @@ const processInfo = {
       required: ["at", "reason"],
       properties: { at: timestamp, reason: { type: "string" } },
     },
+    alarms: {
+      type: "array",
+      description: "the alarms its functions set (ctx.setAlarm), earliest first; no payloads",
+      items: {
+        type: "object",
+        required: ["function", "at"],
+        properties: {
+          function: { type: "string" },
+          at: { ...timestamp, description: "when it fires next" },
+          attempts: { type: "integer", description: "firings so far, when fired before" },
+        },
+      },
+    },
     createdAt: timestamp,
     updatedAt: timestamp,
   },

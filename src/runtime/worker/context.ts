@@ -5,6 +5,11 @@
  */
 import {
   ANY,
+  DEFAULT_ALARM_FUNCTION,
+  alarmTime,
+  checkAlarmFunction,
+  checkAlarmPayload,
+  type AlarmOptions,
   FrameType,
   PraaSError,
   SELF,
@@ -189,6 +194,22 @@ class WorkerContext implements Context {
 
   async processes(): Promise<ProcessList> {
     return parseJson<ProcessList>((await call(this.link, FrameType.Processes, [])).payload);
+  }
+
+  async setAlarm(at: Date | number, options?: AlarmOptions): Promise<void> {
+    const ms = alarmTime(at);
+    const fn = checkAlarmFunction(options?.function ?? DEFAULT_ALARM_FUNCTION);
+    const payload = toBytes(options?.payload);
+    checkAlarmPayload(payload.length);
+    await call(this.link, FrameType.Alarm, ["set", fn, String(ms)], payload);
+  }
+
+  async cancelAlarm(functionName: string = DEFAULT_ALARM_FUNCTION): Promise<boolean> {
+    const reply = await call(this.link, FrameType.Alarm, [
+      "cancel",
+      checkAlarmFunction(functionName),
+    ]);
+    return decodeFields(reply.meta)[0] === "existed";
   }
 }
 
