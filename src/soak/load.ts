@@ -95,7 +95,11 @@ export async function receiveOnce(
   return received.length;
 }
 
-/** Failures after which the function may have run (and consumed messages it never recorded). */
+/**
+ * Failures after which the function may have run (and consumed messages it never recorded):
+ * besides crashes, a write that failed after a `get` took a message (a full disk refuses the
+ * `r:` record with STORAGE_ERROR; the function then fails as a whole).
+ */
 const MAY_HAVE_RUN = [
   "WORKER_CRASHED",
   "OUT_OF_MEMORY",
@@ -103,6 +107,9 @@ const MAY_HAVE_RUN = [
   "CONNECTION_CLOSED",
   "INTERNAL",
   "SOAK_HUNG",
+  "STORAGE_ERROR",
+  "STATE_FULL",
+  "FUNCTION_ERROR",
 ];
 
 /** Swaps the processes out in turn; every other one is resumed explicitly, the rest on use. */

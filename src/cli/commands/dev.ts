@@ -84,7 +84,8 @@ function debounced(work: () => Promise<void>): () => void {
   return () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      running = running.then(work, work);
+      // A failure is printed and the next change tries again: the session goes on.
+      running = running.then(work).catch(printError);
     }, SETTLE_MS);
   };
 }
