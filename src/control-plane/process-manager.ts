@@ -179,11 +179,16 @@ export class ProcessManager {
     return metrics ? metrics.swap(app, "in", work, () => record.stateSize ?? 0) : work();
   }
 
-  async #resume(record: ProcessRecord): Promise<ProcessRecord> {
+  async #resume(queued: ProcessRecord): Promise<ProcessRecord> {
     const { store, blobs } = this.#deps;
-    const { app, name } = record;
-    const from = record.status;
+    const { app, name } = queued;
     return this.#exclusive(app, name, async () => {
+      // Read again once it is our turn: the status seen when this resume was queued may be an
+      // earlier operation's (e.g. "resuming"), and it decides below whether to restore and
+      // where a failure goes back to (a stale "not failed" made a failed process "swapped"
+      // without any snapshot, unresumable for good).
+      const record = await getProcessOrThrow(store, app, name);
+      const from = record.status;
       await transition(store, app, name, ["swapped", "failed"], "resuming");
       // An earlier instance that is still alive (cut off, re-dialling) would hold the write-ahead
       // log's claim until told REPLACED; it saves nothing either way, so it goes first.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ProcessInfo } from "../../src/protocol/index.js";
+import { transition } from "../../src/control-plane/lifecycle.js";
+import { PraaSError, type ProcessInfo } from "../../src/protocol/index.js";
 import { encodeSnapshot } from "../../src/runtime/snapshot.js";
 import type { BlobStore, MetadataStore } from "../../src/storage/index.js";
 import { APP, startPlane, waitForRecord, type Harness, useSuiteRedis } from "./plane-harness.js";
@@ -76,3 +77,33 @@ describe.each(["memory", "redis"] as const)(
     });
   },
 );
+
+describe("a resume queued behind a failing one", () => {
+  it("never makes a failed process without a snapshot swapped (it would never resume again)", async () => {
+    const h = await startPlane({ kind: "memory" });
+    try {
+      await h.plane.createProcess(APP, "queued", {});
+      await transition(h.store, APP, "queued", ["active"], "failed");
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let starts = 0;
+      h.backend.script("queued", {
+        beforeStart: async () => {
+          if (++starts > 1) return;
+          await gate;
+          throw new PraaSError("BACKEND_ERROR", "the first start fails");
+        },
+      });
+      const first = h.plane.resumeProcess(APP, "queued").catch((error: unknown) => error);
+      await waitForRecord(h.store, "queued", "resuming");
+      const second = h.plane.resumeProcess(APP, "queued"); // sees "resuming" when it queues
+      release();
+      expect(await first).toMatchObject({ code: "BACKEND_ERROR" });
+      // It starts empty, as a failed process without a snapshot does; before, it restored from
+      // a snapshot that does not exist and then went back to "swapped".
+      expect((await second).status).toBe("active");
+    } finally {
+      await h.close();
+    }
+  });
+});
