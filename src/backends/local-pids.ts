@@ -45,7 +45,7 @@ export function isOurProcess(ref: PidRef): boolean {
 /** SIGTERM (on which it swaps its state out), SIGKILL after `graceMs`, then what is left of its group. */
 export async function stopByPid(ref: PidRef, graceMs: number): Promise<void> {
   if (isOurProcess(ref)) {
-    signal(ref.pid, "SIGTERM");
+    killQuietly(ref.pid, "SIGTERM");
     if (!(await gone(ref, graceMs))) {
       killQuietly(ref.pid);
       await gone(ref, KILL_WAIT_MS);
@@ -67,14 +67,6 @@ export function sweepGroup(pgid: number): void {
 
 function inRuntimeDir(arg: string): boolean {
   return arg.startsWith(`${RUNTIME_DIR}${path.sep}`);
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // ESRCH: it exited meanwhile.
-  }
 }
 
 /** Resolves whether the process ended within `timeoutMs`. */

@@ -19,6 +19,7 @@ import {
   type SerializeSetting,
 } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
+import { killQuietly } from "./proc-table.js";
 
 export const RUNTIME_MAIN = compiledMain();
 
@@ -198,12 +199,7 @@ function bundleArgs(o: RuntimeOptions): string[] {
  * a synchronous loop) and anything its functions spawned are in its process group.
  */
 function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // ESRCH: the group is already empty.
-  }
+  if (child.pid !== undefined) killQuietly(-child.pid);
 }
 
 export interface ReadyLine {

@@ -60,10 +60,10 @@ export function groupMembers(pgids: ReadonlySet<number>): ProcStat[] {
   return members;
 }
 
-/** SIGKILL, ignoring a process that is already gone. */
-export function killQuietly(pid: number): void {
+/** Signals `pid` (a negative one: its group), ignoring a process that is already gone. */
+export function killQuietly(pid: number, signal: NodeJS.Signals = "SIGKILL"): void {
   try {
-    process.kill(pid, "SIGKILL");
+    process.kill(pid, signal);
   } catch {
     // ESRCH: gone already.
   }
