@@ -10,20 +10,26 @@
  * `stop` sends SIGTERM first, on which a process with a control link swaps its state out.
  * A process with durability `log` keeps its write-ahead log at `<dataDir>/wal/<app>/<name>.wal`
  * (owner-only directories), on this host's disk like the disk blob store.
+ *
+ * Every process starts in a warm slot (`WarmRuntime`, runtime/launch.ts): taken from the warm
+ * pool when one fits (warm-pool.ts), else started for it on the spot; either way it is then
+ * assigned the same command line and environment, so both end up the same.
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { BlobStoreConfig } from "../storage/index.js";
-import { launchProcess } from "../runtime/launch.js";
+import { WarmRuntime, type SlotLaunchOptions } from "../runtime/launch.js";
 import {
   launchOptionsOf,
+  workersFor,
   type ExitInfo,
   type ProcessBackend,
   type ProcessSpec,
   type StartedProcess,
 } from "./backend.js";
+import { WarmPool, type WarmPoolStats } from "./warm-pool.js";
 
 export interface LocalBackendOptions {
   dataDir: string;
@@ -32,6 +38,13 @@ export interface LocalBackendOptions {
   /** Address processes listen on and advertise; default 127.0.0.1. */
   host?: string;
   logLevel?: string;
+  /**
+   * Runtimes kept started for processes of this class (default: none); `size` 0 is off.
+   * `maxPayloadBytes` must be the one processes are started with to fit.
+   */
+  warmPool?: { size: number; vcpus: number; memoryMiB: number; maxPayloadBytes: number };
+  /** Reports events worth a log line (e.g. a warm-pool member that failed to start). */
+  log?(message: string, fields?: Record<string, unknown>): void;
 }
 
 interface Child {
@@ -46,14 +59,21 @@ export class LocalBackend implements ProcessBackend {
   readonly #children = new Map<string, Child>();
   readonly #listeners: ((exit: ExitInfo) => void)[] = [];
   readonly #bundles = new Map<string, Promise<string>>();
+  readonly #pool: WarmPool | undefined;
 
   constructor(options: LocalBackendOptions) {
     this.#options = options;
+    this.#pool = this.#createPool();
+  }
+
+  /** The warm pool's counters; undefined when it is off. */
+  warmPool(): WarmPoolStats | undefined {
+    return this.#pool?.stats;
   }
 
   async start(spec: ProcessSpec): Promise<StartedProcess> {
     const bundlePath = await this.#bundleFile(spec);
-    const launched = await launchProcess({
+    const options = {
       ...launchOptionsOf(spec),
       bundlePath,
       blobs: this.#options.blobs,
@@ -61,7 +81,10 @@ export class LocalBackend implements ProcessBackend {
       advertiseHost: this.#options.host ?? "127.0.0.1",
       ...this.#durability(spec),
       logLevel: this.#options.logLevel ?? "warn",
-    });
+    };
+    const slot = this.#slotOf(options);
+    const runtime = this.#pool?.take(slot) ?? (await WarmRuntime.start(slot));
+    const launched = await runtime.assign(options).finally(() => this.#pool?.refill());
     const backendId = `local:${launched.child.pid}`;
     this.#track(backendId, { spec, child: launched.child, exited: launched.exited });
     return { backendId, host: launched.host, port: launched.port };
@@ -99,7 +122,33 @@ export class LocalBackend implements ProcessBackend {
   }
 
   async shutdown(): Promise<void> {
-    await Promise.all(this.running().map((id) => this.stop(id)));
+    await Promise.all([this.#pool?.close(), ...this.running().map((id) => this.stop(id))]);
+  }
+
+  #createPool(): WarmPool | undefined {
+    const pool = this.#options.warmPool;
+    if (pool === undefined || pool.size === 0) return undefined;
+    const { vcpus, ...rest } = pool;
+    return new WarmPool({
+      size: pool.size,
+      slot: { ...this.#slotOf({ ...rest, workers: workersFor(vcpus) }), permissions: {} },
+      log: (message, fields) => this.#options.log?.(message, fields),
+    });
+  }
+
+  #slotOf(o: {
+    workers?: number;
+    memoryMiB?: number;
+    maxPayloadBytes?: number;
+    permissions?: SlotLaunchOptions["permissions"];
+  }): SlotLaunchOptions {
+    return {
+      workers: o.workers ?? 1,
+      memoryMiB: o.memoryMiB ?? 512,
+      maxPayloadBytes: o.maxPayloadBytes ?? 64 * 1024 * 1024,
+      ...(o.permissions ? { permissions: o.permissions } : {}),
+      logLevel: this.#options.logLevel ?? "warn",
+    };
   }
 
   #track(backendId: string, entry: Child): void {

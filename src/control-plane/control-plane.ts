@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
-import { LocalBackend, type ProcessBackend } from "../backends/index.js";
+import { LocalBackend, type ProcessBackend, type WarmPoolStats } from "../backends/index.js";
 import { createLogger, type Logger } from "../logging/index.js";
 import type {
   AppInfo,
@@ -28,6 +28,7 @@ import {
   type ControlPlaneOptions,
 } from "./config.js";
 import { ControlLinkServer, type ControlLinkTimings } from "./control-link-server.js";
+import { registerWarmPoolMetrics } from "./warm-pool-metrics.js";
 import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
 import { Invoker } from "./invoker.js";
@@ -80,7 +81,8 @@ export class ControlPlane implements ControlPlaneService {
     this.log = log;
     this.#store = store;
     this.#blobs = blobs;
-    this.#backend = (deps.backend ?? localBackend)(config);
+    this.#backend = deps.backend?.(config) ?? localBackend(config, log);
+    registerWarmPoolMetrics(this.registry, () => this.#backend.warmPool?.());
     this.#links = new ControlLinkServer(
       {
         secretOf: async (app, name) => (await store.getProcess(app, name))?.secret,
@@ -145,6 +147,11 @@ export class ControlPlane implements ControlPlaneService {
 
   get controlPort(): number {
     return this.#controlPort;
+  }
+
+  /** The backend's warm pool now (undefined: the backend keeps none, or it is off). */
+  get warmPool(): WarmPoolStats | undefined {
+    return this.#backend.warmPool?.();
   }
 
   async stop(): Promise<void> {
@@ -275,11 +282,18 @@ export class ControlPlane implements ControlPlaneService {
   }
 }
 
-function localBackend(config: ControlPlaneConfig): ProcessBackend {
+function localBackend(config: ControlPlaneConfig, log: Logger): ProcessBackend {
   return new LocalBackend({
     dataDir: config.dataDir,
     blobs: config.blobs,
     host: config.advertiseHost,
     logLevel: config.processLogLevel,
+    warmPool: {
+      size: config.warmPool,
+      vcpus: config.defaultVcpus,
+      memoryMiB: config.warmPoolMemoryMiB,
+      maxPayloadBytes: config.bodyLimitBytes,
+    },
+    log: (message, fields) => log.warn(fields ?? {}, message),
   });
 }

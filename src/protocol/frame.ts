@@ -31,6 +31,7 @@ export const FrameType = {
   // worker IPC
   Ready: 10, // worker→process after loading the bundle: [...function names]
   Ping: 11, // process→worker: → Result at once; no answer means the worker's event loop is blocked
+  Load: 12, // process→worker, one-way: [application, process, durable|memory] + JSON env; load the bundle, answer Ready
   StateGet: 20, // [key] → Result ([] found | ["absent"]) + value
   StatePut: 21, // [key] + value → Result
   StateDelete: 22, // [key] → Result (["deleted"] | [])

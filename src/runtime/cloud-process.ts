@@ -19,6 +19,7 @@ import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
 import { WorkerPool } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
+import type { WarmSlot } from "./warm-slot.js";
 
 export type RuntimeStatus = "starting" | "active" | "swapping" | "swapped" | "stopped";
 
@@ -56,14 +57,19 @@ export class CloudProcess implements CallTarget {
   #port = 0;
   #invocations = 0;
   readonly #bootId = Date.now().toString(36);
+  /** The warm-pool slot this process took (its sandbox and booted workers), if it took one. */
+  readonly #slot: WarmSlot | undefined;
 
+  /** With `slot`: run in that warm-pool slot (runtime/warm-slot.ts), which must fit `config`. */
   constructor(
     config: ProcessConfig,
     blobs: BlobStore,
     log: Logger,
     resumePeer?: (name: string) => Promise<void>,
+    slot?: WarmSlot,
   ) {
     this.config = config;
+    this.#slot = slot;
     this.#blobs = blobs;
     this.#log = log;
     const quota = new StorageQuota(config.maxStoredBytes);
@@ -137,15 +143,19 @@ export class CloudProcess implements CallTarget {
   async start(): Promise<void> {
     this.#memory.start(); // before the workers, so they start inside the process's cgroup
     // Both settle before a failure is reported, so stopping never races workers still starting.
-    const [functions] = await allSettled([
-      this.#sandbox.prepare().then(() => this.#pool.start()),
-      this.#restoreAll(),
-    ]);
+    const [functions] = await allSettled([this.#startWorkers(), this.#restoreAll()]);
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
     this.#status = "active";
     const memory = `${this.config.memoryMiB} MiB (${this.#memory.enforcement})`;
     const workers = this.config.workers;
     this.#log.info({ port: this.#port, functions, workers, memory }, "process active");
+  }
+
+  /** A warm slot's sandbox exists and its workers run: they only need the bundle. */
+  async #startWorkers(): Promise<string[]> {
+    if (this.#slot === undefined) await this.#sandbox.prepare();
+    await this.#sandbox.install(this.config.bundlePath);
+    return this.#pool.start(this.#slot?.workers);
   }
 
   /** Runs a function here, or in a peer when `process` names another process. */
@@ -378,11 +388,9 @@ export class CloudProcess implements CallTarget {
 
   #createSandbox(): WorkerSandbox {
     const config = this.config;
+    if (this.#slot) return this.#slot.sandbox;
     return new WorkerSandbox({
-      application: config.application,
-      processName: config.name,
-      bundlePath: config.bundlePath,
-      appEnv: config.appEnv,
+      label: `${config.application}-${config.name}`,
       permissions: config.permissions,
       log: (message) => this.#log.info(message),
     });
@@ -394,6 +402,7 @@ export class CloudProcess implements CallTarget {
       sandbox: this.#sandbox,
       application: config.application,
       processId: config.name,
+      appEnv: config.appEnv,
       workers: config.workers,
       memoryMiB: config.memoryMiB,
       maxPayloadBytes: config.maxPayloadBytes,

@@ -40,7 +40,10 @@ export interface MemoryGuardOptions {
 /** What a worker handle asks when its worker died. */
 export interface MemoryVerdict {
   readonly limitMiB: number;
-  /** Makes `pid` the first victim of the kernel's OOM killer. */
+  /**
+   * Puts `pid` in the process's cgroup (a worker started before its process, in a warm pool)
+   * and makes it the first victim of the kernel's OOM killer.
+   */
   adopt(pid: number): void;
   /** Whether the worker `pid`, just died of SIGKILL, was killed for passing the limit. */
   killedForMemory(pid: number): boolean;
@@ -86,6 +89,8 @@ export class MemoryGuard implements MemoryVerdict {
 
   adopt(pid: number): void {
     if (this.#options.mode === "off") return;
+    // Workers spawned after start() are in already; a pre-started one moves in now.
+    if (this.#cgroup) ignoreErrors(() => this.#cgroup?.enroll(pid));
     ignoreErrors(() => writeFileSync(`/proc/${pid}/oom_score_adj`, "1000"));
   }
 
@@ -170,6 +175,10 @@ class Cgroup {
     cgroup.#limit(limitBytes);
     writeFileSync(path.join(dir, "cgroup.procs"), String(process.pid));
     return cgroup;
+  }
+
+  enroll(pid: number): void {
+    writeFileSync(path.join(this.dir, "cgroup.procs"), String(pid));
   }
 
   oomKills(): number {

@@ -46,6 +46,8 @@ interface UpFlags {
   startTimeout?: string;
   reconnectGrace?: string;
   maxAutoProcesses?: string;
+  warmPool?: string;
+  warmPoolMemory?: string;
   deployExamples?: boolean;
   logLevel: LogLevel;
   json?: boolean;
@@ -125,6 +127,15 @@ export function registerUp(program: Command): void {
       "--max-auto-processes <n>",
       "processes allocated per app for invocations without --process (default 4)",
     )
+    .option(
+      "--warm-pool <n>",
+      "local backend: runtimes kept started for new processes of the default vcpus and the " +
+        "pool's memory, so create and resume only load the bundle (0: off; default 2)",
+    )
+    .option(
+      "--warm-pool-memory <MiB>",
+      "memory class of the warm pool (default: the default memory)",
+    )
     .option("--deploy-examples", "deploy every application under examples/ at start")
     .option("--log-level <level>", "fatal|error|warn|info|debug", "info")
     .option("--json", "print the listening address as a JSON line")
@@ -185,6 +196,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...(flags.s3Endpoint ? { blobs: s3Config(flags, env) } : {}),
     bodyLimitBytes: positiveInteger(flags.maxBody, "--max-body"),
     ...tuning(flags),
+    ...warmPool(flags),
     logLevel: flags.logLevel,
   };
 }
@@ -224,6 +236,17 @@ function tuning(flags: UpFlags): Pick<ControlPlaneOptions, Knob> {
     if (value !== undefined) options[option] = positiveInteger(value, flag);
   }
   return options;
+}
+
+function warmPool(flags: UpFlags): Pick<ControlPlaneOptions, "warmPool" | "warmPoolMemoryMiB"> {
+  return {
+    ...(flags.warmPool === undefined
+      ? {}
+      : { warmPool: parseInteger(flags.warmPool, "--warm-pool", 0) }),
+    ...(flags.warmPoolMemory === undefined
+      ? {}
+      : { warmPoolMemoryMiB: positiveInteger(flags.warmPoolMemory, "--warm-pool-memory") }),
+  };
 }
 
 function s3Config(flags: UpFlags, env: NodeJS.ProcessEnv): BlobStoreConfig {
@@ -266,13 +289,23 @@ async function deployExamples(plane: ControlPlane): Promise<void> {
 }
 
 function announce(plane: ControlPlane, json: boolean): void {
+  const pool = plane.warmPool;
   const line = json
     ? JSON.stringify({
         event: "listening",
         url: plane.url,
         controlPort: plane.controlPort,
         replica: plane.config.replicaId,
+        warmPool: pool
+          ? { size: pool.size, workers: pool.workers, memoryMiB: pool.memoryMiB }
+          : null,
       })
-    : `PraaS control plane listening on ${plane.url} (Ctrl-C to stop)`;
+    : `PraaS control plane listening on ${plane.url} (${warmPoolText(pool)}; Ctrl-C to stop)`;
   process.stdout.write(`${line}\n`);
+}
+
+function warmPoolText(pool: ControlPlane["warmPool"]): string {
+  if (pool === undefined) return "warm pool off";
+  const slot = `${pool.workers} worker${pool.workers === 1 ? "" : "s"}, ${pool.memoryMiB} MiB`;
+  return `warm pool: ${pool.size} runtimes of ${slot}`;
 }
