@@ -372,6 +372,7 @@ export class CloudProcess implements CallTarget {
       label: `${this.config.application}.${this.config.name}.${process.pid}`,
       workerPids: () => this.#pool.pids,
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
+      cgroup: this.#slot?.cgroup,
     });
   }
 

@@ -8,6 +8,7 @@
  */
 import type { AppPermissions } from "../protocol/index.js";
 import type { ProcessConfig } from "./config.js";
+import { cgroupAhead, type Cgroup } from "./memory-guard.js";
 import { WorkerHandle } from "./worker-handle.js";
 import { heapMiBFor } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
@@ -26,6 +27,8 @@ export interface SlotOptions {
 export class WarmSlot {
   readonly options: SlotOptions;
   readonly sandbox: WorkerSandbox;
+  /** Made before the workers start, so they are in it from birth; its limit is set at assignment. */
+  #cgroup: Cgroup | undefined;
   #workers: WorkerHandle[] = [];
 
   private constructor(options: SlotOptions) {
@@ -37,6 +40,7 @@ export class WarmSlot {
   static async start(options: SlotOptions): Promise<WarmSlot> {
     const slot = new WarmSlot(options);
     try {
+      slot.#cgroup = cgroupAhead(`pool.${process.pid}`, options.memoryMiB * 1024 * 1024);
       await slot.sandbox.prepare();
       await slot.#boot();
       return slot;
@@ -44,6 +48,10 @@ export class WarmSlot {
       await slot.discard();
       throw error;
     }
+  }
+
+  get cgroup(): Cgroup | undefined {
+    return this.#cgroup;
   }
 
   get workers(): readonly WorkerHandle[] {
@@ -72,6 +80,7 @@ export class WarmSlot {
   /** Stops the workers and removes the sandbox (the slot was never assigned). */
   async discard(): Promise<void> {
     await Promise.all(this.#workers.map((w) => w.stop(0)));
+    this.#cgroup?.remove();
     await this.sandbox.remove();
   }
 
