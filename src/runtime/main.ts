@@ -279,6 +279,10 @@ async function main(): Promise<void> {
 async function runWarm(): Promise<void> {
   const flags = warmProgram().parse().opts<WarmFlags>();
   const log = createLogger("process:warm", flags.logLevel);
+  // A signal while the slot boots must not kill us before the slot is cleaned up.
+  let signalled = false;
+  const early = (): void => void (signalled = true);
+  process.once("SIGTERM", early).once("SIGINT", early);
   let slot: WarmSlot;
   try {
     slot = await WarmSlot.start({
@@ -292,6 +296,8 @@ async function runWarm(): Promise<void> {
     fail(log, error);
     return;
   }
+  process.off("SIGTERM", early).off("SIGINT", early);
+  if (signalled) return discardAndExit(slot);
   const assignment = await awaitAssignment(slot);
   if (assignment === undefined) return discardAndExit(slot);
   let assigned: Flags;
