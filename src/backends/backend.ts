@@ -23,6 +23,7 @@ import type {
   SerializeSetting,
 } from "../protocol/index.js";
 import type { LaunchOptions } from "../runtime/launch.js";
+import type { WarmPoolStats } from "./warm-pool.js";
 
 export interface ProcessSpec {
   app: string;
@@ -95,7 +96,14 @@ export interface ProcessBackend {
   adoptReconnected?(backendId: string, app: string, name: string): void;
   /** Backend ids of the processes running now. */
   running(): string[];
+  /** The warm pool's counters, for a backend that keeps one (undefined: none, or it is off). */
+  warmPool?(): WarmPoolStats | undefined;
   shutdown(): Promise<void>;
+}
+
+/** The worker subprocesses a process of `vcpus` runs. */
+export function workersFor(vcpus: number): number {
+  return Math.max(1, Math.round(vcpus));
 }
 
 /**
@@ -107,7 +115,7 @@ export function launchOptionsOf(spec: ProcessSpec) {
   return {
     application: spec.app,
     name: spec.name,
-    workers: Math.max(1, Math.round(spec.vcpus)),
+    workers: workersFor(spec.vcpus),
     memoryMiB: spec.memoryMiB,
     restore: spec.restore,
     control: spec.controlAddress,

@@ -13,6 +13,10 @@
  * (owner-only directories), on this host's disk like the disk blob store.
  * Processes that outlived an earlier control plane and re-registered here are adopted: stopped
  * by pid, watched until they end, and their group swept then (see local-pids.ts).
+ *
+ * Every process outside a network namespace starts in a warm slot (`WarmRuntime`, runtime/launch.ts): taken from the warm
+ * pool when one fits (warm-pool.ts), else started for it on the spot; either way it is then
+ * assigned the same command line and environment, so both end up the same.
  */
 import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -20,7 +24,13 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
-import { launchProcess } from "../runtime/launch.js";
+import {
+  launchProcess,
+  WarmRuntime,
+  type LaunchedProcess,
+  type RuntimeOptions,
+  type SlotLaunchOptions,
+} from "../runtime/launch.js";
 import { isAlive } from "../runtime/proc-table.js";
 import {
   isOurProcess,
@@ -32,11 +42,13 @@ import {
 } from "./local-pids.js";
 import {
   launchOptionsOf,
+  workersFor,
   type ExitInfo,
   type ProcessBackend,
   type ProcessSpec,
   type StartedProcess,
 } from "./backend.js";
+import { WarmPool, type WarmPoolStats } from "./warm-pool.js";
 
 export interface LocalBackendOptions {
   dataDir: string;
@@ -50,6 +62,13 @@ export interface LocalBackendOptions {
    * networks behind NAT; each new process goes to the one running the fewest. Default: ours.
    */
   netns?: readonly string[] | undefined;
+  /**
+   * Runtimes kept started for processes of this class (default: none); `size` 0 is off.
+   * `maxPayloadBytes` must be the one processes are started with to fit.
+   */
+  warmPool?: { size: number; vcpus: number; memoryMiB: number; maxPayloadBytes: number };
+  /** Reports events worth a log line (e.g. a warm-pool member that failed to start). */
+  log?(message: string, fields?: Record<string, unknown>): void;
 }
 
 interface Child {
@@ -76,17 +95,24 @@ export class LocalBackend implements ProcessBackend {
   readonly #adopted = new Map<string, Adopted>();
   readonly #listeners: ((exit: ExitInfo) => void)[] = [];
   readonly #bundles = new Map<string, Promise<string>>();
+  readonly #pool: WarmPool | undefined;
 
   constructor(options: LocalBackendOptions) {
     if ((options.netns?.length ?? 0) > 0 && process.getuid?.() !== 0)
       throw new PraaSError("BAD_REQUEST", "starting processes in a network namespace needs root");
     this.#options = options;
+    this.#pool = this.#createPool();
+  }
+
+  /** The warm pool's counters; undefined when it is off. */
+  warmPool(): WarmPoolStats | undefined {
+    return this.#pool?.stats;
   }
 
   async start(spec: ProcessSpec): Promise<StartedProcess> {
     const bundlePath = await this.#bundleFile(spec);
     const netns = this.#leastUsedNamespace();
-    const launched = await launchProcess({
+    const options = {
       ...(netns === undefined ? {} : { netns }),
       ...launchOptionsOf(spec),
       bundlePath,
@@ -94,10 +120,19 @@ export class LocalBackend implements ProcessBackend {
       ...this.#addresses(netns),
       ...this.#durability(spec),
       logLevel: this.#options.logLevel ?? "warn",
-    });
+    };
+    const launched = await this.#launch(options);
     const backendId = localBackendId(launched.child.pid ?? 0);
     this.#track(backendId, { spec, netns, child: launched.child, exited: launched.exited });
     return { backendId, host: launched.host, port: launched.port };
+  }
+
+  /** In a warm slot (pooled runtimes live in our namespace); in a namespace, started on the spot. */
+  async #launch(options: RuntimeOptions & { bundlePath: string }): Promise<LaunchedProcess> {
+    if (options.netns !== undefined) return launchProcess(options);
+    const slot = this.#slotOf(options);
+    const runtime = this.#pool?.take(slot) ?? (await WarmRuntime.start(slot));
+    return runtime.assign(options).finally(() => this.#pool?.refill());
   }
 
   /**
@@ -180,7 +215,35 @@ export class LocalBackend implements ProcessBackend {
   }
 
   async shutdown(): Promise<void> {
-    await Promise.all(this.running().map((id) => this.stop(id)));
+    await Promise.all([this.#pool?.close(), ...this.running().map((id) => this.stop(id))]);
+  }
+
+  #createPool(): WarmPool | undefined {
+    const pool = this.#options.warmPool;
+    const inNamespaces = (this.#options.netns?.length ?? 0) > 0;
+    if (pool === undefined || pool.size === 0 || inNamespaces) return undefined;
+    const { vcpus, ...rest } = pool;
+    return new WarmPool({
+      size: pool.size,
+      slot: { ...this.#slotOf({ ...rest, workers: workersFor(vcpus) }), permissions: {} },
+      log: (message, fields) => this.#options.log?.(message, fields),
+    });
+  }
+
+  #slotOf(o: {
+    workers?: number;
+    memoryMiB?: number;
+    maxPayloadBytes?: number;
+    permissions?: SlotLaunchOptions["permissions"];
+  }): SlotLaunchOptions {
+    return {
+      workers: o.workers ?? 1,
+      memoryMiB: o.memoryMiB ?? 512,
+      maxPayloadBytes: o.maxPayloadBytes ?? 64 * 1024 * 1024,
+      ...(o.permissions ? { permissions: o.permissions } : {}),
+      logLevel: this.#options.logLevel ?? "warn",
+      owner: path.resolve(this.#options.dataDir),
+    };
   }
 
   #track(backendId: string, entry: Child): void {

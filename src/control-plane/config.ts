@@ -80,6 +80,13 @@ export interface ControlPlaneOptions {
   maxMemoryMiB?: number;
   defaultVcpus?: number;
   defaultMemoryMiB?: number;
+  /**
+   * Local backend: runtimes kept started, workers booted, for processes of `defaultVcpus` and
+   * `warmPoolMemoryMiB`, so their create or resume only loads the bundle; 0 is off. Default 2.
+   */
+  warmPool?: number;
+  /** The memory class of the warm pool's runtimes; default `defaultMemoryMiB`. */
+  warmPoolMemoryMiB?: number;
   /** Processes the control plane may allocate per app for FaaS-style invocations; default 4. */
   maxAutoProcesses?: number;
   /**
@@ -137,6 +144,11 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
   const maxMemoryMiB = positive(options.maxMemoryMiB ?? 16_384, "maxMemoryMiB");
   const httpPort = port(options.port ?? 8080, "port");
   const advertiseHost = options.advertiseHost ?? "127.0.0.1";
+  const defaultMemoryMiB = within(
+    options.defaultMemoryMiB ?? 512,
+    "defaultMemoryMiB",
+    maxMemoryMiB,
+  );
   return Object.freeze({
     host: options.host ?? "127.0.0.1",
     port: httpPort,
@@ -154,7 +166,13 @@ export function resolveControlPlaneConfig(options: ControlPlaneOptions = {}): Co
     maxVcpus,
     maxMemoryMiB,
     defaultVcpus: within(options.defaultVcpus ?? 1, "defaultVcpus", maxVcpus),
-    defaultMemoryMiB: within(options.defaultMemoryMiB ?? 512, "defaultMemoryMiB", maxMemoryMiB),
+    defaultMemoryMiB,
+    warmPool: count(options.warmPool ?? 2, "warmPool"),
+    warmPoolMemoryMiB: within(
+      options.warmPoolMemoryMiB ?? defaultMemoryMiB,
+      "warmPoolMemoryMiB",
+      maxMemoryMiB,
+    ),
     maxAutoProcesses: positive(options.maxAutoProcesses ?? 4, "maxAutoProcesses"),
     maxInflightPerProcess: positive(options.maxInflightPerProcess ?? 16, "maxInflightPerProcess"),
     idleSwapMs: parseDuration(options.idleSwapMs ?? 0, "idleSwapMs"),
@@ -241,6 +259,12 @@ function positive(value: number, what: string): number {
   if (!Number.isFinite(value) || value <= 0) {
     throw new PraaSError("BAD_REQUEST", `${what} must be a positive number, got ${value}`);
   }
+  return value;
+}
+
+function count(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0)
+    throw new PraaSError("BAD_REQUEST", `${what} must be an integer of at least 0, got ${value}`);
   return value;
 }
 

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
-import { LocalBackend, type ProcessBackend } from "../backends/index.js";
+import { LocalBackend, type ProcessBackend, type WarmPoolStats } from "../backends/index.js";
 import { createLogger, type Logger } from "../logging/index.js";
 import {
   PraaSError,
@@ -36,6 +36,7 @@ import {
   type ControlPlaneOptions,
 } from "./config.js";
 import { ControlLinkServer, type ControlLinkTimings } from "./control-link-server.js";
+import { registerWarmPoolMetrics } from "./warm-pool-metrics.js";
 import { PeerDirectory } from "./directory.js";
 import { createHttpServer } from "./http/server.js";
 import { IdleSwaps } from "./idle-swaps.js";
@@ -110,7 +111,8 @@ export class ControlPlane implements ControlPlaneService {
     this.#store = store;
     this.#blobs = blobs;
     this.#lifecycleMetrics = new LifecycleMetrics(this.registry, store);
-    this.#backend = (deps.backend ?? localBackend)(config);
+    this.#backend = deps.backend?.(config) ?? localBackend(config, log);
+    registerWarmPoolMetrics(this.registry, () => this.#backend.warmPool?.());
     this.#links = new ControlLinkServer(
       {
         secretOf: async (app, name) => (await store.getProcess(app, name))?.secret,
@@ -200,6 +202,11 @@ export class ControlPlane implements ControlPlaneService {
   /** Where clients and processes pair, when a rendezvous is configured. */
   get rendezvous(): RendezvousAddress | undefined {
     return this.#nat?.address;
+  }
+
+  /** The backend's warm pool now (undefined: the backend keeps none, or it is off). */
+  get warmPool(): WarmPoolStats | undefined {
+    return this.#backend.warmPool?.();
   }
 
   async stop(): Promise<void> {
@@ -452,12 +459,19 @@ export class ControlPlane implements ControlPlaneService {
   }
 }
 
-function localBackend(config: ControlPlaneConfig): ProcessBackend {
+function localBackend(config: ControlPlaneConfig, log: Logger): ProcessBackend {
   return new LocalBackend({
     dataDir: config.dataDir,
     blobs: config.blobs,
     host: config.advertiseHost,
     logLevel: config.processLogLevel,
     netns: config.processNetns,
+    warmPool: {
+      size: config.warmPool,
+      vcpus: config.defaultVcpus,
+      memoryMiB: config.warmPoolMemoryMiB,
+      maxPayloadBytes: config.bodyLimitBytes,
+    },
+    log: (message, fields) => log.warn(fields ?? {}, message),
   });
 }

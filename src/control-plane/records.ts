@@ -49,6 +49,7 @@ export function toProcessInfo(record: ProcessRecord): ProcessInfo {
     updatedAt: new Date(record.updatedAt).toISOString(),
   };
   if (record.connection && record.status === "active") info.connection = { ...record.connection };
+  if (record.backendId && record.status === "active") info.backendId = record.backendId;
   if (record.stateSize !== undefined) info.stateSize = record.stateSize;
   if (record.error !== undefined) info.error = record.error;
   if (record.autoAllocated) info.auto = true;

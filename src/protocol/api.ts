@@ -141,6 +141,11 @@ export interface ProcessInfo {
   version?: number;
   /** Present while active. */
   connection?: ConnectionInfo;
+  /**
+   * While active, where it runs, for operators: `local:<pid>@<start ticks>` (a pooled runtime's
+   * command line does not name its process) or `docker:<container id>`.
+   */
+  backendId?: string;
   /** `GET` of an active process: its open data-plane connections by path (when it answered). */
   connections?: ConnectionCounts;
   /** Bytes of swapped state, once swapped. */

@@ -33,6 +33,7 @@ export const FrameType = {
   Ready: 10, // worker→process after loading the bundle: [...function names]
   Ping: 11, // process→worker: → Result at once; no answer means the worker's event loop is blocked
   Log: 12, // worker→process, one-way: [level, stream, function?, invocationId?] + the line (UTF-8)
+  Load: 13, // process→worker, one-way: [application, process, durable|memory] + JSON env; load the bundle, answer Ready
   StateGet: 20, // [key] → Result ([] found | ["absent"]) + value
   StatePut: 21, // [key] + value → Result
   StateDelete: 22, // [key] → Result (["deleted"] | [])

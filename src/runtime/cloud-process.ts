@@ -44,6 +44,7 @@ import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
 import type { WorkerHandle } from "./worker-handle.js";
 import { WorkerPool } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
+import type { WarmSlot } from "./warm-slot.js";
 
 /** Failures of an invocation that the platform, not the function, saw happen. */
 const PLATFORM_FAILURES: ReadonlySet<ErrorCode> = new Set([
@@ -51,6 +52,18 @@ const PLATFORM_FAILURES: ReadonlySet<ErrorCode> = new Set([
   "WORKER_CRASHED",
   "OUT_OF_MEMORY",
 ]);
+
+/** What a process reaches beyond itself; each absent when it runs without a control plane. */
+export interface ProcessLinks {
+  /** Asks the control plane to resume a swapped peer before a message or call to it. */
+  resumePeer?: (name: string) => Promise<void>;
+  /** Asks the control plane for a ticket to pair with a peer behind NAT. */
+  peerTicket?: (name: string) => Promise<PeerTicket>;
+  /** Sends alarm requests to the control plane. */
+  alarms?: (request: AlarmRequest) => Promise<boolean>;
+  /** A warm-pool slot (runtime/warm-slot.ts) to run in, with its sandbox and booted workers; it must fit the config. */
+  slot?: WarmSlot;
+}
 
 export type RuntimeStatus = "starting" | "active" | "swapping" | "swapped" | "stopped";
 
@@ -98,19 +111,15 @@ export class CloudProcess implements CallTarget {
   readonly #bootId = Date.now().toString(36);
   /** Sends alarm requests to the control plane; absent without one. */
   readonly #alarms: ((request: AlarmRequest) => Promise<boolean>) | undefined;
+  /** The warm-pool slot this process took (its sandbox and booted workers), if it took one. */
+  readonly #slot: WarmSlot | undefined;
 
-  constructor(
-    config: ProcessConfig,
-    blobs: BlobStore,
-    log: Logger,
-    resumePeer?: (name: string) => Promise<void>,
-    peerTicket?: (name: string) => Promise<PeerTicket>,
-    alarms?: (request: AlarmRequest) => Promise<boolean>,
-  ) {
+  constructor(config: ProcessConfig, blobs: BlobStore, log: Logger, links: ProcessLinks = {}) {
     this.config = config;
+    this.#slot = links.slot;
     this.#blobs = blobs;
     this.#log = log;
-    this.#alarms = alarms;
+    this.#alarms = links.alarms;
     this.idle = new IdleTracker(config.idleSwapMs);
     const quota = new StorageQuota(config.maxStoredBytes);
     this.state = new StateStore(quota);
@@ -122,8 +131,8 @@ export class CloudProcess implements CallTarget {
         self: config.name,
         peerSecret: config.peerSecret,
         maxPayloadBytes: config.maxPayloadBytes,
-        resume: resumePeer,
-        ticket: peerTicket,
+        resume: links.resumePeer,
+        ticket: links.peerTicket,
       },
       config.peers,
     );
@@ -200,15 +209,19 @@ export class CloudProcess implements CallTarget {
   async start(): Promise<void> {
     this.#memory.start(); // before the workers, so they start inside the process's cgroup
     // Both settle before a failure is reported, so stopping never races workers still starting.
-    const [functions] = await allSettled([
-      this.#sandbox.prepare().then(() => this.#pool.start()),
-      this.#restoreAll(),
-    ]);
+    const [functions] = await allSettled([this.#startWorkers(), this.#restoreAll()]);
     this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
     this.#status = "active";
     const memory = `${this.config.memoryMiB} MiB (${this.#memory.enforcement})`;
     const workers = this.config.workers;
     this.#log.info({ port: this.#port, functions, workers, memory }, "process active");
+  }
+
+  /** A warm slot's sandbox exists and its workers run: they only need the bundle. */
+  async #startWorkers(): Promise<string[]> {
+    if (this.#slot === undefined) await this.#sandbox.prepare();
+    await this.#sandbox.install(this.config.bundlePath);
+    return this.#pool.start(this.#slot?.workers);
   }
 
   /** Runs a function here, or in a peer when `process` names another process. */
@@ -516,6 +529,7 @@ export class CloudProcess implements CallTarget {
       label: `${this.config.application}.${this.config.name}.${process.pid}`,
       workerPids: () => this.#pool.pids,
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
+      cgroup: this.#slot?.cgroup,
     });
   }
 
@@ -532,11 +546,9 @@ export class CloudProcess implements CallTarget {
 
   #createSandbox(): WorkerSandbox {
     const config = this.config;
+    if (this.#slot) return this.#slot.sandbox;
     return new WorkerSandbox({
-      application: config.application,
-      processName: config.name,
-      bundlePath: config.bundlePath,
-      appEnv: config.appEnv,
+      label: `${config.application}-${config.name}`,
       permissions: config.permissions,
       log: (message) => this.#log.info(message),
     });
@@ -548,6 +560,7 @@ export class CloudProcess implements CallTarget {
       sandbox: this.#sandbox,
       application: config.application,
       processId: config.name,
+      appEnv: config.appEnv,
       workers: config.workers,
       memoryMiB: config.memoryMiB,
       maxPayloadBytes: config.maxPayloadBytes,

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
   PraaSError,
@@ -99,24 +99,8 @@ export interface LaunchedProcess {
 }
 
 export async function launchProcess(options: RuntimeOptions): Promise<LaunchedProcess> {
-  const [command, ...args] = inNamespace(options.netns, [
-    process.execPath,
-    RUNTIME_MAIN,
-    ...runtimeArgs(options),
-  ]);
-  const child = spawn(command as string, args, {
-    stdio: ["ignore", "pipe", "inherit"],
-    // A process group of its own: a Ctrl-C meant for the parent does not reach the process,
-    // and the whole group (its workers, anything a function started) can be killed at once.
-    detached: true,
-    env: runtimeEnv(options),
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => {
-      killGroup(child);
-      resolve(code);
-    }),
-  );
+  const child = spawnRuntime(runtimeArgs(options), runtimeEnv(options), "ignore", options.netns);
+  const exited = exitOf(child);
   try {
     const ready = await readyLine(child, options.readyTimeoutMs ?? 30_000);
     return { child, exited, host: ready.host, port: ready.port, token: options.token };
@@ -124,6 +108,32 @@ export async function launchProcess(options: RuntimeOptions): Promise<LaunchedPr
     child.kill("SIGKILL");
     throw error;
   }
+}
+
+function spawnRuntime(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin: "ignore" | "pipe",
+  netns?: string,
+): ChildProcess {
+  const [command, ...rest] = inNamespace(netns, [process.execPath, RUNTIME_MAIN, ...args]);
+  return spawn(command as string, rest, {
+    stdio: [stdin, "pipe", "inherit"],
+    // A process group of its own: a Ctrl-C meant for the parent does not reach the process,
+    // and the whole group (its workers, anything a function started) can be killed at once.
+    detached: true,
+    env,
+  });
+}
+
+/** Resolves with the exit code once the runtime is gone, after killing what it left behind. */
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      killGroup(child);
+      resolve(code);
+    }),
+  );
 }
 
 /**
@@ -194,6 +204,99 @@ function bundleArgs(o: RuntimeOptions): string[] {
   return ["--bundle-key", o.bundleKey ?? ""];
 }
 
+/** What a warm-pool slot is started with: the class of processes it can become. */
+export interface SlotLaunchOptions {
+  workers: number;
+  memoryMiB: number;
+  maxPayloadBytes: number;
+  /** What the workers may do: fixed at their spawn. */
+  permissions?: Partial<AppPermissions>;
+  logLevel?: string;
+  /** Extra environment for the runtime itself; nothing of this process's is inherited. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * The data dir of the control plane it serves, on its command line only so that `ps` (and
+   * tools that clean up after a deployment) can tell whose runtime it is.
+   */
+  owner?: string;
+  /** How long the slot may take to boot, and later the assigned process to be ready. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * A runtime started ahead of its process (`main.js --warm`): its sandbox and workers are up,
+ * it waits for `assign`. One assignment only: a slot never serves a second process.
+ */
+export class WarmRuntime {
+  readonly child: ChildProcess;
+  readonly slot: SlotLaunchOptions;
+  readonly exited: Promise<number | null>;
+  readonly #lines: Interface;
+  #assigned = false;
+
+  private constructor(slot: SlotLaunchOptions) {
+    this.slot = slot;
+    const args = ["--warm", ...slotArgs(slot)];
+    this.child = spawnRuntime(args, { ...slot.env }, "pipe");
+    this.child.stdin?.on("error", () => undefined); // EPIPE when it died: its exit tells
+    this.exited = exitOf(this.child);
+    this.#lines = createInterface({ input: this.child.stdout! });
+  }
+
+  /** Starts a slot; resolves once its workers are booted, rejects (leaving nothing) otherwise. */
+  static async start(slot: SlotLaunchOptions): Promise<WarmRuntime> {
+    const runtime = new WarmRuntime(slot);
+    try {
+      await readyLine(runtime.child, slot.readyTimeoutMs ?? 30_000, runtime.#lines, "warm");
+      return runtime;
+    } catch (error) {
+      runtime.child.kill("SIGKILL");
+      throw error;
+    }
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Makes it the process `options` describes, as `launchProcess` would start it. */
+  async assign(options: RuntimeOptions): Promise<LaunchedProcess> {
+    if (this.#assigned) throw new PraaSError("INVALID_STATE", "a warm slot is assigned only once");
+    this.#assigned = true;
+    if (!this.alive)
+      throw new PraaSError("BACKEND_ERROR", "the warm slot exited before assignment");
+    const assignment = { args: runtimeArgs(options), env: runtimeEnv(options) };
+    const timeoutMs = options.readyTimeoutMs ?? this.slot.readyTimeoutMs ?? 30_000;
+    const ready = readyLine(this.child, timeoutMs, this.#lines, "ready");
+    this.child.stdin?.end(`${JSON.stringify(assignment)}\n`);
+    try {
+      const { host, port } = await ready;
+      return { child: this.child, exited: this.exited, host, port, token: options.token };
+    } catch (error) {
+      this.child.kill("SIGKILL");
+      throw error;
+    }
+  }
+
+  /** Discards an unassigned slot (it removes its sandbox and exits); resolves once it is gone. */
+  async discard(graceMs = 5000): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function slotArgs(slot: SlotLaunchOptions): string[] {
+  const args = ["--workers", String(slot.workers), "--memory", String(slot.memoryMiB)];
+  args.push("--max-payload", String(slot.maxPayloadBytes), "--log-level", slot.logLevel ?? "warn");
+  const allow = allowList(slot.permissions);
+  if (allow !== "") args.push("--allow", allow);
+  if (slot.owner !== undefined) args.push("--owner", slot.owner);
+  return args;
+}
+
 /**
  * Once the process is gone, nothing it started may outlive it: its workers (even one stuck in
  * a synchronous loop) and anything its functions spawned are in its process group.
@@ -203,15 +306,19 @@ function killGroup(child: ChildProcess): void {
 }
 
 export interface ReadyLine {
-  event: "ready" | "failed";
+  event: "ready" | "warm" | "failed";
   host: string;
   port: number;
   error?: { code: string; message: string };
 }
 
-function readyLine(child: ChildProcess, timeoutMs: number): Promise<ReadyLine> {
+function readyLine(
+  child: ChildProcess,
+  timeoutMs: number,
+  lines: Interface = createInterface({ input: child.stdout! }),
+  expected: ReadyLine["event"] = "ready",
+): Promise<ReadyLine> {
   return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(
       () => reject(new PraaSError("BACKEND_ERROR", `process not ready after ${timeoutMs} ms`)),
       timeoutMs,
@@ -219,7 +326,7 @@ function readyLine(child: ChildProcess, timeoutMs: number): Promise<ReadyLine> {
     lines.once("line", (line) => {
       clearTimeout(timer);
       const ready = parseReady(line);
-      if (ready?.event === "ready") resolve(ready);
+      if (ready?.event === expected) resolve(ready);
       else reject(startFailure(ready?.error));
     });
     child.once("exit", (code) => {

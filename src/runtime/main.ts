@@ -9,7 +9,15 @@
  * JSON line on stdout once it serves: {"event":"ready","host","port","token","functions"}.
  * Logs go to stderr. Exit codes: 0 after a clean stop or swap-out, 1 when start-up failed.
  * A swap-out whose write fails does not exit: the process stays active with its state.
+ *
+ * `--warm` (a warm-pool member): only what a slot needs at spawn (`--workers`, `--memory`,
+ * `--max-payload`, `--allow`, `--log-level`). It boots its sandbox and workers (see
+ * warm-slot.ts), prints {"event":"warm"}, and waits for one line on stdin, its assignment:
+ * {"args": [...], "env": {...}}, exactly the command line and environment a process started
+ * from scratch would get (launch.ts). From then on it is that process. Stdin closing first (its
+ * pool is gone) or a signal discards the slot and exits 0.
  */
+import { createInterface } from "node:readline";
 import { Command, InvalidArgumentError } from "commander";
 import {
   MAX_LISTED_STATE_KEYS,
@@ -36,95 +44,130 @@ import { joinPairing } from "./pairing.js";
 import { LogForwarder } from "./log-forwarder.js";
 import type { MemoryGuardMode } from "./memory-guard.js";
 import { killOwnGroup } from "./proc-table.js";
+import { WarmSlot } from "./warm-slot.js";
 
-const program = new Command("praas-process")
-  .description("run one PraaS cloud process")
-  .requiredOption("--app <name>", "application name")
-  .requiredOption("--name <name>", "process name")
-  .option("--bundle <file>", "built application bundle (ESM)")
-  .option(
-    "--bundle-key <key>",
-    "without --bundle: fetch the bundle stored under this key from the --control plane",
-  )
-  .option("--blob-dir <dir>", "disk blob store for swapped state (unless PRAAS_BLOB_CONFIG is set)")
-  .option("--workers <n>", "worker subprocesses", int, 1)
-  .option("--memory <MiB>", "memory for the whole process, workers and off-heap included", int, 512)
-  .option(
-    "--memory-guard <mode>",
-    "enforce --memory with: auto (cgroup + watchdog), watchdog, off",
-    "auto",
-  )
-  .option(
-    "--max-stored <bytes>",
-    "bytes of state plus undelivered messages (default: half of --memory)",
-    int,
-  )
-  .option("--max-inflight <n>", "invocations in flight in the process", int, 4096)
-  .option("--max-inflight-per-connection <n>", "invocations in flight on one connection", int, 1024)
-  .option("--max-connections <n>", "open data-plane connections", int, 1024)
-  .option("--max-hello <bytes>", "largest frame payload before HELLO", int, 64 * 1024)
-  .option(
-    "--write-backlog <bytes>",
-    "unsent bytes for one connection before it is not read",
-    int,
-    1024 * 1024,
-  )
-  .option(
-    "--max-inflight-bytes <bytes>",
-    "payload bytes of one connection's unanswered invocations before it is not read",
-    int,
-    16 * 1024 * 1024,
-  )
-  .option("--host <host>", "data-plane listen address", "127.0.0.1")
-  .option("--port <port>", "data-plane port (0: any free port)", int, 0)
-  .option("--advertise-host <host>", "address peers and clients dial")
-  .option(
-    "--reach <how>",
-    "how clients reach us: direct, or punch / relay (behind NAT: paired through the rendezvous)",
-    "direct",
-  )
-  .option("--max-payload <bytes>", "largest payload", int, 64 * 1024 * 1024)
-  .option("--timeout <ms>", "invocation timeout", int, 60_000)
-  .option("--drain-timeout <ms>", "how long a swap waits for running invocations", int, 10_000)
-  .option("--restore", "restore swapped state before serving", false)
-  .option(
-    "--durability <mode>",
-    "memory (state survives swaps) or log (every acknowledged write survives a crash)",
-    "memory",
-  )
-  .option("--wal <file>", "the write-ahead log file (with --durability log)")
-  .option(
-    "--wal-compact-bytes <n>",
-    "fold the log into a snapshot while serving once it is larger than this and than the state",
-    int,
-    64 * 1024 * 1024,
-  )
-  .option("--peers <json>", "static peer directory: [{name,status,address:{host,port,token}}]")
-  .option("--control <host:port>", "control plane to register with")
-  .option(
-    "--orphan-timeout <ms>",
-    "swap out and exit after losing the control plane this long",
-    int,
-    300_000,
-  )
-  .option(
-    "--idle-swap <ms>",
-    "report idle to the control plane (which swaps the process out) after this long without an invocation, a message or a client connection; 0: never",
-    int,
-    0,
-  )
-  .option(
-    "--allow <list>",
-    "what workers may do: comma-separated childProcess, workerThreads, network",
-    "",
-  )
-  .option(
-    "--serialize <list>",
-    "functions whose invocations run one at a time: comma-separated names, or * for all",
-    "",
-  )
-  .option("--error-stacks", "function errors returned to callers carry the stack trace", false)
-  .option("--log-level <level>", "log level", "info");
+/** A new parser each time: a warm member parses its assignment after its own flags. */
+const runtimeProgram = (): Command =>
+  new Command("praas-process")
+    .description("run one PraaS cloud process")
+    .requiredOption("--app <name>", "application name")
+    .requiredOption("--name <name>", "process name")
+    .option("--bundle <file>", "built application bundle (ESM)")
+    .option(
+      "--bundle-key <key>",
+      "without --bundle: fetch the bundle stored under this key from the --control plane",
+    )
+    .option(
+      "--blob-dir <dir>",
+      "disk blob store for swapped state (unless PRAAS_BLOB_CONFIG is set)",
+    )
+    .option("--workers <n>", "worker subprocesses", int, 1)
+    .option(
+      "--memory <MiB>",
+      "memory for the whole process, workers and off-heap included",
+      int,
+      512,
+    )
+    .option(
+      "--memory-guard <mode>",
+      "enforce --memory with: auto (cgroup + watchdog), watchdog, off",
+      "auto",
+    )
+    .option(
+      "--max-stored <bytes>",
+      "bytes of state plus undelivered messages (default: half of --memory)",
+      int,
+    )
+    .option("--max-inflight <n>", "invocations in flight in the process", int, 4096)
+    .option(
+      "--max-inflight-per-connection <n>",
+      "invocations in flight on one connection",
+      int,
+      1024,
+    )
+    .option("--max-connections <n>", "open data-plane connections", int, 1024)
+    .option("--max-hello <bytes>", "largest frame payload before HELLO", int, 64 * 1024)
+    .option(
+      "--write-backlog <bytes>",
+      "unsent bytes for one connection before it is not read",
+      int,
+      1024 * 1024,
+    )
+    .option(
+      "--max-inflight-bytes <bytes>",
+      "payload bytes of one connection's unanswered invocations before it is not read",
+      int,
+      16 * 1024 * 1024,
+    )
+    .option("--host <host>", "data-plane listen address", "127.0.0.1")
+    .option("--port <port>", "data-plane port (0: any free port)", int, 0)
+    .option("--advertise-host <host>", "address peers and clients dial")
+    .option(
+      "--reach <how>",
+      "how clients reach us: direct, or punch / relay (behind NAT: paired through the rendezvous)",
+      "direct",
+    )
+    .option("--max-payload <bytes>", "largest payload", int, 64 * 1024 * 1024)
+    .option("--timeout <ms>", "invocation timeout", int, 60_000)
+    .option("--drain-timeout <ms>", "how long a swap waits for running invocations", int, 10_000)
+    .option("--restore", "restore swapped state before serving", false)
+    .option(
+      "--durability <mode>",
+      "memory (state survives swaps) or log (every acknowledged write survives a crash)",
+      "memory",
+    )
+    .option("--wal <file>", "the write-ahead log file (with --durability log)")
+    .option(
+      "--wal-compact-bytes <n>",
+      "fold the log into a snapshot while serving once it is larger than this and than the state",
+      int,
+      64 * 1024 * 1024,
+    )
+    .option("--peers <json>", "static peer directory: [{name,status,address:{host,port,token}}]")
+    .option("--control <host:port>", "control plane to register with")
+    .option(
+      "--orphan-timeout <ms>",
+      "swap out and exit after losing the control plane this long",
+      int,
+      300_000,
+    )
+    .option(
+      "--idle-swap <ms>",
+      "report idle to the control plane (which swaps the process out) after this long without an invocation, a message or a client connection; 0: never",
+      int,
+      0,
+    )
+    .option(
+      "--allow <list>",
+      "what workers may do: comma-separated childProcess, workerThreads, network",
+      "",
+    )
+    .option(
+      "--serialize <list>",
+      "functions whose invocations run one at a time: comma-separated names, or * for all",
+      "",
+    )
+    .option("--error-stacks", "function errors returned to callers carry the stack trace", false)
+    .option("--log-level <level>", "log level", "info");
+
+const warmProgram = (): Command =>
+  new Command("praas-process --warm")
+    .description("start a warm-pool slot and wait for an assignment on stdin")
+    .requiredOption("--warm", "be a warm-pool member")
+    .option("--workers <n>", "worker subprocesses", int, 1)
+    .option("--memory <MiB>", "memory of the process the slot is for", int, 512)
+    .option("--max-payload <bytes>", "largest payload", int, 64 * 1024 * 1024)
+    .option("--allow <list>", "what workers may do (fixed at spawn)", "")
+    .option("--owner <dir>", "the data dir of the control plane it serves (informational)")
+    .option("--log-level <level>", "log level", "info");
+
+interface WarmFlags {
+  workers: number;
+  memory: number;
+  maxPayload: number;
+  allow: string;
+  logLevel: LogLevel;
+}
 
 function int(value: string): number {
   try {
@@ -255,26 +298,95 @@ function controlAddress(
 }
 
 async function main(): Promise<void> {
-  const flags = program.parse().opts<Flags>();
   process.on("exit", killOwnGroup);
+  if (process.argv[2] === "--warm") await runWarm();
+  else await runProcess(runtimeProgram().parse().opts<Flags>(), process.env);
+}
+
+/** A warm-pool member: boot the slot, then become the process the assignment names. */
+async function runWarm(): Promise<void> {
+  const flags = warmProgram().parse().opts<WarmFlags>();
+  const log = createLogger("process:warm", flags.logLevel);
+  // A signal while the slot boots must not kill us before the slot is cleaned up.
+  let signalled = false;
+  const early = (): void => void (signalled = true);
+  process.once("SIGTERM", early).once("SIGINT", early);
+  let slot: WarmSlot;
+  try {
+    slot = await WarmSlot.start({
+      workers: flags.workers,
+      memoryMiB: flags.memory,
+      maxPayloadBytes: flags.maxPayload,
+      permissions: allowed(flags.allow),
+      log: (message) => log.info(message),
+    });
+  } catch (error) {
+    fail(log, error);
+    return;
+  }
+  process.off("SIGTERM", early).off("SIGINT", early);
+  if (signalled) return discardAndExit(slot);
+  const assignment = await awaitAssignment(slot);
+  if (assignment === undefined) return discardAndExit(slot);
+  let assigned: Flags;
+  try {
+    assigned = runtimeProgram().exitOverride().parse(assignment.args, { from: "user" }).opts();
+  } catch (error) {
+    await slot.discard();
+    fail(log, error);
+    return;
+  }
+  await runProcess(assigned, assignment.env, slot);
+}
+
+interface Assignment {
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** Says "warm", then waits for the assignment line; undefined when stdin closes or a signal comes. */
+function awaitAssignment(slot: WarmSlot): Promise<Assignment | undefined> {
+  process.stdout.write(`${JSON.stringify({ event: "warm", workers: slot.pids })}\n`);
+  return new Promise((resolve) => {
+    const lines = createInterface({ input: process.stdin });
+    const done = (assignment: Assignment | undefined): void => {
+      process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
+      lines.removeAllListeners().close();
+      process.stdin.destroy(); // the pool's end may close now: we are on our own
+      resolve(assignment);
+    };
+    const onSignal = (): void => done(undefined);
+    process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
+    lines.once("line", (line) => done(JSON.parse(line) as Assignment));
+    lines.once("close", () => done(undefined));
+  });
+}
+
+async function discardAndExit(slot: WarmSlot): Promise<void> {
+  await slot.discard().catch(() => undefined);
+  process.exit(0);
+}
+
+async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot): Promise<void> {
   const log = createLogger(`process:${flags.app}/${flags.name}`, flags.logLevel);
   let config: ProcessConfig;
   try {
-    config = configFrom(flags, process.env, await bundleFile(flags, process.env));
+    config = configFrom(flags, env, await bundleFile(flags, env));
+    const misfit = slot?.misfit(config);
+    if (misfit) throw new PraaSError("BAD_REQUEST", `the warm slot does not fit: ${misfit}`);
   } catch (error) {
+    await slot?.discard();
     fail(log, error);
     return;
   }
   const blobs = await openBlobStore(config.blobs);
   let control: ControlLink | undefined;
-  const proc = new CloudProcess(
-    config,
-    blobs,
-    log,
-    (peer) => resumeVia(control, peer),
-    (peer) => ticketVia(control, peer),
-    (request) => alarmVia(control, request),
-  );
+  const proc = new CloudProcess(config, blobs, log, {
+    resumePeer: (peer) => resumeVia(control, peer),
+    peerTicket: (peer) => ticketVia(control, peer),
+    alarms: (request) => alarmVia(control, request),
+    ...(slot ? { slot } : {}),
+  });
   const onSignal = (signal: NodeJS.Signals): void => void stopOnSignal(proc, control, log, signal);
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);

@@ -34,13 +34,22 @@ export interface MemoryGuardOptions {
   intervalMs?: number;
   /** The worker pids to watch, asked at every tick. */
   workerPids(): number[];
+  /**
+   * A cgroup made ahead (by a warm slot, runtime/warm-slot.ts) that holds this process and its
+   * workers already: "auto" sets its limit at start instead of creating one; other modes
+   * remove it.
+   */
+  cgroup?: Cgroup | undefined;
   log(message: string, fields?: Record<string, unknown>): void;
 }
 
 /** What a worker handle asks when its worker died. */
 export interface MemoryVerdict {
   readonly limitMiB: number;
-  /** Makes `pid` the first victim of the kernel's OOM killer. */
+  /**
+   * Puts `pid` in the process's cgroup (a worker started before its process, in a warm pool)
+   * and makes it the first victim of the kernel's OOM killer.
+   */
   adopt(pid: number): void;
   /** Whether the worker `pid`, just died of SIGKILL, was killed for passing the limit. */
   killedForMemory(pid: number): boolean;
@@ -71,8 +80,11 @@ export class MemoryGuard implements MemoryVerdict {
 
   /** Call before spawning workers, so they start inside the cgroup. */
   start(): void {
+    const made = this.#options.cgroup;
+    if (this.#options.mode !== "auto") made?.remove();
     if (this.#options.mode === "off") return;
-    if (this.#options.mode === "auto") this.#cgroup = this.#openCgroup();
+    if (this.#options.mode === "auto")
+      this.#cgroup = made ? this.#limited(made) : this.#openCgroup();
     this.#timer = setInterval(() => this.#tick(), this.#options.intervalMs ?? 200);
     this.#timer.unref();
   }
@@ -86,6 +98,8 @@ export class MemoryGuard implements MemoryVerdict {
 
   adopt(pid: number): void {
     if (this.#options.mode === "off") return;
+    // Workers spawned after start() are in already; a pre-started one moves in now.
+    if (this.#cgroup) ignoreErrors(() => this.#cgroup?.enroll(pid));
     ignoreErrors(() => writeFileSync(`/proc/${pid}/oom_score_adj`, "1000"));
   }
 
@@ -95,6 +109,19 @@ export class MemoryGuard implements MemoryVerdict {
     if (kills <= this.#oomKillsSeen) return false;
     this.#oomKillsSeen++;
     return true;
+  }
+
+  #limited(cgroup: Cgroup): Cgroup | undefined {
+    try {
+      cgroup.limit(this.limitMiB * MIB);
+      return cgroup;
+    } catch (error) {
+      cgroup.remove();
+      this.#options.log("cannot limit the memory cgroup; the watchdog alone enforces the limit", {
+        reason: String(error),
+      });
+      return undefined;
+    }
   }
 
   #openCgroup(): Cgroup | undefined {
@@ -147,8 +174,20 @@ function ignoreErrors(action: () => void): void {
   }
 }
 
+/**
+ * A memory cgroup for this process made ahead of its limit (a warm slot, before it spawns its
+ * workers, so they and all they allocate are in it); undefined where cgroups are not usable.
+ */
+export function cgroupAhead(label: string, limitBytes: number): Cgroup | undefined {
+  try {
+    return Cgroup.create(label, limitBytes);
+  } catch {
+    return undefined; // the process's MemoryGuard says so when it starts
+  }
+}
+
 /** One memory cgroup holding this process and its workers. */
-class Cgroup {
+export class Cgroup {
   private constructor(
     readonly dir: string,
     readonly parent: string,
@@ -167,9 +206,13 @@ class Cgroup {
     const dir = path.join(group, label);
     mkdirSync(dir, { recursive: true });
     const cgroup = new Cgroup(dir, parent, v2);
-    cgroup.#limit(limitBytes);
+    cgroup.limit(limitBytes);
     writeFileSync(path.join(dir, "cgroup.procs"), String(process.pid));
     return cgroup;
+  }
+
+  enroll(pid: number): void {
+    writeFileSync(path.join(this.dir, "cgroup.procs"), String(pid));
   }
 
   oomKills(): number {
@@ -189,7 +232,7 @@ class Cgroup {
     ignoreErrors(() => rmdirSync(path.dirname(this.dir))); // only goes when no other process uses it
   }
 
-  #limit(bytes: number): void {
+  limit(bytes: number): void {
     if (this.v2) {
       writeFileSync(path.join(this.dir, "memory.max"), String(bytes));
       ignoreErrors(() => writeFileSync(path.join(this.dir, "memory.swap.max"), "0"));

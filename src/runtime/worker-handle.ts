@@ -9,6 +9,8 @@ import {
   FrameType,
   PraaSError,
   decodeFields,
+  encodeFields,
+  type AppEnv,
   type ErrorCode,
   type Frame,
 } from "../protocol/index.js";
@@ -18,15 +20,22 @@ import { WorkerSandbox } from "./worker-sandbox.js";
 
 const READY_TIMEOUT_MS = 30_000;
 
-export interface WorkerSpec {
+/** What a worker is started with; the same for every worker of a warm-pool slot. */
+export interface WorkerSlot {
   /** Where and as whom workers run; holds the bundle copy they load. */
   sandbox: WorkerSandbox;
-  application: string;
-  processId: string;
   heapMiB: number;
   maxPayloadBytes: number;
+}
+
+/** What a worker learns when a process takes it (the LOAD frame), and how it is answered. */
+export interface WorkerAssignment {
+  application: string;
+  processId: string;
   /** The process logs acknowledged writes: a worker's `state.put` waits for the answer. */
   durable?: boolean;
+  /** The whole environment of the application's functions (the worker starts with TMPDIR only). */
+  appEnv: Readonly<AppEnv>;
   /** Answers the worker's context calls (state, mailbox, invoke...). */
   onCall(frame: Frame, link: FrameLink): void;
   /** Knows whether a worker that died was killed for the process's memory limit. */
@@ -34,6 +43,8 @@ export interface WorkerSpec {
   /** Takes the worker's raw stdout/stderr (function logs); default: the process's stderr. */
   onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
 }
+
+export type WorkerSpec = WorkerSlot & WorkerAssignment;
 
 interface Exit {
   code: number | null;
@@ -62,10 +73,11 @@ export class WorkerHandle {
   #killReason: string | undefined;
   #readyResolve!: (names: string[]) => void;
   #readyReject!: (error: PraaSError) => void;
+  #assignment: WorkerAssignment | undefined;
 
-  constructor(readonly spec: WorkerSpec) {
+  /** Starts the worker without user code; `assign` gives it its process and loads the bundle. */
+  constructor(readonly spec: WorkerSlot) {
     this.child = spawnWorker(spec);
-    if (this.child.pid !== undefined) spec.memory?.adopt(this.child.pid);
     this.#forwardOutput();
     this.link = new FrameLink(this.child.stdio[3] as Socket, {
       maxPayloadBytes: spec.maxPayloadBytes,
@@ -91,6 +103,15 @@ export class WorkerHandle {
       });
     });
     void this.#watchExit();
+  }
+
+  /** Binds the worker to its process and has it load the bundle; `ready` settles after. */
+  assign(assignment: WorkerAssignment): void {
+    this.#assignment = assignment;
+    if (this.child.pid !== undefined) assignment.memory?.adopt(this.child.pid);
+    const durability = assignment.durable ? "durable" : "memory";
+    const fields = encodeFields([assignment.application, assignment.processId, durability]);
+    this.link.send(FrameType.Load, 0, fields, Buffer.from(JSON.stringify(assignment.appEnv)));
     this.#guardReady();
   }
 
@@ -165,7 +186,7 @@ export class WorkerHandle {
 
   #memoryCause(exit: Exit | undefined): Cause | undefined {
     if (exit?.signal === "SIGKILL" && this.#killedForMemory()) {
-      const limit = this.spec.memory?.limitMiB ?? 0;
+      const limit = this.#assignment?.memory?.limitMiB ?? 0;
       const text = `out of memory: it exceeded the process memory limit of ${limit} MiB`;
       return { code: "OUT_OF_MEMORY", text };
     }
@@ -178,7 +199,8 @@ export class WorkerHandle {
   /** Asked once per worker: the guard counts each kill only once. */
   #killedForMemory(): boolean {
     const pid = this.child.pid;
-    this.#memoryKill ??= pid !== undefined && (this.spec.memory?.killedForMemory(pid) ?? false);
+    const memory = this.#assignment?.memory;
+    this.#memoryKill ??= pid !== undefined && (memory?.killedForMemory(pid) ?? false);
     return this.#memoryKill;
   }
 
@@ -186,7 +208,7 @@ export class WorkerHandle {
     if (frame.type === FrameType.Ready) this.#onReady(decodeFields(frame.meta));
     else if (frame.type === FrameType.Error && frame.id === 0)
       this.#onReport(decodeErrorFrame(frame));
-    else this.spec.onCall(frame, link);
+    else this.#assignment?.onCall(frame, link);
   }
 
   #onReady(names: string[]): void {
@@ -225,7 +247,12 @@ export class WorkerHandle {
   }
 
   #forwardOutput(): void {
-    const sink = this.spec.onOutput ?? ((_name, chunk) => process.stderr.write(chunk));
+    // Read at each chunk: a pooled worker gets its process (and its log sink) after it started.
+    const sink = (name: "stdout" | "stderr", chunk: Buffer): void => {
+      const onOutput = this.#assignment?.onOutput;
+      if (onOutput) onOutput(name, chunk);
+      else process.stderr.write(chunk);
+    };
     for (const name of ["stdout", "stderr"] as const) {
       this.child[name]?.on("data", (chunk: Buffer) => {
         if (chunk.includes("heap out of memory")) this.#outOfMemory = true;
@@ -235,16 +262,13 @@ export class WorkerHandle {
   }
 }
 
-/** A worker subprocess, in its sandbox, with the app's environment only. */
-function spawnWorker(spec: WorkerSpec): ChildProcess {
+/** A worker subprocess, in its sandbox, with no user code and no environment of any app yet. */
+function spawnWorker(spec: WorkerSlot): ChildProcess {
   const { command, args, ...options } = spec.sandbox.command([
     `--max-old-space-size=${spec.heapMiB}`,
     WorkerSandbox.workerMain,
     spec.sandbox.bundlePath,
-    spec.application,
-    spec.processId,
     String(spec.maxPayloadBytes),
-    spec.durable ? "durable" : "memory",
   ]);
   return spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe", "pipe"] });
 }

@@ -38,6 +38,11 @@ export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
   replaced?: (dead: WorkerHandle) => void;
 }
 
+/** Each worker's V8 heap limit: its share of the process's memory (at least 16 MiB). */
+export function heapMiBFor(memoryMiB: number, workers: number): number {
+  return Math.max(16, Math.floor(memoryMiB / workers));
+}
+
 /** One invocation as the pool runs it. */
 interface CallInfo {
   fn: string;
@@ -59,15 +64,21 @@ export class WorkerPool {
 
   constructor(options: PoolOptions) {
     this.#options = options;
-    const heapMiB = Math.max(16, Math.floor(options.memoryMiB / options.workers));
-    this.#spec = { ...options, heapMiB };
+    this.#spec = { ...options, heapMiB: heapMiBFor(options.memoryMiB, options.workers) };
     this.#gate = new InputGate(options.serialize ?? false);
   }
 
-  /** Starts every worker; rejects with BUILD_FAILED when the application does not load. */
-  async start(): Promise<string[]> {
+  /**
+   * Has every worker load the application: the live `prestarted` ones (a warm-pool slot's,
+   * started with this pool's heap limit and sandbox), and new ones for the rest. Rejects with
+   * BUILD_FAILED when the application does not load.
+   */
+  async start(prestarted: readonly WorkerHandle[] = []): Promise<string[]> {
     process.on("exit", this.#killAllNow);
-    this.#workers = Array.from({ length: this.#options.workers }, () => this.#spawn());
+    const alive = prestarted.filter((w) => w.alive).slice(0, this.#options.workers);
+    const fresh = this.#options.workers - alive.length;
+    this.#workers = [...alive, ...Array.from({ length: fresh }, () => this.#newWorker())];
+    for (const worker of this.#workers) this.#adopt(worker);
     try {
       const [names = []] = await Promise.all(this.#workers.map((w) => w.ready));
       this.#functions = new Set(names);
@@ -257,8 +268,13 @@ export class WorkerPool {
     return best;
   }
 
-  #spawn(): WorkerHandle {
-    const worker = new WorkerHandle(this.#spec);
+  #newWorker(): WorkerHandle {
+    return new WorkerHandle(this.#spec);
+  }
+
+  /** Gives the worker this process and watches it: replaced when it dies. */
+  #adopt(worker: WorkerHandle): WorkerHandle {
+    worker.assign(this.#spec);
     void worker.ready.then(
       () => this.#wakeReady(),
       () => undefined,
@@ -275,7 +291,7 @@ export class WorkerPool {
     // A worker that died before it was ready would die again at once: do not spin.
     const delayMs = dead.wasReady ? 0 : 1000;
     setTimeout(() => {
-      if (!this.#stopping) this.#workers.push(this.#spawn());
+      if (!this.#stopping) this.#workers.push(this.#adopt(this.#newWorker()));
     }, delayMs);
   }
 

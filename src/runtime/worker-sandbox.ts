@@ -1,11 +1,14 @@
 /**
  * Where and how a process's workers run, so user code reaches nothing of the platform's:
  *
- * - a per-process directory (created at start, removed at stop) holding a copy of the bundle
- *   and the workers' scratch directory, their TMPDIR and the only place they may write;
+ * - a per-process directory (created at start, or when a warm-pool slot is started, and removed
+ *   at stop) holding a copy of the bundle (put there when the process is assigned: the
+ *   permission flags name its path before it exists) and the workers' scratch directory, their
+ *   TMPDIR and the only place they may write;
  * - Node's permission model: reads limited to the worker's own code and the bundle, writes to
  *   the scratch directory, no child processes or worker threads unless the application asks;
- * - the environment the application declared, and nothing else;
+ * - no environment but TMPDIR at spawn: the application's declared environment, and nothing
+ *   else, comes with the LOAD frame (worker-handle.ts);
  * - when this process runs as root: an unprivileged uid/gid of its own (so workers of two
  *   processes cannot read each other's files, and none can read the data dir), and, unless the
  *   application asks for the network, a fresh network namespace (`unshare -n`), so a function
@@ -17,7 +20,7 @@ import { access, chmod, chown, constants, copyFile, mkdir, rm } from "node:fs/pr
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { AppEnv, AppPermissions } from "../protocol/index.js";
+import type { AppPermissions } from "../protocol/index.js";
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
 /** The worker imports only these (dist/runtime/worker → dist/protocol, dist/transport). */
@@ -29,10 +32,9 @@ export const WORKER_UID_BASE = 200_000;
 const UNSHARE_CANDIDATES = ["/usr/bin/unshare", "/bin/unshare", "/usr/sbin/unshare"];
 
 export interface SandboxOptions {
-  application: string;
-  processName: string;
-  bundlePath: string;
-  appEnv: Readonly<AppEnv>;
+  /** Names the directory: `app-name` of the process, or `pool` for a warm-pool slot. */
+  label: string;
+  /** Fixed for the workers' life (spawn flags and network namespace). */
   permissions: Readonly<AppPermissions>;
   /** Parent of the per-process directory; default the OS temp dir. */
   root?: string;
@@ -60,20 +62,22 @@ export class WorkerSandbox {
   constructor(options: SandboxOptions) {
     this.#options = options;
     const unique = randomBytes(6).toString("hex");
-    const name = `praas-${options.application}-${options.processName}-${unique}`;
+    const name = `praas-${options.label}-${unique}`;
     this.dir = path.join(options.root ?? tmpdir(), name);
     this.bundlePath = path.join(this.dir, "bundle.mjs");
     this.scratchDir = path.join(this.dir, "tmp");
     this.#uid = process.getuid?.() === 0 ? WORKER_UID_BASE + process.pid : undefined;
   }
 
-  /** Creates the directory (bundle copy + scratch) and finds out what this host allows. */
+  get permissions(): Readonly<AppPermissions> {
+    return this.#options.permissions;
+  }
+
+  /** Creates the directory (scratch; no bundle yet) and finds out what this host allows. */
   async prepare(): Promise<void> {
     if (this.#options.permissions.childProcess)
       this.#options.log("the app may start programs: they run outside Node's permission model");
     await mkdir(this.dir, { mode: 0o750 });
-    await copyFile(this.#options.bundlePath, this.bundlePath);
-    await chmod(this.bundlePath, 0o440);
     await mkdir(this.scratchDir, { mode: 0o700 });
     if (this.#uid === undefined) {
       this.#options.log(
@@ -85,6 +89,13 @@ export class WorkerSandbox {
     this.#unshare = await this.#networkNamespace();
   }
 
+  /** Puts the process's bundle where the workers' read permission already points. */
+  async install(bundleSource: string): Promise<void> {
+    await copyFile(bundleSource, this.bundlePath);
+    await chmod(this.bundlePath, 0o440);
+    if (this.#uid !== undefined) await chown(this.bundlePath, 0, this.#uid);
+  }
+
   async remove(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
   }
@@ -92,7 +103,7 @@ export class WorkerSandbox {
   /** How to start one worker: `nodeArgs` are the worker's own (heap limit, main, argv). */
   command(nodeArgs: string[]): WorkerCommand {
     const args = [...this.#permissionFlags(), ...nodeArgs];
-    const env = { ...this.#options.appEnv, TMPDIR: this.scratchDir };
+    const env = { TMPDIR: this.scratchDir };
     const node = { command: process.execPath, args, env, cwd: this.scratchDir };
     const uid = this.#uid;
     if (uid === undefined) return node;
@@ -130,7 +141,6 @@ export class WorkerSandbox {
   /** Root keeps the directory and the bundle (group-readable); the scratch dir is the worker's. */
   async #handOver(uid: number): Promise<void> {
     await chown(this.dir, 0, uid);
-    await chown(this.bundlePath, 0, uid);
     await chown(this.scratchDir, uid, uid);
   }
 

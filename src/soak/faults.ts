@@ -114,8 +114,9 @@ function garbageBytes(): Uint8Array {
   return Buffer.concat(encodeFrame(type as FrameType, randomInt(2 ** 32), encodeFields(["x"])));
 }
 
-function killProcess(context: FaultContext, count: FaultCount): void {
-  const running = cloudProcesses(APP, context.deployment.controlAddress);
+async function killProcess(context: FaultContext, count: FaultCount): Promise<void> {
+  // The control plane may be down (a fault of its own): then there is no one to kill now.
+  const running = await cloudProcesses(context.client.praas, APP).catch(() => []);
   if (running.length === 0) {
     count.skipped++;
     return;

@@ -6,7 +6,14 @@
 import { APP } from "./client.js";
 import type { Deployment } from "./deployment.js";
 import { groupMembers } from "../runtime/proc-table.js";
-import { ProcessRegistry, cloudProcesses, residentBytes } from "./procs.js";
+import type { PraaS } from "../sdk/index.js";
+import {
+  ProcessRegistry,
+  childrenOf,
+  cloudProcesses,
+  residentBytes,
+  type CloudProcessPid,
+} from "./procs.js";
 
 const SAMPLE_EVERY_MS = 250;
 
@@ -15,15 +22,33 @@ export class Monitor {
   controlPlanePeakBytes = 0;
   readonly processPeakBytes = new Map<string, number>();
   readonly #deployment: Deployment;
-  readonly #timer: NodeJS.Timeout;
+  readonly #client: PraaS;
+  #timer: NodeJS.Timeout | undefined;
+  #sampling: Promise<void> = Promise.resolve();
+  #stopped = false;
 
-  constructor(deployment: Deployment) {
+  constructor(deployment: Deployment, client: PraaS) {
     this.#deployment = deployment;
-    this.sample();
-    this.#timer = setInterval(() => this.sample(), SAMPLE_EVERY_MS);
+    this.#client = client;
+    this.#next();
   }
 
-  sample(): void {
+  /** Samples once more, then no longer. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#sampling;
+    await this.sample();
+  }
+
+  /** One sample after another, never two at once (a sample waits for the API). */
+  #next(): void {
+    this.#sampling = this.sample().finally(() => {
+      if (!this.#stopped) this.#timer = setTimeout(() => this.#next(), SAMPLE_EVERY_MS);
+    });
+  }
+
+  async sample(): Promise<void> {
     const controlPlane = this.#deployment.controlPlanePid;
     if (controlPlane !== undefined) {
       this.registry.track(controlPlane, "praas up");
@@ -31,8 +56,15 @@ export class Monitor {
         this.controlPlanePeakBytes,
         residentBytes(controlPlane),
       );
+      // Warm-pool runtimes and processes alike, named or not yet.
+      for (const child of childrenOf(controlPlane)) this.registry.track(child, "runtime");
     }
-    const running = cloudProcesses(APP, this.#deployment.controlAddress);
+    // While the control plane is down (a fault), processes are sampled by pid only.
+    const running = await cloudProcesses(this.#client, APP).catch(() => []);
+    this.#sampleProcesses(running);
+  }
+
+  #sampleProcesses(running: readonly CloudProcessPid[]): void {
     const members = groupMembers(new Set(running.map((proc) => proc.pid)));
     for (const proc of running) {
       const group = members.filter((member) => member.pgid === proc.pid);
@@ -44,9 +76,5 @@ export class Monitor {
         Math.max(this.processPeakBytes.get(proc.name) ?? 0, bytes),
       );
     }
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
   }
 }

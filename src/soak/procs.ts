@@ -3,8 +3,10 @@
  * address in their command line), their workers (their process group), resident memory, and
  * which of the processes seen during the run still live after shutdown (leaks).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
+import { parseLocalBackendId } from "../backends/local-pids.js";
 import { allPids, commandLine, isAlive, procStat } from "../runtime/proc-table.js";
+import type { PraaS } from "../sdk/index.js";
 
 const PAGE_BYTES = 4096;
 
@@ -28,17 +30,48 @@ export interface CloudProcessPid {
   pid: number;
 }
 
-/** The cloud processes of application `app` that dial the control plane at `control`. */
-export function cloudProcesses(app: string, control: string): CloudProcessPid[] {
+/**
+ * The active cloud processes of `app`, by the pid the control plane reports (a runtime taken
+ * from the warm pool does not name its process on its command line).
+ */
+export async function cloudProcesses(client: PraaS, app: string): Promise<CloudProcessPid[]> {
+  const { active } = await client.listProcesses(app);
+  return active.flatMap(({ name, backendId }) => {
+    const ref = backendId === undefined ? undefined : parseLocalBackendId(backendId);
+    return ref && isAlive(ref.pid, ref.startTime) ? [{ name, pid: ref.pid }] : [];
+  });
+}
+
+/**
+ * Runtimes of one deployment, from their command lines: those started from scratch for `app`
+ * dialling `control`, and warm-pool runtimes of the control plane with data dir `owner`.
+ */
+export function runtimesOf(app: string, control: string, owner: string): CloudProcessPid[] {
   const found: CloudProcessPid[] = [];
   for (const pid of allPids()) {
     const args = commandLine(pid);
     if (!args.some((arg) => arg.endsWith("runtime/main.js"))) continue;
-    if (argAfter(args, "--app") !== app || argAfter(args, "--control") !== control) continue;
+    if (procStat(pid)?.state === "Z") continue;
+    if (argAfter(args, "--owner") === owner) found.push({ name: "(warm-pool runtime)", pid });
     const name = argAfter(args, "--name");
-    if (name !== undefined && procStat(pid)?.state !== "Z") found.push({ name, pid });
+    const ours = argAfter(args, "--app") === app && argAfter(args, "--control") === control;
+    if (ours && name !== undefined) found.push({ name, pid });
   }
   return found;
+}
+
+/** The children of `pid` (every thread's), from /proc; none when it is gone. */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, "latin1")
+        .split(" ")
+        .filter((child) => child !== "")
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
 }
 
 export interface TrackedProcess {

@@ -15,7 +15,7 @@ import { runLoad, sleep, type Stopper } from "./load.js";
 import { Monitor } from "./monitor.js";
 import { PACKAGE_ROOT, type SoakOptions } from "./options.js";
 import { createProcesses, type DurabilityUsed } from "./processes.js";
-import { cloudProcesses } from "./procs.js";
+import { runtimesOf } from "./procs.js";
 import { verify } from "./verify.js";
 import { replaceUnrecoverable } from "./processes.js";
 
@@ -36,20 +36,19 @@ export async function runSoak(options: SoakOptions, progress: Progress): Promise
     onCrash: (detail) => crashes.push(detail),
   });
   progress(`praas up at ${deployment.url}, data dir ${deployment.dataDir}`);
-  const monitor = new Monitor(deployment);
   const ledger = new Ledger();
   const client = new SoakClient(
     deployment.url,
     ledger,
     options.invocationTimeoutMs + HUNG_SLACK_MS,
   );
+  const monitor = new Monitor(deployment, client.praas);
   let body: Exercised | undefined;
   try {
     body = await exercise(options, deployment, client, ledger, progress);
   } finally {
+    await monitor.stop();
     await client.close();
-    monitor.sample();
-    monitor.stop();
     progress("stopping praas up (SIGTERM) and Redis");
     await deployment.stop();
   }
@@ -242,7 +241,7 @@ async function leftovers(monitor: Monitor, deployment: Deployment): Promise<stri
   const deadline = Date.now() + LEAK_SETTLE_MS;
   for (;;) {
     const alive = monitor.registry.alive().map((proc) => `${proc.pid} ${proc.what}`);
-    const unseen = cloudProcesses(APP, deployment.controlAddress).map(
+    const unseen = runtimesOf(APP, deployment.controlAddress, deployment.dataDir).map(
       (proc) => `${proc.pid} ${proc.name} (never sampled)`,
     );
     const all = [

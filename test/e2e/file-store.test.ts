@@ -9,8 +9,8 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { RUNTIME_MAIN } from "../../src/runtime/launch.js";
-import { allPids, commandLine, groupMembers, procStat } from "../../src/runtime/proc-table.js";
+import { parseLocalBackendId } from "../../src/backends/local-pids.js";
+import { groupMembers, isAlive, procStat } from "../../src/runtime/proc-table.js";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir, runProcessesMatching } from "../helpers/process-harness.js";
 import { cli, freePort, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
@@ -55,14 +55,12 @@ async function until(client: PraaS, name: string, status: string): Promise<void>
   }
 }
 
-/** The pid of the runtime of process `name` (started by a `praas up` of this test). */
-function runtimePid(name: string): number {
-  const found = allPids().find((pid) => {
-    const args = commandLine(pid);
-    return args.includes(RUNTIME_MAIN) && args[args.indexOf("--name") + 1] === name;
-  });
-  if (found === undefined) throw new Error(`no runtime of ${name} runs`);
-  return found;
+/** The pid of the runtime of a process, as the control plane reports it. */
+async function runtimePid(client: PraaS, app: string, name: string): Promise<number> {
+  const { backendId = "" } = (await client.getProcess(app, name)).info;
+  const pid = parseLocalBackendId(backendId)?.pid;
+  if (pid === undefined || !isAlive(pid)) throw new Error(`no runtime of ${name} runs`);
+  return pid;
 }
 
 /** Its group's members other than the leader (the workers). */
@@ -152,7 +150,7 @@ describe("praas up with the default file store", { timeout: 120_000 }, () => {
       expect(text(await again.client.invoke("counter", "add", "1", { process: "survivor" }))).toBe(
         "8",
       );
-      const survivor = runtimePid("survivor");
+      const survivor = await runtimePid(again.client, "counter", "survivor");
       await again.client.deleteProcess("counter", "survivor");
       // The new control plane never spawned it, yet deleting it stops it and its workers.
       await untilGroupEmpty(survivor);
@@ -164,7 +162,7 @@ describe("praas up with the default file store", { timeout: 120_000 }, () => {
       const first = await start();
       await first.client.deploy("spinner", await spinnerApp(dataDir));
       await first.client.createProcess("spinner", "stuck", { vcpus: 1 });
-      const pid = runtimePid("stuck");
+      const pid = await runtimePid(first.client, "spinner", "stuck");
       first.client.invoke("spinner", "spin", "", { process: "stuck" }).catch(() => undefined);
       await untilSpinning(pid);
       await first.plane.kill();

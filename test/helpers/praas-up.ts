@@ -39,6 +39,8 @@ export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 export interface RunningPraaS {
   url: string;
+  /** The listening line `praas up --json` printed. */
+  announced: Record<string, unknown>;
   child: ChildProcess;
   exited: Promise<number | null>;
   /** SIGTERM, then wait for exit (SIGKILL after 30 s: a hung stop fails, it does not hang). */
@@ -73,16 +75,17 @@ export async function startPraaS(options: UpOptions): Promise<RunningPraaS> {
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
-  let url: string;
+  let announced: Record<string, unknown> & { url: string };
   try {
-    url = await listeningUrl(child);
+    announced = await listeningLine(child);
   } catch (error) {
     child.kill("SIGKILL"); // never leave a half-started control plane behind
     await exited;
     throw error;
   }
   return {
-    url,
+    url: announced.url,
+    announced,
     child,
     exited,
     stop: () => stopChild(child, exited),
@@ -108,7 +111,7 @@ async function killChild(child: ChildProcess, exited: Promise<number | null>): P
   await exited;
 }
 
-function listeningUrl(child: ChildProcess): Promise<string> {
+function listeningLine(child: ChildProcess): Promise<Record<string, unknown> & { url: string }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`praas up did not start in ${START_TIMEOUT_MS} ms`)),
@@ -117,7 +120,7 @@ function listeningUrl(child: ChildProcess): Promise<string> {
     createInterface({ input: child.stdout! }).once("line", (line) => {
       clearTimeout(timer);
       try {
-        resolve((JSON.parse(line) as { url: string }).url);
+        resolve(JSON.parse(line) as Record<string, unknown> & { url: string });
       } catch {
         reject(new Error(`praas up printed ${line} instead of its listening line`));
       }

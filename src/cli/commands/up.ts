@@ -51,6 +51,8 @@ interface UpFlags extends NatFlags {
   alarmRetry?: string;
   maxAutoProcesses?: string;
   idleSwap: string;
+  warmPool?: string;
+  warmPoolMemory?: string;
   deployExamples?: boolean;
   errorStacks?: boolean;
   logLevel: LogLevel;
@@ -142,6 +144,15 @@ export function registerUp(program: Command): void {
       "swap processes out after this long unused (no invocation, message or client connection), e.g. 10m, 30s; 0: never; per process: process create --idle-swap",
       "10m",
     )
+    .option(
+      "--warm-pool <n>",
+      "local backend: runtimes kept started for new processes of the default vcpus and the " +
+        "pool's memory, so create and resume only load the bundle (0: off; default 2)",
+    )
+    .option(
+      "--warm-pool-memory <MiB>",
+      "memory class of the warm pool (default: the default memory)",
+    )
     .option("--deploy-examples", "deploy every application under examples/ at start")
     .option(
       "--error-stacks",
@@ -210,6 +221,7 @@ async function upOptions(flags: UpFlags, env: NodeJS.ProcessEnv): Promise<Contro
     ...(await natOptions(flags, env)),
     idleSwapMs: parseDuration(flags.idleSwap, "--idle-swap"),
     errorStacks: flags.errorStacks ?? flags.backend === "local",
+    ...warmPool(flags),
     logLevel: flags.logLevel,
     // A person at a terminal reads lines; anything else (a file, a collector) gets JSON.
     logFormat: process.stderr.isTTY ? "pretty" : "json",
@@ -266,6 +278,17 @@ function tuning(flags: UpFlags): Pick<ControlPlaneOptions, Knob> {
   return options;
 }
 
+function warmPool(flags: UpFlags): Pick<ControlPlaneOptions, "warmPool" | "warmPoolMemoryMiB"> {
+  return {
+    ...(flags.warmPool === undefined
+      ? {}
+      : { warmPool: parseInteger(flags.warmPool, "--warm-pool", 0) }),
+    ...(flags.warmPoolMemory === undefined
+      ? {}
+      : { warmPoolMemoryMiB: positiveInteger(flags.warmPoolMemory, "--warm-pool-memory") }),
+  };
+}
+
 function s3Config(flags: UpFlags, env: NodeJS.ProcessEnv): BlobStoreConfig {
   return {
     kind: "s3",
@@ -306,6 +329,7 @@ async function deployExamples(plane: ControlPlane): Promise<void> {
 }
 
 function announce(plane: ControlPlane, json: boolean): void {
+  const pool = plane.warmPool;
   const line = json
     ? JSON.stringify({
         event: "listening",
@@ -313,7 +337,16 @@ function announce(plane: ControlPlane, json: boolean): void {
         controlPort: plane.controlPort,
         replica: plane.config.replicaId,
         ...(plane.rendezvous ? { rendezvous: plane.rendezvous } : {}),
+        warmPool: pool
+          ? { size: pool.size, workers: pool.workers, memoryMiB: pool.memoryMiB }
+          : null,
       })
-    : `PraaS control plane listening on ${plane.url} (Ctrl-C to stop)`;
+    : `PraaS control plane listening on ${plane.url} (${warmPoolText(pool)}; Ctrl-C to stop)`;
   process.stdout.write(`${line}\n`);
+}
+
+function warmPoolText(pool: ControlPlane["warmPool"]): string {
+  if (pool === undefined) return "warm pool off";
+  const slot = `${pool.workers} worker${pool.workers === 1 ? "" : "s"}, ${pool.memoryMiB} MiB`;
+  return `warm pool: ${pool.size} runtimes of ${slot}`;
 }

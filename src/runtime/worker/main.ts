@@ -2,26 +2,28 @@
  * Entry of a worker subprocess: the process hands us our link on fd 3 (see serve.ts for what
  * a worker does). User code runs only in workers, never in the process's own event loop.
  *
- * argv: <bundle> <application> <process> <maxPayloadBytes> [durable|memory]
+ * argv: <bundle> <maxPayloadBytes>. The worker starts without user code and without the
+ * application's environment: both come with the process's LOAD frame (the bundle file appears
+ * at <bundle> only then), so a worker can be started ahead of time, in a warm pool, and still
+ * end up exactly like one started for its process.
  */
 import net from "node:net";
 import { getHeapStatistics } from "node:v8";
 import { WorkerServer } from "./serve.js";
 
-const [bundlePath = "", application = "", processId = "", maxPayload = "0", durability = ""] =
-  process.argv.slice(2);
+const [bundlePath = "", maxPayload = "0"] = process.argv.slice(2);
 
 const worker = new WorkerServer({
   socket: new net.Socket({ fd: 3, readable: true, writable: true }),
   bundlePath,
-  application,
-  processId,
+  application: "",
+  processId: "",
   maxPayloadBytes: Number(maxPayload),
-  durable: durability === "durable",
   // A quarter of the heap at most: the cache only saves round trips, it must not cost an OOM.
   cacheBytes: Math.floor(getHeapStatistics().heap_size_limit / 4),
   captureConsole: true,
   exit: (code) => process.exit(code),
+  // Our environment was only TMPDIR until now: the application's is added before its code loads.
+  setEnv: (env) => void Object.assign(process.env, env),
 });
 process.on("uncaughtException", (error) => worker.crash(error));
-void worker.load();

@@ -41,14 +41,27 @@ export interface WorkerOptions {
   captureConsole?: boolean;
   /** Ends the worker (process.exit in a real one). */
   exit: (code: number) => void;
+  /** Adds the application's environment, sent with LOAD (main.ts: to process.env). */
+  setEnv?: (env: Record<string, string>) => void;
+}
+
+/** Who the worker runs for: from its options, or from the LOAD frame of a pre-started worker. */
+interface Identity {
+  application: string;
+  processId: string;
+  durable: boolean;
 }
 
 export class WorkerServer {
   readonly #functions = new Map<string, PraaSFunction>();
   readonly #cache: StateCache;
   readonly #link: FrameLink;
+  #identity: Identity;
+  #loading = false;
 
   constructor(readonly options: WorkerOptions) {
+    const { application, processId, durable = false } = options;
+    this.#identity = { application, processId, durable };
     this.#cache = new StateCache(options.cacheBytes, options.maxPayloadBytes);
     this.#link = new FrameLink(options.socket, {
       maxPayloadBytes: options.maxPayloadBytes,
@@ -61,6 +74,7 @@ export class WorkerServer {
   }
 
   async load(): Promise<void> {
+    this.#loading = true;
     try {
       const url = pathToFileURL(this.options.bundlePath).href;
       const module = (await import(url)) as Record<string, unknown>;
@@ -84,6 +98,8 @@ export class WorkerServer {
     // Answered at once: the process pings to tell a blocked event loop from a slow invocation.
     if (frame.type === FrameType.Ping) {
       this.#link.reply(frame.id);
+    } else if (frame.type === FrameType.Load) {
+      this.#onLoad(frame);
     } else if (frame.type === FrameType.StateChanged) {
       this.#cache.forget(decodeFields(frame.meta)[0] ?? "");
     } else if (frame.type === FrameType.Invoke) {
@@ -92,6 +108,18 @@ export class WorkerServer {
       const error = new PraaSError("PROTOCOL_ERROR", `worker got frame ${frame.type}`);
       this.#link.replyError(frame.id, error);
     }
+  }
+
+  /** The process assigns us: its identity and environment, then its code (once only). */
+  #onLoad(frame: Frame): void {
+    if (this.#loading) {
+      this.#exitWith(new PraaSError("PROTOCOL_ERROR", "worker got a second LOAD"));
+      return;
+    }
+    const [application = "", processId = "", durability = ""] = decodeFields(frame.meta);
+    this.#identity = { application, processId, durable: durability === "durable" };
+    this.options.setEnv?.(JSON.parse(frame.payload.toString("utf8")) as Record<string, string>);
+    void this.load();
   }
 
   async #run(frame: Frame): Promise<void> {
@@ -104,13 +132,14 @@ export class WorkerServer {
       this.#link.replyError(frame.id, error);
       return;
     }
-    const { application, processId, maxPayloadBytes } = this.options;
+    const { application, processId, durable } = this.#identity;
+    const { maxPayloadBytes } = this.options;
     const budget = new StorageBudget(
       free === "" ? Number.POSITIVE_INFINITY : Number(free),
       maxPayloadBytes,
     );
     const info = { invocationId, processId, application, functionName };
-    const ctx = createContext(this.#link, info, this.#cache, budget, this.options.durable);
+    const ctx = createContext(this.#link, info, this.#cache, budget, durable);
     await runAs({ functionName, invocationId }, async () => {
       try {
         const result = await fn(frame.payload, ctx);

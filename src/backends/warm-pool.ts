@@ -1,0 +1,126 @@
+/**
+ * The local backend's warm pool: runtimes started ahead of demand (`main.js --warm`, see
+ * src/runtime/warm-slot.ts), their sandbox made and their workers booted, waiting for a process
+ * to become. A create or resume whose process fits the pool's slot (same workers, memory,
+ * payload limit, and no permissions beyond the defaults) takes one and pays only for loading
+ * its bundle; anything else starts a runtime of its own. Each take is made good in the
+ * background once the taken runtime serves (so the refill does not compete with it for the
+ * CPU). A member serves one process and is never returned: a slot that held an application
+ * never holds another. `close` discards every idle member and any still starting.
+ */
+import { NO_PERMISSIONS } from "../protocol/index.js";
+import { WarmRuntime, type SlotLaunchOptions } from "../runtime/launch.js";
+
+/** After a member failed to start, wait this long before trying again (no spinning). */
+const RETRY_MS = 1000;
+
+export interface WarmPoolOptions {
+  /** Idle members to keep; 0 turns the pool off. */
+  size: number;
+  /** The slot every member is started with. */
+  slot: SlotLaunchOptions;
+  log(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** What `praas up` and `/metrics` show. */
+export interface WarmPoolStats {
+  size: number;
+  idle: number;
+  takes: number;
+  misses: number;
+  workers: number;
+  memoryMiB: number;
+}
+
+export class WarmPool {
+  readonly #options: WarmPoolOptions;
+  #idle: WarmRuntime[] = [];
+  /** Members being started, so that closing can discard them when they come up. */
+  readonly #starting = new Set<Promise<WarmRuntime | undefined>>();
+  #takes = 0;
+  #misses = 0;
+  #closed = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(options: WarmPoolOptions) {
+    this.#options = options;
+    this.refill();
+  }
+
+  get stats(): WarmPoolStats {
+    const { size, slot } = this.#options;
+    const { workers, memoryMiB } = slot;
+    return {
+      size,
+      idle: this.#idle.length,
+      takes: this.#takes,
+      misses: this.#misses,
+      workers,
+      memoryMiB,
+    };
+  }
+
+  /**
+   * An idle member for a process started with `slot`, or undefined (a miss) when none fits or
+   * none is idle. The caller assigns it and calls `refill` once it serves.
+   */
+  take(slot: SlotLaunchOptions): WarmRuntime | undefined {
+    const member = this.#fits(slot) ? this.#idle.shift() : undefined;
+    if (member === undefined) this.#misses++;
+    else this.#takes++;
+    return member;
+  }
+
+  /** Starts members until the pool holds `size`, idle or starting. */
+  refill(): void {
+    while (!this.#closed && this.#idle.length + this.#starting.size < this.#options.size) {
+      const starting = this.#startMember();
+      this.#starting.add(starting);
+      void starting.finally(() => this.#starting.delete(starting));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    const idle = this.#idle.splice(0);
+    const late = await Promise.all(this.#starting);
+    const members = [...idle, ...late].filter((member) => member !== undefined);
+    await Promise.all(members.map((member) => member.discard()));
+  }
+
+  async #startMember(): Promise<WarmRuntime | undefined> {
+    try {
+      const member = await WarmRuntime.start(this.#options.slot);
+      if (this.#closed) return member; // close() discards it
+      this.#idle.push(member);
+      void member.exited.then(() => this.#lost(member));
+    } catch (error) {
+      this.#options.log("a warm-pool member failed to start; retrying", { err: String(error) });
+      this.#retry ??= setTimeout(() => {
+        this.#retry = undefined;
+        this.refill();
+      }, RETRY_MS).unref();
+    }
+    return undefined;
+  }
+
+  /** An idle member died (killed from outside): forget it and start another. */
+  #lost(member: WarmRuntime): void {
+    const index = this.#idle.indexOf(member);
+    if (index < 0) return; // taken: its process's exit is the backend's business
+    this.#idle.splice(index, 1);
+    this.#options.log("an idle warm-pool member exited; replacing it");
+    this.refill();
+  }
+
+  #fits(slot: SlotLaunchOptions): boolean {
+    const pool = this.#options.slot;
+    return (
+      slot.workers === pool.workers &&
+      slot.memoryMiB === pool.memoryMiB &&
+      slot.maxPayloadBytes === pool.maxPayloadBytes &&
+      !Object.values({ ...NO_PERMISSIONS, ...slot.permissions }).includes(true)
+    );
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * A warm-pool slot: what a cloud process would start first, started before anyone asked for
+ * it — the sandbox directory (scratch dir, owner, network namespace) and the workers, booted,
+ * under their heap limit and permission flags, but with no user code and no environment of any
+ * application. A process assigned to the slot (runtime/main.ts `--warm`) installs its bundle
+ * where the workers may read it and sends them LOAD; from then on it is the same as a process
+ * started from scratch. A slot serves one process only: it is never handed to another.
+ */
+import type { AppPermissions } from "../protocol/index.js";
+import type { ProcessConfig } from "./config.js";
+import { cgroupAhead, type Cgroup } from "./memory-guard.js";
+import { WorkerHandle } from "./worker-handle.js";
+import { heapMiBFor } from "./worker-pool.js";
+import { WorkerSandbox } from "./worker-sandbox.js";
+
+/** How long a pre-started worker may take to boot (answer its first ping). */
+const BOOT_TIMEOUT_MS = 30_000;
+
+export interface SlotOptions {
+  workers: number;
+  memoryMiB: number;
+  maxPayloadBytes: number;
+  permissions: Readonly<AppPermissions>;
+  log(message: string): void;
+}
+
+export class WarmSlot {
+  readonly options: SlotOptions;
+  readonly sandbox: WorkerSandbox;
+  /** Made before the workers start, so they are in it from birth; its limit is set at assignment. */
+  #cgroup: Cgroup | undefined;
+  #workers: WorkerHandle[] = [];
+
+  private constructor(options: SlotOptions) {
+    this.options = options;
+    this.sandbox = new WorkerSandbox({ label: "pool", ...options });
+  }
+
+  /** Prepares the sandbox and boots the workers; rejects (leaving nothing) when one does not boot. */
+  static async start(options: SlotOptions): Promise<WarmSlot> {
+    const slot = new WarmSlot(options);
+    try {
+      slot.#cgroup = cgroupAhead(`pool.${process.pid}`, options.memoryMiB * 1024 * 1024);
+      await slot.sandbox.prepare();
+      await slot.#boot();
+      return slot;
+    } catch (error) {
+      await slot.discard();
+      throw error;
+    }
+  }
+
+  get cgroup(): Cgroup | undefined {
+    return this.#cgroup;
+  }
+
+  get workers(): readonly WorkerHandle[] {
+    return this.#workers;
+  }
+
+  get pids(): number[] {
+    return this.#workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
+  }
+
+  /** Why a process with `config` cannot take this slot; undefined when it can. */
+  misfit(config: ProcessConfig): string | undefined {
+    const o = this.options;
+    if (config.workers !== o.workers) return `${config.workers} workers, the slot has ${o.workers}`;
+    if (config.memoryMiB !== o.memoryMiB)
+      return `${config.memoryMiB} MiB, the slot has ${o.memoryMiB} MiB`;
+    if (config.maxPayloadBytes !== o.maxPayloadBytes) return "another payload limit";
+    const granted = (p: Readonly<AppPermissions>): string[] =>
+      Object.keys(p).filter((name) => p[name as keyof AppPermissions]);
+    // No localeCompare: its first call loads ICU collation data, tens of ms at assignment.
+    if (granted(config.permissions).sort().join() !== granted(o.permissions).sort().join())
+      return "other permissions";
+    return undefined;
+  }
+
+  /** Stops the workers and removes the sandbox (the slot was never assigned). */
+  async discard(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.stop(0)));
+    this.#cgroup?.remove();
+    await this.sandbox.remove();
+  }
+
+  async #boot(): Promise<void> {
+    const heapMiB = heapMiBFor(this.options.memoryMiB, this.options.workers);
+    const spec = { sandbox: this.sandbox, heapMiB, maxPayloadBytes: this.options.maxPayloadBytes };
+    this.#workers = Array.from({ length: this.options.workers }, () => new WorkerHandle(spec));
+    // A worker answers a ping once its event loop runs: Node is up and its modules are loaded.
+    const booted = await Promise.all(this.#workers.map((w) => w.probe(BOOT_TIMEOUT_MS)));
+    if (booted.includes(false)) throw new Error("a pre-started worker did not boot");
+  }
+}

@@ -1,0 +1,213 @@
+// The warm pool of `praas up` (local backend): runtimes started ahead of demand, taken by a
+// create or resume that fits, refilled in the background, never reused, and gone with the
+// control plane. Real `praas up`, real cloud processes and workers.
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
+import { cp, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PraaS } from "../../src/sdk/index.js";
+import { makeTempDir } from "../helpers/process-harness.js";
+import { alive } from "../helpers/process-tree.js";
+import { startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+
+const MARKER = "PRAAS_WARM_POOL_TEST_MARKER";
+/** The pool's memory class; processes created with it fit, others do not. */
+const POOL_MEMORY = 128;
+const WAIT_MS = 60_000;
+
+let temp: Awaited<ReturnType<typeof makeTempDir>>;
+
+beforeAll(async () => {
+  temp = await makeTempDir("warm-pool");
+  process.env[MARKER] = "leaked from the control plane";
+});
+
+afterAll(async () => {
+  delete process.env[MARKER];
+  await temp?.remove();
+});
+
+/** The isolation fixture under another name, with its own environment. */
+async function appWithEnv(name: string, env: Record<string, string>): Promise<string> {
+  const dir = path.join(temp.dir, name);
+  await cp(path.resolve("test/fixtures/apps/isolation"), dir, { recursive: true });
+  await writeFile(path.join(dir, "praas.json"), JSON.stringify({ env }));
+  return dir;
+}
+
+async function up(name: string, warmPool: number): Promise<RunningPraaS> {
+  return startPraaS({
+    dataDir: path.join(temp.dir, name),
+    extraArgs: ["--warm-pool", String(warmPool), "--warm-pool-memory", String(POOL_MEMORY)],
+  });
+}
+
+interface PoolMetrics {
+  idle: number;
+  takes: number;
+  misses: number;
+}
+
+async function poolMetrics(url: string): Promise<PoolMetrics> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string): number =>
+    Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return {
+    idle: value("praas_warm_pool_idle"),
+    takes: value("praas_warm_pool_takes_total"),
+    misses: value("praas_warm_pool_misses_total"),
+  };
+}
+
+/** Polls /metrics until `check` holds, bounded by WAIT_MS. */
+async function metricsUntil(
+  url: string,
+  check: (metrics: PoolMetrics) => boolean,
+): Promise<PoolMetrics> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const metrics = await poolMetrics(url);
+    if (check(metrics)) return metrics;
+    if (Date.now() > deadline) throw new Error(`pool metrics stuck at ${JSON.stringify(metrics)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function children(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    return text === "" ? [] : text.split(" ").map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function descendants(pid: number): number[] {
+  return children(pid).flatMap((child) => [child, ...descendants(child)]);
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
+/** Idle pool members (runtimes waiting for an assignment) and their workers' sandbox dirs. */
+function idleMembers(praas: RunningPraaS): { pids: number[]; sandboxes: string[] } {
+  const members = children(praas.child.pid!).filter((pid) => commandLine(pid).includes("--warm"));
+  const workers = members.flatMap((pid) => descendants(pid));
+  const sandboxes = workers.flatMap((pid) => {
+    try {
+      return [path.dirname(readlinkSync(`/proc/${pid}/cwd`))]; // cwd: the scratch dir
+    } catch {
+      return [];
+    }
+  });
+  return { pids: [...members, ...workers], sandboxes };
+}
+
+const json = (bytes: Uint8Array): Record<string, unknown> =>
+  JSON.parse(Buffer.from(bytes).toString()) as Record<string, unknown>;
+
+describe("warm pool", () => {
+  it("create and resume take a pooled runtime, the pool refills, and the process works", async () => {
+    const praas = await up("takes", 1);
+    const client = new PraaS(praas.url);
+    try {
+      expect(praas.announced.warmPool).toEqual({ size: 1, workers: 1, memoryMiB: POOL_MEMORY });
+      await client.deploy("counter", path.resolve("examples/counter"));
+      await metricsUntil(praas.url, (m) => m.idle === 1);
+      const proc = await client.createProcess("counter", "c1", { memory: POOL_MEMORY });
+      expect(await poolMetrics(praas.url)).toMatchObject({ takes: 1, misses: 0 });
+      await metricsUntil(praas.url, (m) => m.idle === 1); // refilled
+      const conn = await proc.connect();
+      expect(Buffer.from(await conn.invoke("add", "5")).toString()).toBe("5");
+      await conn.close();
+      await client.swap("counter", "c1");
+      const resumed = await client.resume("counter", "c1");
+      expect(await poolMetrics(praas.url)).toMatchObject({ takes: 2, misses: 0 });
+      const again = await resumed.connect();
+      expect(Buffer.from(await again.invoke("add", "7")).toString()).toBe("12");
+      await again.close();
+      // Another memory class does not fit: it starts a runtime of its own.
+      await client.createProcess("counter", "big", { memory: 256 });
+      expect(await poolMetrics(praas.url)).toMatchObject({ takes: 2, misses: 1 });
+    } finally {
+      await client.close();
+      await praas.stop();
+    }
+  });
+
+  it("a pooled runtime's workers see only their app's environment and cannot read another app's files", async () => {
+    const praas = await up("isolation", 1);
+    const client = new PraaS(praas.url);
+    try {
+      await client.deploy("first", await appWithEnv("first-app", { FIRST_SECRET: "s3cr3t" }));
+      await client.deploy("second", await appWithEnv("second-app", { SECOND: "two" }));
+      await metricsUntil(praas.url, (m) => m.idle === 1);
+      const first = await (
+        await client.createProcess("first", "a", { memory: POOL_MEMORY })
+      ).connect();
+      const scratch = json(await first.invoke("scratch", JSON.stringify({ text: "first's" })));
+      const firstEnv = json(await first.invoke("env"));
+      expect(firstEnv).toMatchObject({ FIRST_SECRET: "s3cr3t" });
+      await first.close();
+      await metricsUntil(praas.url, (m) => m.idle === 1 && m.takes === 1);
+      const second = await (
+        await client.createProcess("second", "b", { memory: POOL_MEMORY })
+      ).connect();
+      expect(await poolMetrics(praas.url)).toMatchObject({ takes: 2, misses: 0 });
+      const env = json(await second.invoke("env"));
+      expect(Object.keys(env).sort()).toEqual(["SECOND", "TMPDIR"]);
+      expect(env.TMPDIR).not.toBe(firstEnv.TMPDIR);
+      const firstFiles = [
+        String(scratch.file),
+        path.join(path.dirname(String(firstEnv.TMPDIR)), "bundle.mjs"),
+      ];
+      for (const file of firstFiles) {
+        const read = json(await second.invoke("read", JSON.stringify({ path: file })));
+        expect(read).toMatchObject({ ok: false });
+      }
+      await second.close();
+    } finally {
+      await client.close();
+      await praas.stop();
+    }
+  });
+
+  it("stopping the control plane leaves no pooled runtime, worker or sandbox behind", async () => {
+    const praas = await up("stop", 2);
+    try {
+      await metricsUntil(praas.url, (m) => m.idle === 2);
+      const idle = idleMembers(praas);
+      expect(idle.pids.length).toBe(4); // two runtimes, one worker each
+      expect(idle.sandboxes.length).toBe(2);
+      for (const dir of idle.sandboxes) expect(existsSync(dir)).toBe(true);
+      expect(await praas.stop()).toBe(0);
+      expect(idle.pids.filter(alive)).toEqual([]);
+      expect(idle.sandboxes.filter((dir) => existsSync(dir))).toEqual([]);
+    } finally {
+      await praas.stop();
+    }
+  });
+
+  it("--warm-pool 0 keeps no runtime waiting, and processes start as before", async () => {
+    const praas = await up("off", 0);
+    const client = new PraaS(praas.url);
+    try {
+      expect(praas.announced.warmPool).toBeNull();
+      expect(idleMembers(praas).pids).toEqual([]);
+      await client.deploy("counter", path.resolve("examples/counter"));
+      const proc = await client.createProcess("counter", "c1", { memory: POOL_MEMORY });
+      const conn = await proc.connect();
+      expect(Buffer.from(await conn.invoke("add", "3")).toString()).toBe("3");
+      await conn.close();
+      expect(await poolMetrics(praas.url)).toEqual({ idle: 0, takes: 0, misses: 0 });
+    } finally {
+      await client.close();
+      await praas.stop();
+    }
+  });
+});
