@@ -87,12 +87,14 @@ export const resume: Experiment = {
   higherIsBetter: false,
   notes: [
     "Each round swaps the process out (untimed), times the baseline on the snapshot just written, then the resume; both reads come from the page cache.",
+    "The process has 1 vCPU and the default memory (512 MiB), the size of the warm pool's runtimes unless `warmPoolMemoryMiB` says otherwise, so that a resume can take one.",
     "Issue 13's bar: ≤ 3× (tens of ms, not hundreds).",
   ],
   goal: (row) => ({ target: "≤ 3×", met: row.ratio <= 3 }),
   async run(context: RunContext) {
     const { env, plan } = context;
-    await filledProcess(env, NAME, 1);
+    // The default memory: the warm pool's slots have it by default, so a resume may take one.
+    await filledProcess(env, NAME, 1, { vcpus: 1 });
     const blobs = await openBlobStore((await env.cluster()).plane.config.blobs);
     env.defer(() => blobs.close());
     const raw = await RawEchoClient.connect((await env.rawEcho()).port);

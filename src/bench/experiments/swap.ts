@@ -2,6 +2,7 @@
 import path from "node:path";
 import { mkdir } from "node:fs/promises";
 import { diskRoundTrip, type DiskTimes } from "../baselines/disk.js";
+import type { CreateProcessBody } from "../../sdk/index.js";
 import type { Environment } from "../environment.js";
 import {
   makeRow,
@@ -19,9 +20,14 @@ interface Cycle {
   resumeUs: number;
 }
 
-/** Creates the process and fills its state with `mib` values of 1 MiB. */
-export async function filledProcess(env: Environment, name: string, mib: number): Promise<void> {
-  const created = await env.createProcess("suite", name, { vcpus: 1, memory: 1024 });
+/** Creates the process (`body`: 1 vCPU, 1 GiB) and fills its state with `mib` values of 1 MiB. */
+export async function filledProcess(
+  env: Environment,
+  name: string,
+  mib: number,
+  body: CreateProcessBody = { vcpus: 1, memory: 1024 },
+): Promise<void> {
+  const created = await env.createProcess("suite", name, body);
   const connection = await created.connect();
   await connection.invoke("fill", { mib });
   await connection.close();
