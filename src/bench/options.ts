@@ -108,6 +108,6 @@ function optionalNumber(
   if (text === undefined) return undefined;
   const value = Number(text);
   if (text.trim() === "" || !Number.isFinite(value) || value < 0 || !valid(value))
-    throw new Error(`${flag} wants a number, not ${JSON.stringify(text)}`);
+    throw new Error(`${flag}: ${JSON.stringify(text)} is not allowed (see below)`);
   return value;
 }
