@@ -4,7 +4,7 @@ import type { Machine } from "./machine.js";
 import type { Mode, Plan } from "./plan.js";
 import type { Stats } from "./stats.js";
 
-export type Unit = "µs" | "ms" | "inv/s";
+export type Unit = "µs" | "ms" | "inv/s" | "MiB";
 
 /** One side of a row, in the experiment's unit. For rates, `p99` is the slowest 1% of windows. */
 export interface Metric {
@@ -24,6 +24,8 @@ export interface Row {
   ratio: number;
   /** Further figures worth a column (e.g. swap-out and resume times, MB/s). */
   extra?: Record<string, number>;
+  /** This row's unit when it differs from its experiment's (density: MiB and ms rows). */
+  unit?: Unit;
 }
 
 /** A SYSTEM.md quality bar, checked against one row; undefined when it does not apply. */

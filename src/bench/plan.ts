@@ -27,6 +27,16 @@ export interface Plan {
   recoveryKeys: number;
   recoveryValueBytes: number;
   recoveryRepetitions: number;
+  /** Resumes of a swapped 1 MiB process, each to its first result. */
+  resumeRepetitions: number;
+  /** Density: active processes to reach (unless memory or a failure stops it first). */
+  densityActive: number;
+  /** Density: swapped processes to list (the active ones swapped, then copies of one). */
+  densitySwapped: number;
+  /** Density: swapped processes resumed (and invoked) to check they are resumable. */
+  densityResumes: number;
+  /** Density: timed listings of all swapped processes (and as many of the baseline). */
+  densityListings: number;
 }
 
 const ALL_SIZES = [10, KIB, 100 * KIB, MIB, 5 * MIB];
@@ -58,6 +68,11 @@ const FULL: Plan = {
   recoveryKeys: 10_000,
   recoveryValueBytes: Math.ceil((100 * MIB) / 10_000),
   recoveryRepetitions: 5,
+  resumeRepetitions: 10,
+  densityActive: 200,
+  densitySwapped: 10_000,
+  densityResumes: 10,
+  densityListings: 20,
 };
 
 const QUICK: Plan = {
@@ -72,6 +87,11 @@ const QUICK: Plan = {
   swapRepetitions: () => 3,
   durablePutsPerWriter: (writers) => (writers === 1 ? 200 : 40),
   recoveryRepetitions: 2,
+  resumeRepetitions: 3,
+  densityActive: 20,
+  densitySwapped: 200,
+  densityResumes: 4,
+  densityListings: 10,
 };
 
 /** Just enough to prove that every experiment runs and reports. */
@@ -93,10 +113,18 @@ const SMOKE: Plan = {
   recoveryKeys: 100,
   recoveryValueBytes: KIB,
   recoveryRepetitions: 1,
+  resumeRepetitions: 1,
+  densityActive: 2,
+  densitySwapped: 5,
+  densityResumes: 2,
+  densityListings: 2,
 };
 
-export function planFor(mode: Mode): Plan {
-  return mode === "full" ? FULL : mode === "quick" ? QUICK : SMOKE;
+/** The plan of `mode`; `densityMax` (the --density-max flag) caps the active processes. */
+export function planFor(mode: Mode, densityMax?: number): Plan {
+  const plan = mode === "full" ? FULL : mode === "quick" ? QUICK : SMOKE;
+  if (densityMax === undefined) return plan;
+  return { ...plan, densityActive: Math.min(plan.densityActive, densityMax) };
 }
 
 export function warmupFor(iterations: number): number {

@@ -3,7 +3,7 @@ import { Environment } from "./environment.js";
 import type { BenchResult, Experiment, ExperimentResult, Row } from "./experiment.js";
 import { selectExperiments } from "./experiments/index.js";
 import { describeMachine } from "./machine.js";
-import { planFor, type Mode } from "./plan.js";
+import { planFor, type Mode, type Plan } from "./plan.js";
 import { SkippedExperiment } from "./skipped.js";
 import { progress } from "./progress.js";
 import { writeReports } from "./report/write.js";
@@ -13,6 +13,8 @@ export interface BenchOptions {
   /** Experiment names; all when undefined. */
   only?: string[];
   outDir: string;
+  /** Caps the density experiment's active processes (--density-max). */
+  densityMax?: number;
   /** Called once the environment exists, so a signal handler can close it. */
   onEnvironment?(env: Environment): void;
 }
@@ -23,8 +25,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const env = await Environment.create();
   options.onEnvironment?.(env);
   const results: ExperimentResult[] = [];
+  const plan = planFor(options.mode, options.densityMax);
   try {
-    for (const experiment of experiments) results.push(await runOne(experiment, env, options.mode));
+    for (const experiment of experiments) results.push(await runOne(experiment, env, plan));
   } finally {
     await env.close();
   }
@@ -36,7 +39,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 async function runOne(
   experiment: Experiment,
   env: Environment,
-  mode: Mode,
+  plan: Plan,
 ): Promise<ExperimentResult> {
   const started = performance.now();
   const say = (message: string): void => progress(`${experiment.name}: ${message}`);
@@ -44,7 +47,7 @@ async function runOne(
   let rows: Row[] = [];
   let error: string | undefined;
   try {
-    rows = await experiment.run({ env, plan: planFor(mode), progress: say });
+    rows = await experiment.run({ env, plan, progress: say });
   } catch (caught) {
     if (caught instanceof SkippedExperiment) {
       say(`skipped: ${caught.message}`);
@@ -96,5 +99,6 @@ function commandOf(options: BenchOptions): string {
   const flags: string[] = [];
   if (options.mode !== "full") flags.push(`--${options.mode}`);
   if (options.only) flags.push(`--only ${options.only.join(",")}`);
+  if (options.densityMax !== undefined) flags.push(`--density-max ${options.densityMax}`);
   return flags.length === 0 ? "npm run bench" : `npm run bench -- ${flags.join(" ")}`;
 }

@@ -20,12 +20,15 @@ export async function sample(
 ): Promise<Float64Array> {
   for (let i = 0; i < options.warmup; i++) await operation();
   const samples = new Float64Array(options.iterations);
-  for (let i = 0; i < options.iterations; i++) {
-    const start = process.hrtime.bigint();
-    await operation();
-    samples[i] = Number(process.hrtime.bigint() - start) / 1000;
-  }
+  for (let i = 0; i < options.iterations; i++) samples[i] = await timeOnce(operation);
   return samples;
+}
+
+/** How long one run of `operation` took, in µs. */
+export async function timeOnce(operation: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await operation();
+  return Number(process.hrtime.bigint() - start) / 1000;
 }
 
 export function summarize(samples: Float64Array): Stats {

@@ -1,9 +1,13 @@
-/** The cold-start baseline: `node tiny-server.js` until its first TCP reply, in milliseconds. */
+/**
+ * The cold-start baseline: `node tiny-server.js` until its first TCP reply, in milliseconds;
+ * and the density baseline: the memory of that same bare Node server once it has answered.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { footprintOf, type Footprint } from "../proc-memory.js";
 
 const SCRIPT = fileURLToPath(new URL("./tiny-server.js", import.meta.url));
 
@@ -15,6 +19,19 @@ export async function nodeColdStart(): Promise<number> {
     const port = await firstLine(child);
     await firstReply(Number(port));
     return (performance.now() - start) * 1000;
+  } finally {
+    const exited = once(child, "exit");
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** Spawns the server, waits for its first reply, reads its memory from /proc, kills it. */
+export async function idleNodeFootprint(): Promise<Footprint> {
+  const child = spawn(process.execPath, [SCRIPT], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await firstReply(Number(await firstLine(child)));
+    return footprintOf(child.pid ?? 0);
   } finally {
     const exited = once(child, "exit");
     child.kill("SIGKILL");

@@ -23,3 +23,14 @@ export async function startFastifyEcho(): Promise<FastifyEcho> {
   const { port } = app.server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, stop: () => app.close() };
 }
+
+/** A bare Fastify GET route answering these bytes as JSON: the density listing's baseline. */
+export async function startFastifyBody(body: Buffer): Promise<FastifyEcho> {
+  const app = fastify();
+  app.get("/body", (_request, reply) => {
+    void reply.type("application/json; charset=utf-8").send(body);
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, stop: () => app.close() };
+}

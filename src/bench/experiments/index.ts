@@ -2,13 +2,15 @@
 import type { Experiment } from "../experiment.js";
 import { coldStart } from "./cold-start.js";
 import { controlPlane } from "./control-plane.js";
+import { density } from "./density.js";
 import { direct } from "./direct.js";
 import { dockerColdStart, dockerDirect } from "./docker.js";
 import { durablePuts, recovery } from "./durability.js";
 import { local } from "./local.js";
-import { messaging } from "./messaging.js";
+import { messaging, messagingRedis } from "./messaging.js";
 import { natConnect, natDirect } from "./nat.js";
 import { reduction } from "./reduction.js";
+import { resume } from "./resume.js";
 import { state } from "./state.js";
 import { swap } from "./swap.js";
 import { throughput } from "./throughput.js";
@@ -18,13 +20,16 @@ export const EXPERIMENTS: readonly Experiment[] = [
   local,
   controlPlane,
   messaging,
+  messagingRedis,
   state,
   reduction,
   throughput,
   coldStart,
+  resume,
   swap,
   durablePuts,
   recovery,
+  density,
   dockerColdStart,
   dockerDirect,
   natDirect,

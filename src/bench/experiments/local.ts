@@ -15,6 +15,7 @@ export const local: Experiment = {
     "Ours crosses worker → process → worker and back (four Unix-socket hops); the baseline two.",
     "Paper §6.1 `praas_local`: 73 µs at 10 B, 4.2 ms at 1 MiB (C++).",
   ],
+  goal: (row) => ({ target: "≤ 0.5×", met: row.ratio <= 0.5 }),
   async run(context: RunContext) {
     const { env, plan } = context;
     const { connection } = await env.launch("suite", "local");

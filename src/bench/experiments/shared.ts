@@ -7,7 +7,7 @@ import { randomFillSync } from "node:crypto";
 import type { ProcessConnection } from "../../sdk/index.js";
 import { makeRow, metricOf, type Row, type RunContext, type Unit } from "../experiment.js";
 import { sizeLabel, warmupFor } from "../plan.js";
-import { sample, samplesFromBytes, summarize, type Stats } from "../stats.js";
+import { sample, samplesFromBytes, summarize, timeOnce, type Stats } from "../stats.js";
 
 /** Durations (µs) of `rounds` timed repetitions at `size`, after `warmup` untimed ones. */
 export type Side = (size: number, rounds: number, warmup: number) => Promise<Float64Array>;
@@ -91,6 +91,42 @@ export function functionSide(
     const input = { size, rounds, warmup: Math.max(1, warmup), ...extra() };
     return samplesFromBytes(await connection.invoke(fn, input));
   };
+}
+
+type Operation = (payload: Buffer) => Promise<unknown>;
+
+/** A side made of two operations in sequence, whose parts are reported too. */
+export interface SummedSide {
+  side: Side;
+  /** The timed durations (µs) of each part at `size`, in run order. */
+  parts(size: number): [Stats, Stats];
+}
+
+/**
+ * Times `first` then `second` on the same payload in every round; a sample is their sum (a
+ * baseline made of two hops, e.g. HTTP in front of TCP), and each part is kept for the report.
+ */
+export function summedSide(first: Operation, second: Operation): SummedSide {
+  const kept = new Map<number, [number[], number[]]>();
+  const side: Side = async (size, rounds, warmup) => {
+    const payload = payloadOf(size);
+    for (let i = 0; i < warmup; i++) {
+      await first(payload);
+      await second(payload);
+    }
+    const parts = kept.get(size) ?? [[], []];
+    kept.set(size, parts);
+    const sums = new Float64Array(rounds);
+    for (let i = 0; i < rounds; i++) {
+      const [a, b] = [await timeOnce(() => first(payload)), await timeOnce(() => second(payload))];
+      parts[0].push(a);
+      parts[1].push(b);
+      sums[i] = a + b;
+    }
+    return sums;
+  };
+  const stats = (values: number[] | undefined): Stats => summarize(Float64Array.from(values ?? []));
+  return { side, parts: (size) => [stats(kept.get(size)?.[0]), stats(kept.get(size)?.[1])] };
 }
 
 /** The same payload came back. */

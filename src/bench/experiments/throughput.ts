@@ -17,6 +17,7 @@ export const throughput: Experiment = {
   notes: [
     "Median over 100 ms windows; the p99 column is the slowest 1% of windows; higher is better.",
   ],
+  goal: (row) => ({ target: "≥ 0.5×", met: row.ratio >= 0.5 }),
   async run(context: RunContext) {
     const { env, plan } = context;
     const { connection } = await env.launch("echo", "throughput", 2);

@@ -5,6 +5,7 @@ export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return "–";
   const magnitude = Math.abs(value);
   if (magnitude >= 1000) return Math.round(value).toLocaleString("en-US");
+  if (Number.isInteger(value)) return String(value); // counts: "20", not "20.0"
   if (magnitude >= 100) return value.toFixed(0);
   if (magnitude >= 10) return value.toFixed(1);
   return value.toFixed(2);

@@ -66,18 +66,34 @@ function extraKeys(rows: ResultRow[]): string[] {
 function table(e: ExperimentResult): string[] {
   const extras = extraKeys(e.rows);
   const hasGoal = e.rows.some((r) => r.goal);
-  const u = e.unit;
-  const head = [paramHeader(e.rows[0]?.params), `ours median (${u})`, `ours p99 (${u})`];
-  head.push(`baseline median (${u})`, `baseline p99 (${u})`, "ours/baseline", ...extras);
+  const mixed = hasRowUnits(e);
+  const u = mixed ? "" : ` (${e.unit})`;
+  const head = [caseHeader(e.rows), ...(mixed ? ["unit"] : [])];
+  head.push(`ours median${u}`, `ours p99${u}`, `baseline median${u}`, `baseline p99${u}`);
+  head.push("ours/baseline", ...extras);
   if (hasGoal) head.push("quality bar");
   const lines = [row(head), row(head.map(() => "---"))];
-  for (const r of e.rows) lines.push(row(cells(r, extras, hasGoal)));
+  for (const r of e.rows) {
+    const unit = mixed ? [r.unit ?? e.unit] : [];
+    lines.push(row(cells(r, extras, hasGoal, unit)));
+  }
   return lines;
 }
 
-function cells(r: ResultRow, extras: string[], hasGoal: boolean): string[] {
+/** Rows in units of their own (density: MiB and ms) get a unit column. */
+function hasRowUnits(e: ExperimentResult): boolean {
+  return e.rows.some((r) => r.unit !== undefined && r.unit !== e.unit);
+}
+
+/** The parameters' name, when every row has the same ones. */
+function caseHeader(rows: ResultRow[]): string {
+  const keys = new Set(rows.map((r) => Object.keys(r.params).join(",")));
+  return keys.size > 1 ? "case" : paramHeader(rows[0]?.params);
+}
+
+function cells(r: ResultRow, extras: string[], hasGoal: boolean, unit: string[]): string[] {
   const values = [r.ours.median, r.ours.p99, r.baseline.median, r.baseline.p99].map(formatNumber);
-  const out = [r.label, ...values, formatRatio(r.ratio)];
+  const out = [r.label, ...unit, ...values, formatRatio(r.ratio)];
   out.push(...extras.map((key) => formatNumber(r.extra?.[key] ?? Number.NaN)));
   if (hasGoal) out.push(r.goal ? `${r.goal.target} ${r.goal.met ? "✓" : "✗ missed"}` : "");
   return out;

@@ -76,7 +76,8 @@ function niceStep(raw: number): number {
 }
 
 function title(e: ExperimentResult, scale: Scale): string {
-  const unit = `${e.unit}${scale.log ? ", log scale" : ""}${e.higherIsBetter ? ", higher is better" : ""}`;
+  const units = [...new Set(e.rows.map((r) => r.unit ?? e.unit))].join(" / ");
+  const unit = `${units}${scale.log ? ", log scale" : ""}${e.higherIsBetter ? ", higher is better" : ""}`;
   return [
     `<text x="${BOX.left}" y="26" font-size="15" font-weight="bold">${escapeXml(`${e.name}: ${e.title}`)}</text>`,
     `<text x="${BOX.left}" y="54" fill="#555">median (bars) and p99 (whiskers), ${escapeXml(unit)}</text>`,
