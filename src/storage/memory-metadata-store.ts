@@ -14,7 +14,14 @@ import type {
   ReplicaRecord,
 } from "./metadata-store.js";
 import type { ChangeListener } from "./records.js";
-import { applyPatch, assertProcessId, byName, notifyAll, withoutUndefined } from "./records.js";
+import {
+  applyPatch,
+  assertProcessId,
+  byName,
+  copyData,
+  notifyAll,
+  withoutUndefined,
+} from "./records.js";
 import { assertName } from "../protocol/names.js";
 
 /** What a memory store holds that must outlive a restart (replicas re-announce themselves). */
@@ -57,16 +64,16 @@ export class MemoryMetadataStore implements MetadataStore {
   static from(records: StoredRecords): MemoryMetadataStore {
     const store = new MemoryMetadataStore();
     store.state.secret = records.secret;
-    for (const app of records.apps) store.state.apps.set(app.name, structuredClone(app));
+    for (const app of records.apps) store.state.apps.set(app.name, copyData(app));
     for (const record of records.processes)
-      store.processesOf(record.app).set(record.name, structuredClone(record));
+      store.processesOf(record.app).set(record.name, copyData(record));
     return store;
   }
 
   /** A copy of every application and process record, and the cluster secret. */
   records(): StoredRecords {
     const processes = [...this.state.processes.values()].flatMap((byName) => [...byName.values()]);
-    return structuredClone({
+    return copyData({
       apps: [...this.state.apps.values()],
       processes,
       secret: this.state.secret,
@@ -75,13 +82,13 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async putApp(app: AppRecord): Promise<void> {
     assertName(app.name, "application");
-    this.state.apps.set(app.name, structuredClone(withoutUndefined(app)));
+    this.state.apps.set(app.name, copyData(withoutUndefined(app)));
   }
 
   async putAppIf(app: AppRecord, expectedVersion: number | undefined): Promise<boolean> {
     assertName(app.name, "application");
     if (this.state.apps.get(app.name)?.version !== expectedVersion) return false;
-    this.state.apps.set(app.name, structuredClone(withoutUndefined(app)));
+    this.state.apps.set(app.name, copyData(withoutUndefined(app)));
     return true;
   }
 
@@ -91,7 +98,7 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async listApps(): Promise<AppRecord[]> {
-    return [...this.state.apps.values()].map((app) => structuredClone(app)).sort(byName);
+    return [...this.state.apps.values()].map((app) => copyData(app)).sort(byName);
   }
 
   async deleteApp(name: string): Promise<boolean> {
@@ -103,7 +110,7 @@ export class MemoryMetadataStore implements MetadataStore {
     assertProcessId(record.app, record.name);
     const processes = this.processesOf(record.app);
     if (processes.has(record.name)) return false;
-    this.store(structuredClone(withoutUndefined(record)));
+    this.store(copyData(withoutUndefined(record)));
     return true;
   }
 
@@ -115,7 +122,7 @@ export class MemoryMetadataStore implements MetadataStore {
   async listProcesses(app: string): Promise<ProcessRecord[]> {
     assertName(app, "application");
     const records = [...(this.state.processes.get(app)?.values() ?? [])];
-    return records.map((record) => structuredClone(record)).sort(byName);
+    return records.map((record) => copyData(record)).sort(byName);
   }
 
   async updateProcess(
@@ -127,9 +134,9 @@ export class MemoryMetadataStore implements MetadataStore {
     assertProcessId(app, name);
     const current = this.state.processes.get(app)?.get(name);
     if (current?.revision !== revision) return undefined;
-    const next = applyPatch(current, structuredClone(patch));
+    const next = applyPatch(current, copyData(patch));
     this.store(next);
-    return structuredClone(next);
+    return copyData(next);
   }
 
   async deleteProcess(app: string, name: string): Promise<boolean> {
@@ -141,14 +148,14 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async putReplica(replica: ReplicaRecord, ttlMs: number): Promise<void> {
     assertName(replica.id, "replica");
-    const entry = { replica: structuredClone(replica), expiresAt: Date.now() + ttlMs };
+    const entry = { replica: copyData(replica), expiresAt: Date.now() + ttlMs };
     this.state.replicas.set(replica.id, entry);
   }
 
   async getReplica(id: string): Promise<ReplicaRecord | undefined> {
     const entry = this.state.replicas.get(id);
     if (entry === undefined || entry.expiresAt <= Date.now()) return undefined;
-    return structuredClone(entry.replica);
+    return copyData(entry.replica);
   }
 
   async deleteReplica(id: string): Promise<void> {
@@ -194,5 +201,5 @@ export class MemoryMetadataStore implements MetadataStore {
 }
 
 function copy<T>(value: T | undefined): T | undefined {
-  return value === undefined ? undefined : structuredClone(value);
+  return value === undefined ? undefined : copyData(value);
 }

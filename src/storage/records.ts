@@ -10,6 +10,18 @@ export function withoutUndefined<T extends object>(record: T): T {
 }
 
 /**
+ * A deep copy of plain JSON-shaped data (what every record is): several times faster than
+ * structuredClone on small objects, which matters when 10,000 records are listed.
+ */
+export function copyData<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyData) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) copy[key] = copyData(value[key]);
+  return copy as T;
+}
+
+/**
  * The record after `patch`: identity fields and `createdAt` are kept whatever the patch says,
  * the revision moves on by one, and a field patched to `undefined` is cleared.
  */

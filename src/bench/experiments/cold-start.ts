@@ -17,6 +17,7 @@ import {
   type RunContext,
 } from "../experiment.js";
 import { summarize } from "../stats.js";
+import { poolRefilled } from "./shared.js";
 
 interface Start {
   totalUs: number;
@@ -28,9 +29,6 @@ interface Plane {
   client: PraaS;
   app: string;
 }
-
-/** How long a refill of the pool may take before a start is measured anyway. */
-const REFILL_WAIT_MS = 30_000;
 
 /** An in-process control plane with this warm pool size and the echo app deployed. */
 async function startPlane(env: Environment, warmPool: number): Promise<Plane> {
@@ -46,19 +44,6 @@ async function startPlane(env: Environment, warmPool: number): Promise<Plane> {
   env.defer(() => client.close());
   await client.deploy("bench-echo", await writeDeployable("echo", env.workDir));
   return { plane, client, app: "bench-echo" };
-}
-
-/**
- * The pool full again (refilled after the last take), so that neither our start nor the
- * baseline's shares the CPU with a refill.
- */
-async function poolRefilled(plane: ControlPlane): Promise<void> {
-  const deadline = Date.now() + REFILL_WAIT_MS;
-  const full = (): boolean => {
-    const pool = plane.warmPool;
-    return pool === undefined || pool.idle >= pool.size;
-  };
-  while (!full() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
 
 /** Creates a process, connects, invokes echo once; deletes it afterwards (untimed). */

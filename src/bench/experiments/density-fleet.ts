@@ -74,6 +74,7 @@ export class Fleet {
         dataDir: path.join(env.workDir, "density"),
         store: { kind: "memory" },
         logLevel: "warn",
+        warmPoolMemoryMiB: 128, // the fleet's class, so creates take pooled runtimes
       },
       { metadataStore: async (config) => (store = await openMetadataStore(config.store)) },
     );

@@ -16,7 +16,7 @@ import {
 import { MIB } from "../plan.js";
 import { RawEchoClient } from "../raw-echo.js";
 import { summarize, timeOnce } from "../stats.js";
-import { expectLength, payloadOf } from "./shared.js";
+import { expectLength, payloadOf, poolRefilled } from "./shared.js";
 import { checkState, filledProcess } from "./swap.js";
 
 const NAME = "resume-1";
@@ -31,7 +31,8 @@ interface Times {
 
 /** Resume → connect → first echo result, timed from the resume request. */
 async function resumeToFirstResult(env: Environment, app: string): Promise<[number, number]> {
-  const { client } = await env.cluster();
+  const { client, plane } = await env.cluster();
+  await poolRefilled(plane); // the resume takes a pooled runtime, as on a machine at rest
   const start = performance.now();
   const resumed = await client.resume(app, NAME);
   const resumedAt = performance.now();

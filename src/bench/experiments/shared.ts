@@ -4,6 +4,7 @@
  * slow minute hits both sides alike.
  */
 import { randomFillSync } from "node:crypto";
+import type { ControlPlane } from "../../control-plane/control-plane.js";
 import type { ProcessConnection } from "../../sdk/index.js";
 import { makeRow, metricOf, type Row, type RunContext, type Unit } from "../experiment.js";
 import { sizeLabel, warmupFor } from "../plan.js";
@@ -134,4 +135,20 @@ export function expectLength(output: Uint8Array, payload: Uint8Array): void {
   if (output.length !== payload.length) {
     throw new Error(`echo returned ${output.length} bytes for ${payload.length}`);
   }
+}
+
+/** How long a refill of the pool may take before a start is measured anyway. */
+const REFILL_WAIT_MS = 30_000;
+
+/**
+ * The pool full again (refilled after the last take), so that neither our start nor the
+ * baseline's shares the CPU with a refill.
+ */
+export async function poolRefilled(plane: ControlPlane): Promise<void> {
+  const deadline = Date.now() + REFILL_WAIT_MS;
+  const full = (): boolean => {
+    const pool = plane.warmPool;
+    return pool === undefined || pool.idle >= pool.size;
+  };
+  while (!full() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
