@@ -55,7 +55,7 @@ async function baseline(blobs: BlobStore, raw: RawEchoClient, key: string): Prom
 /** One swap-out (untimed), the baseline on the stored snapshot, then our resume. */
 async function cycle(env: Environment, blobs: BlobStore, raw: RawEchoClient): Promise<Times> {
   const { client } = await env.cluster();
-  const app = await env.deploy("suite");
+  const app = await env.deploy("echo");
   await client.swap(app, NAME);
   const [readUs = 0, roundTripUs = 0] = await baseline(blobs, raw, snapshotKey(app, NAME));
   const [resumeUs, firstCallUs] = await resumeToFirstResult(env, app);

@@ -27,7 +27,7 @@ export async function filledProcess(
   mib: number,
   body: CreateProcessBody = { vcpus: 1, memory: 1024 },
 ): Promise<void> {
-  const created = await env.createProcess("suite", name, body);
+  const created = await env.createProcess("echo", name, body);
   const connection = await created.connect();
   await connection.invoke("fill", { mib });
   await connection.close();
@@ -35,7 +35,7 @@ export async function filledProcess(
 
 async function swapCycle(env: Environment, name: string, bytes: number): Promise<Cycle> {
   const { client } = await env.cluster();
-  const app = await env.deploy("suite");
+  const app = await env.deploy("echo");
   const start = performance.now();
   const swapped = await client.swap(app, name);
   const between = performance.now();
@@ -48,7 +48,7 @@ async function swapCycle(env: Environment, name: string, bytes: number): Promise
 /** After the last resume, the state is all there. */
 export async function checkState(env: Environment, name: string, mib: number): Promise<void> {
   const { client } = await env.cluster();
-  const connection = await (await client.getProcess(await env.deploy("suite"), name)).connect();
+  const connection = await (await client.getProcess(await env.deploy("echo"), name)).connect();
   const found = JSON.parse(Buffer.from(await connection.invoke("inspect")).toString()) as {
     keys: number;
     lastBytes: number;
