@@ -57,7 +57,7 @@ export const controlPlane: Experiment = {
   unit: "µs",
   higherIsBetter: false,
   notes: [
-    "Issue 13's bar: ≤ 1.3× the sum of the two bare hops (the control plane should add one HTTP hop and nothing more).",
+    "Goal: ≤ 1.3× the sum of the two bare hops (the control plane should add one HTTP hop and nothing more).",
     "The Fastify and raw TCP columns are each part's median; the baseline median is the median of the per-round sums.",
     "Paper §6.1.1: the control-plane hop costs about 1 ms per call over the data plane.",
   ],

@@ -1,5 +1,5 @@
 /**
- * 11. Density (issue 13): processes of 1 vCPU and 128 MiB running the echo app, created through
+ * 11. Density: processes of 1 vCPU and 128 MiB running the echo app, created through
  * a control plane until the plan's count (200 in a full run), a memory limit or a first failure;
  * each must still answer. Reports their RSS (cloud process + its workers, from /proc) against a
  * bare Node server's. Then swaps them, adds copies up to the plan's swapped count (10,000), times
@@ -257,7 +257,7 @@ export const density: Experiment = {
     "Creating stops at the plan's count (200; --quick 20; --density-max N caps it), when the machine has less than an eighth of its memory (at least 2 GiB) available, or at a first failed create; the label says which.",
     "Swapped processes: the active ones are swapped out through the API; the rest (up to 10,000; --quick 200) are copies of the first one's record and snapshot blob, written through the same metadata and blob stores the control plane uses (creating and swapping 10,000 processes through the API would take hours on 2 cores).",
     "A sample spread over all swapped ones (both kinds) is resumed and invoked; `resumable` counts those that answered.",
-    "Issue 13's bars: ≥ 200 active, each answering; ≥ 10,000 swapped, listed in < 100 ms, each resumable.",
+    "Goals: ≥ 200 active, each answering; ≥ 10,000 swapped, listed in < 100 ms, each resumable.",
   ],
   goal: (row) => ("active" in row.params ? activeGoal(row) : listingGoal(row)),
   async run(context: RunContext) {

@@ -11,7 +11,7 @@ export const direct: Experiment = {
   unit: "µs",
   higherIsBetter: false,
   notes: [
-    "Issue 13's bar: ≤ 1.3× the raw echo at every size (a socket handed to a child echoes at 1.0×).",
+    "Goal: ≤ 1.3× the raw echo at every size (a socket handed to a child echoes at 1.0×).",
     "Paper §6.1 `praas_remote` vs netperf TCP_RR: about +70 µs over the raw round trip.",
   ],
   goal: (row) => ({ target: "≤ 1.3×", met: row.ratio <= 1.3 }),

@@ -1,6 +1,6 @@
 /**
  * 4. Messaging: the paper's ping-pong between two processes (one-way latency = RTT/2), versus
- * half a raw TCP round trip between two Node processes (issue 13's bar) and, as the paper
+ * half a raw TCP round trip between two Node processes (the goal) and, as the paper
  * compares it, versus the same ping-pong through Redis SET + polling GET (`messaging-redis`).
  */
 import { randomBytes } from "node:crypto";
@@ -48,7 +48,7 @@ export const messaging: Experiment = {
   higherIsBetter: false,
   notes: [
     PING_PONG_NOTE,
-    "Issue 13's bar, 10 B – 1 MiB: ≤ 2× (a message should cost two socket hops at raw cost).",
+    "Goal, 10 B – 1 MiB: ≤ 2× (a message should cost two socket hops at raw cost).",
     "`messaging-redis` compares the same ping-pong with Redis, as the paper does.",
   ],
   goal: (row) =>

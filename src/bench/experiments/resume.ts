@@ -89,7 +89,7 @@ export const resume: Experiment = {
   notes: [
     "Each round swaps the process out (untimed), times the baseline on the snapshot just written, then the resume; both reads come from the page cache.",
     "The process has 1 vCPU and the default memory (512 MiB), the size of the warm pool's runtimes unless `warmPoolMemoryMiB` says otherwise, so that a resume can take one.",
-    "Issue 13's bar: ≤ 3× (tens of ms, not hundreds).",
+    "Goal: ≤ 3× (tens of ms, not hundreds).",
   ],
   goal: (row) => ({ target: "≤ 3×", met: row.ratio <= 3 }),
   async run(context: RunContext) {

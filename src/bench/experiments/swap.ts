@@ -104,7 +104,7 @@ export const swap: Experiment = {
   notes: [
     "Resume includes starting a new process (see cold start); both reads come from the page cache.",
     "MB/s = bytes / (swap-out + resume) and bytes / (write + read), 10^6 bytes.",
-    "Issue 13's bar, 100 MiB: ≤ 2× the disk's own write + read (half its bandwidth); full runs only (--quick stops at 10 MiB).",
+    "Goal, 100 MiB: ≤ 2× the disk's own write + read (half its bandwidth); full runs only (--quick stops at 10 MiB).",
     "`resume` times a resume to its first result on its own.",
   ],
   goal: (row) =>
