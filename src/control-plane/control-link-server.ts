@@ -117,6 +117,14 @@ export class ControlLinkServer {
     });
   }
 
+  /** The processes of `app` with an open link here. */
+  linked(app: string): string[] {
+    const prefix = key(app, "");
+    return [...this.#links]
+      .filter(([id, link]) => id.startsWith(prefix) && !link.closed)
+      .map(([id]) => id.slice(prefix.length));
+  }
+
   has(app: string, name: string): boolean {
     const link = this.#links.get(key(app, name));
     return link !== undefined && !link.closed;

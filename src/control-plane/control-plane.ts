@@ -399,7 +399,7 @@ export class ControlPlane implements ControlPlaneService {
     registration = { ...registration, ...reachable };
     if (!this.#manager.registrations.deliver(registration))
       await this.#manager.reconnected(registration);
-    this.#directory.schedule(registration.app);
+    this.#directory.welcome(registration.app, registration.name);
   }
 
   /** The API's view of a record: a process behind NAT also names the rendezvous to pair at. */

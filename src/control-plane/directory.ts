@@ -1,17 +1,23 @@
 /**
- * Keeps every process's peer directory current: after any change to an application's processes
- * (seen through the metadata store, so changes made by other replicas count too), the
- * application's directory is pushed to each of its active processes this replica holds a link to.
- * Bursts of changes are coalesced into one push per application.
+ * Keeps every process's peer directory current. A process that registers gets the whole
+ * directory of its application; after that, changes to the application's processes (seen
+ * through the metadata store, so changes made by other replicas count too) reach each of its
+ * processes linked to this replica as changes only: the entries that changed and the names that
+ * left, bursts coalesced into one push per application. A change then costs one small message
+ * per linked process, not the whole directory (with 10,000 swapped processes, megabytes) to each.
+ * A process that finds a peer missing or not active asks the control plane to resume it, which
+ * sends it the whole directory again, so a change it missed heals on first use.
  */
 import type { Logger } from "pino";
-import type { PeerEntry } from "../protocol/index.js";
-import type { MetadataStore, ProcessRecord } from "../storage/index.js";
+import type { PeerChanges, PeerEntry } from "../protocol/index.js";
+import type { MetadataStore, ProcessChange, ProcessRecord } from "../storage/index.js";
 import type { ControlLinkServer } from "./control-link-server.js";
 
 const COALESCE_MS = 10;
 
 export class PeerDirectory {
+  /** Records changed since the last push, by application and name (undefined: deleted). */
+  readonly #pending = new Map<string, Map<string, ProcessRecord | undefined>>();
   /** Pending coalesced pushes by application. */
   readonly #scheduled = new Map<string, NodeJS.Timeout>();
   readonly #store: MetadataStore;
@@ -26,7 +32,7 @@ export class PeerDirectory {
   }
 
   async start(): Promise<void> {
-    this.#unsubscribe = await this.#store.subscribe((change) => this.schedule(change.app));
+    this.#unsubscribe = await this.#store.subscribe((change) => this.#noted(change));
   }
 
   /** Cancels pending pushes: they would read a store that is about to close. */
@@ -34,38 +40,64 @@ export class PeerDirectory {
     await this.#unsubscribe?.();
     for (const timer of this.#scheduled.values()) clearTimeout(timer);
     this.#scheduled.clear();
+    this.#pending.clear();
   }
 
-  schedule(app: string): void {
+  /** Sends a process that (re)registered the whole directory: it may have missed changes. */
+  welcome(app: string, name: string): void {
+    // A failed push (e.g. the store is unreachable) must not become an unhandled rejection.
+    this.push(app, name).catch((error: unknown) =>
+      this.#log.warn({ app, err: String(error) }, "peer directory push failed"),
+    );
+  }
+
+  /**
+   * Sends the whole directory to `only` (waiting a moment for its link, which a registering
+   * process is still completing), else to every process of `app` linked here.
+   */
+  async push(app: string, only?: string): Promise<void> {
+    const entries = (await this.#store.listProcesses(app)).flatMap(toEntry);
+    const targets = only === undefined ? this.#links.linked(app) : [only];
+    await Promise.all(targets.map((name) => this.#send(app, name, entries)));
+  }
+
+  #noted({ app, name, record }: ProcessChange): void {
+    let pending = this.#pending.get(app);
+    if (pending === undefined)
+      this.#pending.set(app, (pending = new Map<string, ProcessRecord | undefined>()));
+    pending.set(name, record);
     if (this.#scheduled.has(app)) return;
     const timer = setTimeout(() => {
       this.#scheduled.delete(app);
-      // A failed push (e.g. the store is unreachable) must not become an unhandled rejection.
-      this.push(app).catch((error: unknown) =>
-        this.#log.warn({ app, err: String(error) }, "peer directory push failed"),
-      );
+      void this.#pushChanges(app);
     }, COALESCE_MS);
     this.#scheduled.set(app, timer.unref());
   }
 
-  /** Sends the current directory to every linked active process of `app`; resolves when sent. */
-  async push(app: string, only?: string): Promise<void> {
-    const records = await this.#store.listProcesses(app);
-    const entries = records.flatMap(toEntry);
-    const targets = records.filter((r) => r.status === "active" && (!only || r.name === only));
-    await Promise.all(
-      targets
-        .filter((r) => this.#links.has(app, r.name))
-        .map((r) =>
-          this.#links.command(app, r.name, "peers", entries, 10_000).catch((error: unknown) => {
-            this.#log.debug(
-              { app, name: r.name, err: String(error) },
-              "peer directory push failed",
-            );
-          }),
-        ),
-    );
+  async #pushChanges(app: string): Promise<void> {
+    const pending = this.#pending.get(app);
+    this.#pending.delete(app);
+    if (pending === undefined) return;
+    const changes = toChanges(pending);
+    await Promise.all(this.#links.linked(app).map((name) => this.#send(app, name, changes)));
   }
+
+  /** Never rejects: a process that misses a push asks again when it needs a peer. */
+  async #send(app: string, name: string, body: PeerEntry[] | PeerChanges): Promise<void> {
+    await this.#links.command(app, name, "peers", body, 10_000).catch((error: unknown) => {
+      this.#log.debug({ app, name, err: String(error) }, "peer directory push failed");
+    });
+  }
+}
+
+function toChanges(pending: ReadonlyMap<string, ProcessRecord | undefined>): PeerChanges {
+  const changes: PeerChanges = { changed: [], removed: [] };
+  for (const [name, record] of pending) {
+    const entry = record === undefined ? undefined : toEntry(record)[0];
+    if (entry === undefined) changes.removed.push(name);
+    else changes.changed.push(entry);
+  }
+  return changes;
 }
 
 function toEntry(record: ProcessRecord): PeerEntry[] {

@@ -19,6 +19,12 @@ export interface PeerEntry {
   address?: ConnectionInfo | undefined;
 }
 
+/** What changed in a peer directory since the last push: entries to set, names to drop. */
+export interface PeerChanges {
+  changed: PeerEntry[];
+  removed: string[];
+}
+
 /** What a swap-out stored. */
 export interface SwapReply {
   /** Bytes written to the blob store. */
@@ -55,8 +61,8 @@ export interface ControlCommands {
   swap: { body: SwapBody | undefined; reply: SwapReply };
   /** Stop without saving state and exit. */
   stop: { body: undefined; reply: null };
-  /** Replace the peer directory. */
-  peers: { body: PeerEntry[]; reply: null };
+  /** Replace the peer directory (a list), or change some of its entries (PeerChanges). */
+  peers: { body: PeerEntry[] | PeerChanges; reply: null };
   status: { body: undefined; reply: StatusReply };
   /** Join a pairing at the rendezvous as its listener; answered at once, paired in the background. */
   pair: { body: PairCommand; reply: null };

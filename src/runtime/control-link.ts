@@ -14,7 +14,7 @@
  *              refused with INVALID_STATE when the process was used since it reported itself
  *              idle; the reply adds idleSince
  *   "stop"   → Result; the process exits afterwards
- *   "peers"  → payload PeerEntry[]; replaces the peer directory
+ *   "peers"  → payload PeerEntry[] (replaces the peer directory) or {changed, removed}
  *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
  *   "state"  → Result JSON ProcessStateInfo: the state's keys with their value sizes (no values)
  * Requests (process → control plane):
@@ -52,6 +52,7 @@ import {
   type ControlReply,
   type Frame,
   type PairCommand,
+  type PeerChanges,
   type PeerTicket,
   type ProcessReach,
   type SwapBody,
@@ -274,10 +275,14 @@ function parseSwapBody(payload: Buffer): SwapBody | undefined {
   return typeof value === "object" && value !== null ? value : undefined;
 }
 
-export function parsePeers(payload: Buffer): PeerEntry[] {
+/** A whole directory (an array) or changes to it ({changed, removed}). */
+export function parsePeers(payload: Buffer): PeerEntry[] | PeerChanges {
   const value: unknown = JSON.parse(payload.toString("utf8"));
-  if (!Array.isArray(value)) throw new PraaSError("BAD_REQUEST", "peers must be an array");
-  return value as PeerEntry[];
+  if (Array.isArray(value)) return value as PeerEntry[];
+  const { changed, removed } = (value ?? {}) as Partial<PeerChanges>;
+  if (!Array.isArray(changed) || !Array.isArray(removed))
+    throw new PraaSError("BAD_REQUEST", "peers must be an array or {changed, removed}");
+  return { changed, removed };
 }
 
 function parsePair(payload: Buffer): PairCommand {

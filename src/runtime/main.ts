@@ -581,8 +581,9 @@ function commandHandlers(proc: CloudProcess, log: Logger): CommandHandlers {
       await proc.stop();
       return null;
     },
-    peers: (entries) => {
-      proc.peers.update(entries);
+    peers: (body) => {
+      if (Array.isArray(body)) proc.peers.update(body);
+      else proc.peers.patch(body);
       return Promise.resolve(null);
     },
     pair: (command) => {

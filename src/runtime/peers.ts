@@ -7,6 +7,7 @@ import {
   FrameType,
   PraaSError,
   encodeFields,
+  type PeerChanges,
   type PeerTicket,
   type ProcessList,
 } from "../protocol/index.js";
@@ -41,9 +42,22 @@ export class Peers {
 
   /** Replaces the directory; connections to peers that moved or left are closed. */
   update(entries: readonly PeerEntry[]): void {
-    const next = new Map(
-      entries.filter((e) => e.name !== this.#options.self).map((e) => [e.name, e]),
-    );
+    this.#replace(new Map(this.#others(entries).map((e) => [e.name, e])));
+  }
+
+  /** Sets the changed entries and drops the removed ones; the rest stays as it is. */
+  patch({ changed, removed }: PeerChanges): void {
+    const next = new Map(this.#entries);
+    for (const name of removed) next.delete(name);
+    for (const entry of this.#others(changed)) next.set(entry.name, entry);
+    this.#replace(next);
+  }
+
+  #others(entries: readonly PeerEntry[]): PeerEntry[] {
+    return entries.filter((e) => e.name !== this.#options.self);
+  }
+
+  #replace(next: Map<string, PeerEntry>): void {
     for (const [name, old] of this.#entries) {
       // A peer that had no address has no link yet (one may be opening while it resumes).
       if (old.address && !sameAddress(old.address, next.get(name)?.address)) this.#drop(name);

@@ -13,6 +13,7 @@ import {
   PraaSError,
   type ControlCommand,
   type ControlReply,
+  type PeerChanges,
   type PeerEntry,
   type ProcessStateInfo,
 } from "../../src/protocol/index.js";
@@ -137,6 +138,8 @@ export class FakeProcess {
   readonly state: Map<string, Buffer>;
   readonly proxy: LinkProxy;
   peers: PeerEntry[] = [];
+  /** Directory pushes received: whole directories and changes. */
+  readonly peerPushes = { whole: 0, changes: 0 };
   inflight = 0;
   exited = false;
   /** Resolves when the control plane refused a re-dial for a newer instance (it then exits). */
@@ -235,9 +238,10 @@ export class FakeProcess {
           return Promise.resolve(null);
         }),
       pair: () => Promise.reject(new PraaSError("BAD_REQUEST", "the fake process cannot pair")),
-      peers: (entries) =>
+      peers: (body) =>
         this.#answer("peers", () => {
-          this.peers = entries;
+          this.peerPushes[Array.isArray(body) ? "whole" : "changes"]++;
+          this.peers = Array.isArray(body) ? body : patched(this.peers, body);
           return Promise.resolve(null);
         }),
       status: () =>
@@ -409,4 +413,12 @@ export class LogCapture {
 
 function snapshotKeyOf(spec: ProcessSpec): string {
   return `swaps/${spec.app}/${spec.name}`;
+}
+
+/** A directory after changes, as a real process applies them (runtime/peers.ts). */
+function patched(entries: PeerEntry[], { changed, removed }: PeerChanges): PeerEntry[] {
+  const next = new Map(entries.map((entry) => [entry.name, entry]));
+  for (const name of removed) next.delete(name);
+  for (const entry of changed) next.set(entry.name, entry);
+  return [...next.values()];
 }

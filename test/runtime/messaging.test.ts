@@ -160,3 +160,16 @@ describe("remote invocation", () => {
     expect(who.processes).toEqual({ active: ["p0", "p1"], swapped: ["p2"] });
   });
 });
+
+describe("peer directory changes", () => {
+  it("sets changed entries and drops removed names, keeping the rest", async () => {
+    const changes = { changed: [{ name: "p3", status: "swapped" }], removed: ["p2"] };
+    await control.command("p1", "peers", changes);
+    const who = JSON.parse(text(await c1.invoke("whoami"))) as { processes: unknown };
+    expect(who.processes).toEqual({ active: ["p0", "p1"], swapped: ["p3"] });
+    // The entry that did not change still leads to its process.
+    await expect(
+      c1.invoke("remoteAdd", json({ process: "p0", value: "1" })),
+    ).resolves.toBeDefined();
+  });
+});
