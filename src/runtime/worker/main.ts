@@ -6,6 +6,7 @@
  */
 import net from "node:net";
 import { getHeapStatistics } from "node:v8";
+import { isHandOff } from "./direct.js";
 import { WorkerServer } from "./serve.js";
 
 const [bundlePath = "", application = "", processId = "", maxPayload = "0", durability = ""] =
@@ -24,4 +25,8 @@ const worker = new WorkerServer({
   exit: (code) => process.exit(code),
 });
 process.on("uncaughtException", (error) => worker.crash(error));
+// The IPC channel carries client connections the process hands over (with their socket).
+process.on("message", (message: unknown, socket?: net.Socket) => {
+  if (isHandOff(message) && socket !== undefined) worker.adopt(message, socket);
+});
 void worker.load();
