@@ -52,13 +52,27 @@ export interface Welcome {
   version: number;
   process: string;
   application: string;
+  /**
+   * How many workers serve connections to the process (1 when the process does not say): a
+   * client may open as many connections to spread its calls, each served by another worker.
+   */
+  workers: number;
 }
 
-export function welcomeFields(welcome: Omit<Welcome, "version">): string[] {
-  return [String(PROTOCOL_VERSION), welcome.process, welcome.application];
+export function welcomeFields(
+  welcome: Omit<Welcome, "version" | "workers"> & { workers?: number },
+): string[] {
+  const fields = [String(PROTOCOL_VERSION), welcome.process, welcome.application];
+  if (welcome.workers !== undefined) fields.push(String(welcome.workers));
+  return fields;
 }
 
 export function parseWelcome(meta: Uint8Array): Welcome {
-  const [version, process, application] = expectFields(meta, 3, "welcome");
-  return { version: Number(version), process: process ?? "", application: application ?? "" };
+  const [version, process, application, workers] = expectFields(meta, 3, "welcome");
+  return {
+    version: Number(version),
+    process: process ?? "",
+    application: application ?? "",
+    workers: Math.max(1, Math.floor(Number(workers ?? "1")) || 1),
+  };
 }

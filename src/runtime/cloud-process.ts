@@ -143,8 +143,10 @@ export class CloudProcess implements CallTarget {
         invoke: (fn, payload) => this.#external(fn, payload),
         deliver: (s, k, v) => this.#deliver(s, k, v),
         connected: (hello) => this.#connected(hello),
-        handOff: (connection) => this.#handOff(connection),
-        handedOff: () => this.#pool.handedOff,
+        ...(HAND_OFF_CLIENT_CONNECTIONS && {
+          handOff: (connection: HandedConnection) => this.#handOff(connection),
+          handedOff: () => this.#pool.handedOff,
+        }),
       },
     );
   }

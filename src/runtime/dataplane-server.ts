@@ -72,6 +72,8 @@ export interface DataPlaneOptions {
   maxHelloBytes: number;
   writeBacklogBytes: number;
   maxInflightBytesPerConnection: number;
+  /** Workers that serve handed-over connections (WELCOME tells clients, who open one each). */
+  workers?: number;
 }
 
 interface InFlight {
@@ -190,6 +192,7 @@ export class DataPlaneServer {
       const fields = welcomeFields({
         process: this.#options.process,
         application: this.#options.application,
+        ...(this.#handler.handOff === undefined ? {} : { workers: this.#options.workers ?? 1 }),
       });
       // Only connections that came straight to us: a punched or relayed one stays here, so
       // connectionCounts() can tell its path.

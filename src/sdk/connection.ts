@@ -51,16 +51,20 @@ export interface ConnectOptions {
 }
 
 export class ProcessConnection {
-  #link: FrameLink;
   readonly process: string;
   readonly application: string;
+  /** Open links, one per worker at most; the process hands each to a different worker. */
+  #links: FrameLink[];
+  /** How many links calls may spread over (WELCOME says how many workers serve). */
+  readonly #spread: number;
   readonly #dial: () => Promise<Dialled>;
-  #redial: Promise<FrameLink> | undefined;
+  #dialling: Promise<FrameLink> | undefined;
   #closedByUs = false;
 
-  private constructor(first: Dialled, dial: () => Promise<Dialled>) {
-    this.#link = first.link;
+  private constructor(first: Dialled, dial: () => Promise<Dialled>, spread: number) {
+    this.#links = [first.link];
     this.#dial = dial;
+    this.#spread = spread;
     this.process = first.welcome.process;
     this.application = first.welcome.application;
   }
@@ -80,12 +84,16 @@ export class ProcessConnection {
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
         ...(options.name === undefined ? {} : { name: options.name }),
       });
-    return new ProcessConnection(await dial(), dial);
+    const first = await dial();
+    // A NAT'd process is paired once per ticket: its one connection carries every call.
+    const direct = info.path === undefined || info.path === "direct";
+    return new ProcessConnection(first, dial, direct ? first.welcome.workers : 1);
   }
 
   /** Invokes `functionName` with `payload`; resolves to the result bytes, rejects with a PraaSError. */
   async invoke(functionName: string, payload: Value = new Uint8Array(0)): Promise<Uint8Array> {
-    const link = this.closed ? await this.#reopen() : this.#link;
+    // Picked in this tick when a link is free, so that calls made together see each other.
+    const link = this.#pickNow() ?? (await this.#pickLater());
     try {
       const reply = await link.request(
         FrameType.Invoke,
@@ -98,46 +106,80 @@ export class ProcessConnection {
     }
   }
 
-  /** The link dropped (its worker died, say): dial again, once for every caller waiting. */
-  #reopen(): Promise<FrameLink> {
-    if (this.#closedByUs)
-      return Promise.reject(new PraaSError("CONNECTION_CLOSED", "the connection is closed"));
-    this.#redial ??= this.#dial().then(
+  /**
+   * The link with the fewest calls in flight. When every link is busy and the process has
+   * more workers than we have links, one more is dialled first (the process hands it to
+   * another worker); when none is left (its worker died), one is dialled again.
+   */
+  #pickNow(): FrameLink | undefined {
+    if (this.#closedByUs) throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
+    this.#links = this.#links.filter(usable);
+    const idlest = leastPending(this.#links);
+    if (idlest === undefined) return undefined;
+    if (idlest.pendingCount === 0 || this.#links.length >= this.#spread) return idlest;
+    return undefined;
+  }
+
+  async #pickLater(): Promise<FrameLink> {
+    const idlest = leastPending(this.#links);
+    if (idlest === undefined) return await this.#more();
+    // One more link is a bonus: if it cannot be had, the busy ones serve.
+    const added = await this.#more().catch(() => undefined);
+    return leastPending([...this.#links.filter(usable), ...(added ? [added] : [])]) ?? idlest;
+  }
+
+  /** Dials one more link, once for every caller waiting. */
+  #more(): Promise<FrameLink> {
+    this.#dialling ??= this.#dial().then(
       ({ link }) => {
-        this.#redial = undefined;
+        this.#dialling = undefined;
         if (this.#closedByUs) {
           link.destroy();
           throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
         }
-        this.#link = link;
+        this.#links.push(link);
         return link;
       },
       (error: unknown) => {
-        this.#redial = undefined;
+        this.#dialling = undefined;
         throw error;
       },
     );
-    return this.#redial;
+    return this.#dialling;
   }
 
-  /** Whether the link is down now (the next call dials again unless `close()` was called). */
+  /** Whether no link is up now (the next call dials again unless `close()` was called). */
   get closed(): boolean {
-    return this.#link.closed || goingAway.has(this.#link);
+    return this.#closedByUs || !this.#links.some(usable);
   }
 
   /** Invocations in flight on this connection. */
   get pending(): number {
-    return this.#link.pendingCount;
+    return this.#links.reduce((sum, link) => sum + link.pendingCount, 0);
   }
 
   close(): Promise<void> {
     this.#closedByUs = true;
-    if (this.#link.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#link.socket.once("close", () => resolve());
-      this.#link.close();
-    });
+    const open = this.#links.filter((link) => !link.closed);
+    return Promise.all(open.map(closeLink)).then(() => undefined);
   }
+}
+
+function usable(link: FrameLink): boolean {
+  return !link.closed && !goingAway.has(link);
+}
+
+function leastPending(links: readonly FrameLink[]): FrameLink | undefined {
+  let best: FrameLink | undefined;
+  for (const link of links) if (!best || link.pendingCount < best.pendingCount) best = link;
+  return best;
+}
+
+function closeLink(link: FrameLink): Promise<void> {
+  return new Promise((resolve) => {
+    link.socket.once("close", () => resolve());
+    link.close();
+  });
 }
 
 /**

@@ -86,6 +86,8 @@ export class DirectConnections {
   accepting = true;
   readonly #host: DirectHost;
   #invocations = 0;
+  /** Calls taken but not running yet (they start a microtask later). */
+  #admitted = 0;
 
   constructor(host: DirectHost) {
     this.#host = host;
@@ -122,7 +124,7 @@ export class DirectConnections {
     if (!this.#host.has(functionName))
       throw new PraaSError("FUNCTION_NOT_FOUND", `application has no function "${functionName}"`);
     if (!this.accepting) throw new PraaSError("UNAVAILABLE", "the process is swapping");
-    if (this.#host.running() >= limits.maxInflight) {
+    if (this.#host.running() + this.#admitted >= limits.maxInflight) {
       const message = `the process has ${limits.maxInflight} invocations in flight`;
       throw new PraaSError("TOO_MANY_REQUESTS", message);
     }
@@ -154,7 +156,9 @@ export class DirectConnections {
     const reply = this.#reply(connection, frame.id, functionName);
     // User code starts only once every call read with this one is reported and the reports
     // are on their way: a function that blocks the event loop must not hide the calls after it.
+    this.#admitted++;
     await Promise.resolve();
+    this.#admitted--;
     this.#host.link.flush();
     try {
       reply.result(await this.#host.run(functionName, frame.payload, invocationId));
