@@ -62,7 +62,8 @@ export interface HandOff {
 export interface DirectHost {
   /** The worker's link to the process. */
   link: FrameLink;
-  has(functionName: string): boolean;
+  /** FUNCTION_NOT_FOUND (naming what there is) when the bundle has no such function. */
+  missing(callName: string): PraaSError | undefined;
   /** Invocations this worker runs now, whoever sent them. */
   running(): number;
   run(functionName: string, payload: Buffer, invocationId: string): Promise<Uint8Array>;
@@ -121,8 +122,8 @@ export class DirectConnections {
       const message = `this connection already has ${limits.maxInflightPerConnection} invocations in flight`;
       throw new PraaSError("TOO_MANY_REQUESTS", message);
     }
-    if (!this.#host.has(functionName))
-      throw new PraaSError("FUNCTION_NOT_FOUND", `application has no function "${functionName}"`);
+    const missing = this.#host.missing(functionName);
+    if (missing) throw missing;
     if (!this.accepting) throw new PraaSError("UNAVAILABLE", "the process is swapping");
     if (this.#host.running() + this.#admitted >= limits.maxInflight) {
       const message = `the process has ${limits.maxInflight} invocations in flight`;

@@ -66,7 +66,11 @@ export class WorkerServer {
     if (options.captureConsole === true) captureConsole(this.#link);
     this.#direct = new DirectConnections({
       link: this.#link,
-      has: (callName) => this.#functions.has(exportedName(callName)),
+      missing: (callName) => {
+        const name = exportedName(callName);
+        if (this.#functions.has(name)) return undefined;
+        return functionNotFound("the application", name, this.#functions.keys());
+      },
       running: () => this.#running,
       run: (callName, payload, id) => this.#execute(callName, payload, id, this.#free, true),
       invocationPrefix: `${options.processId}-w${process.pid}-`,
