@@ -41,7 +41,7 @@ import { WriteAheadLog, type ReplayResult, type WalOp } from "./wal.js";
 import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
-import type { WorkerHandle } from "./worker-handle.js";
+import type { DirectCallEnd, WorkerHandle } from "./worker-handle.js";
 import { WorkerPool } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 
@@ -540,12 +540,12 @@ export class CloudProcess implements CallTarget {
    * which counts it there): counted as activity and, unless forwarded, in the metrics. The
    * answer runs when it ended, with how (a failure the platform saw is logged, as in #run).
    */
-  #directCall(fn: string, id: string, forwarded: boolean): (error?: PraaSError) => void {
+  #directCall(fn: string, id: string, forwarded: boolean): DirectCallEnd {
     const used = this.idle.begin();
     const measured = forwarded ? undefined : this.meter.start(fn);
-    return (error) => {
+    return (error, seconds) => {
       used();
-      measured?.(error === undefined ? "ok" : error.code);
+      measured?.(error === undefined ? "ok" : error.code, seconds);
       if (error !== undefined) this.#logFailure(fn, id, error);
     };
   }

@@ -24,8 +24,8 @@ export interface DirectCall {
   invocationId: string;
   /** Run through the process's pool (which counts it and enforces its deadline). */
   forwarded: boolean;
-  /** Told how the call ended (nothing: it succeeded). */
-  end(error?: PraaSError): void;
+  /** Told how the call ended (no error: it succeeded) and, if the worker said, how long it took. */
+  end(error?: PraaSError, seconds?: number): void;
   /** Its deadline passed while it ran. */
   late: boolean;
   timer: NodeJS.Timeout | undefined;
@@ -67,13 +67,13 @@ export class DirectLedger {
   }
 
   /** The worker answered the call (`error`: how it failed); true when it was counted. */
-  ended(connection: number, requestId: number, error?: PraaSError): boolean {
+  ended(connection: number, requestId: number, error?: PraaSError, seconds?: number): boolean {
     const key = callKey(connection, requestId);
     const call = this.#calls.get(key);
     if (call === undefined) return false;
     this.#calls.delete(key);
     clearTimeout(call.timer);
-    call.end(error);
+    call.end(error, seconds);
     if (call.forwarded) return false;
     this.#counted--;
     return true;

@@ -35,10 +35,14 @@ export class FunctionMeter {
     }
   }
 
-  /** Starts timing a call of `fn` that ends elsewhere (a worker's direct call): call the answer then. */
-  start(fn: string): (outcome: string) => void {
+  /**
+   * Starts timing a call of `fn` that ends elsewhere (a worker's direct call): call the answer
+   * then, with the duration the worker measured if it told one.
+   */
+  start(fn: string): (outcome: string, seconds?: number) => void {
     const started = process.hrtime.bigint();
-    return (outcome) => this.#record(fn, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+    return (outcome, seconds) =>
+      this.#record(fn, outcome, seconds ?? Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   workerRestarted(cause: string): void {

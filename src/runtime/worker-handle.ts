@@ -42,8 +42,11 @@ export interface WorkerSpec {
   /** A call on a handed-over connection passed its deadline. */
   directDeadline?(worker: WorkerHandle, call: DirectCall): void;
   /** A call on a handed-over connection started; the answer is told how it ended. */
-  directCall?(fn: string, invocationId: string, forwarded: boolean): (error?: PraaSError) => void;
+  directCall?(fn: string, invocationId: string, forwarded: boolean): DirectCallEnd;
 }
+
+/** Told how a direct call ended: its error if it failed, how long it took if the worker said. */
+export type DirectCallEnd = (error?: PraaSError, seconds?: number) => void;
 
 interface Exit {
   code: number | null;
@@ -247,9 +250,17 @@ export class WorkerHandle {
     }, ms);
   }
 
-  #callEnded([connection = "", requestId = "", code = "", message = ""]: string[]): void {
+  #callEnded([
+    connection = "",
+    requestId = "",
+    took = "",
+    code = "",
+    message = "",
+  ]: string[]): void {
     const error = code === "" ? undefined : PraaSError.fromRecord({ code, message });
-    if (this.direct.ended(Number(connection), Number(requestId), error)) this.#countDirect(-1);
+    const seconds = took === "" ? undefined : Number(took);
+    const ended = this.direct.ended(Number(connection), Number(requestId), error, seconds);
+    if (ended) this.#countDirect(-1);
   }
 
   #countDirect(delta: number): void {

@@ -30,6 +30,9 @@ import {
 import { FrameLink } from "../../transport/index.js";
 
 /** The limits of a data-plane connection, as the process applies them. */
+/** How long a CallEnded notice may wait for a frame to ride with. */
+const END_NOTICE_MS = 5;
+
 export interface ConnectionLimits {
   maxPayloadBytes: number;
   maxInflight: number;
@@ -89,6 +92,8 @@ export class DirectConnections {
   #invocations = 0;
   /** Calls taken but not running yet (they start a microtask later). */
   #admitted = 0;
+  /** Flushes deferred CallEnded notices. */
+  #endNotice: NodeJS.Timeout | undefined;
 
   constructor(host: DirectHost) {
     this.#host = host;
@@ -177,14 +182,17 @@ export class DirectConnections {
   #reply(connection: Connection, id: number, functionName: string): Reply {
     const { limits, errorStacks } = connection.handOff;
     const ids = [String(connection.id), String(id)];
+    const started = process.hrtime.bigint();
     let answered = false;
     const answer = (send: () => void, error?: PraaSError): void => {
       if (answered) return;
       answered = true;
       clearTimeout(timer);
       send();
+      // Its duration as seen here: the notice itself may wait a little (#reportEnded).
+      const seconds = String(Number(process.hrtime.bigint() - started) / 1e9);
       const how = error === undefined ? [] : [error.code, error.message];
-      this.#report(FrameType.CallEnded, [...ids, ...how]);
+      this.#reportEnded([...ids, seconds, ...how]);
     };
     const fail = (error: PraaSError): void => {
       const told = errorStacks ? error : error.withoutStack();
@@ -220,6 +228,20 @@ export class DirectConnections {
 
   #report(type: FrameType, fields: string[]): void {
     this.#host.link.send(type, 0, encodeFields(fields));
+  }
+
+  /**
+   * CallEnded leaves with the next frame to the process (in a run of calls, the next
+   * CallStarted) or within END_NOTICE_MS: one write and one wake-up of the process per call,
+   * not two. What it settles there (metrics, the call's deadline, idleness, a swap's drain,
+   * which asks first and so flushes it) can wait that long.
+   */
+  #reportEnded(fields: string[]): void {
+    this.#host.link.sendDeferred(FrameType.CallEnded, encodeFields(fields));
+    this.#endNotice ??= setTimeout(() => {
+      this.#endNotice = undefined;
+      this.#host.link.flush();
+    }, END_NOTICE_MS);
   }
 }
 
