@@ -30,6 +30,7 @@ import {
   type Frame,
   type Hello,
   type ProcessReach,
+  type SerializeSetting,
 } from "../protocol/index.js";
 import { FrameLink, canStopKernelReads } from "../transport/index.js";
 
@@ -74,6 +75,8 @@ export interface DataPlaneOptions {
   maxInflightBytesPerConnection: number;
   /** Workers that serve handed-over connections (WELCOME tells clients, who open one each). */
   workers?: number;
+  /** Its serialized functions (WELCOME tells clients, who keep their calls on one connection). */
+  serialize?: SerializeSetting;
 }
 
 interface InFlight {
@@ -192,7 +195,10 @@ export class DataPlaneServer {
       const fields = welcomeFields({
         process: this.#options.process,
         application: this.#options.application,
-        ...(this.#handler.handOff === undefined ? {} : { workers: this.#options.workers ?? 1 }),
+        ...(this.#handler.handOff !== undefined && {
+          workers: this.#options.workers ?? 1,
+          serialize: this.#options.serialize ?? false,
+        }),
       });
       // Only connections that came straight to us: a punched or relayed one stays here, so
       // connectionCounts() can tell its path.

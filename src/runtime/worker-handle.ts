@@ -223,8 +223,10 @@ export class WorkerHandle {
   }
 
   #onFrame(frame: Frame, link: FrameLink): void {
-    if (frame.type === FrameType.CallStarted) this.#callStarted(decodeFields(frame.meta));
-    else if (frame.type === FrameType.CallEnded) this.#callEnded(decodeFields(frame.meta));
+    if (frame.type === FrameType.CallStarted)
+      eachNotice(frame.meta, (notice) => this.#callStarted(notice));
+    else if (frame.type === FrameType.CallEnded)
+      eachNotice(frame.meta, (notice) => this.#callEnded(notice));
     else if (frame.type === FrameType.ConnectionClosed)
       this.direct.closed(Number(decodeFields(frame.meta)[0] ?? ""));
     else if (frame.type === FrameType.Ready) this.#onReady(decodeFields(frame.meta));
@@ -331,6 +333,15 @@ export class WorkerHandle {
 }
 
 /** A worker subprocess, in its sandbox, with the app's environment only. */
+/** CallStarted and CallEnded tell of many calls at once: NOTICE_FIELDS fields each. */
+const NOTICE_FIELDS = 5;
+
+function eachNotice(meta: Uint8Array, take: (notice: string[]) => void): void {
+  const fields = decodeFields(meta);
+  for (let at = 0; at + NOTICE_FIELDS <= fields.length; at += NOTICE_FIELDS)
+    take(fields.slice(at, at + NOTICE_FIELDS));
+}
+
 function spawnWorker(spec: WorkerSpec): ChildProcess {
   const { command, args, ...options } = spec.sandbox.command([
     `--max-old-space-size=${spec.heapMiB}`,

@@ -12,6 +12,7 @@ import {
   encodeFields,
   toBytes,
   type ConnectionInfo,
+  type SerializeSetting,
   type Frame,
   type Value,
 } from "../protocol/index.js";
@@ -57,12 +58,15 @@ export class ProcessConnection {
   #links: FrameLink[];
   /** How many links calls may spread over (WELCOME says how many workers serve). */
   readonly #spread: number;
+  /** Functions whose calls stay on the first link, in the order made (WELCOME says which). */
+  readonly #serialized: SerializeSetting;
   readonly #dial: () => Promise<Dialled>;
   #dialling: Promise<FrameLink> | undefined;
   #closedByUs = false;
 
   private constructor(first: Dialled, dial: () => Promise<Dialled>, spread: number) {
     this.#links = [first.link];
+    this.#serialized = first.welcome.serialize;
     this.#dial = dial;
     this.#spread = spread;
     this.process = first.welcome.process;
@@ -93,7 +97,9 @@ export class ProcessConnection {
   /** Invokes `functionName` with `payload`; resolves to the result bytes, rejects with a PraaSError. */
   async invoke(functionName: string, payload: Value = new Uint8Array(0)): Promise<Uint8Array> {
     // Picked in this tick when a link is free, so that calls made together see each other.
-    const link = this.#pickNow() ?? (await this.#pickLater());
+    const link = this.#isSerialized(functionName)
+      ? (this.#first() ?? (await this.#more()))
+      : (this.#pickNow() ?? (await this.#pickLater()));
     try {
       const reply = await link.request(
         FrameType.Invoke,
@@ -111,6 +117,21 @@ export class ProcessConnection {
    * more workers than we have links, one more is dialled first (the process hands it to
    * another worker); when none is left (its worker died), one is dialled again.
    */
+  /**
+   * Calls of a serialized function queue at the process's input gate: sent on one link (one
+   * worker passes them on in turn), they queue there in the order they were made.
+   */
+  #isSerialized(functionName: string): boolean {
+    const setting = this.#serialized;
+    return typeof setting === "boolean" ? setting : setting.includes(functionName);
+  }
+
+  #first(): FrameLink | undefined {
+    if (this.#closedByUs) throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
+    this.#links = this.#links.filter(usable);
+    return this.#links[0];
+  }
+
   #pickNow(): FrameLink | undefined {
     if (this.#closedByUs) throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
     this.#links = this.#links.filter(usable);

@@ -62,8 +62,6 @@ export class FrameLink {
   #outbox: Buffer[] = [];
   /** Ids of empty replies not in the outbox yet (coalesceEmptyReplies). */
   #acks: number[] = [];
-  /** One-way frames that wait for the next flush (sendDeferred). */
-  #deferred: Buffer[] = [];
   #closed = false;
   #closeReason: PraaSError | undefined;
   #maxPayloadBytes: number;
@@ -150,16 +148,6 @@ export class FrameLink {
     for (const part of encodeFrame(type, id, meta, payload)) this.#outbox.push(part);
   }
 
-  /**
-   * Queues a one-way frame without flushing: it leaves, ahead of them, with the next frames
-   * sent or at the next `flush()` (the caller makes sure one comes). For notices whose delay
-   * costs nothing, so they cost no write and no wake-up of the peer of their own.
-   */
-  sendDeferred(type: FrameType, meta: Uint8Array = EMPTY): void {
-    if (this.#closed || this.socket.destroyed) return;
-    for (const part of encodeFrame(type, 0, meta, EMPTY)) this.#deferred.push(part);
-  }
-
   /** Sends a request frame and resolves with the Result frame (an Error frame rejects). */
   request(
     type: FrameType,
@@ -231,10 +219,6 @@ export class FrameLink {
   /** One buffer goes out with a plain write (the cheapest path); several as one writev. */
   #flush(): void {
     this.#takeAcks();
-    if (this.#deferred.length > 0) {
-      this.#outbox = [...this.#deferred, ...this.#outbox];
-      this.#deferred = [];
-    }
     const outbox = this.#outbox;
     if (outbox.length === 0 || this.socket.destroyed) return;
     this.#outbox = [];

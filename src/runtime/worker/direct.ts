@@ -92,7 +92,10 @@ export class DirectConnections {
   #invocations = 0;
   /** Calls taken but not running yet (they start a microtask later). */
   #admitted = 0;
-  /** Flushes deferred CallEnded notices. */
+  /** Starts and ends of calls not told to the process yet, 5 fields each (CallStarted, CallEnded). */
+  #starts: string[] = [];
+  #ends: string[] = [];
+  /** Sends the ends noted, unless starts take them along first. */
   #endNotice: NodeJS.Timeout | undefined;
 
   constructor(host: DirectHost) {
@@ -158,14 +161,14 @@ export class DirectConnections {
   async #run(connection: Connection, frame: Frame, functionName: string): Promise<void> {
     const invocationId = `${this.#host.invocationPrefix}${++this.#invocations}`;
     const ids = [String(connection.id), String(frame.id)];
-    this.#report(FrameType.CallStarted, [...ids, functionName, invocationId]);
+    this.#starts.push(...ids, functionName, invocationId, "");
     const reply = this.#reply(connection, frame.id, functionName);
     // User code starts only once every call read with this one is reported and the reports
     // are on their way: a function that blocks the event loop must not hide the calls after it.
     this.#admitted++;
     await Promise.resolve();
     this.#admitted--;
-    this.#host.link.flush();
+    this.#sendNotices();
     try {
       reply.result(await this.#host.run(functionName, frame.payload, invocationId));
     } catch (error) {
@@ -191,8 +194,8 @@ export class DirectConnections {
       send();
       // Its duration as seen here: the notice itself may wait a little (#reportEnded).
       const seconds = String(Number(process.hrtime.bigint() - started) / 1e9);
-      const how = error === undefined ? [] : [error.code, error.message];
-      this.#reportEnded([...ids, seconds, ...how]);
+      const how = error === undefined ? ["", ""] : [error.code, error.message];
+      this.#noteEnded([...ids, seconds, ...how]);
     };
     const fail = (error: PraaSError): void => {
       const told = errorStacks ? error : error.withoutStack();
@@ -205,16 +208,13 @@ export class DirectConnections {
     return { result: (bytes) => answer(() => connection.link.reply(id, bytes)), error: fail };
   }
 
-  /**
-   * A call this worker does not run itself: a serialized function (the input gate is in the
-   * process), or any call while this worker is busy, so the process gives it to its least-loaded
-   * worker: concurrent calls on one connection spread over the workers, as they always did.
-   */
+  /** A call of a serialized function: the input gate is in the process, so it runs it. */
   async #forward(connection: Connection, frame: Frame, functionName: string): Promise<void> {
     // Reported too (the process counts it in its pool, not twice): if this worker dies before
     // it passes the answer on, the process answers the client.
     const ids = [String(connection.id), String(frame.id)];
-    this.#report(FrameType.CallStarted, [...ids, functionName, "", "forwarded"]);
+    this.#starts.push(...ids, functionName, "", "forwarded");
+    this.#sendNotices();
     try {
       const fields = encodeFields([functionName, ""]);
       const reply = await this.#host.link.request(FrameType.Call, fields, frame.payload);
@@ -222,7 +222,7 @@ export class DirectConnections {
     } catch (error) {
       connection.link.replyError(frame.id, ensurePraaSError(error));
     } finally {
-      this.#report(FrameType.CallEnded, ids);
+      this.#noteEnded([...ids, "", "", ""]);
     }
   }
 
@@ -231,17 +231,24 @@ export class DirectConnections {
   }
 
   /**
-   * CallEnded leaves with the next frame to the process (in a run of calls, the next
-   * CallStarted) or within END_NOTICE_MS: one write and one wake-up of the process per call,
-   * not two. What it settles there (metrics, the call's deadline, idleness, a swap's drain,
-   * which asks first and so flushes it) can wait that long.
+   * A call's end is told with the next starts (in a run of calls) or within END_NOTICE_MS:
+   * what it settles in the process (metrics, the call's deadline, idleness, a swap's drain)
+   * can wait that long, and the process reads one frame, not one per call.
    */
-  #reportEnded(fields: string[]): void {
-    this.#host.link.sendDeferred(FrameType.CallEnded, encodeFields(fields));
-    this.#endNotice ??= setTimeout(() => {
-      this.#endNotice = undefined;
-      this.#host.link.flush();
-    }, END_NOTICE_MS);
+  #noteEnded(fields: string[]): void {
+    this.#ends.push(...fields);
+    this.#endNotice ??= setTimeout(() => this.#sendNotices(), END_NOTICE_MS);
+  }
+
+  /** Every start and end noted so far, one frame each for all the calls, written now. */
+  #sendNotices(): void {
+    clearTimeout(this.#endNotice);
+    this.#endNotice = undefined;
+    if (this.#ends.length > 0) this.#report(FrameType.CallEnded, this.#ends);
+    if (this.#starts.length > 0) this.#report(FrameType.CallStarted, this.#starts);
+    this.#ends = [];
+    this.#starts = [];
+    this.#host.link.flush();
   }
 }
 
