@@ -54,6 +54,12 @@ export const FrameType = {
   // rendezvous link (rendezvous.ts)
   Pair: 50, // party→rendezvous: [ticket] → Result [peerHost, peerPort] once the other party came
   Outcome: 51, // party→rendezvous: ["punched" | "failed"] → Result ["punch" | "relay"]
+  // direct connections (worker IPC): the process hands an authenticated client connection to a worker
+  CallStarted: 60, // worker→process, one-way: per call [connection, requestId, function, invocationId, "forwarded" | ""]; on the wire before it runs
+  CallEnded: 61, // worker→process, one-way: per call [connection, requestId, seconds, code, message] ("": none); its reply is written
+  ConnectionClosed: 62, // worker→process, one-way: [connection]; the worker let go of it
+  Drain: 63, // process→worker: ["on" | "off"] → Result once new direct calls are refused (or taken again)
+  StorageFree: 64, // process→worker, one-way: [bytes]; what state and mailbox may still take
 } as const;
 
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];

@@ -6,6 +6,7 @@
 import { PraaSError } from "./errors.js";
 import { expectFields } from "./fields.js";
 import { HELLO_MAGIC, PROTOCOL_VERSION } from "./frame.js";
+import { parseSerializeFlag, serializeFlag, type SerializeSetting } from "./serialize.js";
 
 export type PeerRole = "client" | "peer";
 
@@ -52,13 +53,43 @@ export interface Welcome {
   version: number;
   process: string;
   application: string;
+  /**
+   * How many workers serve connections to the process (1 when the process does not say): a
+   * client may open as many connections to spread its calls, each served by another worker.
+   */
+  workers: number;
+  /**
+   * Functions that run one call at a time (praas.json "serialize"): a client sends their calls
+   * on one of its connections, so they reach the process's input gate in the order made.
+   */
+  serialize: SerializeSetting;
 }
 
-export function welcomeFields(welcome: Omit<Welcome, "version">): string[] {
-  return [String(PROTOCOL_VERSION), welcome.process, welcome.application];
+export function welcomeFields(
+  welcome: Pick<Welcome, "process" | "application"> & Partial<Welcome>,
+): string[] {
+  const fields = [String(PROTOCOL_VERSION), welcome.process, welcome.application];
+  if (welcome.workers !== undefined)
+    fields.push(String(welcome.workers), serializeFlag(welcome.serialize));
+  return fields;
 }
 
 export function parseWelcome(meta: Uint8Array): Welcome {
-  const [version, process, application] = expectFields(meta, 3, "welcome");
-  return { version: Number(version), process: process ?? "", application: application ?? "" };
+  const [version, process, application, workers, serialize] = expectFields(meta, 3, "welcome");
+  return {
+    version: Number(version),
+    process: process ?? "",
+    application: application ?? "",
+    workers: Math.max(1, Math.floor(Number(workers ?? "1")) || 1),
+    serialize: serializedOf(serialize ?? ""),
+  };
+}
+
+/** What a process says is serialized; a flag we cannot read counts as everything. */
+function serializedOf(flag: string): SerializeSetting {
+  try {
+    return parseSerializeFlag(flag);
+  } catch {
+    return true;
+  }
 }

@@ -20,7 +20,7 @@ export interface ParserLimits {
   maxPayloadBytes: number;
 }
 
-type Phase = "header" | "body" | "skip" | "failed";
+type Phase = "header" | "body" | "skip" | "failed" | "detached";
 
 export class FrameParser {
   readonly #handlers: ParserHandlers;
@@ -32,6 +32,9 @@ export class FrameParser {
   #body: Buffer | undefined;
   #bodyFill = 0;
   #skipLeft = 0;
+  /** The chunk being pushed, and where the frame just emitted ends in it. */
+  #chunk: Buffer | undefined;
+  #cursor = 0;
 
   constructor(handlers: ParserHandlers, limits: ParserLimits) {
     this.#handlers = handlers;
@@ -54,9 +57,22 @@ export class FrameParser {
 
   push(chunk: Buffer): void {
     let offset = 0;
-    while (offset < chunk.length && this.#phase !== "failed") {
+    this.#chunk = chunk;
+    while (offset < chunk.length && this.#phase !== "failed" && this.#phase !== "detached") {
       offset = this.#step(chunk, offset);
     }
+    this.#chunk = undefined;
+  }
+
+  /**
+   * Called from `onFrame`: stops parsing and returns the bytes after that frame in the chunk
+   * being pushed, so another parser (e.g. in the process a connection is handed to) can go on
+   * from there. Input after this is ignored.
+   */
+  detach(): Buffer {
+    const rest = this.#chunk?.subarray(this.#cursor) ?? Buffer.alloc(0);
+    this.#phase = "detached";
+    return rest;
   }
 
   #step(chunk: Buffer, offset: number): number {
@@ -68,6 +84,7 @@ export class FrameParser {
       case "skip":
         return this.#skip(chunk, offset);
       case "failed":
+      case "detached":
         return chunk.length;
     }
   }
@@ -96,7 +113,7 @@ export class FrameParser {
     }
     const bodyLength = header.metaLength + header.payloadLength;
     if (chunk.length - next >= bodyLength) {
-      this.#emit(header, chunk.subarray(next, next + bodyLength));
+      this.#emit(header, chunk.subarray(next, next + bodyLength), next + bodyLength);
       return next + bodyLength;
     }
     this.#header = header;
@@ -130,7 +147,7 @@ export class FrameParser {
       this.#phase = "header";
       this.#body = undefined;
       this.#header = undefined;
-      this.#emit(header, body);
+      this.#emit(header, body, offset + take);
     }
     return offset + take;
   }
@@ -142,7 +159,8 @@ export class FrameParser {
     return offset + take;
   }
 
-  #emit(header: FrameHeader, body: Buffer): void {
+  #emit(header: FrameHeader, body: Buffer, end: number): void {
+    this.#cursor = end;
     const meta = body.subarray(0, header.metaLength);
     const payload = body.subarray(header.metaLength);
     this.#handlers.onFrame({ type: header.type, id: header.id, meta, payload });

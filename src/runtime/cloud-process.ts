@@ -23,7 +23,7 @@ import {
 import type { FrameLink } from "../transport/index.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ProcessConfig } from "./config.js";
-import { DataPlaneServer } from "./dataplane-server.js";
+import { DataPlaneServer, type HandedConnection } from "./dataplane-server.js";
 import { IdleTracker } from "./idle-tracker.js";
 import { FunctionLogs } from "./function-logs.js";
 import { FunctionMeter } from "./function-metrics.js";
@@ -41,7 +41,7 @@ import { WriteAheadLog, type ReplayResult, type WalOp } from "./wal.js";
 import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
-import type { WorkerHandle } from "./worker-handle.js";
+import type { DirectCallEnd, WorkerHandle } from "./worker-handle.js";
 import { WorkerPool } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 import type { WarmSlot } from "./warm-slot.js";
@@ -52,6 +52,11 @@ const PLATFORM_FAILURES: ReadonlySet<ErrorCode> = new Set([
   "WORKER_CRASHED",
   "OUT_OF_MEMORY",
 ]);
+/**
+ * Hand authenticated client connections to workers: a direct call crosses two sockets
+ * (client → worker → client) instead of four through the process.
+ */
+const HAND_OFF_CLIENT_CONNECTIONS = true;
 
 /** What a process reaches beyond itself; each absent when it runs without a control plane. */
 export interface ProcessLinks {
@@ -108,6 +113,8 @@ export class CloudProcess implements CallTarget {
   #invocations = 0;
   /** The generation of the stored snapshot this instance restored or stored last (0: none). */
   #generation = 0;
+  /** A StorageFree notice to workers is due this tick. */
+  #freeNoticeDue = false;
   readonly #bootId = Date.now().toString(36);
   /** Sends alarm requests to the control plane; absent without one. */
   readonly #alarms: ((request: AlarmRequest) => Promise<boolean>) | undefined;
@@ -145,6 +152,10 @@ export class CloudProcess implements CallTarget {
         invoke: (fn, payload) => this.#external(fn, payload),
         deliver: (s, k, v) => this.#deliver(s, k, v),
         connected: (hello) => this.#connected(hello),
+        ...(HAND_OFF_CLIENT_CONNECTIONS && {
+          handOff: (connection: HandedConnection) => this.#handOff(connection),
+          handedOff: () => this.#pool.handedOff,
+        }),
       },
     );
   }
@@ -290,6 +301,7 @@ export class CloudProcess implements CallTarget {
   }
 
   #journal(ops: WalOp[], undo?: () => void): Promise<void> {
+    this.#noticeFree();
     if (this.config.durability === "memory") return Promise.resolve();
     const wal = this.#wal;
     if (wal === undefined) {
@@ -299,6 +311,20 @@ export class CloudProcess implements CallTarget {
     const appended = wal.append(ops, undo);
     this.#compactor.check(wal);
     return appended;
+  }
+
+  /**
+   * Workers serving their own connections size a call's storage budget from what the process
+   * told them last: tell them after every tick that changed state or mailbox.
+   */
+  #noticeFree(): void {
+    if (this.#freeNoticeDue) return;
+    this.#freeNoticeDue = true;
+    process.nextTick(() => {
+      this.#freeNoticeDue = false;
+      const free = encodeFields([String(this.state.quota.free)]);
+      this.#pool.broadcast(FrameType.StorageFree, free);
+    });
   }
 
   processes(): { active: string[]; swapped: string[] } {
@@ -332,6 +358,7 @@ export class CloudProcess implements CallTarget {
       throw new PraaSError("INVALID_STATE", `cannot swap a ${this.#status} process`);
     this.#status = "swapping";
     await this.#compactor.idle();
+    await this.#pool.drainDirect(true);
     await this.#drain();
     let size: number;
     try {
@@ -339,6 +366,7 @@ export class CloudProcess implements CallTarget {
     } catch (error) {
       this.#sealed = false;
       this.#status = "active";
+      await this.#pool.drainDirect(false);
       this.#log.error({ err: String(error) }, "swap-out failed; still active");
       throw ensureStorageError(error, this.snapshotKey);
     }
@@ -508,6 +536,33 @@ export class CloudProcess implements CallTarget {
     return () => undefined;
   }
 
+  /**
+   * A client connection goes to a worker while the process is active; it keeps the process
+   * from going idle as it would here, until the worker lets go of it (or dies).
+   */
+  #handOff(connection: HandedConnection): boolean {
+    if (this.#status !== "active") return false;
+    const disconnected = this.#connected(connection.hello);
+    if (this.#pool.handOff(connection, disconnected)) return true;
+    disconnected();
+    return false;
+  }
+
+  /**
+   * A call a worker runs on a connection it serves (or passes to the process, `forwarded`,
+   * which counts it there): counted as activity and, unless forwarded, in the metrics. The
+   * answer runs when it ended, with how (a failure the platform saw is logged, as in #run).
+   */
+  #directCall(fn: string, id: string, forwarded: boolean): DirectCallEnd {
+    const used = this.idle.begin();
+    const measured = forwarded ? undefined : this.meter.start(fn);
+    return (error, seconds) => {
+      used();
+      measured?.(error === undefined ? "ok" : error.code, seconds);
+      if (error !== undefined) this.#logFailure(fn, id, error);
+    };
+  }
+
   /** A peer's message: acknowledged once stored (under "log": once in the log on disk). */
   #deliver(source: string, key: string, value: Buffer): Promise<void> {
     if (this.#sealed) throw new PraaSError("UNAVAILABLE", "the process is being swapped out");
@@ -577,6 +632,16 @@ export class CloudProcess implements CallTarget {
       serialize: config.serialize,
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
       replaced: (dead) => void this.#countRestart(dead),
+      directCall: (fn, id, forwarded) => this.#directCall(fn, id, forwarded),
+      errorStacks: config.errorStacks,
+      connectionLimits: !HAND_OFF_CLIENT_CONNECTIONS
+        ? undefined
+        : {
+            maxPayloadBytes: config.maxPayloadBytes,
+            maxInflightPerConnection: config.maxInflightPerConnection,
+            maxInflightBytesPerConnection: config.maxInflightBytesPerConnection,
+            writeBacklogBytes: config.writeBacklogBytes,
+          },
     });
   }
 

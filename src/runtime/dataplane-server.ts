@@ -30,8 +30,9 @@ import {
   type Frame,
   type Hello,
   type ProcessReach,
+  type SerializeSetting,
 } from "../protocol/index.js";
-import { FrameLink } from "../transport/index.js";
+import { FrameLink, canStopKernelReads } from "../transport/index.js";
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -42,6 +43,22 @@ export interface DataPlaneHandler {
   deliver(source: string, key: string, value: Buffer): void | Promise<void>;
   /** A connection completed its handshake; the answer runs when it closes. */
   connected?(hello: Hello): () => void;
+  /**
+   * An authenticated client connection, before WELCOME: serve it elsewhere (a worker answers
+   * HELLO and takes it from there) and return true, or return false and it is served here.
+   * `detach` stops our reads and returns the bytes read past HELLO; call it only to hand over.
+   */
+  handOff?(connection: HandedConnection): boolean;
+  /** Connections served elsewhere, still open (they count against `maxConnections`). */
+  handedOff?(): number;
+}
+
+export interface HandedConnection {
+  socket: net.Socket;
+  hello: Hello;
+  helloId: number;
+  welcome: string[];
+  detach(): Buffer;
 }
 
 export interface DataPlaneOptions {
@@ -56,6 +73,10 @@ export interface DataPlaneOptions {
   maxHelloBytes: number;
   writeBacklogBytes: number;
   maxInflightBytesPerConnection: number;
+  /** Workers that serve handed-over connections (WELCOME tells clients, who open one each). */
+  workers?: number;
+  /** Its serialized functions (WELCOME tells clients, who keep their calls on one connection). */
+  serialize?: SerializeSetting;
 }
 
 interface InFlight {
@@ -89,13 +110,14 @@ export class DataPlaneServer {
   }
 
   get connections(): number {
-    return this.#links.size;
+    return this.#links.size + (this.#handler.handedOff?.() ?? 0);
   }
 
   /** Open connections by the path each took. */
   connectionCounts(): ConnectionCounts {
     const counts: ConnectionCounts = { direct: 0, punch: 0, relay: 0 };
     for (const { path } of this.#links.values()) counts[path] += 1;
+    counts.direct += this.#handler.handedOff?.() ?? 0;
     return counts;
   }
 
@@ -112,7 +134,7 @@ export class DataPlaneServer {
    * (punched or relayed), on which the same HELLO + token handshake runs.
    */
   accept(socket: net.Socket, path: ProcessReach = "direct"): void {
-    if (this.#links.size >= this.#options.maxConnections) {
+    if (this.connections >= this.#options.maxConnections) {
       this.#refuse(socket);
       return;
     }
@@ -125,7 +147,7 @@ export class DataPlaneServer {
       writeBacklogBytes: this.#options.writeBacklogBytes,
       onRequest: (frame) => {
         if (peer) return this.#serve(link, peer, frame);
-        peer = this.#handshake(link, frame, timer);
+        peer = this.#handshake(link, frame, timer, path);
         if (peer && !link.closed) disconnected = this.#handler.connected?.(peer);
       },
       onClose: () => {
@@ -155,7 +177,12 @@ export class DataPlaneServer {
     });
   }
 
-  #handshake(link: FrameLink, frame: Frame, timer: NodeJS.Timeout): Hello | undefined {
+  #handshake(
+    link: FrameLink,
+    frame: Frame,
+    timer: NodeJS.Timeout,
+    path: ProcessReach,
+  ): Hello | undefined {
     try {
       if (frame.type !== FrameType.Hello)
         throw new PraaSError("PROTOCOL_ERROR", "expected HELLO first");
@@ -165,11 +192,20 @@ export class DataPlaneServer {
       }
       if (hello.role === "peer") this.#checkPeer(hello);
       clearTimeout(timer);
-      link.setMaxPayloadBytes(this.#options.maxPayloadBytes);
       const fields = welcomeFields({
         process: this.#options.process,
         application: this.#options.application,
+        ...(this.#handler.handOff !== undefined && {
+          workers: this.#options.workers ?? 1,
+          serialize: this.#options.serialize ?? false,
+        }),
       });
+      // Only connections that came straight to us: a punched or relayed one stays here, so
+      // connectionCounts() can tell its path.
+      const handing = hello.role === "client" && path === "direct";
+      if (handing && this.#handOff(link, { hello, helloId: frame.id, welcome: fields }))
+        return hello;
+      link.setMaxPayloadBytes(this.#options.maxPayloadBytes);
       link.send(FrameType.Welcome, frame.id, encodeFields(fields));
       return hello;
     } catch (error) {
@@ -180,6 +216,16 @@ export class DataPlaneServer {
       link.close();
       return undefined;
     }
+  }
+
+  /** Offers a client connection to the handler; once detached it is no longer ours. */
+  #handOff(link: FrameLink, what: Omit<HandedConnection, "socket" | "detach">): boolean {
+    if (this.#handler.handOff === undefined || !canStopKernelReads(link.socket)) return false;
+    const detach = (): Buffer => {
+      this.#links.delete(link);
+      return link.detach();
+    };
+    return this.#handler.handOff({ ...what, socket: link.socket, detach });
   }
 
   #checkPeer(hello: Hello): void {

@@ -15,6 +15,8 @@ import {
   type Frame,
 } from "../protocol/index.js";
 import { FrameLink, decodeErrorFrame } from "../transport/index.js";
+import type { HandOff } from "./worker/direct.js";
+import { DirectLedger, type DirectCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 
@@ -42,9 +44,20 @@ export interface WorkerAssignment {
   memory?: MemoryVerdict | undefined;
   /** Takes the worker's raw stdout/stderr (function logs); default: the process's stderr. */
   onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
+  /** Deadline of a call on a handed-over connection; absent: no deadline. */
+  invocationTimeoutMs?: number;
+  /** Calls on handed-over connections that the worker runs started (+n) or ended (-n). */
+  directCalls?(delta: number): void;
+  /** A call on a handed-over connection passed its deadline. */
+  directDeadline?(worker: WorkerHandle, call: DirectCall): void;
+  /** A call on a handed-over connection started; the answer is told how it ended. */
+  directCall?(fn: string, invocationId: string, forwarded: boolean): DirectCallEnd;
 }
 
 export type WorkerSpec = WorkerSlot & WorkerAssignment;
+
+/** Told how a direct call ended: its error if it failed, how long it took if the worker said. */
+export type DirectCallEnd = (error?: PraaSError, seconds?: number) => void;
 
 interface Exit {
   code: number | null;
@@ -63,7 +76,10 @@ export class WorkerHandle {
   readonly ready: Promise<string[]>;
   /** Invocations the worker is running, including those whose caller already got TIMEOUT. */
   inflight = 0;
+  /** Client connections handed to this worker, and their calls in flight. */
+  readonly direct = new DirectLedger();
   #alive = true;
+  #stopped = false;
   #isReady = false;
   #outOfMemory = false;
   #memoryKill: boolean | undefined;
@@ -84,7 +100,10 @@ export class WorkerHandle {
       // A committed batch of durable puts: one acknowledgement frame, not one per put.
       coalesceEmptyReplies: true,
       onRequest: (frame, link) => this.#onFrame(frame, link),
+      onClose: () => this.#failDirect(),
     });
+    // The IPC channel only carries sockets to the worker; it must not keep the process alive.
+    this.child.channel?.unref();
     this.ready = new Promise((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
@@ -140,6 +159,7 @@ export class WorkerHandle {
 
   /** Asks the worker to stop, escalating to SIGKILL after `graceMs`. */
   async stop(graceMs: number): Promise<void> {
+    this.#stopped = true;
     if (!this.#alive) return;
     this.#killReason ??= "the process is stopping";
     this.child.kill("SIGTERM");
@@ -204,11 +224,88 @@ export class WorkerHandle {
     return this.#memoryKill;
   }
 
+  /**
+   * Hands an authenticated client connection to this worker (it answers HELLO); false when the
+   * worker cannot take it. The socket stays open here too, unread, to answer for a dead worker.
+   */
+  handOff(socket: Socket, message: HandOff, released: () => void): void {
+    this.direct.hold(message.connection, socket, released);
+    // Without this, Node would have the server's close() poll the worker over IPC for the
+    // socket (as its cluster module does), and wait forever for a worker that died. The
+    // server still counts the connection until our copy of the socket is closed.
+    (socket as unknown as { server: unknown }).server = null;
+    this.child.send(message, socket, { keepOpen: true }, (error) => {
+      if (error) this.direct.closed(message.connection);
+    });
+  }
+
+  /** Usable, and its IPC channel is open to take a connection. */
+  get canTake(): boolean {
+    return this.usable && this.child.connected;
+  }
+
   #onFrame(frame: Frame, link: FrameLink): void {
-    if (frame.type === FrameType.Ready) this.#onReady(decodeFields(frame.meta));
+    if (frame.type === FrameType.CallStarted)
+      eachNotice(frame.meta, (notice) => this.#callStarted(notice));
+    else if (frame.type === FrameType.CallEnded)
+      eachNotice(frame.meta, (notice) => this.#callEnded(notice));
+    else if (frame.type === FrameType.ConnectionClosed)
+      this.direct.closed(Number(decodeFields(frame.meta)[0] ?? ""));
+    else if (frame.type === FrameType.Ready) this.#onReady(decodeFields(frame.meta));
     else if (frame.type === FrameType.Error && frame.id === 0)
       this.#onReport(decodeErrorFrame(frame));
     else this.#assignment?.onCall(frame, link);
+  }
+
+  #callStarted([connection = "", requestId = "", fn = "", id = "", how = ""]: string[]): void {
+    const forwarded = how === "forwarded";
+    const end = this.#assignment?.directCall?.(fn, id, forwarded) ?? (() => undefined);
+    const ids = { connection: Number(connection), requestId: Number(requestId) };
+    const call = this.direct.started({ ...ids, fn, invocationId: id, forwarded, end });
+    if (call === undefined || forwarded) return;
+    this.#countDirect(1);
+    const ms = this.#assignment?.invocationTimeoutMs;
+    if (ms === undefined) return;
+    call.timer = setTimeout(() => {
+      // As in the pool: the first late call on a worker gets TIMEOUT and starts the ping; a
+      // call whose deadline passes during that ping shares the worker's fate.
+      call.late = this.#probe === undefined;
+      this.#assignment?.directDeadline?.(this, call);
+    }, ms);
+  }
+
+  #callEnded([
+    connection = "",
+    requestId = "",
+    took = "",
+    code = "",
+    message = "",
+  ]: string[]): void {
+    const error = code === "" ? undefined : PraaSError.fromRecord({ code, message });
+    const seconds = took === "" ? undefined : Number(took);
+    const ended = this.direct.ended(Number(connection), Number(requestId), error, seconds);
+    if (ended) this.#countDirect(-1);
+  }
+
+  #countDirect(delta: number): void {
+    if (delta === 0) return;
+    this.inflight += delta;
+    this.#assignment?.directCalls?.(delta);
+  }
+
+  /** The worker's link is gone, so is the worker: answer what it left on its connections. */
+  #failDirect(): void {
+    const explain = (fn: string, late: boolean): Promise<PraaSError> => this.#directError(fn, late);
+    void this.direct
+      .failAll(explain, this.spec.maxPayloadBytes)
+      .then((counted) => this.#countDirect(-counted));
+  }
+
+  async #directError(fn: string, late: boolean): Promise<PraaSError> {
+    if (this.#stopped) return new PraaSError("UNAVAILABLE", "the process is stopping");
+    if (!late) return this.crashError(fn);
+    const ms = this.#assignment?.invocationTimeoutMs ?? 0;
+    return new PraaSError("TIMEOUT", `${fn} did not finish within ${ms} ms`);
   }
 
   #onReady(names: string[]): void {
@@ -262,6 +359,15 @@ export class WorkerHandle {
   }
 }
 
+/** CallStarted and CallEnded tell of many calls at once: NOTICE_FIELDS fields each. */
+const NOTICE_FIELDS = 5;
+
+function eachNotice(meta: Uint8Array, take: (notice: string[]) => void): void {
+  const fields = decodeFields(meta);
+  for (let at = 0; at + NOTICE_FIELDS <= fields.length; at += NOTICE_FIELDS)
+    take(fields.slice(at, at + NOTICE_FIELDS));
+}
+
 /** A worker subprocess, in its sandbox, with no user code and no environment of any app yet. */
 function spawnWorker(spec: WorkerSlot): ChildProcess {
   const { command, args, ...options } = spec.sandbox.command([
@@ -270,7 +376,8 @@ function spawnWorker(spec: WorkerSlot): ChildProcess {
     spec.sandbox.bundlePath,
     String(spec.maxPayloadBytes),
   ]);
-  return spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe", "pipe"] });
+  // fd 3: the frame link; fd 4: Node's IPC channel, which alone can pass a socket along.
+  return spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe", "pipe", "ipc"] });
 }
 
 function exitText(exit: Exit | undefined): string {

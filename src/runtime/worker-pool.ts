@@ -16,8 +16,11 @@ import {
   type SerializeSetting,
 } from "../protocol/index.js";
 import type { FrameLink } from "../transport/index.js";
+import type { HandedConnection } from "./dataplane-server.js";
+import type { DirectCall } from "./direct-ledger.js";
 import { InputGate } from "./input-gate.js";
 import { WorkerHandle, type WorkerSpec } from "./worker-handle.js";
+import type { ConnectionLimits, HandOff } from "./worker/direct.js";
 
 /** How long a worker whose invocation timed out has to answer a ping before it counts as blocked. */
 const PING_TIMEOUT_MS = 1000;
@@ -36,6 +39,10 @@ export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
   serialize?: SerializeSetting;
   /** A worker died and is being replaced (metrics count the cause). */
   replaced?: (dead: WorkerHandle) => void;
+  /** Function stack traces go to direct callers too (config errorStacks). */
+  errorStacks?: boolean;
+  /** The limits of a data-plane connection, for connections handed to workers. */
+  connectionLimits?: Omit<ConnectionLimits, "maxInflight" | "invocationTimeoutMs">;
 }
 
 /** Each worker's V8 heap limit: its share of the process's memory (at least 16 MiB). */
@@ -61,10 +68,18 @@ export class WorkerPool {
   #stopping = false;
   #idleWaiters: (() => void)[] = [];
   #readyWaiters: (() => void)[] = [];
+  #connections = 0;
+  /** Draining for a swap: workers refuse new direct calls. */
+  #draining = false;
 
   constructor(options: PoolOptions) {
     this.#options = options;
-    this.#spec = { ...options, heapMiB: heapMiBFor(options.memoryMiB, options.workers) };
+    this.#spec = {
+      ...options,
+      heapMiB: heapMiBFor(options.memoryMiB, options.workers),
+      directCalls: (delta) => this.#countInflight(delta),
+      directDeadline: (worker, call) => this.#directDeadline(worker, call),
+    };
     this.#gate = new InputGate(options.serialize ?? false);
   }
 
@@ -111,13 +126,78 @@ export class WorkerPool {
       const limit = this.#options.maxInflight;
       throw new PraaSError("TOO_MANY_REQUESTS", `the process has ${limit} invocations in flight`);
     }
-    this.#inflight++;
+    this.#countInflight(1);
     try {
       return await this.#gated(functionName, payload, invocationId);
     } finally {
-      this.#inflight--;
-      if (this.#inflight === 0) this.#wakeIdle();
+      this.#countInflight(-1);
     }
+  }
+
+  #countInflight(delta: number): void {
+    this.#inflight += delta;
+    if (this.#inflight === 0) this.#wakeIdle();
+  }
+
+  /** Client connections workers serve. */
+  get handedOff(): number {
+    let connections = 0;
+    for (const worker of this.#workers) connections += worker.direct.size;
+    return connections;
+  }
+
+  /**
+   * Hands a client connection to the least-loaded worker, which answers its HELLO and serves
+   * it; false when no worker can take it now (the caller serves it itself).
+   */
+  handOff(client: HandedConnection, released: () => void): boolean {
+    const limits = this.#options.connectionLimits;
+    const worker = this.#fewestConnections();
+    if (limits === undefined || worker === undefined || this.#draining) return false;
+    const message: HandOff = {
+      kind: "praas-connection",
+      connection: ++this.#connections,
+      helloId: client.helloId,
+      welcome: client.welcome,
+      rest: client.detach().toString("base64"),
+      serialize: this.#options.serialize ?? false,
+      free: this.#options.storageFree(),
+      errorStacks: this.#options.errorStacks ?? false,
+      limits: this.#limits(limits),
+    };
+    worker.handOff(client.socket, message, released);
+    return true;
+  }
+
+  /**
+   * The worker to take a new connection: the one serving the fewest, then the least loaded, so
+   * a client's connections (one per worker) land on different workers.
+   */
+  #fewestConnections(): WorkerHandle | undefined {
+    let best: WorkerHandle | undefined;
+    for (const worker of this.#workers) {
+      if (!worker.canTake) continue;
+      if (best === undefined || loadOf(worker) < loadOf(best)) best = worker;
+    }
+    return best;
+  }
+
+  #limits(limits: NonNullable<PoolOptions["connectionLimits"]>): ConnectionLimits {
+    const { maxInflight, invocationTimeoutMs } = this.#options;
+    return { ...limits, maxInflight, invocationTimeoutMs };
+  }
+
+  /**
+   * Makes workers refuse (or take again) new calls on their connections. Resolves once each
+   * live worker answered: every call it started before is counted in `inflight` by then.
+   */
+  async drainDirect(on: boolean): Promise<void> {
+    this.#draining = on;
+    const meta = encodeFields([on ? "on" : "off"]);
+    const answers = this.#workers
+      .filter((worker) => worker.alive)
+      .map((worker) => worker.link.request(FrameType.Drain, meta, undefined, PING_TIMEOUT_MS));
+    await Promise.allSettled(answers);
   }
 
   /**
@@ -252,6 +332,11 @@ export class WorkerPool {
     );
   }
 
+  /** A call on a handed-over connection is late: kill its worker if the call blocks it. */
+  #directDeadline(worker: WorkerHandle, call: DirectCall): void {
+    void this.#killIfBlocked(worker, call.fn, call.invocationId);
+  }
+
   async #waitForWorker(): Promise<WorkerHandle> {
     for (;;) {
       const worker = this.#leastLoaded();
@@ -306,4 +391,9 @@ export class WorkerPool {
     this.#idleWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** Connections first, calls in flight to break ties. */
+function loadOf(worker: WorkerHandle): number {
+  return worker.direct.size * 1_000_000 + worker.inflight;
 }

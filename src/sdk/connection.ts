@@ -1,6 +1,10 @@
 /**
  * A direct data-plane connection to one cloud process: no control-plane hop per call. Many
  * invocations may be in flight at once; replies are matched by request id.
+ *
+ * The process hands the connection to one of its workers, which serves it: when that worker
+ * dies, the calls in flight fail (WORKER_CRASHED, OUT_OF_MEMORY or TIMEOUT, as the process
+ * says) and the connection drops. The next call dials again, until `close()`.
  */
 import {
   FrameType,
@@ -8,10 +12,28 @@ import {
   encodeFields,
   toBytes,
   type ConnectionInfo,
+  type SerializeSetting,
+  type Frame,
   type Value,
 } from "../protocol/index.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, connectFrameLink, type FrameLink } from "../transport/index.js";
 import { pairedSocketOption } from "./paired.js";
+
+type Dialled = Awaited<ReturnType<typeof connectFrameLink>>;
+
+/** Links the process said it is closing (an ERROR with id 0): the next call dials again. */
+const goingAway = new WeakSet<FrameLink>();
+
+function onServerNotice(frame: Frame, link: FrameLink): void {
+  if (frame.type !== FrameType.Error || frame.id !== 0) return;
+  goingAway.add(link);
+  closeWhenDone(link);
+}
+
+/** A link going away is closed by us once the answers it still owes have come. */
+function closeWhenDone(link: FrameLink): void {
+  if (goingAway.has(link) && link.pendingCount === 0) link.close();
+}
 
 /** What the control plane returns for an active process, and all a client needs to dial it. */
 export type { ConnectionInfo } from "../protocol/index.js";
@@ -30,59 +52,155 @@ export interface ConnectOptions {
 }
 
 export class ProcessConnection {
-  readonly #link: FrameLink;
   readonly process: string;
   readonly application: string;
+  /** Open links, one per worker at most; the process hands each to a different worker. */
+  #links: FrameLink[];
+  /** How many links calls may spread over (WELCOME says how many workers serve). */
+  readonly #spread: number;
+  /** Functions whose calls stay on the first link, in the order made (WELCOME says which). */
+  readonly #serialized: SerializeSetting;
+  readonly #dial: () => Promise<Dialled>;
+  #dialling: Promise<FrameLink> | undefined;
+  #closedByUs = false;
 
-  private constructor(link: FrameLink, process: string, application: string) {
-    this.#link = link;
-    this.process = process;
-    this.application = application;
+  private constructor(first: Dialled, dial: () => Promise<Dialled>, spread: number) {
+    this.#links = [first.link];
+    this.#serialized = first.welcome.serialize;
+    this.#dial = dial;
+    this.#spread = spread;
+    this.process = first.welcome.process;
+    this.application = first.welcome.application;
   }
 
   static async open(
     info: ConnectionInfo,
     options: ConnectOptions = {},
   ): Promise<ProcessConnection> {
-    const { link, welcome } = await connectFrameLink({
-      ...(await pairedSocketOption(info)),
-      host: info.host,
-      port: info.port,
-      token: info.token,
-      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.name === undefined ? {} : { name: options.name }),
-    });
-    return new ProcessConnection(link, welcome.process, welcome.application);
+    const dial = async (): Promise<Dialled> =>
+      connectFrameLink({
+        ...(await pairedSocketOption(info)),
+        host: info.host,
+        port: info.port,
+        token: info.token,
+        maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+        onRequest: onServerNotice,
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        ...(options.name === undefined ? {} : { name: options.name }),
+      });
+    const first = await dial();
+    // A NAT'd process is paired once per ticket: its one connection carries every call.
+    const direct = info.path === undefined || info.path === "direct";
+    return new ProcessConnection(first, dial, direct ? first.welcome.workers : 1);
   }
 
   /** Invokes `functionName` with `payload`; resolves to the result bytes, rejects with a PraaSError. */
   async invoke(functionName: string, payload: Value = new Uint8Array(0)): Promise<Uint8Array> {
-    if (this.#link.closed) throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
-    const reply = await this.#link.request(
-      FrameType.Invoke,
-      encodeFields([functionName]),
-      toBytes(payload),
-    );
-    return reply.payload;
+    // Picked in this tick when a link is free, so that calls made together see each other.
+    const link = this.#isSerialized(functionName)
+      ? (this.#first() ?? (await this.#more()))
+      : (this.#pickNow() ?? (await this.#pickLater()));
+    try {
+      const reply = await link.request(
+        FrameType.Invoke,
+        encodeFields([functionName]),
+        toBytes(payload),
+      );
+      return reply.payload;
+    } finally {
+      closeWhenDone(link);
+    }
   }
 
+  /**
+   * The link with the fewest calls in flight. When every link is busy and the process has
+   * more workers than we have links, one more is dialled first (the process hands it to
+   * another worker); when none is left (its worker died), one is dialled again.
+   */
+  /**
+   * Calls of a serialized function queue at the process's input gate: sent on one link (one
+   * worker passes them on in turn), they queue there in the order they were made.
+   */
+  #isSerialized(functionName: string): boolean {
+    const setting = this.#serialized;
+    return typeof setting === "boolean" ? setting : setting.includes(functionName);
+  }
+
+  #first(): FrameLink | undefined {
+    if (this.#closedByUs) throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
+    this.#links = this.#links.filter(usable);
+    return this.#links[0];
+  }
+
+  #pickNow(): FrameLink | undefined {
+    if (this.#closedByUs) throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
+    this.#links = this.#links.filter(usable);
+    const idlest = leastPending(this.#links);
+    if (idlest === undefined) return undefined;
+    if (idlest.pendingCount === 0 || this.#links.length >= this.#spread) return idlest;
+    return undefined;
+  }
+
+  async #pickLater(): Promise<FrameLink> {
+    const idlest = leastPending(this.#links);
+    if (idlest === undefined) return await this.#more();
+    // One more link is a bonus: if it cannot be had, the busy ones serve.
+    const added = await this.#more().catch(() => undefined);
+    return leastPending([...this.#links.filter(usable), ...(added ? [added] : [])]) ?? idlest;
+  }
+
+  /** Dials one more link, once for every caller waiting. */
+  #more(): Promise<FrameLink> {
+    this.#dialling ??= this.#dial().then(
+      ({ link }) => {
+        this.#dialling = undefined;
+        if (this.#closedByUs) {
+          link.destroy();
+          throw new PraaSError("CONNECTION_CLOSED", "the connection is closed");
+        }
+        this.#links.push(link);
+        return link;
+      },
+      (error: unknown) => {
+        this.#dialling = undefined;
+        throw error;
+      },
+    );
+    return this.#dialling;
+  }
+
+  /** Whether no link is up now (the next call dials again unless `close()` was called). */
   get closed(): boolean {
-    return this.#link.closed;
+    return this.#closedByUs || !this.#links.some(usable);
   }
 
   /** Invocations in flight on this connection. */
   get pending(): number {
-    return this.#link.pendingCount;
+    return this.#links.reduce((sum, link) => sum + link.pendingCount, 0);
   }
 
   close(): Promise<void> {
-    if (this.#link.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#link.socket.once("close", () => resolve());
-      this.#link.close();
-    });
+    this.#closedByUs = true;
+    const open = this.#links.filter((link) => !link.closed);
+    return Promise.all(open.map(closeLink)).then(() => undefined);
   }
+}
+
+function usable(link: FrameLink): boolean {
+  return !link.closed && !goingAway.has(link);
+}
+
+function leastPending(links: readonly FrameLink[]): FrameLink | undefined {
+  let best: FrameLink | undefined;
+  for (const link of links) if (!best || link.pendingCount < best.pendingCount) best = link;
+  return best;
+}
+
+function closeLink(link: FrameLink): Promise<void> {
+  return new Promise((resolve) => {
+    link.socket.once("close", () => resolve());
+    link.close();
+  });
 }
 
 /**

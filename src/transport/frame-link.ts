@@ -3,7 +3,7 @@
  * and request/reply matching by id. Used by every binary link (data plane, peers, worker IPC,
  * control link); the link type decides which requests it answers, through `onRequest`.
  */
-import type { Socket } from "node:net";
+import { Socket as NetSocket, type Socket, type SocketConstructorOpts } from "node:net";
 import {
   FrameParser,
   FrameType,
@@ -81,12 +81,39 @@ export class FrameLink {
       { maxPayloadBytes: options.maxPayloadBytes },
     );
     socket.setNoDelay?.(true);
-    socket.on("data", (chunk: Buffer) => this.#parser.push(chunk));
-    socket.on("error", (error) => this.#finish(new PraaSError("CONNECTION_CLOSED", error.message)));
-    socket.on("close", () => this.#finish(undefined));
-    if (options.writeBacklogBytes !== undefined) {
-      socket.on("drain", () => this.resumeReading("backlog"));
-    }
+    socket.on("data", this.#onData);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onClose);
+    if (options.writeBacklogBytes !== undefined) socket.on("drain", this.#onDrain);
+  }
+
+  readonly #onData = (chunk: Buffer): void => this.#parser.push(chunk);
+  readonly #onError = (error: Error): void =>
+    this.#finish(new PraaSError("CONNECTION_CLOSED", error.message));
+  readonly #onClose = (): void => this.#finish(undefined);
+  readonly #onDrain = (): void => this.resumeReading("backlog");
+
+  /** Parses `bytes` as if they had been read from the socket (bytes another process read). */
+  feed(bytes: Buffer): void {
+    if (bytes.length > 0) this.#parser.push(bytes);
+  }
+
+  /**
+   * From `onRequest`: lets go of the socket so it can be handed to another process. Stops the
+   * kernel reads (a handle passed while still reading would race the receiver for the bytes)
+   * and returns what was read past the current frame. The link is closed; `onClose` does not run.
+   */
+  detach(): Buffer {
+    const rest = this.#parser.detach();
+    this.#closed = true;
+    this.socket.off("data", this.#onData);
+    this.socket.off("error", this.#onError);
+    this.socket.off("close", this.#onClose);
+    this.socket.off("drain", this.#onDrain);
+    this.socket.pause();
+    const buffered = this.socket.readableLength > 0 ? (this.socket.read() as Buffer | null) : null;
+    stopKernelReads(this.socket);
+    return buffered === null ? rest : Buffer.concat([rest, buffered]);
   }
 
   /** Changes the payload cap, e.g. once a connection has authenticated. */
@@ -296,6 +323,48 @@ export class FrameLink {
     for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(reason);
     this.#options.onClose?.(this.#closeReason);
   }
+}
+
+/** Whether `detach` can stop this socket's kernel reads (a TCP or pipe socket can). */
+export function canStopKernelReads(socket: Socket): boolean {
+  return typeof handleOf(socket)?.readStop === "function";
+}
+
+interface StreamHandle {
+  readStop?(): number;
+  reading?: boolean;
+}
+
+/**
+ * Node stops reading a socket's handle only when its buffer fills, and after each chunk it
+ * asks for more (`_read`), which starts the handle again; `pause()` alone would let it read
+ * on. So `_read` becomes a no-op and the handle stops now. The handle is internal, but it is
+ * what `child.send(socket)` itself hands over.
+ */
+function stopKernelReads(socket: Socket): void {
+  const handle = handleOf(socket);
+  socket._read = () => undefined;
+  if (typeof handle?.readStop !== "function") return;
+  handle.readStop();
+  handle.reading = false;
+}
+
+/**
+ * Reads a socket `detach` stopped, through a new socket object on the same descriptor (the old
+ * one is closed without closing the descriptor). For the process, after the worker it handed
+ * the socket to died: it answers what the worker left unread.
+ */
+export function reclaim(socket: Socket): Socket {
+  const holder = socket as unknown as { _handle: StreamHandle | null };
+  const handle = holder._handle;
+  holder._handle = null;
+  socket.destroy();
+  const options = { handle, readable: true, writable: true } as unknown as SocketConstructorOpts;
+  return new NetSocket(options);
+}
+
+function handleOf(socket: Socket): StreamHandle | undefined {
+  return (socket as unknown as { _handle?: StreamHandle | null })._handle ?? undefined;
 }
 
 export function encodeErrorRecord(record: ErrorRecord): Buffer {

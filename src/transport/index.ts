@@ -1,5 +1,7 @@
 export {
   FrameLink,
+  canStopKernelReads,
+  reclaim,
   decodeErrorFrame,
   encodeErrorRecord,
   type FrameLinkOptions,

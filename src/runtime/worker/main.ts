@@ -9,6 +9,7 @@
  */
 import net from "node:net";
 import { getHeapStatistics } from "node:v8";
+import { isHandOff } from "./direct.js";
 import { WorkerServer } from "./serve.js";
 
 const [bundlePath = "", maxPayload = "0"] = process.argv.slice(2);
@@ -27,3 +28,7 @@ const worker = new WorkerServer({
   setEnv: (env) => void Object.assign(process.env, env),
 });
 process.on("uncaughtException", (error) => worker.crash(error));
+// The IPC channel carries client connections the process hands over (with their socket).
+process.on("message", (message: unknown, socket?: net.Socket) => {
+  if (isHandOff(message) && socket !== undefined) worker.adopt(message, socket);
+});

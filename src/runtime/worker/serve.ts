@@ -21,6 +21,7 @@ import {
 } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
 import { createContext } from "./context.js";
+import { DirectConnections, type HandOff } from "./direct.js";
 import { httpHandler } from "./http-handler.js";
 import { captureConsole, runAs, sendLog } from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
@@ -58,6 +59,11 @@ export class WorkerServer {
   readonly #link: FrameLink;
   #identity: Identity;
   #loading = false;
+  readonly #direct: DirectConnections;
+  /** Invocations running here, whoever sent them (the process or a direct connection). */
+  #running = 0;
+  /** What state and mailbox may still take, as the process last said. */
+  #free = Number.POSITIVE_INFINITY;
 
   constructor(readonly options: WorkerOptions) {
     const { application, processId, durable = false } = options;
@@ -71,6 +77,24 @@ export class WorkerServer {
     });
     // Before the bundle loads, so its top-level console output is captured too (untagged).
     if (options.captureConsole === true) captureConsole(this.#link);
+    this.#direct = new DirectConnections({
+      link: this.#link,
+      missing: (callName) => {
+        const name = exportedName(callName);
+        if (this.#functions.has(name)) return undefined;
+        return functionNotFound("the application", name, this.#functions.keys());
+      },
+      running: () => this.#running,
+      run: (callName, payload, id) => this.#execute(callName, payload, id, this.#free, true),
+      // A pooled worker learns its process only with LOAD.
+      invocationPrefix: () => `${this.#identity.processId}-w${process.pid}-`,
+    });
+  }
+
+  /** A client connection the process handed over (the IPC message and its socket). */
+  adopt(handOff: HandOff, socket: Socket): void {
+    this.#free = handOff.free;
+    this.#direct.adopt(handOff, socket);
   }
 
   async load(): Promise<void> {
@@ -104,6 +128,11 @@ export class WorkerServer {
       this.#cache.forget(decodeFields(frame.meta)[0] ?? "");
     } else if (frame.type === FrameType.Invoke) {
       void this.#run(frame);
+    } else if (frame.type === FrameType.StorageFree) {
+      this.#free = Number(decodeFields(frame.meta)[0] ?? "");
+    } else if (frame.type === FrameType.Drain) {
+      this.#direct.accepting = decodeFields(frame.meta)[0] !== "on";
+      this.#link.reply(frame.id);
     } else {
       const error = new PraaSError("PROTOCOL_ERROR", `worker got frame ${frame.type}`);
       this.#link.replyError(frame.id, error);
@@ -124,48 +153,75 @@ export class WorkerServer {
 
   async #run(frame: Frame): Promise<void> {
     const [callName = "", invocationId = "", free = ""] = decodeFields(frame.meta);
-    const functionName = exportedName(callName);
-    const exported = this.#functions.get(functionName);
-    const fn = callName === HTTP_HANDLER_CALL && exported ? httpHandler(exported) : exported;
-    if (fn === undefined) {
-      const error = functionNotFound("the application", functionName, this.#functions.keys());
-      this.#link.replyError(frame.id, error);
-      return;
+    if (free !== "") this.#free = Number(free);
+    try {
+      const bytes = await this.#execute(callName, frame.payload, invocationId, this.#free);
+      this.#link.reply(frame.id, bytes);
+    } catch (error) {
+      this.#link.replyError(frame.id, functionErrorRecord(error));
     }
+  }
+
+  /**
+   * Runs one invocation to its result bytes; rejects with what its caller should be told (a
+   * function's own throw is logged here, with its stack, tagged with the invocation).
+   */
+  async #execute(
+    callName: string,
+    payload: Buffer,
+    invocationId: string,
+    free: number,
+    direct = false,
+  ): Promise<Uint8Array> {
+    const functionName = exportedName(callName);
+    const fn = this.#callable(callName);
     const { application, processId, durable } = this.#identity;
-    const { maxPayloadBytes } = this.options;
-    const budget = new StorageBudget(
-      free === "" ? Number.POSITIVE_INFINITY : Number(free),
-      maxPayloadBytes,
-    );
+    const budget = new StorageBudget(free, this.options.maxPayloadBytes);
     const info = { invocationId, processId, application, functionName };
     const ctx = createContext(this.#link, info, this.#cache, budget, durable);
-    await runAs({ functionName, invocationId }, async () => {
-      try {
-        const result = await fn(frame.payload, ctx);
-        await budget.settle();
-        this.#reply(frame.id, resultBytes(result));
-      } catch (error) {
-        this.#fail(frame.id, error);
-      }
-    });
+    this.#running++;
+    try {
+      const result = await runAs({ functionName, invocationId }, () =>
+        this.#logged(async () => {
+          const value = await fn(payload, ctx);
+          // A direct answer reaches the client without passing the process: its writes must
+          // be applied there (and other workers told) first.
+          await budget.settle(direct);
+          return value;
+        }),
+      );
+      return this.#checkedSize(resultBytes(result));
+    } finally {
+      this.#running--;
+    }
+  }
+
+  #callable(callName: string): PraaSFunction {
+    const functionName = exportedName(callName);
+    const exported = this.#functions.get(functionName);
+    if (exported === undefined)
+      throw functionNotFound("the application", functionName, this.#functions.keys());
+    return callName === HTTP_HANDLER_CALL ? httpHandler(exported) : exported;
   }
 
   /** A function that threw: its caller gets the error, the logs get its stack trace. */
-  #fail(id: number, error: unknown): void {
-    const record = functionErrorRecord(error);
-    sendLog(this.#link, "error", `invocation failed: ${record.stack ?? errorText(record)}`);
-    this.#link.replyError(id, record);
+  async #logged<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const record = functionErrorRecord(error);
+      sendLog(this.#link, "error", `invocation failed: ${record.stack ?? errorText(record)}`);
+      throw error;
+    }
   }
 
-  #reply(id: number, bytes: Uint8Array): void {
+  #checkedSize(bytes: Uint8Array): Uint8Array {
     const limit = this.options.maxPayloadBytes;
     if (bytes.length > limit) {
       const message = `result of ${bytes.length} bytes exceeds the limit of ${limit} bytes`;
-      this.#link.replyError(id, new PraaSError("PAYLOAD_TOO_LARGE", message));
-      return;
+      throw new PraaSError("PAYLOAD_TOO_LARGE", message);
     }
-    this.#link.reply(id, bytes);
+    return bytes;
   }
 
   #exitWith(error: PraaSError): void {

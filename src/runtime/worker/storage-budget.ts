@@ -44,9 +44,13 @@ export class StorageBudget {
     });
   }
 
-  /** Before the invocation returns: the first refusal of one of its puts, if any. */
-  async settle(): Promise<void> {
-    if (this.#free < this.tightBelow) await Promise.allSettled(this.#unacknowledged);
+  /**
+   * Before the invocation returns: the first refusal of one of its puts, if any. With `all`
+   * (or near the budget) it waits for the process's answer to every put first.
+   */
+  async settle(all = false): Promise<void> {
+    const wait = all ? this.#unacknowledged.length > 0 : this.#free < this.tightBelow;
+    if (wait) await Promise.allSettled(this.#unacknowledged);
     if (this.#failure) throw this.#failure;
   }
 }

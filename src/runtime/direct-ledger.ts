@@ -1,0 +1,145 @@
+/**
+ * The process's side of the client connections it handed to one worker: a duplicate of each
+ * socket, never read and written only once the worker is dead, and the calls in flight on them
+ * as the worker reports them (CallStarted / CallEnded on its link). When the worker dies, every
+ * call it left unanswered gets its error frame on that duplicate (why the worker died, or
+ * TIMEOUT for a call past its deadline), then the connection closes and the SDK dials again.
+ * A call the worker already answered may get a second, late reply: clients drop replies to ids
+ * they no longer wait for.
+ */
+import type { Socket } from "node:net";
+import { FrameType, PraaSError, decodeFields, type Frame } from "../protocol/index.js";
+import { FrameLink, reclaim } from "../transport/index.js";
+
+/** How long the process answers, on a dead worker's connection, calls the worker never read. */
+const LEFTOVER_MS = 10_000;
+
+/** The error for a call the dead worker left: `late` when its deadline had passed. */
+export type Explain = (fn: string, late: boolean) => Promise<PraaSError>;
+
+export interface DirectCall {
+  connection: number;
+  requestId: number;
+  fn: string;
+  invocationId: string;
+  /** Run through the process's pool (which counts it and enforces its deadline). */
+  forwarded: boolean;
+  /** Told how the call ended (no error: it succeeded) and, if the worker said, how long it took. */
+  end(error?: PraaSError, seconds?: number): void;
+  /** Its deadline passed while it ran. */
+  late: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Held {
+  socket: Socket;
+  /** Runs once we let go of the connection. */
+  released: () => void;
+}
+
+export class DirectLedger {
+  readonly #sockets = new Map<number, Held>();
+  readonly #calls = new Map<string, DirectCall>();
+  #counted = 0;
+
+  /** Connections the worker holds. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** Calls in flight on them that the worker runs itself (forwarded ones are the pool's). */
+  get calls(): number {
+    return this.#counted;
+  }
+
+  hold(connection: number, socket: Socket, released: () => void): void {
+    socket.on("error", () => undefined);
+    this.#sockets.set(connection, { socket, released });
+  }
+
+  started(call: Omit<DirectCall, "late" | "timer">): DirectCall | undefined {
+    const key = callKey(call.connection, call.requestId);
+    if (this.#calls.has(key)) return undefined;
+    const started: DirectCall = { ...call, late: false, timer: undefined };
+    this.#calls.set(key, started);
+    if (!call.forwarded) this.#counted++;
+    return started;
+  }
+
+  /** The worker answered the call (`error`: how it failed); true when it was counted. */
+  ended(connection: number, requestId: number, error?: PraaSError, seconds?: number): boolean {
+    const key = callKey(connection, requestId);
+    const call = this.#calls.get(key);
+    if (call === undefined) return false;
+    this.#calls.delete(key);
+    clearTimeout(call.timer);
+    call.end(error, seconds);
+    if (call.forwarded) return false;
+    this.#counted--;
+    return true;
+  }
+
+  /** The worker let go of the connection: so do we (our descriptor only; the peer sees no FIN). */
+  closed(connection: number): void {
+    const held = this.#sockets.get(connection);
+    if (held === undefined) return;
+    this.#sockets.delete(connection);
+    held.socket.destroy();
+    held.released();
+  }
+
+  /**
+   * The worker is dead: every call it started ends with `explain`'s error, written on its
+   * connection while we still hold it; then each connection says it is going away, and for a
+   * while answers the calls the worker never read the same way. Returns the counted calls.
+   */
+  async failAll(explain: Explain, maxPayloadBytes: number): Promise<number> {
+    const calls = [...this.#calls.values()];
+    const sockets = new Map(this.#sockets);
+    const counted = this.#counted;
+    this.#calls.clear();
+    this.#sockets.clear();
+    this.#counted = 0;
+    const links = new Map<number, FrameLink>();
+    for (const [id, { socket, released }] of sockets) {
+      released();
+      if (!socket.destroyed) links.set(id, leftoverLink(socket, explain, maxPayloadBytes));
+    }
+    await Promise.all(calls.map((call) => failCall(call, explain, links.get(call.connection))));
+    for (const link of links.values()) link.replyError(0, GOING_AWAY);
+    return counted;
+  }
+}
+
+function callKey(connection: number, requestId: number): string {
+  return `${connection}:${requestId}`;
+}
+
+async function failCall(call: DirectCall, explain: Explain, link?: FrameLink): Promise<void> {
+  clearTimeout(call.timer);
+  const error = await explain(call.fn, call.late);
+  link?.replyError(call.requestId, error);
+  call.end(error);
+}
+
+/** Our duplicate, read now: it answers the calls the dead worker never read, for a while. */
+function leftoverLink(socket: Socket, explain: Explain, maxPayloadBytes: number): FrameLink {
+  const link = new FrameLink(reclaim(socket), {
+    maxPayloadBytes,
+    onRequest: (frame) => void answerUnread(link, frame, explain),
+  });
+  setTimeout(() => link.close(), LEFTOVER_MS).unref();
+  return link;
+}
+
+async function answerUnread(link: FrameLink, frame: Frame, explain: Explain): Promise<void> {
+  if (frame.type !== FrameType.Invoke) return;
+  const [fn = ""] = decodeFields(frame.meta);
+  link.replyError(frame.id, await explain(fn, false));
+}
+
+/**
+ * Sent last, with id 0: tells the client, in the same read as the errors before it, that this
+ * connection is done, so its next call dials again instead of racing the close.
+ */
+const GOING_AWAY = new PraaSError("UNAVAILABLE", "the worker serving this connection is gone");

@@ -1,0 +1,262 @@
+/**
+ * Client connections the process handed to this worker once their HELLO checked out: the
+ * worker reads their INVOKE frames and writes the replies itself, so a direct call crosses two
+ * sockets, as a raw echo does, instead of four.
+ *
+ * The process stays in charge of everything process-wide. Every call is reported on the worker
+ * link before the function runs (CallStarted, written at once: a crash in the same tick must
+ * not hide it) and after its reply (CallEnded), so the process counts calls in flight (swap
+ * drains them), enforces the deadline of a call that blocks the event loop (it pings and kills
+ * the worker), and, holding a duplicate of each socket, answers the calls in flight of a worker
+ * that died. Serialized functions go through the process (the input gate is there). The limits
+ * of a data-plane connection hold here as they do in the process: calls and payload bytes in
+ * flight, unsent replies, payload size, garbage.
+ *
+ * Every call on a connection runs in the worker serving it (the SDK keeps one connection per
+ * worker, so a client's calls still spread). A call that wrote state answers only once the
+ * process acknowledged its writes: by then the process applied them and told the other
+ * workers, so a call that starts after this one ended sees them, as through the process.
+ */
+import type { Socket } from "node:net";
+import {
+  FrameType,
+  PraaSError,
+  encodeFields,
+  ensurePraaSError,
+  expectFields,
+  functionErrorRecord,
+  type Frame,
+} from "../../protocol/index.js";
+import { FrameLink } from "../../transport/index.js";
+
+/** The limits of a data-plane connection, as the process applies them. */
+/** How long a CallEnded notice may wait for a frame to ride with. */
+const END_NOTICE_MS = 5;
+
+export interface ConnectionLimits {
+  maxPayloadBytes: number;
+  maxInflight: number;
+  maxInflightPerConnection: number;
+  maxInflightBytesPerConnection: number;
+  writeBacklogBytes: number;
+  invocationTimeoutMs: number;
+}
+
+/** The IPC message that comes with a handed-over socket. */
+export interface HandOff {
+  kind: "praas-connection";
+  /** The process's number for this connection, used in CallStarted/CallEnded. */
+  connection: number;
+  /** The request id of the client's HELLO: WELCOME answers it. */
+  helloId: number;
+  /** WELCOME's metadata fields. */
+  welcome: string[];
+  /** Bytes the process read past HELLO, base64. */
+  rest: string;
+  /** Serialized functions (praas.json "serialize"): true, or their names. */
+  serialize: boolean | readonly string[];
+  /** What state and mailbox may still take. */
+  free: number;
+  /** Whether callers see a failed function's stack trace. */
+  errorStacks: boolean;
+  limits: ConnectionLimits;
+}
+
+export interface DirectHost {
+  /** The worker's link to the process. */
+  link: FrameLink;
+  /** FUNCTION_NOT_FOUND (naming what there is) when the bundle has no such function. */
+  missing(callName: string): PraaSError | undefined;
+  /** Invocations this worker runs now, whoever sent them. */
+  running(): number;
+  run(functionName: string, payload: Buffer, invocationId: string): Promise<Uint8Array>;
+  invocationPrefix(): string;
+}
+
+interface Connection {
+  id: number;
+  link: FrameLink;
+  handOff: HandOff;
+  count: number;
+  bytes: number;
+}
+
+export function isHandOff(message: unknown): message is HandOff {
+  return (message as Partial<HandOff> | null)?.kind === "praas-connection";
+}
+
+export class DirectConnections {
+  /** False while the process swaps out: new calls are refused, running ones finish. */
+  accepting = true;
+  readonly #host: DirectHost;
+  #invocations = 0;
+  /** Calls taken but not running yet (they start a microtask later). */
+  #admitted = 0;
+  /** Starts and ends of calls not told to the process yet, 5 fields each (CallStarted, CallEnded). */
+  #starts: string[] = [];
+  #ends: string[] = [];
+  /** Sends the ends noted, unless starts take them along first. */
+  #endNotice: NodeJS.Timeout | undefined;
+
+  constructor(host: DirectHost) {
+    this.#host = host;
+  }
+
+  adopt(handOff: HandOff, socket: Socket): void {
+    const { limits, connection: id } = handOff;
+    const link = new FrameLink(socket, {
+      maxPayloadBytes: limits.maxPayloadBytes,
+      writeBacklogBytes: limits.writeBacklogBytes,
+      onRequest: (frame) => this.#serve(connection, frame),
+      onClose: () => this.#report(FrameType.ConnectionClosed, [String(id)]),
+    });
+    const connection: Connection = { id, link, handOff, count: 0, bytes: 0 };
+    link.send(FrameType.Welcome, handOff.helloId, encodeFields(handOff.welcome));
+    link.feed(Buffer.from(handOff.rest, "base64"));
+  }
+
+  #serve(connection: Connection, frame: Frame): void {
+    if (frame.type === FrameType.Invoke) return this.#invoke(connection, frame);
+    if (frame.type === FrameType.PeerPut)
+      throw new PraaSError("PROTOCOL_ERROR", "only processes deliver messages");
+    throw new PraaSError("PROTOCOL_ERROR", `unexpected frame type ${frame.type} on the data plane`);
+  }
+
+  /** The checks the process makes, in its order, then the call itself. */
+  #invoke(connection: Connection, frame: Frame): void {
+    const [functionName = ""] = expectFields(frame.meta, 1, "invoke");
+    const limits = connection.handOff.limits;
+    if (connection.count >= limits.maxInflightPerConnection) {
+      const message = `this connection already has ${limits.maxInflightPerConnection} invocations in flight`;
+      throw new PraaSError("TOO_MANY_REQUESTS", message);
+    }
+    const missing = this.#host.missing(functionName);
+    if (missing) throw missing;
+    if (!this.accepting) throw new PraaSError("UNAVAILABLE", "the process is swapping");
+    if (this.#host.running() + this.#admitted >= limits.maxInflight) {
+      const message = `the process has ${limits.maxInflight} invocations in flight`;
+      throw new PraaSError("TOO_MANY_REQUESTS", message);
+    }
+    const done = this.#track(connection, frame.payload.length);
+    if (gates(connection.handOff.serialize, functionName)) {
+      void this.#forward(connection, frame, functionName).finally(done);
+    } else {
+      void this.#run(connection, frame, functionName).finally(done);
+    }
+  }
+
+  /** Counts a call on its connection; past the byte budget, stops reading until it drops. */
+  #track(connection: Connection, bytes: number): () => void {
+    const budget = connection.handOff.limits.maxInflightBytesPerConnection;
+    connection.count++;
+    connection.bytes += bytes;
+    if (connection.bytes > budget) connection.link.pauseReading("inflight");
+    return () => {
+      connection.count--;
+      connection.bytes -= bytes;
+      if (connection.bytes <= budget) connection.link.resumeReading("inflight");
+    };
+  }
+
+  async #run(connection: Connection, frame: Frame, functionName: string): Promise<void> {
+    const invocationId = `${this.#host.invocationPrefix()}${++this.#invocations}`;
+    const ids = [String(connection.id), String(frame.id)];
+    this.#starts.push(...ids, functionName, invocationId, "");
+    const reply = this.#reply(connection, frame.id, functionName);
+    // User code starts only once every call read with this one is reported and the reports
+    // are on their way: a function that blocks the event loop must not hide the calls after it.
+    this.#admitted++;
+    await Promise.resolve();
+    this.#admitted--;
+    this.#sendNotices();
+    try {
+      reply.result(await this.#host.run(functionName, frame.payload, invocationId));
+    } catch (error) {
+      reply.error(PraaSError.fromRecord(functionErrorRecord(error)));
+    }
+  }
+
+  /**
+   * Answers the call once: its result, its error, or TIMEOUT at the deadline, as the process
+   * would (the function runs on; its late answer is dropped); and tells the process it ended.
+   * A call that blocks the event loop never gets here: the process's own deadline kills the
+   * worker and answers for it.
+   */
+  #reply(connection: Connection, id: number, functionName: string): Reply {
+    const { limits, errorStacks } = connection.handOff;
+    const ids = [String(connection.id), String(id)];
+    const started = process.hrtime.bigint();
+    let answered = false;
+    const answer = (send: () => void, error?: PraaSError): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      send();
+      // Its duration as seen here: the notice itself may wait a little (#reportEnded).
+      const seconds = String(Number(process.hrtime.bigint() - started) / 1e9);
+      const how = error === undefined ? ["", ""] : [error.code, error.message];
+      this.#noteEnded([...ids, seconds, ...how]);
+    };
+    const fail = (error: PraaSError): void => {
+      const told = errorStacks ? error : error.withoutStack();
+      answer(() => connection.link.replyError(id, told), error);
+    };
+    const timer = setTimeout(() => {
+      const ms = limits.invocationTimeoutMs;
+      fail(new PraaSError("TIMEOUT", `${functionName} did not finish within ${ms} ms`));
+    }, limits.invocationTimeoutMs);
+    return { result: (bytes) => answer(() => connection.link.reply(id, bytes)), error: fail };
+  }
+
+  /** A call of a serialized function: the input gate is in the process, so it runs it. */
+  async #forward(connection: Connection, frame: Frame, functionName: string): Promise<void> {
+    // Reported too (the process counts it in its pool, not twice): if this worker dies before
+    // it passes the answer on, the process answers the client.
+    const ids = [String(connection.id), String(frame.id)];
+    this.#starts.push(...ids, functionName, "", "forwarded");
+    this.#sendNotices();
+    try {
+      const fields = encodeFields([functionName, ""]);
+      const reply = await this.#host.link.request(FrameType.Call, fields, frame.payload);
+      connection.link.reply(frame.id, reply.payload);
+    } catch (error) {
+      connection.link.replyError(frame.id, ensurePraaSError(error));
+    } finally {
+      this.#noteEnded([...ids, "", "", ""]);
+    }
+  }
+
+  #report(type: FrameType, fields: string[]): void {
+    this.#host.link.send(type, 0, encodeFields(fields));
+  }
+
+  /**
+   * A call's end is told with the next starts (in a run of calls) or within END_NOTICE_MS:
+   * what it settles in the process (metrics, the call's deadline, idleness, a swap's drain)
+   * can wait that long, and the process reads one frame, not one per call.
+   */
+  #noteEnded(fields: string[]): void {
+    this.#ends.push(...fields);
+    this.#endNotice ??= setTimeout(() => this.#sendNotices(), END_NOTICE_MS);
+  }
+
+  /** Every start and end noted so far, one frame each for all the calls, written now. */
+  #sendNotices(): void {
+    clearTimeout(this.#endNotice);
+    this.#endNotice = undefined;
+    if (this.#ends.length > 0) this.#report(FrameType.CallEnded, this.#ends);
+    if (this.#starts.length > 0) this.#report(FrameType.CallStarted, this.#starts);
+    this.#ends = [];
+    this.#starts = [];
+    this.#host.link.flush();
+  }
+}
+
+interface Reply {
+  result(bytes: Uint8Array): void;
+  error(error: PraaSError): void;
+}
+
+function gates(serialize: boolean | readonly string[], functionName: string): boolean {
+  return typeof serialize === "boolean" ? serialize : serialize.includes(functionName);
+}

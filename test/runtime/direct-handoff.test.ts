@@ -1,0 +1,56 @@
+// A client connection is handed to a worker, which answers it itself: a direct call crosses two
+// sockets (client → worker → client), not four through the process.
+import { describe, expect, it } from "vitest";
+import { connectFrameLink } from "../../src/transport/index.js";
+import { text, useSuiteProcess } from "../helpers/process-harness.js";
+
+const single = useSuiteProcess({ name: "h1", workers: 1 });
+const pair = useSuiteProcess({ name: "h2", workers: 2 });
+
+/** `promise`, or a rejection once `ms` passed without it settling. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `body` while the cloud process itself (not its workers) is stopped. */
+async function whileStopped<T>(pid: number, body: () => Promise<T>): Promise<T> {
+  process.kill(pid, "SIGSTOP");
+  try {
+    return await body();
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+}
+
+describe("direct connections", () => {
+  it("answers direct calls from the worker while the process itself is stopped", async () => {
+    expect(text(await single.conn.invoke("echo", "before"))).toBe("before");
+    const pid = single.proc.child.pid as number;
+    // The process cannot read or write anything now; only the worker can answer.
+    const answer = await whileStopped(pid, () =>
+      within(single.conn.invoke("echo", "worker"), 10_000),
+    );
+    expect(text(answer)).toBe("worker");
+    expect(text(await single.conn.invoke("echo", "after"))).toBe("after");
+  });
+
+  it("says how many workers serve it; a connection's calls spread over one link per worker", async () => {
+    const both = (): Promise<string[]> =>
+      Promise.all([0, 1].map(async () => text(await pair.conn.invoke("sleepPid", "300"))));
+    expect(new Set(await both()).size).toBe(2); // the second link is dialled here
+    const pid = pair.proc.child.pid as number;
+    const pids = await whileStopped(pid, () => within(both(), 10_000));
+    expect(new Set(pids).size).toBe(2);
+    const { link, welcome } = await connectFrameLink({
+      host: pair.proc.host,
+      port: pair.proc.port,
+      token: pair.proc.token,
+    });
+    link.destroy();
+    expect(welcome.workers).toBe(2);
+  });
+});
