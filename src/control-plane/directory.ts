@@ -9,7 +9,7 @@
  * sends it the whole directory again, so a change it missed heals on first use.
  */
 import type { Logger } from "pino";
-import type { PeerChanges, PeerEntry } from "../protocol/index.js";
+import type { PeerChanges, PeerEntry, ProcessStatus } from "../protocol/index.js";
 import type { MetadataStore, ProcessChange, ProcessRecord } from "../storage/index.js";
 import type { ControlLinkServer } from "./control-link-server.js";
 
@@ -18,6 +18,11 @@ const COALESCE_MS = 10;
 export class PeerDirectory {
   /** Records changed since the last push, by application and name (undefined: deleted). */
   readonly #pending = new Map<string, Map<string, ProcessRecord | undefined>>();
+  /**
+   * Processes that registered or became active, by application: only they get changes (one
+   * that is swapping out is about to exit, and a frame it never reads would reset its link).
+   */
+  readonly #active = new Map<string, Set<string>>();
   /** Pending coalesced pushes by application. */
   readonly #scheduled = new Map<string, NodeJS.Timeout>();
   readonly #store: MetadataStore;
@@ -45,6 +50,7 @@ export class PeerDirectory {
 
   /** Sends a process that (re)registered the whole directory: it may have missed changes. */
   welcome(app: string, name: string): void {
+    this.#track(app, name, "active");
     // A failed push (e.g. the store is unreachable) must not become an unhandled rejection.
     this.push(app, name).catch((error: unknown) =>
       this.#log.warn({ app, err: String(error) }, "peer directory push failed"),
@@ -62,6 +68,7 @@ export class PeerDirectory {
   }
 
   #noted({ app, name, record }: ProcessChange): void {
+    this.#track(app, name, record?.status);
     let pending = this.#pending.get(app);
     if (pending === undefined)
       this.#pending.set(app, (pending = new Map<string, ProcessRecord | undefined>()));
@@ -74,12 +81,22 @@ export class PeerDirectory {
     this.#scheduled.set(app, timer.unref());
   }
 
+  /** Starting processes count from their welcome on; leaving ones stop counting at once. */
+  #track(app: string, name: string, status: ProcessStatus | undefined): void {
+    let names = this.#active.get(app);
+    if (names === undefined) this.#active.set(app, (names = new Set()));
+    if (status === "active") names.add(name);
+    else if (status !== "allocating" && status !== "resuming") names.delete(name);
+  }
+
   async #pushChanges(app: string): Promise<void> {
     const pending = this.#pending.get(app);
     this.#pending.delete(app);
     if (pending === undefined) return;
     const changes = toChanges(pending);
-    await Promise.all(this.#links.linked(app).map((name) => this.#send(app, name, changes)));
+    const active = this.#active.get(app);
+    const targets = this.#links.linked(app).filter((name) => active?.has(name));
+    await Promise.all(targets.map((name) => this.#send(app, name, changes)));
   }
 
   /** Never rejects: a process that misses a push asks again when it needs a peer. */

@@ -180,6 +180,21 @@ export class ControlLink {
     this.#link?.close();
   }
 
+  /**
+   * Ends the link and resolves once the control plane closed its side too (or after `waitMs`).
+   * A process that exits with control-plane frames still unread (a directory push sent while
+   * it swapped) resets the connection, and the reset can lose its last reply on the way.
+   */
+  closeGracefully(waitMs: number): Promise<void> {
+    const link = this.#link;
+    this.close();
+    if (!link || link.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      link.socket.once("close", () => resolve());
+      setTimeout(resolve, waitMs).unref();
+    });
+  }
+
   async #dial(): Promise<FrameLink> {
     const socket = await openSocket(this.#options.host, this.#options.port, 10_000);
     const link = new FrameLink(socket, {

@@ -509,10 +509,10 @@ async function connectControl(
       afterReply: () => {
         // Only a swap that stored the state (or a stop) ends the process; a failed swap left it active.
         if (proc.status === "swapped" || proc.status === "stopped") {
-          void flushBriefly(forwarder).finally(() => {
-            control.close();
-            process.exit(0);
-          });
+          void flushBriefly(forwarder)
+            .catch(() => undefined)
+            .then(() => control.closeGracefully(LINK_CLOSE_MS))
+            .finally(() => process.exit(0));
         }
       },
       orphaned: () => void swapAndExit(proc, log),
@@ -531,6 +531,8 @@ async function connectControl(
 
 /** The last lines of a process that is about to exit, if they get through quickly. */
 const LAST_FLUSH_MS = 500;
+/** How long an exiting process waits for the control plane to close the link after it. */
+const LINK_CLOSE_MS = 1000;
 
 function flushBriefly(forwarder: LogForwarder): Promise<void> {
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, LAST_FLUSH_MS).unref());
