@@ -7,6 +7,11 @@
  * background once the taken runtime serves (so the refill does not compete with it for the
  * CPU). A member serves one process and is never returned: a slot that held an application
  * never holds another. `close` discards every idle member and any still starting.
+ *
+ * The pool follows demand: a create or resume that misses only because its process has another
+ * size (workers, memory) switches the pool to that size, discarding idle members of the old one
+ * (they hold nothing). Applications usually give their processes one size in `praas.json`, so
+ * from the second start on they hit, whatever size the pool was started with.
  */
 import { NO_PERMISSIONS } from "../protocol/index.js";
 import { WarmRuntime, type SlotLaunchOptions } from "../runtime/launch.js";
@@ -34,6 +39,8 @@ export interface WarmPoolStats {
 
 export class WarmPool {
   readonly #options: WarmPoolOptions;
+  /** The size members are started with now (it follows demand). */
+  #slot: SlotLaunchOptions;
   #idle: WarmRuntime[] = [];
   /** Members being started, so that closing can discard them when they come up. */
   readonly #starting = new Set<Promise<WarmRuntime | undefined>>();
@@ -44,12 +51,13 @@ export class WarmPool {
 
   constructor(options: WarmPoolOptions) {
     this.#options = options;
+    this.#slot = options.slot;
     this.refill();
   }
 
   get stats(): WarmPoolStats {
-    const { size, slot } = this.#options;
-    const { workers, memoryMiB } = slot;
+    const { size } = this.#options;
+    const { workers, memoryMiB } = this.#slot;
     return {
       size,
       idle: this.#idle.length,
@@ -65,10 +73,22 @@ export class WarmPool {
    * none is idle. The caller assigns it and calls `refill` once it serves.
    */
   take(slot: SlotLaunchOptions): WarmRuntime | undefined {
-    const member = this.#fits(slot) ? this.#idle.shift() : undefined;
+    const fits = this.#fits(slot);
+    const member = fits ? this.#idle.shift() : undefined;
     if (member === undefined) this.#misses++;
     else this.#takes++;
+    if (!fits && canServe(slot, this.#slot)) this.#follow(slot);
     return member;
+  }
+
+  /** From now on members are of `slot`'s size; idle ones of the old size are discarded. */
+  #follow(slot: SlotLaunchOptions): void {
+    this.#slot = { ...this.#slot, workers: slot.workers, memoryMiB: slot.memoryMiB };
+    for (const member of this.#idle.splice(0)) void member.discard();
+    this.#options.log("warm pool follows demand", {
+      workers: slot.workers,
+      memoryMiB: slot.memoryMiB,
+    });
   }
 
   /** Starts members until the pool holds `size`, idle or starting. */
@@ -91,8 +111,14 @@ export class WarmPool {
 
   async #startMember(): Promise<WarmRuntime | undefined> {
     try {
-      const member = await WarmRuntime.start(this.#options.slot);
+      const member = await WarmRuntime.start(this.#slot);
       if (this.#closed) return member; // close() discards it
+      if (!sameSize(member.slot, this.#slot)) {
+        // The pool changed size while it started: of no use now, and another is due.
+        void member.discard();
+        setImmediate(() => this.refill());
+        return undefined;
+      }
       this.#idle.push(member);
       void member.exited.then(() => this.#lost(member));
     } catch (error) {
@@ -115,12 +141,19 @@ export class WarmPool {
   }
 
   #fits(slot: SlotLaunchOptions): boolean {
-    const pool = this.#options.slot;
-    return (
-      slot.workers === pool.workers &&
-      slot.memoryMiB === pool.memoryMiB &&
-      slot.maxPayloadBytes === pool.maxPayloadBytes &&
-      !Object.values({ ...NO_PERMISSIONS, ...slot.permissions }).includes(true)
-    );
+    return sameSize(slot, this.#slot) && canServe(slot, this.#slot);
   }
+}
+
+function sameSize(a: SlotLaunchOptions, b: SlotLaunchOptions): boolean {
+  return a.workers === b.workers && a.memoryMiB === b.memoryMiB;
+}
+
+/**
+ * Pooled runtimes have no permissions beyond the defaults (they are fixed at the workers' spawn)
+ * and the platform's payload limit.
+ */
+function canServe(slot: SlotLaunchOptions, pool: SlotLaunchOptions): boolean {
+  const plain = !Object.values({ ...NO_PERMISSIONS, ...slot.permissions }).includes(true);
+  return plain && slot.maxPayloadBytes === pool.maxPayloadBytes;
 }

@@ -2,47 +2,18 @@
  * The density experiment starts many cloud processes: Ctrl-C while they run stops every one of
  * them and their workers (their whole process groups) before the bench exits.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 import { describe, expect, it } from "vitest";
 import { groupMembers, procStat } from "../../src/runtime/proc-table.js";
+import { progressLine, processesMentioning } from "../helpers/bench-child.js";
 import { makeTempDir } from "../helpers/process-harness.js";
 import { testEnv } from "../helpers/praas-up.js";
 
 const MAIN = path.resolve("dist/bench/main.js");
 const ACTIVE_MS = 120_000;
 const EXIT_MS = 60_000;
-
-/** Resolves once the bench reports `line` on stderr; rejects when it ends first or in time. */
-function progressLine(child: ChildProcess, line: string): Promise<void> {
-  const lines = readline.createInterface({ input: child.stderr! });
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${line}" in time`)), ACTIVE_MS);
-    child.once("exit", () => reject(new Error(`the bench ended before "${line}"`)));
-    lines.on("line", (text) => {
-      if (!text.includes(line)) return;
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-/** Processes whose command line mentions `text` (their bundles live under it). */
-function processesMentioning(text: string): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(text);
-      } catch {
-        return false; // ended meanwhile
-      }
-    })
-    .map(Number);
-}
 
 /** The process groups of what the bench started under `dir` (each cloud process leads one). */
 function cloudProcessGroups(dir: string, benchPid: number): Set<number> {
@@ -61,7 +32,7 @@ describe.runIf(process.platform === "linux")("npm run bench -- --only density", 
       env: testEnv({ TMPDIR: temp.dir }),
     });
     try {
-      await progressLine(bench, "density: 2 active; checking each answers");
+      await progressLine(bench, "density: 2 active; checking each answers", ACTIVE_MS);
       const groups = cloudProcessGroups(temp.dir, bench.pid ?? 0);
       expect(groupMembers(groups).length).toBeGreaterThanOrEqual(4); // 2 processes, 2 workers
       const exited = once(bench, "exit");

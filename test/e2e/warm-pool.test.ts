@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir } from "../helpers/process-harness.js";
-import { alive } from "../helpers/process-tree.js";
+import { alive, children, descendants } from "../helpers/process-tree.js";
 import { startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 
 const MARKER = "PRAAS_WARM_POOL_TEST_MARKER";
@@ -73,19 +73,6 @@ async function metricsUntil(
   }
 }
 
-function children(pid: number): number[] {
-  try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-    return text === "" ? [] : text.split(" ").map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function descendants(pid: number): number[] {
-  return children(pid).flatMap((child) => [child, ...descendants(child)]);
-}
-
 function commandLine(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
@@ -131,9 +118,13 @@ describe("warm pool", () => {
       const again = await resumed.connect();
       expect(Buffer.from(await again.invoke("add", "7")).toString()).toBe("12");
       await again.close();
-      // Another memory class does not fit: it starts a runtime of its own.
+      // Another size does not fit: it starts a runtime of its own...
       await client.createProcess("counter", "big", { memory: 256 });
       expect(await poolMetrics(praas.url)).toMatchObject({ takes: 2, misses: 1 });
+      // ...and the pool follows it: the next process of that size takes a pooled runtime.
+      await metricsUntil(praas.url, (m) => m.idle === 1);
+      await client.createProcess("counter", "big2", { memory: 256 });
+      expect(await poolMetrics(praas.url)).toMatchObject({ takes: 3, misses: 1 });
     } finally {
       await client.close();
       await praas.stop();

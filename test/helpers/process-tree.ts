@@ -5,13 +5,19 @@ const PAGE_BYTES = 4096;
 
 export const MIB = 1024 * 1024;
 
-function children(pid: number): number[] {
+/** The children of `pid` (those its main thread started). */
+export function children(pid: number): number[] {
   try {
     const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
     return text === "" ? [] : text.split(" ").map(Number);
   } catch {
     return [];
   }
+}
+
+/** Every process below `pid`. */
+export function descendants(pid: number): number[] {
+  return children(pid).flatMap((child) => [child, ...descendants(child)]);
 }
 
 function residentBytes(pid: number): number {

@@ -146,12 +146,13 @@ export function registerUp(program: Command): void {
     )
     .option(
       "--warm-pool <n>",
-      "local backend: runtimes kept started for new processes of the default vcpus and the " +
-        "pool's memory, so create and resume only load the bundle (0: off; default 2)",
+      "local backend: runtimes kept started so that create and resume only load the bundle; " +
+        "they start at the default vcpus and --warm-pool-memory and follow the size in demand " +
+        "(0: off; default 2)",
     )
     .option(
       "--warm-pool-memory <MiB>",
-      "memory class of the warm pool (default: the default memory)",
+      "the warm pool's memory size until demand moves it (default: the default memory)",
     )
     .option("--deploy-examples", "deploy every application under examples/ at start")
     .option(

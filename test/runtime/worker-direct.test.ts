@@ -1,0 +1,202 @@
+// A worker answering a client connection the process handed over, in-process: WELCOME, calls
+// and their notices to the process, the checks the process would make, timeouts, serialized
+// calls sent through the process. (Real workers run under Node's permission model, where V8
+// coverage is off; test/runtime/direct-handoff.test.ts covers them end to end.)
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { PraaSError } from "../../src/protocol/index.js";
+import { FrameType, decodeFields, encodeFields, type Frame } from "../../src/protocol/index.js";
+import { WorkerServer } from "../../src/runtime/worker/serve.js";
+import type { HandOff } from "../../src/runtime/worker/direct.js";
+import { FrameLink } from "../../src/transport/index.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "worker-direct-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const bundle = path.join(dir, "app.mjs");
+writeFileSync(
+  bundle,
+  `export function echo(input) { return input; }
+export function fail() { throw new RangeError("nope"); }
+export function slow() { return new Promise((resolve) => setTimeout(() => resolve("late"), 300)); }
+export function gated(input) { return input; }`,
+);
+
+const LIMITS = {
+  maxPayloadBytes: 1 << 20,
+  maxInflight: 64,
+  maxInflightPerConnection: 8,
+  maxInflightBytesPerConnection: 1 << 20,
+  writeBacklogBytes: 1 << 20,
+  invocationTimeoutMs: 10_000,
+};
+
+/** The process's end of the worker link: what it was told, and answers to forwarded calls. */
+interface Side {
+  link: FrameLink;
+  notices: Frame[];
+  worker: WorkerServer;
+}
+
+const closers: (() => void)[] = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+async function socketPair(): Promise<[net.Socket, net.Socket]> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
+  const near = net.connect(port, "127.0.0.1");
+  const far = await accepted;
+  server.close();
+  closers.push(() => {
+    near.destroy();
+    far.destroy();
+  });
+  return [near, far];
+}
+
+async function startWorker(): Promise<Side> {
+  const [workerSocket, processSocket] = await socketPair();
+  const notices: Frame[] = [];
+  const link: FrameLink = new FrameLink(processSocket, {
+    maxPayloadBytes: 1 << 20,
+    onRequest: (frame) => {
+      if (frame.type === FrameType.Call)
+        link.reply(frame.id, Buffer.concat([Buffer.from("via process:"), frame.payload]));
+      else notices.push(frame);
+    },
+  });
+  const worker = new WorkerServer({
+    socket: workerSocket,
+    bundlePath: bundle,
+    application: "app",
+    processId: "p1",
+    maxPayloadBytes: 1 << 20,
+    cacheBytes: 1 << 20,
+    exit: () => undefined,
+  });
+  await worker.load();
+  return { link, notices, worker };
+}
+
+/** Hands the worker a connection; the client's end, after WELCOME. */
+async function connectClient(
+  side: Side,
+  limits = LIMITS,
+  serialize: HandOff["serialize"] = false,
+): Promise<FrameLink> {
+  const [clientSocket, workerEnd] = await socketPair();
+  const welcomed = new Promise<Frame>((resolve) => {
+    clientSocket.once("data", (chunk: Buffer) => resolve({ type: chunk[0] } as unknown as Frame));
+  });
+  const handOff: HandOff = {
+    kind: "praas-connection",
+    connection: 7,
+    helloId: 0,
+    welcome: ["1", "p1", "app"],
+    rest: "",
+    serialize,
+    free: Number.MAX_SAFE_INTEGER,
+    errorStacks: false,
+    limits,
+  };
+  side.worker.adopt(handOff, workerEnd);
+  await welcomed;
+  return new FrameLink(clientSocket, { maxPayloadBytes: 1 << 20, onRequest: () => undefined });
+}
+
+async function call(client: FrameLink, fn: string, payload = "x"): Promise<string> {
+  const reply = await client.request(FrameType.Invoke, encodeFields([fn]), Buffer.from(payload));
+  return reply.payload.toString();
+}
+
+async function callError(client: FrameLink, fn: string, payload = "x"): Promise<PraaSError> {
+  return call(client, fn, payload).then(
+    () => Promise.reject(new Error(`${fn} succeeded`)),
+    (error: PraaSError) => error,
+  );
+}
+
+/** Waits, with a bound, until the process was told `count` notices of `type`. */
+async function notices(side: Side, type: FrameType, count = 1): Promise<string[][]> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const found = side.notices.filter((frame) => frame.type === type);
+    if (found.length >= count) return found.map((frame) => decodeFields(frame.meta));
+    if (Date.now() > deadline) throw new Error(`no notice of type ${type}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe("a worker's direct connections", () => {
+  it("answers calls itself and tells the process each call's start and end", async () => {
+    const side = await startWorker();
+    const client = await connectClient(side);
+    expect(await call(client, "echo", "hello")).toBe("hello");
+    const [started] = await notices(side, FrameType.CallStarted);
+    expect(started?.slice(0, 4)).toEqual(["7", "1", "echo", "p1-w" + process.pid + "-1"]);
+    const [ended] = await notices(side, FrameType.CallEnded);
+    expect(ended?.slice(0, 2)).toEqual(["7", "1"]);
+    expect(Number(ended?.[2])).toBeGreaterThanOrEqual(0);
+  });
+
+  it("answers a function's throw with FUNCTION_ERROR, without its stack, and reports it ended so", async () => {
+    const side = await startWorker();
+    const client = await connectClient(side);
+    const error = await callError(client, "fail");
+    expect(error.code).toBe("FUNCTION_ERROR");
+    expect(error.functionStack).toBeUndefined();
+    const [ended] = await notices(side, FrameType.CallEnded);
+    expect(ended?.[3]).toBe("FUNCTION_ERROR");
+  });
+
+  it("makes the process's checks: unknown function, draining, per-connection cap", async () => {
+    const side = await startWorker();
+    const client = await connectClient(side, { ...LIMITS, maxInflightPerConnection: 1 });
+    expect((await callError(client, "nope")).code).toBe("FUNCTION_NOT_FOUND");
+    const slow = call(client, "slow");
+    expect((await callError(client, "echo")).code).toBe("TOO_MANY_REQUESTS");
+    expect(await slow).toBe("late");
+    await side.link.request(FrameType.Drain, encodeFields(["on"]));
+    expect((await callError(client, "echo")).code).toBe("UNAVAILABLE");
+    await side.link.request(FrameType.Drain, encodeFields(["off"]));
+    expect(await call(client, "echo", "back")).toBe("back");
+  });
+
+  it("answers TIMEOUT at the deadline while the function runs on", async () => {
+    const side = await startWorker();
+    const client = await connectClient(side, { ...LIMITS, invocationTimeoutMs: 50 });
+    expect((await callError(client, "slow")).code).toBe("TIMEOUT");
+    const [ended] = await notices(side, FrameType.CallEnded);
+    expect(ended?.[3]).toBe("TIMEOUT");
+  });
+
+  it("sends calls of serialized functions through the process (its input gate)", async () => {
+    const side = await startWorker();
+    const client = await connectClient(side, LIMITS, ["gated"]);
+    expect(await call(client, "gated", "in order")).toBe("via process:in order");
+    const [started] = await notices(side, FrameType.CallStarted);
+    expect(started?.[4]).toBe("forwarded");
+    expect(await call(client, "echo", "direct")).toBe("direct");
+  });
+
+  it("refuses a message from a client, and tells the process when the connection closes", async () => {
+    const side = await startWorker();
+    const client = await connectClient(side);
+    const refused = client
+      .request(FrameType.PeerPut, encodeFields(["k", "me"]), Buffer.from("v"))
+      .then(
+        () => undefined,
+        (error: PraaSError) => error,
+      );
+    expect((await refused)?.code).toMatch(/PROTOCOL_ERROR|CONNECTION_CLOSED/);
+    client.destroy();
+    const [closed] = await notices(side, FrameType.ConnectionClosed);
+    expect(closed).toEqual(["7"]);
+  });
+});
