@@ -85,10 +85,6 @@ export class WarmPool {
   #follow(slot: SlotLaunchOptions): void {
     this.#slot = { ...this.#slot, workers: slot.workers, memoryMiB: slot.memoryMiB };
     for (const member of this.#idle.splice(0)) void member.discard();
-    this.#options.log("warm pool follows demand", {
-      workers: slot.workers,
-      memoryMiB: slot.memoryMiB,
-    });
   }
 
   /** Starts members until the pool holds `size`, idle or starting. */
