@@ -26,6 +26,7 @@ import { PraaSError } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 import {
   launchProcess,
+  terminate,
   WarmRuntime,
   type LaunchedProcess,
   type RuntimeOptions,
@@ -155,11 +156,7 @@ export class LocalBackend implements ProcessBackend {
   async stop(backendId: string, graceMs = 5000): Promise<void> {
     const entry = this.#children.get(backendId);
     if (entry === undefined) return this.#stopByPid(backendId, graceMs);
-    if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
-    entry.child.kill("SIGTERM");
-    const timer = setTimeout(() => entry.child.kill("SIGKILL"), graceMs);
-    await entry.exited;
-    clearTimeout(timer);
+    await terminate(entry.child, entry.exited, graceMs);
   }
 
   /** Not a child of ours (an earlier control plane started it): by pid, if it is still ours. */

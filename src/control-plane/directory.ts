@@ -58,13 +58,11 @@ export class PeerDirectory {
   }
 
   /**
-   * Sends the whole directory to `only` (waiting a moment for its link, which a registering
-   * process is still completing), else to every process of `app` linked here.
+   * Sends `name` the whole directory (waiting a moment for its link, which a registering
+   * process is still completing).
    */
-  async push(app: string, only?: string): Promise<void> {
-    const entries = (await this.#store.listProcesses(app)).flatMap(toEntry);
-    const targets = only === undefined ? this.#links.linked(app) : [only];
-    await Promise.all(targets.map((name) => this.#send(app, name, entries)));
+  async push(app: string, name: string): Promise<void> {
+    await this.#send(app, name, (await this.#store.listProcesses(app)).flatMap(toEntry));
   }
 
   #noted({ app, name, record }: ProcessChange): void {

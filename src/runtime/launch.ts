@@ -279,13 +279,22 @@ export class WarmRuntime {
   }
 
   /** Discards an unassigned slot (it removes its sandbox and exits); resolves once it is gone. */
-  async discard(graceMs = 5000): Promise<void> {
-    if (!this.alive) return;
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
-    await this.exited;
-    clearTimeout(timer);
+  discard(graceMs = 5000): Promise<void> {
+    return terminate(this.child, this.exited, graceMs);
   }
+}
+
+/** SIGTERM (on which a process swaps its state out), SIGKILL after `graceMs`, until `exited`. */
+export async function terminate(
+  child: ChildProcess,
+  exited: Promise<unknown>,
+  graceMs: number,
+): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 function slotArgs(slot: SlotLaunchOptions): string[] {

@@ -7,6 +7,7 @@ import path from "node:path";
 import { LocalBackend, type LocalBackendOptions } from "../../src/backends/index.js";
 import { parseLocalBackendId } from "../../src/backends/local-pids.js";
 import { describeBackendConformance } from "./backend.conformance.js";
+import { children } from "../helpers/process-tree.js";
 
 const POOL = { size: 1, vcpus: 1, memoryMiB: 128, maxPayloadBytes: 64 * 1024 * 1024 };
 
@@ -30,7 +31,7 @@ for (const [kind, warmPool] of [
         return Promise.resolve();
       },
       // Processes, and warm-pool runtimes still waiting (after shutdown: leaked).
-      leftovers: () => Promise.resolve([...backend.running(), ...waitingRuntimes()]),
+      leftovers: () => Promise.resolve([...backend.running(), ...waitingRuntimes().map(String)]),
       logExists: (app, name) => exists(path.join(dataDir, "wal", app, `${name}.wal`)),
       // With a pool, the suite's processes must really have come from it.
       close: () =>
@@ -42,11 +43,8 @@ for (const [kind, warmPool] of [
 }
 
 /** Children of this process that are warm-pool runtimes (`main.js --warm`). */
-function waitingRuntimes(): string[] {
-  const pid = process.pid;
-  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-  const children = text === "" ? [] : text.split(" ");
-  return children.filter((child) => {
+function waitingRuntimes(): number[] {
+  return children(process.pid).filter((child) => {
     try {
       return readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0").includes("--warm");
     } catch {
