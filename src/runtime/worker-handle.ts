@@ -16,6 +16,7 @@ import {
 } from "../protocol/index.js";
 import { FrameLink, decodeErrorFrame } from "../transport/index.js";
 import type { HandOff } from "./worker/direct.js";
+import type { LocalCallSettings } from "./worker/local-calls.js";
 import { DirectLedger, type DirectCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
@@ -44,6 +45,8 @@ export interface WorkerAssignment {
   memory?: MemoryVerdict | undefined;
   /** Takes the worker's raw stdout/stderr (function logs); default: the process's stderr. */
   onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
+  /** Lets the worker run `ctx.invoke` of its own process's functions itself, as told here. */
+  localCalls?: LocalCallSettings;
   /** Deadline of a call on a handed-over connection; absent: no deadline. */
   invocationTimeoutMs?: number;
   /** Calls on handed-over connections that the worker runs started (+n) or ended (-n). */
@@ -129,7 +132,9 @@ export class WorkerHandle {
     this.#assignment = assignment;
     if (this.child.pid !== undefined) assignment.memory?.adopt(this.child.pid);
     const durability = assignment.durable ? "durable" : "memory";
-    const fields = encodeFields([assignment.application, assignment.processId, durability]);
+    const local = assignment.localCalls === undefined ? "" : JSON.stringify(assignment.localCalls);
+    const { application, processId } = assignment;
+    const fields = encodeFields([application, processId, durability, local]);
     this.link.send(FrameType.Load, 0, fields, Buffer.from(JSON.stringify(assignment.appEnv)));
     this.#guardReady();
   }

@@ -77,6 +77,12 @@ export class WorkerPool {
     this.#spec = {
       ...options,
       heapMiB: heapMiBFor(options.memoryMiB, options.workers),
+      localCalls: {
+        serialize: options.serialize ?? false,
+        errorStacks: options.errorStacks ?? false,
+        maxInflight: options.maxInflight,
+        invocationTimeoutMs: options.invocationTimeoutMs,
+      },
       directCalls: (delta) => this.#countInflight(delta),
       directDeadline: (worker, call) => this.#directDeadline(worker, call),
     };

@@ -13,9 +13,11 @@ import { buildApplication } from "../../src/apps/index.js";
 import { afterAll, beforeAll } from "vitest";
 import {
   FrameType,
+  LOGS_REQUEST,
   decodeFields,
   encodeFields,
   type Frame,
+  type LogBatch,
   type AppPermissions,
   type PraaSError,
 } from "../../src/protocol/index.js";
@@ -143,6 +145,8 @@ export class FakeControlPlane {
   readonly links = new Map<string, FrameLink>();
   readonly registrations: string[][] = [];
   readonly resumeRequests: string[] = [];
+  /** The log batches processes sent (with their metrics), in arrival order. */
+  readonly logBatches: LogBatch[] = [];
   #waiters: (() => void)[] = [];
   port = 0;
   /** Answers a process's request to resume a swapped peer. */
@@ -197,6 +201,9 @@ export class FakeControlPlane {
     } else if (frame.type === FrameType.Command && fields[0] === "resume") {
       this.resumeRequests.push(fields[1] ?? "");
       void this.onResume(fields[1] ?? "").then(() => link.reply(frame.id));
+    } else if (frame.type === FrameType.Command && fields[0] === LOGS_REQUEST) {
+      this.logBatches.push(JSON.parse(frame.payload.toString("utf8")) as LogBatch);
+      link.reply(frame.id);
     }
   }
 }

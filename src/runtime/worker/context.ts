@@ -30,6 +30,7 @@ import {
   type Value,
 } from "../../protocol/index.js";
 import type { FrameLink } from "../../transport/index.js";
+import type { LocalCalls } from "./local-calls.js";
 import type { StateCache } from "./state-cache.js";
 import type { StorageBudget } from "./storage-budget.js";
 import { compareAndSet, increment, runTransaction, update } from "./transaction.js";
@@ -162,6 +163,7 @@ class WorkerContext implements Context {
     cache: StateCache,
     budget: StorageBudget,
     durable: boolean,
+    readonly local: LocalCalls | undefined,
   ) {
     this.invocationId = info.invocationId;
     this.processId = info.processId;
@@ -188,8 +190,12 @@ class WorkerContext implements Context {
     payload?: Value,
     options?: InvokeOptions,
   ): Promise<Uint8Array> {
-    const fields = [functionName, options?.process ?? ""];
-    return (await call(this.link, FrameType.Call, fields, toBytes(payload))).payload;
+    const process = options?.process ?? "";
+    const bytes = toBytes(payload);
+    const here = process === "" || process === SELF || process === this.processId;
+    const local = here ? this.local?.tryRun(functionName, bytes) : undefined;
+    if (local !== undefined) return local;
+    return (await call(this.link, FrameType.Call, [functionName, process], bytes)).payload;
   }
 
   async processes(): Promise<ProcessList> {
@@ -219,8 +225,9 @@ export function createContext(
   cache: StateCache,
   budget: StorageBudget,
   durable = false,
+  local?: LocalCalls,
 ): Context {
-  return new WorkerContext(link, info, cache, budget, durable);
+  return new WorkerContext(link, info, cache, budget, durable, local);
 }
 
 function checkTimeout(ms: unknown): number {

@@ -28,11 +28,9 @@ import {
   type Frame,
 } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
+import type { CallNotices } from "./call-notices.js";
 
 /** The limits of a data-plane connection, as the process applies them. */
-/** How long a CallEnded notice may wait for a frame to ride with. */
-const END_NOTICE_MS = 5;
-
 export interface ConnectionLimits {
   maxPayloadBytes: number;
   maxInflight: number;
@@ -65,12 +63,14 @@ export interface HandOff {
 export interface DirectHost {
   /** The worker's link to the process. */
   link: FrameLink;
+  /** Where the calls' starts and ends are told to the process. */
+  notices: CallNotices;
   /** FUNCTION_NOT_FOUND (naming what there is) when the bundle has no such function. */
   missing(callName: string): PraaSError | undefined;
   /** Invocations this worker runs now, whoever sent them. */
   running(): number;
   run(functionName: string, payload: Buffer, invocationId: string): Promise<Uint8Array>;
-  invocationPrefix(): string;
+  nextInvocationId(): string;
 }
 
 interface Connection {
@@ -89,14 +89,8 @@ export class DirectConnections {
   /** False while the process swaps out: new calls are refused, running ones finish. */
   accepting = true;
   readonly #host: DirectHost;
-  #invocations = 0;
   /** Calls taken but not running yet (they start a microtask later). */
   #admitted = 0;
-  /** Starts and ends of calls not told to the process yet, 5 fields each (CallStarted, CallEnded). */
-  #starts: string[] = [];
-  #ends: string[] = [];
-  /** Sends the ends noted, unless starts take them along first. */
-  #endNotice: NodeJS.Timeout | undefined;
 
   constructor(host: DirectHost) {
     this.#host = host;
@@ -159,16 +153,16 @@ export class DirectConnections {
   }
 
   async #run(connection: Connection, frame: Frame, functionName: string): Promise<void> {
-    const invocationId = `${this.#host.invocationPrefix()}${++this.#invocations}`;
+    const invocationId = this.#host.nextInvocationId();
     const ids = [String(connection.id), String(frame.id)];
-    this.#starts.push(...ids, functionName, invocationId, "");
+    this.#host.notices.started([...ids, functionName, invocationId, ""]);
     const reply = this.#reply(connection, frame.id, functionName);
     // User code starts only once every call read with this one is reported and the reports
     // are on their way: a function that blocks the event loop must not hide the calls after it.
     this.#admitted++;
     await Promise.resolve();
     this.#admitted--;
-    this.#sendNotices();
+    this.#host.notices.send();
     try {
       reply.result(await this.#host.run(functionName, frame.payload, invocationId));
     } catch (error) {
@@ -192,10 +186,10 @@ export class DirectConnections {
       answered = true;
       clearTimeout(timer);
       send();
-      // Its duration as seen here: the notice itself may wait a little (#reportEnded).
+      // Its duration as seen here: the notice itself may wait a little.
       const seconds = String(Number(process.hrtime.bigint() - started) / 1e9);
       const how = error === undefined ? ["", ""] : [error.code, error.message];
-      this.#noteEnded([...ids, seconds, ...how]);
+      this.#host.notices.ended([...ids, seconds, ...how]);
     };
     const fail = (error: PraaSError): void => {
       const told = errorStacks ? error : error.withoutStack();
@@ -213,8 +207,8 @@ export class DirectConnections {
     // Reported too (the process counts it in its pool, not twice): if this worker dies before
     // it passes the answer on, the process answers the client.
     const ids = [String(connection.id), String(frame.id)];
-    this.#starts.push(...ids, functionName, "", "forwarded");
-    this.#sendNotices();
+    this.#host.notices.started([...ids, functionName, "", "forwarded"]);
+    this.#host.notices.send();
     try {
       const fields = encodeFields([functionName, ""]);
       const reply = await this.#host.link.request(FrameType.Call, fields, frame.payload);
@@ -222,33 +216,12 @@ export class DirectConnections {
     } catch (error) {
       connection.link.replyError(frame.id, ensurePraaSError(error));
     } finally {
-      this.#noteEnded([...ids, "", "", ""]);
+      this.#host.notices.ended([...ids, "", "", ""]);
     }
   }
 
   #report(type: FrameType, fields: string[]): void {
     this.#host.link.send(type, 0, encodeFields(fields));
-  }
-
-  /**
-   * A call's end is told with the next starts (in a run of calls) or within END_NOTICE_MS:
-   * what it settles in the process (metrics, the call's deadline, idleness, a swap's drain)
-   * can wait that long, and the process reads one frame, not one per call.
-   */
-  #noteEnded(fields: string[]): void {
-    this.#ends.push(...fields);
-    this.#endNotice ??= setTimeout(() => this.#sendNotices(), END_NOTICE_MS);
-  }
-
-  /** Every start and end noted so far, one frame each for all the calls, written now. */
-  #sendNotices(): void {
-    clearTimeout(this.#endNotice);
-    this.#endNotice = undefined;
-    if (this.#ends.length > 0) this.#report(FrameType.CallEnded, this.#ends);
-    if (this.#starts.length > 0) this.#report(FrameType.CallStarted, this.#starts);
-    this.#ends = [];
-    this.#starts = [];
-    this.#host.link.flush();
   }
 }
 
@@ -257,6 +230,7 @@ interface Reply {
   error(error: PraaSError): void;
 }
 
-function gates(serialize: boolean | readonly string[], functionName: string): boolean {
+/** Whether calls of `functionName` pass the process's input gate (praas.json "serialize"). */
+export function gates(serialize: boolean | readonly string[], functionName: string): boolean {
   return typeof serialize === "boolean" ? serialize : serialize.includes(functionName);
 }

@@ -20,8 +20,10 @@ import {
   type PraaSFunction,
 } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
+import { CallNotices } from "./call-notices.js";
 import { createContext } from "./context.js";
 import { DirectConnections, type HandOff } from "./direct.js";
+import { LocalCalls, type LocalCallSettings } from "./local-calls.js";
 import { httpHandler } from "./http-handler.js";
 import { captureConsole, runAs, sendLog } from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
@@ -60,8 +62,11 @@ export class WorkerServer {
   #identity: Identity;
   #loading = false;
   readonly #direct: DirectConnections;
-  /** Invocations running here, whoever sent them (the process or a direct connection). */
+  readonly #local: LocalCalls;
+  /** Invocations running here, whoever sent them (the process, a connection, a function here). */
   #running = 0;
+  /** Invocations this worker numbered itself (direct and local calls). */
+  #invocations = 0;
   /** What state and mailbox may still take, as the process last said. */
   #free = Number.POSITIVE_INFINITY;
 
@@ -77,18 +82,33 @@ export class WorkerServer {
     });
     // Before the bundle loads, so its top-level console output is captured too (untagged).
     if (options.captureConsole === true) captureConsole(this.#link);
-    this.#direct = new DirectConnections({
+    const host = {
       link: this.#link,
+      notices: new CallNotices(this.#link),
+      running: () => this.#running,
+      // Answered only once the process applied the call's writes: its caller is not the process.
+      run: (callName: string, payload: Buffer, id: string) =>
+        this.#execute(callName, payload, id, this.#free, true),
+      nextInvocationId: () => this.#nextInvocationId(),
+    };
+    this.#direct = new DirectConnections({
+      ...host,
       missing: (callName) => {
         const name = exportedName(callName);
         if (this.#functions.has(name)) return undefined;
         return functionNotFound("the application", name, this.#functions.keys());
       },
-      running: () => this.#running,
-      run: (callName, payload, id) => this.#execute(callName, payload, id, this.#free, true),
-      // A pooled worker learns its process only with LOAD.
-      invocationPrefix: () => `${this.#identity.processId}-w${process.pid}-`,
     });
+    this.#local = new LocalCalls({
+      ...host,
+      maxPayloadBytes: options.maxPayloadBytes,
+      has: (name) => this.#functions.has(name),
+    });
+  }
+
+  /** A pooled worker learns its process only with LOAD. */
+  #nextInvocationId(): string {
+    return `${this.#identity.processId}-w${process.pid}-${++this.#invocations}`;
   }
 
   /** A client connection the process handed over (the IPC message and its socket). */
@@ -145,8 +165,11 @@ export class WorkerServer {
       this.#exitWith(new PraaSError("PROTOCOL_ERROR", "worker got a second LOAD"));
       return;
     }
-    const [application = "", processId = "", durability = ""] = decodeFields(frame.meta);
+    const [application = "", processId = "", durability = "", local = ""] = decodeFields(
+      frame.meta,
+    );
     this.#identity = { application, processId, durable: durability === "durable" };
+    if (local !== "") this.#local.settings = JSON.parse(local) as LocalCallSettings;
     this.options.setEnv?.(JSON.parse(frame.payload.toString("utf8")) as Record<string, string>);
     void this.load();
   }
@@ -178,7 +201,7 @@ export class WorkerServer {
     const { application, processId, durable } = this.#identity;
     const budget = new StorageBudget(free, this.options.maxPayloadBytes);
     const info = { invocationId, processId, application, functionName };
-    const ctx = createContext(this.#link, info, this.#cache, budget, durable);
+    const ctx = createContext(this.#link, info, this.#cache, budget, durable, this.#local);
     this.#running++;
     try {
       const result = await runAs({ functionName, invocationId }, () =>

@@ -1,0 +1,66 @@
+/**
+ * The calls a worker runs without the process dispatching them (on a client connection it
+ * serves, or a `ctx.invoke` it runs itself), told to the process on the worker link: each call's
+ * start (CallStarted) and end (CallEnded), five fields apiece, many calls to a frame. The process
+ * counts them in flight (a swap drains them), times them (it kills a worker blocked past a
+ * call's deadline), meters them, and fails them when the worker dies.
+ */
+import { FrameType, encodeFields } from "../../protocol/index.js";
+import type { FrameLink } from "../../transport/index.js";
+
+/** How long a CallEnded notice may wait for a frame to ride with. */
+const END_NOTICE_MS = 5;
+
+export class CallNotices {
+  #starts: string[] = [];
+  #ends: string[] = [];
+  /** Sends the ends noted, unless starts take them along first. */
+  #endTimer: NodeJS.Timeout | undefined;
+  #tickScheduled = false;
+
+  constructor(readonly link: FrameLink) {}
+
+  /** Notes a start; `send` (or `sendThisTick`) tells the process. */
+  started(fields: readonly string[]): void {
+    this.#starts.push(...fields);
+  }
+
+  /**
+   * A call's end is told with the next starts (in a run of calls) or within END_NOTICE_MS:
+   * what it settles in the process (metrics, the call's deadline, idleness, a swap's drain)
+   * can wait that long, and the process reads one frame, not one per call.
+   */
+  ended(fields: readonly string[]): void {
+    this.#ends.push(...fields);
+    this.#endTimer ??= setTimeout(() => this.send(), END_NOTICE_MS);
+  }
+
+  /** Sends what was noted once this tick's work is done: every start of the tick in one frame. */
+  sendThisTick(): void {
+    if (this.#tickScheduled) return;
+    this.#tickScheduled = true;
+    process.nextTick(() => {
+      this.#tickScheduled = false;
+      this.send();
+    });
+  }
+
+  /**
+   * Every start and end noted so far, written now. Starts go first: a call that started and
+   * ended since the last frame must be known before its end, and the count in flight must not
+   * touch zero (and release a swap's drain) between the two.
+   */
+  send(): void {
+    clearTimeout(this.#endTimer);
+    this.#endTimer = undefined;
+    if (this.#starts.length > 0) this.#report(FrameType.CallStarted, this.#starts);
+    if (this.#ends.length > 0) this.#report(FrameType.CallEnded, this.#ends);
+    this.#starts = [];
+    this.#ends = [];
+    this.link.flush();
+  }
+
+  #report(type: FrameType, fields: string[]): void {
+    this.link.send(type, 0, encodeFields(fields));
+  }
+}
