@@ -12,7 +12,8 @@ export const local: Experiment = {
   unit: "µs",
   higherIsBetter: false,
   notes: [
-    "Ours crosses worker → process → worker and back (four Unix-socket hops); the baseline two.",
+    "Ours runs the callee in the calling worker: no socket, but the payload and the result are copied (the callee gets its own bytes, as through the process), and the process is told of the call in a batched notice.",
+    "At 100 KiB and up the two copies dominate: fresh buffers for them cost page faults and collections, far more than the memcpy itself.",
     "Paper §6.1 `praas_local`: 73 µs at 10 B, 4.2 ms at 1 MiB (C++).",
   ],
   goal: (row) => ({ target: "≤ 0.5×", met: row.ratio <= 0.5 }),
