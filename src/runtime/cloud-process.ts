@@ -633,6 +633,7 @@ export class CloudProcess implements CallTarget {
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
       replaced: (dead) => void this.#countRestart(dead),
       directCall: (fn, id, forwarded) => this.#directCall(fn, id, forwarded),
+      peerLink: (peer) => this.peers.detachedLink(peer),
       errorStacks: config.errorStacks,
       connectionLimits: !HAND_OFF_CLIENT_CONNECTIONS
         ? undefined

@@ -86,6 +86,25 @@ export class Peers {
     await link.request(FrameType.PeerPut, encodeFields([key, this.#options.self]), value);
   }
 
+  /**
+   * A new connection to `peer`, authenticated as this process and let go of, for a worker to
+   * use as its own; undefined when the peer is reached only by pairing through the rendezvous
+   * (that stays here).
+   */
+  async detachedLink(peer: string): Promise<{ socket: Socket; rest: Buffer } | undefined> {
+    const address = await this.#address(peer);
+    if (address.path !== undefined && address.path !== "direct") return undefined;
+    const { link } = await connectFrameLink({
+      ...address,
+      role: "peer",
+      name: this.#options.self,
+      peerSecret: this.#options.peerSecret,
+      maxPayloadBytes: this.#options.maxPayloadBytes,
+    });
+    const rest = link.detach();
+    return { socket: link.socket, rest };
+  }
+
   closeAll(): void {
     for (const name of [...this.#links.keys()]) this.#drop(name);
   }

@@ -10,6 +10,7 @@ import {
   PraaSError,
   decodeFields,
   encodeFields,
+  ensurePraaSError,
   type AppEnv,
   type ErrorCode,
   type Frame,
@@ -17,6 +18,11 @@ import {
 import { FrameLink, decodeErrorFrame } from "../transport/index.js";
 import type { HandOff } from "./worker/direct.js";
 import type { LocalCallSettings } from "./worker/local-calls.js";
+import {
+  isPeerLinkRequest,
+  type PeerLinkAnswer,
+  type PeerLinkRequest,
+} from "./worker/peer-links.js";
 import { DirectLedger, type DirectCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
@@ -45,6 +51,11 @@ export interface WorkerAssignment {
   memory?: MemoryVerdict | undefined;
   /** Takes the worker's raw stdout/stderr (function logs); default: the process's stderr. */
   onOutput?: ((stream: "stdout" | "stderr", chunk: Buffer) => void) | undefined;
+  /**
+   * Opens an authenticated connection to a peer process and lets go of it, for the worker to
+   * use as its own; undefined: that peer is reached through the process only.
+   */
+  peerLink?(peer: string): Promise<PeerSocket | undefined>;
   /** Lets the worker run `ctx.invoke` of its own process's functions itself, as told here. */
   localCalls?: LocalCallSettings;
   /** Deadline of a call on a handed-over connection; absent: no deadline. */
@@ -58,6 +69,12 @@ export interface WorkerAssignment {
 }
 
 export type WorkerSpec = WorkerSlot & WorkerAssignment;
+
+/** A connection let go of by its link: its socket and what was read past its last frame. */
+export interface PeerSocket {
+  socket: Socket;
+  rest: Buffer;
+}
 
 /** Told how a direct call ended: its error if it failed, how long it took if the worker said. */
 export type DirectCallEnd = (error?: PraaSError, seconds?: number) => void;
@@ -105,8 +122,11 @@ export class WorkerHandle {
       onRequest: (frame, link) => this.#onFrame(frame, link),
       onClose: () => this.#failDirect(),
     });
-    // The IPC channel only carries sockets to the worker; it must not keep the process alive.
+    // The IPC channel only carries sockets between us; it must not keep the process alive.
     this.child.channel?.unref();
+    this.child.on("message", (message: unknown) => {
+      if (isPeerLinkRequest(message)) void this.#openPeerLink(message);
+    });
     this.ready = new Promise((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
@@ -242,6 +262,28 @@ export class WorkerHandle {
     this.child.send(message, socket, { keepOpen: true }, (error) => {
       if (error) this.direct.closed(message.connection);
     });
+  }
+
+  /** The worker asked for its own connection to a peer: opened here, handed over (or why not). */
+  async #openPeerLink({ id, peer }: PeerLinkRequest): Promise<void> {
+    const answer: PeerLinkAnswer = { kind: "praas-peer", id };
+    try {
+      const opened = await this.#assignment?.peerLink?.(peer);
+      if (opened === undefined) answer.throughProcess = true;
+      else answer.rest = opened.rest.toString("base64");
+      this.#sendToWorker(answer, opened?.socket);
+    } catch (error) {
+      this.#sendToWorker({ ...answer, error: ensurePraaSError(error).toRecord() });
+    }
+  }
+
+  /** An IPC message (and the socket it carries: ours is closed once sent). */
+  #sendToWorker(message: PeerLinkAnswer, socket?: Socket): void {
+    if (!this.child.connected) {
+      socket?.destroy();
+      return;
+    }
+    this.child.send(message, socket, { keepOpen: false }, () => socket?.destroy());
   }
 
   /** Usable, and its IPC channel is open to take a connection. */

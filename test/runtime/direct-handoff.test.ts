@@ -3,28 +3,10 @@
 import { describe, expect, it } from "vitest";
 import { connectFrameLink } from "../../src/transport/index.js";
 import { text, useSuiteProcess } from "../helpers/process-harness.js";
+import { whileStopped, within } from "../helpers/stopped-process.js";
 
 const single = useSuiteProcess({ name: "h1", workers: 1 });
 const pair = useSuiteProcess({ name: "h2", workers: 2 });
-
-/** `promise`, or a rejection once `ms` passed without it settling. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
-
-/** Runs `body` while the cloud process itself (not its workers) is stopped. */
-async function whileStopped<T>(pid: number, body: () => Promise<T>): Promise<T> {
-  process.kill(pid, "SIGSTOP");
-  try {
-    return await body();
-  } finally {
-    process.kill(pid, "SIGCONT");
-  }
-}
 
 describe("direct connections", () => {
   it("answers direct calls from the worker while the process itself is stopped", async () => {

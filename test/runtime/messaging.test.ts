@@ -9,6 +9,7 @@ import {
   text,
   type RunningProcess,
 } from "../helpers/process-harness.js";
+import { whileStopped, within } from "../helpers/stopped-process.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let control: FakeControlPlane;
@@ -121,6 +122,22 @@ describe("messages between processes", () => {
     ]);
     expect(text(r0)).toBe("MESSAGE p0");
     expect(text(r1)).toBe("MESSAGE p1");
+  });
+
+  it("sends from the worker straight to the peer: it works while the sender's process is stopped", async () => {
+    // The first message has the process open the worker's own connection to p1.
+    await c0.invoke("send", json({ to: "p1", key: "opening", value: "via the process" }));
+    expect(text(await c1.invoke("receive", json({ from: "p0", key: "opening" })))).toBe(
+      "via the process",
+    );
+    const base = Number(text(await c1.invoke("add", "0")));
+    await whileStopped(p0.child.pid as number, async () => {
+      const sent = c0.invoke("send", json({ to: "p1", key: "stopped", value: "direct" }));
+      expect(text(await within(sent, 10_000))).toBe("sent");
+      const called = c0.invoke("remoteAdd", json({ process: "p1", value: "2" }));
+      expect(text(await within(called, 10_000))).toBe(String((base + 2) * 2));
+    });
+    expect(text(await c1.invoke("receive", json({ from: "p0", key: "stopped" })))).toBe("direct");
   });
 
   it("fails a put to an unknown process with PROCESS_NOT_FOUND", async () => {

@@ -31,6 +31,7 @@ import {
 } from "../../protocol/index.js";
 import type { FrameLink } from "../../transport/index.js";
 import type { LocalCalls } from "./local-calls.js";
+import type { PeerLinks } from "./peer-links.js";
 import type { StateCache } from "./state-cache.js";
 import type { StorageBudget } from "./storage-budget.js";
 import { compareAndSet, increment, runTransaction, update } from "./transaction.js";
@@ -164,6 +165,7 @@ class WorkerContext implements Context {
     budget: StorageBudget,
     durable: boolean,
     readonly local: LocalCalls | undefined,
+    readonly peers: PeerLinks | undefined,
   ) {
     this.invocationId = info.invocationId;
     this.processId = info.processId;
@@ -175,7 +177,10 @@ class WorkerContext implements Context {
   async put(destination: string, key: string, value: Value): Promise<void> {
     checkPeer(destination, "destination", false);
     assertKey(key);
-    await call(this.link, FrameType.MailPut, [destination, key], toBytes(value));
+    const bytes = toBytes(value);
+    const peers = this.#isSelf(destination) ? undefined : this.peers;
+    if (await peers?.put(this.processId, destination, key, bytes)) return;
+    await call(this.link, FrameType.MailPut, [destination, key], bytes);
   }
 
   async get(source: string, key: string, options?: GetOptions): Promise<Uint8Array> {
@@ -192,10 +197,17 @@ class WorkerContext implements Context {
   ): Promise<Uint8Array> {
     const process = options?.process ?? "";
     const bytes = toBytes(payload);
-    const here = process === "" || process === SELF || process === this.processId;
-    const local = here ? this.local?.tryRun(functionName, bytes) : undefined;
-    if (local !== undefined) return local;
+    const here = process === "" || this.#isSelf(process);
+    const direct = here
+      ? this.local?.tryRun(functionName, bytes)
+      : this.peers?.invoke(process, functionName, bytes);
+    const result = await direct;
+    if (result !== undefined) return result;
     return (await call(this.link, FrameType.Call, [functionName, process], bytes)).payload;
+  }
+
+  #isSelf(process: string): boolean {
+    return process === SELF || process === this.processId;
   }
 
   async processes(): Promise<ProcessList> {
@@ -226,8 +238,9 @@ export function createContext(
   budget: StorageBudget,
   durable = false,
   local?: LocalCalls,
+  peers?: PeerLinks,
 ): Context {
-  return new WorkerContext(link, info, cache, budget, durable, local);
+  return new WorkerContext(link, info, cache, budget, durable, local, peers);
 }
 
 function checkTimeout(ms: unknown): number {

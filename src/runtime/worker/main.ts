@@ -10,6 +10,7 @@
 import net from "node:net";
 import { getHeapStatistics } from "node:v8";
 import { isHandOff } from "./direct.js";
+import { isPeerLinkAnswer } from "./peer-links.js";
 import { WorkerServer } from "./serve.js";
 
 const [bundlePath = "", maxPayload = "0"] = process.argv.slice(2);
@@ -26,9 +27,12 @@ const worker = new WorkerServer({
   exit: (code) => process.exit(code),
   // Our environment was only TMPDIR until now: the application's is added before its code loads.
   setEnv: (env) => void Object.assign(process.env, env),
+  askProcess: (request) => void process.send?.(request),
 });
 process.on("uncaughtException", (error) => worker.crash(error));
-// The IPC channel carries client connections the process hands over (with their socket).
+// The IPC channel carries client connections the process hands over, and connections to peer
+// processes it opened for us (with their socket).
 process.on("message", (message: unknown, socket?: net.Socket) => {
   if (isHandOff(message) && socket !== undefined) worker.adopt(message, socket);
+  else if (isPeerLinkAnswer(message)) worker.peerLinkAnswered(message, socket);
 });

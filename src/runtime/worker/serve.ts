@@ -24,6 +24,7 @@ import { CallNotices } from "./call-notices.js";
 import { createContext } from "./context.js";
 import { DirectConnections, type HandOff } from "./direct.js";
 import { LocalCalls, type LocalCallSettings } from "./local-calls.js";
+import { PeerLinks, type PeerLinkAnswer, type PeerLinkRequest } from "./peer-links.js";
 import { httpHandler } from "./http-handler.js";
 import { captureConsole, runAs, sendLog } from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
@@ -46,6 +47,11 @@ export interface WorkerOptions {
   exit: (code: number) => void;
   /** Adds the application's environment, sent with LOAD (main.ts: to process.env). */
   setEnv?: (env: Record<string, string>) => void;
+  /**
+   * Asks the process, on the IPC channel, for a connection to a peer process; absent (no IPC
+   * channel, as in in-process tests): messages and calls to peers go through the process.
+   */
+  askProcess?: (request: PeerLinkRequest) => void;
 }
 
 /** Who the worker runs for: from its options, or from the LOAD frame of a pre-started worker. */
@@ -63,6 +69,7 @@ export class WorkerServer {
   #loading = false;
   readonly #direct: DirectConnections;
   readonly #local: LocalCalls;
+  readonly #peers: PeerLinks | undefined;
   /** Invocations running here, whoever sent them (the process, a connection, a function here). */
   #running = 0;
   /** Invocations this worker numbered itself (direct and local calls). */
@@ -104,6 +111,8 @@ export class WorkerServer {
       maxPayloadBytes: options.maxPayloadBytes,
       has: (name) => this.#functions.has(name),
     });
+    const ask = options.askProcess;
+    this.#peers = ask && new PeerLinks(ask, options.maxPayloadBytes);
   }
 
   /** A pooled worker learns its process only with LOAD. */
@@ -115,6 +124,12 @@ export class WorkerServer {
   adopt(handOff: HandOff, socket: Socket): void {
     this.#free = handOff.free;
     this.#direct.adopt(handOff, socket);
+  }
+
+  /** The process's answer to a request for a peer connection (the IPC message and its socket). */
+  peerLinkAnswered(answer: PeerLinkAnswer, socket?: Socket): void {
+    if (this.#peers) this.#peers.answered(answer, socket);
+    else socket?.destroy();
   }
 
   async load(): Promise<void> {
@@ -201,7 +216,15 @@ export class WorkerServer {
     const { application, processId, durable } = this.#identity;
     const budget = new StorageBudget(free, this.options.maxPayloadBytes);
     const info = { invocationId, processId, application, functionName };
-    const ctx = createContext(this.#link, info, this.#cache, budget, durable, this.#local);
+    const ctx = createContext(
+      this.#link,
+      info,
+      this.#cache,
+      budget,
+      durable,
+      this.#local,
+      this.#peers,
+    );
     this.#running++;
     try {
       const result = await runAs({ functionName, invocationId }, () =>
