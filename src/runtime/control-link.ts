@@ -15,7 +15,7 @@
  *              idle; the reply adds idleSince
  *   "stop"   → Result; the process exits afterwards
  *   "peers"  → payload PeerEntry[] (replaces the peer directory) or {changed, removed}
- *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, inflight }
+ *   "status" → Result JSON { status, port, workers, stateBytes, stateKeys, connections?, wal? }
  *   "state"  → Result JSON ProcessStateInfo: the state's keys with their value sizes (no values)
  * Requests (process → control plane):
  *   Register [application, process, secret, host, port, token, reach] → Result

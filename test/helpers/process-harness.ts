@@ -146,7 +146,7 @@ export class FakeControlPlane {
   readonly registrations: string[][] = [];
   readonly resumeRequests: string[] = [];
   /** The log batches processes sent (with their metrics), in arrival order. */
-  readonly logBatches: LogBatch[] = [];
+  readonly logBatches: { process: string; batch: LogBatch }[] = [];
   #waiters: (() => void)[] = [];
   port = 0;
   /** Answers a process's request to resume a swapped peer. */
@@ -202,7 +202,9 @@ export class FakeControlPlane {
       this.resumeRequests.push(fields[1] ?? "");
       void this.onResume(fields[1] ?? "").then(() => link.reply(frame.id));
     } else if (frame.type === FrameType.Command && fields[0] === LOGS_REQUEST) {
-      this.logBatches.push(JSON.parse(frame.payload.toString("utf8")) as LogBatch);
+      const process = [...this.links].find(([, l]) => l === link)?.[0] ?? "";
+      const batch = JSON.parse(frame.payload.toString("utf8")) as LogBatch;
+      this.logBatches.push({ process, batch });
       link.reply(frame.id);
     }
   }

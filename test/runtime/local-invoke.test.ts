@@ -1,7 +1,7 @@
 // ctx.invoke of a function of the same process runs in the calling worker, and behaves as the
 // trip through the process did: copies, errors, limits, deadline, metrics, swap drain.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FunctionMetrics } from "../../src/protocol/index.js";
+import type { ProcessMetricsReport } from "../../src/protocol/index.js";
 import type { ProcessConnection } from "../../src/sdk/index.js";
 import {
   FakeControlPlane,
@@ -51,16 +51,23 @@ async function start(name: string, restore = false): Promise<ProcessConnection> 
 const json = async (conn: ProcessConnection, fn: string, input?: object): Promise<unknown> =>
   JSON.parse(text(await conn.invoke(fn, input === undefined ? undefined : JSON.stringify(input))));
 
-/** The metrics of `fn` in the latest log batch of any process, once `ok` calls are counted. */
-async function untilCounted(fn: string, ok: number): Promise<FunctionMetrics> {
+/** The metrics `process` reported last, once `done` says they are what the test waits for. */
+async function untilMetrics(
+  process: string,
+  done: (metrics: ProcessMetricsReport) => boolean,
+): Promise<ProcessMetricsReport> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const latest = control.logBatches.at(-1)?.metrics?.functions.find((f) => f.function === fn);
-    if ((latest?.outcomes.ok ?? 0) >= ok) return latest!;
-    if (Date.now() > deadline) throw new Error(`${fn} never counted ${ok} calls`);
+    const batches = control.logBatches.filter((b) => b.process === process);
+    const latest = batches.at(-1)?.batch.metrics;
+    if (latest !== undefined && done(latest)) return latest;
+    if (Date.now() > deadline) throw new Error(`${process} never reported the metrics awaited`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+const outcomes = (metrics: ProcessMetricsReport, fn: string): Record<string, number> =>
+  metrics.functions.find((f) => f.function === fn)?.outcomes ?? {};
 
 describe("local invocation in the calling worker", () => {
   let conn: ProcessConnection;
@@ -118,10 +125,23 @@ describe("local invocation in the calling worker", () => {
   });
 
   it("counts the callee in the process's function metrics", async () => {
-    const before = (await untilCounted("invokeHere", 4)).outcomes.ok ?? 0;
+    const counted = (m: ProcessMetricsReport): number => outcomes(m, "invokeHere").ok ?? 0;
+    const before = outcomes(await untilMetrics("local", (m) => counted(m) >= 4), "pid").ok ?? 0;
     for (let i = 0; i < 3; i++) await json(conn, "invokeHere");
-    const metrics = await untilCounted("pid", before + 3);
-    expect(metrics.sum).toBeGreaterThan(0);
+    const after = await untilMetrics("local", (m) => (outcomes(m, "pid").ok ?? 0) >= before + 3);
+    expect(after.functions.find((f) => f.function === "pid")?.sum).toBeGreaterThan(0);
+  });
+});
+
+describe("a worker that dies", () => {
+  it("ends the local calls it was running: they fail, and none stays in flight", async () => {
+    const conn = await start("dying");
+    expect(text(await conn.invoke("localThenExit"))).toBe("started");
+    const crashed = (m: ProcessMetricsReport): boolean =>
+      (outcomes(m, "sleep").WORKER_CRASHED ?? 0) >= 1 && m.inflight === 0;
+    expect((await untilMetrics("dying", crashed)).inflight).toBe(0);
+    expect(text(await conn.invoke("echo", "after"))).toBe("after");
+    await conn.close();
   });
 });
 
