@@ -1,16 +1,20 @@
 /**
- * MetadataStore in one file under a directory (`praas up`'s default: `<dataDir>/metadata`), for
- * a single control plane that must not forget its applications and processes when restarted.
+ * MetadataStore in files under a directory (`praas up`'s default: `<dataDir>/metadata`), for a
+ * single control plane that must not forget its applications and processes when restarted.
  * Records live in memory (a {@link MemoryMetadataStore}, so the contract holds the same way) and
- * every change is written before it is acknowledged: the whole record set as JSON to a temp
- * file, fsynced, renamed over `records.json`, then the directory fsynced, so a crash leaves the
- * old file or the new one, never a torn one. Changes made while a write runs share the next
- * write. One control plane per directory: a lock file (see file-lock.ts) refuses a second one.
- * Replica heartbeats are not kept: a single control plane has no peers to tell.
+ * every change is on disk before it is acknowledged: appended to `records.log` as one line and
+ * synced (see file-change-log.ts), so a change costs its own record, not all of them. The log
+ * is folded into the snapshot `records.json` when it grows past the snapshot's size (and at
+ * close): the whole record set as JSON to a temp file, fsynced, renamed over it, then the
+ * directory fsynced, so a crash leaves the old snapshot or the new one, never a torn one.
+ * Opening reads the snapshot and replays the log over it. One control plane per directory: a
+ * lock file (see file-lock.ts) refuses a second one. Replica heartbeats are not kept: a single
+ * control plane has no peers to tell.
  */
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
+import { ChangeLog, type LoggedChange } from "./file-change-log.js";
 import { acquireLock, type FileLock } from "./file-lock.js";
 import type {
   AppRecord,
@@ -23,12 +27,16 @@ import type {
 import { MemoryMetadataStore, type StoredRecords } from "./memory-metadata-store.js";
 
 const RECORDS_FILE = "records.json";
+const LOG_FILE = "records.log";
 const FORMAT = 1;
+/** The log is folded into the snapshot once it is larger than this and than the snapshot. */
+const MIN_FOLD_BYTES = 1024 * 1024;
 
-/** What the instances over one directory share: the records, the writer and the lock. */
+/** What the instances over one directory share: the records, their files and the lock. */
 interface Backing {
   records: MemoryMetadataStore;
-  writer: SnapshotWriter;
+  log: ChangeLog;
+  snapshot: SnapshotFile;
   lock: FileLock;
   open: number;
 }
@@ -52,9 +60,13 @@ export class FileMetadataStore implements MetadataStore {
     const lock = await acquireLock(path.join(dir, "lock"), `the metadata directory ${dir}`);
     try {
       const file = path.join(dir, RECORDS_FILE);
-      const records = MemoryMetadataStore.from(await readRecords(file));
-      const writer = new SnapshotWriter(file, () => records.records());
-      return new FileMetadataStore({ records, writer, lock, open: 0 });
+      const stored = await readRecords(file);
+      const { log, changes } = await ChangeLog.open(path.join(dir, LOG_FILE));
+      const records = MemoryMetadataStore.from(replay(stored.records, changes));
+      const snapshot = new SnapshotFile(file, () => records.records(), stored.bytes);
+      // A new directory's cluster secret must be on disk before anything relies on it.
+      if (!stored.existed) await snapshot.write();
+      return new FileMetadataStore({ records, log, snapshot, lock, open: 0 });
     } catch (error) {
       await lock.release();
       throw error;
@@ -68,11 +80,11 @@ export class FileMetadataStore implements MetadataStore {
 
   async putApp(app: AppRecord): Promise<void> {
     await this.#memory.putApp(app);
-    await this.#persist();
+    await this.#persist({ app });
   }
 
   async putAppIf(app: AppRecord, expectedVersion: number | undefined): Promise<boolean> {
-    return this.#persistIf(await this.#memory.putAppIf(app, expectedVersion));
+    return this.#persistIf(await this.#memory.putAppIf(app, expectedVersion), { app });
   }
 
   getApp(name: string): Promise<AppRecord | undefined> {
@@ -84,11 +96,11 @@ export class FileMetadataStore implements MetadataStore {
   }
 
   async deleteApp(name: string): Promise<boolean> {
-    return this.#persistIf(await this.#memory.deleteApp(name));
+    return this.#persistIf(await this.#memory.deleteApp(name), { deleteApp: name });
   }
 
   async createProcess(record: ProcessRecord): Promise<boolean> {
-    return this.#persistIf(await this.#memory.createProcess(record));
+    return this.#persistIf(await this.#memory.createProcess(record), { process: record });
   }
 
   getProcess(app: string, name: string): Promise<ProcessRecord | undefined> {
@@ -105,11 +117,13 @@ export class FileMetadataStore implements MetadataStore {
     revision: number,
     patch: ProcessPatch,
   ): Promise<ProcessRecord | undefined> {
-    return this.#persistIf(await this.#memory.updateProcess(app, name, revision, patch));
+    const updated = await this.#memory.updateProcess(app, name, revision, patch);
+    return updated && (await this.#persistIf(updated, { process: updated }));
   }
 
   async deleteProcess(app: string, name: string): Promise<boolean> {
-    return this.#persistIf(await this.#memory.deleteProcess(app, name));
+    const change = { deleteProcess: { app, name } };
+    return this.#persistIf(await this.#memory.deleteProcess(app, name), change);
   }
 
   putReplica(replica: ReplicaRecord, ttlMs: number): Promise<void> {
@@ -132,67 +146,70 @@ export class FileMetadataStore implements MetadataStore {
     return this.#memory.subscribe(listener);
   }
 
-  /** The last instance to close waits for the last write and releases the lock. */
+  /** The last instance to close folds the log into the snapshot and releases the lock. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#memory.close();
     if (--this.#backing.open > 0) return;
-    await this.#backing.writer.idle();
-    await this.#backing.lock.release();
+    const { log, snapshot, lock } = this.#backing;
+    try {
+      await log.compact(() => snapshot.write()).catch(() => undefined); // the log still holds it all
+      await log.close();
+    } finally {
+      await lock.release();
+    }
   }
 
-  #persist(): Promise<void> {
+  async #persist(change: LoggedChange): Promise<void> {
     if (this.#closed) throw new PraaSError("UNAVAILABLE", "the metadata store is closed");
-    return this.#backing.writer.write();
+    const { log, snapshot } = this.#backing;
+    await log.append(change);
+    if (log.bytes > Math.max(MIN_FOLD_BYTES, snapshot.bytes)) void this.#fold();
   }
 
-  /** Writes when the change happened (a truthy result); answers the result once on disk. */
-  async #persistIf<T>(result: T): Promise<T> {
-    if (result) await this.#persist();
+  /** Folds the log into the snapshot; a failure only leaves the log longer (it holds it all). */
+  async #fold(): Promise<void> {
+    const { log, snapshot } = this.#backing;
+    await log.compact(() => snapshot.write()).catch(() => undefined);
+  }
+
+  /** Logs `change` when it happened (a truthy result); answers the result once on disk. */
+  async #persistIf<T>(result: T, change: LoggedChange): Promise<T> {
+    if (result) await this.#persist(change);
     return result;
   }
 }
 
-/**
- * Writes the whole record set atomically, one write at a time. A change arriving while a write
- * runs waits for the next one, which every such change shares (the records are read when a
- * write starts, so it holds them all).
- */
-class SnapshotWriter {
-  readonly #file: string;
-  readonly #records: () => StoredRecords;
-  #running: Promise<void> | undefined;
-  #queued: Promise<void> | undefined;
-
-  constructor(file: string, records: () => StoredRecords) {
-    this.#file = file;
-    this.#records = records;
+/** The records of the snapshot with the logged changes applied, in order. */
+function replay(records: StoredRecords, changes: readonly LoggedChange[]): StoredRecords {
+  const apps = new Map(records.apps.map((a) => [a.name, a]));
+  const processes = new Map(records.processes.map((p) => [processKey(p), p]));
+  for (const change of changes) {
+    if ("app" in change) apps.set(change.app.name, change.app);
+    else if ("deleteApp" in change) apps.delete(change.deleteApp);
+    else if ("process" in change) processes.set(processKey(change.process), change.process);
+    else processes.delete(processKey(change.deleteProcess));
   }
+  return { apps: [...apps.values()], processes: [...processes.values()], secret: records.secret };
+}
 
-  write(): Promise<void> {
-    if (this.#queued) return this.#queued;
-    if (!this.#running) return this.#start();
-    const after = this.#running.catch(() => undefined);
-    this.#queued = after.then(() => {
-      this.#queued = undefined;
-      return this.#start();
-    });
-    return this.#queued;
-  }
+function processKey(record: { app: string; name: string }): string {
+  return `${record.app}/${record.name}`;
+}
 
-  /** Resolves once no write runs or waits. */
-  async idle(): Promise<void> {
-    while (this.#running || this.#queued)
-      await (this.#queued ?? this.#running)?.catch(() => undefined);
-  }
+/** The snapshot file: the whole record set, written atomically; its size decides when to fold. */
+class SnapshotFile {
+  constructor(
+    readonly file: string,
+    readonly records: () => StoredRecords,
+    public bytes: number,
+  ) {}
 
-  #start(): Promise<void> {
-    const running = writeAtomically(this.#file, serialize(this.#records())).finally(() => {
-      if (this.#running === running) this.#running = undefined;
-    });
-    this.#running = running;
-    return running;
+  async write(): Promise<void> {
+    const text = serialize(this.records());
+    await writeAtomically(this.file, text);
+    this.bytes = Buffer.byteLength(text);
   }
 }
 
@@ -222,19 +239,26 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   }
 }
 
+interface StoredSnapshot {
+  records: StoredRecords;
+  existed: boolean;
+  bytes: number;
+}
+
 /** The stored records; none when the file does not exist yet. A damaged file is an error, never "empty". */
-async function readRecords(file: string): Promise<StoredRecords> {
+async function readRecords(file: string): Promise<StoredSnapshot> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyRecords();
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      return { records: emptyRecords(), existed: false, bytes: 0 };
     throw new PraaSError(
       "STORAGE_ERROR",
       `cannot read the metadata file ${file}: ${String(error)}`,
     );
   }
-  return parseRecords(text, file);
+  return { records: parseRecords(text, file), existed: true, bytes: Buffer.byteLength(text) };
 }
 
 function parseRecords(text: string, file: string): StoredRecords {

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -103,6 +103,90 @@ describe("FileMetadataStore", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("keeps every acknowledged change when the control plane dies without closing", async () => {
+    const dir = freshDir();
+    // A real crash: another Node process makes the changes and is SIGKILLed, holding the lock.
+    const script = `
+      const { FileMetadataStore } = await import(${JSON.stringify(path.resolve("dist/storage/index.js"))});
+      const store = await FileMetadataStore.open(${JSON.stringify(dir)});
+      await store.putApp(${JSON.stringify(app)});
+      for (let i = 0; i < 50; i++)
+        await store.createProcess({ ...${JSON.stringify(process1)}, name: "p" + i });
+      await store.updateProcess("counter", "p7", 1, { status: "swapped" });
+      await store.deleteProcess("counter", "p9");
+      process.kill(process.pid, "SIGKILL");`;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script]);
+    expect(child.signal).toBe("SIGKILL");
+    // Each change was one line in the log; the snapshot still holds only the new secret.
+    expect((await stat(path.join(dir, "records.log"))).size).toBeGreaterThan(0);
+    expect(await readFile(path.join(dir, "records.json"), "utf8")).not.toContain('"p7"');
+    const again = await FileMetadataStore.open(dir);
+    try {
+      expect(await again.listApps()).toEqual([app]);
+      const names = (await again.listProcesses("counter")).map((p) => p.name);
+      expect(names).toHaveLength(49);
+      expect(names).not.toContain("p9");
+      expect(await again.getProcess("counter", "p7")).toMatchObject({
+        status: "swapped",
+        revision: 2,
+      });
+    } finally {
+      await again.close();
+    }
+    // A clean close folds the log into the snapshot.
+    expect((await stat(path.join(dir, "records.log"))).size).toBe(0);
+    expect(await readFile(path.join(dir, "records.json"), "utf8")).toContain('"p7"');
+  });
+
+  it("folds the log into the snapshot once it outgrows it, and reads both back", async () => {
+    const dir = freshDir();
+    const store = await FileMetadataStore.open(dir);
+    const functions = Array.from({ length: 1000 }, (_, i) => `function${i}`);
+    try {
+      // About 15 KB a line: 1 MiB of log after some 70 versions.
+      for (let version = 1; version <= 100; version++)
+        await store.putApp({ ...app, version, functions });
+      const log = path.join(dir, "records.log");
+      const deadline = Date.now() + 10_000;
+      while ((await stat(log)).size > 1024 * 1024 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await stat(log)).size).toBeLessThan(1024 * 1024);
+      expect(await readFile(path.join(dir, "records.json"), "utf8")).toContain('"version":');
+    } finally {
+      await store.close();
+    }
+    const again = await FileMetadataStore.open(dir);
+    try {
+      expect((await again.getApp("counter"))?.version).toBe(100);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("drops a log line cut short by a crash, and refuses a damaged one before the end", async () => {
+    const dir = freshDir();
+    const store = await FileMetadataStore.open(dir);
+    await store.putApp(app);
+    await store.close();
+    const log = path.join(dir, "records.log");
+    await writeFile(log, `${JSON.stringify({ process: process1 })}\n{"process":{"app":"coun`);
+    const again = await FileMetadataStore.open(dir);
+    try {
+      expect(await again.getProcess("counter", "p1")).toEqual(process1);
+      await again.putApp({ ...app, version: 2 }); // written on a clean line
+    } finally {
+      await again.close();
+    }
+    const third = await FileMetadataStore.open(dir);
+    try {
+      expect((await third.getApp("counter"))?.version).toBe(2);
+    } finally {
+      await third.close();
+    }
+    await writeFile(log, `{"process":\n${JSON.stringify({ deleteApp: "counter" })}\n`);
+    await expect(FileMetadataStore.open(dir)).rejects.toMatchObject({ code: "STORAGE_ERROR" });
   });
 
   it("reports a damaged records file as STORAGE_ERROR instead of starting empty", async () => {
