@@ -99,6 +99,10 @@ export class FileMetadataStore implements MetadataStore {
     return this.#memory.listProcesses(app);
   }
 
+  listProcessesReadOnly(app: string): Promise<readonly ProcessRecord[]> {
+    return this.#memory.listProcessesReadOnly(app);
+  }
+
   async updateProcess(
     app: string,
     name: string,
