@@ -112,7 +112,12 @@ function connectionJson(connection: ConnectionInfo): string {
 }
 
 const CONNECTION_KEYS: ReadonlySet<string> = new Set([
-  ...["host", "port", "token", "path", "rendezvous", "ticket"],
+  "host",
+  "port",
+  "token",
+  "path",
+  "rendezvous",
+  "ticket",
 ]);
 
 function connectionsJson(connections: NonNullable<ProcessInfo["connections"]>): string {

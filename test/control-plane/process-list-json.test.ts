@@ -63,6 +63,8 @@ const RECORDS: ProcessRecord[] = [
   }),
 ];
 
+const FULL = RECORDS.find((r) => r.name === "full")!;
+
 let app: FastifyInstance;
 let reference: ProcessListInfo = { active: [], swapped: [], failed: [] };
 
@@ -95,6 +97,12 @@ function handJson(list: ProcessListInfo): string {
   return processListJson(groups).toString("utf8");
 }
 
+/** A value of the type a property schema declares. */
+function sampleOf(schema: { type?: string }): unknown {
+  const samples: Record<string, unknown> = { string: "s", integer: 7, number: 1.5, boolean: true };
+  return samples[schema.type ?? ""] ?? {};
+}
+
 describe("processListJson", () => {
   it.each(RECORDS.map((r) => [r.name, r] as const))(
     "writes the %s process as the schema serializer does",
@@ -114,9 +122,19 @@ describe("processListJson", () => {
     }
   });
 
+  it("knows every property the ProcessInfo schema declares (one added there lands in order)", async () => {
+    const declared = (app.getSchema("ProcessInfo") as { properties: Record<string, object> })
+      .properties;
+    const info: Record<string, unknown> = { ...toProcessInfo(FULL) };
+    info.connections = { direct: 1, punch: 2, relay: 3 };
+    for (const [key, schema] of Object.entries(declared)) info[key] ??= sampleOf(schema);
+    const list = { active: [info as unknown as ProcessInfo], swapped: [], failed: [] };
+    expect(handJson(list)).toBe(await schemaJson(list));
+  });
+
   it("writes properties ProcessInfo may carry beyond a record's, and undeclared ones last", async () => {
     const info: ProcessInfo = {
-      ...toProcessInfo(RECORDS[1]!),
+      ...toProcessInfo(FULL),
       connections: { direct: 2, punch: 0, relay: 1 },
       connection: {
         host: "h",
