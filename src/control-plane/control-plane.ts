@@ -26,6 +26,7 @@ import {
   openMetadataStore,
   type BlobStore,
   type MetadataStore,
+  type ProcessRecord,
 } from "../storage/index.js";
 import { Alarms } from "./alarms.js";
 import { AppService } from "./app-service.js";
@@ -47,7 +48,8 @@ import { LogHub, type LogFilter } from "./log-hub.js";
 import { getProcessOrThrow } from "./lifecycle.js";
 import { NatTraversal } from "./nat.js";
 import { ProcessManager } from "./process-manager.js";
-import { toProcessInfo } from "./records.js";
+import { processInfoJson, processListJson, type ProcessListJson } from "./process-list-json.js";
+import { listGroupOf, toProcessInfo } from "./records.js";
 import type {
   ControlPlaneService,
   HealthInfo,
@@ -96,6 +98,8 @@ export class ControlPlane implements ControlPlaneService {
   /** Present when a rendezvous is configured (processes behind NAT). */
   #nat: NatTraversal | undefined;
   #controlPort = 0;
+  /** See #infoJson. */
+  readonly #listedJson = new WeakMap<ProcessRecord, Buffer>();
   #sweep: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -267,13 +271,21 @@ export class ControlPlane implements ControlPlaneService {
   async listProcesses(app: string): Promise<ProcessListInfo> {
     await this.#apps.get(app);
     const list: ProcessListInfo = { active: [], swapped: [], failed: [] };
-    for (const record of await this.#store.listProcesses(app)) {
-      const info = this.#describe(record);
-      if (record.status === "swapped") list.swapped.push(info);
-      else if (record.status === "failed") list.failed.push(info);
-      else if (record.status !== "deleted") list.active.push(info);
+    for (const record of await this.#store.listProcessesReadOnly(app)) {
+      const group = listGroupOf(record.status);
+      if (group !== undefined) list[group].push(this.#describe(record));
     }
     return list;
+  }
+
+  async listProcessesJson(app: string): Promise<Buffer> {
+    await this.#apps.get(app);
+    const list: ProcessListJson = { active: [], swapped: [], failed: [] };
+    for (const record of await this.#store.listProcessesReadOnly(app)) {
+      const group = listGroupOf(record.status);
+      if (group !== undefined) list[group].push(this.#infoJson(record));
+    }
+    return processListJson(list);
   }
 
   async getProcess(app: string, name: string): Promise<ProcessInfo> {
@@ -409,6 +421,20 @@ export class ControlPlane implements ControlPlaneService {
     if (info.connection && path !== undefined && path !== "direct" && this.#nat)
       info.connection = { ...info.connection, rendezvous: this.#nat.address };
     return info;
+  }
+
+  /**
+   * The JSON of a record's ProcessInfo. A frozen record (the memory and file stores list their
+   * own) never changes, so its JSON is kept with it: listing 10,000 unchanged swapped processes
+   * again costs a lookup each. What #describe adds (the rendezvous) is fixed once listening.
+   */
+  #infoJson(record: ProcessRecord): Buffer {
+    let json = this.#listedJson.get(record);
+    if (json === undefined) {
+      json = Buffer.from(processInfoJson(this.#describe(record)));
+      if (Object.isFrozen(record)) this.#listedJson.set(record, json);
+    }
+    return json;
   }
 
   /** Open data-plane connections by path, when the process is linked here and answers. */

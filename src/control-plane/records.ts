@@ -1,5 +1,11 @@
 /** Stored records → the JSON the API returns (secrets never leave the control plane). */
-import type { AlarmInfo, AppInfo, AppVersionInfo, ProcessInfo } from "../protocol/index.js";
+import type {
+  AlarmInfo,
+  AppInfo,
+  AppVersionInfo,
+  ProcessInfo,
+  ProcessStatus,
+} from "../protocol/index.js";
 import type { AlarmRecord, AppRecord, AppVersionRecord, ProcessRecord } from "../storage/index.js";
 
 /** The kept versions; a record written before versions were kept knows only its current one. */
@@ -34,6 +40,12 @@ export function toAppInfo(record: AppRecord): AppInfo {
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };
+}
+
+/** Which list of `GET /apps/:app/processes` a process appears in (a deleted one in none). */
+export function listGroupOf(status: ProcessStatus): "active" | "swapped" | "failed" | undefined {
+  if (status === "swapped" || status === "failed") return status;
+  return status === "deleted" ? undefined : "active";
 }
 
 export function toProcessInfo(record: ProcessRecord): ProcessInfo {

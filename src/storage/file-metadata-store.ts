@@ -111,6 +111,10 @@ export class FileMetadataStore implements MetadataStore {
     return this.#memory.listProcesses(app);
   }
 
+  listProcessesReadOnly(app: string): Promise<readonly ProcessRecord[]> {
+    return this.#memory.listProcessesReadOnly(app);
+  }
+
   async updateProcess(
     app: string,
     name: string,

@@ -19,6 +19,7 @@ import {
   assertProcessId,
   byName,
   copyData,
+  deepFreeze,
   notifyAll,
   withoutUndefined,
 } from "./records.js";
@@ -66,7 +67,7 @@ export class MemoryMetadataStore implements MetadataStore {
     store.state.secret = records.secret;
     for (const app of records.apps) store.state.apps.set(app.name, copyData(app));
     for (const record of records.processes)
-      store.processesOf(record.app).set(record.name, copyData(record));
+      store.processesOf(record.app).set(record.name, deepFreeze(copyData(record)));
     return store;
   }
 
@@ -123,6 +124,12 @@ export class MemoryMetadataStore implements MetadataStore {
     assertName(app, "application");
     const records = [...(this.state.processes.get(app)?.values() ?? [])];
     return records.map((record) => copyData(record)).sort(byName);
+  }
+
+  /** The stored records themselves: they are frozen when stored and replaced, never changed. */
+  async listProcessesReadOnly(app: string): Promise<readonly ProcessRecord[]> {
+    assertName(app, "application");
+    return [...(this.state.processes.get(app)?.values() ?? [])].sort(byName);
   }
 
   async updateProcess(
@@ -186,7 +193,7 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   private store(record: ProcessRecord): void {
-    this.processesOf(record.app).set(record.name, record);
+    this.processesOf(record.app).set(record.name, deepFreeze(record));
     this.notify({ app: record.app, name: record.name, record });
   }
 

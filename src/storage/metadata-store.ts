@@ -16,6 +16,9 @@
  *   when the process is missing or the revision moved on (the caller re-reads and retries).
  * - Listing returns records sorted by name. Records come back as plain copies: mutating one
  *   never changes the store.
+ * - `listProcessesReadOnly` lists the same records for callers that only read them: a store may
+ *   hand out its own records, deeply frozen, instead of copies. A frozen record never changes
+ *   (a change stores a new object), so a caller may keep what it derives from one with it.
  * - `subscribe` delivers a notice for every process change made through any store instance
  *   sharing the same backing service (all replicas), including the caller's own changes.
  * - Replicas: `putReplica(replica, ttlMs)` records a control-plane replica as alive for `ttlMs`
@@ -175,6 +178,8 @@ export interface MetadataStore {
   createProcess(record: ProcessRecord): Promise<boolean>;
   getProcess(app: string, name: string): Promise<ProcessRecord | undefined>;
   listProcesses(app: string): Promise<ProcessRecord[]>;
+  /** As `listProcesses`, without a copy where the store can avoid one (see the contract above). */
+  listProcessesReadOnly(app: string): Promise<readonly ProcessRecord[]>;
   updateProcess(
     app: string,
     name: string,

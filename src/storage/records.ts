@@ -22,6 +22,16 @@ export function copyData<T>(value: T): T {
 }
 
 /**
+ * Freezes plain JSON-shaped data and everything in it, so that a store can hand out its own
+ * records to readers (`listProcessesReadOnly`): a stray write throws instead of changing them.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
+  for (const key in value) deepFreeze(value[key]);
+  return Object.freeze(value);
+}
+
+/**
  * The record after `patch`: identity fields and `createdAt` are kept whatever the patch says,
  * the revision moves on by one, and a field patched to `undefined` is cleared.
  */

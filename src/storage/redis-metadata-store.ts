@@ -142,6 +142,11 @@ export class RedisMetadataStore implements MetadataStore {
     return values.map((json) => JSON.parse(json) as ProcessRecord).sort(byName);
   }
 
+  /** Parsed afresh on every call: nothing to save by sharing. */
+  listProcessesReadOnly(app: string): Promise<readonly ProcessRecord[]> {
+    return this.listProcesses(app);
+  }
+
   async updateProcess(
     app: string,
     name: string,

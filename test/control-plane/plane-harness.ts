@@ -1,5 +1,5 @@
 /**
- * A real ControlPlane in this test process, on a memory or Redis metadata store, with the fake
+ * A real ControlPlane in this test process, on a memory, file or Redis metadata store, with the fake
  * backend. The test keeps its own handle on the same store (a memory peer, or a second Redis
  * client on the same prefix) and on the blob store, to seed records and wait for changes.
  */
@@ -12,6 +12,7 @@ import type { ControlLinkTimings } from "../../src/control-plane/control-link-se
 import type { ProcessStatus } from "../../src/protocol/index.js";
 import {
   DiskBlobStore,
+  FileMetadataStore,
   MemoryMetadataStore,
   type BlobStore,
   type MetadataStore,
@@ -41,7 +42,7 @@ export function useSuiteRedis(): () => string | undefined {
 }
 
 export interface StoreTarget {
-  kind: "memory" | "redis";
+  kind: "memory" | "file" | "redis";
   /** Redis URL, for kind "redis". */
   url?: string;
 }
@@ -73,7 +74,7 @@ export async function startPlane(
   const dir = await mkdtemp(path.join(tmpdir(), "praas-cp-"));
   const root = path.join(dir, "blobs");
   const blobs = await DiskBlobStore.open(root);
-  const { view, open } = await openStores(target);
+  const { view, open } = await openStores(target, dir);
   const backend = new FakeBackend(blobs);
   const log = new LogCapture();
   try {
@@ -111,9 +112,14 @@ export async function startPlane(
 
 async function openStores(
   target: StoreTarget,
+  dir: string,
 ): Promise<{ view: MetadataStore; open: () => Promise<MetadataStore> }> {
   if (target.kind === "memory") {
     const origin = new MemoryMetadataStore();
+    return { view: origin, open: () => Promise.resolve(origin.peer()) };
+  }
+  if (target.kind === "file") {
+    const origin = await FileMetadataStore.open(path.join(dir, "metadata"));
     return { view: origin, open: () => Promise.resolve(origin.peer()) };
   }
   const prefix = `cp${process.pid}-${++prefixes}:`;

@@ -154,6 +154,26 @@ export function metadataStoreConformance(name: string, newBacking: () => Metadat
       expect(await store.listProcesses("nobody")).toEqual([]);
     });
 
+    it("lists for readers what it lists, records that neither readers nor updates change", async () => {
+      for (const name of ["p2", "p1"]) await store.createProcess(proc("counter", name));
+      const listed = await store.listProcessesReadOnly("counter");
+      expect(listed).toEqual(await store.listProcesses("counter"));
+      expect(await store.listProcessesReadOnly("nobody")).toEqual([]);
+      try {
+        (listed[0] as ProcessRecord).resources.vcpus = 42;
+      } catch {
+        // A store handing out its own records froze them: the write is refused.
+      }
+      expect((await store.getProcess("counter", "p1"))?.resources.vcpus).toBe(1);
+      const before = structuredClone(listed[0]);
+      await store.updateProcess("counter", "p1", 1, {
+        stateSize: 5,
+        resources: { vcpus: 2, memory: 1 },
+      });
+      expect(listed[0]).toEqual(before);
+      expect((await store.listProcessesReadOnly("counter"))[0]?.stateSize).toBe(5);
+    });
+
     it("updates by compare-and-set on the revision", async () => {
       await store.createProcess(proc("counter", "p1"));
       const connection = { host: "127.0.0.1", port: 4000, token: "t" };

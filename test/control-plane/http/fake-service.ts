@@ -21,6 +21,7 @@ import type {
 } from "../../../src/protocol/index.js";
 
 import { LogHub } from "../../../src/control-plane/log-hub.js";
+import { processInfoJson, processListJson } from "../../../src/control-plane/process-list-json.js";
 
 export interface Call {
   method: keyof ControlPlaneService;
@@ -106,6 +107,13 @@ export class FakeService implements ControlPlaneService {
     delete swapped.connection;
     const list = { active: [processInfo(app, "p1")], swapped: [swapped], failed: [] };
     return this.record("listProcesses", [app], list);
+  }
+
+  async listProcessesJson(app: string): Promise<Buffer> {
+    const list = await this.listProcesses(app);
+    const json = (infos: ProcessInfo[]) => infos.map((info) => Buffer.from(processInfoJson(info)));
+    const { active, swapped, failed } = list;
+    return processListJson({ active: json(active), swapped: json(swapped), failed: json(failed) });
   }
 
   getProcess(app: string, name: string): Promise<ProcessInfo> {

@@ -114,10 +114,14 @@ export function processRoutes(service: ControlPlaneService): FastifyPluginCallba
         return reply.code(201).send(info);
       },
     );
+    // Sent as built: the schema stays for the OpenAPI document (the JSON is what it would make).
     app.get<{ Params: { app: string } }>(
       "/apps/:app/processes",
       { schema: listSchema },
-      (request) => service.listProcesses(request.params.app),
+      async (request, reply) => {
+        const json = await service.listProcessesJson(request.params.app);
+        return reply.type("application/json; charset=utf-8").send(json);
+      },
     );
     app.get<ProcessRoute>(base, { schema: processSchema("Describe a process") }, (request) =>
       service.getProcess(request.params.app, request.params.proc),
