@@ -391,10 +391,13 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
   try {
-    await proc.start();
-    control = config.control ? await connectControl(config, proc, log) : undefined;
+    // Registration (it needs only the port) runs while the workers load and the state returns.
+    await proc.start(async () => {
+      if (config.control) control = await connectControl(config, proc, log);
+    });
     if (control) watchIdle(proc, control, log);
   } catch (error) {
+    control?.close();
     await proc.stop();
     fail(log, error);
     return;
