@@ -157,6 +157,7 @@ export class CloudProcess implements CallTarget {
           handedOff: () => this.#pool.handedOff,
         }),
       },
+      links.slot?.takeListener(config.host, config.port),
     );
   }
 

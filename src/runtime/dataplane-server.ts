@@ -95,10 +95,13 @@ export class DataPlaneServer {
   /** Connections that arrived between `bind` and `open`, served once it opens. */
   #held: { socket: net.Socket; path: ProcessReach }[] | undefined;
 
-  constructor(options: DataPlaneOptions, handler: DataPlaneHandler) {
+  /** `listening`: a listener made ahead (a warm slot's, made with noDelay), to take over. */
+  constructor(options: DataPlaneOptions, handler: DataPlaneHandler, listening?: net.Server) {
     this.#options = options;
     this.#handler = handler;
-    this.#server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.#server = listening ?? net.createServer({ noDelay: true });
+    this.#server.removeAllListeners("connection");
+    this.#server.on("connection", (socket: net.Socket) => this.accept(socket));
   }
 
   /** Listens and serves at once. */
@@ -114,13 +117,18 @@ export class DataPlaneServer {
    */
   bind(host: string, port: number): Promise<number> {
     this.#held = [];
+    if (this.#server.listening) return Promise.resolve(this.#boundPort());
     return new Promise((resolve, reject) => {
       this.#server.once("error", reject);
       this.#server.listen(port, host, () => {
         this.#server.off("error", reject);
-        resolve((this.#server.address() as net.AddressInfo).port);
+        resolve(this.#boundPort());
       });
     });
+  }
+
+  #boundPort(): number {
+    return (this.#server.address() as net.AddressInfo).port;
   }
 
   /** Serves the connections held since `bind`, and every later one. */
