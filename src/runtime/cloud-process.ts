@@ -225,8 +225,8 @@ export class CloudProcess implements CallTarget {
     const restored = this.#restoreAll();
     // All settle before a failure is reported, so stopping never races workers still starting.
     const [functions] = await allSettled([loaded, restored, this.#announce(restored, announce)]);
+    this.#status = "active"; // first: the held connections are handed to workers only then
     this.#dataPlane.open();
-    this.#status = "active";
     const memory = `${this.config.memoryMiB} MiB (${this.#memory.enforcement})`;
     const workers = this.config.workers;
     this.#log.info({ port: this.#port, functions, workers, memory }, "process active");
