@@ -133,7 +133,7 @@ export class LocalBackend implements ProcessBackend {
     if (options.netns !== undefined) return launchProcess(options);
     const slot = this.#slotOf(options);
     const runtime = this.#pool?.take(slot) ?? (await WarmRuntime.start(slot));
-    return runtime.assign(options).finally(() => this.#pool?.refill());
+    return runtime.assign(options).finally(() => this.#pool?.refillSoon());
   }
 
   /**

@@ -4,8 +4,8 @@
  * to become. A create or resume whose process fits the pool's slot (same workers, memory,
  * payload limit, and no permissions beyond the defaults) takes one and pays only for loading
  * its bundle; anything else starts a runtime of its own. Each take is made good in the
- * background once the taken runtime serves (so the refill does not compete with it for the
- * CPU). A member serves one process and is never returned: a slot that held an application
+ * background a moment after the taken runtime serves (so the refill does not compete for the
+ * CPU with it, nor with its client's first connection and call). A member serves one process and is never returned: a slot that held an application
  * never holds another. `close` discards every idle member and any still starting.
  *
  * The pool follows demand: a create or resume that misses only because its process has another
@@ -18,6 +18,12 @@ import { WarmRuntime, type SlotLaunchOptions } from "../runtime/launch.js";
 
 /** After a member failed to start, wait this long before trying again (no spinning). */
 const RETRY_MS = 1000;
+/**
+ * How long after a taken runtime serves its replacement starts: its client connects and makes
+ * its first call within a few ms, and a refill (two Node starts, spawned from our own event
+ * loop) at that moment would slow exactly those.
+ */
+const REFILL_DELAY_MS = 100;
 
 export interface WarmPoolOptions {
   /** Idle members to keep; 0 turns the pool off. */
@@ -48,6 +54,7 @@ export class WarmPool {
   #misses = 0;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
+  #delayedRefill: NodeJS.Timeout | undefined;
 
   constructor(options: WarmPoolOptions) {
     this.#options = options;
@@ -70,7 +77,7 @@ export class WarmPool {
 
   /**
    * An idle member for a process started with `slot`, or undefined (a miss) when none fits or
-   * none is idle. The caller assigns it and calls `refill` once it serves.
+   * none is idle. The caller assigns it and calls `refillSoon` once it serves.
    */
   take(slot: SlotLaunchOptions): WarmRuntime | undefined {
     const fits = this.#fits(slot);
@@ -96,9 +103,18 @@ export class WarmPool {
     }
   }
 
+  /** Refills a moment from now (see REFILL_DELAY_MS); one refill for several takes. */
+  refillSoon(): void {
+    this.#delayedRefill ??= setTimeout(() => {
+      this.#delayedRefill = undefined;
+      this.refill();
+    }, REFILL_DELAY_MS).unref();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
+    clearTimeout(this.#delayedRefill);
     const idle = this.#idle.splice(0);
     const late = await Promise.all(this.#starting);
     const members = [...idle, ...late].filter((member) => member !== undefined);

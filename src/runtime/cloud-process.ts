@@ -157,6 +157,7 @@ export class CloudProcess implements CallTarget {
           handedOff: () => this.#pool.handedOff,
         }),
       },
+      links.slot?.takeListener(config.host, config.port),
     );
   }
 
@@ -213,25 +214,39 @@ export class CloudProcess implements CallTarget {
 
   /**
    * Restores state (with --restore: the snapshot; under durability "log": then the write-ahead
-   * log over it), starts the workers, then opens the data plane. The stored snapshot is kept:
-   * a resume that fails at any later step can be retried from it, and a crash comes back to it
-   * (the next swap replaces it).
+   * log over it) while the workers load the application; once restored, and still while they
+   * load, runs `announce` (the registration: it needs only the data-plane port, taken first);
+   * then serves. The stored snapshot is kept: a resume that fails at any later step can be
+   * retried from it, and a crash comes back to it (the next swap replaces it).
    */
-  async start(): Promise<void> {
+  async start(announce: () => Promise<void> = () => Promise.resolve()): Promise<void> {
     this.#memory.start(); // before the workers, so they start inside the process's cgroup
-    // Both settle before a failure is reported, so stopping never races workers still starting.
-    const [functions] = await allSettled([this.#startWorkers(), this.#restoreAll()]);
-    this.#port = await this.#dataPlane.listen(this.config.host, this.config.port);
-    this.#status = "active";
+    const loaded = this.#startWorkers(); // first: loading the bundle is the longest step
+    const restored = this.#restoreAll();
+    // All settle before a failure is reported, so stopping never races workers still starting.
+    const [functions] = await allSettled([loaded, restored, this.#announce(restored, announce)]);
+    this.#status = "active"; // first: the held connections are handed to workers only then
+    this.#dataPlane.open();
     const memory = `${this.config.memoryMiB} MiB (${this.#memory.enforcement})`;
     const workers = this.config.workers;
     this.#log.info({ port: this.#port, functions, workers, memory }, "process active");
   }
 
+  /**
+   * Takes the data-plane port (clients who learn it early are held until the process is
+   * active), then announces the process once its state is back: a process that cannot restore
+   * its state never registers.
+   */
+  async #announce(restored: Promise<void>, announce: () => Promise<void>): Promise<void> {
+    this.#port = await this.#dataPlane.bind(this.config.host, this.config.port);
+    await restored;
+    await announce();
+  }
+
   /** A warm slot's sandbox exists and its workers run: they only need the bundle. */
   async #startWorkers(): Promise<string[]> {
     if (this.#slot === undefined) await this.#sandbox.prepare();
-    await this.#sandbox.install(this.config.bundlePath);
+    this.#sandbox.install(this.config.bundlePath);
     return this.#pool.start(this.#slot?.workers);
   }
 

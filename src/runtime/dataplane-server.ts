@@ -92,21 +92,50 @@ export class DataPlaneServer {
   readonly #handler: DataPlaneHandler;
   /** Open connections, and the invocations (and their payload bytes) in flight on each. */
   readonly #links = new Map<FrameLink, InFlight>();
+  /** Connections that arrived between `bind` and `open`, served once it opens. */
+  #held: { socket: net.Socket; path: ProcessReach }[] | undefined;
 
-  constructor(options: DataPlaneOptions, handler: DataPlaneHandler) {
+  /** `listening`: a listener made ahead (a warm slot's, made with noDelay), to take over. */
+  constructor(options: DataPlaneOptions, handler: DataPlaneHandler, listening?: net.Server) {
     this.#options = options;
     this.#handler = handler;
-    this.#server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.#server = listening ?? net.createServer({ noDelay: true });
+    this.#server.removeAllListeners("connection");
+    this.#server.on("connection", (socket: net.Socket) => this.accept(socket));
   }
 
-  listen(host: string, port: number): Promise<number> {
+  /** Listens and serves at once. */
+  async listen(host: string, port: number): Promise<number> {
+    const bound = await this.bind(host, port);
+    this.open();
+    return bound;
+  }
+
+  /**
+   * Listens, but holds every connection until `open`: the port is known (and can be
+   * registered) while the process is still starting, and nobody is served before it is ready.
+   */
+  bind(host: string, port: number): Promise<number> {
+    this.#held = [];
+    if (this.#server.listening) return Promise.resolve(this.#boundPort());
     return new Promise((resolve, reject) => {
       this.#server.once("error", reject);
       this.#server.listen(port, host, () => {
         this.#server.off("error", reject);
-        resolve((this.#server.address() as net.AddressInfo).port);
+        resolve(this.#boundPort());
       });
     });
+  }
+
+  #boundPort(): number {
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  /** Serves the connections held since `bind`, and every later one. */
+  open(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const { socket, path } of held) if (!socket.destroyed) this.accept(socket, path);
   }
 
   get connections(): number {
@@ -124,6 +153,7 @@ export class DataPlaneServer {
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const { socket } of this.#held?.splice(0) ?? []) socket.destroy();
     for (const link of this.#links.keys())
       link.destroy(new PraaSError("UNAVAILABLE", "the process is stopping"));
     await closed;
@@ -134,6 +164,11 @@ export class DataPlaneServer {
    * (punched or relayed), on which the same HELLO + token handshake runs.
    */
   accept(socket: net.Socket, path: ProcessReach = "direct"): void {
+    if (this.#held !== undefined) {
+      socket.on("error", () => socket.destroy()); // a reset while held must not throw
+      this.#held.push({ socket, path });
+      return;
+    }
     if (this.connections >= this.#options.maxConnections) {
       this.#refuse(socket);
       return;

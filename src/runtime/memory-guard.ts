@@ -98,7 +98,8 @@ export class MemoryGuard implements MemoryVerdict {
 
   adopt(pid: number): void {
     if (this.#options.mode === "off") return;
-    // Workers spawned after start() are in already; a pre-started one moves in now.
+    // Workers spawned after start() are in already, and so are a warm slot's (spawned once its
+    // cgroup was made): enroll moves only a worker that is not.
     if (this.#cgroup) ignoreErrors(() => this.#cgroup?.enroll(pid));
     ignoreErrors(() => writeFileSync(`/proc/${pid}/oom_score_adj`, "1000"));
   }
@@ -211,7 +212,12 @@ export class Cgroup {
     return cgroup;
   }
 
+  /**
+   * Moves `pid` in, unless it is in already: a write to cgroup.procs waits for an RCU grace
+   * period (about 10 ms) even when it moves nothing, and a warm slot's workers were born here.
+   */
   enroll(pid: number): void {
+    if (cgroupDirOf(pid, this.v2) === this.dir) return;
     writeFileSync(path.join(this.dir, "cgroup.procs"), String(pid));
   }
 
@@ -247,13 +253,18 @@ export class Cgroup {
 
 /** The directory of the memory cgroup this process runs in (from /proc/self/cgroup). */
 function currentCgroupDir(v2: boolean): string {
-  for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+  return cgroupDirOf("self", v2);
+}
+
+/** The memory cgroup directory `pid` is in. */
+function cgroupDirOf(pid: number | "self", v2: boolean): string {
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n")) {
     const [, controllers = "", where = ""] = line.split(":");
     if (v2 ? line.startsWith("0::") : controllers.split(",").includes("memory")) {
       return path.join(CGROUP_ROOT, v2 ? "" : "memory", where);
     }
   }
-  throw new Error("this process is in no memory cgroup");
+  throw new Error(`process ${pid} is in no memory cgroup`);
 }
 
 function enableMemoryController(dir: string): void {

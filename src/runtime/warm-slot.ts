@@ -2,19 +2,29 @@
  * A warm-pool slot: what a cloud process would start first, started before anyone asked for
  * it — the sandbox directory (scratch dir, owner, network namespace) and the workers, booted,
  * under their heap limit and permission flags, but with no user code and no environment of any
- * application. A process assigned to the slot (runtime/main.ts `--warm`) installs its bundle
- * where the workers may read it and sends them LOAD; from then on it is the same as a process
- * started from scratch. A slot serves one process only: it is never handed to another.
+ * application — and a data-plane listener on the loopback (where the local backend's
+ * processes listen), which turns away anyone who connects before the slot is assigned. A
+ * process assigned to the slot (runtime/main.ts `--warm`) installs its bundle where the workers
+ * may read it, sends them LOAD and takes the listener over; from then on it is the same as a
+ * process started from scratch. A slot serves one process only: it is never handed to another.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { AppPermissions } from "../protocol/index.js";
+import { openBlobStore } from "../storage/index.js";
 import type { ProcessConfig } from "./config.js";
 import { cgroupAhead, type Cgroup } from "./memory-guard.js";
+import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
 import { WorkerHandle } from "./worker-handle.js";
 import { heapMiBFor } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 
 /** How long a pre-started worker may take to boot (answer its first ping). */
 const BOOT_TIMEOUT_MS = 30_000;
+/** Where the listener made ahead listens: the local backend's processes listen there. */
+const LISTEN_AHEAD_HOST = "127.0.0.1";
 
 export interface SlotOptions {
   workers: number;
@@ -30,6 +40,7 @@ export class WarmSlot {
   /** Made before the workers start, so they are in it from birth; its limit is set at assignment. */
   #cgroup: Cgroup | undefined;
   #workers: WorkerHandle[] = [];
+  #listener: net.Server | undefined;
 
   private constructor(options: SlotOptions) {
     this.options = options;
@@ -43,6 +54,8 @@ export class WarmSlot {
       slot.#cgroup = cgroupAhead(`pool.${process.pid}`, options.memoryMiB * 1024 * 1024);
       await slot.sandbox.prepare();
       await slot.#boot();
+      slot.#listener = await listenAhead().catch(() => undefined); // then the process listens
+      await rehearseRestore().catch(() => undefined); // only a rehearsal
       return slot;
     } catch (error) {
       await slot.discard();
@@ -62,6 +75,18 @@ export class WarmSlot {
     return this.#workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
   }
 
+  /**
+   * The listener made ahead, for a process that listens where it does (any port); undefined
+   * otherwise, and then it is closed. Given once.
+   */
+  takeListener(host: string, port: number): net.Server | undefined {
+    const listener = this.#listener;
+    this.#listener = undefined;
+    if (listener === undefined || (host === LISTEN_AHEAD_HOST && port === 0)) return listener;
+    listener.close();
+    return undefined;
+  }
+
   /** Why a process with `config` cannot take this slot; undefined when it can. */
   misfit(config: ProcessConfig): string | undefined {
     const o = this.options;
@@ -79,6 +104,7 @@ export class WarmSlot {
 
   /** Stops the workers and removes the sandbox (the slot was never assigned). */
   async discard(): Promise<void> {
+    this.#listener?.close();
     await Promise.all(this.#workers.map((w) => w.stop(0)));
     this.#cgroup?.remove();
     await this.sandbox.remove();
@@ -91,5 +117,39 @@ export class WarmSlot {
     // A worker answers a ping once its event loop runs: Node is up and its modules are loaded.
     const booted = await Promise.all(this.#workers.map((w) => w.probe(BOOT_TIMEOUT_MS)));
     if (booted.includes(false)) throw new Error("a pre-started worker did not boot");
+  }
+}
+
+/**
+ * A data-plane listener made before there is a process to serve (its first listen costs a few
+ * ms of a start). Until a process takes it over, whoever connects is closed at once.
+ */
+function listenAhead(): Promise<net.Server> {
+  const server = net.createServer({ noDelay: true }, (socket) => socket.destroy());
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, LISTEN_AHEAD_HOST, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+/**
+ * Stores a small snapshot in a disk blob store and reads it back the way a resume does
+ * (streamed, decoded): the first run of that code costs about 10 ms of CPU, paid here rather
+ * than by the resume that takes this slot.
+ */
+async function rehearseRestore(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), "praas-rehearsal-"));
+  const blobs = await openBlobStore({ kind: "disk", root: dir });
+  try {
+    const entry = { key: "rehearsal", updatedAt: 0, value: Buffer.alloc(1024) };
+    await blobs.put("rehearsal", encodeSnapshot([entry], []));
+    const stream = await blobs.get("rehearsal");
+    if (stream !== undefined) await decodeSnapshot(stream);
+  } finally {
+    await blobs.close();
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -30,6 +30,9 @@ import { captureConsole, runAs, sendLog } from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
 import { StorageBudget } from "./storage-budget.js";
 
+/** The rehearsal's function: a name no module can export by accident. */
+const REHEARSAL_FUNCTION = "\u0000rehearsal";
+
 export interface WorkerOptions {
   /** The worker's end of its link to the process. */
   socket: Socket;
@@ -76,6 +79,7 @@ export class WorkerServer {
   #invocations = 0;
   /** What state and mailbox may still take, as the process last said. */
   #free = Number.POSITIVE_INFINITY;
+  #rehearsed = false;
 
   constructor(readonly options: WorkerOptions) {
     const { application, processId, durable = false } = options;
@@ -157,6 +161,7 @@ export class WorkerServer {
     // Answered at once: the process pings to tell a blocked event loop from a slow invocation.
     if (frame.type === FrameType.Ping) {
       this.#link.reply(frame.id);
+      if (!this.#loading && !this.#rehearsed) void this.#rehearse();
     } else if (frame.type === FrameType.Load) {
       this.#onLoad(frame);
     } else if (frame.type === FrameType.StateChanged) {
@@ -171,6 +176,24 @@ export class WorkerServer {
     } else {
       const error = new PraaSError("PROTOCOL_ERROR", `worker got frame ${frame.type}`);
       this.#link.replyError(frame.id, error);
+    }
+  }
+
+  /**
+   * Runs one made-up call through the path every invocation takes, so that the first real one
+   * does not pay for compiling it (several ms). Only a worker pinged before its LOAD does: a
+   * warm slot's, waiting for a process (one started for its process gets LOAD first). It ends
+   * within this turn of the event loop (no I/O), so no LOAD can see its function.
+   */
+  async #rehearse(): Promise<void> {
+    this.#rehearsed = true;
+    this.#functions.set(REHEARSAL_FUNCTION, (input: Uint8Array) => input);
+    try {
+      await this.#execute(REHEARSAL_FUNCTION, Buffer.alloc(1), "rehearsal", this.#free);
+    } catch {
+      // Only a rehearsal: the real calls report their own errors.
+    } finally {
+      this.#functions.delete(REHEARSAL_FUNCTION);
     }
   }
 
