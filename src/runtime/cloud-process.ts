@@ -140,6 +140,8 @@ export class CloudProcess implements CallTarget {
         maxPayloadBytes: config.maxPayloadBytes,
         resume: links.resumePeer,
         ticket: links.peerTicket,
+        // The pool exists by the time a directory arrives (both are made in this constructor).
+        moved: (peer) => this.#pool.peerMoved(peer),
       },
       config.peers,
     );

@@ -27,6 +27,8 @@ export interface PeersOptions {
    * address says punch or relay); the control plane tells the peer to pair at the same time.
    */
   ticket?: ((name: string) => Promise<PeerTicket>) | undefined;
+  /** A peer moved or left: connections to it that others hold (workers') must go too. */
+  moved?: ((name: string) => void) | undefined;
 }
 
 export class Peers {
@@ -60,7 +62,10 @@ export class Peers {
   #replace(next: Map<string, PeerEntry>): void {
     for (const [name, old] of this.#entries) {
       // A peer that had no address has no link yet (one may be opening while it resumes).
-      if (old.address && !sameAddress(old.address, next.get(name)?.address)) this.#drop(name);
+      if (old.address && !sameAddress(old.address, next.get(name)?.address)) {
+        this.#drop(name);
+        this.#options.moved?.(name);
+      }
     }
     this.#entries = next;
     const waiters = this.#changed;

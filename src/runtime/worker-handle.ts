@@ -22,6 +22,7 @@ import {
   isPeerLinkRequest,
   type PeerLinkAnswer,
   type PeerLinkRequest,
+  type PeerMoved,
 } from "./worker/peer-links.js";
 import { DirectLedger, type DirectCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
@@ -275,6 +276,12 @@ export class WorkerHandle {
     } catch (error) {
       this.#sendToWorker({ ...answer, error: ensurePraaSError(error).toRecord() });
     }
+  }
+
+  /** Tells the worker that `peer` moved or left (its own connection to it is stale). */
+  peerMoved(peer: string): void {
+    const notice: PeerMoved = { kind: "praas-peer-moved", peer };
+    if (this.child.connected) this.child.send(notice);
   }
 
   /** An IPC message (and the socket it carries: ours is closed once sent). */

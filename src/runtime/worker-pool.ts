@@ -243,6 +243,11 @@ export class WorkerPool {
     });
   }
 
+  /** Tells every worker that `peer` moved or left. */
+  peerMoved(peer: string): void {
+    for (const worker of this.#workers) worker.peerMoved(peer);
+  }
+
   /** Sends a one-way frame to every worker but `except`. */
   broadcast(type: FrameType, meta: Uint8Array, except?: FrameLink): void {
     for (const worker of this.#workers) {

@@ -18,6 +18,7 @@ let p1: RunningProcess;
 let c0: ProcessConnection;
 let c1: ProcessConnection;
 let p2: RunningProcess | undefined;
+let moved: RunningProcess | undefined;
 let bundle: string;
 
 const peer = (p: RunningProcess): object => ({
@@ -46,7 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([c0?.close(), c1?.close()]);
-  await Promise.all([p0?.stop(), p1?.stop(), p2?.stop()]);
+  await Promise.all([p0?.stop(), p1?.stop(), p2?.stop(), moved?.stop()]);
   await control?.close();
   await temp?.remove();
 });
@@ -188,5 +189,22 @@ describe("peer directory changes", () => {
     await expect(
       c1.invoke("remoteAdd", json({ process: "p0", value: "1" })),
     ).resolves.toBeDefined();
+  });
+  // Last: the second instance takes over the name at the fake control plane.
+  it("sends to where a peer moved, though the worker held a connection to where it was", async () => {
+    // The worker's own connection to p1 is open after the messages above.
+    await c0.invoke("send", json({ to: "p1", key: "before-move", value: "old place" }));
+    expect(text(await c1.invoke("receive", json({ key: "before-move" })))).toBe("old place");
+    // A second instance of p1 elsewhere; the directory of p0 now points there.
+    moved = await startProcess({ name: "p1", bundle, blobDir: temp.dir, workers: 1, control });
+    await control.command("p0", "peers", { changed: [peer(moved)], removed: [] });
+    const there = await moved.connect();
+    try {
+      await c0.invoke("send", json({ to: "p1", key: "after-move", value: "new place" }));
+      expect(text(await there.invoke("receive", json({ key: "after-move" })))).toBe("new place");
+    } finally {
+      await there.close();
+      await control.command("p0", "peers", { changed: [peer(p1)], removed: [] });
+    }
   });
 });

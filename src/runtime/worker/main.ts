@@ -10,7 +10,7 @@
 import net from "node:net";
 import { getHeapStatistics } from "node:v8";
 import { isHandOff } from "./direct.js";
-import { isPeerLinkAnswer } from "./peer-links.js";
+import { isPeerLinkAnswer, isPeerMoved } from "./peer-links.js";
 import { WorkerServer } from "./serve.js";
 
 const [bundlePath = "", maxPayload = "0"] = process.argv.slice(2);
@@ -35,4 +35,5 @@ process.on("uncaughtException", (error) => worker.crash(error));
 process.on("message", (message: unknown, socket?: net.Socket) => {
   if (isHandOff(message) && socket !== undefined) worker.adopt(message, socket);
   else if (isPeerLinkAnswer(message)) worker.peerLinkAnswered(message, socket);
+  else if (isPeerMoved(message)) worker.peerMoved(message.peer);
 });

@@ -14,6 +14,9 @@ import type { Socket } from "node:net";
 import { FrameType, PraaSError, encodeFields, type ErrorRecord } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
 
+/** How long a worker waits for its process to open a peer connection. */
+const ANSWER_TIMEOUT_MS = 60_000;
+
 /** Worker → process, on the IPC channel: open a connection to `peer` for me. */
 export interface PeerLinkRequest {
   kind: "praas-peer-request";
@@ -29,6 +32,17 @@ export interface PeerLinkAnswer {
   rest?: string;
   error?: ErrorRecord;
   throughProcess?: boolean;
+}
+
+/** Process → worker: `peer` moved or left; a connection to it leads to the old place. */
+export interface PeerMoved {
+  kind: "praas-peer-moved";
+  peer: string;
+}
+
+export function isPeerMoved(message: unknown): message is PeerMoved {
+  const notice = message as Partial<PeerMoved> | null;
+  return notice?.kind === "praas-peer-moved" && typeof notice.peer === "string";
 }
 
 export function isPeerLinkRequest(message: unknown): message is PeerLinkRequest {
@@ -79,6 +93,19 @@ export class PeerLinks {
     waiter(answer, socket);
   }
 
+  /**
+   * The peer moved (a new instance elsewhere) or left: the link to where it was is closed (calls
+   * still on it fail, as they would through the process), and the next call asks again.
+   */
+  moved(peer: string): void {
+    const route = this.#routes.get(peer);
+    this.#routes.delete(peer);
+    void route?.then(
+      (link) => link?.close(),
+      () => undefined,
+    );
+  }
+
   /** One route per peer, shared by every call in order; a failed or closed link is forgotten. */
   #route(peer: string): Promise<Route> {
     let route = this.#routes.get(peer);
@@ -93,7 +120,13 @@ export class PeerLinks {
   #open(peer: string): Promise<Route> {
     const id = ++this.#requests;
     return new Promise<Route>((resolve, reject) => {
+      // The process answers within its own dial and resume deadlines; this only bounds a lost answer.
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new PraaSError("PEER_UNAVAILABLE", `no connection to process "${peer}" in time`));
+      }, ANSWER_TIMEOUT_MS);
       this.#waiting.set(id, (answer, socket) => {
+        clearTimeout(timer);
         if (answer.error) reject(PraaSError.fromRecord(answer.error));
         else if (answer.throughProcess === true || socket === undefined) resolve(undefined);
         else resolve(this.#linkOn(peer, socket, answer.rest));

@@ -130,6 +130,11 @@ export class WorkerServer {
     this.#direct.adopt(handOff, socket);
   }
 
+  /** The process says `peer` moved or left. */
+  peerMoved(peer: string): void {
+    this.#peers?.moved(peer);
+  }
+
   /** The process's answer to a request for a peer connection (the IPC message and its socket). */
   peerLinkAnswered(answer: PeerLinkAnswer, socket?: Socket): void {
     if (this.#peers) this.#peers.answered(answer, socket);
