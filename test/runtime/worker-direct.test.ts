@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { PraaSError } from "../../src/protocol/index.js";
 import { FrameType, decodeFields, encodeFields, type Frame } from "../../src/protocol/index.js";
-import { WorkerServer } from "../../src/runtime/worker/serve.js";
+import { WorkerServer, type WorkerOptions } from "../../src/runtime/worker/serve.js";
 import type { HandOff } from "../../src/runtime/worker/direct.js";
 import { FrameLink } from "../../src/transport/index.js";
 
@@ -21,7 +21,18 @@ writeFileSync(
   `export function echo(input) { return input; }
 export function fail() { throw new RangeError("nope"); }
 export function slow() { return new Promise((resolve) => setTimeout(() => resolve("late"), 300)); }
-export function gated(input) { return input; }`,
+export function gated(input) { return input; }
+export async function viaLocal(input, ctx) { return ctx.invoke("echo", input); }
+export async function localOutcome(input, ctx) {
+  try { await ctx.invoke(new TextDecoder().decode(input), "x"); return "ok"; } catch (e) { return e.code; }
+}
+export async function putTo(input, ctx) {
+  try { await ctx.put(new TextDecoder().decode(input), "k", "v"); return "ok"; } catch (e) { return e.code; }
+}
+export async function toPeer(input, ctx) {
+  await ctx.put("p2", "k", input);
+  return ctx.invoke("echo", input, { process: "p2" });
+}`,
 );
 
 const LIMITS = {
@@ -60,7 +71,9 @@ async function socketPair(): Promise<[net.Socket, net.Socket]> {
   return [near, far];
 }
 
-async function startWorker(): Promise<Side> {
+const LOCAL = { serialize: ["gated"], errorStacks: false, maxInflight: 2, invocationTimeoutMs: 50 };
+
+async function startWorker(askProcess?: WorkerOptions["askProcess"]): Promise<Side> {
   const [workerSocket, processSocket] = await socketPair();
   const notices: Frame[] = [];
   const link: FrameLink = new FrameLink(processSocket, {
@@ -68,6 +81,7 @@ async function startWorker(): Promise<Side> {
     onRequest: (frame) => {
       if (frame.type === FrameType.Call)
         link.reply(frame.id, Buffer.concat([Buffer.from("via process:"), frame.payload]));
+      else if (frame.type === FrameType.MailPut) link.reply(frame.id);
       else notices.push(frame);
     },
   });
@@ -79,9 +93,18 @@ async function startWorker(): Promise<Side> {
     maxPayloadBytes: 1 << 20,
     cacheBytes: 1 << 20,
     exit: () => undefined,
+    ...(askProcess ? { askProcess } : {}),
   });
-  await worker.load();
-  return { link, notices, worker };
+  // As the process does: LOAD with the settings for calls the worker runs itself.
+  link.send(
+    FrameType.Load,
+    0,
+    encodeFields(["app", "p1", "memory", JSON.stringify(LOCAL)]),
+    Buffer.from("{}"),
+  );
+  const side = { link, notices, worker };
+  await noticesOf(side, FrameType.Ready);
+  return side;
 }
 
 /** Hands the worker a connection; the client's end, after WELCOME. */
@@ -123,7 +146,7 @@ async function callError(client: FrameLink, fn: string, payload = "x"): Promise<
 }
 
 /** Waits, with a bound, until the process was told `count` notices of `type`. */
-async function notices(side: Side, type: FrameType, count = 1): Promise<string[][]> {
+async function noticesOf(side: Side, type: FrameType, count = 1): Promise<string[][]> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const found = side.notices.filter((frame) => frame.type === type);
@@ -138,9 +161,9 @@ describe("a worker's direct connections", () => {
     const side = await startWorker();
     const client = await connectClient(side);
     expect(await call(client, "echo", "hello")).toBe("hello");
-    const [started] = await notices(side, FrameType.CallStarted);
+    const [started] = await noticesOf(side, FrameType.CallStarted);
     expect(started?.slice(0, 4)).toEqual(["7", "1", "echo", "p1-w" + process.pid + "-1"]);
-    const [ended] = await notices(side, FrameType.CallEnded);
+    const [ended] = await noticesOf(side, FrameType.CallEnded);
     expect(ended?.slice(0, 2)).toEqual(["7", "1"]);
     expect(Number(ended?.[2])).toBeGreaterThanOrEqual(0);
   });
@@ -151,7 +174,7 @@ describe("a worker's direct connections", () => {
     const error = await callError(client, "fail");
     expect(error.code).toBe("FUNCTION_ERROR");
     expect(error.functionStack).toBeUndefined();
-    const [ended] = await notices(side, FrameType.CallEnded);
+    const [ended] = await noticesOf(side, FrameType.CallEnded);
     expect(ended?.[3]).toBe("FUNCTION_ERROR");
   });
 
@@ -172,7 +195,7 @@ describe("a worker's direct connections", () => {
     const side = await startWorker();
     const client = await connectClient(side, { ...LIMITS, invocationTimeoutMs: 50 });
     expect((await callError(client, "slow")).code).toBe("TIMEOUT");
-    const [ended] = await notices(side, FrameType.CallEnded);
+    const [ended] = await noticesOf(side, FrameType.CallEnded);
     expect(ended?.[3]).toBe("TIMEOUT");
   });
 
@@ -180,7 +203,7 @@ describe("a worker's direct connections", () => {
     const side = await startWorker();
     const client = await connectClient(side, LIMITS, ["gated"]);
     expect(await call(client, "gated", "in order")).toBe("via process:in order");
-    const [started] = await notices(side, FrameType.CallStarted);
+    const [started] = await noticesOf(side, FrameType.CallStarted);
     expect(started?.[4]).toBe("forwarded");
     expect(await call(client, "echo", "direct")).toBe("direct");
   });
@@ -196,7 +219,60 @@ describe("a worker's direct connections", () => {
       );
     expect((await refused)?.code).toMatch(/PROTOCOL_ERROR|CONNECTION_CLOSED/);
     client.destroy();
-    const [closed] = await notices(side, FrameType.ConnectionClosed);
+    const [closed] = await noticesOf(side, FrameType.ConnectionClosed);
     expect(closed).toEqual(["7"]);
+  });
+
+  it("runs ctx.invoke of its own functions itself, tells the process, and keeps the limits", async () => {
+    const side = await startWorker();
+    const client = await connectClient(side);
+    expect(await call(client, "viaLocal", "here")).toBe("here");
+    const started = (await noticesOf(side, FrameType.CallStarted, 2)).flat();
+    expect(started).toContain("0"); // the local call's connection
+    expect(await call(client, "localOutcome", "fail")).toBe("FUNCTION_ERROR");
+    expect(await call(client, "localOutcome", "slow")).toBe("TIMEOUT");
+    expect(await call(client, "localOutcome", "localOutcome")).toBe("TOO_MANY_REQUESTS");
+    expect(await call(client, "localOutcome", "gated")).toBe("ok"); // through the process
+  });
+
+  it("sends to a peer on the connection its process hands over, and drops it when the peer moves", async () => {
+    const peer = net.createServer((socket) => {
+      const link: FrameLink = new FrameLink(socket, {
+        maxPayloadBytes: 1 << 20,
+        onRequest: (frame) =>
+          link.reply(frame.id, Buffer.concat([Buffer.from("peer:"), frame.payload])),
+      });
+    });
+    await new Promise<void>((resolve) => peer.listen(0, "127.0.0.1", resolve));
+    closers.push(() => peer.close());
+    const asked: string[] = [];
+    let throughProcess = false;
+    const side: Side = await startWorker((request) => {
+      asked.push(request.peer);
+      if (request.peer === "ghost") {
+        const error = { code: "PROCESS_NOT_FOUND" as const, message: "no ghost" };
+        side.worker.peerLinkAnswered({ kind: "praas-peer", id: request.id, error });
+        return;
+      }
+      if (throughProcess) {
+        side.worker.peerLinkAnswered({ kind: "praas-peer", id: request.id, throughProcess: true });
+        return;
+      }
+      const socket = net.connect((peer.address() as net.AddressInfo).port, "127.0.0.1", () =>
+        side.worker.peerLinkAnswered({ kind: "praas-peer", id: request.id, rest: "" }, socket),
+      );
+    });
+    const client = await connectClient(side);
+    expect(await call(client, "toPeer", "hi")).toBe("peer:hi");
+    expect(asked).toEqual(["p2"]); // one connection, shared by the put and the call
+    side.worker.peerMoved("p2");
+    throughProcess = true;
+    expect(await call(client, "toPeer", "again")).toBe("via process:again");
+    expect(asked).toEqual(["p2", "p2"]);
+    expect(await call(client, "putTo", "ghost")).toBe("PROCESS_NOT_FOUND");
+    // An answer nobody waits for (a worker restarted meanwhile): its socket is let go.
+    const stray = net.connect((peer.address() as net.AddressInfo).port, "127.0.0.1");
+    side.worker.peerLinkAnswered({ kind: "praas-peer", id: 999 }, stray);
+    expect(stray.destroyed).toBe(true);
   });
 });
