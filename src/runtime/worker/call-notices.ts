@@ -5,7 +5,7 @@
  * counts them in flight (a swap drains them), times them (it kills a worker blocked past a
  * call's deadline), meters them, and fails them when the worker dies.
  */
-import { FrameType, encodeFields } from "../../protocol/index.js";
+import { FrameType, encodeFields, type PraaSError } from "../../protocol/index.js";
 import type { FrameLink } from "../../transport/index.js";
 
 /** How long a CallEnded notice may wait for a frame to ride with. */
@@ -33,6 +33,13 @@ export class CallNotices {
   ended(fields: readonly string[]): void {
     this.#ends.push(...fields);
     this.#endTimer ??= setTimeout(() => this.send(), END_NOTICE_MS);
+  }
+
+  /** Notes the end of call `ids` that started at `started` (hrtime), and how it failed if it did. */
+  endedSince(ids: readonly string[], started: bigint, error?: PraaSError): void {
+    const seconds = String(Number(process.hrtime.bigint() - started) / 1e9);
+    const how = error === undefined ? ["", ""] : [error.code, error.message];
+    this.ended([...ids, seconds, ...how]);
   }
 
   /** Sends what was noted once this tick's work is done: every start of the tick in one frame. */

@@ -187,9 +187,7 @@ export class DirectConnections {
       clearTimeout(timer);
       send();
       // Its duration as seen here: the notice itself may wait a little.
-      const seconds = String(Number(process.hrtime.bigint() - started) / 1e9);
-      const how = error === undefined ? ["", ""] : [error.code, error.message];
-      this.#host.notices.ended([...ids, seconds, ...how]);
+      this.#host.notices.endedSince(ids, started, error);
     };
     const fail = (error: PraaSError): void => {
       const told = errorStacks ? error : error.withoutStack();

@@ -68,11 +68,11 @@ export class LocalCalls {
     try {
       const running = this.#host.run(callName, Buffer.from(payload), invocationId);
       const result = Buffer.from(await deadline(running, callName, settings.invocationTimeoutMs));
-      this.#ended(ids, started);
+      this.#host.notices.endedSince(ids, started);
       return result;
     } catch (error) {
       const failure = PraaSError.fromRecord(functionErrorRecord(error));
-      this.#ended(ids, started, failure);
+      this.#host.notices.endedSince(ids, started, failure);
       throw settings.errorStacks ? failure : failure.withoutStack();
     }
   }
@@ -90,12 +90,6 @@ export class LocalCalls {
         `the process has ${maxInflight} invocations in flight`,
       );
     }
-  }
-
-  #ended(ids: string[], started: bigint, error?: PraaSError): void {
-    const seconds = String(Number(process.hrtime.bigint() - started) / 1e9);
-    const how = error === undefined ? ["", ""] : [error.code, error.message];
-    this.#host.notices.ended([...ids, seconds, ...how]);
   }
 }
 
