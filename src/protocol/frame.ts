@@ -58,8 +58,10 @@ export const FrameType = {
   CallStarted: 60, // worker→process, one-way: per call [connection, requestId, function, invocationId, "forwarded" | ""]; on the wire before it runs
   CallEnded: 61, // worker→process, one-way: per call [connection, requestId, seconds, code, message] ("": none); its reply is written
   ConnectionClosed: 62, // worker→process, one-way: [connection]; the worker let go of it
-  Drain: 63, // process→worker: ["on" | "off"] → Result once new direct calls are refused (or taken again)
+  Drain: 63, // process→worker: ["on" | "off"] → Result [notices written] once new direct calls are refused (or taken again)
   StorageFree: 64, // process→worker, one-way: [bytes]; what state and mailbox may still take
+  NoticesWaiting: 65, // worker→process, one-way: call notices wait on the notice socket (sent once until NoticesRead)
+  NoticesRead: 66, // process→worker: [] → Result [notices written]; the worker wakes the process again for the next one
 } as const;
 
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];

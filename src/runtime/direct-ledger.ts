@@ -28,7 +28,8 @@ export interface DirectCall {
   end(error?: PraaSError, seconds?: number): void;
   /** Its deadline passed while it ran. */
   late: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** When its deadline passes (Date.now() ms); Infinity: never. */
+  due: number;
 }
 
 interface Held {
@@ -40,7 +41,16 @@ interface Held {
 export class DirectLedger {
   readonly #sockets = new Map<number, Held>();
   readonly #calls = new Map<string, DirectCall>();
+  /**
+   * The calls with a deadline, in the order they started: they share one timeout, so the
+   * first is always the first due, and one timer serves them all.
+   */
+  readonly #timed = new Set<DirectCall>();
+  #timer: NodeJS.Timeout | undefined;
   #counted = 0;
+
+  /** `onLate`: a call's deadline passed while it ran. */
+  constructor(readonly onLate: (call: DirectCall) => void = () => undefined) {}
 
   /** Connections the worker holds. */
   get size(): number {
@@ -57,12 +67,18 @@ export class DirectLedger {
     this.#sockets.set(connection, { socket, released });
   }
 
-  started(call: Omit<DirectCall, "late" | "timer">): DirectCall | undefined {
+  /** A call the worker started; `timeoutMs`: its deadline, from now. */
+  started(call: Omit<DirectCall, "late" | "due">, timeoutMs?: number): DirectCall | undefined {
     const key = callKey(call.connection, call.requestId);
     if (this.#calls.has(key)) return undefined;
-    const started: DirectCall = { ...call, late: false, timer: undefined };
+    const due = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    const started: DirectCall = { ...call, late: false, due };
     this.#calls.set(key, started);
-    if (!call.forwarded) this.#counted++;
+    if (call.forwarded) return started;
+    this.#counted++;
+    if (timeoutMs === undefined) return started;
+    this.#timed.add(started);
+    this.#armDeadline();
     return started;
   }
 
@@ -72,7 +88,7 @@ export class DirectLedger {
     const call = this.#calls.get(key);
     if (call === undefined) return false;
     this.#calls.delete(key);
-    clearTimeout(call.timer);
+    this.#timed.delete(call);
     call.end(error, seconds);
     if (call.forwarded) return false;
     this.#counted--;
@@ -99,6 +115,8 @@ export class DirectLedger {
     const counted = this.#counted;
     this.#calls.clear();
     this.#sockets.clear();
+    this.#timed.clear();
+    clearTimeout(this.#timer);
     this.#counted = 0;
     const links = new Map<number, FrameLink>();
     for (const [id, { socket, released }] of sockets) {
@@ -109,6 +127,25 @@ export class DirectLedger {
     for (const link of links.values()) link.replyError(0, GOING_AWAY);
     return counted;
   }
+
+  /** Times the first call due; a call that ends first leaves it to fire early and re-arm. */
+  #armDeadline(): void {
+    if (this.#timer !== undefined) return;
+    const first = this.#timed.values().next();
+    if (first.done === true) return;
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, first.value.due - Date.now()));
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    const now = Date.now();
+    for (const call of this.#timed) {
+      if (call.due > now) break;
+      this.#timed.delete(call);
+      this.onLate(call);
+    }
+    this.#armDeadline();
+  }
 }
 
 function callKey(connection: number, requestId: number): string {
@@ -116,7 +153,6 @@ function callKey(connection: number, requestId: number): string {
 }
 
 async function failCall(call: DirectCall, explain: Explain, link?: FrameLink): Promise<void> {
-  clearTimeout(call.timer);
   const error = await explain(call.fn, call.late);
   link?.replyError(call.requestId, error);
   call.end(error);

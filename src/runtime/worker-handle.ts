@@ -26,9 +26,14 @@ import {
 } from "./worker/peer-links.js";
 import { DirectLedger, type DirectCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
+import { NoticeReader } from "./notice-reader.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 
 const READY_TIMEOUT_MS = 30_000;
+/** How long the worker has to answer NoticesRead and Drain before it is asked again. */
+const ASK_TIMEOUT_MS = 1000;
+/** How long a dead worker's last notices may take to be read. */
+const LAST_NOTICES_MS = 2000;
 
 /** What a worker is started with; the same for every worker of a warm-pool slot. */
 export interface WorkerSlot {
@@ -98,7 +103,9 @@ export class WorkerHandle {
   /** Invocations the worker is running, including those whose caller already got TIMEOUT. */
   inflight = 0;
   /** Client connections handed to this worker, and their calls in flight. */
-  readonly direct = new DirectLedger();
+  readonly direct = new DirectLedger((call) => this.#callLate(call));
+  /** The starts and ends of the calls the worker runs itself, on their own socket. */
+  readonly notices: NoticeReader;
   #alive = true;
   #stopped = false;
   #isReady = false;
@@ -116,12 +123,17 @@ export class WorkerHandle {
   constructor(readonly spec: WorkerSlot) {
     this.child = spawnWorker(spec);
     this.#forwardOutput();
-    this.link = new FrameLink(this.child.stdio[3] as Socket, {
+    this.link = new FrameLink(childSocket(this.child, 3), {
       maxPayloadBytes: spec.maxPayloadBytes,
       // A committed batch of durable puts: one acknowledgement frame, not one per put.
       coalesceEmptyReplies: true,
       onRequest: (frame, link) => this.#onFrame(frame, link),
-      onClose: () => this.#failDirect(),
+      onClose: () => void this.#failDirect(),
+    });
+    this.notices = new NoticeReader(childSocket(this.child, 5), {
+      maxPayloadBytes: spec.maxPayloadBytes,
+      onNotice: (frame) => this.#onNotice(frame),
+      caughtUp: () => this.#writtenNotices(FrameType.NoticesRead),
     });
     // The IPC channel only carries sockets between us; it must not keep the process alive.
     this.child.channel?.unref();
@@ -298,11 +310,25 @@ export class WorkerHandle {
     return this.usable && this.child.connected;
   }
 
+  /**
+   * Makes the worker refuse (`on`) or take again new calls on its connections; resolves once
+   * every call it started before is read here.
+   */
+  async drain(on: boolean): Promise<void> {
+    const written = await this.#writtenNotices(FrameType.Drain, [on ? "on" : "off"]);
+    await this.notices.readUpTo(written);
+  }
+
+  /** Asks the worker (Drain or NoticesRead) and resolves with the notice frames it wrote. */
+  async #writtenNotices(type: FrameType, fields: string[] = []): Promise<number> {
+    const reply = await this.link.request(type, encodeFields(fields), undefined, ASK_TIMEOUT_MS);
+    return Number(decodeFields(reply.meta)[0] ?? "0");
+  }
+
   #onFrame(frame: Frame, link: FrameLink): void {
-    if (frame.type === FrameType.CallStarted)
-      eachNotice(frame.meta, (notice) => this.#callStarted(notice));
-    else if (frame.type === FrameType.CallEnded)
-      eachNotice(frame.meta, (notice) => this.#callEnded(notice));
+    if (frame.type === FrameType.NoticesWaiting) this.notices.woken();
+    else if (frame.type === FrameType.CallStarted || frame.type === FrameType.CallEnded)
+      this.#onNotice(frame);
     else if (frame.type === FrameType.ConnectionClosed)
       this.direct.closed(Number(decodeFields(frame.meta)[0] ?? ""));
     else if (frame.type === FrameType.Ready) this.#onReady(decodeFields(frame.meta));
@@ -311,21 +337,29 @@ export class WorkerHandle {
     else this.#assignment?.onCall(frame, link);
   }
 
+  #onNotice(frame: Frame): void {
+    if (frame.type === FrameType.CallStarted)
+      eachNotice(frame.meta, (notice) => this.#callStarted(notice));
+    else if (frame.type === FrameType.CallEnded)
+      eachNotice(frame.meta, (notice) => this.#callEnded(notice));
+  }
+
   #callStarted([connection = "", requestId = "", fn = "", id = "", how = ""]: string[]): void {
     const forwarded = how === "forwarded";
     const end = this.#assignment?.directCall?.(fn, id, forwarded) ?? (() => undefined);
     const ids = { connection: Number(connection), requestId: Number(requestId) };
-    const call = this.direct.started({ ...ids, fn, invocationId: id, forwarded, end });
-    if (call === undefined || forwarded) return;
-    this.#countDirect(1);
     const ms = this.#assignment?.invocationTimeoutMs;
-    if (ms === undefined) return;
-    call.timer = setTimeout(() => {
-      // As in the pool: the first late call on a worker gets TIMEOUT and starts the ping; a
-      // call whose deadline passes during that ping shares the worker's fate.
-      call.late = this.#probe === undefined;
-      this.#assignment?.directDeadline?.(this, call);
-    }, ms);
+    const call = this.direct.started({ ...ids, fn, invocationId: id, forwarded, end }, ms);
+    if (call !== undefined && !forwarded) this.#countDirect(1);
+  }
+
+  /**
+   * As in the pool: the first late call on a worker gets TIMEOUT and starts the ping; a call
+   * whose deadline passes during that ping shares the worker's fate.
+   */
+  #callLate(call: DirectCall): void {
+    call.late = this.#probe === undefined;
+    this.#assignment?.directDeadline?.(this, call);
   }
 
   #callEnded([
@@ -347,12 +381,15 @@ export class WorkerHandle {
     this.#assignment?.directCalls?.(delta);
   }
 
-  /** The worker's link is gone, so is the worker: answer what it left on its connections. */
-  #failDirect(): void {
+  /**
+   * The worker's link is gone, so is the worker: answer what it left on its connections, once
+   * its last notices are read (a call it answered must not get a crash error).
+   */
+  async #failDirect(): Promise<void> {
+    await this.notices.readToEnd(LAST_NOTICES_MS);
     const explain = (fn: string, late: boolean): Promise<PraaSError> => this.#directError(fn, late);
-    void this.direct
-      .failAll(explain, this.spec.maxPayloadBytes)
-      .then((counted) => this.#countDirect(-counted));
+    const counted = await this.direct.failAll(explain, this.spec.maxPayloadBytes);
+    this.#countDirect(-counted);
   }
 
   async #directError(fn: string, late: boolean): Promise<PraaSError> {
@@ -430,8 +467,15 @@ function spawnWorker(spec: WorkerSlot): ChildProcess {
     spec.sandbox.bundlePath,
     String(spec.maxPayloadBytes),
   ]);
-  // fd 3: the frame link; fd 4: Node's IPC channel, which alone can pass a socket along.
-  return spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe", "pipe", "ipc"] });
+  // fd 3: the frame link; fd 4: Node's IPC channel, which alone can pass a socket along;
+  // fd 5: call notices, read in sweeps.
+  const stdio = ["ignore", "pipe", "pipe", "pipe", "ipc", "pipe"] as const;
+  return spawn(command, args, { ...options, stdio: [...stdio] });
+}
+
+/** The socket on the worker's descriptor `fd` (spawned as a pipe). */
+function childSocket(child: ChildProcess, fd: number): Socket {
+  return (child.stdio as unknown as Socket[])[fd] as Socket;
 }
 
 function exitText(exit: Exit | undefined): string {

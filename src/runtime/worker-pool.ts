@@ -199,10 +199,7 @@ export class WorkerPool {
    */
   async drainDirect(on: boolean): Promise<void> {
     this.#draining = on;
-    const meta = encodeFields([on ? "on" : "off"]);
-    const answers = this.#workers
-      .filter((worker) => worker.alive)
-      .map((worker) => worker.link.request(FrameType.Drain, meta, undefined, PING_TIMEOUT_MS));
+    const answers = this.#workers.filter((worker) => worker.alive).map((w) => w.drain(on));
     await Promise.allSettled(answers);
   }
 

@@ -3,7 +3,8 @@
  * and request/reply matching by id. Used by every binary link (data plane, peers, worker IPC,
  * control link); the link type decides which requests it answers, through `onRequest`.
  */
-import { Socket as NetSocket, type Socket, type SocketConstructorOpts } from "node:net";
+import type { Socket } from "node:net";
+import { stopKernelReads } from "./kernel-reads.js";
 import {
   FrameParser,
   FrameType,
@@ -323,48 +324,6 @@ export class FrameLink {
     for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(reason);
     this.#options.onClose?.(this.#closeReason);
   }
-}
-
-/** Whether `detach` can stop this socket's kernel reads (a TCP or pipe socket can). */
-export function canStopKernelReads(socket: Socket): boolean {
-  return typeof handleOf(socket)?.readStop === "function";
-}
-
-interface StreamHandle {
-  readStop?(): number;
-  reading?: boolean;
-}
-
-/**
- * Node stops reading a socket's handle only when its buffer fills, and after each chunk it
- * asks for more (`_read`), which starts the handle again; `pause()` alone would let it read
- * on. So `_read` becomes a no-op and the handle stops now. The handle is internal, but it is
- * what `child.send(socket)` itself hands over.
- */
-function stopKernelReads(socket: Socket): void {
-  const handle = handleOf(socket);
-  socket._read = () => undefined;
-  if (typeof handle?.readStop !== "function") return;
-  handle.readStop();
-  handle.reading = false;
-}
-
-/**
- * Reads a socket `detach` stopped, through a new socket object on the same descriptor (the old
- * one is closed without closing the descriptor). For the process, after the worker it handed
- * the socket to died: it answers what the worker left unread.
- */
-export function reclaim(socket: Socket): Socket {
-  const holder = socket as unknown as { _handle: StreamHandle | null };
-  const handle = holder._handle;
-  holder._handle = null;
-  socket.destroy();
-  const options = { handle, readable: true, writable: true } as unknown as SocketConstructorOpts;
-  return new NetSocket(options);
-}
-
-function handleOf(socket: Socket): StreamHandle | undefined {
-  return (socket as unknown as { _handle?: StreamHandle | null })._handle ?? undefined;
 }
 
 export function encodeErrorRecord(record: ErrorRecord): Buffer {

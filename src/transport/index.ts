@@ -1,7 +1,5 @@
 export {
   FrameLink,
-  canStopKernelReads,
-  reclaim,
   decodeErrorFrame,
   encodeErrorRecord,
   type FrameLinkOptions,
@@ -12,3 +10,4 @@ export {
   openSocket,
   type ConnectOptions,
 } from "./connect.js";
+export { canStopKernelReads, reclaim, startKernelReads, stopKernelReads } from "./kernel-reads.js";

@@ -1,9 +1,15 @@
 /**
  * The calls a worker runs without the process dispatching them (on a client connection it
- * serves, or a `ctx.invoke` it runs itself), told to the process on the worker link: each call's
- * start (CallStarted) and end (CallEnded), five fields apiece, many calls to a frame. The process
+ * serves, or a `ctx.invoke` it runs itself), told to the process: each call's start
+ * (CallStarted) and end (CallEnded), five fields apiece, many calls to a frame. The process
  * counts them in flight (a swap drains them), times them (it kills a worker blocked past a
  * call's deadline), meters them, and fails them when the worker dies.
+ *
+ * They go on a socket of their own that the process reads in sweeps, not as they come: a
+ * notice per call must not cost the process a wake-up per call. A start is in the kernel before
+ * the function runs, so a worker that then blocks cannot hide it. The first notice after the
+ * process said it had read them all (NoticesRead) also sends NoticesWaiting on the link, which
+ * starts the sweeps again.
  */
 import { FrameType, encodeFields, type PraaSError } from "../../protocol/index.js";
 import type { FrameLink } from "../../transport/index.js";
@@ -17,8 +23,27 @@ export class CallNotices {
   /** Sends the ends noted, unless starts take them along first. */
   #endTimer: NodeJS.Timeout | undefined;
   #tickScheduled = false;
+  /** Notice frames written to the notice socket. */
+  #written = 0;
+  /** The process sweeps the notice socket: it was woken since it last read everything. */
+  #sweeping = false;
 
-  constructor(readonly link: FrameLink) {}
+  /** `channel`: the notice socket's link; without one (in-process tests), notices go on `link`. */
+  constructor(
+    readonly link: FrameLink,
+    readonly channel: FrameLink = link,
+  ) {}
+
+  /** Notice frames written so far: the process has seen every call once it read this many. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** The process read everything up to now (NoticesRead): the next notice wakes it again. */
+  caughtUp(): number {
+    this.#sweeping = false;
+    return this.#written;
+  }
 
   /** Notes a start; `send` (or `sendThisTick`) tells the process. */
   started(fields: readonly string[]): void {
@@ -64,10 +89,16 @@ export class CallNotices {
     if (this.#ends.length > 0) this.#report(FrameType.CallEnded, this.#ends);
     this.#starts = [];
     this.#ends = [];
+    this.channel.flush();
     this.link.flush();
   }
 
   #report(type: FrameType, fields: string[]): void {
-    this.link.send(type, 0, encodeFields(fields));
+    this.channel.send(type, 0, encodeFields(fields));
+    if (this.channel === this.link) return;
+    this.#written++;
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    this.link.send(FrameType.NoticesWaiting, 0);
   }
 }

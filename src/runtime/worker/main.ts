@@ -1,6 +1,7 @@
 /**
- * Entry of a worker subprocess: the process hands us our link on fd 3 (see serve.ts for what
- * a worker does). User code runs only in workers, never in the process's own event loop.
+ * Entry of a worker subprocess: the process hands us our link on fd 3, its IPC channel on fd 4
+ * and the socket for call notices on fd 5 (see serve.ts for what a worker does). User code
+ * runs only in workers, never in the process's own event loop.
  *
  * argv: <bundle> <maxPayloadBytes>. The worker starts without user code and without the
  * application's environment: both come with the process's LOAD frame (the bundle file appears
@@ -17,6 +18,7 @@ const [bundlePath = "", maxPayload = "0"] = process.argv.slice(2);
 
 const worker = new WorkerServer({
   socket: new net.Socket({ fd: 3, readable: true, writable: true }),
+  noticeSocket: new net.Socket({ fd: 5, readable: false, writable: true }),
   bundlePath,
   application: "",
   processId: "",

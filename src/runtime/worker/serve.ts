@@ -36,6 +36,8 @@ const REHEARSAL_FUNCTION = "\u0000rehearsal";
 export interface WorkerOptions {
   /** The worker's end of its link to the process. */
   socket: Socket;
+  /** Where call notices go, read by the process in sweeps; absent: on the link. */
+  noticeSocket?: Socket;
   bundlePath: string;
   application: string;
   processId: string;
@@ -68,6 +70,7 @@ export class WorkerServer {
   readonly #functions = new Map<string, PraaSFunction>();
   readonly #cache: StateCache;
   readonly #link: FrameLink;
+  readonly #notices: CallNotices;
   #identity: Identity;
   #loading = false;
   readonly #direct: DirectConnections;
@@ -93,9 +96,10 @@ export class WorkerServer {
     });
     // Before the bundle loads, so its top-level console output is captured too (untagged).
     if (options.captureConsole === true) captureConsole(this.#link);
+    this.#notices = new CallNotices(this.#link, noticeLink(options));
     const host = {
       link: this.#link,
-      notices: new CallNotices(this.#link),
+      notices: this.#notices,
       running: () => this.#running,
       // Answered only once the process applied the call's writes: its caller is not the process.
       run: (callName: string, payload: Buffer, id: string) =>
@@ -177,7 +181,9 @@ export class WorkerServer {
       this.#free = Number(decodeFields(frame.meta)[0] ?? "");
     } else if (frame.type === FrameType.Drain) {
       this.#direct.accepting = decodeFields(frame.meta)[0] !== "on";
-      this.#link.reply(frame.id);
+      this.#link.reply(frame.id, undefined, [String(this.#notices.written)]);
+    } else if (frame.type === FrameType.NoticesRead) {
+      this.#link.reply(frame.id, undefined, [String(this.#notices.caughtUp())]);
     } else {
       const error = new PraaSError("PROTOCOL_ERROR", `worker got frame ${frame.type}`);
       this.#link.replyError(frame.id, error);
@@ -308,4 +314,13 @@ export class WorkerServer {
 
 function errorText(record: { code: string; message: string; errorName?: string }): string {
   return `${record.errorName ?? record.code}: ${record.message}`;
+}
+
+/** The link of the notice socket (write-only: nothing is read from it). */
+function noticeLink(options: WorkerOptions): FrameLink | undefined {
+  if (options.noticeSocket === undefined) return undefined;
+  return new FrameLink(options.noticeSocket, {
+    maxPayloadBytes: options.maxPayloadBytes,
+    onRequest: () => undefined,
+  });
 }
