@@ -2,7 +2,7 @@
  * Where and how a process's workers run, so user code reaches nothing of the platform's:
  *
  * - a per-process directory (created at start, or when a warm-pool slot is started, and removed
- *   at stop) holding a copy of the bundle (put there when the process is assigned: the
+ *   at stop, or by a later process if this one was killed: stale-sandboxes.ts) holding a copy of the bundle (put there when the process is assigned: the
  *   permission flags name its path before it exists) and the workers' scratch directory, their
  *   TMPDIR and the only place they may write;
  * - Node's permission model: reads limited to the worker's own code and the bundle, writes to
@@ -22,6 +22,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AppPermissions } from "../protocol/index.js";
+import { removeStaleSandboxes, sandboxName } from "./stale-sandboxes.js";
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
 /** The worker imports only these (dist/runtime/worker → dist/protocol, dist/transport). */
@@ -62,8 +63,7 @@ export class WorkerSandbox {
 
   constructor(options: SandboxOptions) {
     this.#options = options;
-    const unique = randomBytes(6).toString("hex");
-    const name = `praas-${options.label}-${unique}`;
+    const name = sandboxName(options.label, process.pid, randomBytes(6).toString("hex"));
     this.dir = path.join(options.root ?? tmpdir(), name);
     this.bundlePath = path.join(this.dir, "bundle.mjs");
     this.scratchDir = path.join(this.dir, "tmp");
@@ -80,6 +80,8 @@ export class WorkerSandbox {
       this.#options.log("the app may start programs: they run outside Node's permission model");
     await mkdir(this.dir, { mode: 0o750 });
     await mkdir(this.scratchDir, { mode: 0o700 });
+    // Off the start's path: what processes killed earlier left behind.
+    void removeStaleSandboxes(path.dirname(this.dir)).catch(() => undefined);
     if (this.#uid === undefined) {
       this.#options.log(
         "not running as root: workers run as this process's user and share its network",
