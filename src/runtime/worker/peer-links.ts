@@ -16,6 +16,11 @@ import { FrameLink } from "../../transport/index.js";
 
 /** How long a worker waits for its process to open a peer connection. */
 const ANSWER_TIMEOUT_MS = 60_000;
+/**
+ * Peer connections a worker keeps: past this many, the least recently used idle one is closed
+ * (a function that messages thousands of processes must not run the worker out of descriptors).
+ */
+export const MAX_PEER_LINKS = 64;
 
 /** Worker → process, on the IPC channel: open a connection to `peer` for me. */
 export interface PeerLinkRequest {
@@ -58,7 +63,10 @@ export function isPeerLinkAnswer(message: unknown): message is PeerLinkAnswer {
 type Route = FrameLink | undefined;
 
 export class PeerLinks {
+  /** Least recently used first. */
   readonly #routes = new Map<string, Promise<Route>>();
+  /** The open connections among them. */
+  readonly #links = new Map<string, FrameLink>();
   readonly #waiting = new Map<number, (answer: PeerLinkAnswer, socket?: Socket) => void>();
   #requests = 0;
 
@@ -100,6 +108,7 @@ export class PeerLinks {
   moved(peer: string): void {
     const route = this.#routes.get(peer);
     this.#routes.delete(peer);
+    this.#links.delete(peer);
     void route?.then(
       (link) => link?.close(),
       () => undefined,
@@ -109,12 +118,26 @@ export class PeerLinks {
   /** One route per peer, shared by every call in order; a failed or closed link is forgotten. */
   #route(peer: string): Promise<Route> {
     let route = this.#routes.get(peer);
-    if (route === undefined) {
-      route = this.#open(peer);
+    if (route !== undefined) {
+      this.#routes.delete(peer);
       this.#routes.set(peer, route);
-      route.catch(() => this.#forget(peer, route));
+      return route;
     }
+    route = this.#open(peer);
+    this.#routes.set(peer, route);
+    route.catch(() => this.#forget(peer, route));
+    if (this.#routes.size > MAX_PEER_LINKS) this.#closeIdlest();
     return route;
+  }
+
+  /** Closes the least recently used connection with nothing in flight, if there is one. */
+  #closeIdlest(): void {
+    for (const peer of this.#routes.keys()) {
+      const link = this.#links.get(peer);
+      if (link === undefined || link.pendingCount > 0) continue;
+      this.moved(peer);
+      return;
+    }
   }
 
   #open(peer: string): Promise<Route> {
@@ -144,11 +167,14 @@ export class PeerLinks {
       onClose: () => this.#forget(peer, route),
     });
     if (rest !== "") link.feed(Buffer.from(rest, "base64"));
+    if (this.#routes.get(peer) === route) this.#links.set(peer, link);
     return link;
   }
 
   /** Drops `route` unless a newer one replaced it already. */
   #forget(peer: string, route: Promise<Route> | undefined): void {
-    if (this.#routes.get(peer) === route) this.#routes.delete(peer);
+    if (this.#routes.get(peer) !== route) return;
+    this.#routes.delete(peer);
+    this.#links.delete(peer);
   }
 }
