@@ -12,7 +12,7 @@ import {
   type ProcessList,
 } from "../protocol/index.js";
 import { pairAndConnect } from "../rendezvous/index.js";
-import { connectFrameLink, type FrameLink } from "../transport/index.js";
+import { connectFrameLink, idlestRoute, touchRoute, type FrameLink } from "../transport/index.js";
 import type { PeerAddress, PeerEntry } from "./config.js";
 
 export interface PeersOptions {
@@ -31,10 +31,16 @@ export interface PeersOptions {
   moved?: ((name: string) => void) | undefined;
 }
 
+/** Peer connections a process keeps: past this, the least recently used idle one is closed. */
+const MAX_PEER_LINKS = 256;
+
 export class Peers {
   readonly #options: PeersOptions;
   #entries = new Map<string, PeerEntry>();
+  /** Connections to peers, least recently used first. */
   readonly #links = new Map<string, Promise<FrameLink>>();
+  /** The open ones among them. */
+  readonly #opened = new Map<string, FrameLink>();
   #changed: (() => void)[] = [];
 
   constructor(options: PeersOptions, entries: readonly PeerEntry[] = []) {
@@ -116,12 +122,21 @@ export class Peers {
 
   #link(peer: string): Promise<FrameLink> {
     let link = this.#links.get(peer);
-    if (link === undefined) {
-      link = this.#open(peer);
-      this.#links.set(peer, link);
-      link.catch(() => this.#links.delete(peer));
+    if (link !== undefined) {
+      touchRoute(this.#links, peer, link);
+      return link;
     }
+    link = this.#open(peer);
+    this.#links.set(peer, link);
+    link.catch(() => this.#links.delete(peer));
+    if (this.#links.size > MAX_PEER_LINKS) this.#dropIdlest();
     return link;
+  }
+
+  /** Closes the least recently used peer connection with nothing in flight, if there is one. */
+  #dropIdlest(): void {
+    const idlest = idlestRoute(this.#links, this.#opened);
+    if (idlest !== undefined) this.#drop(idlest);
   }
 
   async #open(peer: string): Promise<FrameLink> {
@@ -136,6 +151,7 @@ export class Peers {
       maxPayloadBytes: this.#options.maxPayloadBytes,
       onClose: () => this.#forget(peer),
     });
+    this.#opened.set(peer, link);
     return link;
   }
 
@@ -184,7 +200,9 @@ export class Peers {
     const current = this.#links.get(peer);
     void current?.then(
       (open) => {
-        if (open.closed && this.#links.get(peer) === current) this.#links.delete(peer);
+        if (!open.closed || this.#links.get(peer) !== current) return;
+        this.#links.delete(peer);
+        this.#opened.delete(peer);
       },
       () => undefined,
     );
@@ -193,6 +211,7 @@ export class Peers {
   #drop(peer: string): void {
     const link = this.#links.get(peer);
     this.#links.delete(peer);
+    this.#opened.delete(peer);
     void link?.then(
       (open) => open.close(),
       () => undefined,

@@ -11,3 +11,4 @@ export {
   type ConnectOptions,
 } from "./connect.js";
 export { canStopKernelReads, reclaim, startKernelReads, stopKernelReads } from "./kernel-reads.js";
+export { idlestRoute, touchRoute } from "./idle-links.js";

@@ -12,7 +12,7 @@
  */
 import type { Socket } from "node:net";
 import { FrameType, PraaSError, encodeFields, type ErrorRecord } from "../../protocol/index.js";
-import { FrameLink } from "../../transport/index.js";
+import { FrameLink, idlestRoute, touchRoute } from "../../transport/index.js";
 
 /** How long a worker waits for its process to open a peer connection. */
 const ANSWER_TIMEOUT_MS = 60_000;
@@ -119,8 +119,7 @@ export class PeerLinks {
   #route(peer: string): Promise<Route> {
     let route = this.#routes.get(peer);
     if (route !== undefined) {
-      this.#routes.delete(peer);
-      this.#routes.set(peer, route);
+      touchRoute(this.#routes, peer, route);
       return route;
     }
     route = this.#open(peer);
@@ -132,12 +131,8 @@ export class PeerLinks {
 
   /** Closes the least recently used connection with nothing in flight, if there is one. */
   #closeIdlest(): void {
-    for (const peer of this.#routes.keys()) {
-      const link = this.#links.get(peer);
-      if (link === undefined || link.pendingCount > 0) continue;
-      this.moved(peer);
-      return;
-    }
+    const idlest = idlestRoute(this.#routes, this.#links);
+    if (idlest !== undefined) this.moved(idlest);
   }
 
   #open(peer: string): Promise<Route> {
