@@ -17,6 +17,7 @@
  * from scratch would get (launch.ts). From then on it is that process. Stdin closing first (its
  * pool is gone) or a signal discards the slot and exits 0.
  */
+import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { Command, InvalidArgumentError } from "commander";
 import {
@@ -326,7 +327,7 @@ async function runWarm(): Promise<void> {
   }
   process.off("SIGTERM", early).off("SIGINT", early);
   if (signalled) return discardAndExit(slot);
-  rehearseAssignment();
+  await rehearseAssignment(log);
   const assignment = await awaitAssignment(slot);
   if (assignment === undefined) return discardAndExit(slot);
   let assigned: Flags;
@@ -345,14 +346,19 @@ const REHEARSAL_ARGS = ["--app", "rehearsal", "--name", "rehearsal", "--bundle",
 const REHEARSAL_ENV = { PRAAS_BLOB_CONFIG: JSON.stringify({ kind: "disk", root: "/dev/null" }) };
 
 /**
- * Parses a made-up assignment the way the real one will be: the first run of the command-line
- * parser and of the config checks compiles their code (about 5 ms, the longest step between
- * the assignment and LOAD), paid here, before anyone waits.
+ * Parses a made-up assignment the way the real one will be, and builds (never starts) the
+ * process it describes: the first run of the command-line parser, the config checks and the
+ * process's constructors compiles their code (several ms, the longest steps between the
+ * assignment and LOAD), paid here, before anyone waits.
  */
-function rehearseAssignment(): void {
+async function rehearseAssignment(log: Logger): Promise<void> {
   try {
     const flags = runtimeProgram().exitOverride().parse(REHEARSAL_ARGS, { from: "user" });
-    configFrom(flags.opts<Flags>(), REHEARSAL_ENV, "/dev/null");
+    const config = configFrom(flags.opts<Flags>(), REHEARSAL_ENV, "/dev/null");
+    const blobs = await openBlobStore({ kind: "disk", root: tmpdir() });
+    const rehearsal = new CloudProcess(config, blobs, log);
+    log.debug({ status: rehearsal.status }, "rehearsed an assignment");
+    await blobs.close();
   } catch {
     // Only a rehearsal: the real assignment reports its own errors.
   }
