@@ -17,6 +17,7 @@
  * from scratch would get (launch.ts). From then on it is that process. Stdin closing first (its
  * pool is gone) or a signal discards the slot and exits 0.
  */
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { Command, InvalidArgumentError } from "commander";
@@ -39,7 +40,7 @@ import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
 import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
 import { CloudProcess, type SwapResult } from "./cloud-process.js";
-import { ControlLink, type CommandHandlers } from "./control-link.js";
+import { ControlLink, dialAhead, type CommandHandlers } from "./control-link.js";
 import { fetchBundleFile } from "./bundle-fetch.js";
 import { joinPairing } from "./pairing.js";
 import { LogForwarder } from "./log-forwarder.js";
@@ -328,11 +329,12 @@ async function runWarm(): Promise<void> {
   process.off("SIGTERM", early).off("SIGINT", early);
   if (signalled) return discardAndExit(slot);
   await rehearseAssignment(log);
+  const parser = runtimeProgram().exitOverride(); // made ahead: building it costs most of a parse
   const assignment = await awaitAssignment(slot);
   if (assignment === undefined) return discardAndExit(slot);
   let assigned: Flags;
   try {
-    assigned = runtimeProgram().exitOverride().parse(assignment.args, { from: "user" }).opts();
+    assigned = parser.parse(assignment.args, { from: "user" }).opts();
   } catch (error) {
     await slot.discard();
     fail(log, error);
@@ -404,6 +406,8 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
     fail(log, error);
     return;
   }
+  // Dialled now, registered over once the state is back: the connect overlaps the start.
+  const controlSocket = config.control && dialAhead(config.control.host, config.control.port);
   const blobs = await openBlobStore(config.blobs);
   let control: ControlLink | undefined;
   const proc = new CloudProcess(config, blobs, log, {
@@ -418,11 +422,12 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
   try {
     // Registration (it needs only the port) runs while the workers load and the state returns.
     await proc.start(async () => {
-      if (config.control) control = await connectControl(config, proc, log);
+      if (config.control) control = await connectControl(config, proc, log, controlSocket);
     });
     if (control) watchIdle(proc, control, log);
   } catch (error) {
     control?.close();
+    void controlSocket?.then((socket) => control === undefined && socket?.destroy());
     await proc.stop();
     fail(log, error);
     return;
@@ -518,6 +523,7 @@ async function connectControl(
   config: ProcessConfig,
   proc: CloudProcess,
   log: Logger,
+  ahead?: Promise<Socket | undefined>,
 ): Promise<ControlLink> {
   const control = new ControlLink(
     {
@@ -553,7 +559,7 @@ async function connectControl(
     metrics: () => proc.metricsReport(),
     send: (batch) => control.sendLogs(batch),
   });
-  await control.connect();
+  await control.connect(ahead);
   return control;
 }
 
