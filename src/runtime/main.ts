@@ -37,7 +37,7 @@ import {
   type SwapReply,
 } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
-import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
+import { openBlobStore, type BlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
 import { CloudProcess, type SwapResult } from "./cloud-process.js";
 import { ControlLink, dialAhead, type CommandHandlers } from "./control-link.js";
@@ -408,7 +408,8 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
   }
   // Dialled now, registered over once the state is back: the connect overlaps the start.
   const controlSocket = config.control && dialAhead(config.control.host, config.control.port);
-  const blobs = await openBlobStore(config.blobs);
+  // Opened while the process starts: the workers get LOAD without waiting for its directory.
+  const blobs = openingBlobStore(config.blobs);
   let control: ControlLink | undefined;
   const proc = new CloudProcess(config, blobs, log, {
     resumePeer: (peer) => resumeVia(control, peer),
@@ -422,6 +423,7 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
   try {
     // Registration (it needs only the port) runs while the workers load and the state returns.
     await proc.start(async () => {
+      await blobs.opened; // a process whose store cannot open never registers
       if (config.control) control = await connectControl(config, proc, log, controlSocket);
     });
     if (control) watchIdle(proc, control, log);
@@ -441,6 +443,26 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
     token: config.token,
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
+}
+
+/**
+ * The blob store described by `config`, usable at once: each call waits until it is open (a
+ * call fails as the opening did). `opened` settles once it is open.
+ */
+function openingBlobStore(config: BlobStoreConfig): BlobStore & { opened: Promise<BlobStore> } {
+  const opened = openBlobStore(config);
+  opened.catch(() => undefined); // whoever uses it gets the error
+  return {
+    kind: config.kind,
+    opened,
+    put: async (key, body) => (await opened).put(key, body),
+    get: async (key) => (await opened).get(key),
+    getBytes: async (key) => (await opened).getBytes(key),
+    stat: async (key) => (await opened).stat(key),
+    delete: async (key) => (await opened).delete(key),
+    list: async (prefix) => (await opened).list(prefix),
+    close: async () => (await opened.catch(() => undefined))?.close(),
+  };
 }
 
 /** A swap-out begun by a signal; a `swap` command arriving meanwhile shares it. */

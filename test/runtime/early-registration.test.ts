@@ -90,3 +90,19 @@ it("registers over a new connection when the control plane dropped the one it op
     await new Promise<void>((resolve) => proxy.server.close(() => resolve()));
   }
 });
+
+it("fails its start with STORAGE_ERROR, without registering, when its blob store cannot open", async () => {
+  const bundle = path.join(temp.dir, "hello-2.mjs");
+  await writeFile(bundle, 'export function hello() {\n  return "hi";\n}\n');
+  const started = launchProcess({
+    application: "hello",
+    name: "no-store",
+    bundlePath: bundle,
+    blobs: { kind: "disk", root: path.join(bundle, "blobs") }, // under a file: cannot be made
+    control: `127.0.0.1:${control.port}`,
+    token: "token-n",
+    secret: "secret-n",
+  });
+  await expect(started).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+  expect(control.registrations.map((fields) => fields[1])).not.toContain("no-store");
+});
