@@ -190,8 +190,9 @@ export class LocalBackend implements ProcessBackend {
   }
 
   async deleteLog(app: string, name: string): Promise<void> {
-    await rm(this.#walPath(app, name), { force: true });
-    await rm(`${this.#walPath(app, name)}.owner`, { force: true }); // left by a killed process
+    const log = this.#walPath(app, name);
+    // The claim file is left by a killed process; both go at once (a create waits for them).
+    await Promise.all([rm(log, { force: true }), rm(`${log}.owner`, { force: true })]);
   }
 
   #durability(spec: ProcessSpec): { durability?: "log"; walPath?: string } {

@@ -672,9 +672,13 @@ export class ProcessManager {
    * remove any leftover.
    */
   async #dropLeftovers(app: string, name: string): Promise<void> {
-    if (await this.#deps.blobs.delete(snapshotKey(app, name)))
+    // Both at once: a create waits for them before it starts the process.
+    const [snapshot] = await Promise.all([
+      this.#deps.blobs.delete(snapshotKey(app, name)),
+      this.#deps.backend.deleteLog?.(app, name),
+    ]);
+    if (snapshot)
       this.#deps.log.warn({ app, name }, "removed swapped state left by an earlier process");
-    await this.#deps.backend.deleteLog?.(app, name);
   }
 
   async #stop(record: ProcessRecord): Promise<void> {

@@ -31,8 +31,8 @@ import { Mailbox, type Message } from "./mailbox.js";
 import { Peers } from "./peers.js";
 import { LogCompactor } from "./log-compactor.js";
 import {
-  decodeSnapshot,
   decodeSnapshotHead,
+  readStoredSnapshot,
   encodeSnapshot,
   type LogPosition,
   type StateEntry,
@@ -485,10 +485,9 @@ export class CloudProcess implements CallTarget {
 
   /** Restores the stored snapshot; resolves how much of the write-ahead log it holds. */
   async #restore(): Promise<LogPosition> {
-    const stream = await this.#blobs.get(this.snapshotKey);
-    if (stream === undefined)
+    const snapshot = await readStoredSnapshot(this.#blobs, this.snapshotKey);
+    if (snapshot === undefined)
       throw new PraaSError("STORAGE_ERROR", `no swapped state at ${this.snapshotKey}`);
-    const snapshot = await decodeSnapshot(stream);
     this.#generation = snapshot.generation;
     for (const entry of snapshot.state) this.state.put(entry.key, entry.value, entry.updatedAt);
     for (const message of snapshot.messages) this.mailbox.replay({ kind: "mail", ...message });

@@ -33,6 +33,7 @@
  *   Command ["alarm", "set", function, at] + payload | ["alarm", "cancel", function] → Result
  *     JSON {existed} once the process record stores the change
  */
+import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import {
   ALARM_REQUEST,
@@ -87,6 +88,7 @@ export type ControlLinkSettings = ControlLinkOptions & {
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 const REPORT_TIMEOUT_MS = 5_000;
+const DIAL_TIMEOUT_MS = 10_000;
 
 export class ControlLink {
   #link: FrameLink | undefined;
@@ -103,8 +105,21 @@ export class ControlLink {
     this.#log = log;
   }
 
-  /** Connects and registers; rejects when the first registration fails. */
-  async connect(): Promise<void> {
+  /**
+   * Connects and registers; rejects when the first registration fails. `ahead`: a connection
+   * to the control plane opened earlier (see `dialAhead`), used if it is still open.
+   */
+  async connect(ahead?: Promise<Socket | undefined>): Promise<void> {
+    const early = usable(await ahead);
+    if (early !== undefined) {
+      try {
+        this.#link = await this.#register(early);
+        return;
+      } catch (error) {
+        // Refused (a wrong secret, REPLACED) is final; only a lost connection is dialled again.
+        if (!(error instanceof PraaSError) || error.code !== "CONNECTION_CLOSED") throw error;
+      }
+    }
     this.#link = await this.#dial();
   }
 
@@ -196,7 +211,12 @@ export class ControlLink {
   }
 
   async #dial(): Promise<FrameLink> {
-    const socket = await openSocket(this.#options.host, this.#options.port, 10_000);
+    return this.#register(
+      await openSocket(this.#options.host, this.#options.port, DIAL_TIMEOUT_MS),
+    );
+  }
+
+  async #register(socket: Socket): Promise<FrameLink> {
     const link = new FrameLink(socket, {
       maxPayloadBytes: 64 * 1024 * 1024,
       onRequest: (frame) => this.#onCommand(link, frame),
@@ -260,6 +280,39 @@ export class ControlLink {
       this.#scheduleRedial();
     }
   }
+}
+
+/**
+ * Opens a connection to the control plane at `host:port` before there is anything to register
+ * (a starting process dials while its state comes back and its workers load, then registers
+ * over it with `connect`). Never rejects: undefined when it cannot connect (then `connect`
+ * dials again and reports why).
+ */
+export function dialAhead(host: string, port: number): Promise<Socket | undefined> {
+  return openSocket(host, port, DIAL_TIMEOUT_MS).then(
+    (socket) => {
+      dialledAt.set(socket, Date.now());
+      // A reset before the link takes the socket over must not throw: the link sees it closed.
+      return socket.on("error", () => undefined);
+    },
+    () => undefined,
+  );
+}
+
+/**
+ * A connection opened ahead is used only while the control plane surely still waits for its
+ * registration (it drops one that has not registered within 10 s, e.g. while a large state
+ * came back from S3): an older one is closed, and `connect` dials afresh.
+ */
+const AHEAD_MAX_AGE_MS = 5_000;
+const dialledAt = new WeakMap<Socket, number>();
+
+function usable(socket: Socket | undefined): Socket | undefined {
+  if (socket === undefined) return undefined;
+  const fresh = Date.now() - (dialledAt.get(socket) ?? 0) < AHEAD_MAX_AGE_MS;
+  if (fresh && !socket.destroyed) return socket;
+  socket.destroy();
+  return undefined;
 }
 
 const BODY_DECODERS: { [C in ControlCommand]: (payload: Buffer) => ControlBody<C> } = {

@@ -17,6 +17,8 @@
  * from scratch would get (launch.ts). From then on it is that process. Stdin closing first (its
  * pool is gone) or a signal discards the slot and exits 0.
  */
+import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { Command, InvalidArgumentError } from "commander";
 import {
@@ -35,10 +37,10 @@ import {
   type SwapReply,
 } from "../protocol/index.js";
 import { createLogger, type LogLevel, type Logger } from "../logging/index.js";
-import { openBlobStore, type BlobStoreConfig } from "../storage/index.js";
+import { openBlobStore, type BlobStore, type BlobStoreConfig } from "../storage/index.js";
 import { resolveProcessConfig, type ProcessConfig, type PeerEntry } from "./config.js";
 import { CloudProcess, type SwapResult } from "./cloud-process.js";
-import { ControlLink, type CommandHandlers } from "./control-link.js";
+import { ControlLink, dialAhead, type CommandHandlers } from "./control-link.js";
 import { fetchBundleFile } from "./bundle-fetch.js";
 import { joinPairing } from "./pairing.js";
 import { LogForwarder } from "./log-forwarder.js";
@@ -326,12 +328,13 @@ async function runWarm(): Promise<void> {
   }
   process.off("SIGTERM", early).off("SIGINT", early);
   if (signalled) return discardAndExit(slot);
-  rehearseAssignment();
+  await rehearseAssignment(log);
+  const parser = runtimeProgram().exitOverride(); // made ahead: building it costs most of a parse
   const assignment = await awaitAssignment(slot);
   if (assignment === undefined) return discardAndExit(slot);
   let assigned: Flags;
   try {
-    assigned = runtimeProgram().exitOverride().parse(assignment.args, { from: "user" }).opts();
+    assigned = parser.parse(assignment.args, { from: "user" }).opts();
   } catch (error) {
     await slot.discard();
     fail(log, error);
@@ -345,14 +348,19 @@ const REHEARSAL_ARGS = ["--app", "rehearsal", "--name", "rehearsal", "--bundle",
 const REHEARSAL_ENV = { PRAAS_BLOB_CONFIG: JSON.stringify({ kind: "disk", root: "/dev/null" }) };
 
 /**
- * Parses a made-up assignment the way the real one will be: the first run of the command-line
- * parser and of the config checks compiles their code (about 5 ms, the longest step between
- * the assignment and LOAD), paid here, before anyone waits.
+ * Parses a made-up assignment the way the real one will be, and builds (never starts) the
+ * process it describes: the first run of the command-line parser, the config checks and the
+ * process's constructors compiles their code (several ms, the longest steps between the
+ * assignment and LOAD), paid here, before anyone waits.
  */
-function rehearseAssignment(): void {
+async function rehearseAssignment(log: Logger): Promise<void> {
   try {
     const flags = runtimeProgram().exitOverride().parse(REHEARSAL_ARGS, { from: "user" });
-    configFrom(flags.opts<Flags>(), REHEARSAL_ENV, "/dev/null");
+    const config = configFrom(flags.opts<Flags>(), REHEARSAL_ENV, "/dev/null");
+    const blobs = await openBlobStore({ kind: "disk", root: tmpdir() });
+    const rehearsal = new CloudProcess(config, blobs, log);
+    log.debug({ status: rehearsal.status }, "rehearsed an assignment");
+    await blobs.close();
   } catch {
     // Only a rehearsal: the real assignment reports its own errors.
   }
@@ -398,7 +406,10 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
     fail(log, error);
     return;
   }
-  const blobs = await openBlobStore(config.blobs);
+  // Dialled now, registered over once the state is back: the connect overlaps the start.
+  const controlSocket = config.control && dialAhead(config.control.host, config.control.port);
+  // Opened while the process starts: the workers get LOAD without waiting for its directory.
+  const blobs = openingBlobStore(config.blobs);
   let control: ControlLink | undefined;
   const proc = new CloudProcess(config, blobs, log, {
     resumePeer: (peer) => resumeVia(control, peer),
@@ -412,11 +423,13 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
   try {
     // Registration (it needs only the port) runs while the workers load and the state returns.
     await proc.start(async () => {
-      if (config.control) control = await connectControl(config, proc, log);
+      await blobs.opened; // a process whose store cannot open never registers
+      if (config.control) control = await connectControl(config, proc, log, controlSocket);
     });
     if (control) watchIdle(proc, control, log);
   } catch (error) {
     control?.close();
+    void controlSocket?.then((socket) => control === undefined && socket?.destroy());
     await proc.stop();
     fail(log, error);
     return;
@@ -430,6 +443,26 @@ async function runProcess(flags: Flags, env: NodeJS.ProcessEnv, slot?: WarmSlot)
     token: config.token,
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
+}
+
+/**
+ * The blob store described by `config`, usable at once: each call waits until it is open (a
+ * call fails as the opening did). `opened` settles once it is open.
+ */
+function openingBlobStore(config: BlobStoreConfig): BlobStore & { opened: Promise<BlobStore> } {
+  const opened = openBlobStore(config);
+  opened.catch(() => undefined); // whoever uses it gets the error
+  return {
+    kind: config.kind,
+    opened,
+    put: async (key, body) => (await opened).put(key, body),
+    get: async (key) => (await opened).get(key),
+    getBytes: async (key) => (await opened).getBytes(key),
+    stat: async (key) => (await opened).stat(key),
+    delete: async (key) => (await opened).delete(key),
+    list: async (prefix) => (await opened).list(prefix),
+    close: async () => (await opened.catch(() => undefined))?.close(),
+  };
 }
 
 /** A swap-out begun by a signal; a `swap` command arriving meanwhile shares it. */
@@ -512,6 +545,7 @@ async function connectControl(
   config: ProcessConfig,
   proc: CloudProcess,
   log: Logger,
+  ahead?: Promise<Socket | undefined>,
 ): Promise<ControlLink> {
   const control = new ControlLink(
     {
@@ -547,7 +581,7 @@ async function connectControl(
     metrics: () => proc.metricsReport(),
     send: (batch) => control.sendLogs(batch),
   });
-  await control.connect();
+  await control.connect(ahead);
   return control;
 }
 

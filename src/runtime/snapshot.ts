@@ -23,6 +23,7 @@
  * this swap, and not an earlier one, completed.
  */
 import { PraaSError } from "../protocol/index.js";
+import type { BlobStore } from "../storage/blob-store.js";
 import type { Message } from "./mailbox.js";
 import { ByteReader } from "./byte-reader.js";
 
@@ -140,6 +141,28 @@ export async function decodeSnapshot(
     ...(await readHead(reader)),
     ...(await readRecords(reader)),
   }));
+}
+
+/**
+ * Snapshots up to this size are read in one piece: a resume then waits for one read, not a
+ * chain of chunk reads each decoded as it comes. Larger ones stream, so a big state never
+ * needs a second copy of itself in one buffer.
+ */
+export const ONE_READ_SNAPSHOT_BYTES = 16 * 1024 * 1024;
+
+/** The snapshot stored under `key`, decoded; undefined when there is none. */
+export async function readStoredSnapshot(
+  blobs: BlobStore,
+  key: string,
+): Promise<Snapshot | undefined> {
+  const size = (await blobs.stat(key))?.size;
+  if (size === undefined) return undefined;
+  if (size <= ONE_READ_SNAPSHOT_BYTES) {
+    const bytes = await blobs.getBytes(key);
+    return bytes === undefined ? undefined : decodeSnapshot([bytes]);
+  }
+  const stream = await blobs.get(key);
+  return stream === undefined ? undefined : decodeSnapshot(stream);
 }
 
 /** Only the head of a snapshot (what it holds of the log, its generation and swap). */

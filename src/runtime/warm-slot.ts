@@ -8,16 +8,20 @@
  * may read it, sends them LOAD and takes the listener over; from then on it is the same as a
  * process started from scratch. A slot serves one process only: it is never handed to another.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { AppPermissions } from "../protocol/index.js";
+import { FrameType, encodeFields, type AppPermissions } from "../protocol/index.js";
 import { openBlobStore } from "../storage/index.js";
+import { connectFrameLink } from "../transport/index.js";
 import type { ProcessConfig } from "./config.js";
+import { DataPlaneServer, type HandedConnection } from "./dataplane-server.js";
 import { cgroupAhead, type Cgroup } from "./memory-guard.js";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
+import { encodeSnapshot, readStoredSnapshot } from "./snapshot.js";
 import { WorkerHandle } from "./worker-handle.js";
+import type { HandOff } from "./worker/direct.js";
 import { heapMiBFor } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 
@@ -56,6 +60,8 @@ export class WarmSlot {
       await slot.#boot();
       slot.#listener = await listenAhead().catch(() => undefined); // then the process listens
       await rehearseRestore().catch(() => undefined); // only a rehearsal
+      for (const worker of slot.#workers)
+        await rehearseConnection(worker, options.maxPayloadBytes).catch(() => undefined);
       return slot;
     } catch (error) {
       await slot.discard();
@@ -137,7 +143,7 @@ function listenAhead(): Promise<net.Server> {
 
 /**
  * Stores a small snapshot in a disk blob store and reads it back the way a resume does
- * (streamed, decoded): the first run of that code costs about 10 ms of CPU, paid here rather
+ * (one read, decoded): the first run of that code costs about 10 ms of CPU, paid here rather
  * than by the resume that takes this slot.
  */
 async function rehearseRestore(): Promise<void> {
@@ -146,10 +152,87 @@ async function rehearseRestore(): Promise<void> {
   try {
     const entry = { key: "rehearsal", updatedAt: 0, value: Buffer.alloc(1024) };
     await blobs.put("rehearsal", encodeSnapshot([entry], []));
-    const stream = await blobs.get("rehearsal");
-    if (stream !== undefined) await decodeSnapshot(stream);
+    await readStoredSnapshot(blobs, "rehearsal");
   } finally {
     await blobs.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** How long the rehearsed connection may take, end to end (it is only a rehearsal). */
+const REHEARSAL_TIMEOUT_MS = 5_000;
+/** The rehearsed connection's number on the worker link (the pool numbers its own from 1). */
+const REHEARSAL_CONNECTION = 0;
+
+/**
+ * Serves one made-up client connection the way the process will serve its first: a data-plane
+ * server accepts it and checks its HELLO (a throwaway token, on a port of its own), hands it
+ * to `worker`, which answers WELCOME and one INVOKE (of no function: it has none before LOAD),
+ * then the client closes it. The first run of that code, here and in the worker, costs
+ * several ms; paid here rather than by the first client's connect and call.
+ */
+async function rehearseConnection(worker: WorkerHandle, maxPayloadBytes: number): Promise<void> {
+  const token = randomBytes(18).toString("base64url");
+  let released!: () => void;
+  const gone = new Promise<void>((resolve) => (released = resolve));
+  const server = new DataPlaneServer(rehearsalOptions(token, maxPayloadBytes), {
+    invoke: () => Promise.reject(new Error("only a rehearsal")),
+    deliver: () => Promise.reject(new Error("only a rehearsal")),
+    handOff: (connection) => {
+      worker.handOff(connection.socket, rehearsalHandOff(connection, maxPayloadBytes), released);
+      return true;
+    },
+    handedOff: () => 0,
+  });
+  const timer = setTimeout(released, REHEARSAL_TIMEOUT_MS);
+  try {
+    const port = await server.listen(LISTEN_AHEAD_HOST, 0);
+    const dialled = { host: LISTEN_AHEAD_HOST, port, token, timeoutMs: REHEARSAL_TIMEOUT_MS };
+    const { link } = await connectFrameLink(dialled);
+    await link.request(FrameType.Invoke, encodeFields(["rehearsal"])).catch(() => undefined);
+    link.close();
+    await gone; // the worker let go of it: its connection number is free again
+  } finally {
+    clearTimeout(timer);
+    await server.close();
+  }
+}
+
+function rehearsalOptions(token: string, maxPayloadBytes: number) {
+  const name = "rehearsal";
+  return {
+    application: name,
+    process: name,
+    token,
+    peerSecret: "",
+    maxPayloadBytes,
+    maxConnections: 1,
+    maxInflightPerConnection: 1,
+    maxHelloBytes: 64 * 1024,
+    writeBacklogBytes: 1024 * 1024,
+    maxInflightBytesPerConnection: maxPayloadBytes,
+    workers: 1,
+  };
+}
+
+/** What the pool sends with a client connection (worker-pool.ts `handOff`), made up. */
+function rehearsalHandOff(connection: HandedConnection, maxPayloadBytes: number): HandOff {
+  return {
+    kind: "praas-connection",
+    connection: REHEARSAL_CONNECTION,
+    helloId: connection.helloId,
+    welcome: connection.welcome,
+    rest: connection.detach().toString("base64"),
+    serialize: false,
+    free: 0,
+    errorStacks: false,
+    limits: {
+      maxPayloadBytes,
+      maxInflight: 1,
+      maxInflightPerConnection: 1,
+      maxInflightBytesPerConnection: maxPayloadBytes,
+      writeBacklogBytes: 1024 * 1024,
+      invocationTimeoutMs: REHEARSAL_TIMEOUT_MS,
+    },
+  };
 }

@@ -1,7 +1,9 @@
 // A starting process registers with its control plane as soon as it has its data-plane port,
 // while its workers still load the application (they are the longest step of a start), and
-// serves nobody before they are ready.
+// serves nobody before they are ready. It dials the control plane at the start (the connect
+// overlaps the restore and the load) and registers over that connection once its state is back.
 import { writeFile } from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { launchProcess } from "../../src/runtime/launch.js";
@@ -45,4 +47,62 @@ it("registers while its workers still load a slow application, and is not active
   const status = (await control.command("p", "status")) as { status: string; port: number };
   expect(status.status).toBe("starting");
   expect(status.port).toBeGreaterThan(0);
+});
+
+/** Resets the first connection it accepts (a control plane that dropped it); pipes the rest to `port`. */
+function droppingFirst(port: number): { server: net.Server; sockets: net.Socket[] } {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    if (sockets.length === 1) return void socket.resetAndDestroy();
+    const upstream = net.connect(port, "127.0.0.1");
+    sockets.push(upstream);
+    socket.on("error", () => upstream.destroy()).pipe(upstream);
+    upstream.on("error", () => socket.destroy()).pipe(socket);
+  });
+  return { server, sockets };
+}
+
+it("registers over a new connection when the control plane dropped the one it opened at the start", async () => {
+  const bundle = path.join(temp.dir, "hello.mjs");
+  await writeFile(bundle, 'export function hello() {\n  return "hi";\n}\n');
+  const proxy = droppingFirst(control.port);
+  await new Promise<void>((resolve) => proxy.server.listen(0, "127.0.0.1", resolve));
+  const { port } = proxy.server.address() as net.AddressInfo;
+  let launched: Awaited<ReturnType<typeof launchProcess>> | undefined;
+  try {
+    launched = await launchProcess({
+      application: "hello",
+      name: "redialled",
+      bundlePath: bundle,
+      blobs: { kind: "disk", root: temp.dir },
+      control: `127.0.0.1:${port}`,
+      token: "token-r",
+      secret: "secret-r",
+    });
+    const status = (await control.command("redialled", "status")) as { status: string };
+    expect(status.status).toBe("active");
+    expect(proxy.sockets.length).toBeGreaterThanOrEqual(2); // the dropped one, then the one it uses
+  } finally {
+    launched?.child.kill("SIGKILL");
+    await launched?.exited;
+    for (const socket of proxy.sockets) socket.destroy();
+    await new Promise<void>((resolve) => proxy.server.close(() => resolve()));
+  }
+});
+
+it("fails its start with STORAGE_ERROR, without registering, when its blob store cannot open", async () => {
+  const bundle = path.join(temp.dir, "hello-2.mjs");
+  await writeFile(bundle, 'export function hello() {\n  return "hi";\n}\n');
+  const started = launchProcess({
+    application: "hello",
+    name: "no-store",
+    bundlePath: bundle,
+    blobs: { kind: "disk", root: path.join(bundle, "blobs") }, // under a file: cannot be made
+    control: `127.0.0.1:${control.port}`,
+    token: "token-n",
+    secret: "secret-n",
+  });
+  await expect(started).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+  expect(control.registrations.map((fields) => fields[1])).not.toContain("no-store");
 });

@@ -1,7 +1,17 @@
 // Unit tests of the pieces a swap relies on: snapshot encoding and mailbox matching.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Mailbox } from "../../src/runtime/mailbox.js";
-import { decodeSnapshot, decodeSnapshotHead, encodeSnapshot } from "../../src/runtime/snapshot.js";
+import {
+  ONE_READ_SNAPSHOT_BYTES,
+  decodeSnapshot,
+  decodeSnapshotHead,
+  encodeSnapshot,
+  readStoredSnapshot,
+} from "../../src/runtime/snapshot.js";
+import { openBlobStore, type BlobStore } from "../../src/storage/index.js";
 
 function collect(chunks: Iterable<Buffer>): Buffer {
   return Buffer.concat([...chunks]);
@@ -48,6 +58,38 @@ describe("snapshot", () => {
     ).rejects.toMatchObject({
       code: "STORAGE_ERROR",
     });
+  });
+});
+
+/** A real disk blob store that notes how each blob was read back. */
+function noting(blobs: BlobStore, reads: string[]): BlobStore {
+  return Object.assign(Object.create(blobs) as BlobStore, {
+    get: (key: string) => (reads.push("stream"), blobs.get(key)),
+    getBytes: (key: string) => (reads.push("one read"), blobs.getBytes(key)),
+  });
+}
+
+describe("reading a stored snapshot back (a resume)", () => {
+  it("reads a small snapshot in one read and a large one as a stream; none stored: undefined", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "praas-snapshot-"));
+    const blobs = await openBlobStore({ kind: "disk", root: dir });
+    try {
+      const reads: string[] = [];
+      const store = noting(blobs, reads);
+      const large = { key: "large", value: Buffer.alloc(ONE_READ_SNAPSHOT_BYTES, 7), updatedAt: 4 };
+      await blobs.put("swaps/a/small", encodeSnapshot(state, messages));
+      await blobs.put("swaps/a/large", encodeSnapshot([...state, large], []));
+      const small = await readStoredSnapshot(store, "swaps/a/small");
+      const big = await readStoredSnapshot(store, "swaps/a/large");
+      expect(small?.state.map((e) => e.key)).toEqual(["a", "ключ", "big"]);
+      expect(small?.messages.map((m) => m.value.toString())).toEqual(["hi"]);
+      expect(big?.state.at(-1)?.value.equals(large.value)).toBe(true);
+      expect(reads).toEqual(["one read", "stream"]);
+      expect(await readStoredSnapshot(store, "swaps/a/none")).toBeUndefined();
+    } finally {
+      await blobs.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
