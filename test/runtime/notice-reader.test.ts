@@ -2,12 +2,13 @@
 // the worker's CallNotices writes them and wakes the process once; the process's NoticeReader
 // reads them in sweeps, stops when the worker confirms it read everything, and reads at once
 // whoever needs every notice (a swap's drain, a dead worker's connections).
-import net from "node:net";
+import type net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { FrameType, decodeFields, type Frame } from "../../src/protocol/index.js";
 import { NoticeReader } from "../../src/runtime/notice-reader.js";
 import { CallNotices } from "../../src/runtime/worker/call-notices.js";
 import { FrameLink } from "../../src/transport/index.js";
+import { socketPair } from "../helpers/socket-pair.js";
 
 const MAX = 1 << 20;
 /** How long the process waits for the worker's answer to NoticesRead. */
@@ -16,21 +17,6 @@ const closers: (() => void)[] = [];
 afterEach(() => {
   for (const close of closers.splice(0)) close();
 });
-
-async function socketPair(): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
-  const near = net.connect(port, "127.0.0.1");
-  const far = await accepted;
-  server.close();
-  closers.push(() => {
-    near.destroy();
-    far.destroy();
-  });
-  return [near, far];
-}
 
 interface Pair {
   notices: CallNotices;
@@ -46,8 +32,8 @@ interface Pair {
 
 /** A worker's notices and link, and the process's reader; `woken` off: wakes are only counted. */
 async function pair(wake = true): Promise<Pair> {
-  const [workerLinkSocket, processLinkSocket] = await socketPair();
-  const [workerNoticeSocket, processNoticeSocket] = await socketPair();
+  const [workerLinkSocket, processLinkSocket] = await socketPair(closers);
+  const [workerNoticeSocket, processNoticeSocket] = await socketPair(closers);
   const state = { wakes: 0, seen: [] as string[] };
   const workerLink: FrameLink = new FrameLink(workerLinkSocket, {
     maxPayloadBytes: MAX,

@@ -12,6 +12,7 @@ import { FrameType, decodeFields, encodeFields, type Frame } from "../../src/pro
 import { WorkerServer, type WorkerOptions } from "../../src/runtime/worker/serve.js";
 import type { HandOff } from "../../src/runtime/worker/direct.js";
 import { FrameLink } from "../../src/transport/index.js";
+import { socketPair } from "../helpers/socket-pair.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "worker-direct-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,25 +57,10 @@ afterEach(() => {
   for (const close of closers.splice(0)) close();
 });
 
-async function socketPair(): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
-  const near = net.connect(port, "127.0.0.1");
-  const far = await accepted;
-  server.close();
-  closers.push(() => {
-    near.destroy();
-    far.destroy();
-  });
-  return [near, far];
-}
-
 const LOCAL = { serialize: ["gated"], errorStacks: false, maxInflight: 2, invocationTimeoutMs: 50 };
 
 async function startWorker(askProcess?: WorkerOptions["askProcess"]): Promise<Side> {
-  const [workerSocket, processSocket] = await socketPair();
+  const [workerSocket, processSocket] = await socketPair(closers);
   const notices: Frame[] = [];
   const link: FrameLink = new FrameLink(processSocket, {
     maxPayloadBytes: 1 << 20,
@@ -113,7 +99,7 @@ async function connectClient(
   limits = LIMITS,
   serialize: HandOff["serialize"] = false,
 ): Promise<FrameLink> {
-  const [clientSocket, workerEnd] = await socketPair();
+  const [clientSocket, workerEnd] = await socketPair(closers);
   const welcomed = new Promise<Frame>((resolve) => {
     clientSocket.once("data", (chunk: Buffer) => resolve({ type: chunk[0] } as unknown as Frame));
   });
