@@ -9,12 +9,15 @@ import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 
 const PREFIX = "praas-";
-/** `praas-<label>-<pid>-<12 hex>`: the label may hold dashes, the last two parts cannot. */
-const NAME = /^praas-.+-(\d+)-[0-9a-f]{12}$/;
+/**
+ * `praas-<label>-pid<pid>-<12 hex>`: the label may hold dashes, the last two parts cannot, and
+ * the `pid` marker keeps a label ending in digits (`app-p-7`) from being read as a pid.
+ */
+const NAME = /^praas-.+-pid(\d+)-[0-9a-f]{12}$/;
 
 /** The directory name of a sandbox of process `pid`. */
 export function sandboxName(label: string, pid: number, unique: string): string {
-  return `${PREFIX}${label}-${pid}-${unique}`;
+  return `${PREFIX}${label}-pid${pid}-${unique}`;
 }
 
 /** Removes, under `root`, every sandbox whose process is no longer running; returns their names. */

@@ -30,12 +30,16 @@ describe("stale sandboxes", () => {
     const dead = makeDir(sandboxName("app-p1", await deadPid(), "0123456789ab"));
     const live = makeDir(sandboxName("app-p2", process.pid, "0123456789ab"));
     const other = makeDir("praas-test-run-Ab12Cd");
+    // Named before sandboxes carried their pid: a label ending in digits is no pid.
+    const older = makeDir(`praas-app-p-${await deadPid()}-0123456789ab`);
     const removed = await removeStaleSandboxes(root);
     expect(removed).toEqual([path.basename(dead)]);
     expect(existsSync(dead)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(existsSync(other)).toBe(true);
+    expect(existsSync(older)).toBe(true);
     rmSync(live, { recursive: true });
+    rmSync(older, { recursive: true });
   });
 
   it("a process preparing its sandbox removes what a killed one left", async () => {
