@@ -133,7 +133,9 @@ export class DirectLedger {
     if (this.#timer !== undefined) return;
     const first = this.#timed.values().next();
     if (first.done === true) return;
-    this.#timer = setTimeout(() => this.#expire(), Math.max(0, first.value.due - Date.now()));
+    const ms = Math.max(0, first.value.due - Date.now());
+    // Unref'd: after the calls ended it may still be set, and must not hold a stopping process.
+    this.#timer = setTimeout(() => this.#expire(), ms).unref();
   }
 
   #expire(): void {
