@@ -121,16 +121,22 @@ export class Peers {
   }
 
   #link(peer: string): Promise<FrameLink> {
-    let link = this.#links.get(peer);
+    const link = this.#links.get(peer);
     if (link !== undefined) {
       touchRoute(this.#links, peer, link);
       return link;
     }
-    link = this.#open(peer);
-    this.#links.set(peer, link);
-    link.catch(() => this.#links.delete(peer));
+    const opening = this.#open(peer);
+    this.#links.set(peer, opening);
+    // Counted open only while it is still this peer's link (a drop may come first).
+    opening.then(
+      (open) => {
+        if (this.#links.get(peer) === opening) this.#opened.set(peer, open);
+      },
+      () => this.#links.delete(peer),
+    );
     if (this.#links.size > MAX_PEER_LINKS) this.#dropIdlest();
-    return link;
+    return opening;
   }
 
   /** Closes the least recently used peer connection with nothing in flight, if there is one. */
@@ -151,7 +157,6 @@ export class Peers {
       maxPayloadBytes: this.#options.maxPayloadBytes,
       onClose: () => this.#forget(peer),
     });
-    this.#opened.set(peer, link);
     return link;
   }
 
