@@ -571,10 +571,11 @@ export class CloudProcess implements CallTarget {
    */
   #directCall(fn: string, id: string, forwarded: boolean): DirectCallEnd {
     const used = this.idle.begin();
-    const measured = forwarded ? undefined : this.meter.start(fn);
+    const started = performance.now();
     return (error, seconds) => {
       used();
-      measured?.(error === undefined ? "ok" : error.code, seconds);
+      const took = seconds ?? (performance.now() - started) / 1000;
+      if (!forwarded) this.meter.record(fn, error === undefined ? "ok" : error.code, took);
       if (error !== undefined) this.#logFailure(fn, id, error);
     };
   }

@@ -17,15 +17,23 @@ const LEFTOVER_MS = 10_000;
 /** The error for a call the dead worker left: `late` when its deadline had passed. */
 export type Explain = (fn: string, late: boolean) => Promise<PraaSError>;
 
-export interface DirectCall {
+/** Which call: the process's number for its connection and the client's request id. */
+export interface CallIds {
   connection: number;
   requestId: number;
+}
+
+/** What the worker said of a call when it started. */
+export interface CallStart {
   fn: string;
   invocationId: string;
   /** Run through the process's pool (which counts it and enforces its deadline). */
   forwarded: boolean;
   /** Told how the call ended (no error: it succeeded) and, if the worker said, how long it took. */
-  end(error?: PraaSError, seconds?: number): void;
+  end: (error?: PraaSError, seconds?: number) => void;
+}
+
+export interface DirectCall extends CallIds, CallStart {
   /** Its deadline passed while it ran. */
   late: boolean;
   /** When its deadline passes (Date.now() ms); Infinity: never. */
@@ -40,7 +48,8 @@ interface Held {
 
 export class DirectLedger {
   readonly #sockets = new Map<number, Held>();
-  readonly #calls = new Map<string, DirectCall>();
+  /** By connection, then request id: number keys, no string built per call. */
+  readonly #calls = new Map<number, Map<number, DirectCall>>();
   /**
    * The calls with a deadline, in the order they started: they share one timeout, so the
    * first is always the first due, and one timer serves them all.
@@ -68,26 +77,31 @@ export class DirectLedger {
   }
 
   /** A call the worker started; `timeoutMs`: its deadline, from now. */
-  started(call: Omit<DirectCall, "late" | "due">, timeoutMs?: number): DirectCall | undefined {
-    const key = callKey(call.connection, call.requestId);
-    if (this.#calls.has(key)) return undefined;
+  started(ids: CallIds, start: CallStart, timeoutMs?: number): DirectCall | undefined {
+    const { connection, requestId } = ids;
+    let calls = this.#calls.get(connection);
+    if (calls?.has(requestId) === true) return undefined;
     const due = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-    const started: DirectCall = { ...call, late: false, due };
-    this.#calls.set(key, started);
-    if (call.forwarded) return started;
+    const { fn, invocationId, forwarded, end } = start;
+    const call = { connection, requestId, fn, invocationId, forwarded, end, late: false, due };
+    if (calls === undefined) this.#calls.set(connection, (calls = new Map<number, DirectCall>()));
+    calls.set(requestId, call);
+    if (forwarded) return call;
     this.#counted++;
-    if (timeoutMs === undefined) return started;
-    this.#timed.add(started);
+    if (timeoutMs === undefined) return call;
+    this.#timed.add(call);
     this.#armDeadline();
-    return started;
+    return call;
   }
 
   /** The worker answered the call (`error`: how it failed); true when it was counted. */
-  ended(connection: number, requestId: number, error?: PraaSError, seconds?: number): boolean {
-    const key = callKey(connection, requestId);
-    const call = this.#calls.get(key);
+  ended({ connection, requestId }: CallIds, error?: PraaSError, seconds?: number): boolean {
+    const calls = this.#calls.get(connection);
+    const call = calls?.get(requestId);
     if (call === undefined) return false;
-    this.#calls.delete(key);
+    calls?.delete(requestId);
+    // A connection keeps its map while held (calls come and go); one let go of leaves no trace.
+    if (calls?.size === 0 && !this.#sockets.has(connection)) this.#calls.delete(connection);
     this.#timed.delete(call);
     call.end(error, seconds);
     if (call.forwarded) return false;
@@ -102,6 +116,7 @@ export class DirectLedger {
     this.#sockets.delete(connection);
     held.socket.destroy();
     held.released();
+    if (this.#calls.get(connection)?.size === 0) this.#calls.delete(connection);
   }
 
   /**
@@ -110,7 +125,7 @@ export class DirectLedger {
    * while answers the calls the worker never read the same way. Returns the counted calls.
    */
   async failAll(explain: Explain, maxPayloadBytes: number): Promise<number> {
-    const calls = [...this.#calls.values()];
+    const calls = [...this.#calls.values()].flatMap((byId) => [...byId.values()]);
     const sockets = new Map(this.#sockets);
     const counted = this.#counted;
     this.#calls.clear();
@@ -148,10 +163,6 @@ export class DirectLedger {
     }
     this.#armDeadline();
   }
-}
-
-function callKey(connection: number, requestId: number): string {
-  return `${connection}:${requestId}`;
 }
 
 async function failCall(call: DirectCall, explain: Explain, link?: FrameLink): Promise<void> {

@@ -42,7 +42,7 @@ export class FunctionMeter {
   start(fn: string): (outcome: string, seconds?: number) => void {
     const started = process.hrtime.bigint();
     return (outcome, seconds) =>
-      this.#record(fn, outcome, seconds ?? Number(process.hrtime.bigint() - started) / 1e9);
+      this.record(fn, outcome, seconds ?? Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   workerRestarted(cause: string): void {
@@ -55,15 +55,16 @@ export class FunctionMeter {
     return { functions, workerRestarts: { ...this.#restarts }, ...gauges };
   }
 
-  #record(fn: string, outcome: string, seconds: number): void {
+  /** Counts one call of `fn` that ended with `outcome` ("ok" or an error code) after `seconds`. */
+  record(fn: string, outcome: string, seconds: number): void {
     const entry = this.#entry(fn);
     entry.outcomes[outcome] = (entry.outcomes[outcome] ?? 0) + 1;
     entry.sum += seconds;
-    LATENCY_BUCKETS_SECONDS.forEach((bound, i) => {
-      if (seconds <= bound) entry.buckets[i] = (entry.buckets[i] ?? 0) + 1;
-    });
-    entry.buckets[LATENCY_BUCKETS_SECONDS.length] =
-      (entry.buckets[LATENCY_BUCKETS_SECONDS.length] ?? 0) + 1;
+    const bounds = LATENCY_BUCKETS_SECONDS;
+    const buckets = entry.buckets;
+    for (let i = 0; i < bounds.length; i++)
+      if (seconds <= (bounds[i] ?? 0)) buckets[i] = (buckets[i] ?? 0) + 1;
+    buckets[bounds.length] = (buckets[bounds.length] ?? 0) + 1;
     this.version++;
   }
 

@@ -338,18 +338,26 @@ export class WorkerHandle {
   }
 
   #onNotice(frame: Frame): void {
-    if (frame.type === FrameType.CallStarted)
-      eachNotice(frame.meta, (notice) => this.#callStarted(notice));
-    else if (frame.type === FrameType.CallEnded)
-      eachNotice(frame.meta, (notice) => this.#callEnded(notice));
+    const fields = decodeFields(frame.meta);
+    const started = frame.type === FrameType.CallStarted;
+    if (!started && frame.type !== FrameType.CallEnded) return;
+    for (let at = 0; at + NOTICE_FIELDS <= fields.length; at += NOTICE_FIELDS) {
+      if (started) this.#callStarted(fields, at);
+      else this.#callEnded(fields, at);
+    }
   }
 
-  #callStarted([connection = "", requestId = "", fn = "", id = "", how = ""]: string[]): void {
-    const forwarded = how === "forwarded";
-    const end = this.#assignment?.directCall?.(fn, id, forwarded) ?? (() => undefined);
-    const ids = { connection: Number(connection), requestId: Number(requestId) };
-    const ms = this.#assignment?.invocationTimeoutMs;
-    const call = this.direct.started({ ...ids, fn, invocationId: id, forwarded, end }, ms);
+  /** The notice at `at`: connection, request id, function, invocation id, "forwarded" or "". */
+  #callStarted(fields: string[], at: number): void {
+    const fn = fields[at + 2] ?? "";
+    const invocationId = fields[at + 3] ?? "";
+    const forwarded = fields[at + 4] === "forwarded";
+    const end = this.#assignment?.directCall?.(fn, invocationId, forwarded) ?? ignoreEnd;
+    const call = this.direct.started(
+      { connection: Number(fields[at]), requestId: Number(fields[at + 1]) },
+      { fn, invocationId, forwarded, end },
+      this.#assignment?.invocationTimeoutMs,
+    );
     if (call !== undefined && !forwarded) this.#countDirect(1);
   }
 
@@ -362,17 +370,15 @@ export class WorkerHandle {
     this.#assignment?.directDeadline?.(this, call);
   }
 
-  #callEnded([
-    connection = "",
-    requestId = "",
-    took = "",
-    code = "",
-    message = "",
-  ]: string[]): void {
-    const error = code === "" ? undefined : PraaSError.fromRecord({ code, message });
+  /** The notice at `at`: connection, request id, seconds it took, error code and message. */
+  #callEnded(fields: string[], at: number): void {
+    const code = fields[at + 3] ?? "";
+    const error =
+      code === "" ? undefined : PraaSError.fromRecord({ code, message: fields[at + 4] ?? "" });
+    const took = fields[at + 2] ?? "";
     const seconds = took === "" ? undefined : Number(took);
-    const ended = this.direct.ended(Number(connection), Number(requestId), error, seconds);
-    if (ended) this.#countDirect(-1);
+    const ids = { connection: Number(fields[at]), requestId: Number(fields[at + 1]) };
+    if (this.direct.ended(ids, error, seconds)) this.#countDirect(-1);
   }
 
   #countDirect(delta: number): void {
@@ -453,11 +459,7 @@ export class WorkerHandle {
 /** CallStarted and CallEnded tell of many calls at once: NOTICE_FIELDS fields each. */
 const NOTICE_FIELDS = 5;
 
-function eachNotice(meta: Uint8Array, take: (notice: string[]) => void): void {
-  const fields = decodeFields(meta);
-  for (let at = 0; at + NOTICE_FIELDS <= fields.length; at += NOTICE_FIELDS)
-    take(fields.slice(at, at + NOTICE_FIELDS));
-}
+const ignoreEnd: DirectCallEnd = () => undefined;
 
 /** A worker subprocess, in its sandbox, with no user code and no environment of any app yet. */
 function spawnWorker(spec: WorkerSlot): ChildProcess {
