@@ -9,7 +9,7 @@
  */
 import type { Socket } from "node:net";
 import { FrameType, PraaSError, decodeFields, type Frame } from "../protocol/index.js";
-import { FrameLink, reclaim } from "../transport/index.js";
+import { FrameLink, SharedDeadlines, reclaim } from "../transport/index.js";
 
 /** How long the process answers, on a dead worker's connection, calls the worker never read. */
 const LEFTOVER_MS = 10_000;
@@ -36,8 +36,6 @@ export interface CallStart {
 export interface DirectCall extends CallIds, CallStart {
   /** Its deadline passed while it ran. */
   late: boolean;
-  /** When its deadline passes (Date.now() ms); Infinity: never. */
-  due: number;
 }
 
 interface Held {
@@ -50,12 +48,7 @@ export class DirectLedger {
   readonly #sockets = new Map<number, Held>();
   /** By connection, then request id: number keys, no string built per call. */
   readonly #calls = new Map<number, Map<number, DirectCall>>();
-  /**
-   * The calls with a deadline, in the order they started: they share one timeout, so the
-   * first is always the first due, and one timer serves them all.
-   */
-  readonly #timed = new Set<DirectCall>();
-  #timer: NodeJS.Timeout | undefined;
+  readonly #deadlines = new SharedDeadlines<DirectCall>((call) => this.onLate(call));
   #counted = 0;
 
   /** `onLate`: a call's deadline passed while it ran. */
@@ -81,16 +74,14 @@ export class DirectLedger {
     const { connection, requestId } = ids;
     let calls = this.#calls.get(connection);
     if (calls?.has(requestId) === true) return undefined;
-    const due = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
     const { fn, invocationId, forwarded, end } = start;
-    const call = { connection, requestId, fn, invocationId, forwarded, end, late: false, due };
+    const call = { connection, requestId, fn, invocationId, forwarded, end, late: false };
     if (calls === undefined) this.#calls.set(connection, (calls = new Map<number, DirectCall>()));
     calls.set(requestId, call);
     if (forwarded) return call;
     this.#counted++;
     if (timeoutMs === undefined) return call;
-    this.#timed.add(call);
-    this.#armDeadline();
+    this.#deadlines.add(call, timeoutMs);
     return call;
   }
 
@@ -102,7 +93,7 @@ export class DirectLedger {
     calls?.delete(requestId);
     // A connection keeps its map while held (calls come and go); one let go of leaves no trace.
     if (calls?.size === 0 && !this.#sockets.has(connection)) this.#calls.delete(connection);
-    this.#timed.delete(call);
+    this.#deadlines.delete(call);
     call.end(error, seconds);
     if (call.forwarded) return false;
     this.#counted--;
@@ -130,8 +121,7 @@ export class DirectLedger {
     const counted = this.#counted;
     this.#calls.clear();
     this.#sockets.clear();
-    this.#timed.clear();
-    clearTimeout(this.#timer);
+    this.#deadlines.clear();
     this.#counted = 0;
     const links = new Map<number, FrameLink>();
     for (const [id, { socket, released }] of sockets) {
@@ -141,27 +131,6 @@ export class DirectLedger {
     await Promise.all(calls.map((call) => failCall(call, explain, links.get(call.connection))));
     for (const link of links.values()) link.replyError(0, GOING_AWAY);
     return counted;
-  }
-
-  /** Times the first call due; a call that ends first leaves it to fire early and re-arm. */
-  #armDeadline(): void {
-    if (this.#timer !== undefined) return;
-    const first = this.#timed.values().next();
-    if (first.done === true) return;
-    const ms = Math.max(0, first.value.due - Date.now());
-    // Unref'd: after the calls ended it may still be set, and must not hold a stopping process.
-    this.#timer = setTimeout(() => this.#expire(), ms).unref();
-  }
-
-  #expire(): void {
-    this.#timer = undefined;
-    const now = Date.now();
-    for (const call of this.#timed) {
-      if (call.due > now) break;
-      this.#timed.delete(call);
-      this.onLate(call);
-    }
-    this.#armDeadline();
   }
 }
 

@@ -12,3 +12,4 @@ export {
 } from "./connect.js";
 export { canStopKernelReads, reclaim, startKernelReads, stopKernelReads } from "./kernel-reads.js";
 export { idlestRoute, touchRoute } from "./idle-links.js";
+export { SharedDeadlines } from "./deadlines.js";

@@ -47,24 +47,30 @@ export class CallNotices {
 
   /** Notes a start; `send` (or `sendThisTick`) tells the process. */
   started(fields: readonly string[]): void {
-    this.#starts.push(...fields);
+    for (const field of fields) this.#starts.push(field);
   }
 
   /**
    * A call's end is told with the next starts (in a run of calls) or within END_NOTICE_MS:
    * what it settles in the process (metrics, the call's deadline, idleness, a swap's drain)
-   * can wait that long, and the process reads one frame, not one per call.
+   * can wait that long, and the process reads one frame, not one per call. The timer is left
+   * armed when starts take the ends along: in a run of calls it fires once per END_NOTICE_MS,
+   * not set and cleared per call.
    */
   ended(fields: readonly string[]): void {
-    this.#ends.push(...fields);
-    this.#endTimer ??= setTimeout(() => this.send(), END_NOTICE_MS);
+    for (const field of fields) this.#ends.push(field);
+    this.#endTimer ??= setTimeout(() => this.#sendEnds(), END_NOTICE_MS);
   }
 
-  /** Notes the end of call `ids` that started at `started` (hrtime), and how it failed if it did. */
-  endedSince(ids: readonly string[], started: bigint, error?: PraaSError): void {
-    const seconds = String(Number(process.hrtime.bigint() - started) / 1e9);
-    const how = error === undefined ? ["", ""] : [error.code, error.message];
-    this.ended([...ids, seconds, ...how]);
+  /** Notes the end of call `ids` that started at `started` (performance.now()), and how it failed. */
+  endedSince(ids: readonly string[], started: number, error?: PraaSError): void {
+    const seconds = String((performance.now() - started) / 1000);
+    this.ended([ids[0] ?? "", ids[1] ?? "", seconds, error?.code ?? "", error?.message ?? ""]);
+  }
+
+  #sendEnds(): void {
+    this.#endTimer = undefined;
+    if (this.#ends.length > 0) this.send();
   }
 
   /** Sends what was noted once this tick's work is done: every start of the tick in one frame. */
@@ -83,8 +89,6 @@ export class CallNotices {
    * touch zero (and release a swap's drain) between the two.
    */
   send(): void {
-    clearTimeout(this.#endTimer);
-    this.#endTimer = undefined;
     if (this.#starts.length > 0) this.#report(FrameType.CallStarted, this.#starts);
     if (this.#ends.length > 0) this.#report(FrameType.CallEnded, this.#ends);
     this.#starts = [];

@@ -27,7 +27,7 @@ import {
   functionErrorRecord,
   type Frame,
 } from "../../protocol/index.js";
-import { FrameLink } from "../../transport/index.js";
+import { FrameLink, SharedDeadlines } from "../../transport/index.js";
 import type { CallNotices } from "./call-notices.js";
 
 /** The limits of a data-plane connection, as the process applies them. */
@@ -91,6 +91,8 @@ export class DirectConnections {
   readonly #host: DirectHost;
   /** Calls taken but not running yet (they start a microtask later). */
   #admitted = 0;
+  /** The deadlines of the calls running here: each call's TIMEOUT answer. */
+  readonly #deadlines = new SharedDeadlines<() => void>((timeOut) => timeOut());
 
   constructor(host: DirectHost) {
     this.#host = host;
@@ -154,8 +156,8 @@ export class DirectConnections {
 
   async #run(connection: Connection, frame: Frame, functionName: string): Promise<void> {
     const invocationId = this.#host.nextInvocationId();
-    const ids = [String(connection.id), String(frame.id)];
-    this.#host.notices.started([...ids, functionName, invocationId, ""]);
+    const ids = [String(connection.id), String(frame.id), functionName, invocationId, ""];
+    this.#host.notices.started(ids);
     const reply = this.#reply(connection, frame.id, functionName);
     // User code starts only once every call read with this one is reported and the reports
     // are on their way: a function that blocks the event loop must not hide the calls after it.
@@ -179,12 +181,12 @@ export class DirectConnections {
   #reply(connection: Connection, id: number, functionName: string): Reply {
     const { limits, errorStacks } = connection.handOff;
     const ids = [String(connection.id), String(id)];
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let answered = false;
     const answer = (send: () => void, error?: PraaSError): void => {
       if (answered) return;
       answered = true;
-      clearTimeout(timer);
+      this.#deadlines.delete(timeOut);
       send();
       // Its duration as seen here: the notice itself may wait a little.
       this.#host.notices.endedSince(ids, started, error);
@@ -193,10 +195,11 @@ export class DirectConnections {
       const told = errorStacks ? error : error.withoutStack();
       answer(() => connection.link.replyError(id, told), error);
     };
-    const timer = setTimeout(() => {
+    const timeOut = (): void => {
       const ms = limits.invocationTimeoutMs;
       fail(new PraaSError("TIMEOUT", `${functionName} did not finish within ${ms} ms`));
-    }, limits.invocationTimeoutMs);
+    };
+    this.#deadlines.add(timeOut, limits.invocationTimeoutMs);
     return { result: (bytes) => answer(() => connection.link.reply(id, bytes)), error: fail };
   }
 

@@ -64,7 +64,7 @@ export class LocalCalls {
     const ids = [LOCAL_CONNECTION, String(++this.#calls)];
     this.#host.notices.started([...ids, exportedName(callName), invocationId, ""]);
     this.#host.notices.sendThisTick();
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     try {
       const running = this.#host.run(callName, Buffer.from(payload), invocationId);
       const result = Buffer.from(await deadline(running, callName, settings.invocationTimeoutMs));
