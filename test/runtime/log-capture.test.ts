@@ -1,7 +1,7 @@
 // console.* inside a worker becomes Log frames tagged with the invocation that wrote them.
 import { afterEach, describe, expect, it } from "vitest";
 import { FrameType, decodeFields } from "../../src/protocol/index.js";
-import { captureConsole, runAs } from "../../src/runtime/worker/log-capture.js";
+import { captureConsole, runAs, trackInvocations } from "../../src/runtime/worker/log-capture.js";
 import type { FrameLink } from "../../src/transport/index.js";
 
 const saved = { ...console };
@@ -24,14 +24,55 @@ function recordingLink(sent: Sent[]): FrameLink {
   return { send } as unknown as FrameLink;
 }
 
-describe("log capture", () => {
-  it("tags each console line with its invocation, even across awaits of concurrent ones", async () => {
+/** The invocation id each line was tagged with ("" for none), and its text. */
+function tags(sent: Sent[]): string[][] {
+  return sent.map((s) => [s.fields[3] ?? "", s.line]);
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+// Tracking is process-wide and never turned off: these run before the test that turns it on.
+describe("log capture, invocations not tracked (code that never names console)", () => {
+  it("tags a line with the only invocation running, even after an await", async () => {
+    const sent: Sent[] = [];
+    captureConsole(recordingLink(sent));
+    await runAs({ functionName: "f", invocationId: "solo" }, async () => {
+      await tick();
+      console.log("late");
+    });
+    console.log("after");
+    expect(tags(sent)).toEqual([
+      ["solo", "late"],
+      ["", "after"],
+    ]);
+  });
+
+  it("leaves a line untagged rather than guess between invocations running together", async () => {
     const sent: Sent[] = [];
     captureConsole(recordingLink(sent));
     const run = (id: string) =>
       runAs({ functionName: "f", invocationId: id }, async () => {
+        await tick();
+        console.log(id);
+        await tick();
+      });
+    await Promise.all([run("a"), run("b")]);
+    expect(tags(sent)).toEqual([
+      ["", "a"],
+      ["", "b"],
+    ]);
+  });
+});
+
+describe("log capture, invocations tracked", () => {
+  it("tags each console line with its invocation, even across awaits of concurrent ones", async () => {
+    const sent: Sent[] = [];
+    captureConsole(recordingLink(sent));
+    trackInvocations();
+    const run = (id: string) =>
+      runAs({ functionName: "f", invocationId: id }, async () => {
         console.log("start", id);
-        await new Promise((resolve) => setImmediate(resolve));
+        await tick();
         console.error({ id });
       });
     await Promise.all([run("i1"), run("i2")]);

@@ -1,6 +1,6 @@
 /**
  * Inside a worker: who is running (an AsyncLocalStorage scope around each invocation, so
- * concurrent invocations interleaved at their awaits are told apart) and console.* patched to
+ * concurrent invocations interleaved at their awaits are told apart, when the code can log) and console.* patched to
  * send each call as one `Log` frame tagged with that invocation. Plain writes to stdout/stderr
  * that bypass console still reach the process through the worker's pipes, untagged.
  */
@@ -22,9 +22,37 @@ export interface InvocationTag {
 
 const scope = new AsyncLocalStorage<InvocationTag>();
 
+/**
+ * Whether invocations run in `scope`. Its hooks cost every promise of every call (about a
+ * tenth of a worker's CPU per call), so a worker turns it on only for a bundle that mentions
+ * `console`: code that never names it has no console lines to tag.
+ */
+let tracking = false;
+
+/** Invocations running untracked: a line written then belongs to the only one, if only one. */
+const untracked = new Set<InvocationTag>();
+
+/** From now on, every invocation runs in its own scope (console lines across awaits are told apart). */
+export function trackInvocations(): void {
+  tracking = true;
+}
+
 /** Runs `body` as the invocation `tag`: console output in it (and what it awaits) carries the tag. */
-export function runAs<T>(tag: InvocationTag, body: () => T): T {
-  return scope.run(tag, body);
+export async function runAs<T>(tag: InvocationTag, body: () => Promise<T>): Promise<T> {
+  if (tracking) return scope.run(tag, body);
+  untracked.add(tag);
+  try {
+    return await body();
+  } finally {
+    untracked.delete(tag);
+  }
+}
+
+/** The invocation running now: its scope's, or the only one running untracked. */
+function currentTag(): InvocationTag | undefined {
+  const tag = scope.getStore();
+  if (tag !== undefined || untracked.size !== 1) return tag;
+  return untracked.values().next().value;
 }
 
 type ConsoleMethod = "log" | "info" | "debug" | "warn" | "error" | "trace";
@@ -42,9 +70,13 @@ function streamOf(level: LogLevelName): LogStream {
   return level === "warn" || level === "error" ? "stderr" : "stdout";
 }
 
-/** Sends one line to the process, tagged with the invocation running now (if any). */
-export function sendLog(link: FrameLink, level: LogLevelName, message: string): void {
-  const tag = scope.getStore();
+/** Sends one line to the process, tagged with `tag` (by default, the invocation running now). */
+export function sendLog(
+  link: FrameLink,
+  level: LogLevelName,
+  message: string,
+  tag: InvocationTag | undefined = currentTag(),
+): void {
   const fields = [level, streamOf(level), tag?.functionName ?? "", tag?.invocationId ?? ""];
   link.send(FrameType.Log, 0, encodeFields(fields), Buffer.from(truncateLogMessage(message)));
 }

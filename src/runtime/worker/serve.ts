@@ -5,6 +5,7 @@
  * free for the others.
  */
 import type { Socket } from "node:net";
+import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import {
   FrameType,
@@ -16,6 +17,7 @@ import {
   exportedName,
   HTTP_HANDLER_CALL,
   resultBytes,
+  type Context,
   type Frame,
   type PraaSFunction,
 } from "../../protocol/index.js";
@@ -26,7 +28,13 @@ import { DirectConnections, type HandOff } from "./direct.js";
 import { LocalCalls, type LocalCallSettings } from "./local-calls.js";
 import { PeerLinks, type PeerLinkAnswer, type PeerLinkRequest } from "./peer-links.js";
 import { httpHandler } from "./http-handler.js";
-import { captureConsole, runAs, sendLog } from "./log-capture.js";
+import {
+  captureConsole,
+  runAs,
+  sendLog,
+  trackInvocations,
+  type InvocationTag,
+} from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
 import { StorageBudget } from "./storage-budget.js";
 
@@ -149,7 +157,11 @@ export class WorkerServer {
     this.#loading = true;
     try {
       const url = pathToFileURL(this.options.bundlePath).href;
-      const module = (await import(url)) as Record<string, unknown>;
+      const [module, logs] = await Promise.all([
+        import(url) as Promise<Record<string, unknown>>,
+        this.options.captureConsole === true && mentionsConsole(this.options.bundlePath),
+      ]);
+      if (logs) trackInvocations();
       for (const [name, value] of Object.entries(module)) {
         if (typeof value === "function") this.#functions.set(name, value as PraaSFunction);
       }
@@ -259,20 +271,29 @@ export class WorkerServer {
       this.#local,
       this.#peers,
     );
+    const call: Call = { tag: { functionName, invocationId }, budget, direct };
     this.#running++;
     try {
-      const result = await runAs({ functionName, invocationId }, () =>
-        this.#logged(async () => {
-          const value = await fn(payload, ctx);
-          // A direct answer reaches the client without passing the process: its writes must
-          // be applied there (and other workers told) first.
-          await budget.settle(direct);
-          return value;
-        }),
-      );
+      const result = await runAs(call.tag, () => this.#call(fn, payload, ctx, call));
       return this.#checkedSize(resultBytes(result));
     } finally {
       this.#running--;
+    }
+  }
+
+  /** Runs the function; one that threw: its caller gets the error, the logs get its stack trace. */
+  async #call(fn: PraaSFunction, payload: Buffer, ctx: Context, call: Call): Promise<unknown> {
+    try {
+      const value = await fn(payload, ctx);
+      // A direct answer reaches the client without passing the process: its writes must be
+      // applied there (and other workers told) first.
+      await call.budget.settle(call.direct);
+      return value;
+    } catch (error) {
+      const record = functionErrorRecord(error);
+      const text = `invocation failed: ${record.stack ?? errorText(record)}`;
+      sendLog(this.#link, "error", text, call.tag);
+      throw error;
     }
   }
 
@@ -282,17 +303,6 @@ export class WorkerServer {
     if (exported === undefined)
       throw functionNotFound("the application", functionName, this.#functions.keys());
     return callName === HTTP_HANDLER_CALL ? httpHandler(exported) : exported;
-  }
-
-  /** A function that threw: its caller gets the error, the logs get its stack trace. */
-  async #logged<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      const record = functionErrorRecord(error);
-      sendLog(this.#link, "error", `invocation failed: ${record.stack ?? errorText(record)}`);
-      throw error;
-    }
   }
 
   #checkedSize(bytes: Uint8Array): Uint8Array {
@@ -312,6 +322,14 @@ export class WorkerServer {
   }
 }
 
+/** One invocation as #call runs it. */
+interface Call {
+  tag: InvocationTag;
+  budget: StorageBudget;
+  /** Answered without passing the process: wait for the process to apply its writes. */
+  direct: boolean;
+}
+
 function errorText(record: { code: string; message: string; errorName?: string }): string {
   return `${record.errorName ?? record.code}: ${record.message}`;
 }
@@ -323,4 +341,9 @@ function noticeLink(options: WorkerOptions): FrameLink | undefined {
     maxPayloadBytes: options.maxPayloadBytes,
     onRequest: () => undefined,
   });
+}
+
+/** Whether the bundle names `console` anywhere (itself or a dependency in it). */
+async function mentionsConsole(bundlePath: string): Promise<boolean> {
+  return (await readFile(bundlePath, "latin1")).includes("console");
 }
