@@ -301,6 +301,9 @@ function controlAddress(
 
 async function main(): Promise<void> {
   process.on("exit", killOwnGroup);
+  // Whoever reads our status lines may be gone (a control plane killed while we booted): that
+  // is seen elsewhere (stdin closes, the control link drops), and must not crash a process.
+  process.stdout.on("error", () => undefined);
   if (process.argv[2] === "--warm") await runWarm();
   else await runProcess(runtimeProgram().parse().opts<Flags>(), process.env);
 }

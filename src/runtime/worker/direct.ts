@@ -92,7 +92,7 @@ export class DirectConnections {
   /** Calls taken but not running yet (they start a microtask later). */
   #admitted = 0;
   /** The deadlines of the calls running here: each call's TIMEOUT answer. */
-  readonly #deadlines = new SharedDeadlines<() => void>((timeOut) => timeOut());
+  readonly #deadlines = new SharedDeadlines<DirectReply>((reply) => reply.timeOut());
 
   constructor(host: DirectHost) {
     this.#host = host;
@@ -172,35 +172,17 @@ export class DirectConnections {
     }
   }
 
-  /**
-   * Answers the call once: its result, its error, or TIMEOUT at the deadline, as the process
-   * would (the function runs on; its late answer is dropped); and tells the process it ended.
-   * A call that blocks the event loop never gets here: the process's own deadline kills the
-   * worker and answers for it.
-   */
-  #reply(connection: Connection, id: number, functionName: string): Reply {
-    const { limits, errorStacks } = connection.handOff;
-    const ids = [String(connection.id), String(id)];
-    const started = performance.now();
-    let answered = false;
-    const answer = (send: () => void, error?: PraaSError): void => {
-      if (answered) return;
-      answered = true;
-      this.#deadlines.delete(timeOut);
-      send();
-      // Its duration as seen here: the notice itself may wait a little.
-      this.#host.notices.endedSince(ids, started, error);
-    };
-    const fail = (error: PraaSError): void => {
-      const told = errorStacks ? error : error.withoutStack();
-      answer(() => connection.link.replyError(id, told), error);
-    };
-    const timeOut = (): void => {
-      const ms = limits.invocationTimeoutMs;
-      fail(new PraaSError("TIMEOUT", `${functionName} did not finish within ${ms} ms`));
-    };
-    this.#deadlines.add(timeOut, limits.invocationTimeoutMs);
-    return { result: (bytes) => answer(() => connection.link.reply(id, bytes)), error: fail };
+  /** The call's answer, due by its deadline (see DirectReply). */
+  #reply(connection: Connection, id: number, functionName: string): DirectReply {
+    const reply = new DirectReply(
+      connection,
+      id,
+      functionName,
+      this.#host.notices,
+      this.#deadlines,
+    );
+    this.#deadlines.add(reply, connection.handOff.limits.invocationTimeoutMs);
+    return reply;
   }
 
   /** A call of a serialized function: the input gate is in the process, so it runs it. */
@@ -226,9 +208,56 @@ export class DirectConnections {
   }
 }
 
-interface Reply {
-  result(bytes: Uint8Array): void;
-  error(error: PraaSError): void;
+/**
+ * Answers a call once: its result, its error, or TIMEOUT at the deadline, as the process would
+ * (the function runs on; its late answer is dropped); and tells the process it ended. A call
+ * that blocks the event loop never gets here: the process's own deadline kills the worker and
+ * answers for it. One object per call, not a closure per way of answering.
+ */
+class DirectReply {
+  #answered = false;
+  readonly #started = performance.now();
+
+  constructor(
+    readonly connection: Connection,
+    readonly id: number,
+    readonly functionName: string,
+    readonly notices: CallNotices,
+    /** Where its deadline is kept, until it is answered. */
+    readonly deadlines: SharedDeadlines<DirectReply>,
+  ) {}
+
+  result(bytes: Uint8Array): void {
+    if (!this.#answer()) return;
+    this.connection.link.reply(this.id, bytes);
+    this.#ended();
+  }
+
+  error(error: PraaSError): void {
+    if (!this.#answer()) return;
+    const told = this.connection.handOff.errorStacks ? error : error.withoutStack();
+    this.connection.link.replyError(this.id, told);
+    this.#ended(error);
+  }
+
+  timeOut(): void {
+    const ms = this.connection.handOff.limits.invocationTimeoutMs;
+    this.error(new PraaSError("TIMEOUT", `${this.functionName} did not finish within ${ms} ms`));
+  }
+
+  /** True the first time only. */
+  #answer(): boolean {
+    if (this.#answered) return false;
+    this.#answered = true;
+    this.deadlines.delete(this);
+    return true;
+  }
+
+  #ended(error?: PraaSError): void {
+    // Its duration as seen here: the notice itself may wait a little.
+    const ids = [String(this.connection.id), String(this.id)];
+    this.notices.endedSince(ids, this.#started, error);
+  }
 }
 
 /** Whether calls of `functionName` pass the process's input gate (praas.json "serialize"). */
