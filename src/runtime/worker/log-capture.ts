@@ -1,8 +1,9 @@
 /**
- * Inside a worker: who is running (an AsyncLocalStorage scope around each invocation, so
- * concurrent invocations interleaved at their awaits are told apart, when the code can log) and console.* patched to
- * send each call as one `Log` frame tagged with that invocation. Plain writes to stdout/stderr
- * that bypass console still reach the process through the worker's pipes, untagged.
+ * Inside a worker: who is running (an AsyncLocalStorage scope around each invocation when the
+ * code can log, so concurrent invocations interleaved at their awaits are told apart) and
+ * console.* patched to send each call as one `Log` frame tagged with that invocation. Plain
+ * writes to stdout/stderr that bypass console still reach the process through the worker's
+ * pipes, untagged.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { formatWithOptions } from "node:util";
