@@ -42,6 +42,8 @@ export default tseslint.config(
     ignores: [
       "dist/**",
       "coverage/**",
+      // What `npm start` keeps in the checkout (bundles, swapped state).
+      ".praas/**",
       "node_modules/**",
       "bench/results/**",
       "examples/**/node_modules/**",
