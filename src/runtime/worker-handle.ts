@@ -24,7 +24,7 @@ import {
   type PeerLinkRequest,
   type PeerMoved,
 } from "./worker/peer-links.js";
-import { DirectLedger, type DirectCall } from "./direct-ledger.js";
+import { DirectLedger, type CallIds, type DirectCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
 import { NoticeReader } from "./notice-reader.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
@@ -354,7 +354,7 @@ export class WorkerHandle {
     const forwarded = fields[at + 4] === "forwarded";
     const end = this.#assignment?.directCall?.(fn, invocationId, forwarded) ?? ignoreEnd;
     const call = this.direct.started(
-      { connection: Number(fields[at]), requestId: Number(fields[at + 1]) },
+      callIds(fields, at),
       { fn, invocationId, forwarded, end },
       this.#assignment?.invocationTimeoutMs,
     );
@@ -377,8 +377,7 @@ export class WorkerHandle {
       code === "" ? undefined : PraaSError.fromRecord({ code, message: fields[at + 4] ?? "" });
     const took = fields[at + 2] ?? "";
     const seconds = took === "" ? undefined : Number(took);
-    const ids = { connection: Number(fields[at]), requestId: Number(fields[at + 1]) };
-    if (this.direct.ended(ids, error, seconds)) this.#countDirect(-1);
+    if (this.direct.ended(callIds(fields, at), error, seconds)) this.#countDirect(-1);
   }
 
   #countDirect(delta: number): void {
@@ -460,6 +459,11 @@ export class WorkerHandle {
 const NOTICE_FIELDS = 5;
 
 const ignoreEnd: DirectCallEnd = () => undefined;
+
+/** The call a notice at `at` is about: its first two fields. */
+function callIds(fields: string[], at: number): CallIds {
+  return { connection: Number(fields[at]), requestId: Number(fields[at + 1]) };
+}
 
 /** A worker subprocess, in its sandbox, with no user code and no environment of any app yet. */
 function spawnWorker(spec: WorkerSlot): ChildProcess {

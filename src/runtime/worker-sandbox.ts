@@ -2,9 +2,10 @@
  * Where and how a process's workers run, so user code reaches nothing of the platform's:
  *
  * - a per-process directory (created at start, or when a warm-pool slot is started, and removed
- *   at stop, or by a later process if this one was killed: stale-sandboxes.ts) holding a copy of the bundle (put there when the process is assigned: the
- *   permission flags name its path before it exists) and the workers' scratch directory, their
- *   TMPDIR and the only place they may write;
+ *   at stop, or by a later process if this one was killed: stale-sandboxes.ts) holding a copy
+ *   of the bundle (put there when the process is assigned: the permission flags name its path
+ *   before it exists) and the workers' scratch directory, their TMPDIR and the only place they
+ *   may write;
  * - Node's permission model: reads limited to the worker's own code and the bundle, writes to
  *   the scratch directory, no child processes or worker threads unless the application asks;
  * - no environment but TMPDIR at spawn: the application's declared environment, and nothing
