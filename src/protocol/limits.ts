@@ -15,6 +15,14 @@ interface LimitDefinition {
 
 const MAX_TIMER_MS = 2 ** 31 - 1; // what setTimeout can wait
 
+/**
+ * A process tells its workers what state and mailbox may still take (`StorageFree`) only when
+ * that moved this far since it last told them: small messages that come and go must not cost
+ * every worker a wake-up each. A worker's count is then off by less than twice this (it may
+ * hold an exact count from an invocation taken since), which it allows for.
+ */
+export const STORAGE_FREE_STEP_BYTES = 256 * 1024;
+
 export const PROCESS_LIMITS = {
   maxStoredBytes: {
     flag: "--max-stored",

@@ -10,6 +10,7 @@ import {
   FrameType,
   PraaSError,
   SELF,
+  STORAGE_FREE_STEP_BYTES,
   encodeFields,
   functionNotFound,
   type AlarmRequest,
@@ -115,6 +116,8 @@ export class CloudProcess implements CallTarget {
   #generation = 0;
   /** A StorageFree notice to workers is due this tick. */
   #freeNoticeDue = false;
+  /** What the last StorageFree notice said (NaN: none yet). */
+  #freeTold = Number.NaN;
   readonly #bootId = Date.now().toString(36);
   /** Sends alarm requests to the control plane; absent without one. */
   readonly #alarms: ((request: AlarmRequest) => Promise<boolean>) | undefined;
@@ -332,15 +335,18 @@ export class CloudProcess implements CallTarget {
 
   /**
    * Workers serving their own connections size a call's storage budget from what the process
-   * told them last: tell them after every tick that changed state or mailbox.
+   * told them last: tell them after a tick that moved it by a step or more since.
    */
   #noticeFree(): void {
     if (this.#freeNoticeDue) return;
     this.#freeNoticeDue = true;
     process.nextTick(() => {
       this.#freeNoticeDue = false;
-      const free = encodeFields([String(this.state.quota.free)]);
-      this.#pool.broadcast(FrameType.StorageFree, free);
+      const free = this.state.quota.free;
+      if (free === this.#freeTold || Math.abs(free - this.#freeTold) < STORAGE_FREE_STEP_BYTES)
+        return;
+      this.#freeTold = free;
+      this.#pool.broadcast(FrameType.StorageFree, encodeFields([String(free)]));
     });
   }
 

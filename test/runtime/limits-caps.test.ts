@@ -117,6 +117,18 @@ describe("caps", () => {
     expect(text(await conn.invoke("store", json({ key: "b", bytes: 600_000 })))).toBe("stored");
   });
 
+  it("takes a put that fills the storage budget to the byte; one byte more is STATE_FULL", async () => {
+    await Promise.all(["a", "b"].map((key) => conn.invoke("drop", key)));
+    const store = (key: string, bytes: number) => conn.invoke("store", json({ key, bytes }));
+    expect(text(await store("small", 500))).toBe("stored");
+    expect(text(await store("most", 1024 * 1024 - 1000))).toBe("stored");
+    // Frees less than the process's notice step: the worker's count is now 500 bytes low.
+    expect(text(await conn.invoke("drop", "small"))).toBe("true");
+    expect(text(await store("rest", 1000))).toBe("stored");
+    expect((await rejection(store("over", 1))).code).toBe("STATE_FULL");
+    await Promise.all(["most", "rest"].map((key) => conn.invoke("drop", key)));
+  });
+
   it("refuses a get timeout a timer cannot wait with BAD_REQUEST", async () => {
     expect(text(await conn.invoke("waitFor", String(2 ** 31)))).toBe("BAD_REQUEST");
     expect(text(await conn.invoke("waitFor", "1.5"))).toBe("BAD_REQUEST");

@@ -33,7 +33,7 @@ import type { FrameLink } from "../../transport/index.js";
 import type { LocalCalls } from "./local-calls.js";
 import type { PeerLinks } from "./peer-links.js";
 import type { StateCache } from "./state-cache.js";
-import type { StorageBudget } from "./storage-budget.js";
+import type { Reservation, StorageBudget } from "./storage-budget.js";
 import { compareAndSet, increment, runTransaction, update } from "./transaction.js";
 
 /** The longest `get` timeout a timer can wait (Node fires longer ones after 1 ms). */
@@ -78,7 +78,8 @@ class State implements ProcessState {
   /**
    * Cached here and sent to the process without waiting for its answer: the frame is handed to
    * the kernel before this resolves, and everything this worker sends later queues behind it.
-   * In a durable process it resolves on the process's answer instead: the write is on disk.
+   * In a durable process it resolves on the process's answer instead: the write is on disk; so
+   * does a put too near the storage limit for this worker to tell whether it fits.
    */
   put(key: string, value: Value): Promise<void> {
     assertKey(key);
@@ -93,8 +94,9 @@ class State implements ProcessState {
         ),
       );
     }
+    let reservation: Reservation;
     try {
-      this.budget.reserve(bytes.length - (this.cache.lookup(key)?.length ?? 0));
+      reservation = this.budget.reserve(bytes.length - (this.cache.lookup(key)?.length ?? 0));
     } catch (error) {
       return Promise.reject(ensurePraaSError(error));
     }
@@ -104,8 +106,9 @@ class State implements ProcessState {
     // puts reach the process in one write and share one sync of its log.
     if (!this.durable) this.link.flush();
     sent.catch(() => this.cache.forget(key));
-    this.budget.track(sent);
-    return this.durable ? sent.then(() => undefined) : Promise.resolve();
+    const awaited = this.durable || reservation === "ask";
+    this.budget.track(sent, awaited);
+    return awaited ? sent.then(() => undefined) : Promise.resolve();
   }
 
   /**

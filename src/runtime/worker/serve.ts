@@ -16,6 +16,7 @@ import {
   functionNotFound,
   exportedName,
   HTTP_HANDLER_CALL,
+  STORAGE_FREE_STEP_BYTES,
   resultBytes,
   type Context,
   type Frame,
@@ -37,6 +38,9 @@ import {
 } from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
 import { StorageBudget } from "./storage-budget.js";
+
+/** How far this worker's count of the process's free storage may be off (see the step). */
+const FREE_SLACK_BYTES = 2 * STORAGE_FREE_STEP_BYTES;
 
 /** The rehearsal's function: a name no module can export by accident. */
 const REHEARSAL_FUNCTION = "\u0000rehearsal";
@@ -206,10 +210,15 @@ export class WorkerServer {
    * Runs one made-up call through the path every invocation takes, so that the first real one
    * does not pay for compiling it (several ms). Only a worker pinged before its LOAD does: a
    * warm slot's, waiting for a process (one started for its process gets LOAD first). It ends
-   * within this turn of the event loop (no I/O), so no LOAD can see its function.
+   * within this turn of the event loop (no I/O), so no LOAD can see its function. Node loads
+   * some built-ins on first use, a few ms each: the timing of a direct call (`performance`)
+   * and the require banner every bundle starts with (`node:module`'s `createRequire`) are
+   * loaded and run here too.
    */
   async #rehearse(): Promise<void> {
     this.#rehearsed = true;
+    performance.now();
+    process.getBuiltinModule("node:module").createRequire(import.meta.url);
     this.#functions.set(REHEARSAL_FUNCTION, (input: Uint8Array) => input);
     try {
       await this.#execute(REHEARSAL_FUNCTION, Buffer.alloc(1), "rehearsal", this.#free);
@@ -260,7 +269,7 @@ export class WorkerServer {
     const functionName = exportedName(callName);
     const fn = this.#callable(callName);
     const { application, processId, durable } = this.#identity;
-    const budget = new StorageBudget(free, this.options.maxPayloadBytes);
+    const budget = new StorageBudget(free, this.options.maxPayloadBytes, FREE_SLACK_BYTES);
     const info = { invocationId, processId, application, functionName };
     const ctx = createContext(
       this.#link,
