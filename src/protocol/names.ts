@@ -6,6 +6,12 @@ import { PraaSError } from "./errors.js";
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
+/**
+ * The function a pre-started worker has before its LOAD, and only then: the warm pool calls it
+ * to rehearse a call. No module can export a name with a NUL in it.
+ */
+export const REHEARSAL_FUNCTION = "\u0000rehearsal";
+
 /** The sources and destinations of mailbox messages that are not process names. */
 export const SELF = "SELF";
 export const ANY = "ANY";

@@ -13,7 +13,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { FrameType, encodeFields, type AppPermissions } from "../protocol/index.js";
+import {
+  FrameType,
+  REHEARSAL_FUNCTION,
+  encodeFields,
+  type AppPermissions,
+} from "../protocol/index.js";
 import { openBlobStore } from "../storage/index.js";
 import { connectFrameLink } from "../transport/index.js";
 import type { ProcessConfig } from "./config.js";
@@ -167,9 +172,10 @@ const REHEARSAL_CONNECTION = 0;
 /**
  * Serves one made-up client connection the way the process will serve its first: a data-plane
  * server accepts it and checks its HELLO (a throwaway token, on a port of its own), hands it
- * to `worker`, which answers WELCOME and one INVOKE (of no function: it has none before LOAD),
- * then the client closes it. The first run of that code, here and in the worker, costs
- * several ms; paid here rather than by the first client's connect and call.
+ * to `worker`, which answers WELCOME and one INVOKE of the function it has until LOAD, then
+ * the client closes it. The first run of that code, here and in the worker, costs several ms;
+ * paid here rather than by the first client's connect and call. The call's notices are read
+ * before the slot can be taken, so none of them reaches the process that takes it.
  */
 async function rehearseConnection(worker: WorkerHandle, maxPayloadBytes: number): Promise<void> {
   const token = randomBytes(18).toString("base64url");
@@ -189,9 +195,11 @@ async function rehearseConnection(worker: WorkerHandle, maxPayloadBytes: number)
     const port = await server.listen(LISTEN_AHEAD_HOST, 0);
     const dialled = { host: LISTEN_AHEAD_HOST, port, token, timeoutMs: REHEARSAL_TIMEOUT_MS };
     const { link } = await connectFrameLink(dialled);
-    await link.request(FrameType.Invoke, encodeFields(["rehearsal"])).catch(() => undefined);
+    const call = encodeFields([REHEARSAL_FUNCTION]);
+    await link.request(FrameType.Invoke, call, Buffer.alloc(1)).catch(() => undefined);
     link.close();
     await gone; // the worker let go of it: its connection number is free again
+    await worker.drain(false); // its call's notices, the end included, are read
   } finally {
     clearTimeout(timer);
     await server.close();

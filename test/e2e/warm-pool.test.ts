@@ -95,6 +95,34 @@ function idleMembers(praas: RunningPraaS): { pids: number[]; sandboxes: string[]
   return { pids: [...members, ...workers], sandboxes };
 }
 
+interface ProcessCalls {
+  functions: string[];
+  inflight: number;
+}
+
+/** What `/apps/:app/metrics` says of `proc` once `check` holds, bounded by WAIT_MS. */
+async function callsUntil(
+  url: string,
+  app: string,
+  proc: string,
+  check: (calls: ProcessCalls) => boolean,
+): Promise<ProcessCalls> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const body = (await (await fetch(`${url}/apps/${app}/metrics`)).json()) as {
+      processes: { process: string; functions: { function: string }[]; inflight?: number }[];
+    };
+    const report = body.processes.find((p) => p.process === proc);
+    const calls = {
+      functions: report?.functions.map((f) => f.function) ?? [],
+      inflight: report?.inflight ?? 0,
+    };
+    if (check(calls)) return calls;
+    if (Date.now() > deadline) throw new Error(`process calls stuck at ${JSON.stringify(calls)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const json = (bytes: Uint8Array): Record<string, unknown> =>
   JSON.parse(Buffer.from(bytes).toString()) as Record<string, unknown>;
 
@@ -112,6 +140,9 @@ describe("warm pool", () => {
       const conn = await proc.connect();
       expect(Buffer.from(await conn.invoke("add", "5")).toString()).toBe("5");
       await conn.close();
+      // The slot rehearsed a call before it was taken: none of it shows in the process.
+      const calls = await callsUntil(praas.url, "counter", "c1", (c) => c.functions.length > 0);
+      expect(calls).toEqual({ functions: ["add"], inflight: 0 });
       await client.swap("counter", "c1");
       const resumed = await client.resume("counter", "c1");
       expect(await poolMetrics(praas.url)).toMatchObject({ takes: 2, misses: 0 });

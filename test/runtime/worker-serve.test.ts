@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   FrameType,
+  REHEARSAL_FUNCTION,
   decodeFields,
   encodeFields,
   type Frame,
@@ -247,7 +248,7 @@ afterEach(() => {
 });
 
 /** A worker on one end of a loopback connection, the fake process on the other. */
-async function start(bundlePath = bundle, durable = false): Promise<FakeProcess> {
+async function start(bundlePath = bundle, durable = false, load = true): Promise<FakeProcess> {
   const proc = new FakeProcess();
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -271,7 +272,7 @@ async function start(bundlePath = bundle, durable = false): Promise<FakeProcess>
     exit: (code) => proc.exits.push(code),
   });
   open.push(proc);
-  await proc.worker.load();
+  if (load) await proc.worker.load();
   return proc;
 }
 
@@ -317,6 +318,16 @@ describe("WorkerServer", () => {
     expect(answered).toBe(false);
     for (const put of proc.heldPuts.splice(0)) proc.link.reply(put.id);
     expect(await result).toBe("1");
+  });
+
+  it("before LOAD, a pinged worker has the rehearsal's function; LOAD takes it away", async () => {
+    const proc = await start(bundle, false, false);
+    await proc.link.request(FrameType.Ping, encodeFields([]));
+    expect(await invoke(proc, REHEARSAL_FUNCTION, "rehearsed")).toBe("rehearsed");
+    proc.link.send(FrameType.Load, 0, encodeFields(["app", "p1", "memory", ""]), json({}));
+    expect(await proc.ready).not.toContain(REHEARSAL_FUNCTION);
+    expect((await invokeError(proc, REHEARSAL_FUNCTION)).code).toBe("FUNCTION_NOT_FOUND");
+    expect(await invoke(proc, "echo", "loaded")).toBe("loaded");
   });
 
   it("announces the bundle's functions, and only functions", async () => {

@@ -68,6 +68,11 @@ export class CallNotices {
     this.ended([ids[0] ?? "", ids[1] ?? "", seconds, error?.code ?? "", error?.message ?? ""]);
   }
 
+  /** Writes the ends noted so far now, not within END_NOTICE_MS (the timer finds none). */
+  flushEnds(): void {
+    if (this.#ends.length > 0) this.send();
+  }
+
   #sendEnds(): void {
     this.#endTimer = undefined;
     if (this.#ends.length > 0) this.send();

@@ -104,7 +104,7 @@ export class DirectConnections {
       maxPayloadBytes: limits.maxPayloadBytes,
       writeBacklogBytes: limits.writeBacklogBytes,
       onRequest: (frame) => this.#serve(connection, frame),
-      onClose: () => this.#report(FrameType.ConnectionClosed, [String(id)]),
+      onClose: () => this.#closed(id),
     });
     const connection: Connection = { id, link, handOff, count: 0, bytes: 0 };
     link.send(FrameType.Welcome, handOff.helloId, encodeFields(handOff.welcome));
@@ -201,6 +201,12 @@ export class DirectConnections {
     } finally {
       this.#host.notices.ended([...ids, "", "", ""]);
     }
+  }
+
+  /** The ends of its calls are written before the close: a drain after the close reads them. */
+  #closed(id: number): void {
+    this.#host.notices.flushEnds();
+    this.#report(FrameType.ConnectionClosed, [String(id)]);
   }
 
   #report(type: FrameType, fields: string[]): void {

@@ -16,6 +16,7 @@ import {
   functionNotFound,
   exportedName,
   HTTP_HANDLER_CALL,
+  REHEARSAL_FUNCTION,
   STORAGE_FREE_STEP_BYTES,
   resultBytes,
   type Context,
@@ -41,9 +42,6 @@ import { StorageBudget } from "./storage-budget.js";
 
 /** How far this worker's count of the process's free storage may be off (see the step). */
 const FREE_SLACK_BYTES = 2 * STORAGE_FREE_STEP_BYTES;
-
-/** The rehearsal's function: a name no module can export by accident. */
-const REHEARSAL_FUNCTION = "\u0000rehearsal";
 
 export interface WorkerOptions {
   /** The worker's end of its link to the process. */
@@ -209,11 +207,11 @@ export class WorkerServer {
   /**
    * Runs one made-up call through the path every invocation takes, so that the first real one
    * does not pay for compiling it (several ms). Only a worker pinged before its LOAD does: a
-   * warm slot's, waiting for a process (one started for its process gets LOAD first). It ends
-   * within this turn of the event loop (no I/O), so no LOAD can see its function. Node loads
-   * some built-ins on first use, a few ms each: the timing of a direct call (`performance`)
-   * and the require banner every bundle starts with (`node:module`'s `createRequire`) are
-   * loaded and run here too.
+   * warm slot's, waiting for a process (one started for its process gets LOAD first). The
+   * function stays until LOAD, so the slot can also call it on a connection of its own. Node
+   * loads some built-ins on first use, a few ms each: the timing of a direct call
+   * (`performance`) and the require banner every bundle starts with (`node:module`'s
+   * `createRequire`) are loaded and run here too.
    */
   async #rehearse(): Promise<void> {
     this.#rehearsed = true;
@@ -224,8 +222,6 @@ export class WorkerServer {
       await this.#execute(REHEARSAL_FUNCTION, Buffer.alloc(1), "rehearsal", this.#free);
     } catch {
       // Only a rehearsal: the real calls report their own errors.
-    } finally {
-      this.#functions.delete(REHEARSAL_FUNCTION);
     }
   }
 
@@ -235,6 +231,7 @@ export class WorkerServer {
       this.#exitWith(new PraaSError("PROTOCOL_ERROR", "worker got a second LOAD"));
       return;
     }
+    this.#functions.delete(REHEARSAL_FUNCTION);
     const [application = "", processId = "", durability = "", local = ""] = decodeFields(
       frame.meta,
     );
