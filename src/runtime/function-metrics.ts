@@ -23,7 +23,7 @@ export class FunctionMeter {
 
   /** Times `call` and counts its outcome under `fn`. */
   async measure<T>(fn: string, call: () => Promise<T>): Promise<T> {
-    const ended = this.start(fn);
+    const started = performance.now();
     let outcome = "ok";
     try {
       return await call();
@@ -31,18 +31,8 @@ export class FunctionMeter {
       outcome = error instanceof PraaSError ? error.code : "INTERNAL";
       throw error;
     } finally {
-      ended(outcome);
+      this.record(fn, outcome, (performance.now() - started) / 1000);
     }
-  }
-
-  /**
-   * Starts timing a call of `fn` that ends elsewhere (a worker's direct call): call the answer
-   * then, with the duration the worker measured if it told one.
-   */
-  start(fn: string): (outcome: string, seconds?: number) => void {
-    const started = process.hrtime.bigint();
-    return (outcome, seconds) =>
-      this.record(fn, outcome, seconds ?? Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   workerRestarted(cause: string): void {
