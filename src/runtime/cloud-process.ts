@@ -343,6 +343,7 @@ export class CloudProcess implements CallTarget {
     process.nextTick(() => {
       this.#freeNoticeDue = false;
       const free = this.state.quota.free;
+      // Equal first: with no limit both are Infinity, whose difference is NaN.
       if (free === this.#freeTold || Math.abs(free - this.#freeTold) < STORAGE_FREE_STEP_BYTES)
         return;
       this.#freeTold = free;

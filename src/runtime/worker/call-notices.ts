@@ -75,7 +75,7 @@ export class CallNotices {
 
   #sendEnds(): void {
     this.#endTimer = undefined;
-    if (this.#ends.length > 0) this.send();
+    this.flushEnds();
   }
 
   /** Sends what was noted once this tick's work is done: every start of the tick in one frame. */
