@@ -12,30 +12,36 @@ import { footprintOf, type Footprint } from "../proc-memory.js";
 const SCRIPT = fileURLToPath(new URL("./tiny-server.js", import.meta.url));
 
 /** Spawns the server, waits for its first reply, kills it; resolves to the elapsed µs. */
-export async function nodeColdStart(): Promise<number> {
+export function nodeColdStart(): Promise<number> {
   const start = performance.now();
-  const child = spawn(process.execPath, [SCRIPT], { stdio: ["ignore", "pipe", "inherit"] });
-  try {
-    const port = await firstLine(child);
-    await firstReply(Number(port));
-    return (performance.now() - start) * 1000;
-  } finally {
-    const exited = once(child, "exit");
-    child.kill("SIGKILL");
-    await exited;
-  }
+  return withServer(() => (performance.now() - start) * 1000);
 }
 
 /** Spawns the server, waits for its first reply, reads its memory from /proc, kills it. */
-export async function idleNodeFootprint(): Promise<Footprint> {
+export function idleNodeFootprint(): Promise<Footprint> {
+  return withServer(footprintOf);
+}
+
+/** Servers spawned and not yet gone: killed if the bench exits first (Ctrl-C mid-sample). */
+const running = new Set<ChildProcess>();
+let killOnExit = false;
+
+/** Runs `use` once a fresh server has answered its first request; always kills the server. */
+async function withServer<T>(use: (pid: number) => T): Promise<T> {
+  if (!killOnExit) {
+    killOnExit = true;
+    process.on("exit", () => running.forEach((child) => child.kill("SIGKILL")));
+  }
   const child = spawn(process.execPath, [SCRIPT], { stdio: ["ignore", "pipe", "inherit"] });
+  running.add(child);
   try {
     await firstReply(Number(await firstLine(child)));
-    return footprintOf(child.pid ?? 0);
+    return use(child.pid ?? 0);
   } finally {
     const exited = once(child, "exit");
     child.kill("SIGKILL");
     await exited;
+    running.delete(child);
   }
 }
 
