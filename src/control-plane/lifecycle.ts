@@ -56,9 +56,9 @@ export async function transition(
       );
     }
     const updated = await store.updateProcess(app, name, record.revision, {
+      updatedAt: Date.now(),
       ...patch,
       status: to,
-      updatedAt: Date.now(),
     });
     if (updated) return updated;
   }

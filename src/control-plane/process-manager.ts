@@ -438,6 +438,8 @@ export class ProcessManager {
     if (this.#operations.has(`${app}/${name}`)) return;
     this.#deps.log.warn({ app, name, status }, "reconciling a process left mid-operation");
     if (status === "swapping") return this.#settleSwap(app, name, "swap interrupted");
+    // A start that registered but was never recorded: nobody could manage or stop that process.
+    if (await this.#deps.cluster.linked(record)) await this.#stop(record);
     if (status === "resuming" && (await this.#deps.blobs.stat(snapshotKey(app, name)))) {
       await transition(this.#deps.store, app, name, ["resuming"], "swapped");
       return;
@@ -502,10 +504,13 @@ export class ProcessManager {
     } else if (TRANSITIONAL.has(record.status)) {
       // Mid-operation (a swap waiting for this link, or a start by another replica, which sees
       // the connection appear in the record): only say where the link is now.
+      // The operation keeps its start time: the sweeps judge from it whether it outlived its
+      // replica (a crash), which a refreshed time would hide for minutes.
       const connection =
         record.status === "swapping" ? {} : { connection: connectionOf(registration, token) };
       await transition(this.#deps.store, app, name, [record.status], record.status, {
         replica,
+        updatedAt: record.updatedAt,
         ...connection,
       });
     } else {

@@ -6,12 +6,15 @@ import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir, runProcessesMatching } from "../helpers/process-harness.js";
 import { freePort, portClosed, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 import { startRedis, type RedisServer } from "../helpers/redis-server.js";
+import { RedisMetadataStore } from "../../src/storage/redis-metadata-store.js";
+import type { ProcessStatus } from "../../src/protocol/index.js";
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
 
 interface Durable {
   /** Starts a control plane on the shared store and control port. */
-  start: () => Promise<RunningPraaS>;
+  start: (extraArgs?: string[]) => Promise<RunningPraaS>;
+  redisUrl: string;
   client: (plane: RunningPraaS) => PraaS;
 }
 
@@ -30,8 +33,9 @@ async function withDurablePlane(body: (durable: Durable) => Promise<void>): Prom
     const url = redis.url;
     const controlPort = await freePort();
     await body({
-      start: async () => {
-        const plane = await startPraaS({ dataDir: temp.dir, redis: url, controlPort });
+      redisUrl: url,
+      start: async (extraArgs) => {
+        const plane = await startPraaS({ dataDir: temp.dir, redis: url, controlPort, extraArgs });
         planes.push(plane);
         return plane;
       },
@@ -56,6 +60,20 @@ async function until(client: PraaS, name: string, status: string): Promise<void>
   while ((await client.getProcess("counter", name)).status !== status) {
     if (Date.now() > deadline) throw new Error(`${name} never became ${status}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Writes `status` into a stored record, as a crash in the middle of an operation leaves it. */
+async function forceStatus(redisUrl: string, name: string, status: ProcessStatus): Promise<void> {
+  const store = await RedisMetadataStore.open({ url: redisUrl });
+  try {
+    const record = await store.getProcess("counter", name);
+    const patch = { status, updatedAt: Date.now() - 1000, swapId: "lost" };
+    expect((await store.updateProcess("counter", name, record!.revision, patch))?.status).toBe(
+      status,
+    );
+  } finally {
+    await store.close();
   }
 }
 
@@ -85,6 +103,34 @@ describe("control-plane restart with --redis", { timeout: 120_000 }, () => {
       // A swap travels over the control link: it works only because the process reconnected.
       expect((await again.swap("counter", "survivor")).status).toBe("swapped");
       expect(text(await again.invoke("counter", "add", "1", { process: "survivor" }))).toBe("7");
+    });
+  });
+
+  // The periodic sweep for stuck operations waits minutes; these must settle at the first one.
+  it("settles the records of live processes a crash left mid-operation once they reconnect", async () => {
+    await withDurablePlane(async ({ start, client, redisUrl }) => {
+      const first = await start();
+      const before = client(first);
+      await before.deploy("counter", "examples/counter");
+      for (const name of ["mid-swap", "mid-resume"]) {
+        await before.createProcess("counter", name);
+        await before.invoke("counter", "add", "5", { process: name });
+      }
+      await before.swap("counter", "mid-resume");
+      const resumed = (await before.resume("counter", "mid-resume")).info.connection!;
+      await first.kill();
+      // As a crash leaves them: during a swap the process could not store (it serves on), and
+      // after a resumed process registered but before it was recorded active.
+      await forceStatus(redisUrl, "mid-swap", "swapping");
+      await forceStatus(redisUrl, "mid-resume", "resuming");
+
+      const again = client(await start(["--reconnect-grace", "1000"]));
+      await until(again, "mid-swap", "active");
+      expect(text(await again.invoke("counter", "add", "1", { process: "mid-swap" }))).toBe("6");
+      // Nobody recorded the resumed instance: it is stopped, its record goes back to swapped.
+      await until(again, "mid-resume", "swapped");
+      expect(await portClosed(resumed.host, resumed.port)).toBe(true);
+      expect(text(await again.invoke("counter", "add", "1", { process: "mid-resume" }))).toBe("6");
     });
   });
 
