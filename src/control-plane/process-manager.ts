@@ -26,6 +26,7 @@ import type {
   Resources,
 } from "../storage/index.js";
 import type { Cluster } from "./cluster.js";
+import { LeftoverSettler } from "./leftovers.js";
 import type { ControlPlaneConfig } from "./config.js";
 import type { ControlLinkServer, Registration } from "./control-link-server.js";
 import { getProcessOrThrow, transition } from "./lifecycle.js";
@@ -74,10 +75,15 @@ export class ProcessManager {
    */
   readonly #orphans = new Map<string, number>();
   #reconcileTimer: NodeJS.Timeout | undefined;
+  readonly #leftovers: LeftoverSettler;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
     this.registrations = new Registrations(deps.store);
+    this.#leftovers = new LeftoverSettler(
+      (app, name, failedAt) => this.#settleLeftover(app, name, failedAt),
+      deps.log,
+    );
     deps.backend.onExit((exit) => {
       const reason = `process exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
       this.#markFailedLater(exit.app, exit.name, reason, exit.backendId);
@@ -449,20 +455,21 @@ export class ProcessManager {
   }
 
   /**
-   * A swapping record whose swap command did not succeed: back to active when the process is
-   * still connected (it could not store its state and kept serving); swapped when this swap
-   * stored its state (the stored snapshot names the swap's id) and the process is gone; failed
-   * otherwise. A snapshot merely existing proves nothing: an earlier swap's is kept after a
-   * resume, and compaction stores them while a `log` process serves.
+   * A swapping record whose swap did not end in the store: swapped when this swap stored its
+   * state (the stored snapshot names the swap's id: the process exits, even if its link is still
+   * up); back to active when the process is still connected (it could not store its state and
+   * kept serving); failed otherwise. A snapshot merely existing proves nothing: an earlier
+   * swap's is kept after a resume, and compaction stores them while a `log` process serves.
    */
   async #settleSwap(app: string, name: string, reason: string): Promise<void> {
     const { store, cluster } = this.#deps;
     const record = await getProcessOrThrow(store, app, name);
-    if (await cluster.linked(record)) {
+    const stored = await this.#swapStored(record);
+    if (!stored && (await cluster.linked(record))) {
       await transition(store, app, name, ["swapping"], "active");
       return;
     }
-    if (await this.#swapStored(record)) {
+    if (stored) {
       // Its state is stored: whatever is left of the process must not serve on.
       if (record.backendId) await this.#deps.backend.stop(record.backendId);
       await transition(store, app, name, ["swapping"], "swapped", {
@@ -547,6 +554,7 @@ export class ProcessManager {
   async shutdown(persist: boolean): Promise<void> {
     this.#shuttingDown = true;
     clearTimeout(this.#reconcileTimer);
+    this.#leftovers.stop();
     try {
       await this.#stopLinked(persist);
     } catch (error) {
@@ -666,8 +674,23 @@ export class ProcessManager {
     this.#operations.set(id, settled);
     try {
       return await current;
+    } catch (error) {
+      this.#leftovers.schedule(app, name); // its last store write may have failed too
+      throw error;
     } finally {
       if (this.#operations.get(id) === settled) this.#operations.delete(id);
+    }
+  }
+
+  /**
+   * A record an operation that failed at `failedAt` left mid-way, reconciled; not one a later
+   * operation wrote (e.g. a create of the same name whose operation is not on the books yet).
+   */
+  async #settleLeftover(app: string, name: string, failedAt: number): Promise<void> {
+    if (this.#shuttingDown || this.#operations.has(`${app}/${name}`)) return;
+    const record = await this.#deps.store.getProcess(app, name);
+    if (record && TRANSITIONAL.has(record.status) && record.updatedAt <= failedAt) {
+      await this.#reconcile(record);
     }
   }
 

@@ -8,6 +8,8 @@ import { RedisMetadataStore } from "../../src/storage/redis-metadata-store.js";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir } from "../helpers/process-harness.js";
 import { startRedis, type RedisServer } from "../helpers/redis-server.js";
+import { within } from "../helpers/stopped-process.js";
+import { parseLocalBackendId } from "../../src/backends/local-pids.js";
 
 const CLIENTS = 4;
 /** A request slower than this counts as hanging (a dead Redis used to hold requests ~10 s+). */
@@ -95,16 +97,41 @@ async function until(outcomes: Outcome[], kind: Outcome, count: number, from = 0
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
 
+function startPlane(): Promise<ControlPlane> {
+  return ControlPlane.start({
+    port: 0,
+    controlPort: 0,
+    dataDir: temp.dir,
+    store: { kind: "redis", url: redis!.url },
+    logLevel: "error",
+  });
+}
+
+/** Resolves once the store announces `name` with `status`. */
+async function announced(name: string, status: string): Promise<void> {
+  watcher ??= await RedisMetadataStore.open({ url: redis!.url });
+  let seen: () => void = () => undefined;
+  const promise = new Promise<void>((resolve) => (seen = resolve));
+  const off = await watcher.subscribe((change) => {
+    if (change.name === name && change.record?.status === status) seen();
+  });
+  return promise.finally(() => void off().catch(() => undefined));
+}
+
+/** Polls the API (bounded) until the process reports `status`; 503s while Redis returns. */
+async function untilStatus(client: PraaS, name: string, status: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const now = () => client.getProcess("counter", name).then((p) => p.status, String);
+  while ((await now()) !== status) {
+    if (Date.now() > deadline) throw new Error(`${name} never became ${status}: ${await now()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe("Redis restarting under load", () => {
   it("answers 503 UNAVAILABLE while it is down, then works again with nothing lost", async () => {
     const port = redis!.port;
-    plane = await ControlPlane.start({
-      port: 0,
-      controlPort: 0,
-      dataDir: temp.dir,
-      store: { kind: "redis", url: redis!.url },
-      logLevel: "error",
-    });
+    plane = await startPlane();
     const client = new PraaS(plane.url);
     await client.deploy("counter", "examples/counter");
     await client.createProcess("counter", "p1", { memory: 128 });
@@ -154,4 +181,35 @@ describe("Redis restarting under load", () => {
     );
     await client.close();
   }, 120_000);
+
+  // Left to the periodic sweep for stuck operations, the record would stay "swapping" for
+  // minutes, and every request for the process would time out waiting for it.
+  it("settles a swap whose last store write failed once Redis is back", async () => {
+    const port = redis!.port;
+    plane ??= await startPlane();
+    const client = new PraaS(plane.url);
+    await client.deploy("counter", "examples/counter");
+    const created = await client.createProcess("counter", "late", { memory: 128 });
+    await client.invoke("counter", "add", "3", { process: "late" });
+    const pid = parseLocalBackendId(created.info.backendId!)!.pid;
+    const swapping = announced("late", "swapping");
+    // Held still, the process takes the swap command only once Redis is down.
+    process.kill(pid, "SIGSTOP");
+    const swap = client.swap("counter", "late").then(
+      (p) => p.status,
+      (error: { code?: string; message?: string }) => error.code ?? error.message ?? "?",
+    );
+    try {
+      await within(swapping, 10_000);
+      await redis!.stop();
+      redis = undefined;
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    expect(await swap).toBe("UNAVAILABLE"); // it stored the state; recording it failed
+    redis = await startRedis({ port, dir: redisDir.dir });
+    await untilStatus(client, "late", "swapped");
+    expect(text(await client.invoke("counter", "get", "", { process: "late" }))).toBe("3");
+    await client.close();
+  }, 60_000);
 });
