@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import {
   CONTROL_PLANE_CLIENT,
   PraaSError,
+  refusedBeforeRunning,
   asBuffer,
   functionNotFound,
   type ConnectionInfo,
@@ -208,9 +209,3 @@ export class Invoker {
 }
 
 /** The process said no before running anything (it is stopping, or it is gone). */
-function refusedBeforeRunning(error: unknown): boolean {
-  return (
-    error instanceof PraaSError &&
-    (error.code === "UNAVAILABLE" || error.code === "PEER_UNAVAILABLE")
-  );
-}

@@ -39,7 +39,11 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export interface ErrorRecord {
   code: ErrorCode;
   message: string;
-  /** For FUNCTION_ERROR: the name of the error the user function threw (e.g. "TypeError"). */
+  /**
+   * For FUNCTION_ERROR: the name of the error the user function threw (e.g. "TypeError"). For
+   * any other code: "PraaSError" when the function threw it or let it through (e.g.
+   * PEER_UNAVAILABLE from `ctx.invoke`); absent when the platform itself answered.
+   */
   errorName?: string;
   /** For FUNCTION_ERROR: the thrown error's stack trace, when the caller may see it. */
   stack?: string;
@@ -121,6 +125,28 @@ export function functionNotFound(
   const more = names.length > LISTED_FUNCTIONS ? `, … (${names.length} in all)` : "";
   const has = names.length === 0 ? "it exports none" : `it has: ${listed}${more}`;
   return new PraaSError("FUNCTION_NOT_FOUND", `${owner} has no function "${name}"; ${has}`);
+}
+
+/**
+ * A PraaSError a function threw or let through, named as such (see ErrorRecord.errorName): the
+ * platform's own refusals of a call that never ran carry no name, and only those may be retried.
+ */
+export function thrownByFunction(value: unknown): unknown {
+  if (!(value instanceof PraaSError) || value.errorName !== undefined) return value;
+  const { code, message, name, functionStack } = value;
+  return new PraaSError(code, message, { errorName: name, stack: functionStack });
+}
+
+/**
+ * Whether a call was refused before it ran (the process was on its way out, or could not be
+ * reached), so that sending it again cannot run it twice.
+ */
+export function refusedBeforeRunning(error: unknown): boolean {
+  return (
+    error instanceof PraaSError &&
+    (error.code === "UNAVAILABLE" || error.code === "PEER_UNAVAILABLE") &&
+    error.errorName === undefined
+  );
 }
 
 /** The record a user function's thrown value becomes. */

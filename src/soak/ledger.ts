@@ -17,10 +17,15 @@ class ProcessHistory {
   readonly writes = new Map<number, number>();
   /** Message id (`sender:seq`) sent to this process → when the send succeeded. */
   readonly messages = new Map<string, number>();
+  /**
+   * Message id → when its send began: the message may be in the mailbox, and taken by a
+   * `receive`, well before the sender hears that it arrived.
+   */
+  readonly sentAt = new Map<string, number>();
   readonly swaps: Interval[] = [];
   readonly kills: number[] = [];
   /** When a `receive` here ended failing in a way that may have run it (it may have consumed messages). */
-  readonly failedReceives: number[] = [];
+  readonly failedReceives: { at: number; code: string }[] = [];
   /** Messages the soak saw this process consume. */
   readonly received = new Set<string>();
   nextSeq = 1;

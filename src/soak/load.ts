@@ -71,8 +71,12 @@ async function sendOnce(
 ): Promise<void> {
   const seq = ledger.process(from).nextMessage++;
   const payload = JSON.stringify({ to, seq });
+  const sentAt = Date.now();
   const output = await client.direct("send", from, "send", payload);
-  if (output !== undefined) ledger.process(to).messages.set(`${from}:${seq}`, Date.now());
+  if (output === undefined) return;
+  const history = ledger.process(to);
+  history.messages.set(`${from}:${seq}`, Date.now());
+  history.sentAt.set(`${from}:${seq}`, sentAt);
 }
 
 export async function receiveOnce(
@@ -88,7 +92,8 @@ export async function receiveOnce(
     `receive on ${name}`,
   );
   // When it ended: a message acknowledged before then may have been handed to it.
-  if (MAY_HAVE_RUN.includes(code)) ledger.process(name).failedReceives.push(Date.now());
+  if (MAY_HAVE_RUN.includes(code))
+    ledger.process(name).failedReceives.push({ at: Date.now(), code });
   if (output === undefined) return undefined;
   const received = JSON.parse(Buffer.from(output).toString()) as string[];
   for (const id of received) ledger.process(name).received.add(id);

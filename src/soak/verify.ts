@@ -63,10 +63,14 @@ export async function verify(
     }
     for (const [id, ackedAt] of history.messages) {
       const found = history.received.has(id) || present.has(`r:${id}`);
-      if (!found && history.failedReceives.some((at) => at > ackedAt)) {
+      const sentAt = history.sentAt.get(id) ?? ackedAt;
+      if (!found && history.failedReceives.some(({ at }) => at > sentAt)) {
         messages.acknowledged++;
         messages.lostInFailedReceive++;
-      } else tally(messages, found, excusable(ackedAt), describe(`message ${id}`, ackedAt));
+      } else {
+        const what = `message ${id} (sent at ${sentAt - ledger.startedAt} ms)`;
+        tally(messages, found, excusable(ackedAt), describe(what, ackedAt));
+      }
     }
   }
   return { writes, messages, heldByUnusable, unreadable };
@@ -96,7 +100,11 @@ function tally(count: LossCount, found: boolean, excusable: boolean, what: strin
 function timeline(history: ProcessHistory, startedAt: number): string {
   const kills = history.kills.map((at) => at - startedAt).join(", ");
   const swaps = history.swaps.map((swap) => `${swap.start - startedAt}-${swap.end - startedAt}`);
-  return `killed at [${kills}] ms, swapped at [${swaps.join(", ")}] ms`;
+  const receives = history.failedReceives.map(({ at, code }) => `${at - startedAt} ${code}`);
+  return (
+    `killed at [${kills}] ms, swapped at [${swaps.join(", ")}] ms, ` +
+    `receives failed at [${receives.join(", ")}] ms`
+  );
 }
 
 /** A failure that retrying will not change: a killed process with nothing stored to resume. */

@@ -13,6 +13,7 @@ import {
   decodeFields,
   encodeFields,
   functionErrorRecord,
+  thrownByFunction,
   functionNotFound,
   exportedName,
   HTTP_HANDLER_CALL,
@@ -299,7 +300,7 @@ export class WorkerServer {
       const record = functionErrorRecord(error);
       const text = `invocation failed: ${record.stack ?? errorText(record)}`;
       sendLog(this.#link, "error", text, call.tag);
-      throw error;
+      throw thrownByFunction(error);
     }
   }
 
