@@ -1,28 +1,13 @@
 // Per-process limits set through the control plane: from the create body or the application's
 // praas.json defaults, stored with the process (a resume keeps them), shown in its description
 // and enforced by the process itself.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlPlane } from "../../src/control-plane/control-plane.js";
-import { PraaS } from "../../src/sdk/index.js";
-import { makeTempDir, rejection, text } from "../helpers/process-harness.js";
+import { describe, expect, it } from "vitest";
+import type { PraaS } from "../../src/sdk/index.js";
+import { useDeployedPlane } from "../helpers/deployed-plane.js";
+import { rejection, text } from "../helpers/process-harness.js";
 import { errorLine, runCli } from "../cli/run-cli.js";
 
-let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
-let plane: ControlPlane | undefined;
-let client: PraaS | undefined;
-
-beforeAll(async () => {
-  temp = await makeTempDir("cp-process-limits");
-  plane = await ControlPlane.start({ port: 0, dataDir: temp.dir, logLevel: "warn" });
-  client = new PraaS(plane.url);
-  await client.deploy("limits", "test/fixtures/apps/limits");
-});
-
-afterAll(async () => {
-  await client?.close();
-  await plane?.stop();
-  await temp?.remove();
-});
+const deployed = useDeployedPlane("cp-process-limits", "limits", "test/fixtures/apps/limits");
 
 /** The first direct connection serves; a second one is refused while the first stays open. */
 async function expectOneConnection(praas: PraaS, app: string, name: string): Promise<void> {
@@ -40,7 +25,7 @@ async function expectOneConnection(praas: PraaS, app: string, name: string): Pro
 
 describe("process limits through the control plane", () => {
   it("maxConnections: 1 refuses a second connection; a resume keeps the limit", async () => {
-    const praas = client!;
+    const praas = deployed.client();
     const proc = await praas.createProcess("limits", "one-conn", {
       memory: 128,
       limits: { maxConnections: 1 },
@@ -59,7 +44,7 @@ describe("process limits through the control plane", () => {
   });
 
   it("invocationTimeoutMs: 500 times a slow function out with TIMEOUT", async () => {
-    const praas = client!;
+    const praas = deployed.client();
     const proc = await praas.createProcess("limits", "short", {
       memory: 128,
       limits: { invocationTimeoutMs: 500 },
@@ -76,7 +61,7 @@ describe("process limits through the control plane", () => {
   });
 
   it("refuses an unknown limit key with 400 BAD_REQUEST naming it, and creates nothing", async () => {
-    const response = await fetch(`${plane!.url}/apps/limits/processes/typo`, {
+    const response = await fetch(`${deployed.plane().url}/apps/limits/processes/typo`, {
       method: "PUT",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ limits: { maxConections: 1 } }),
@@ -86,15 +71,17 @@ describe("process limits through the control plane", () => {
     expect(body.error.code).toBe("BAD_REQUEST");
     expect(body.error.message).toContain("maxConections");
     const outOfRange = await rejection(
-      client!.createProcess("limits", "typo", { limits: { maxInflight: 0 } }),
+      deployed.client().createProcess("limits", "typo", { limits: { maxInflight: 0 } }),
     );
     expect(outOfRange.code).toBe("BAD_REQUEST");
     expect(outOfRange.message).toContain("maxInflight");
-    expect((await rejection(client!.getProcess("limits", "typo"))).code).toBe("PROCESS_NOT_FOUND");
+    expect((await rejection(deployed.client().getProcess("limits", "typo"))).code).toBe(
+      "PROCESS_NOT_FOUND",
+    );
   });
 
   it("takes the application's praas.json limits, each key overridable at create", async () => {
-    const praas = client!;
+    const praas = deployed.client();
     await praas.deploy("defaulted", "test/fixtures/apps/limit-defaults");
     const defaulted = await praas.createProcess("defaulted", "d1");
     expect(defaulted.info.limits).toEqual({ maxConnections: 1, invocationTimeoutMs: 30_000 });
@@ -118,14 +105,14 @@ describe("process limits through the control plane", () => {
   });
 
   it("praas process create --limit key=value sends them; a bad key fails before any request", async () => {
-    const url = plane!.url;
+    const url = deployed.plane().url;
     const args = ["process", "create", "limits", "from-cli", "--memory", "128", "--url", url];
     const limits = ["--limit", "maxConnections=1", "--limit", "maxInflight=100"];
     const created = await runCli([...args, ...limits, "--json"]);
     expect(created.code).toBe(0);
     const info = JSON.parse(created.stdout.toString("utf8")) as { limits: object };
     expect(info.limits).toEqual({ maxConnections: 1, maxInflight: 100 });
-    await expectOneConnection(client!, "limits", "from-cli");
+    await expectOneConnection(deployed.client(), "limits", "from-cli");
 
     const typo = await runCli([...args, "--limit", "maxConections=1"]);
     expect(typo.code).toBe(1);

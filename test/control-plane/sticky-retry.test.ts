@@ -1,27 +1,12 @@
 // A sticky invocation through the control plane is sent again only when the process refused it
 // before running it (it was on its way out). A function's own UNAVAILABLE (or one it let
 // through from a call it made) reaches the caller after one run, named as the function's.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlPlane } from "../../src/control-plane/control-plane.js";
-import { PraaS } from "../../src/sdk/index.js";
-import { makeTempDir, rejection, text } from "../helpers/process-harness.js";
+import { describe, expect, it } from "vitest";
+import type { PraaS } from "../../src/sdk/index.js";
+import { useDeployedPlane } from "../helpers/deployed-plane.js";
+import { rejection, text } from "../helpers/process-harness.js";
 
-let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
-let plane: ControlPlane | undefined;
-let client: PraaS | undefined;
-
-beforeAll(async () => {
-  temp = await makeTempDir("cp-sticky-retry");
-  plane = await ControlPlane.start({ port: 0, dataDir: temp.dir, logLevel: "warn" });
-  client = new PraaS(plane.url);
-  await client.deploy("suite", "test/fixtures/apps/runtime-suite");
-});
-
-afterAll(async () => {
-  await client?.close();
-  await plane?.stop();
-  await temp?.remove();
-});
+const deployed = useDeployedPlane("cp-sticky-retry", "suite", "test/fixtures/apps/runtime-suite");
 
 const runs = async (praas: PraaS): Promise<unknown> => {
   const read = JSON.stringify({ op: "get", key: "runs" });
@@ -31,7 +16,7 @@ const runs = async (praas: PraaS): Promise<unknown> => {
 
 describe("sticky invocation retries", () => {
   it("never runs a function twice because it failed with UNAVAILABLE", async () => {
-    const praas = client!;
+    const praas = deployed.client();
     await praas.createProcess("suite", "p", { vcpus: 1, memory: 256 });
     // The control plane now holds the process's record and a pooled connection: the path
     // that sends a refused call again.
