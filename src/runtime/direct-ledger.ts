@@ -14,8 +14,14 @@ import { FrameLink, SharedDeadlines, reclaim } from "../transport/index.js";
 /** How long the process answers, on a dead worker's connection, calls the worker never read. */
 const LEFTOVER_MS = 10_000;
 
-/** The error for a call the dead worker left: `late` when its deadline had passed. */
-export type Explain = (fn: string, late: boolean) => Promise<PraaSError>;
+/**
+ * Where a call the dead worker left was: never read (it never ran), running, or running past
+ * its deadline.
+ */
+export type LeftCall = "unread" | "running" | "late";
+
+/** The error for a call the dead worker left. */
+export type Explain = (fn: string, call: LeftCall) => Promise<PraaSError>;
 
 /** Which call: the process's number for its connection and the client's request id. */
 export interface CallIds {
@@ -135,7 +141,7 @@ export class DirectLedger {
 }
 
 async function failCall(call: DirectCall, explain: Explain, link?: FrameLink): Promise<void> {
-  const error = await explain(call.fn, call.late);
+  const error = await explain(call.fn, call.late ? "late" : "running");
   link?.replyError(call.requestId, error);
   call.end(error);
 }
@@ -153,7 +159,7 @@ function leftoverLink(socket: Socket, explain: Explain, maxPayloadBytes: number)
 async function answerUnread(link: FrameLink, frame: Frame, explain: Explain): Promise<void> {
   if (frame.type !== FrameType.Invoke) return;
   const [fn = ""] = decodeFields(frame.meta);
-  link.replyError(frame.id, await explain(fn, false));
+  link.replyError(frame.id, await explain(fn, "unread"));
 }
 
 /**

@@ -24,7 +24,7 @@ import {
   type PeerLinkRequest,
   type PeerMoved,
 } from "./worker/peer-links.js";
-import { DirectLedger, type CallIds, type DirectCall } from "./direct-ledger.js";
+import { DirectLedger, type CallIds, type DirectCall, type LeftCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
 import { NoticeReader } from "./notice-reader.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
@@ -392,14 +392,20 @@ export class WorkerHandle {
    */
   async #failDirect(): Promise<void> {
     await this.notices.readToEnd(LAST_NOTICES_MS);
-    const explain = (fn: string, late: boolean): Promise<PraaSError> => this.#directError(fn, late);
+    const explain = (fn: string, call: LeftCall): Promise<PraaSError> =>
+      this.#directError(fn, call);
     const counted = await this.direct.failAll(explain, this.spec.maxPayloadBytes);
     this.#countDirect(-counted);
   }
 
-  async #directError(fn: string, late: boolean): Promise<PraaSError> {
-    if (this.#stopped) return new PraaSError("UNAVAILABLE", "the process is stopping");
-    if (!late) return this.crashError(fn);
+  /**
+   * Only a call that never ran is refused as UNAVAILABLE when the process stops (it may be sent
+   * again); one that was running was cut off, as on the process's own path (WORKER_CRASHED).
+   */
+  async #directError(fn: string, call: LeftCall): Promise<PraaSError> {
+    if (call === "unread" && this.#stopped)
+      return new PraaSError("UNAVAILABLE", "the process is stopping");
+    if (call !== "late") return this.crashError(fn);
     const ms = this.#assignment?.invocationTimeoutMs ?? 0;
     return new PraaSError("TIMEOUT", `${fn} did not finish within ${ms} ms`);
   }
