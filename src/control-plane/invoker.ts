@@ -207,5 +207,3 @@ export class Invoker {
     return connection;
   }
 }
-
-/** The process said no before running anything (it is stopping, or it is gone). */

@@ -91,7 +91,7 @@ export async function receiveOnce(
     () => client.praas.invoke(APP, "receive", payload, { process: name }),
     `receive on ${name}`,
   );
-  // When it ended: a message acknowledged before then may have been handed to it.
+  // When it ended: a message sent before then may have been handed to it.
   if (MAY_HAVE_RUN.includes(code))
     ledger.process(name).failedReceives.push({ at: Date.now(), code });
   if (output === undefined) return undefined;
