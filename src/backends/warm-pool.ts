@@ -123,7 +123,7 @@ export class WarmPool {
 
   async #startMember(): Promise<WarmRuntime | undefined> {
     try {
-      const member = await WarmRuntime.start(this.#slot);
+      const member = await WarmRuntime.start(this.#slot, true);
       if (this.#closed) return member; // close() discards it
       if (!sameSize(member.slot, this.#slot)) {
         // The pool changed size while it started: of no use now, and another is due.

@@ -44,9 +44,10 @@ export interface DataPlaneHandler {
   /** A connection completed its handshake; the answer runs when it closes. */
   connected?(hello: Hello): () => void;
   /**
-   * An authenticated client connection, before WELCOME: serve it elsewhere (a worker answers
-   * HELLO and takes it from there) and return true, or return false and it is served here.
-   * `detach` stops our reads and returns the bytes read past HELLO; call it only to hand over.
+   * An authenticated client connection, before WELCOME: serve it elsewhere (a worker takes it
+   * from there) and return true, or return false and it is served here. `detach` answers HELLO
+   * with WELCOME, stops our reads and returns the bytes read past HELLO; call it only to hand
+   * over.
    */
   handOff?(connection: HandedConnection): boolean;
   /** Connections served elsewhere, still open (they count against `maxConnections`). */
@@ -56,8 +57,6 @@ export interface DataPlaneHandler {
 export interface HandedConnection {
   socket: net.Socket;
   hello: Hello;
-  helloId: number;
-  welcome: string[];
   detach(): Buffer;
 }
 
@@ -238,10 +237,10 @@ export class DataPlaneServer {
       // Only connections that came straight to us: a punched or relayed one stays here, so
       // connectionCounts() can tell its path.
       const handing = hello.role === "client" && path === "direct";
-      if (handing && this.#handOff(link, { hello, helloId: frame.id, welcome: fields }))
-        return hello;
+      const welcome = (): void => link.send(FrameType.Welcome, frame.id, encodeFields(fields));
+      if (handing && this.#handOff(link, hello, welcome)) return hello;
       link.setMaxPayloadBytes(this.#options.maxPayloadBytes);
-      link.send(FrameType.Welcome, frame.id, encodeFields(fields));
+      welcome();
       return hello;
     } catch (error) {
       link.replyError(
@@ -253,14 +252,21 @@ export class DataPlaneServer {
     }
   }
 
-  /** Offers a client connection to the handler; once detached it is no longer ours. */
-  #handOff(link: FrameLink, what: Omit<HandedConnection, "socket" | "detach">): boolean {
+  /**
+   * Offers a client connection to the handler; once detached it is no longer ours. WELCOME
+   * leaves from here as it is detached, a hop before the worker could send it: the client's
+   * first call is then on its way while the socket travels. Nothing was written on the socket
+   * before, so the kernel takes these few bytes at once, ahead of anything the worker writes.
+   */
+  #handOff(link: FrameLink, hello: Hello, welcome: () => void): boolean {
     if (this.#handler.handOff === undefined || !canStopKernelReads(link.socket)) return false;
     const detach = (): Buffer => {
       this.#links.delete(link);
+      welcome();
+      link.flush();
       return link.detach();
     };
-    return this.#handler.handOff({ ...what, socket: link.socket, detach });
+    return this.#handler.handOff({ hello, socket: link.socket, detach });
   }
 
   #checkPeer(hello: Hello): void {

@@ -163,8 +163,6 @@ export class WorkerPool {
     const message: HandOff = {
       kind: "praas-connection",
       connection: ++this.#connections,
-      helloId: client.helloId,
-      welcome: client.welcome,
       rest: client.detach().toString("base64"),
       serialize: this.#options.serialize ?? false,
       free: this.#options.storageFree(),

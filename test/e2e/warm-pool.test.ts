@@ -81,9 +81,14 @@ function commandLine(pid: number): string {
   }
 }
 
+/** The runtimes `praas` started (pooled or not, all start as slots). */
+function runtimes(praas: RunningPraaS): number[] {
+  return children(praas.child.pid!).filter((pid) => commandLine(pid).includes("--warm"));
+}
+
 /** Idle pool members (runtimes waiting for an assignment) and their workers' sandbox dirs. */
 function idleMembers(praas: RunningPraaS): { pids: number[]; sandboxes: string[] } {
-  const members = children(praas.child.pid!).filter((pid) => commandLine(pid).includes("--warm"));
+  const members = runtimes(praas);
   const workers = members.flatMap((pid) => descendants(pid));
   const sandboxes = workers.flatMap((pid) => {
     try {
@@ -137,6 +142,10 @@ describe("warm pool", () => {
       const proc = await client.createProcess("counter", "c1", { memory: POOL_MEMORY });
       expect(await poolMetrics(praas.url)).toMatchObject({ takes: 1, misses: 0 });
       await metricsUntil(praas.url, (m) => m.idle === 1); // refilled
+      // Started ahead, each compiled all of its code while it waited, not on the first request.
+      const started = runtimes(praas).map(commandLine);
+      expect(started).toHaveLength(2);
+      for (const line of started) expect(line).toContain("--no-lazy");
       const conn = await proc.connect();
       expect(Buffer.from(await conn.invoke("add", "5")).toString()).toBe("5");
       await conn.close();
@@ -229,6 +238,10 @@ describe("warm pool", () => {
       expect(Buffer.from(await conn.invoke("add", "3")).toString()).toBe("3");
       await conn.close();
       expect(await poolMetrics(praas.url)).toEqual({ idle: 0, takes: 0, misses: 0 });
+      // Started on the spot, it compiles as it goes: compiling everything first would delay it.
+      const [started, ...others] = runtimes(praas).map(commandLine);
+      expect(others).toEqual([]);
+      expect(started).not.toContain("--no-lazy");
     } finally {
       await client.close();
       await praas.stop();

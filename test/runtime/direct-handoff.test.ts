@@ -1,8 +1,10 @@
 // A client connection is handed to a worker, which answers it itself: a direct call crosses two
 // sockets (client → worker → client), not four through the process.
 import { describe, expect, it } from "vitest";
+import { FrameType, encodeFields } from "../../src/protocol/index.js";
 import { connectFrameLink } from "../../src/transport/index.js";
 import { text, useSuiteProcess } from "../helpers/process-harness.js";
+import { children } from "../helpers/process-tree.js";
 import { whileStopped, within } from "../helpers/stopped-process.js";
 
 const single = useSuiteProcess({ name: "h1", workers: 1 });
@@ -34,5 +36,19 @@ describe("direct connections", () => {
     });
     link.destroy();
     expect(welcome.workers).toBe(2);
+  });
+
+  it("welcomes a client while its worker is stopped; the first call waits for the worker", async () => {
+    const [worker] = children(single.proc.child.pid as number);
+    const { host, port, token } = single.proc;
+    // The process answers HELLO itself as it hands the socket over: connecting does not wait
+    // for the worker, and the call sent at once is read by the worker when it can.
+    const opened = await whileStopped(worker as number, async () => {
+      const { link } = await within(connectFrameLink({ host, port, token }), 5000);
+      const call = link.request(FrameType.Invoke, encodeFields(["echo"]), Buffer.from("queued"));
+      return { link, call };
+    });
+    expect(text((await within(opened.call, 10_000)).payload)).toBe("queued");
+    opened.link.destroy();
   });
 });

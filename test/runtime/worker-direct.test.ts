@@ -93,21 +93,16 @@ async function startWorker(askProcess?: WorkerOptions["askProcess"]): Promise<Si
   return side;
 }
 
-/** Hands the worker a connection; the client's end, after WELCOME. */
+/** Hands the worker a connection (the process answered HELLO); the client's end. */
 async function connectClient(
   side: Side,
   limits = LIMITS,
   serialize: HandOff["serialize"] = false,
 ): Promise<FrameLink> {
   const [clientSocket, workerEnd] = await socketPair(closers);
-  const welcomed = new Promise<Frame>((resolve) => {
-    clientSocket.once("data", (chunk: Buffer) => resolve({ type: chunk[0] } as unknown as Frame));
-  });
   const handOff: HandOff = {
     kind: "praas-connection",
     connection: 7,
-    helloId: 0,
-    welcome: ["1", "p1", "app"],
     rest: "",
     serialize,
     free: Number.MAX_SAFE_INTEGER,
@@ -115,7 +110,6 @@ async function connectClient(
     limits,
   };
   side.worker.adopt(handOff, workerEnd);
-  await welcomed;
   return new FrameLink(clientSocket, { maxPayloadBytes: 1 << 20, onRequest: () => undefined });
 }
 

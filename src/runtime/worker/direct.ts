@@ -45,10 +45,6 @@ export interface HandOff {
   kind: "praas-connection";
   /** The process's number for this connection, used in CallStarted/CallEnded. */
   connection: number;
-  /** The request id of the client's HELLO: WELCOME answers it. */
-  helloId: number;
-  /** WELCOME's metadata fields. */
-  welcome: string[];
   /** Bytes the process read past HELLO, base64. */
   rest: string;
   /** Serialized functions (praas.json "serialize"): true, or their names. */
@@ -107,7 +103,6 @@ export class DirectConnections {
       onClose: () => this.#closed(id),
     });
     const connection: Connection = { id, link, handOff, count: 0, bytes: 0 };
-    link.send(FrameType.Welcome, handOff.helloId, encodeFields(handOff.welcome));
     link.feed(Buffer.from(handOff.rest, "base64"));
   }
 
