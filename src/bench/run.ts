@@ -22,6 +22,7 @@ export interface BenchOptions {
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const experiments = selectExperiments(options.only);
   const startedAt = new Date();
+  const machine = describeMachine(); // now: its load average says how quiet the machine was
   const env = await Environment.create();
   options.onEnvironment?.(env);
   const results: ExperimentResult[] = [];
@@ -31,7 +32,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   } finally {
     await env.close();
   }
-  const result = resultOf(options, startedAt, results);
+  const result = resultOf(options, { startedAt, machine }, results);
   await writeReports(result, options.outDir);
   return result;
 }
@@ -80,7 +81,7 @@ function withGoal(experiment: Experiment, row: Row): ExperimentResult["rows"][nu
 
 function resultOf(
   options: BenchOptions,
-  startedAt: Date,
+  { startedAt, machine }: { startedAt: Date; machine: BenchResult["machine"] },
   experiments: ExperimentResult[],
 ): BenchResult {
   return {
@@ -89,7 +90,7 @@ function resultOf(
     startedAt: startedAt.toISOString(),
     mode: options.mode,
     command: commandOf(options),
-    machine: describeMachine(),
+    machine,
     seconds: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
     experiments,
   };
