@@ -180,8 +180,8 @@ const REHEARSAL_CONNECTION = 0;
  * Serves one made-up client connection the way the process will serve its first: a data-plane
  * server accepts it, checks its HELLO (a throwaway token, on a port of its own), answers
  * WELCOME and hands it to `worker`, which answers REHEARSED_CALLS calls of the function it has
- * until LOAD, then the client closes it. The first run of that code, here and in the worker, costs
- * several ms; paid here rather than by the first client's connect and calls. The calls'
+ * until LOAD, then the client closes it. The first run of that code, here and in the worker,
+ * costs several ms; paid here rather than by the first client's connect and calls. The calls'
  * notices are read before the slot can be taken, so none of them reaches the process that
  * takes it.
  */
