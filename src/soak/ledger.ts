@@ -15,13 +15,12 @@ interface Interval {
 class ProcessHistory {
   /** Write sequence number → when its success was seen. */
   readonly writes = new Map<number, number>();
-  /** Message id (`sender:seq`) sent to this process → when the send succeeded. */
-  readonly messages = new Map<string, number>();
   /**
-   * Message id → when its send began: the message may be in the mailbox, and taken by a
-   * `receive`, well before the sender hears that it arrived.
+   * Message id (`sender:seq`) sent to this process → when its send began and when it succeeded:
+   * the message may be in the mailbox, and taken by a `receive`, well before the sender hears
+   * that it arrived.
    */
-  readonly sentAt = new Map<string, number>();
+  readonly messages = new Map<string, { sentAt: number; ackedAt: number }>();
   readonly swaps: Interval[] = [];
   readonly kills: number[] = [];
   /** When a `receive` here ended failing in a way that may have run it (it may have consumed messages). */

@@ -73,10 +73,8 @@ async function sendOnce(
   const payload = JSON.stringify({ to, seq });
   const sentAt = Date.now();
   const output = await client.direct("send", from, "send", payload);
-  if (output === undefined) return;
-  const history = ledger.process(to);
-  history.messages.set(`${from}:${seq}`, Date.now());
-  history.sentAt.set(`${from}:${seq}`, sentAt);
+  if (output !== undefined)
+    ledger.process(to).messages.set(`${from}:${seq}`, { sentAt, ackedAt: Date.now() });
 }
 
 export async function receiveOnce(

@@ -61,9 +61,8 @@ export async function verify(
     for (const [seq, ackedAt] of history.writes) {
       tally(writes, present.has(`w:${seq}`), excusable(ackedAt), describe(`w:${seq}`, ackedAt));
     }
-    for (const [id, ackedAt] of history.messages) {
+    for (const [id, { sentAt, ackedAt }] of history.messages) {
       const found = history.received.has(id) || present.has(`r:${id}`);
-      const sentAt = history.sentAt.get(id) ?? ackedAt;
       if (!found && history.failedReceives.some(({ at }) => at > sentAt)) {
         messages.acknowledged++;
         messages.lostInFailedReceive++;
