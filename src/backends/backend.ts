@@ -10,7 +10,8 @@
  * - `stop` ends the process (SIGTERM, then SIGKILL after the grace period) and resolves once it
  *   is gone; stopping an unknown or finished id resolves.
  * - Every process that ends, for any reason, is reported once through `onExit`.
- * - `shutdown` stops every process this backend started or adopted.
+ * - `shutdown` stops every process this backend started or adopted, except those it is told to
+ *   keep: it lets go of them, still running (processes whose state could not be saved).
  * - A process with durability `log` keeps its write-ahead log where the backend puts it (the
  *   local backend: a file under its data dir); `deleteLog` removes it (a missing log is fine).
  */
@@ -98,7 +99,7 @@ export interface ProcessBackend {
   running(): string[];
   /** The warm pool's counters, for a backend that keeps one (undefined: none, or it is off). */
   warmPool?(): WarmPoolStats | undefined;
-  shutdown(): Promise<void>;
+  shutdown(keep?: ReadonlySet<string>): Promise<void>;
 }
 
 /** The worker subprocesses a process of `vcpus` runs. */

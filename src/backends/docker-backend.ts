@@ -174,9 +174,9 @@ export class DockerBackend implements ProcessBackend {
       });
   }
 
-  async shutdown(): Promise<void> {
+  async shutdown(keep: ReadonlySet<string> = new Set()): Promise<void> {
     clearTimeout(this.#adoptTimer);
-    await Promise.all(this.running().map((id) => this.stop(id)));
+    await Promise.all(this.running().flatMap((id) => (keep.has(id) ? [] : [this.stop(id)])));
     const events = await this.#events;
     (events as unknown as { destroy?: () => void } | undefined)?.destroy?.();
     this.#events = undefined;

@@ -212,8 +212,20 @@ export class LocalBackend implements ProcessBackend {
     return [...this.#children.keys(), ...this.#adopted.keys()];
   }
 
-  async shutdown(): Promise<void> {
+  async shutdown(keep: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const backendId of keep) this.#letGo(backendId);
     await Promise.all([this.#pool?.close(), ...this.running().map((id) => this.stop(id))]);
+  }
+
+  /** Forgets a process without stopping it: nothing of ours holds it open or waits for it. */
+  #letGo(backendId: string): void {
+    const entry = this.#children.get(backendId);
+    this.#children.delete(backendId);
+    entry?.child.stdout?.destroy(); // its status lines, which nobody reads any more
+    entry?.child.unref();
+    const adopted = this.#adopted.get(backendId);
+    if (adopted !== undefined) clearInterval(adopted.watch);
+    this.#adopted.delete(backendId);
   }
 
   #createPool(): WarmPool | undefined {

@@ -550,31 +550,62 @@ export class ProcessManager {
     }
   }
 
-  /** Stops every live process this replica can reach: swapped out when state can outlive us. */
+  /**
+   * Stops every live process this replica can reach: swapped out when state can outlive us. A
+   * process whose state could not be swapped out (a full disk) is left running with it rather
+   * than stopped: it re-dials the control plane, which finds it again once restarted.
+   */
   async shutdown(persist: boolean): Promise<void> {
     this.#shuttingDown = true;
     clearTimeout(this.#reconcileTimer);
     this.#leftovers.stop();
+    let kept = new Set<string>();
     try {
-      await this.#stopLinked(persist);
+      kept = await this.#stopLinked(persist);
     } catch (error) {
       // E.g. Redis is down: the backend still stops every child, and a process told to stop
       // by a signal swaps its state out by itself, so nothing is stranded.
       this.#deps.log.warn({ err: String(error) }, "could not stop processes over their links");
     }
-    await this.#deps.backend.shutdown();
+    await this.#deps.backend.shutdown(kept);
   }
 
-  async #stopLinked(persist: boolean): Promise<void> {
+  /** Swaps out (or stops) the linked processes; the backend ids of those left running. */
+  async #stopLinked(persist: boolean): Promise<Set<string>> {
     const { store, links } = this.#deps;
     const apps = await store.listApps();
     const records = (await Promise.all(apps.map((a) => store.listProcesses(a.name)))).flat();
     const live = records.filter((r) => r.status === "active" && links.has(r.app, r.name));
+    const kept = new Set<string>();
     await Promise.all(
-      live.map((r) =>
-        (persist ? this.swap(r.app, r.name, "shutdown") : this.#stop(r)).catch(() => undefined),
-      ),
+      live.map(async (r) => {
+        if (!persist) return this.#stop(r).catch(() => undefined);
+        const left = await this.swap(r.app, r.name, "shutdown").then(
+          () => undefined,
+          (error: unknown) => this.#leftRunning(r, error),
+        );
+        if (left !== undefined) kept.add(left);
+      }),
     );
+    return kept;
+  }
+
+  /**
+   * After a failed shutdown swap: the backend id of a process still active with state that
+   * exists nowhere else (its durability is not `log`), which is then not stopped.
+   */
+  async #leftRunning(record: ProcessRecord, error: unknown): Promise<string | undefined> {
+    const now = await this.#deps.store.getProcess(record.app, record.name).catch(() => undefined);
+    const { backendId } = now ?? {};
+    if (now?.status !== "active" || backendId === undefined || now.durability === "log")
+      return undefined;
+    const { app, name } = record;
+    const err = String(error);
+    this.#deps.log.error(
+      { app, name, err },
+      "state could not be swapped out: the process is left running with it",
+    );
+    return backendId;
   }
 
   async #activate(

@@ -2,6 +2,7 @@
  * What an application's workers may do, and the environment they see. Declared in `praas.json`
  * (validated in src/apps/manifest.ts), stored with the application, handed to every process.
  */
+import { PraaSError } from "./errors.js";
 
 /**
  * Capabilities workers lack unless the application asks: spawning programs, starting worker
@@ -22,3 +23,17 @@ export const NO_PERMISSIONS: Readonly<AppPermissions> = Object.freeze({
   workerThreads: false,
   network: false,
 });
+
+/**
+ * The permissions a comma-separated list names (a runtime's `--allow` flag: `network,childProcess`);
+ * BAD_REQUEST for a name that is not a permission.
+ */
+export function parsePermissionList(list: string): AppPermissions {
+  const permissions = { ...NO_PERMISSIONS };
+  for (const name of list.split(",").filter((item) => item !== "")) {
+    if (!Object.hasOwn(permissions, name))
+      throw new PraaSError("BAD_REQUEST", `unknown permission ${name}`);
+    permissions[name as keyof AppPermissions] = true;
+  }
+  return permissions;
+}

@@ -113,8 +113,8 @@ export async function launchProcess(options: RuntimeOptions): Promise<LaunchedPr
 /**
  * V8 compiles each function when it first runs. A slot started ahead compiles all of the
  * runtime's code while it waits instead (about 2 MiB more), so that its assignment, its first
- * connections and calls run no compiler on the way to a first result. Started on the spot, it
- * would only start later.
+ * connections and calls run no compiler on the way to a first result; it also rehearses them
+ * (`--ahead`, warm-slot.ts). Started on the spot, either would only make it later.
  */
 const AHEAD_FLAGS = ["--no-lazy"];
 
@@ -246,7 +246,7 @@ export class WarmRuntime {
 
   private constructor(slot: SlotLaunchOptions, ahead: boolean) {
     this.slot = slot;
-    const args = ["--warm", ...slotArgs(slot)];
+    const args = ["--warm", ...(ahead ? ["--ahead"] : []), ...slotArgs(slot)];
     this.child = spawnRuntime(args, { ...slot.env }, "pipe", undefined, ahead ? AHEAD_FLAGS : []);
     this.child.stdin?.on("error", () => undefined); // EPIPE when it died: its exit tells
     this.exited = exitOf(this.child);

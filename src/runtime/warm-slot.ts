@@ -23,50 +23,44 @@ import { openBlobStore } from "../storage/index.js";
 import { connectFrameLink } from "../transport/index.js";
 import type { ProcessConfig } from "./config.js";
 import { DataPlaneServer, type HandedConnection } from "./dataplane-server.js";
-import { cgroupAhead, type Cgroup } from "./memory-guard.js";
+import type { Cgroup } from "./memory-guard.js";
+import type { SlotOptions, SpawnedSlot } from "./slot-spawn.js";
 import { encodeSnapshot, readStoredSnapshot } from "./snapshot.js";
 import { WorkerHandle } from "./worker-handle.js";
 import type { HandOff } from "./worker/direct.js";
-import { heapMiBFor } from "./worker-pool.js";
-import { WorkerSandbox } from "./worker-sandbox.js";
+import type { WorkerSandbox } from "./worker-sandbox.js";
 
 /** How long a pre-started worker may take to boot (answer its first ping). */
 const BOOT_TIMEOUT_MS = 30_000;
 /** Where the listener made ahead listens: the local backend's processes listen there. */
 const LISTEN_AHEAD_HOST = "127.0.0.1";
 
-export interface SlotOptions {
-  workers: number;
-  memoryMiB: number;
-  maxPayloadBytes: number;
-  permissions: Readonly<AppPermissions>;
-  log(message: string): void;
-}
-
 export class WarmSlot {
   readonly options: SlotOptions;
   readonly sandbox: WorkerSandbox;
   /** Made before the workers start, so they are in it from birth; its limit is set at assignment. */
-  #cgroup: Cgroup | undefined;
-  #workers: WorkerHandle[] = [];
+  readonly #cgroup: Cgroup | undefined;
+  readonly #workers: WorkerHandle[];
   #listener: net.Server | undefined;
 
-  private constructor(options: SlotOptions) {
-    this.options = options;
-    this.sandbox = new WorkerSandbox({ label: "pool", ...options });
+  private constructor(spawned: SpawnedSlot) {
+    this.options = spawned.options;
+    this.sandbox = spawned.slot.sandbox;
+    this.#cgroup = spawned.cgroup;
+    this.#workers = spawned.workers.map((worker) => new WorkerHandle(spawned.slot, worker));
   }
 
-  /** Prepares the sandbox and boots the workers; rejects (leaving nothing) when one does not boot. */
-  static async start(options: SlotOptions): Promise<WarmSlot> {
-    const slot = new WarmSlot(options);
+  /**
+   * Boots the workers of a slot spawned (slot-spawn.ts) and makes its listener; with
+   * `rehearse` (a slot started ahead of its assignment), rehearses what its process will do
+   * first. Rejects, leaving nothing, when a worker does not boot.
+   */
+  static async start(spawned: SpawnedSlot, rehearse: boolean): Promise<WarmSlot> {
+    const slot = new WarmSlot(spawned);
     try {
-      slot.#cgroup = cgroupAhead(`pool.${process.pid}`, options.memoryMiB * 1024 * 1024);
-      await slot.sandbox.prepare();
       await slot.#boot();
       slot.#listener = await listenAhead().catch(() => undefined); // then the process listens
-      await rehearseRestore().catch(() => undefined); // only a rehearsal
-      for (const worker of slot.#workers)
-        await rehearseConnection(worker, options.maxPayloadBytes).catch(() => undefined);
+      if (rehearse) await slot.#rehearse();
       return slot;
     } catch (error) {
       await slot.discard();
@@ -122,12 +116,16 @@ export class WarmSlot {
   }
 
   async #boot(): Promise<void> {
-    const heapMiB = heapMiBFor(this.options.memoryMiB, this.options.workers);
-    const spec = { sandbox: this.sandbox, heapMiB, maxPayloadBytes: this.options.maxPayloadBytes };
-    this.#workers = Array.from({ length: this.options.workers }, () => new WorkerHandle(spec));
     // A worker answers a ping once its event loop runs: Node is up and its modules are loaded.
     const booted = await Promise.all(this.#workers.map((w) => w.probe(BOOT_TIMEOUT_MS)));
     if (booted.includes(false)) throw new Error("a pre-started worker did not boot");
+  }
+
+  /** Only rehearsals: what fails here is the real thing's to report. */
+  async #rehearse(): Promise<void> {
+    await rehearseRestore().catch(() => undefined);
+    for (const worker of this.#workers)
+      await rehearseConnection(worker, this.options.maxPayloadBytes).catch(() => undefined);
   }
 }
 

@@ -3,7 +3,7 @@
  * and why it died. Worker stdout/stderr are forwarded to the process's stderr, and scanned for
  * V8's out-of-memory report so a crash can say what happened.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import type { Socket } from "node:net";
 import {
   FrameType,
@@ -27,21 +27,18 @@ import {
 import { DirectLedger, type CallIds, type DirectCall, type LeftCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
 import { NoticeReader } from "./notice-reader.js";
-import { WorkerSandbox } from "./worker-sandbox.js";
+import {
+  spawnWorker,
+  type SpawnedWorker,
+  type WorkerExit,
+  type WorkerSlot,
+} from "./worker-spawn.js";
 
 const READY_TIMEOUT_MS = 30_000;
 /** How long the worker has to answer NoticesRead and Drain before it is asked again. */
 const ASK_TIMEOUT_MS = 1000;
 /** How long a dead worker's last notices may take to be read. */
 const LAST_NOTICES_MS = 2000;
-
-/** What a worker is started with; the same for every worker of a warm-pool slot. */
-export interface WorkerSlot {
-  /** Where and as whom workers run; holds the bundle copy they load. */
-  sandbox: WorkerSandbox;
-  heapMiB: number;
-  maxPayloadBytes: number;
-}
 
 /** What a worker learns when a process takes it (the LOAD frame), and how it is answered. */
 export interface WorkerAssignment {
@@ -85,10 +82,7 @@ export interface PeerSocket {
 /** Told how a direct call ended: its error if it failed, how long it took if the worker said. */
 export type DirectCallEnd = (error?: PraaSError, seconds?: number) => void;
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+type Exit = WorkerExit;
 
 interface Cause {
   code: ErrorCode;
@@ -119,9 +113,15 @@ export class WorkerHandle {
   #readyReject!: (error: PraaSError) => void;
   #assignment: WorkerAssignment | undefined;
 
-  /** Starts the worker without user code; `assign` gives it its process and loads the bundle. */
-  constructor(readonly spec: WorkerSlot) {
-    this.child = spawnWorker(spec);
+  /**
+   * Starts the worker without user code (or takes over one `spawned` for this slot already);
+   * `assign` gives it its process and loads the bundle.
+   */
+  constructor(
+    readonly spec: WorkerSlot,
+    spawned: SpawnedWorker = spawnWorker(spec),
+  ) {
+    this.child = spawned.child;
     this.#forwardOutput();
     this.link = new FrameLink(childSocket(this.child, 3), {
       maxPayloadBytes: spec.maxPayloadBytes,
@@ -145,17 +145,14 @@ export class WorkerHandle {
       this.#readyReject = reject;
     });
     this.ready.catch(() => undefined);
-    this.exited = new Promise((resolve) => {
-      this.child.once("exit", (code, signal) => resolve({ code, signal }));
-      // A worker that could not even be spawned (e.g. its sandbox is gone) ends here, not
-      // as an unhandled 'error' that would take the whole process down.
-      this.child.once("error", (error) => {
+    this.exited = spawned.exited.then((exit) => {
+      const error = spawned.startError();
+      if (error)
         this.#crashReport ??= new PraaSError(
           "WORKER_CRASHED",
           `worker not started: ${error.message}`,
         );
-        resolve({ code: null, signal: null });
-      });
+      return exit;
     });
     void this.#watchExit();
   }
@@ -469,20 +466,6 @@ const ignoreEnd: DirectCallEnd = () => undefined;
 /** The call a notice at `at` is about: its first two fields. */
 function callIds(fields: string[], at: number): CallIds {
   return { connection: Number(fields[at]), requestId: Number(fields[at + 1]) };
-}
-
-/** A worker subprocess, in its sandbox, with no user code and no environment of any app yet. */
-function spawnWorker(spec: WorkerSlot): ChildProcess {
-  const { command, args, ...options } = spec.sandbox.command([
-    `--max-old-space-size=${spec.heapMiB}`,
-    WorkerSandbox.workerMain,
-    spec.sandbox.bundlePath,
-    String(spec.maxPayloadBytes),
-  ]);
-  // fd 3: the frame link; fd 4: Node's IPC channel, which alone can pass a socket along;
-  // fd 5: call notices, read in sweeps.
-  const stdio = ["ignore", "pipe", "pipe", "pipe", "ipc", "pipe"] as const;
-  return spawn(command, args, { ...options, stdio: [...stdio] });
 }
 
 /** The socket on the worker's descriptor `fd` (spawned as a pipe). */

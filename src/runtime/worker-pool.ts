@@ -20,6 +20,7 @@ import type { HandedConnection } from "./dataplane-server.js";
 import type { DirectCall } from "./direct-ledger.js";
 import { InputGate } from "./input-gate.js";
 import { WorkerHandle, type WorkerSpec } from "./worker-handle.js";
+import { heapMiBFor } from "./worker-spawn.js";
 import type { ConnectionLimits, HandOff } from "./worker/direct.js";
 
 /** How long a worker whose invocation timed out has to answer a ping before it counts as blocked. */
@@ -43,11 +44,6 @@ export interface PoolOptions extends Omit<WorkerSpec, "heapMiB"> {
   errorStacks?: boolean;
   /** The limits of a data-plane connection, for connections handed to workers. */
   connectionLimits?: Omit<ConnectionLimits, "maxInflight" | "invocationTimeoutMs">;
-}
-
-/** Each worker's V8 heap limit: its share of the process's memory (at least 16 MiB). */
-export function heapMiBFor(memoryMiB: number, workers: number): number {
-  return Math.max(16, Math.floor(memoryMiB / workers));
 }
 
 /** One invocation as the pool runs it. */

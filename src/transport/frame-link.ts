@@ -86,6 +86,9 @@ export class FrameLink {
     socket.on("error", this.#onError);
     socket.on("close", this.#onClose);
     if (options.writeBacklogBytes !== undefined) socket.on("drain", this.#onDrain);
+    // Closed before we were made (a child's pipe that Node drained when the child exited):
+    // no 'close' is coming, and requests must not wait for answers that cannot come.
+    if (socket.destroyed) queueMicrotask(this.#onClose);
   }
 
   readonly #onData = (chunk: Buffer): void => this.#parser.push(chunk);

@@ -171,6 +171,16 @@ export function describeBackendConformance(
       expect(await fixture.leftovers(app)).toEqual([]);
     });
 
+    it("shutdown lets go of the processes it is told to keep: they go on serving", async () => {
+      const specs = [nextName(), nextName()].map((name) => control.spec(app, name, echoKey));
+      const [kept, stopped] = await Promise.all(specs.map((spec) => fixture.backend.start(spec)));
+      await fixture.backend.shutdown(new Set([kept!.backendId]));
+      await exits.waitFor(stopped!.backendId);
+      expect(fixture.backend.running()).not.toContain(stopped!.backendId);
+      expect(await echoThrough(kept!, specs[0]!.token)).toBe("hi");
+      await fixture.kill(kept!);
+    });
+
     it("keeps the write-ahead log of a durable process where deleteLog finds it", async () => {
       const durableKey = await control.addBundle(app, "durable");
       const spec = control.spec(app, nextName(), durableKey, { durability: "log" });

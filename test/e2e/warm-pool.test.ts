@@ -142,10 +142,11 @@ describe("warm pool", () => {
       const proc = await client.createProcess("counter", "c1", { memory: POOL_MEMORY });
       expect(await poolMetrics(praas.url)).toMatchObject({ takes: 1, misses: 0 });
       await metricsUntil(praas.url, (m) => m.idle === 1); // refilled
-      // Started ahead, each compiled all of its code while it waited, not on the first request.
+      // Started ahead, each compiled all of its code and rehearsed while it waited, not on the
+      // first request.
       const started = runtimes(praas).map(commandLine);
       expect(started).toHaveLength(2);
-      for (const line of started) expect(line).toContain("--no-lazy");
+      for (const line of started) expect(line).toMatch(/ --no-lazy .* --warm --ahead /);
       const conn = await proc.connect();
       expect(Buffer.from(await conn.invoke("add", "5")).toString()).toBe("5");
       await conn.close();
@@ -242,6 +243,9 @@ describe("warm pool", () => {
       const [started, ...others] = runtimes(praas).map(commandLine);
       expect(others).toEqual([]);
       expect(started).not.toContain("--no-lazy");
+      // Nor does it rehearse its first connection and calls: its assignment is waiting.
+      expect(started).toContain(" --warm ");
+      expect(started).not.toContain("--ahead");
     } finally {
       await client.close();
       await praas.stop();

@@ -102,3 +102,23 @@ describe("FrameLink with coalesceEmptyReplies", () => {
     await closed;
   });
 });
+
+describe("FrameLink on a socket closed before it was made", () => {
+  // A child's pipe that Node drained and closed when the child exited, before anyone linked it.
+  it("reports the close and refuses requests at once", async () => {
+    const { server } = await linkedPair(() => {});
+    const socket = server.socket;
+    socket.destroy();
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    let closes = 0;
+    const onClose = (): void => void closes++;
+    const late = new FrameLink(socket, { maxPayloadBytes: 1024, onRequest: () => {}, onClose });
+    const failure = await late.request(FrameType.Ping, undefined, undefined, 60_000).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: "CONNECTION_CLOSED" });
+    expect(late.closed).toBe(true);
+    expect(closes).toBe(1);
+  });
+});

@@ -11,6 +11,13 @@ import { footprintOf, type Footprint } from "../proc-memory.js";
 
 const SCRIPT = fileURLToPath(new URL("./tiny-server.js", import.meta.url));
 
+/*
+ * The server starts with an empty environment, as our runtimes and workers do (launch.ts): what
+ * the bench's environment holds must not slow the baseline alone. NODE_EXTRA_CA_CERTS, for one,
+ * makes every Node start parse a certificate bundle (about 80 ms and some MiB on a machine that
+ * sets it), which no runtime of ours pays.
+ */
+
 /** Spawns the server, waits for its first reply, kills it; resolves to the elapsed µs. */
 export function nodeColdStart(): Promise<number> {
   const start = performance.now();
@@ -32,7 +39,10 @@ async function withServer<T>(use: (pid: number) => T): Promise<T> {
     killOnExit = true;
     process.on("exit", () => running.forEach((child) => child.kill("SIGKILL")));
   }
-  const child = spawn(process.execPath, [SCRIPT], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [SCRIPT], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: {},
+  });
   running.add(child);
   try {
     await firstReply(Number(await firstLine(child)));
