@@ -1,10 +1,19 @@
-/** Reads exact byte counts from a stream of chunks, copying only when a read spans chunks. */
+/**
+ * Reads exact byte counts from a stream of chunks, copying only when a read spans chunks, and
+ * keeps a CRC-32 of what was read. The CRC is taken over whole stretches of a chunk (when the
+ * reader moves past a chunk, or is asked for it), not per read: a snapshot of many small keys
+ * makes millions of reads of a few bytes.
+ */
+import { crc32 } from "node:zlib";
 import { PraaSError } from "../protocol/index.js";
 
 export class ByteReader {
   readonly #iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
   #chunk: Buffer = Buffer.alloc(0);
   #offset = 0;
+  #crc = 0;
+  /** How much of the current chunk #crc covers. */
+  #summed = 0;
 
   constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
     this.#iterator =
@@ -25,6 +34,12 @@ export class ByteReader {
     return out;
   }
 
+  /** The CRC-32 of every byte read so far. */
+  crc32(): number {
+    this.#sumRead();
+    return this.#crc;
+  }
+
   /** Stops reading: a stream source is closed (its file descriptor released) now, not at GC. */
   async close(): Promise<void> {
     await this.#iterator.return?.();
@@ -36,7 +51,14 @@ export class ByteReader {
     return part;
   }
 
+  #sumRead(): void {
+    if (this.#offset === this.#summed) return;
+    this.#crc = crc32(this.#chunk.subarray(this.#summed, this.#offset), this.#crc);
+    this.#summed = this.#offset;
+  }
+
   async #next(): Promise<boolean> {
+    this.#sumRead(); // the whole chunk: the reader only moves on once it is used up
     const next: IteratorResult<Uint8Array> = await this.#iterator.next();
     if (next.done) return false;
     const value = next.value;
@@ -44,6 +66,7 @@ export class ByteReader {
       ? value
       : Buffer.from(value.buffer, value.byteOffset, value.length);
     this.#offset = 0;
+    this.#summed = 0;
     return true;
   }
 }

@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { Mailbox } from "../../src/runtime/mailbox.js";
 import {
@@ -10,8 +11,10 @@ import {
   decodeSnapshotHead,
   encodeSnapshot,
   readStoredSnapshot,
+  type Snapshot,
 } from "../../src/runtime/snapshot.js";
 import { openBlobStore, type BlobStore } from "../../src/storage/index.js";
+import { snapshotV4 } from "../helpers/snapshot-v4.js";
 
 function collect(chunks: Iterable<Buffer>): Buffer {
   return Buffer.concat([...chunks]);
@@ -91,7 +94,46 @@ describe("reading a stored snapshot back (a resume)", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("refuses a damaged one, read in one piece or as a stream, naming its key", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "praas-snapshot-"));
+    const blobs = await openBlobStore({ kind: "disk", root: dir });
+    try {
+      const large = { key: "large", value: Buffer.alloc(ONE_READ_SNAPSHOT_BYTES, 7), updatedAt: 4 };
+      for (const [name, entries] of [
+        ["small", state],
+        ["large", [...state, large]],
+      ] as const) {
+        const bytes = collect(encodeSnapshot(entries, messages));
+        const middle = Math.floor(bytes.length / 2);
+        for (let i = middle; i < middle + 3; i++) bytes[i] = bytes[i]! ^ 0xff;
+        await blobs.put(`swaps/a/${name}`, [bytes]);
+        await expect(readStoredSnapshot(blobs, `swaps/a/${name}`)).rejects.toMatchObject({
+          code: "STORAGE_ERROR",
+          message: `corrupt snapshot: checksum mismatch (swaps/a/${name})`,
+        });
+      }
+    } finally {
+      await blobs.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** State and messages with values as hex: compared as strings, not byte by byte as objects. */
+function contents(snapshot: Pick<Snapshot, "state" | "messages">): unknown {
+  return {
+    state: snapshot.state.map((e) => [e.key, e.value.toString("hex"), e.updatedAt]),
+    messages: snapshot.messages.map((m) => [m.key, m.source, m.value.toString("hex")]),
+  };
+}
+
+/** `content` followed by its CRC-32, as version 5 ends. */
+function sealed(content: Buffer): Buffer {
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32LE(crc32(content));
+  return Buffer.concat([content, trailer]);
+}
 
 describe("snapshot decoding refuses anything but a whole, well-formed snapshot", () => {
   const whole = (): Buffer => collect(encodeSnapshot(state, messages));
@@ -115,21 +157,25 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
 
   it("an unsupported version", async () => {
     const bytes = whole();
-    bytes.writeUInt32LE(5, 8);
+    bytes.writeUInt32LE(6, 8);
     expect(await storageError(bytes)).toContain("unsupported version");
   });
 
-  it("round-trips the log position, generation and swap id; reads versions 3, 2 and 1", async () => {
+  it("round-trips the log position, generation and swap id; reads versions 4, 3, 2 and 1", async () => {
     const stamp = { generation: 2 ** 40 + 3, swapId: "swap-1" };
     const log = { epoch: 7, offset: 2 ** 33 + 5 };
-    const v4 = collect(encodeSnapshot(state, messages, log, stamp));
-    const decoded4 = await decodeSnapshot(chunked(v4, 5));
-    expect(decoded4).toMatchObject({ walEpoch: 7, walOffset: 2 ** 33 + 5, ...stamp });
-    expect(await decodeSnapshotHead(chunked(v4, 3))).toEqual({
+    const v5 = collect(encodeSnapshot(state, messages, log, stamp));
+    const decoded5 = await decodeSnapshot(chunked(v5, 5));
+    expect(decoded5).toMatchObject({ walEpoch: 7, walOffset: 2 ** 33 + 5, ...stamp });
+    expect(await decodeSnapshotHead(chunked(v5, 3))).toEqual({
       walEpoch: 7,
       ...stamp,
       walOffset: log.offset,
     });
+    // Version 4 is version 5 without the checksum.
+    const v4 = Buffer.from(v5.subarray(0, -4));
+    v4.writeUInt32LE(4, 8);
+    expect(contents(await decodeSnapshot(chunked(v4, 5)))).toEqual(contents(decoded5));
     const v3 = Buffer.concat([v4.subarray(0, 24), v4.subarray(24 + 9 + stamp.swapId.length)]);
     v3.writeUInt32LE(3, 8);
     const decoded3 = await decodeSnapshot(chunked(v3, 5));
@@ -156,10 +202,10 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
     expect(await storageError(bytes)).toContain("unknown record kind 7");
   });
 
-  it("end-record counts that do not match the records", async () => {
-    const bytes = whole();
-    bytes.writeUInt32LE(state.length + 1, bytes.length - 8);
-    expect(await storageError(bytes)).toContain("record counts do not match");
+  it("end-record counts that do not match the records (with a checksum that matches)", async () => {
+    const content = whole().subarray(0, -4);
+    content.writeUInt32LE(state.length + 1, content.length - 8);
+    expect(await storageError(sealed(content))).toContain("record counts do not match");
   });
 
   it("bytes after the end record", async () => {
@@ -181,6 +227,45 @@ describe("snapshot decoding refuses anything but a whole, well-formed snapshot",
       throw new Error("EIO: read failed");
     }
     expect(await storageError(failing())).toContain("EIO");
+  });
+
+  it("ends with the CRC-32 of every byte before it", () => {
+    const bytes = whole();
+    expect(bytes.readUInt32LE(8)).toBe(5);
+    expect(sealed(bytes.subarray(0, -4)).equals(bytes)).toBe(true);
+  });
+
+  it("a damaged value: checksum mismatch, in one piece and in any chunking", async () => {
+    const bytes = whole();
+    const middle = Math.floor(bytes.length / 2); // inside the 100 kB value of "big"
+    for (let i = middle; i < middle + 3; i++) bytes[i] = bytes[i]! ^ 0x5a;
+    for (const size of [1, 7, 4096, bytes.length]) {
+      expect(await storageError(chunked(bytes, size))).toBe("corrupt snapshot: checksum mismatch");
+    }
+  });
+
+  it("one damaged byte anywhere, in the head, a key, a value, a count or the checksum", async () => {
+    const small = collect(encodeSnapshot(state.slice(0, 2), messages, { epoch: 3, offset: 9 }));
+    for (let at = 0; at < small.length; at++) {
+      const bytes = Buffer.from(small);
+      bytes[at] = bytes[at]! ^ 0x01;
+      expect(await storageError(bytes), `byte ${at}`).toMatch(/^corrupt snapshot: /);
+    }
+  });
+
+  it("a damaged count in the end record is the damage it is, not a count mismatch", async () => {
+    const bytes = whole();
+    bytes.writeUInt32LE(state.length + 1, bytes.length - 12);
+    expect(await storageError(bytes)).toBe("corrupt snapshot: checksum mismatch");
+  });
+
+  it("a version 4 snapshot (no checksum), byte for byte as that version wrote it", async () => {
+    const old = snapshotV4(state, messages, 6);
+    for (const size of [7, old.length]) {
+      const decoded = await decodeSnapshot(chunked(old, size));
+      expect(decoded).toMatchObject({ generation: 6, swapId: "", walEpoch: 0, walOffset: 0 });
+      expect(contents(decoded)).toEqual(contents({ state, messages }));
+    }
   });
 
   it("an empty snapshot decodes to no state and no messages", async () => {

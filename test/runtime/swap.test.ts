@@ -15,6 +15,7 @@ import {
 } from "../helpers/process-harness.js";
 import { encodeSnapshot } from "../../src/runtime/snapshot.js";
 import { DiskBlobStore } from "../../src/storage/disk-blob-store.js";
+import { snapshotV4 } from "../helpers/snapshot-v4.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let control: FakeControlPlane;
@@ -197,6 +198,33 @@ describe("swap", () => {
     } finally {
       if (lonelyOpen) await lonely.close();
     }
+  });
+
+  it("resumes a snapshot swapped out before snapshots had a checksum (version 4)", async () => {
+    const value = Buffer.from("stored by version 4 ".repeat(1000));
+    const state = [
+      { key: "sum", value: Buffer.from("9"), updatedAt: 1 },
+      { key: "old", value, updatedAt: 2 },
+    ];
+    const messages = [{ key: "pending", source: "p0", value: Buffer.from("kept since v4") }];
+    const blobs = await DiskBlobStore.open(temp.dir);
+    await blobs.put("swaps/suite/legacy", [snapshotV4(state, messages, 1)]);
+    const proc = await start("legacy", true);
+    const restored = await proc.connect();
+    expect(text(await restored.invoke("add", "1"))).toBe("10");
+    const got = JSON.parse(
+      text(await restored.invoke("stateOps", json({ op: "get", key: "old" }))),
+    ) as unknown;
+    expect(got).toEqual({ value: value.toString(), size: value.length });
+    expect(text(await restored.invoke("receive", json({ key: "pending" })))).toBe("kept since v4");
+    await restored.close();
+    // Its next swap stores the current version, with a checksum, over the old one.
+    await control.command("legacy", "swap");
+    expect(await proc.exited).toBe(0);
+    expect((await readFile(snapshotFile("legacy"))).readUInt32LE(8)).toBe(5);
+    const again = await (await start("legacy", true)).connect();
+    expect(text(await again.invoke("add", "0"))).toBe("10");
+    await again.close();
   });
 
   it("an orphan never overwrites the snapshot a newer instance stored: it exits saving nothing", async () => {
