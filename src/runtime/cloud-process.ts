@@ -38,7 +38,7 @@ import {
   type LogPosition,
   type StateEntry,
 } from "./snapshot.js";
-import { WriteAheadLog, type ReplayResult, type WalOp } from "./wal.js";
+import { WriteAheadLog, holdsNewer, type OpenedReplay, type WalOp } from "./wal.js";
 import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
@@ -512,11 +512,12 @@ export class CloudProcess implements CallTarget {
    */
   async #openLog(file: string, held: LogPosition): Promise<void> {
     const { wal, replay } = await WriteAheadLog.open(file, held).catch((error: unknown) => {
+      // A corrupt log's own message (file, offset) is what the caller must see, unwrapped.
+      if (error instanceof PraaSError && error.code === "STORAGE_ERROR") throw error;
       throw new PraaSError("STORAGE_ERROR", `cannot open the write-ahead log: ${String(error)}`);
     });
     this.#wal = wal;
-    const epoch = replay.epoch ?? -1;
-    const newer = epoch > held.epoch || (epoch === held.epoch && held.offset > 0);
+    const newer = holdsNewer(replay.epoch, held);
     if (newer) this.#replay(replay.ops);
     else await wal.reset(held.epoch + 1);
     this.#logReplay(replay, newer);
@@ -530,10 +531,13 @@ export class CloudProcess implements CallTarget {
     }
   }
 
-  #logReplay(replay: ReplayResult, applied: boolean): void {
-    const { ops, droppedBytes, epoch } = replay;
-    const fields = { ops: applied ? ops.length : 0, epoch, droppedBytes };
-    if (droppedBytes > 0) this.#log.warn(fields, "write-ahead log had a torn tail; dropped it");
+  #logReplay(replay: OpenedReplay, applied: boolean): void {
+    const { ops, droppedBytes, epoch, keptAt, corruptAt } = replay;
+    const fields = { ops: applied ? ops.length : 0, epoch, droppedBytes, keptAt, corruptAt };
+    // Corrupt, yet opened: the stored snapshot holds the whole log, so nothing acknowledged is lost.
+    const what = corruptAt === undefined ? "a torn tail" : "corruption the snapshot holds";
+    if (droppedBytes > 0)
+      this.#log.warn(fields, `write-ahead log had ${what}; cut it, kept in ${keptAt}`);
     else this.#log.info(fields, "write-ahead log replayed");
   }
 

@@ -11,8 +11,11 @@
  *     5 returned: str key, str source, bytes value     (put back at the front)
  *   str = u16 length + UTF-8; bytes = u32 length + raw
  *
- * Decoding stops at the first record that is short or fails its CRC (a torn tail), so a log is
- * never misread. A file without a whole head (a crash while it was being emptied) holds nothing.
+ * Decoding stops at the first record that is short or fails its CRC, so a log is never misread.
+ * What follows it is a torn tail (an append a crash cut short: nothing valid after it) unless a
+ * whole, checksum-valid record with ops follows: then the log is corrupt in the middle and the
+ * records after the damage were acknowledged (see ReplayResult.corruptAt). A file without a
+ * whole head (a crash while it was being emptied) holds nothing.
  */
 import { crc32 } from "node:zlib";
 
@@ -24,6 +27,7 @@ export type WalOp =
   | { kind: "returned"; key: string; source: string; value: Buffer };
 
 const KIND_CODES = { put: 1, delete: 2, mail: 3, taken: 4, returned: 5 } as const;
+const KNOWN_KINDS: ReadonlySet<number> = new Set(Object.values(KIND_CODES));
 const HEADER_BYTES = 8;
 const MAGIC = Buffer.from("PRAASWAL");
 export const HEAD_BYTES = MAGIC.length + 4;
@@ -36,6 +40,11 @@ export interface ReplayResult {
   validBytes: number;
   /** Bytes that were dropped. */
   droppedBytes: number;
+  /**
+   * Where the dropped bytes start when whole records with ops follow inside them: corruption
+   * in the middle, not a torn tail. Undefined for a torn tail (or nothing dropped).
+   */
+  corruptAt?: number;
 }
 
 export function encodeHead(epoch: number): Buffer {
@@ -59,7 +68,7 @@ export interface HeldPosition {
 export function decodeLog(bytes: Buffer, held?: HeldPosition): ReplayResult {
   const ops: WalOp[] = [];
   if (bytes.length < HEAD_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
-    return { epoch: undefined, ops, validBytes: 0, droppedBytes: bytes.length };
+    return withDamage(bytes, { epoch: undefined, ops, validBytes: 0, droppedBytes: bytes.length });
   const epoch = bytes.readUInt32LE(MAGIC.length);
   const from = held?.epoch === epoch ? held.offset : 0;
   let at = HEAD_BYTES;
@@ -70,7 +79,54 @@ export function decodeLog(bytes: Buffer, held?: HeldPosition): ReplayResult {
     if (at >= from) ops.push(...decoded);
     at += HEADER_BYTES + (body?.length ?? 0);
   }
-  return { epoch, ops, validBytes: at, droppedBytes: bytes.length - at };
+  return withDamage(bytes, { epoch, ops, validBytes: at, droppedBytes: bytes.length - at });
+}
+
+/**
+ * Whether a log of `epoch` holds records a stored snapshot at `held` does not (only those are
+ * replayed): a newer epoch, or the snapshot's own epoch past an offset (a compaction's
+ * snapshot). Without a snapshot, every record counts.
+ */
+export function holdsNewer(epoch: number | undefined, held: HeldPosition | undefined): boolean {
+  if (epoch === undefined) return false;
+  if (held === undefined) return true;
+  return epoch > held.epoch || (epoch === held.epoch && held.offset > 0);
+}
+
+/** `result` with corruptAt set when the dropped bytes hold a whole record with ops. */
+function withDamage(bytes: Buffer, result: ReplayResult): ReplayResult {
+  const damaged = result.validBytes;
+  if (result.droppedBytes === 0 || !recordFollows(bytes, damaged)) return result;
+  return { ...result, corruptAt: damaged };
+}
+
+/**
+ * Whether a whole record with ops starts anywhere after the damaged one at `damaged`. A crash
+ * cuts only the last batch short, and one write puts its records down in order, so nothing
+ * valid follows a torn tail; zeros (a file grown but not written) read as empty records and do
+ * not count. (A file system that kept a later page of an unfinished write but not an earlier
+ * one makes a torn tail look corrupt: refused, not cut; nothing is lost either way.) First
+ * where the damaged record's length field points (a changed byte in its body or checksum),
+ * then at every later byte (a changed length field); the cheap checks come before the CRC.
+ */
+function recordFollows(bytes: Buffer, damaged: number): boolean {
+  if (bytes.length - damaged >= HEADER_BYTES) {
+    const next = damaged + HEADER_BYTES + bytes.readUInt32LE(damaged);
+    if (holdsOps(bytes, next)) return true;
+  }
+  for (let at = damaged + 1; at + HEADER_BYTES < bytes.length; at++)
+    if (holdsOps(bytes, at)) return true;
+  return false;
+}
+
+/** A record at `at` that fits, starts with a known op kind, passes its checksum and decodes. */
+function holdsOps(bytes: Buffer, at: number): boolean {
+  if (bytes.length - at <= HEADER_BYTES) return false; // not even a header and one byte
+  const length = bytes.readUInt32LE(at);
+  if (length === 0 || length > bytes.length - at - HEADER_BYTES) return false;
+  if (!KNOWN_KINDS.has(bytes[at + HEADER_BYTES] ?? 0)) return false;
+  const body = recordBody(bytes, at);
+  return body !== undefined && decodeOps(body) !== undefined;
 }
 
 /** The body of the record at `at`, or undefined when it is short or fails its checksum. */

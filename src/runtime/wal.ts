@@ -12,13 +12,16 @@
  * record not on disk yet fails with STORAGE_ERROR, and their undo callbacks run first, newest
  * first, so memory goes back to what the log holds; the partial tail is cut off.
  *
- * `open` cuts a torn tail away, so later appends follow the last good record. `compact` drops
+ * `open` cuts a torn tail away, so later appends follow the last good record, and keeps the
+ * bytes it cuts in a file beside the log. A log corrupt in the middle (whole records follow the
+ * damaged one) is not opened at all when its records are needed: it fails with STORAGE_ERROR
+ * and the file stays as it is, for a repair. `compact` drops
  * the records a stored snapshot holds while the process keeps serving. `open` first claims the
  * log for this process (wal-owner.ts), so two instances never append to one log; `close`
  * releases it.
  */
 import { constants } from "node:fs";
-import { open, mkdir, rename, rm, type FileHandle } from "node:fs/promises";
+import { open, mkdir, readdir, rename, rm, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
 import { claimLog, type LogClaim } from "./wal-owner.js";
@@ -27,12 +30,26 @@ import {
   decodeLog,
   encodeHead,
   encodeRecord,
+  holdsNewer,
   type HeldPosition,
   type ReplayResult,
   type WalOp,
 } from "./wal-records.js";
 
-export { decodeLog, encodeHead, encodeRecord, type HeldPosition, type ReplayResult, type WalOp };
+export {
+  decodeLog,
+  encodeHead,
+  encodeRecord,
+  holdsNewer,
+  type HeldPosition,
+  type ReplayResult,
+  type WalOp,
+};
+
+/** What `open` read, and where it kept the bytes it cut away (if it cut any). */
+export interface OpenedReplay extends ReplayResult {
+  keptAt?: string;
+}
 
 interface Pending {
   record: Buffer;
@@ -83,25 +100,22 @@ export class WriteAheadLog {
 
   /**
    * Opens (creating it and its directory, owner-only) the log at `file`, reads what it holds
-   * and cuts a torn tail away. The ops are for the caller to apply, in order (without those a
-   * snapshot `held` already). A log without a head takes appends only after `reset(epoch)`
-   * gave it one.
+   * and cuts a torn tail away (kept in `<file>.torn-<ms>`, named by `keptAt`). The ops are for
+   * the caller to apply, in order (without those a snapshot `held` already). A log without a
+   * head takes appends only after `reset(epoch)` gave it one. Fails with STORAGE_ERROR, the
+   * file untouched, when it is corrupt in the middle and `held` does not hold it all.
    */
   static async open(
     file: string,
     held?: HeldPosition,
     ownerWaitMs = OWNER_WAIT_MS,
-  ): Promise<{ wal: WriteAheadLog; replay: ReplayResult }> {
+  ): Promise<{ wal: WriteAheadLog; replay: OpenedReplay }> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const claim = await claimLog(file, ownerWaitMs);
     let handle: FileHandle | undefined;
     try {
       handle = await open(file, LOG_FLAGS, 0o600);
-      const replay = decodeLog(await handle.readFile(), held);
-      if (replay.droppedBytes > 0) {
-        await handle.truncate(replay.validBytes);
-        await handle.datasync();
-      }
+      const replay = await cutDamage(file, handle, held);
       return { wal: new WriteAheadLog(file, claim, handle, replay), replay };
     } catch (error) {
       await handle?.close();
@@ -276,6 +290,76 @@ export class WriteAheadLog {
 
   #writeAt(bytes: Buffer, position: number): Promise<void> {
     return writeAll(this.#file, bytes, position);
+  }
+}
+
+/**
+ * Reads the log and cuts what follows its last valid record, after copying it aside. Corruption
+ * in the middle is refused instead, unless the snapshot holds the whole log (it is emptied
+ * next): replaying only the records before it would start the process without acknowledged
+ * writes that are still on disk, and cutting it would destroy them.
+ */
+async function cutDamage(
+  file: string,
+  handle: FileHandle,
+  held: HeldPosition | undefined,
+): Promise<OpenedReplay> {
+  const bytes = await handle.readFile();
+  const replay = decodeLog(bytes, held);
+  const { corruptAt, epoch, droppedBytes, validBytes } = replay;
+  // Without a whole head the epoch is unknown, so whether the records are needed is too.
+  if (corruptAt !== undefined && (epoch === undefined || holdsNewer(epoch, held)))
+    throw corruptLog(file, corruptAt);
+  if (droppedBytes === 0) return replay;
+  const keptAt = await keepAside(file, bytes.subarray(validBytes));
+  await handle.truncate(validBytes);
+  await handle.datasync();
+  return { ...replay, keptAt };
+}
+
+function corruptLog(file: string, at: number): PraaSError {
+  return new PraaSError(
+    "STORAGE_ERROR",
+    `write-ahead log ${file} is corrupt at byte ${at} with intact records after it; ` +
+      "not replayed (kept as is)",
+  );
+}
+
+/** The tails `open` cut from the log at `file` and kept beside it (for a delete to remove). */
+export async function keptTails(file: string): Promise<string[]> {
+  const prefix = `${path.basename(file)}.torn-`;
+  const names = await readdir(path.dirname(file)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [];
+    throw error;
+  });
+  // Exactly prefix + digits: a process name may hold dots, so "p.wal.torn-1.wal" is another log.
+  const kept = names.filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)));
+  return kept.map((name) => path.join(path.dirname(file), name));
+}
+
+/**
+ * Writes `bytes` to a new file beside the log (`<file>.torn-<ms>`), synced with its directory
+ * entry before the log is cut: a tail taken for torn may hold what a repair needs.
+ */
+async function keepAside(file: string, bytes: Buffer): Promise<string> {
+  for (let stamp = Date.now(); ; stamp++) {
+    const aside = `${file}.torn-${stamp}`;
+    const handle = await open(aside, "wx", 0o600).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "EEXIST") return undefined; // one kept in the same millisecond
+      throw error;
+    });
+    if (handle === undefined) continue;
+    try {
+      await writeAll(handle, bytes, 0);
+      await handle.datasync();
+    } catch (error) {
+      await rm(aside, { force: true });
+      throw error;
+    } finally {
+      await handle.close();
+    }
+    await syncDirectory(path.dirname(file));
+    return aside;
   }
 }
 

@@ -1,9 +1,12 @@
 // A cloud process under `--durability log`, run directly: group commit under 64 concurrent
-// writers (counted by the log), restart from the log alone, a log on a full disk (a real
+// writers (counted by the log), restart from the log alone, a torn tail (kept aside) versus a
+// log corrupt in the middle (start refused, file untouched), a log on a full disk (a real
 // tmpfs), compaction while serving, and refusing a log without a file.
+import { readFile, readdir, stat, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StatusReply } from "../../src/protocol/index.js";
+import { HEAD_BYTES } from "../../src/runtime/wal-records.js";
 import { mountSmallDisk } from "../helpers/small-disk.js";
 import {
   FakeControlPlane,
@@ -43,6 +46,27 @@ async function start(name: string, wal: string, more: string[] = []): Promise<Ru
   return proc;
 }
 
+/** Six acknowledged puts (k1=v1 …), one record each, then SIGKILL. */
+async function sixWritesThenKill(name: string, wal: string): Promise<void> {
+  const proc = await start(name, wal);
+  const conn = await proc.connect();
+  for (let i = 1; i <= 6; i++) expect(text(await conn.invoke("put", `k${i}=v${i}`))).toBe("ok");
+  proc.child.kill("SIGKILL");
+  await proc.exited;
+  await conn.close().catch(() => undefined);
+  running.splice(running.indexOf(proc), 1);
+}
+
+/** Where each record of a log starts, by its length fields (up to the first that does not fit). */
+function recordStarts(log: Buffer): number[] {
+  const starts: number[] = [];
+  for (let at = HEAD_BYTES; at + 8 <= log.length; at += 8 + log.readUInt32LE(at)) {
+    if (at + 8 + log.readUInt32LE(at) > log.length) break;
+    starts.push(at);
+  }
+  return starts;
+}
+
 describe("a process with a write-ahead log", () => {
   it("group-commits 64 concurrent writers: fewer syncs than writes, every write logged", async () => {
     const wal = path.join(temp.dir, "wal", "g.wal");
@@ -63,6 +87,46 @@ describe("a process with a write-ahead log", () => {
     expect(Object.keys(state)).toHaveLength(64);
     expect(state.k63).toBe("63");
     await again.close();
+  });
+
+  it("starts after a torn tail with the records before it, the cut bytes kept beside the log", async () => {
+    const wal = path.join(temp.dir, "wal", "torn.wal");
+    await sixWritesThenKill("torn", wal);
+    const whole = await readFile(wal);
+    await truncate(wal, whole.length - 3); // the last append cut short by the crash
+    const again = await (await start("torn", wal)).connect();
+    const state = JSON.parse(text(await again.invoke("dump"))) as Record<string, string>;
+    expect(state).toEqual({ k1: "v1", k2: "v2", k3: "v3", k4: "v4", k5: "v5" });
+    await again.close();
+    const last = recordStarts(whole).at(-1)!;
+    const kept = (await readdir(path.dirname(wal))).filter((f) => f.startsWith("torn.wal.torn-"));
+    expect(kept).toHaveLength(1);
+    const keptBytes = await readFile(path.join(path.dirname(wal), kept[0]!));
+    expect(keptBytes).toEqual(whole.subarray(last, whole.length - 3));
+    running.pop()?.child.kill("SIGKILL"); // a stop would wait for the fake plane's swap reply
+  });
+
+  it("refuses to start on a log corrupt in the middle, and leaves the log as it was", async () => {
+    const wal = path.join(temp.dir, "wal", "corrupt.wal");
+    await sixWritesThenKill("corrupt", wal);
+    const bytes = await readFile(wal);
+    const second = recordStarts(bytes)[1]!;
+    bytes[second + 12]! ^= 0x04; // one bit inside the second of six records
+    await writeFile(wal, bytes);
+    const before = await stat(wal);
+
+    const failure = await rejection(start("corrupt", wal));
+    expect(failure.code).toBe("STORAGE_ERROR");
+    expect(failure.message).toBe(
+      `write-ahead log ${wal} is corrupt at byte ${second} with intact records after it; ` +
+        "not replayed (kept as is)",
+    );
+    expect(await readFile(wal)).toEqual(bytes);
+    expect((await stat(wal)).mtimeMs).toBe(before.mtimeMs);
+    const beside = await readdir(path.dirname(wal));
+    expect(beside.filter((f) => f.startsWith("corrupt.wal."))).toEqual([]);
+    // The four records after the damaged one are whole, for a repair to take back.
+    expect(recordStarts(bytes).slice(2)).toHaveLength(4);
   });
 
   it("a write the full disk refuses is undone: nobody reads it, later writes work", async () => {

@@ -1,18 +1,21 @@
-// The write-ahead log on real files: round trip, group commit, torn tails, reset, compaction,
-// and a full disk (a real tmpfs) failing appends and undoing them.
+// The write-ahead log on real files: round trip, group commit, torn tails (kept aside) versus
+// corruption in the middle (refused, file untouched), reset, compaction, and a full disk (a
+// real tmpfs) failing appends and undoing them.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mountSmallDisk } from "../helpers/small-disk.js";
+import { PraaSError } from "../../src/protocol/index.js";
 import {
   WriteAheadLog,
   decodeLog,
   encodeHead,
   encodeRecord,
+  type HeldPosition,
   type WalOp,
 } from "../../src/runtime/wal.js";
 
@@ -25,6 +28,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+const HEAD = encodeHead(1).length;
 
 function nextFile(): string {
   return path.join(dir, "nested", `${++files}.wal`);
@@ -78,31 +83,141 @@ describe("write-ahead log", () => {
     expect(plain(await reopen(file))).toEqual(plain(ops));
   });
 
-  it("drops a torn tail, truncates it away, and appends after the last good record", async () => {
+  it("drops a torn tail, keeps its bytes beside the log, and appends after the last good record", async () => {
     const file = nextFile();
     const wal = await create(file);
     await wal.append([everyKind[0]!]);
     await wal.append([everyKind[3]!]);
     await wal.close();
-    const full = (await readFile(file)).length;
-    await truncate(file, full - 3);
+    const whole = await readFile(file);
+    const kept = HEAD + encodeRecord([everyKind[0]!]).length;
+    await truncate(file, whole.length - 3);
     const { wal: again, replay } = await WriteAheadLog.open(file);
     expect(plain(replay.ops)).toEqual(plain([everyKind[0]!]));
-    expect(replay.droppedBytes).toBeGreaterThan(0);
+    expect(replay).toMatchObject({ validBytes: kept, droppedBytes: whole.length - 3 - kept });
+    expect(replay.corruptAt).toBeUndefined();
+    expect(path.basename(replay.keptAt ?? "")).toMatch(/^\d+\.wal\.torn-\d+$/);
+    expect(await readFile(replay.keptAt!)).toEqual(whole.subarray(kept, whole.length - 3));
     await again.append([everyKind[2]!]);
     await again.close();
     expect(plain(await reopen(file))).toEqual(plain([everyKind[0]!, everyKind[2]!]));
   });
 
-  it("never misreads a record whose bytes were changed: it and what follows are dropped", async () => {
+  it("never misreads a changed last record: it is dropped as a torn tail", async () => {
     const file = nextFile();
     const first = encodeRecord([everyKind[0]!]);
     const second = encodeRecord([everyKind[3]!]);
     second[second.length - 1]! ^= 0xff;
-    const rest = [first, second, encodeRecord([everyKind[2]!])];
-    await writeFile(file, Buffer.concat([encodeHead(1), ...rest]));
+    await writeFile(file, Buffer.concat([encodeHead(1), first, second]));
     expect(plain(await reopen(file))).toEqual(plain([everyKind[0]!]));
-    expect((await readFile(file)).length).toBe(encodeHead(1).length + first.length);
+    expect((await readFile(file)).length).toBe(HEAD + first.length);
+  });
+
+  it("takes a tail of zeros after a torn record (a file grown, not written) for torn", async () => {
+    const file = nextFile();
+    const first = encodeRecord([everyKind[0]!]);
+    const torn = encodeRecord([everyKind[3]!]).subarray(0, 9);
+    await writeFile(file, Buffer.concat([encodeHead(1), first, torn, Buffer.alloc(4096)]));
+    const { wal, replay } = await WriteAheadLog.open(file);
+    await wal.close();
+    expect(plain(replay.ops)).toEqual(plain([everyKind[0]!]));
+    expect(replay.corruptAt).toBeUndefined();
+    expect((await readFile(file)).length).toBe(HEAD + first.length);
+  });
+
+  it("takes a damaged record whose length points at or just short of the end for torn", () => {
+    const first = encodeRecord([everyKind[0]!]);
+    const second = encodeRecord([everyKind[3]!]);
+    second[second.length - 1]! ^= 0xff;
+    for (const tail of [0, 2, 7, 8]) {
+      const log = Buffer.concat([encodeHead(1), first, second, Buffer.alloc(tail, 0x04)]);
+      const replay = decodeLog(log);
+      expect(replay).toMatchObject({ validBytes: HEAD + first.length });
+      expect(replay.corruptAt).toBeUndefined();
+    }
+  });
+
+  describe("corrupt in the middle (whole records follow the damaged one)", () => {
+    /** Six records, one op each; the log's bytes and where each record starts. */
+    async function sixRecords(file: string): Promise<{ bytes: Buffer; starts: number[] }> {
+      const records = everyKind.map((op) => encodeRecord([op]));
+      const bytes = Buffer.concat([encodeHead(1), ...records]);
+      const starts = records.map((_, i) =>
+        records.slice(0, i).reduce((at, r) => at + r.length, HEAD),
+      );
+      await writeFile(file, bytes);
+      return { bytes, starts };
+    }
+
+    async function refusal(file: string, held?: HeldPosition): Promise<PraaSError> {
+      return WriteAheadLog.open(file, held).then(
+        async ({ wal }) => {
+          await wal.close();
+          throw new Error("the log was opened");
+        },
+        (error: unknown) => error as PraaSError,
+      );
+    }
+
+    it("refuses to open, naming the file and offset, and leaves every byte in place", async () => {
+      const file = nextFile();
+      const { bytes, starts } = await sixRecords(file);
+      const damaged = Buffer.from(bytes);
+      damaged[starts[1]! + 12]! ^= 0x01; // inside the second record's body
+      await writeFile(file, damaged);
+      const error = await refusal(file);
+      expect(error).toBeInstanceOf(PraaSError);
+      expect(error.code).toBe("STORAGE_ERROR");
+      expect(error.message).toBe(
+        `write-ahead log ${file} is corrupt at byte ${starts[1]} with intact records after it; ` +
+          "not replayed (kept as is)",
+      );
+      expect(await readFile(file)).toEqual(damaged);
+      expect(await readdir(path.dirname(file))).not.toContain(`${path.basename(file)}.owner`);
+      // The intact records are still there for a repair: from the third record on they decode.
+      const after = Buffer.concat([encodeHead(1), damaged.subarray(starts[2])]);
+      expect(plain(decodeLog(after).ops)).toEqual(plain(everyKind.slice(2)));
+      // Refused again at the next try, never cut: a restart does not make it a torn tail.
+      expect((await refusal(file)).code).toBe("STORAGE_ERROR");
+      expect(await readFile(file)).toEqual(damaged);
+    });
+
+    it("refuses too when the damaged record's length field was changed", async () => {
+      const file = nextFile();
+      const { bytes, starts } = await sixRecords(file);
+      for (const flip of [0x01, 0x80]) {
+        const damaged = Buffer.from(bytes);
+        damaged[starts[1]! + (flip === 0x80 ? 3 : 0)]! ^= flip; // low byte, then high byte
+        await writeFile(file, damaged);
+        expect((await refusal(file)).message).toMatch(`corrupt at byte ${starts[1]} `);
+        expect(await readFile(file)).toEqual(damaged);
+      }
+    });
+
+    it("refuses a log whose head was changed when records follow it", async () => {
+      const file = nextFile();
+      const { bytes } = await sixRecords(file);
+      const damaged = Buffer.from(bytes);
+      damaged[2]! ^= 0x20;
+      await writeFile(file, damaged);
+      expect((await refusal(file)).message).toMatch("corrupt at byte 0 ");
+      expect(await readFile(file)).toEqual(damaged);
+    });
+
+    it("is opened when a snapshot holds the whole log: the damage is cut and kept aside", async () => {
+      const file = nextFile();
+      const { bytes, starts } = await sixRecords(file);
+      const damaged = Buffer.from(bytes);
+      damaged[starts[1]! + 12]! ^= 0x01;
+      await writeFile(file, damaged);
+      const { wal, replay } = await WriteAheadLog.open(file, { epoch: 2, offset: 0 });
+      await wal.close();
+      expect(replay.corruptAt).toBe(starts[1]);
+      expect(await readFile(replay.keptAt!)).toEqual(damaged.subarray(starts[1]));
+      // A snapshot of the log's own epoch from an offset needs the records after it: refused.
+      await writeFile(file, damaged);
+      expect((await refusal(file, { epoch: 1, offset: starts[1]! })).code).toBe("STORAGE_ERROR");
+    });
   });
 
   it("reset empties the log and starts the epoch it is given", async () => {
