@@ -33,6 +33,7 @@ import {
   type SlotLaunchOptions,
 } from "../runtime/launch.js";
 import { isAlive } from "../runtime/proc-table.js";
+import { keptTails } from "../runtime/wal.js";
 import {
   isOurProcess,
   localBackendId,
@@ -191,8 +192,10 @@ export class LocalBackend implements ProcessBackend {
 
   async deleteLog(app: string, name: string): Promise<void> {
     const log = this.#walPath(app, name);
-    // The claim file is left by a killed process; both go at once (a create waits for them).
-    await Promise.all([rm(log, { force: true }), rm(`${log}.owner`, { force: true })]);
+    // The claim file is left by a killed process, torn tails were kept by its starts; all go at
+    // once (a create waits for them).
+    const files = [log, `${log}.owner`, ...(await keptTails(log))];
+    await Promise.all(files.map((file) => rm(file, { force: true })));
   }
 
   #durability(spec: ProcessSpec): { durability?: "log"; walPath?: string } {

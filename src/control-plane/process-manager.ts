@@ -202,13 +202,16 @@ export class ProcessManager {
         await this.#deps.backend.stop(record.backendId).catch(() => undefined);
       }
       const restore = from !== "failed" || (await blobs.stat(snapshotKey(app, name))) !== undefined;
-      const active = await this.#activate(record, "resuming", restore, async () => {
+      const active = await this.#activate(record, "resuming", restore, async (error) => {
+        // A failed process says why it is still failed: its start's error (e.g. a corrupt log).
+        const back = from === "failed" ? { error: `resume failed: ${reasonOf(error)}` } : {};
         await transition(
           store,
           app,
           name,
           ["resuming"],
           from === "failed" ? "failed" : "swapped",
+          back,
         ).catch(() => undefined);
       });
       return active;
@@ -612,7 +615,7 @@ export class ProcessManager {
     record: ProcessRecord,
     from: ProcessStatus,
     restore: boolean,
-    undo: () => Promise<void>,
+    undo: (error: unknown) => Promise<void>,
   ): Promise<ProcessRecord> {
     const { app, name } = record;
     let started:
@@ -629,7 +632,7 @@ export class ProcessManager {
       // A process that started but is not ours to keep (e.g. the record moved on) must not run.
       if (started?.backendId)
         await this.#deps.backend.stop(started.backendId).catch(() => undefined);
-      await undo();
+      await undo(error);
       throw error;
     }
   }
@@ -759,6 +762,11 @@ function connectionOf(registration: Registration, token: string): ConnectionInfo
   return path === undefined || path === "direct"
     ? { host, port, token }
     : { host, port, token, path };
+}
+
+/** An operation's error as a record's reason: with its code when it has one. */
+function reasonOf(error: unknown): string {
+  return error instanceof PraaSError ? `${error.code}: ${error.message}` : String(error);
 }
 
 /** A record becoming failed: why, now and kept for later (lastFailure), and no connection. */

@@ -1,7 +1,7 @@
 // Crash recovery through a real `praas up`: a `log` process killed with SIGKILL comes back with
-// every acknowledged write and message (also when its log's tail is torn); a `memory` one with
-// its last swapped state.
-import { stat, truncate } from "node:fs/promises";
+// every acknowledged write and message (also when its log's tail is torn), and does not come
+// back at all when its log is corrupt in the middle; a `memory` one with its last swapped state.
+import { readFile, readdir, stat, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProcessStatus } from "../../src/protocol/index.js";
@@ -142,7 +142,41 @@ describe("durability log", () => {
     await put(conn, "d", "4");
     await crash("d2", conn);
     expect(await dump("d2")).toEqual({ a: "1", b: "2", d: "4" });
+    const kept = async () =>
+      (await readdir(path.dirname(wal))).filter((f) => f.startsWith("d2.wal.torn-"));
+    expect(await kept()).toHaveLength(1); // the cut bytes, beside the log
     await client.deleteProcess(APP, "d2");
+    expect(await kept()).toEqual([]); // a delete removes them with the log
+  });
+
+  it("refuses to come back from a log corrupt in the middle: the caller and the record say why", async () => {
+    const proc = await client.createProcess(APP, "d4", { durability: "log" });
+    const conn = await proc.connect();
+    for (let i = 1; i <= 6; i++) await put(conn, `k${i}`, `v${i}`);
+    await crash("d4", conn);
+    const wal = path.join(temp.dir, "wal", APP, "d4.wal");
+    const bytes = await readFile(wal);
+    const second = 12 + 8 + bytes.readUInt32LE(12); // the head, then the first record
+    bytes[second + 14]! ^= 0x10; // inside the second of six records
+    await writeFile(wal, bytes);
+
+    const reason =
+      `write-ahead log ${wal} is corrupt at byte ${second} with intact records after it; ` +
+      "not replayed (kept as is)";
+    const refused = await client.invoke(APP, "dump", "", { process: "d4" }).then(
+      () => undefined,
+      (error: unknown) => error as PraaSError,
+    );
+    expect(refused?.code).toBe("STORAGE_ERROR");
+    expect(refused?.message).toBe(reason);
+    const info = (await client.getProcess(APP, "d4")).info;
+    expect(info.status).toBe("failed");
+    expect(info.error).toBe(`resume failed: STORAGE_ERROR: ${reason}`);
+    const shown = await cli(["process", "get", APP, "d4", "--url", praas.url]);
+    expect(shown.stdout).toContain(reason);
+    await expect(client.resume(APP, "d4")).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+    expect(await readFile(wal)).toEqual(bytes);
+    await client.deleteProcess(APP, "d4");
   });
 
   it("folds the log into the snapshot at a swap: a crash after a resume loses nothing", async () => {
