@@ -20,12 +20,21 @@ export function isValidName(name: string): boolean {
   return NAME_PATTERN.test(name) && name !== SELF && name !== ANY;
 }
 
+/** What a name may be, for error messages. */
+export const NAME_RULE = "use 1-63 letters, digits, '_', '.', '-', starting with a letter or digit";
+
+/** The longest part of a rejected name an error message quotes: a URL may carry kilobytes. */
+const QUOTED_NAME_CHARS = 80;
+
+function quoteName(name: unknown): string {
+  if (typeof name !== "string" || name.length <= QUOTED_NAME_CHARS) return JSON.stringify(name);
+  const start = JSON.stringify(name.slice(0, QUOTED_NAME_CHARS));
+  return `${start.slice(0, -1)}…" (${name.length} characters)`;
+}
+
 export function assertName(name: unknown, what: string): asserts name is string {
   if (typeof name !== "string" || !isValidName(name)) {
-    throw new PraaSError(
-      "INVALID_NAME",
-      `invalid ${what} name ${JSON.stringify(name)}: use 1-63 letters, digits, '_', '.', '-', starting with a letter or digit`,
-    );
+    throw new PraaSError("INVALID_NAME", `invalid ${what} name ${quoteName(name)}: ${NAME_RULE}`);
   }
 }
 

@@ -2,9 +2,12 @@
  * The one error handler of the HTTP API: every failure leaves as
  * `{ error: { code, message, errorName? } }` with the status from HTTP_STATUS.
  */
+import { STATUS_CODES, maxHeaderSize } from "node:http";
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   HTTP_STATUS,
+  NAME_RULE,
   PraaSError,
   type ErrorBody,
   type ErrorCode,
@@ -93,6 +96,66 @@ function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyRe
     error: { code: "NOT_FOUND", message: `no route ${request.method} ${path}` },
   };
   return reply.code(404).type("application/json").send(body);
+}
+
+/**
+ * Errors Fastify's router raises before any route runs (a path that does not decode, a path
+ * parameter over the router's length cap): without this Fastify answers them with its own
+ * body, not the API's. The request has no route here, so nothing may read its route options.
+ */
+export function handleFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const known = frameworkErrorRecord(error);
+  request.log.debug({ err: error }, `${known.code}: ${known.message}`);
+  void sendError(reply, known);
+}
+
+function frameworkErrorRecord(error: FastifyError): ErrorRecord {
+  // Every path parameter of the API is a name of some kind (application, process, function,
+  // secret, dashboard file), so an over-long one is an invalid name.
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    return record("INVALID_NAME", `a name in the path is far too long: ${NAME_RULE}`);
+  }
+  if (error.code === "FST_ERR_BAD_URL") {
+    return record("BAD_REQUEST", "the request path is not valid percent-encoding");
+  }
+  return record("INTERNAL", "internal error");
+}
+
+/** What Node's HTTP parser refused, as a record (see handleClientError). */
+function connectionErrorRecord(error: Error & { code?: string }): ErrorRecord {
+  if (error.code === "HPE_HEADER_OVERFLOW") {
+    const message = `the request line and headers are larger than the limit of ${maxHeaderSize} bytes`;
+    return record("PAYLOAD_TOO_LARGE", message);
+  }
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+    return record("TIMEOUT", "the request did not arrive in time");
+  }
+  return record("BAD_REQUEST", "malformed HTTP request");
+}
+
+function rawResponse(known: ErrorRecord): string {
+  const status = HTTP_STATUS[known.code];
+  const body: ErrorBody = { error: known };
+  const text = JSON.stringify(body);
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\n`;
+  const type = `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}`;
+  return `${head}${type}\r\n\r\n${text}`;
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (a request head over Node's
+ * header size limit, bytes that are not HTTP). Fastify's default handler answers them with a
+ * body of its own shape; this one answers with the API's, on the raw socket, as it does.
+ */
+export function handleClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  if (socket.writable) socket.write(rawResponse(connectionErrorRecord(error)));
+  socket.destroy(error);
 }
 
 export function installErrorHandlers(app: FastifyInstance): void {

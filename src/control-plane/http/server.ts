@@ -3,6 +3,7 @@
  * over ControlPlaneService. The caller decides the port, TLS material and limits; nothing here
  * reads the environment.
  */
+import { maxHeaderSize } from "node:http";
 import {
   fastify,
   type FastifyBaseLogger,
@@ -14,7 +15,7 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../../logging/index.js";
 import type { ControlPlaneService } from "../service.js";
 import { installAuth } from "./auth.js";
-import { installErrorHandlers } from "./errors.js";
+import { handleClientError, handleFrameworkError, installErrorHandlers } from "./errors.js";
 import { createHttpMetrics, installMetricsHooks } from "./metrics.js";
 import { installNameCheck } from "./names.js";
 import { DebugRequestLog } from "./request-log.js";
@@ -47,6 +48,14 @@ export interface HttpOptions {
 
 export const DEFAULT_JSON_BODY_LIMIT = 64 * 1024;
 
+/**
+ * The router's cap on one path parameter. Fastify's default (100) is longer than a name may be
+ * but short enough that Fastify refused longer names itself, with its own 414 body; at the
+ * size of the whole request head Node accepts, a parameter can never pass it, so the
+ * project's own checks (assertName, the routes' own) always answer.
+ */
+const MAX_PARAM_LENGTH = maxHeaderSize;
+
 function serverOptions(options: HttpOptions) {
   // Widened to Fastify's logger type so the instance is a plain FastifyInstance.
   const loggerInstance: FastifyBaseLogger = options.logger;
@@ -54,6 +63,9 @@ function serverOptions(options: HttpOptions) {
     loggerInstance,
     logController: new DebugRequestLog(),
     bodyLimit: options.jsonBodyLimitBytes ?? DEFAULT_JSON_BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
     ajv: {
       // Reject, never repair: no silent dropping of unknown fields, no "2" → 2 coercion.
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },

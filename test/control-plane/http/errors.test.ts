@@ -1,4 +1,6 @@
 // Error mapping: PraaSError codes, validation, malformed JSON, names, limits, bugs.
+import { maxHeaderSize } from "node:http";
+import { connect } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ERROR_CODES, PraaSError, type ErrorCode } from "../../../src/protocol/index.js";
 import { TEST_BODY_LIMIT, errorOf, startHarness, type Harness } from "./helpers.js";
@@ -156,6 +158,93 @@ describe("names", () => {
     expect(h.service.calls).toEqual([]);
   });
 });
+
+describe("names longer than Fastify's own parameter cap (100)", () => {
+  const long = "a".repeat(101);
+  it.each([
+    ["process", "PUT", `/apps/ok/processes/${long}`],
+    ["application", "GET", `/apps/${long}`],
+    ["function", "POST", `/apps/ok/invoke/${long}`],
+  ])(
+    "a 101-character %s name is a 400 INVALID_NAME saying how long one may be",
+    async (what, method, url) => {
+      const res = await h.app.inject({
+        method: method as "GET",
+        url,
+        headers: json,
+        payload: "{}",
+      });
+      expect(res.statusCode).toBe(400);
+      const { code, message } = errorOf(res);
+      expect(code).toBe("INVALID_NAME");
+      expect(message).toContain(`invalid ${what} name`);
+      expect(message).toContain("(101 characters): use 1-63 letters");
+      expect(h.service.calls).toEqual([]);
+    },
+  );
+
+  it("a parameter longer than any request head Node accepts is still INVALID_NAME", async () => {
+    const res = await h.app.inject({ method: "GET", url: `/apps/${"a".repeat(20_000)}` });
+    expect(res.statusCode).toBe(400);
+    expect(errorOf(res)).toEqual({
+      code: "INVALID_NAME",
+      message: expect.stringContaining("use 1-63 letters") as string,
+    });
+  });
+
+  it("a path that is not valid percent-encoding is a 400 BAD_REQUEST", async () => {
+    const res = await h.app.inject({ method: "GET", url: "/apps/%zz" });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: { code: "BAD_REQUEST", message: "the request path is not valid percent-encoding" },
+    });
+  });
+});
+
+describe("over a real socket", () => {
+  let base: string;
+  beforeEach(async () => {
+    base = await h.app.listen({ host: "127.0.0.1", port: 0 });
+  });
+
+  it("a 101-character process name is INVALID_NAME, not Fastify's 414", async () => {
+    const url = `${base}/apps/ok/processes/${"a".repeat(101)}`;
+    const res = await fetch(url, { method: "PUT", headers: json, body: "{}" });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string } };
+    expect(body.error.code).toBe("INVALID_NAME");
+  });
+
+  it("a request head over Node's limit is a 413 PAYLOAD_TOO_LARGE in the API's shape", async () => {
+    const res = await fetch(`${base}/apps/${"a".repeat(maxHeaderSize)}`);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({
+      error: {
+        code: "PAYLOAD_TOO_LARGE",
+        message: `the request line and headers are larger than the limit of ${maxHeaderSize} bytes`,
+      },
+    });
+  });
+
+  it("bytes that are not HTTP get a 400 BAD_REQUEST in the API's shape", async () => {
+    const { port } = new URL(base);
+    const answer = await rawExchange(Number(port), "NOT HTTP AT ALL\r\n\r\n");
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    const body = answer.slice(answer.indexOf("\r\n\r\n") + 4);
+    expect(JSON.parse(body)).toEqual({
+      error: { code: "BAD_REQUEST", message: "malformed HTTP request" },
+    });
+  });
+});
+
+/** Writes `request` on a fresh connection and reads until the server closes it. */
+async function rawExchange(port: number, request: string): Promise<string> {
+  const socket = connect({ host: "127.0.0.1", port });
+  socket.end(request);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
 
 describe("body limits", () => {
   it("a tarball over bodyLimitBytes is a 413 PAYLOAD_TOO_LARGE", async () => {
