@@ -4,6 +4,8 @@
  * process boundaries (worker → process → client) as plain `{ code, message, name }` records
  * and are rebuilt on the other side with {@link PraaSError.fromRecord}.
  */
+import { describeThrown } from "./thrown.js";
+
 export const ERROR_CODES = [
   "BAD_REQUEST", // malformed input: JSON, resource values, arguments
   "INVALID_NAME", // an application, process, function or key name outside the allowed alphabet
@@ -158,5 +160,5 @@ export function functionErrorRecord(value: unknown): ErrorRecord {
     if (typeof value.stack === "string") record.stack = value.stack;
     return record;
   }
-  return { code: "FUNCTION_ERROR", message: String(value), errorName: "Error" };
+  return { code: "FUNCTION_ERROR", message: describeThrown(value), errorName: "Error" };
 }

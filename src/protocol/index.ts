@@ -1,5 +1,6 @@
 /** The protocol module: frames, codecs, names, errors and shared types. No I/O. */
 export * from "./errors.js";
+export * from "./thrown.js";
 export * from "./fields.js";
 export * from "./http-envelope.js";
 export * from "./frame.js";

@@ -4,6 +4,8 @@ import {
   PraaSError,
   decodeFields,
   encodeFields,
+  THROWN_VALUE_CHARS,
+  describeThrown,
   ensurePraaSError,
   functionErrorRecord,
   resultBytes,
@@ -41,6 +43,72 @@ describe("PraaSError", () => {
       message: "plain",
     });
     expect(ensurePraaSError(new Error("x"), "STORAGE_ERROR").code).toBe("STORAGE_ERROR");
+  });
+});
+
+describe("describeThrown", () => {
+  it("shows objects and arrays as JSON, other values as String() does", () => {
+    expect(describeThrown({ weird: 42 })).toBe('{"weird":42}');
+    expect(describeThrown([1, [2]])).toBe("[1,[2]]");
+    expect(describeThrown(42)).toBe("42");
+    expect(describeThrown(10n)).toBe("10");
+    expect(describeThrown("plain")).toBe("plain");
+    expect(describeThrown(undefined)).toBe("undefined");
+    expect(describeThrown(null)).toBe("null");
+    expect(functionErrorRecord({ weird: 42 })).toEqual({
+      code: "FUNCTION_ERROR",
+      message: '{"weird":42}',
+      errorName: "Error",
+    });
+  });
+
+  it("falls back to String() when JSON cannot show the value", () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(describeThrown(cycle)).toBe("[object Object]");
+    expect(describeThrown({ big: 1n })).toBe("[object Object]");
+    const throwing = {
+      toJSON: () => {
+        throw new Error("no");
+      },
+      toString: () => "shown",
+    };
+    expect(describeThrown(throwing)).toBe("shown");
+  });
+
+  it("never throws, even for values String() refuses", () => {
+    expect(describeThrown(Object.create(null) as object)).toBe("{}");
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    expect(describeThrown(revocable.proxy)).toBe("a thrown object that cannot be shown");
+  });
+
+  it("cuts long values, and stops reading a huge one early", () => {
+    const long = { text: "x".repeat(5000) };
+    expect(describeThrown(long)).toBe(`${JSON.stringify(long).slice(0, THROWN_VALUE_CHARS)}…`);
+    let read = 0;
+    const counted = (i: number) => ({
+      toJSON: () => {
+        read++;
+        return i;
+      },
+    });
+    const huge = Array.from({ length: 100_000 }, (_, i) => counted(i));
+    const numbers = Array.from({ length: 100_000 }, (_, i) => i);
+    expect(describeThrown(huge)).toBe(`${JSON.stringify(numbers).slice(0, THROWN_VALUE_CHARS)}…`);
+    expect(read).toBeLessThan(1000);
+  });
+
+  it("writes what JSON.stringify writes", () => {
+    const value = {
+      a: undefined,
+      b: [undefined, () => 1, Symbol("s"), NaN, null, true],
+      c: { toJSON: (key: string) => `key ${key}` },
+      d: new Date(0),
+      'e"f': "g\nh",
+      nested: { deeper: [{}, []] },
+    };
+    expect(describeThrown(value)).toBe(JSON.stringify(value));
   });
 });
 

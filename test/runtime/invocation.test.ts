@@ -1,6 +1,7 @@
 // Direct invocations against a real process: payload sizes, concurrency, recursion, errors.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { THROWN_VALUE_CHARS } from "../../src/protocol/index.js";
 import { rejection, text, useSuiteProcess } from "../helpers/process-harness.js";
 
 const suite = useSuiteProcess({ name: "p1", workers: 2 });
@@ -95,6 +96,29 @@ describe("direct invocation", () => {
     expect(error.message).toBe("bad input: 42");
     expect(text(await suite.conn.invoke("echo", "still alive"))).toBe("still alive");
   });
+
+  it.each(["throw", "reject"])(
+    "a %s of a value that is not an Error shows its content",
+    async (how) => {
+      const message = async (value: string): Promise<string> => {
+        const payload = JSON.stringify({ value, how });
+        const error = await rejection(suite.conn.invoke("throwValue", payload));
+        expect([error.code, error.errorName]).toEqual(["FUNCTION_ERROR", "Error"]);
+        return error.message;
+      };
+      expect(await message("object")).toBe('{"weird":42}');
+      expect(await message("array")).toBe('[1,"two",{"three":3}]');
+      expect(await message("number")).toBe("42");
+      expect(await message("string")).toBe("plain");
+      expect(await message("undefined")).toBe("undefined");
+      expect(await message("null")).toBe("null");
+      expect(await message("cyclic")).toBe("[object Object]");
+      const huge = await message("huge");
+      expect(huge).toMatch(/^\{"items":\[0,1,2,3,/);
+      expect(huge).toHaveLength(THROWN_VALUE_CHARS + 1);
+      expect(huge.endsWith("…")).toBe(true);
+    },
+  );
 });
 
 describe("local invocation", () => {

@@ -12,6 +12,7 @@ import {
   PraaSError,
   decodeFields,
   encodeFields,
+  describeThrown,
   functionErrorRecord,
   thrownByFunction,
   functionNotFound,
@@ -170,14 +171,14 @@ export class WorkerServer {
       }
       this.#link.send(FrameType.Ready, 0, encodeFields([...this.#functions.keys()]));
     } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const message = thrownText(error);
       this.#exitWith(new PraaSError("BUILD_FAILED", `application failed to load: ${message}`));
     }
   }
 
   /** An error escaped every invocation (e.g. thrown in a timer): report it, then die. */
   crash(error: unknown): void {
-    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const text = thrownText(error);
     this.#exitWith(new PraaSError("WORKER_CRASHED", `uncaught exception in worker: ${text}`));
   }
 
@@ -335,6 +336,11 @@ interface Call {
   budget: StorageBudget;
   /** Answered without passing the process: wait for the process to apply its writes. */
   direct: boolean;
+}
+
+/** An error as "Name: message"; anything else thrown as describeThrown shows it. */
+function thrownText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : describeThrown(error);
 }
 
 function errorText(record: { code: string; message: string; errorName?: string }): string {
