@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
@@ -29,9 +29,23 @@ export interface BuiltApp {
 export interface BuildOptions {
   /** How long the bundle may take to import in the checker process. */
   loadTimeoutMs?: number;
+  /** How much memory (resident, MiB) the checker process may use while importing it. */
+  loadMemoryMiB?: number;
 }
 
 export const DEFAULT_LOAD_TIMEOUT_MS = 10_000;
+
+/**
+ * The checker runs the application's top-level code on the control plane's machine, where
+ * nothing else bounds it: a module that allocates at load could take gigabytes before the
+ * timeout. 512 MiB is a process's default `memory`, which a well-behaved module's top level
+ * fits in many times over.
+ */
+export const DEFAULT_LOAD_MEMORY_MIB = 512;
+
+/** How often the checker's resident memory is read while it loads. */
+const MEMORY_SAMPLE_MS = 50;
+const MIB = 1024 * 1024;
 
 // CJS dependencies call `require` for node builtins; an ESM bundle has no `require` unless
 // we create one. A `var` with no import, so bundling an already bundled file (whose banner is
@@ -48,11 +62,11 @@ export async function buildApplication(dir: string, options: BuildOptions = {}):
   const manifest = await readManifest(root);
   const entry = await findEntry(root, manifest);
   const code = await bundleEntry(root, entry);
-  const functions = await inspectBundle(
-    code,
-    options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS,
-    manifest.permissions,
-  );
+  const limits = {
+    timeoutMs: options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS,
+    memoryMiB: options.loadMemoryMiB ?? DEFAULT_LOAD_MEMORY_MIB,
+  };
+  const functions = await inspectBundle(code, limits, manifest.permissions);
   if (functions.length === 0) {
     throw new PraaSError("BUILD_FAILED", `application exports no functions (entry ${entry})`);
   }
@@ -128,17 +142,23 @@ function toBuildError(error: unknown): PraaSError {
   return new PraaSError("BUILD_FAILED", `build failed:\n${lines.join("\n")}`);
 }
 
+/** What the load check may take. */
+interface LoadLimits {
+  timeoutMs: number;
+  memoryMiB: number;
+}
+
 /** Imports the bundle in a child process; resolves to its sorted function export names. */
 async function inspectBundle(
   code: Buffer,
-  timeoutMs: number,
+  limits: LoadLimits,
   permissions: Readonly<AppPermissions>,
 ): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), "praas-build-"));
   try {
     const file = join(dir, "app.mjs");
     await writeFile(file, code);
-    const result = await runLoadCheck(file, dir, timeoutMs, permissions);
+    const result = await runLoadCheck(file, dir, limits, permissions);
     if ("error" in result) {
       throw new PraaSError("BUILD_FAILED", `application failed to load: ${result.error}`);
     }
@@ -169,10 +189,13 @@ export function loadCheckerPath(): string {
 function spawnChecker(
   file: string,
   cwd: string,
+  memoryMiB: number,
   permissions: Readonly<AppPermissions>,
 ): ChildProcess {
   const checker = loadCheckerPath();
   const sandbox = [
+    // The heap fails cleanly at the limit; memory outside it (Buffers) is left to watchMemory.
+    `--max-old-space-size=${memoryMiB}`,
     "--experimental-permission",
     "--disable-warning=ExperimentalWarning",
     `--allow-fs-read=${checker}`,
@@ -196,7 +219,21 @@ function tailOf(stream: Readable | null): () => string {
   return () => tail.trim();
 }
 
-function exitError(code: number | null, signal: string | null, stderr: string): PraaSError {
+function tooMuchMemory(memoryMiB: number): PraaSError {
+  const message = `application used too much memory while loading (limit ${memoryMiB} MiB)`;
+  return new PraaSError("BUILD_FAILED", message);
+}
+
+/** V8's last words when the heap reached --max-old-space-size. */
+const HEAP_EXHAUSTED = /JavaScript heap out of memory|Reached heap limit/;
+
+function exitError(
+  code: number | null,
+  signal: string | null,
+  stderr: string,
+  memoryMiB: number,
+): PraaSError {
+  if (HEAP_EXHAUSTED.test(stderr)) return tooMuchMemory(memoryMiB);
   const how = signal === null ? `code ${code}` : `signal ${signal}`;
   const detail = stderr === "" ? "" : `:\n${stderr}`;
   return new PraaSError("BUILD_FAILED", `application exited with ${how} while loading${detail}`);
@@ -219,13 +256,47 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The resident memory of `pid` (VmRSS), or 0 once it is gone. */
+async function residentBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+  return kib === undefined ? 0 : Number(kib) * 1024;
+}
+
+/**
+ * Rejects once the checker's resident memory passes the limit, read every MEMORY_SAMPLE_MS:
+ * the bound on what the heap limit does not cover (Buffers, typed arrays, native memory).
+ * Where /proc cannot be read it never rejects, and the heap limit and the timeout remain.
+ */
+function watchMemory(
+  child: ChildProcess,
+  memoryMiB: number,
+): { over: Promise<never>; stop(): void } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const over = new Promise<never>((_, reject) => {
+    const sample = async (): Promise<void> => {
+      const bytes = child.pid === undefined ? 0 : await residentBytes(child.pid);
+      if (stopped) return;
+      if (bytes > memoryMiB * MIB) reject(tooMuchMemory(memoryMiB));
+      else timer = setTimeout(() => void sample(), MEMORY_SAMPLE_MS);
+    };
+    timer = setTimeout(() => void sample(), MEMORY_SAMPLE_MS);
+  });
+  const stop = (): void => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+  return { over, stop };
+}
+
 function runLoadCheck(
   file: string,
   cwd: string,
-  timeoutMs: number,
+  limits: LoadLimits,
   permissions: Readonly<AppPermissions>,
 ): Promise<LoadCheckResult> {
-  const child = spawnChecker(file, cwd, permissions);
+  const child = spawnChecker(file, cwd, limits.memoryMiB, permissions);
   const stderr = tailOf(child.stderr);
   const outcome = new Promise<LoadCheckResult>((resolvePromise, reject) => {
     child.on("message", (message) => {
@@ -235,8 +306,14 @@ function runLoadCheck(
     child.on("error", (error) => {
       reject(new PraaSError("INTERNAL", `load check failed: ${error.message}`, { cause: error }));
     });
-    child.on("close", (code, signal) => reject(exitError(code, signal, stderr())));
+    child.on("close", (code, signal) => {
+      reject(exitError(code, signal, stderr(), limits.memoryMiB));
+    });
   });
+  const memory = watchMemory(child, limits.memoryMiB);
   // The checker exits by itself after reporting; anything still running is killed.
-  return withTimeout(outcome, timeoutMs).finally(() => child.kill("SIGKILL"));
+  return withTimeout(Promise.race([outcome, memory.over]), limits.timeoutMs).finally(() => {
+    memory.stop();
+    child.kill("SIGKILL");
+  });
 }

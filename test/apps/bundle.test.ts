@@ -126,6 +126,27 @@ describe("buildApplication: failures are BUILD_FAILED at deploy time", () => {
     expect(error.message).toBe("application took longer than 500ms to load");
   });
 
+  // Both hold what they took and then wait, so the bound meets the peak rather than a moment of
+  // it; without a bound they would hold 512 MiB until the load timeout.
+  it.each([
+    ["JavaScript heap", "a.push(new Array(1024 * 1024).fill(1))"],
+    ["Buffers outside the heap", "a.push(Buffer.alloc(8 * 1024 * 1024, 1))"],
+  ])("fails fast when the top level takes too much memory: %s", async (_what, push) => {
+    const dir = await writeApp({
+      "index.js": [
+        "const a = [];",
+        `for (let i = 0; i < 64; i++) ${push};`,
+        "await new Promise((resolve) => setTimeout(resolve, 60_000));",
+        "export function f() { return a.length; }",
+      ].join("\n"),
+    });
+    const started = Date.now();
+    const build = buildApplication(dir, { loadMemoryMiB: 128, loadTimeoutMs: 5_000 });
+    const error = await rejection(build, "BUILD_FAILED");
+    expect(error.message).toBe("application used too much memory while loading (limit 128 MiB)");
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
   it("reports an unresolvable import", async () => {
     const dir = await writeApp({ "index.ts": 'import x from "./missing";\nexport const f = x;\n' });
     const error = await rejection(buildApplication(dir), "BUILD_FAILED");
