@@ -8,7 +8,8 @@
  * connection that sent it.
  *
  * Limits: connections past `maxConnections` get TOO_MANY_REQUESTS and are closed; frames before
- * HELLO are capped at `maxHelloBytes`; invocations past `maxInflightPerConnection` on one
+ * HELLO are capped at `maxHelloBytes` (one past it: PAYLOAD_TOO_LARGE and the connection is
+ * closed); invocations past `maxInflightPerConnection` on one
  * connection get TOO_MANY_REQUESTS. A connection is not read while its unsent replies pass
  * `writeBacklogBytes` or the payloads of its unanswered invocations pass
  * `maxInflightBytesPerConnection`: a client that sends without reading fills its own kernel
@@ -183,6 +184,11 @@ export class DataPlaneServer {
         if (peer) return this.#serve(link, peer, frame);
         peer = this.#handshake(link, frame, timer, path);
         if (peer && !link.closed) disconnected = this.#handler.connected?.(peer);
+      },
+      // Before HELLO the payload would be skipped byte by byte: nothing a stranger sends after
+      // it is worth reading, so the error is the last thing this connection gets.
+      onOversized: () => {
+        if (!peer) link.hangUp();
       },
       onClose: () => {
         clearTimeout(timer);

@@ -36,6 +36,11 @@ export interface FrameLinkOptions {
   coalesceEmptyReplies?: boolean;
   /** A frame that is not a reply to one of our requests. */
   onRequest(frame: Frame, link: FrameLink): void;
+  /**
+   * A frame over the payload cap, after its PAYLOAD_TOO_LARGE reply was queued (requests) or
+   * the request it answers was failed (replies); its payload is skipped unless the owner closes.
+   */
+  onOversized?(header: FrameHeader): void;
   /** Called once, when the socket is gone; `error` says why when it was not a clean close. */
   onClose?(error: PraaSError | undefined): void;
 }
@@ -188,6 +193,15 @@ export class FrameLink {
     this.socket.end();
   }
 
+  /**
+   * Closes after flushing without waiting for the peer to close its side: a peer that ignores
+   * our FIN must not keep the socket.
+   */
+  hangUp(reason?: PraaSError): void {
+    this.close(reason);
+    this.socket.destroySoon?.();
+  }
+
   /** Drops the socket at once; pending requests fail with `reason`. */
   destroy(reason?: PraaSError): void {
     this.#closeReason ??= reason;
@@ -305,14 +319,12 @@ export class FrameLink {
     );
     if (REPLY_TYPES.has(header.type)) this.#settle(header.id)?.reject(error);
     else this.replyError(header.id, error);
+    this.#options.onOversized?.(header);
   }
 
   #onGarbage(error: PraaSError): void {
-    this.#closeReason ??= error;
     this.replyError(0, error);
-    this.#flush();
-    this.socket.end();
-    this.socket.destroySoon?.();
+    this.hangUp(error);
   }
 
   #closedError(): PraaSError {

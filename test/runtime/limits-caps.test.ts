@@ -70,6 +70,26 @@ function firstReply(bytes: Buffer): Promise<Frame | undefined> {
   });
 }
 
+/** The first frame the process answers raw `bytes` with, and when it closed the connection. */
+function replyThenClose(bytes: Buffer): Promise<{ reply: Frame | undefined; closedMs: number }> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    let reply: Frame | undefined;
+    const socket = net.connect(proc.port, proc.host, () => socket.write(bytes));
+    const parser = new FrameParser(
+      { onFrame: (f) => (reply ??= f), onOversized: () => undefined, onError: () => undefined },
+      { maxPayloadBytes: 1 << 20 },
+    );
+    const timer = setTimeout(() => socket.destroy(), 15_000); // a bound, past the HELLO deadline
+    socket.on("data", (chunk: Buffer) => parser.push(chunk));
+    socket.on("error", () => undefined);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve({ reply, closedMs: performance.now() - started });
+    });
+  });
+}
+
 describe("caps", () => {
   it("refuses invocations past the in-flight cap of a connection with TOO_MANY_REQUESTS", async () => {
     const running = [conn.invoke("sleep", "2000"), conn.invoke("sleep", "2000")];
@@ -105,6 +125,16 @@ describe("caps", () => {
     const [code, message] = decodeFields(reply!.meta);
     expect(code).toBe("PAYLOAD_TOO_LARGE");
     expect(message).toContain("limit of 65536 bytes");
+  });
+
+  it("closes a connection that sent a frame too large before HELLO once the error is written", async () => {
+    const header = Buffer.alloc(HEADER_BYTES);
+    writeHeader(header, { type: FrameType.Hello, id: 1, metaLength: 0, payloadLength: 100e6 });
+    const { reply, closedMs } = await replyThenClose(header);
+    expect(reply?.type).toBe(FrameType.Error);
+    expect(decodeFields(reply!.meta)[0]).toBe("PAYLOAD_TOO_LARGE");
+    // Not left to the HELLO deadline (seconds): nothing it sends after that frame is read.
+    expect(closedMs).toBeLessThan(2000);
   });
 
   it("refuses a state put over the storage budget with STATE_FULL in the function", async () => {
