@@ -38,7 +38,7 @@ export const PROCESS_LIMITS = {
   maxConnections: {
     flag: "--max-connections",
     max: 1_000_000,
-    description: "open data-plane connections",
+    description: "authenticated data-plane connections",
   },
   invocationTimeoutMs: {
     flag: "--timeout",

@@ -7,9 +7,12 @@
  * HELLO, so no connection can post under another process's name. Garbage closes only the
  * connection that sent it.
  *
- * Limits: connections past `maxConnections` get TOO_MANY_REQUESTS and are closed; frames before
- * HELLO are capped at `maxHelloBytes` (one past it: PAYLOAD_TOO_LARGE and the connection is
- * closed); invocations past `maxInflightPerConnection` on one
+ * Limits: authenticated connections past `maxConnections` get TOO_MANY_REQUESTS in answer to
+ * HELLO and are closed. Connections that have not completed HELLO do not count there: they are
+ * held apart, at most MAX_PENDING_CONNECTIONS (past it the oldest is closed) and each for at
+ * most HELLO_TIMEOUT_MS, so sockets that never authenticate cannot lock token holders out.
+ * Frames before HELLO are capped at `maxHelloBytes` (one past it: PAYLOAD_TOO_LARGE and the
+ * connection is closed); invocations past `maxInflightPerConnection` on one
  * connection get TOO_MANY_REQUESTS. A connection is not read while its unsent replies pass
  * `writeBacklogBytes` or the payloads of its unanswered invocations pass
  * `maxInflightBytesPerConnection`: a client that sends without reading fills its own kernel
@@ -35,7 +38,16 @@ import {
 } from "../protocol/index.js";
 import { FrameLink, canStopKernelReads } from "../transport/index.js";
 
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * How long a connection may take to complete HELLO. A client sends HELLO as soon as it is
+ * connected, so this only has to cover a slow network; a socket that says nothing is closed.
+ */
+const HELLO_TIMEOUT_MS = 5_000;
+/**
+ * Connections not yet past HELLO, at most. Each holds at most one partial frame (`maxHelloBytes`
+ * of payload, up to 64 KiB of metadata), so this also bounds what strangers make us buffer.
+ */
+const MAX_PENDING_CONNECTIONS = 256;
 
 export interface DataPlaneHandler {
   invoke(functionName: string, payload: Buffer): Promise<Buffer>;
@@ -79,6 +91,11 @@ export interface DataPlaneOptions {
   serialize?: SerializeSetting;
 }
 
+interface HeldSocket {
+  socket: net.Socket;
+  path: ProcessReach;
+}
+
 interface InFlight {
   count: number;
   bytes: number;
@@ -90,10 +107,13 @@ export class DataPlaneServer {
   readonly #server: net.Server;
   readonly #options: DataPlaneOptions;
   readonly #handler: DataPlaneHandler;
-  /** Open connections, and the invocations (and their payload bytes) in flight on each. */
+  /** Authenticated connections, and the invocations (and their payload bytes) in flight on each. */
   readonly #links = new Map<FrameLink, InFlight>();
+  /** Connections waiting for HELLO, oldest first. */
+  readonly #pending = new Set<FrameLink>();
+  #trimScheduled = false;
   /** Connections that arrived between `bind` and `open`, served once it opens. */
-  #held: { socket: net.Socket; path: ProcessReach }[] | undefined;
+  #held: HeldSocket[] | undefined;
 
   /** `listening`: a listener made ahead (a warm slot's, made with noDelay), to take over. */
   constructor(options: DataPlaneOptions, handler: DataPlaneHandler, listening?: net.Server) {
@@ -154,8 +174,8 @@ export class DataPlaneServer {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const { socket } of this.#held?.splice(0) ?? []) socket.destroy();
-    for (const link of this.#links.keys())
-      link.destroy(new PraaSError("UNAVAILABLE", "the process is stopping"));
+    const stopping = new PraaSError("UNAVAILABLE", "the process is stopping");
+    for (const link of [...this.#pending, ...this.#links.keys()]) link.destroy(stopping);
     await closed;
   }
 
@@ -165,17 +185,12 @@ export class DataPlaneServer {
    */
   accept(socket: net.Socket, path: ProcessReach = "direct"): void {
     if (this.#held !== undefined) {
-      socket.on("error", () => socket.destroy()); // a reset while held must not throw
-      this.#held.push({ socket, path });
-      return;
-    }
-    if (this.connections >= this.#options.maxConnections) {
-      this.#refuse(socket);
+      hold(this.#held, socket, path);
       return;
     }
     let peer: Hello | undefined;
     let disconnected: (() => void) | undefined;
-    const timer = setTimeout(() => link.destroy(), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => link.destroy(), HELLO_TIMEOUT_MS);
     const link = new FrameLink(socket, {
       // Until HELLO, a stranger may not make us buffer more than this.
       maxPayloadBytes: this.#options.maxHelloBytes,
@@ -192,29 +207,38 @@ export class DataPlaneServer {
       },
       onClose: () => {
         clearTimeout(timer);
+        this.#pending.delete(link);
         this.#links.delete(link);
         disconnected?.();
       },
     });
-    this.#links.set(link, { count: 0, bytes: 0, path });
+    this.#admit(link);
   }
 
-  /** Over the connection cap: the answer to the client's HELLO says so, then we close. */
-  #refuse(socket: net.Socket): void {
-    const limit = this.#options.maxConnections;
-    const error = new PraaSError(
-      "TOO_MANY_REQUESTS",
-      `the process already has ${limit} open connections`,
-    );
-    const timer = setTimeout(() => link.destroy(), HANDSHAKE_TIMEOUT_MS);
-    const link = new FrameLink(socket, {
-      maxPayloadBytes: this.#options.maxHelloBytes,
-      onRequest: (frame) => {
-        link.replyError(frame.id, error);
-        link.close();
-      },
-      onClose: () => clearTimeout(timer),
-    });
+  /** A new connection waits for its HELLO among the pending ones, which are kept bounded. */
+  #admit(link: FrameLink): void {
+    this.#pending.add(link);
+    if (this.#pending.size > MAX_PENDING_CONNECTIONS) this.#scheduleTrim();
+  }
+
+  /**
+   * Closes the oldest pending connections past the cap at the end of the event loop's next turn
+   * rather than at once: a connection accepted before that turn has had its poll phase to be
+   * read, so a client whose HELLO came with its connection is authenticated before a burst of
+   * strangers accepted after it can push it out (only more than the cap within one turn can).
+   */
+  #scheduleTrim(): void {
+    if (this.#trimScheduled) return;
+    this.#trimScheduled = true;
+    setImmediate(() => setImmediate(() => this.#trimPending()));
+  }
+
+  #trimPending(): void {
+    this.#trimScheduled = false;
+    for (const link of this.#pending) {
+      if (this.#pending.size <= MAX_PENDING_CONNECTIONS) return;
+      link.destroy(); // its onClose takes it out of #pending
+    }
   }
 
   #handshake(
@@ -231,7 +255,10 @@ export class DataPlaneServer {
         throw new PraaSError("UNAUTHORIZED", "wrong data-plane token");
       }
       if (hello.role === "peer") this.#checkPeer(hello);
+      this.#checkCapacity();
       clearTimeout(timer);
+      this.#pending.delete(link);
+      this.#links.set(link, { count: 0, bytes: 0, path });
       const fields = welcomeFields({
         process: this.#options.process,
         application: this.#options.application,
@@ -273,6 +300,17 @@ export class DataPlaneServer {
       return link.detach();
     };
     return this.#handler.handOff({ hello, socket: link.socket, detach });
+  }
+
+  /** Only authenticated connections count: strangers cannot use up the room of token holders. */
+  #checkCapacity(): void {
+    const limit = this.#options.maxConnections;
+    if (this.connections >= limit) {
+      throw new PraaSError(
+        "TOO_MANY_REQUESTS",
+        `the process already has ${limit} open connections`,
+      );
+    }
   }
 
   #checkPeer(hello: Hello): void {
@@ -350,4 +388,14 @@ export class DataPlaneServer {
         (error: unknown) => link.replyError(frame.id, ensurePraaSError(error)),
       );
   }
+}
+
+/**
+ * Before `open`, a connection is kept unread. They count as pending: at most
+ * MAX_PENDING_CONNECTIONS, the oldest closed past that.
+ */
+function hold(held: HeldSocket[], socket: net.Socket, path: ProcessReach): void {
+  socket.on("error", () => socket.destroy()); // a reset while held must not throw
+  held.push({ socket, path });
+  if (held.length > MAX_PENDING_CONNECTIONS) held.shift()?.socket.destroy();
 }

@@ -71,7 +71,7 @@ export const runtimeProgram = (): Command =>
       int,
       1024,
     )
-    .option("--max-connections <n>", "open data-plane connections", int, 1024)
+    .option("--max-connections <n>", "authenticated data-plane connections", int, 1024)
     .option("--max-hello <bytes>", "largest frame payload before HELLO", int, 64 * 1024)
     .option(
       "--write-backlog <bytes>",
