@@ -19,6 +19,10 @@ import type { ControlPlaneConfig } from "./config.js";
 import type { ProcessManager } from "./process-manager.js";
 import type { InvocationOutput } from "./service.js";
 
+/** The first pause before a refused sticky call is sent again; it doubles up to the longest. */
+const RETRY_PAUSE_MS = 10;
+const LONGEST_RETRY_PAUSE_MS = 500;
+
 interface Pooled {
   token: string;
   connection: Promise<ProcessConnection>;
@@ -84,7 +88,7 @@ export class Invoker {
   /**
    * The hot path: a cached active record and a pooled connection, no store access. The process
    * itself answers FUNCTION_NOT_FOUND. A process that turned out to be on its way out (it
-   * refused the call before running it) is looked up again and called once more.
+   * refused the call before running it) is looked up again (see #stickyAgain).
    */
   async #sticky(
     app: string,
@@ -101,14 +105,54 @@ export class Invoker {
         if (!refusedBeforeRunning(error)) throw error;
       }
     }
-    const record = await this.#ensureActive(app, process, create);
-    return { process, output: asBuffer(await this.#call(record, fn, payload)) };
+    return this.#stickyAgain(app, fn, payload, process, create);
   }
 
-  async #ensureActive(app: string, process: string, create: boolean): Promise<ProcessRecord> {
+  /**
+   * A sticky call without a usable cached record: the process is made active (after a swap
+   * under way ends, resumed) and called; while it refuses the call before running it (it began
+   * swapping out again meanwhile), that repeats until the start timeout. Only calls refused
+   * before they ran are sent again, so a function never runs twice for one request. A process
+   * that cannot be reached while its record stays as it was is not asked again: nothing
+   * suggests a second try would fare better.
+   */
+  async #stickyAgain(
+    app: string,
+    fn: string,
+    payload: Buffer,
+    process: string,
+    create: boolean,
+  ): Promise<InvocationOutput> {
+    const deadline = Date.now() + this.#config.startTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const left = Math.max(deadline - Date.now(), 1);
+      const record = await this.#ensureActive(app, process, create && attempt === 0, left);
+      try {
+        return { process, output: asBuffer(await this.#call(record, fn, payload)) };
+      } catch (error) {
+        if (!refusedBeforeRunning(error) || Date.now() >= deadline) throw error;
+        if (unreachable(error) && (await this.#unchanged(record))) throw error;
+        // A process that drains before its record says so (one stopped by a signal) would
+        // otherwise be asked again at once, over and over.
+        await pause(Math.min(RETRY_PAUSE_MS * 2 ** attempt, LONGEST_RETRY_PAUSE_MS));
+      }
+    }
+  }
+
+  /** Whether the stored record is still the one `seen` was read from. */
+  async #unchanged(seen: ProcessRecord): Promise<boolean> {
+    return (await this.#store.getProcess(seen.app, seen.name))?.revision === seen.revision;
+  }
+
+  async #ensureActive(
+    app: string,
+    process: string,
+    create: boolean,
+    timeoutMs: number,
+  ): Promise<ProcessRecord> {
     if (create) await this.#createIfMissing(app, process);
     try {
-      const record = await this.#manager.ensureActive(app, process, this.#config.startTimeoutMs);
+      const record = await this.#manager.ensureActive(app, process, timeoutMs);
       this.#active.set(`${app}/${process}`, record);
       return record;
     } catch (error) {
@@ -206,4 +250,13 @@ export class Invoker {
     connection.catch(() => this.#pool.delete(id));
     return connection;
   }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The process could not be reached (as opposed to refusing the call while swapping out). */
+function unreachable(error: unknown): boolean {
+  return error instanceof PraaSError && error.code === "PEER_UNAVAILABLE";
 }

@@ -178,43 +178,51 @@ export class ProcessManager {
    * crash the process comes back from it (under `log`, with its log replayed over it). The next
    * swap replaces it; deleting the process removes it.
    */
-  async resume(app: string, name: string): Promise<ProcessRecord> {
-    const record = await getProcessOrThrow(this.#deps.store, app, name);
-    const work = () => this.#resume(record);
-    const metrics = this.#deps.metrics;
-    return metrics ? metrics.swap(app, "in", work, () => record.stateSize ?? 0) : work();
+  resume(app: string, name: string): Promise<ProcessRecord> {
+    return this.#resume(app, name, false);
   }
 
-  async #resume(queued: ProcessRecord): Promise<ProcessRecord> {
-    const { store, blobs } = this.#deps;
-    const { app, name } = queued;
+  /**
+   * A resume queued behind this replica's other operations on the process. With `unlessActive`
+   * (a call that only needs the process active), a process that an operation queued earlier
+   * already resumed is used as it is, instead of refusing to resume an active process.
+   */
+  async #resume(app: string, name: string, unlessActive: boolean): Promise<ProcessRecord> {
+    await getProcessOrThrow(this.#deps.store, app, name);
     return this.#exclusive(app, name, async () => {
       // Read again once it is our turn: the status seen when this resume was queued may be an
       // earlier operation's (e.g. "resuming"), and it decides below whether to restore and
       // where a failure goes back to (a stale "not failed" made a failed process "swapped"
       // without any snapshot, unresumable for good).
-      const record = await getProcessOrThrow(store, app, name);
-      const from = record.status;
-      await transition(store, app, name, ["swapped", "failed"], "resuming");
-      // An earlier instance that is still alive (cut off, re-dialling) would hold the write-ahead
-      // log's claim until told REPLACED; it saves nothing either way, so it goes first.
-      if (from === "failed" && record.backendId) {
-        await this.#deps.backend.stop(record.backendId).catch(() => undefined);
-      }
-      const restore = from !== "failed" || (await blobs.stat(snapshotKey(app, name))) !== undefined;
-      const active = await this.#activate(record, "resuming", restore, async (error) => {
-        // A failed process says why it is still failed: its start's error (e.g. a corrupt log).
-        const back = from === "failed" ? { error: `resume failed: ${reasonOf(error)}` } : {};
-        await transition(
-          store,
-          app,
-          name,
-          ["resuming"],
-          from === "failed" ? "failed" : "swapped",
-          back,
-        ).catch(() => undefined);
-      });
-      return active;
+      const record = await getProcessOrThrow(this.#deps.store, app, name);
+      if (unlessActive && record.status === "active") return record;
+      const work = () => this.#swapIn(record);
+      const metrics = this.#deps.metrics;
+      return metrics ? metrics.swap(app, "in", work, () => record.stateSize ?? 0) : work();
+    });
+  }
+
+  async #swapIn(record: ProcessRecord): Promise<ProcessRecord> {
+    const { store, blobs } = this.#deps;
+    const { app, name, status: from } = record;
+    await transition(store, app, name, ["swapped", "failed"], "resuming");
+    // An earlier instance that is still alive (cut off, re-dialling) would hold the write-ahead
+    // log's claim until told REPLACED; it saves nothing either way, so it goes first.
+    if (from === "failed" && record.backendId) {
+      await this.#deps.backend.stop(record.backendId).catch(() => undefined);
+    }
+    const restore = from !== "failed" || (await blobs.stat(snapshotKey(app, name))) !== undefined;
+    return this.#activate(record, "resuming", restore, async (error) => {
+      // A failed process says why it is still failed: its start's error (e.g. a corrupt log).
+      const back = from === "failed" ? { error: `resume failed: ${reasonOf(error)}` } : {};
+      await transition(
+        store,
+        app,
+        name,
+        ["resuming"],
+        from === "failed" ? "failed" : "swapped",
+        back,
+      ).catch(() => undefined);
     });
   }
 
@@ -234,22 +242,30 @@ export class ProcessManager {
   }
 
   /**
-   * Active already, or resumed (from swapped or failed), or (while another call resumes or
-   * allocates it) waited for. A resume that fails answers
-   * with its own error at once.
+   * Active already, or resumed (from swapped or failed), or (while another call resumes,
+   * allocates or swaps it) waited for, then resumed if that left it swapped. A resume that
+   * fails answers with its own error at once; one that lost a race (another resume, a swap
+   * that began or ended meanwhile, here or at another replica) looks again, until `timeoutMs`.
    */
   async ensureActive(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
-    let record = await getProcessOrThrow(this.#deps.store, app, name);
-    // A transition in progress may end anywhere (a swap can fail back to active, a restarted
-    // control plane reconciles a resume back to swapped): wait for it to end, then decide.
-    if (TRANSITIONAL.has(record.status)) record = await this.#waitSettled(app, name, timeoutMs);
-    if (record.status === "active") return record;
-    if (record.status === "swapped" || record.status === "failed") {
-      return this.resume(app, name).catch((error: unknown) =>
-        this.#afterFailedResume(app, name, timeoutMs, error),
-      );
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let record = await getProcessOrThrow(this.#deps.store, app, name);
+      // A transition in progress may end anywhere (a swap can fail back to active, a restarted
+      // control plane reconciles a resume back to swapped): wait for it to end, then decide.
+      if (TRANSITIONAL.has(record.status)) {
+        record = await this.#waitSettled(app, name, Math.max(deadline - Date.now(), 1));
+      }
+      if (record.status === "active") return record;
+      if (record.status !== "swapped" && record.status !== "failed") {
+        throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
+      }
+      try {
+        return await this.#resume(app, name, true);
+      } catch (error) {
+        if (!lostRace(error) || Date.now() >= deadline) throw error;
+      }
     }
-    throw new PraaSError("INVALID_STATE", `process ${app}/${name} is ${record.status}`);
   }
 
   /** Deletes a process; one that is still running (active, or failed but alive) is stopped. */
@@ -312,27 +328,6 @@ export class ProcessManager {
         "could not mark process failed",
       );
     });
-  }
-
-  /**
-   * A resume started by `ensureActive` failed. Another caller may have won the race to resume
-   * (our transition was refused): then wait for theirs. Otherwise the resume's own error is the
-   * answer, at once.
-   */
-  async #afterFailedResume(
-    app: string,
-    name: string,
-    timeoutMs: number,
-    error: unknown,
-  ): Promise<ProcessRecord> {
-    if (!(error instanceof PraaSError) || error.code !== "INVALID_STATE") throw error;
-    const now = await this.#deps.store.getProcess(app, name);
-    if (now?.status === "active") return now;
-    if (now?.status === "resuming" || now?.status === "allocating") {
-      const settled = await this.#waitSettled(app, name, timeoutMs);
-      if (settled.status === "active") return settled;
-    }
-    throw error;
   }
 
   /**
@@ -767,6 +762,14 @@ function connectionOf(registration: Registration, token: string): ConnectionInfo
 /** An operation's error as a record's reason: with its code when it has one. */
 function reasonOf(error: unknown): string {
   return error instanceof PraaSError ? `${error.code}: ${error.message}` : String(error);
+}
+
+/**
+ * A resume refused because the record was no longer swapped or failed when its turn came: some
+ * other operation moved it (it is active, swapping or resuming now), so looking again decides.
+ */
+function lostRace(error: unknown): boolean {
+  return error instanceof PraaSError && error.code === "INVALID_STATE";
 }
 
 /** A record becoming failed: why, now and kept for later (lastFailure), and no connection. */
