@@ -14,6 +14,7 @@ import {
   type ConnectionInfo,
 } from "../protocol/index.js";
 import { connect, type ProcessConnection } from "../sdk/connection.js";
+import { connectionRefused } from "../transport/index.js";
 import type { MetadataStore, ProcessRecord } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
 import type { ProcessManager } from "./process-manager.js";
@@ -131,6 +132,8 @@ export class Invoker {
         return { process, output: asBuffer(await this.#call(record, fn, payload)) };
       } catch (error) {
         if (!refusedBeforeRunning(error) || Date.now() >= deadline) throw error;
+        // Recorded active but gone (its death could not be recorded): failed now, resumed next.
+        if (connectionRefused(error)) await this.#manager.failUnreachable(record, String(error));
         if (unreachable(error) && (await this.#unchanged(record))) throw error;
         // A process that drains before its record says so (one stopped by a signal) would
         // otherwise be asked again at once, over and over.

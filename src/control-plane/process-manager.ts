@@ -76,6 +76,12 @@ export class ProcessManager {
   readonly #orphans = new Map<string, number>();
   #reconcileTimer: NodeJS.Timeout | undefined;
   readonly #leftovers: LeftoverSettler;
+  /**
+   * What this replica learnt of a process but could not record because the store was
+   * unreachable (its death, or the swap-out it reported), by app/name: written once the store
+   * answers again. Without it the record would say active for good.
+   */
+  readonly #unrecorded = new Map<string, UnrecordedEnd>();
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
@@ -85,8 +91,9 @@ export class ProcessManager {
       deps.log,
     );
     deps.backend.onExit((exit) => {
+      const { app, name, backendId } = exit;
       const reason = `process exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
-      this.#markFailedLater(exit.app, exit.name, reason, exit.backendId);
+      this.#markFailedLater(app, name, reason, () => this.markFailed(app, name, reason, backendId));
     });
   }
 
@@ -282,7 +289,10 @@ export class ProcessManager {
     await store.deleteProcess(app, name);
   }
 
-  /** Marks a live process failed (no-op when it is not live, e.g. it was swapped or stopped). */
+  /**
+   * Marks a live process failed (no-op when it is not live, e.g. it was swapped or stopped).
+   * Rejects only when the store is unreachable, so that the caller can try again later.
+   */
   async markFailed(app: string, name: string, reason: string, backendId?: string): Promise<void> {
     if (this.#shuttingDown) return; // we are stopping them ourselves
     const record = await this.#deps.store.getProcess(app, name);
@@ -293,7 +303,9 @@ export class ProcessManager {
       return;
     this.#deps.log.warn({ app, name, reason }, "process failed");
     await transition(this.#deps.store, app, name, ["active"], "failed", failedPatch(reason)).catch(
-      () => undefined,
+      (error: unknown) => {
+        if (storeUnreachable(error)) throw error; // else the record moved on: nothing to mark
+      },
     );
   }
 
@@ -304,14 +316,16 @@ export class ProcessManager {
   linkLost(app: string, name: string): void {
     setTimeout(() => {
       if (this.#deps.links.has(app, name)) return;
-      this.#markFailedIfHere(app, name).catch((error: unknown) => {
-        this.#deps.log.warn({ app, name, err: String(error) }, "could not mark process failed");
-      });
+      this.#markFailedLater(app, name, "control link lost", () =>
+        this.#markFailedIfHere(app, name),
+      );
     }, LOST_GRACE_MS).unref();
   }
 
   /** Marks failed a process whose link was last held here (not one that moved to a peer). */
   async #markFailedIfHere(app: string, name: string): Promise<void> {
+    // Also when retried after a store outage: a process that registered again lives.
+    if (this.#deps.links.has(app, name)) return;
     const record = await this.#deps.store.getProcess(app, name);
     if (record?.replica !== undefined && record.replica !== this.#deps.cluster.id) {
       this.#deps.log.info({ app, name, replica: record.replica }, "control link moved");
@@ -320,14 +334,66 @@ export class ProcessManager {
     await this.markFailed(app, name, "control link lost");
   }
 
-  /** markFailed from an event handler: nobody awaits it, so a store failure is logged here. */
-  #markFailedLater(app: string, name: string, reason: string, backendId?: string): void {
-    this.markFailed(app, name, reason, backendId).catch((error: unknown) => {
+  /**
+   * `mark` (a markFailed) from an event handler: nobody awaits it, so a store failure is logged
+   * here, and while the store is unreachable the death is recorded once it answers again:
+   * nothing else would ever notice it (the sweeps look only at records of replicas gone).
+   */
+  #markFailedLater(app: string, name: string, reason: string, mark: () => Promise<void>): void {
+    mark().catch((error: unknown) => {
       this.#deps.log.warn(
         { app, name, reason, err: String(error) },
         "could not mark process failed",
       );
+      if (storeUnreachable(error)) this.#recordLater(app, name, { swapped: false, write: mark });
     });
+  }
+
+  /**
+   * Writes `end` once the store answers again, retried with backoff until it does (see
+   * #unrecorded). A swap-out the process reported outranks its death: it exits right after.
+   */
+  #recordLater(app: string, name: string, end: UnrecordedEnd): void {
+    const id = `${app}/${name}`;
+    const pending = this.#unrecorded.get(id);
+    if (pending?.swapped && !end.swapped) return;
+    this.#unrecorded.set(id, end);
+    if (pending) return; // its retries are under way and will write this one
+    this.#leftovers.schedule(app, name, () => this.#writeUnrecorded(id), Infinity);
+  }
+
+  /**
+   * Writes what #unrecorded holds for `id`; throws (to be retried) only while the store is
+   * unreachable: any other failure (e.g. the process was deleted meanwhile) would fail again.
+   */
+  async #writeUnrecorded(id: string): Promise<void> {
+    for (let end = this.#unrecorded.get(id); end; end = this.#unrecorded.get(id)) {
+      if (this.#shuttingDown) return;
+      await end.write().catch((error: unknown) => {
+        if (storeUnreachable(error)) throw error;
+        this.#deps.log.warn(
+          { process: id, err: String(error) },
+          "could not record a process's end",
+        );
+      });
+      // A newer end that arrived during the write is written on the next turn of the loop.
+      if (this.#unrecorded.get(id) === end) this.#unrecorded.delete(id);
+    }
+  }
+
+  /**
+   * A sticky call found the endpoint of a process recorded as active refusing connections. If
+   * no replica holds its control link either, it is gone without its death having been
+   * recorded, so it is marked failed now and the caller resumes it as any failed process (a
+   * process that is only re-dialling its control link still serves, so it is never refused).
+   */
+  async failUnreachable(seen: ProcessRecord, why: string): Promise<void> {
+    const { app, name } = seen;
+    const record = await this.#deps.store.getProcess(app, name);
+    if (record?.status !== "active" || record.connection?.token !== seen.connection?.token) return;
+    if (await this.#deps.cluster.linked(record)) return;
+    const reason = `not connected and its endpoint refuses connections: ${why}`;
+    await this.markFailed(app, name, reason, record.backendId);
   }
 
   /**
@@ -405,9 +471,25 @@ export class ProcessManager {
 
   /**
    * The process swapped itself out (a signal told it to stop) and exits next: record it as
-   * swapped so it resumes on demand. A swap we started ourselves records that on its own.
+   * swapped so it resumes on demand. A swap we started ourselves records that on its own. While
+   * the store is unreachable, it is recorded once the store answers again (the link that
+   * carried the report is gone by then).
    */
   async swappedItself(app: string, name: string, size: number): Promise<void> {
+    const write = () => this.#recordSelfSwap(app, name, size);
+    await write().catch((error: unknown) => {
+      if (storeUnreachable(error)) {
+        this.#deps.log.warn(
+          { app, name, err: String(error) },
+          "could not record that the process swapped itself out; will once the store answers",
+        );
+        this.#recordLater(app, name, { swapped: true, write });
+      }
+      throw error;
+    });
+  }
+
+  async #recordSelfSwap(app: string, name: string, size: number): Promise<void> {
     const record = await getProcessOrThrow(this.#deps.store, app, name);
     if (record.status !== "active") return;
     await transition(this.#deps.store, app, name, ["active"], "swapping");
@@ -762,6 +844,19 @@ function connectionOf(registration: Registration, token: string): ConnectionInfo
 /** An operation's error as a record's reason: with its code when it has one. */
 function reasonOf(error: unknown): string {
   return error instanceof PraaSError ? `${error.code}: ${error.message}` : String(error);
+}
+
+/** A record update to write once the store answers again. */
+interface UnrecordedEnd {
+  /** The process reported its own swap-out (else: it died). */
+  swapped: boolean;
+  /** Reads the record and writes the update if it still applies; rejects while the store is down. */
+  write(): Promise<void>;
+}
+
+/** The store could not be reached (Redis down): the same write may work later. */
+function storeUnreachable(error: unknown): boolean {
+  return error instanceof PraaSError && error.code === "UNAVAILABLE";
 }
 
 /**

@@ -80,9 +80,16 @@ export function openSocket(host: string, port: number, timeoutMs: number): Promi
     });
     socket.once("error", (error) => {
       clearTimeout(timer);
-      reject(new PraaSError("PEER_UNAVAILABLE", `cannot reach ${host}:${port}: ${error.message}`));
+      const message = `cannot reach ${host}:${port}: ${error.message}`;
+      reject(new PraaSError("PEER_UNAVAILABLE", message, { cause: error }));
     });
   });
+}
+
+/** Whether dialling failed because nothing listens there (the endpoint refused the connection). */
+export function connectionRefused(error: unknown): boolean {
+  if (!(error instanceof PraaSError) || error.code !== "PEER_UNAVAILABLE") return false;
+  return (error.cause as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED";
 }
 
 function unexpected(frame: Frame): PraaSError {

@@ -7,6 +7,7 @@ export {
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   connectFrameLink,
+  connectionRefused,
   openSocket,
   type ConnectOptions,
 } from "./connect.js";

@@ -62,6 +62,17 @@ describe("LeftoverSettler", () => {
     expect(lines.join("")).toContain("gave up settling a failed operation");
   });
 
+  it("runs a settle of its own, with attempts of its own (unbounded: past ten minutes)", async () => {
+    const { settle: fallback } = flakySettle(0);
+    const { settle, calls } = flakySettle(200);
+    const settler = new LeftoverSettler(fallback, capturedLog().log);
+    settler.schedule("app", "p", settle, Infinity);
+    await vi.advanceTimersByTimeAsync(60 * 60_000);
+    expect(fallback).not.toHaveBeenCalled();
+    expect(calls.length).toBe(201); // 200 failures, then the write that worked
+    expect(calls.at(-1)! - calls[0]!).toBeGreaterThan(15 * 60_000);
+  });
+
   it("does nothing more once stopped", async () => {
     const { settle, calls } = flakySettle(Infinity);
     const settler = new LeftoverSettler(settle, capturedLog().log);
