@@ -90,12 +90,13 @@ export const coldStart: Experiment = {
   name: "cold-start",
   title: "Cold start (local backend)",
   ours: "SDK `createProcess` (PUT /apps/:app/processes/:p, 1 worker) → connect → first echo result",
-  baseline: "`spawn(node, [tiny TCP server])` → first TCP reply",
+  baseline:
+    "`spawn(node, [tiny TCP server])` with an empty environment, as our runtimes get → first TCP reply",
   unit: "ms",
   higherIsBetter: false,
   notes: [
     "Warm pool: the create takes a runtime started ahead (its worker booted), which loads the bundle and registers; the pool is refilled before the next start is timed.",
-    "No warm pool (`--warm-pool 0`): the create starts two Node processes in sequence (the cloud process, then its worker, which imports the bundle) and registers with the control plane.",
+    "No warm pool (`--warm-pool 0`): the create starts two Node processes (the cloud process, which spawns its worker before it loads the rest of its code, and the worker, which imports the bundle) and registers with the control plane.",
     "One untimed start of each first; `create` = until createProcess resolved (process active).",
   ],
   goal: (row) =>
