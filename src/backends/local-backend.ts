@@ -20,7 +20,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
@@ -271,15 +271,24 @@ export class LocalBackend implements ProcessBackend {
     for (const listener of this.#listeners) listener(exit);
   }
 
-  /** The bundle as a local file, written once per bundle key (concurrent starts share the write). */
-  #bundleFile(spec: ProcessSpec): Promise<string> {
-    let file = this.#bundles.get(spec.bundleKey);
-    if (!file) {
-      file = this.#writeBundle(spec);
-      this.#bundles.set(spec.bundleKey, file);
-      file.catch(() => this.#bundles.delete(spec.bundleKey));
-    }
-    return file;
+  /**
+   * The bundle as a local file, written once per bundle key (concurrent starts share the
+   * write), and again if it went missing since (a cleaned data dir): the blob store has it.
+   */
+  async #bundleFile(spec: ProcessSpec): Promise<string> {
+    const cached = this.#bundles.get(spec.bundleKey);
+    const file = await cached?.catch(() => undefined);
+    if (file !== undefined && (await exists(file))) return file;
+    if (this.#bundles.get(spec.bundleKey) === cached) this.#cacheBundle(spec);
+    return this.#bundles.get(spec.bundleKey)!;
+  }
+
+  #cacheBundle(spec: ProcessSpec): void {
+    const file = this.#writeBundle(spec);
+    this.#bundles.set(spec.bundleKey, file);
+    file.catch(() => {
+      if (this.#bundles.get(spec.bundleKey) === file) this.#bundles.delete(spec.bundleKey);
+    });
   }
 
   async #writeBundle(spec: ProcessSpec): Promise<string> {
@@ -292,6 +301,13 @@ export class LocalBackend implements ProcessBackend {
     await rename(temp, file);
     return file;
   }
+}
+
+function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The file exists and hashes to the sha256 its key names (a key naming none: never trusted). */

@@ -2,11 +2,15 @@
 // starting every process on the spot, once taking them from a warm pool that fits the suite's
 // processes (1 vcpu, 128 MiB), so pooled processes keep the whole contract too.
 import { readFileSync } from "node:fs";
-import { access } from "node:fs/promises";
+import { access, readdir, rm } from "node:fs/promises";
 import path from "node:path";
+import { describe, expect, it } from "vitest";
 import { LocalBackend, type LocalBackendOptions } from "../../src/backends/index.js";
 import { parseLocalBackendId } from "../../src/backends/local-pids.js";
+import { connect } from "../../src/sdk/index.js";
 import { describeBackendConformance } from "./backend.conformance.js";
+import { ControlHarness } from "./control-harness.js";
+import { makeTempDir } from "../helpers/process-harness.js";
 import { children } from "../helpers/process-tree.js";
 
 const POOL = { size: 1, vcpus: 1, memoryMiB: 128, maxPayloadBytes: 64 * 1024 * 1024 };
@@ -61,3 +65,35 @@ async function exists(file: string): Promise<boolean> {
     return false;
   }
 }
+
+describe("the local backend's bundle files", () => {
+  it("writes a bundle file again when it went missing from the data dir", async () => {
+    const temp = await makeTempDir("bundle-cache");
+    const control = new ControlHarness();
+    const backend = new LocalBackend({
+      dataDir: temp.dir,
+      blobs: { kind: "disk", root: path.join(temp.dir, "blobs") },
+      logLevel: "error",
+    });
+    try {
+      await control.listen("127.0.0.1");
+      const key = await control.addBundle("cache", "echo-js");
+      const first = await backend.start(control.spec("cache", "p1", key));
+      const cache = path.join(temp.dir, "bundles");
+      const files = await readdir(cache);
+      expect(files).toHaveLength(1);
+      await rm(cache, { recursive: true }); // someone cleaned the data dir
+      const spec = control.spec("cache", "p2", key);
+      const second = await backend.start(spec);
+      const conn = await connect({ host: second.host, port: second.port, token: spec.token });
+      expect(Buffer.from(await conn.invoke("echo", "hi")).toString()).toBe("hi");
+      await conn.close();
+      expect(await readdir(cache)).toEqual(files);
+      await backend.stop(first.backendId);
+    } finally {
+      await backend.shutdown();
+      await control.close();
+      await temp.remove();
+    }
+  });
+});
