@@ -5,6 +5,7 @@ import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
+import { runProcessesMatching } from "../helpers/process-harness.js";
 import { freePort, portClosed, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 import { startRedis, type RedisServer } from "../helpers/redis-server.js";
 import { mountSmallDisk, type SmallDisk } from "../helpers/small-disk.js";
@@ -42,6 +43,15 @@ async function answering(client: PraaS, name: string): Promise<string> {
   }
 }
 
+/** Polls (bounded) until the process has re-dialled this control plane (its link is up). */
+async function linked(client: PraaS, name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await client.getProcess("counter", name)).info.connections === undefined) {
+    if (Date.now() > deadline) throw new Error(`${name} never re-dialled`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 it("a stop on a full disk leaves a process with unsaved state running; a restart finds it", async () => {
   let disk: SmallDisk | undefined;
   let redis: RedisServer | undefined;
@@ -73,12 +83,15 @@ it("a stop on a full disk leaves a process with unsaved state running; a restart
     const again = await up();
     expect(await answering(again, "kept")).toBe("5");
     expect(text(await again.invoke("counter", "add", "1", { process: "kept" }))).toBe("6");
+    await linked(again, "kept"); // calls go straight to it; a stop reaches it over its link
     // With room on the disk, the next stop swaps it out as usual, and nothing is left running.
     expect(await planes[1]!.stop()).toBe(0);
     expect(await portClosed(info.connection!.host, info.connection!.port)).toBe(true);
   } finally {
     await Promise.allSettled(clients.map((client) => client.close()));
     await Promise.allSettled(planes.map((plane) => plane.stop()));
+    // A process left running by a failed assertion would outlive the test otherwise.
+    for (const pid of disk ? runProcessesMatching(disk.root) : []) process.kill(pid, "SIGKILL");
     await redis?.stop();
     await disk?.unmount();
   }
