@@ -23,6 +23,28 @@ const MAX_TIMER_MS = 2 ** 31 - 1; // what setTimeout can wait
  */
 export const STORAGE_FREE_STEP_BYTES = 256 * 1024;
 
+/**
+ * What holding one state key or one queued message costs a process beyond its key and value
+ * bytes: the map entry, the key string, the buffer object and the entry's bookkeeping (about
+ * 350–400 bytes measured on Node 20, more while a resumed snapshot's garbage awaits
+ * collection). `maxStoredBytes` charges it, so a function storing millions of empty values
+ * meets STATE_FULL, not the process's memory limit.
+ */
+export const STORED_ENTRY_OVERHEAD_BYTES = 512;
+
+/**
+ * What one state entry counts against `maxStoredBytes`. A key counts its length in UTF-16 code
+ * units: what its string takes in memory (one byte each, two for non-Latin text).
+ */
+export function storedEntryBytes(key: string, valueBytes: number): number {
+  return STORED_ENTRY_OVERHEAD_BYTES + key.length + valueBytes;
+}
+
+/** What one queued message counts against `maxStoredBytes`. */
+export function storedMessageBytes(key: string, source: string, valueBytes: number): number {
+  return storedEntryBytes(key, valueBytes) + source.length;
+}
+
 export const PROCESS_LIMITS = {
   maxStoredBytes: {
     flag: "--max-stored",

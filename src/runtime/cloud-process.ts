@@ -496,7 +496,7 @@ export class CloudProcess implements CallTarget {
     if (snapshot === undefined)
       throw new PraaSError("STORAGE_ERROR", `no swapped state at ${this.snapshotKey}`);
     this.#generation = snapshot.generation;
-    for (const entry of snapshot.state) this.state.put(entry.key, entry.value, entry.updatedAt);
+    for (const entry of snapshot.state) this.state.restore(entry.key, entry.value, entry.updatedAt);
     for (const message of snapshot.messages) this.mailbox.replay({ kind: "mail", ...message });
     this.#log.info(
       { keys: snapshot.state.length, messages: snapshot.messages.length },
@@ -525,7 +525,7 @@ export class CloudProcess implements CallTarget {
 
   #replay(ops: readonly WalOp[]): void {
     for (const op of ops) {
-      if (op.kind === "put") this.state.put(op.key, op.value, op.updatedAt);
+      if (op.kind === "put") this.state.restore(op.key, op.value, op.updatedAt);
       else if (op.kind === "delete") this.state.delete(op.key);
       else this.mailbox.replay(op);
     }

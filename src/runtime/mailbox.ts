@@ -3,7 +3,7 @@
  * with the same key queue up in arrival order (nothing is dropped); a `get` that finds no
  * match waits until a matching `put` or its deadline. State and mailbox are separate keyspaces.
  */
-import { ANY, PraaSError, ensurePraaSError } from "../protocol/index.js";
+import { ANY, PraaSError, ensurePraaSError, storedMessageBytes } from "../protocol/index.js";
 import { StorageQuota } from "./state-store.js";
 import type { WalOp } from "./wal.js";
 
@@ -48,7 +48,7 @@ export class Mailbox {
     const waiter = this.#takeWaiter(message);
     if (!waiter) {
       try {
-        this.#quota.charge(message.value.length, `a message "${message.key.slice(0, 64)}"`);
+        this.#quota.charge(weigh(message), `a message "${message.key.slice(0, 64)}"`);
       } catch (error) {
         return Promise.reject(ensurePraaSError(error));
       }
@@ -68,7 +68,7 @@ export class Mailbox {
     const waiter = this.#takeWaiter(message);
     if (!waiter) {
       // Back where it was counted before: never refused, it was stored already.
-      this.#quota.force(message.value.length);
+      this.#quota.force(weigh(message));
       pushTo(this.#messages, message, "front");
     }
     this.#record([mailOp("returned", message), ...(waiter ? [taken(message)] : [])]);
@@ -79,11 +79,11 @@ export class Mailbox {
   replay(op: WalOp): void {
     if (op.kind === "mail" || op.kind === "returned") {
       const message = { key: op.key, source: op.source, value: op.value };
-      this.#quota.force(message.value.length);
+      this.#quota.force(weigh(message));
       pushTo(this.#messages, message, op.kind === "mail" ? "back" : "front");
     } else if (op.kind === "taken") {
       const message = takeFirst(this.#messages, op.key, (m) => m.source === op.source);
-      if (message) this.#quota.charge(-message.value.length, "mailbox.replay");
+      if (message) this.#quota.charge(-weigh(message), "mailbox.replay");
     }
   }
 
@@ -94,7 +94,7 @@ export class Mailbox {
   get(source: string, key: string, timeoutMs: number, owner?: object): Promise<Message> {
     const message = takeFirst(this.#messages, key, (m) => matches(source, m.source));
     if (message) {
-      this.#quota.charge(-message.value.length, "mailbox.get");
+      this.#quota.charge(-weigh(message), "mailbox.get");
       this.#record([taken(message)]);
       return Promise.resolve(message);
     }
@@ -213,4 +213,9 @@ function removeItem<T>(map: Map<string, T[]>, key: string, item: T): void {
   const index = queue.indexOf(item);
   if (index >= 0) queue.splice(index, 1);
   if (queue.length === 0) map.delete(key);
+}
+
+/** What a queued message counts against the quota. */
+function weigh(message: Message): number {
+  return storedMessageBytes(message.key, message.source, message.value.length);
 }

@@ -6,6 +6,7 @@
  */
 import {
   PraaSError,
+  storedEntryBytes,
   type ProcessStateInfo,
   type StateKey,
   type StateKeyInfo,
@@ -97,12 +98,21 @@ export class StateStore {
     this.#set(key, value, updatedAt);
   }
 
+  /**
+   * Stores a value that was accepted before (a snapshot's, a logged put's): never refused,
+   * even if the quota shrank or is counted differently since, so a resume cannot lose it.
+   */
+  restore(key: string, value: Buffer, updatedAt: number): void {
+    this.quota.force(this.#growth(key, value));
+    this.#set(key, value, updatedAt);
+  }
+
   delete(key: string): boolean {
     this.#clock++;
     const previous = this.#entries.get(key);
     if (previous === undefined) return false;
     this.#bytes -= previous.value.length;
-    this.quota.charge(-previous.value.length, "state.delete");
+    this.quota.charge(this.#growth(key, undefined), "state.delete");
     return this.#entries.delete(key);
   }
 
@@ -172,21 +182,20 @@ export class StateStore {
   }
 
   #restore(key: string, entry: Entry | undefined): void {
-    const growth = this.#growth(key, entry?.value);
-    this.#bytes += growth;
-    this.quota.force(growth);
+    this.#bytes += (entry?.value.length ?? 0) - (this.#entries.get(key)?.value.length ?? 0);
+    this.quota.force(this.#growth(key, entry?.value));
     if (entry === undefined) this.#entries.delete(key);
     else this.#entries.set(key, entry);
   }
 
-  /** Bytes the store grows by when `key` takes `value` (undefined: is deleted). */
+  /** What the quota grows by when `key` takes `value` (undefined: is deleted). */
   #growth(key: string, value: Uint8Array | undefined): number {
-    return (value?.length ?? 0) - (this.#entries.get(key)?.value.length ?? 0);
+    return weigh(key, value) - weigh(key, this.#entries.get(key)?.value);
   }
 
   /** Writes an entry the quota was charged for already. */
   #set(key: string, value: Buffer, updatedAt: number): void {
-    this.#bytes += this.#growth(key, value);
+    this.#bytes += value.length - (this.#entries.get(key)?.value.length ?? 0);
     // Map.set keeps an existing key's position, so keys() stays in first-write order.
     this.#entries.set(key, { value, updatedAt, version: ++this.#clock });
   }
@@ -225,4 +234,9 @@ export class StateStore {
   get bytes(): number {
     return this.#bytes;
   }
+}
+
+/** What an entry counts against the quota; an absent one nothing. */
+function weigh(key: string, value: Uint8Array | undefined): number {
+  return value === undefined ? 0 : storedEntryBytes(key, value.length);
 }

@@ -1,6 +1,7 @@
 // `memory` caps the whole process, off-heap memory included: a function that hoards Buffers
 // gets OUT_OF_MEMORY, and the machine never sees the process grow past its limit.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storedEntryBytes } from "../../src/protocol/index.js";
 import {
   bundleFixture,
   makeTempDir,
@@ -16,6 +17,11 @@ const LIMIT_MIB = 128;
 const TREE_BOUND = 512 * MIB;
 /** What the hog would hold without a limit: far above the bound, far below the machine. */
 const HOG = { mib: 768 };
+
+interface Filled {
+  stored: number;
+  code?: string;
+}
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let bundle: string;
@@ -68,6 +74,26 @@ async function expectOutOfMemory(proc: RunningProcess, hog: object): Promise<voi
 describe("process memory limit", () => {
   it("fails a function that keeps 1 MiB Buffers with OUT_OF_MEMORY; the process serves on", async () => {
     await withProcess("m1", [], (proc) => expectOutOfMemory(proc, HOG));
+  });
+
+  it("answers STATE_FULL, not OUT_OF_MEMORY, to a function storing empty values in a loop", async () => {
+    await withProcess("m3", [], async (proc) => {
+      const conn = await proc.connect();
+      try {
+        const worker = text(await conn.invoke("pid"));
+        const { stored, code } = JSON.parse(text(await conn.invoke("fill", "f"))) as Filled;
+        expect(code).toBe("STATE_FULL");
+        // Each key counts its overhead: the default limit, half the memory, holds this many.
+        const fits = Math.floor((LIMIT_MIB * MIB) / 2 / storedEntryBytes("f100000", 0));
+        expect(stored).toBeGreaterThan(fits * 0.9);
+        expect(stored).toBeLessThanOrEqual(fits * 1.1);
+        expect(text(await conn.invoke("pid"))).toBe(worker);
+        const again = JSON.parse(text(await conn.invoke("fill", "g"))) as Filled;
+        expect(again).toEqual({ stored: 0, code: "STATE_FULL" });
+      } finally {
+        await conn.close();
+      }
+    });
   });
 
   it("enforces the limit with the RSS watchdog alone where there is no cgroup", async () => {

@@ -1,6 +1,7 @@
 // The worker's state cache: read-your-writes, no stale value from a read that raced a write or a
 // change notice, and a byte budget past which it starts over (keeping the race check).
 import { describe, expect, it } from "vitest";
+import { storedEntryBytes } from "../../src/protocol/index.js";
 import { StateCache } from "../../src/runtime/worker/state-cache.js";
 
 const bytes = (text: string): Buffer => Buffer.from(text);
@@ -59,9 +60,10 @@ describe("StateCache", () => {
   });
 
   it("counts an overwritten or forgotten value once", () => {
-    const cache = new StateCache(10, MAX_VALUE);
+    // Room for one entry of six bytes and its overhead, as the process counts them.
+    const cache = new StateCache(storedEntryBytes("a", 6) + 4, MAX_VALUE);
     cache.write("a", bytes("123456"));
-    cache.write("a", bytes("654321")); // replaces: 6 bytes, not 12
+    cache.write("a", bytes("654321")); // replaces: counted once, not twice
     expect(cache.lookup("a")).toEqual(bytes("654321"));
     cache.forget("a");
     cache.write("b", bytes("abcdef")); // "a" no longer counts
@@ -69,10 +71,11 @@ describe("StateCache", () => {
   });
 
   it("keeps a value of exactly the budget and drops one over it", () => {
-    const exact = new StateCache(10, MAX_VALUE);
+    const budget = storedEntryBytes("k", 10);
+    const exact = new StateCache(budget, MAX_VALUE);
     exact.write("k", bytes("0123456789"));
     expect(exact.lookup("k")).toEqual(bytes("0123456789"));
-    const over = new StateCache(10, MAX_VALUE);
+    const over = new StateCache(budget, MAX_VALUE);
     over.write("k", bytes("0123456789x"));
     expect(over.lookup("k")).toBeUndefined();
   });

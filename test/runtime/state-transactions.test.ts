@@ -6,6 +6,7 @@ import {
   PraaSError,
   decodeCommit,
   encodeCommit,
+  storedEntryBytes,
   type TxRead,
   type TxWrite,
 } from "../../src/protocol/index.js";
@@ -47,11 +48,12 @@ describe("StateStore versions and commits", () => {
       { key: "z", value: bytes("zz") },
     ]);
     expect(store.keys().map(({ key }) => key)).toEqual(["y", "z"]);
-    expect([store.bytes, store.quota.used]).toEqual([5, 5]);
+    const weights = storedEntryBytes("y", 3) + storedEntryBytes("z", 2);
+    expect([store.bytes, store.quota.used]).toEqual([5, weights]);
   });
 
   it("refuses a commit with a stale read or too many bytes, changing nothing", () => {
-    const store = new StateStore(new StorageQuota(10));
+    const store = new StateStore(new StorageQuota(storedEntryBytes("x", 1) + 10));
     store.put("x", bytes("1"));
     const stale = [{ key: "x", version: store.version("x") - 1 }];
     expect(codeOf(() => store.commit(stale, [{ key: "y", value: bytes("v") }]))).toBe("CONFLICT");
@@ -61,7 +63,19 @@ describe("StateStore versions and commits", () => {
     ];
     expect(codeOf(() => store.commit([], big))).toBe("STATE_FULL");
     expect(store.keys().map(({ key }) => key)).toEqual(["x"]);
-    expect(store.quota.used).toBe(1);
+    expect(store.quota.used).toBe(storedEntryBytes("x", 1));
+  });
+
+  it("restores what was accepted before even past the quota, and refuses new puts then", () => {
+    // A snapshot taken under a larger quota, or counted before entries had an overhead.
+    const store = new StateStore(new StorageQuota(storedEntryBytes("a", 1)));
+    store.restore("a", bytes("1"), 1);
+    store.restore("b", bytes("2"), 2);
+    expect(store.keys().map(({ key }) => key)).toEqual(["a", "b"]);
+    expect(store.quota.used).toBe(storedEntryBytes("a", 1) + storedEntryBytes("b", 1));
+    expect(codeOf(() => store.put("c", bytes("")))).toBe("STATE_FULL");
+    expect(store.delete("b")).toBe(true);
+    expect(store.quota.used).toBe(storedEntryBytes("a", 1));
   });
 
   it("increments a decimal string and refuses a value that is not a number", () => {
@@ -167,8 +181,13 @@ describe("transactions over random schedules", () => {
           const expected = serially(committed);
           const actual = new Map(store.keys().map(({ key }) => [key, store.get(key)!.toString()]));
           expect(actual).toEqual(expected);
-          const total = [...expected.values()].reduce((sum, v) => sum + Buffer.byteLength(v), 0);
-          expect([store.bytes, store.quota.used]).toEqual([total, total]);
+          const values = [...expected.values()].map((v) => Buffer.byteLength(v));
+          const total = values.reduce((sum, v) => sum + v, 0);
+          const charged = [...expected].reduce(
+            (sum, [key, v]) => sum + storedEntryBytes(key, Buffer.byteLength(v)),
+            0,
+          );
+          expect([store.bytes, store.quota.used]).toEqual([total, charged]);
         },
       ),
       { numRuns: 500 },
@@ -178,7 +197,7 @@ describe("transactions over random schedules", () => {
 
 describe("StateStore undo of changes that could not be made durable", () => {
   it("undoing newest first restores values, versions, bytes and the quota exactly", () => {
-    const quota = new StorageQuota(1000);
+    const quota = new StorageQuota(10_000);
     const store = new StateStore(quota);
     store.put("a", bytes("1"));
     store.put("b", bytes("22"));

@@ -17,6 +17,7 @@ import {
   decodeFields,
   encodeFields,
   ensurePraaSError,
+  storedEntryBytes,
   toBytes,
   type Context,
   type Frame,
@@ -45,6 +46,10 @@ export interface InvocationInfo {
   application: string;
   functionName: string;
 }
+
+/** Requests to the process unanswered, or bytes unsent, past which a put waits for its answer. */
+const MAX_UNANSWERED = 1024;
+const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
 function call(
   link: FrameLink,
@@ -96,7 +101,7 @@ class State implements ProcessState {
     }
     let reservation: Reservation;
     try {
-      reservation = this.budget.reserve(bytes.length - (this.cache.lookup(key)?.length ?? 0));
+      reservation = this.budget.reserve(this.#growth(key, bytes));
     } catch (error) {
       return Promise.reject(ensurePraaSError(error));
     }
@@ -106,9 +111,26 @@ class State implements ProcessState {
     // puts reach the process in one write and share one sync of its log.
     if (!this.durable) this.link.flush();
     sent.catch(() => this.cache.forget(key));
-    const awaited = this.durable || reservation === "ask";
+    const awaited = this.durable || reservation === "ask" || this.#backedUp();
     this.budget.track(sent, awaited);
     return awaited ? sent.then(() => undefined) : Promise.resolve();
+  }
+
+  /**
+   * Whether the process is behind on this worker's requests: a put then waits for its answer,
+   * so a loop of puts (each resolved at once) cannot outrun the process and fill the worker's
+   * memory with frames and unanswered requests.
+   */
+  #backedUp(): boolean {
+    const link = this.link;
+    return link.pendingCount >= MAX_UNANSWERED || link.socket.writableLength >= MAX_UNSENT_BYTES;
+  }
+
+  /** What storing `bytes` at `key` adds at most: all of it unless the old value is cached. */
+  #growth(key: string, bytes: Buffer): number {
+    const cached = this.cache.lookup(key);
+    const old = cached ? storedEntryBytes(key, cached.length) : 0;
+    return storedEntryBytes(key, bytes.length) - old;
   }
 
   /**

@@ -1,3 +1,5 @@
+import { storedEntryBytes } from "../../protocol/index.js";
+
 /**
  * A worker's copy of the process state it has read or written, so a function's `state.get`
  * after a `put` (or a repeated `get`) costs no round trip to the process. The process remains
@@ -13,7 +15,8 @@ export class StateCache {
   #bytes = 0;
 
   /**
-   * @param limitBytes cache budget; past it the cache starts over
+   * @param limitBytes cache budget, counted as the process counts its state (with each
+   *   entry's overhead); past it the cache starts over
    * @param maxValueBytes the largest value the process accepts (its payload cap)
    */
   constructor(
@@ -63,13 +66,14 @@ export class StateCache {
   }
 
   #set(key: string, value: Buffer | null | undefined): void {
-    this.#bytes -= this.#values.get(key)?.length ?? 0;
+    const old = this.#values.get(key);
+    if (old !== undefined) this.#bytes -= weigh(key, old);
     if (value === undefined) {
       this.#values.delete(key);
       return;
     }
     this.#values.set(key, value);
-    this.#bytes += value?.length ?? 0;
+    this.#bytes += weigh(key, value);
     // Past the budget start over: a cache miss is only a round trip.
     if (this.#bytes > this.#limitBytes) this.#clear();
   }
@@ -78,4 +82,9 @@ export class StateCache {
     this.#values.clear();
     this.#bytes = 0;
   }
+}
+
+/** What a cached entry (a value, or a key known absent) counts against the budget. */
+function weigh(key: string, value: Buffer | null): number {
+  return storedEntryBytes(key, value?.length ?? 0);
 }

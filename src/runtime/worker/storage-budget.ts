@@ -16,7 +16,8 @@ export type Reservation = "fits" | "ask";
 export class StorageBudget {
   #free: number;
   #failure: PraaSError | undefined;
-  #unacknowledged: Promise<unknown>[] = [];
+  /** Puts sent and not answered yet; an answered one leaves, so a long loop of puts holds none. */
+  readonly #unacknowledged = new Set<Promise<unknown>>();
 
   /**
    * @param free bytes the process could still store when the invocation started
@@ -54,7 +55,9 @@ export class StorageBudget {
    * this invocation (its next put or its result fails); an awaited one is its caller's alone.
    */
   track(sent: Promise<unknown>, awaited = false): void {
-    this.#unacknowledged.push(sent);
+    this.#unacknowledged.add(sent);
+    const answered = (): void => void this.#unacknowledged.delete(sent);
+    sent.then(answered, answered);
     if (awaited) return;
     sent.catch((error: unknown) => {
       if (error instanceof PraaSError && error.code === "STATE_FULL") this.#failure ??= error;
@@ -66,7 +69,7 @@ export class StorageBudget {
    * (or near the budget) it waits for the process's answer to every put first.
    */
   async settle(all = false): Promise<void> {
-    const wait = all ? this.#unacknowledged.length > 0 : this.#free - this.slack < this.tightBelow;
+    const wait = all ? this.#unacknowledged.size > 0 : this.#free - this.slack < this.tightBelow;
     if (wait) await Promise.allSettled(this.#unacknowledged);
     if (this.#failure) throw this.#failure;
   }
