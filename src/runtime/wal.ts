@@ -83,6 +83,12 @@ export class WriteAheadLog {
   #markers: Marker[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
+  /**
+   * Set when a failed write's partial bytes could not be cut off: an append after them would
+   * make them look like damage in the middle of the log (or replay a refused record), so
+   * appends fail until a reset or a compaction leaves them behind.
+   */
+  #damaged: PraaSError | undefined;
   /** Synced batch writes made: fewer than appends when group commit batched them. */
   syncs = 0;
   /** Records appended. */
@@ -147,6 +153,7 @@ export class WriteAheadLog {
     if (this.#closed) return Promise.reject(new PraaSError("UNAVAILABLE", "the log is closed"));
     if (this.#epoch === undefined)
       return Promise.reject(new PraaSError("INTERNAL", "the log has no epoch yet"));
+    if (this.#damaged) return Promise.reject(this.#damaged);
     const record = encodeRecord(ops);
     this.#pendingBytes += record.length;
     return new Promise((resolve, reject) => {
@@ -172,6 +179,7 @@ export class WriteAheadLog {
     await this.#idle();
     await this.#file.truncate(0);
     this.#size = 0;
+    this.#damaged = undefined;
     await this.#writeAt(encodeHead(epoch), 0);
     await this.#file.datasync();
     this.#size = HEAD_BYTES;
@@ -221,6 +229,7 @@ export class WriteAheadLog {
     this.#file = next;
     this.#size = HEAD_BYTES + tail.length;
     this.#epoch = epoch;
+    this.#damaged = undefined;
     this.compactions++;
     await old.close().catch(() => undefined);
     await syncDirectory(path.dirname(this.path));
@@ -248,6 +257,19 @@ export class WriteAheadLog {
     this.#flushing = undefined;
   }
 
+  /** Cuts a failed write's partial bytes off the end of the log, or marks the log damaged. */
+  async #cutFailedWrite(): Promise<void> {
+    try {
+      await this.#file.truncate(this.#size);
+    } catch (error) {
+      this.#damaged = new PraaSError(
+        "STORAGE_ERROR",
+        `write-ahead log: the rest of a failed write could not be cut off (${String(error)}); ` +
+          "durable writes fail until the process is swapped out or its log compacted",
+      );
+    }
+  }
+
   /** One synchronous write for the whole batch; on failure the partial tail is cut off. */
   async #commit(batch: Pending[]): Promise<void> {
     const records = batch.map((p) => p.record);
@@ -255,7 +277,7 @@ export class WriteAheadLog {
     try {
       await writeAllv(this.#file, records, bytes, this.#size);
     } catch (error) {
-      await this.#file.truncate(this.#size).catch(() => undefined);
+      await this.#cutFailedWrite();
       this.#failPending(new PraaSError("STORAGE_ERROR", `write-ahead log: ${String(error)}`));
       return;
     }

@@ -3,7 +3,7 @@
 // real tmpfs) failing appends and undoing them.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
@@ -342,6 +342,37 @@ describe("write-ahead log", () => {
       const keys = (await reopen(file)).map((op) => op.key);
       expect(keys).toEqual(["kept", "after"]);
     } finally {
+      await disk.unmount();
+    }
+  });
+
+  it("takes no appends after a failed write it could not cut off, until a reset", async () => {
+    const disk = await mountSmallDisk("wal-uncut", 1);
+    // The cut (a shrinking truncate) fails only on an I/O error no test can provoke: fail it here.
+    const probe = await open(path.join(disk.root, "probe"), "w");
+    await probe.close();
+    const handles = Object.getPrototypeOf(probe) as {
+      truncate: (this: unknown, length?: number) => Promise<void>;
+    };
+    const truncateFile = handles.truncate;
+    try {
+      const file = path.join(disk.root, "uncut.wal");
+      const wal = await create(file);
+      await wal.append([{ kind: "delete", key: "kept" }]);
+      handles.truncate = () => Promise.reject(new Error("EIO: simulated"));
+      const big = [
+        { kind: "put", key: "big", value: Buffer.alloc(2 * 1024 * 1024, 1), updatedAt: 1 },
+      ];
+      await expect(wal.append(big as WalOp[])).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+      handles.truncate = truncateFile;
+      const refused = wal.append([{ kind: "delete", key: "refused" }]);
+      await expect(refused).rejects.toThrow(/could not be cut off/);
+      await wal.reset(2);
+      await wal.append([{ kind: "delete", key: "after" }]);
+      await wal.close();
+      expect((await reopen(file)).map((op) => op.key)).toEqual(["after"]);
+    } finally {
+      handles.truncate = truncateFile;
       await disk.unmount();
     }
   });
