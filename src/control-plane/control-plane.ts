@@ -63,6 +63,12 @@ const ALARM_SCAN_MS = 5_000;
 const SWEEP_RETRY_MS = 5_000;
 /** A state listing is a walk over a map in the process: anything slower means it is stuck. */
 const STATE_LISTING_TIMEOUT_MS = 10_000;
+/**
+ * How long /healthz waits for the metadata store: inside the check timeout of
+ * deploy/haproxy/haproxy.cfg (`inter 1s`, which HAProxy uses as the check timeout), and far
+ * above a healthy Redis PING (tens of µs).
+ */
+const STORE_PING_TIMEOUT_MS = 500;
 /** What `start` wires in besides the config: tests and other backends replace the defaults. */
 export interface ControlPlaneDeps {
   /** Where processes run; default: a {@link LocalBackend} built from the config. */
@@ -354,11 +360,18 @@ export class ControlPlane implements ControlPlaneService {
     return this.#logs.follow(app, filter, listener);
   }
 
-  health(): HealthInfo {
+  /** Degraded while the metadata store does not answer: this replica can change nothing then. */
+  async health(): Promise<HealthInfo> {
+    const reason = await this.#store.ping(STORE_PING_TIMEOUT_MS).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
     return {
-      status: "ok",
+      status: reason === undefined ? "ok" : "degraded",
       replica: this.config.replicaId,
       store: this.#store.kind,
+      storeStatus: reason === undefined ? "reachable" : "unreachable",
+      ...(reason === undefined ? {} : { reason }),
       blobs: this.#blobs.kind,
       backend: this.#backend.kind,
     };

@@ -27,9 +27,14 @@ export interface InvocationOutput {
 }
 
 export interface HealthInfo {
-  status: "ok";
+  /** "degraded" (answered with HTTP 503) when the metadata store does not answer. */
+  status: "ok" | "degraded";
   replica: string;
   store: "memory" | "file" | "redis";
+  /** Whether the metadata store answered a PING just now (memory and file: always). */
+  storeStatus: "reachable" | "unreachable";
+  /** What is wrong, when degraded. */
+  reason?: string;
   blobs: "disk" | "s3";
   backend: string;
 }
@@ -80,7 +85,8 @@ export interface ControlPlaneService {
     process?: string,
     options?: InvokeOptions,
   ): Promise<InvocationOutput>;
-  health(): HealthInfo;
+  /** Never rejects, and answers within about STORE_PING_TIMEOUT_MS (control-plane.ts). */
+  health(): Promise<HealthInfo>;
   /** The application's recent function logs (APP_NOT_FOUND for an unknown application). */
   logs(app: string, filter: LogFilter): Promise<LogRecord[]>;
   /** The keys of an active process's state with their value sizes (INVALID_STATE when not active). */

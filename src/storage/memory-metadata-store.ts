@@ -181,6 +181,11 @@ export class MemoryMetadataStore implements MetadataStore {
     return async () => this.unsubscribe(entry);
   }
 
+  /** In this process's memory: reachable whenever this process runs. */
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async close(): Promise<void> {
     for (const entry of this.own) this.unsubscribe(entry);
   }

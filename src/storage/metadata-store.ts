@@ -193,5 +193,10 @@ export interface MetadataStore {
   clusterSecret(): Promise<string>;
   /** Returns an unsubscribe function. */
   subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>>;
+  /**
+   * A cheap reachability check for health probes: resolves when the store answers within
+   * `timeoutMs`, else rejects with UNAVAILABLE (never later than `timeoutMs`).
+   */
+  ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }

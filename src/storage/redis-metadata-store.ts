@@ -63,6 +63,8 @@ export class RedisMetadataStore implements MetadataStore {
   private readonly listeners = new Set<ChangeListener>();
   /** The connection in subscriber mode, opened by the first `subscribe`. */
   private subscriber: Promise<Redis> | undefined;
+  /** The health PING in flight: probes share it, so a hung Redis collects one, not one each. */
+  private pendingPing: Promise<void> | undefined;
 
   constructor(options: RedisMetadataStoreOptions) {
     this.prefix = options.prefix ?? "praas:";
@@ -217,6 +219,24 @@ export class RedisMetadataStore implements MetadataStore {
     };
   }
 
+  /**
+   * One PING, bounded by `timeoutMs` rather than the 5 s command timeout: a health probe must
+   * answer before its checker gives up, whether Redis refuses connections or hangs.
+   */
+  async ping(timeoutMs: number): Promise<void> {
+    this.pendingPing ??= this.sharedPing();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      const why = `the metadata store (Redis) is unreachable: no reply to PING within ${timeoutMs} ms`;
+      timer = setTimeout(() => reject(new PraaSError("UNAVAILABLE", why)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.pendingPing, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
     const subscriber = await this.subscriber?.catch(() => undefined);
@@ -257,6 +277,15 @@ export class RedisMetadataStore implements MetadataStore {
         `the metadata store (Redis) is unreachable: ${action} failed: ${reason}`,
         { cause: error },
       );
+    }
+  }
+
+  private async sharedPing(): Promise<void> {
+    try {
+      await this.guarded("ping", () => this.redis.ping());
+    } finally {
+      // Cleared on either outcome, so the next probe after an answer or a failure asks afresh.
+      this.pendingPing = undefined;
     }
   }
 

@@ -319,6 +319,10 @@ export function metadataStoreConformance(name: string, newBacking: () => Metadat
       expect((await store.getProcess("counter", "p1"))?.replica).toBe("r2");
     });
 
+    it("answers concurrent health pings while it is up", async () => {
+      await expect(Promise.all([store.ping(500), store.ping(500)])).resolves.toBeDefined();
+    });
+
     it("rejects invalid names with INVALID_NAME", async () => {
       const invalid = { code: "INVALID_NAME" };
       await expect(store.putApp(app("bad name"))).rejects.toMatchObject(invalid);

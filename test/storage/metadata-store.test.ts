@@ -237,6 +237,35 @@ describe.skipIf(skipRedis)("RedisMetadataStore on a real redis-server", () => {
       await store.close();
     }
   });
+
+  // A hung Redis (here: every client paused) must not hold a health probe for the 5 s command
+  // timeout: the probe answers at its own bound, and the next one after Redis answers is fine.
+  it("fails a health ping at its bound while Redis hangs, and answers again after", async () => {
+    const PAUSE_MS = 2_000;
+    const hung = await startRedis();
+    const store = await RedisMetadataStore.open({ url: hung.url });
+    const admin = new Redis(hung.url);
+    try {
+      await store.ping(500);
+      // Redis ends the pause itself (an UNPAUSE would wait behind it too).
+      await admin.call("CLIENT", "PAUSE", String(PAUSE_MS), "ALL");
+      const started = Date.now();
+      const probes = [store.ping(300), store.ping(300)];
+      for (const probe of probes) {
+        await expect(probe).rejects.toMatchObject({
+          code: "UNAVAILABLE",
+          message: expect.stringMatching(/no reply to PING within 300 ms/) as unknown,
+        });
+      }
+      // Answered at the probe's bound, not when Redis came back.
+      expect(Date.now() - started).toBeLessThan(PAUSE_MS - 500);
+      await expect(store.ping(PAUSE_MS + 5_000)).resolves.toBeUndefined();
+    } finally {
+      admin.disconnect();
+      await store.close();
+      await hung.stop();
+    }
+  });
 });
 
 describe("openMetadataStore", () => {

@@ -213,11 +213,17 @@ const errorBody = {
 const health = {
   $id: "Health",
   type: "object",
-  required: ["status", "replica", "store", "blobs", "backend"],
+  required: ["status", "replica", "store", "storeStatus", "blobs", "backend"],
   properties: {
-    status: { type: "string", enum: ["ok"] },
+    status: { type: "string", enum: ["ok", "degraded"] },
     replica: { type: "string" },
     store: { type: "string", enum: ["memory", "file", "redis"] },
+    storeStatus: {
+      type: "string",
+      enum: ["reachable", "unreachable"],
+      description: "whether the metadata store answered a PING within 500 ms",
+    },
+    reason: { type: "string", description: "what is wrong, when degraded" },
     blobs: { type: "string", enum: ["disk", "s3"] },
     backend: { type: "string" },
   },

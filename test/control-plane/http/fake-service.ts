@@ -144,9 +144,19 @@ export class FakeService implements ControlPlaneService {
     return this.record("invoke", [app, fn, payload, process], { process: process ?? "p1", output });
   }
 
-  health(): HealthInfo {
+  /** What `health` answers; a test sets it to see how the route maps a degraded one. */
+  healthInfo: HealthInfo = {
+    status: "ok",
+    replica: "r1",
+    store: "memory",
+    storeStatus: "reachable",
+    blobs: "disk",
+    backend: "local",
+  };
+
+  health(): Promise<HealthInfo> {
     this.calls.push({ method: "health", args: [] });
-    return { status: "ok", replica: "r1", store: "memory", blobs: "disk", backend: "local" };
+    return Promise.resolve(this.healthInfo);
   }
 
   /** The real log hub behind the log routes: tests fill it with `hub.ingest`. */

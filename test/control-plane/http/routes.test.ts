@@ -132,7 +132,21 @@ describe("system", () => {
   it("GET /healthz returns the service's health", async () => {
     const res = await h.app.inject({ method: "GET", url: "/healthz" });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual(h.service.health());
+    expect(res.json()).toEqual(h.service.healthInfo);
+  });
+
+  it("GET /healthz answers a degraded health with 503 and the same shape", async () => {
+    const degraded = {
+      ...h.service.healthInfo,
+      status: "degraded" as const,
+      store: "redis" as const,
+      storeStatus: "unreachable" as const,
+      reason: "the metadata store (Redis) is unreachable: no reply to PING within 500 ms",
+    };
+    h.service.healthInfo = degraded;
+    const res = await h.app.inject({ method: "GET", url: "/healthz" });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual(degraded);
   });
 
   it("unknown routes are a 404 JSON error", async () => {

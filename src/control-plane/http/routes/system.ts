@@ -6,9 +6,12 @@ import { errorResponses, ref } from "../schemas.js";
 
 const healthSchema = {
   summary: "Health of this replica (no token needed)",
+  description:
+    "503 with status degraded while the metadata store does not answer a PING within 500 ms.",
   tags: ["system"],
   security: [],
-  response: { 200: ref("Health"), ...errorResponses },
+  // The 503 body is a Health too (not an error): checkers and operators read one shape.
+  response: { ...errorResponses, 200: ref("Health"), 503: ref("Health") },
 };
 
 const metricsSchema = {
@@ -33,8 +36,11 @@ export function systemRoutes(
   registry: Registry,
 ): FastifyPluginCallback {
   return (app: FastifyInstance, _options, done) => {
-    // Sync handlers: Fastify sends the returned value.
-    app.get("/healthz", { schema: healthSchema }, () => service.health());
+    app.get("/healthz", { schema: healthSchema }, async (_request, reply) => {
+      const health = await service.health();
+      // A load balancer's check reads the status code: degraded must not look healthy.
+      return reply.code(health.status === "ok" ? 200 : 503).send(health);
+    });
     app.get("/metrics", { schema: metricsSchema }, async (_request, reply) => {
       const text = await registry.metrics();
       return reply.type(registry.contentType).send(text);
