@@ -133,8 +133,11 @@ export class AppService {
     if (!key.startsWith(`apps/${name}/`) || key.includes(".."))
       throw new PraaSError("BAD_REQUEST", `${key} is not a bundle of application ${name}`);
     const bytes = await this.#blobs.getBytes(key);
-    if (!bytes) throw new PraaSError("STORAGE_ERROR", `application bundle ${key} is missing`);
-    return bytes;
+    if (bytes) return bytes;
+    // Only now, on the error path: which version runs this bundle, for the message.
+    const record = await this.#store.getApp(name).catch(() => undefined);
+    const entry = record && versionsOf(record).findLast((v) => v.bundleKey === key);
+    throw missingBundle(name, entry?.version, key);
   }
 
   async delete(
@@ -227,4 +230,33 @@ export class AppService {
     }
     throw new PraaSError("UNAVAILABLE", `application ${name} is being deployed too often; retry`);
   }
+}
+
+/**
+ * The bundle a process of `app` (at `version`) runs, from the blob store: the one place it is
+ * kept (a backend's cached copy is gone too when this is asked).
+ */
+export async function loadAppBundle(
+  blobs: BlobStore,
+  app: string,
+  version: number | undefined,
+  key: string,
+): Promise<Buffer> {
+  const bytes = await blobs.getBytes(key);
+  if (!bytes) throw missingBundle(app, version, key);
+  return bytes;
+}
+
+/**
+ * Names what is gone and where, so an operator knows it is not the process that failed: its
+ * state is untouched, and the bundle put back under `key` (or the app deployed again) fixes it.
+ */
+function missingBundle(app: string, version: number | undefined, key: string): PraaSError {
+  const which =
+    version === undefined ? `application ${app}` : `application ${app} version ${version}`;
+  return new PraaSError(
+    "STORAGE_ERROR",
+    `bundle of ${which} is missing from the blob store (${key}); ` +
+      "put it back, or deploy the application again",
+  );
 }

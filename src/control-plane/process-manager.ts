@@ -25,6 +25,7 @@ import type {
   ProcessRecord,
   Resources,
 } from "../storage/index.js";
+import { loadAppBundle } from "./app-service.js";
 import type { Cluster } from "./cluster.js";
 import { LeftoverSettler } from "./leftovers.js";
 import type { ControlPlaneConfig } from "./config.js";
@@ -733,7 +734,8 @@ export class ProcessManager {
         ...this.#spec(record, token, restore),
         ...applicationSpec(appRecord),
         bundleKey: appRecord.bundleKey,
-        loadBundle: () => loadBundle(blobs, appRecord.bundleKey),
+        loadBundle: () =>
+          loadAppBundle(blobs, appRecord.name, appRecord.version, appRecord.bundleKey),
       });
       const registration = await waiting.registered.catch(async (error: unknown) => {
         await backend.stop(started.backendId); // it never registered: nobody could manage it
@@ -882,12 +884,6 @@ function applicationSpec(
     serialize: app.serialize ?? false,
     peerSecret: app.peerSecret,
   };
-}
-
-async function loadBundle(blobs: BlobStore, key: string): Promise<Buffer> {
-  const bytes = await blobs.getBytes(key);
-  if (!bytes) throw new PraaSError("STORAGE_ERROR", `application bundle ${key} is missing`);
-  return bytes;
 }
 
 /** Where a process rests between operations. */

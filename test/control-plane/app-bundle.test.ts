@@ -48,4 +48,19 @@ describe("AppService.bundle", () => {
       code: "STORAGE_ERROR",
     });
   });
+
+  it("names the application's version whose bundle the blob store lost, and the key", async () => {
+    const bytes = await apps.bundle("counter", counterKey);
+    await blobs.delete(counterKey);
+    try {
+      await expect(apps.bundle("counter", counterKey)).rejects.toMatchObject({
+        code: "STORAGE_ERROR",
+        message: expect.stringContaining(
+          `bundle of application counter version 1 is missing from the blob store (${counterKey})`,
+        ) as unknown,
+      });
+    } finally {
+      await blobs.put(counterKey, bytes);
+    }
+  });
 });
