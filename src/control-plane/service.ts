@@ -27,7 +27,7 @@ export interface InvocationOutput {
 }
 
 export interface HealthInfo {
-  /** "degraded" (answered with HTTP 503) when the metadata store does not answer. */
+  /** "degraded" when the metadata store does not answer (still HTTP 200). */
   status: "ok" | "degraded";
   replica: string;
   store: "memory" | "file" | "redis";
