@@ -7,7 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
-import { makeTempDir } from "../helpers/process-harness.js";
+import { makeTempDir, runProcessesMatching } from "../helpers/process-harness.js";
 import { cli, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 import { mountSmallDisk, type SmallDisk } from "../helpers/small-disk.js";
 
@@ -75,7 +75,11 @@ it("deploy --upgrade on a full disk: the deploy stands, the process keeps its ve
     const after = await client.invoke("big", "size", "", { process: "p1" });
     expect(Buffer.from(after).toString()).toBe(String(STATE_BYTES));
   } finally {
+    // Room again, so the stop can swap the process out even after a failed assertion; one
+    // left running anyway would outlive the test.
+    if (disk) rmSync(path.join(disk.root, "filler"), { force: true });
     if (plane) await plane.stop();
+    for (const pid of disk ? runProcessesMatching(disk.root) : []) process.kill(pid, "SIGKILL");
     await disk?.unmount();
     await temp.remove();
   }
