@@ -1,0 +1,96 @@
+/** Creating a process: its record (allocating), then its start from nothing. */
+import { randomBytes } from "node:crypto";
+import {
+  PraaSError,
+  parseDuration,
+  parseDurability,
+  type CreateProcessBody,
+} from "../../protocol/index.js";
+import type { AppRecord, ProcessRecord } from "../../storage/index.js";
+import type { ControlPlaneConfig } from "../config.js";
+import { snapshotKey } from "../records.js";
+import { resolveProcessLimits, resolveResources } from "../resources.js";
+import type { ManagerDeps } from "./deps.js";
+import type { Launcher } from "./launch.js";
+import type { Operations } from "./operations.js";
+
+export type CreateDeps = Pick<ManagerDeps, "config" | "store" | "blobs" | "backend" | "log">;
+
+/** What a create asks for; `auto` when the control plane allocates it for FaaS-style calls. */
+export interface CreateRequest {
+  app: string;
+  name: string;
+  body: CreateProcessBody;
+  auto: boolean;
+}
+
+export async function createProcess(
+  deps: CreateDeps,
+  operations: Operations,
+  launcher: Launcher,
+  request: CreateRequest,
+): Promise<ProcessRecord> {
+  const { store, config } = deps;
+  const { app, name } = request;
+  const appRecord = await store.getApp(app);
+  if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
+  const record = newRecord(request, appRecord, config);
+  if (!(await store.createProcess(record))) {
+    throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
+  }
+  return operations.exclusive(app, name, async () => {
+    await dropLeftovers(deps, app, name).catch(async (error: unknown) => {
+      await store.deleteProcess(app, name);
+      throw error;
+    });
+    return launcher.activate(
+      record,
+      "allocating",
+      false,
+      async () => void (await store.deleteProcess(app, name)),
+    );
+  });
+}
+
+/** The record of a process being created: allocating, with what the body or the app asks. */
+function newRecord(
+  request: CreateRequest,
+  appRecord: AppRecord,
+  config: ControlPlaneConfig,
+): ProcessRecord {
+  const { app, name, body, auto } = request;
+  const resources = resolveResources(body, appRecord.defaults, config);
+  const limits = resolveProcessLimits(body, appRecord.defaults);
+  const durability = body.durability === undefined ? "memory" : parseDurability(body.durability);
+  const idleSwapMs =
+    body.idleSwap === undefined ? config.idleSwapMs : parseDuration(body.idleSwap, "idleSwap");
+  const now = Date.now();
+  return {
+    app,
+    name,
+    status: "allocating",
+    resources,
+    limits,
+    durability,
+    secret: randomBytes(24).toString("base64url"),
+    autoAllocated: auto,
+    idleSwapMs,
+    createdAt: now,
+    updatedAt: now,
+    revision: 0,
+  };
+}
+
+/**
+ * A new process must never start from the state of an earlier one of the same name (e.g. a
+ * snapshot an orphaned process wrote after its record was deleted, or its write-ahead log):
+ * remove any leftover.
+ */
+async function dropLeftovers(deps: CreateDeps, app: string, name: string): Promise<void> {
+  // Both at once: a create waits for them before it starts the process.
+  const [snapshot] = await Promise.all([
+    deps.blobs.delete(snapshotKey(app, name)),
+    deps.backend.deleteLog?.(app, name),
+  ]);
+  if (snapshot) deps.log.warn({ app, name }, "removed swapped state left by an earlier process");
+}

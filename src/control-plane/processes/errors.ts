@@ -1,0 +1,20 @@
+/** How the manager tells apart the errors its operations meet. */
+import { PraaSError } from "../../protocol/index.js";
+
+/** An operation's error as a record's reason: with its code when it has one. */
+export function reasonOf(error: unknown): string {
+  return error instanceof PraaSError ? `${error.code}: ${error.message}` : String(error);
+}
+
+/** The store could not be reached (Redis down): the same write may work later. */
+export function storeUnreachable(error: unknown): boolean {
+  return error instanceof PraaSError && error.code === "UNAVAILABLE";
+}
+
+/**
+ * A resume refused because the record was no longer swapped or failed when its turn came: some
+ * other operation moved it (it is active, swapping or resuming now), so looking again decides.
+ */
+export function lostRace(error: unknown): boolean {
+  return error instanceof PraaSError && error.code === "INVALID_STATE";
+}
