@@ -59,6 +59,10 @@ export default tseslint.config(
     },
     plugins: { "import-x": importX },
     settings: {
+      // Without these, import-x parses only .js files for what they import, and no-cycle
+      // never sees a cycle between .ts files.
+      "import-x/extensions": [".ts", ".js"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
       // Sources import `./x.js` meaning `./x.ts`: without this, import-x resolves nothing and its
       // cycle and layering rules pass vacuously.
       "import-x/resolver-next": [
