@@ -52,7 +52,7 @@ export interface ProcessOptions {
    * the RSS watchdog), "watchdog" (the watchdog alone) or "off". Default "auto".
    */
   memoryGuard?: MemoryGuardMode;
-  /** Bytes of state plus undelivered messages; default half of `memoryMiB`. */
+  /** Bytes of state plus undelivered messages; default {@link defaultMaxStoredBytes}. */
   maxStoredBytes?: number;
   /** Invocations in flight in the process (calls between functions included); default 4096. */
   maxInflight?: number;
@@ -233,12 +233,26 @@ type Limits = Pick<
   | "maxInflightBytesPerConnection"
 >;
 
+/** What a process and one worker take before they hold any state (measured: 15 + 8 MiB). */
+const RUNTIME_RESERVE_MIB = 48;
+
+/**
+ * Half of what `memoryMiB` leaves beside the process's own needs, at least a quarter of it:
+ * the other half holds the workers' caches and what a listing or a put allocates for a moment.
+ * At 128 MiB, half of all of it left a process with full state one listing away from its
+ * memory limit.
+ */
+export function defaultMaxStoredBytes(memoryMiB: number): number {
+  const mib = Math.max(memoryMiB / 4, (memoryMiB - RUNTIME_RESERVE_MIB) / 2);
+  return Math.floor(mib * MIB);
+}
+
 function resolveLimits(options: ProcessOptions, memoryMiB: number): Limits {
   const big = Number.MAX_SAFE_INTEGER;
   return {
     memoryGuard: oneOf(options.memoryGuard ?? "auto", "memoryGuard", MEMORY_GUARD_MODES),
     maxStoredBytes: integer(
-      options.maxStoredBytes ?? (memoryMiB * MIB) / 2,
+      options.maxStoredBytes ?? defaultMaxStoredBytes(memoryMiB),
       "maxStoredBytes",
       0,
       big,

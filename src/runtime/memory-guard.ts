@@ -3,15 +3,16 @@
  * included (a V8 heap limit alone lets a function grow Buffers without bound).
  *
  * Two layers:
- * - a memory cgroup (v1 or v2) created for this process under the cgroup it was started in;
- *   the process moves itself in before it spawns workers, so they inherit it, and the kernel
- *   never lets the tree pass the limit;
  * - a watchdog that sums the anonymous resident memory of the process and its workers every
- *   `intervalMs` and kills the biggest worker when the sum passes the limit: the only layer
- *   where cgroups are missing or not writable, an early warning where they exist.
+ *   `intervalMs` and kills the biggest worker when the sum passes the limit;
+ * - a memory cgroup (v1 or v2) created for this process under the cgroup it was started in;
+ *   the process moves itself in before it spawns workers, so they inherit it. Its kernel limit
+ *   sits above `memory` (see kernelLimitBytes): a hard stop for a worker that allocates faster
+ *   than the watchdog looks, never reached by the process's own memory alone.
  *
- * Workers get the highest OOM score, so when the kernel must kill, it kills a worker and never
- * the process (its state, mailbox and connections live on).
+ * Workers get the highest OOM score, so when the kernel must kill, it kills a worker. With the
+ * kernel limit at `memory` itself, a process whose own memory spiked (its state near the
+ * limit, plus a listing of it) was killed right after its worker, and its state with it.
  */
 import {
   existsSync,
@@ -56,6 +57,16 @@ export interface MemoryVerdict {
 }
 
 const MIB = 1024 * 1024;
+
+/**
+ * The cgroup's limit for a process of `memoryMiB`: half as much again, at least 64 MiB more.
+ * The watchdog holds the process to `memoryMiB`; the kernel stops what outruns it, and the
+ * room above leaves the process itself (state of up to half of `memory`, and what it
+ * allocates for a moment beside it) out of reach of the kernel's OOM killer.
+ */
+export function kernelLimitBytes(memoryMiB: number): number {
+  return (memoryMiB + Math.max(64, Math.ceil(memoryMiB / 2))) * MIB;
+}
 const PAGE_BYTES = 4096;
 const CGROUP_ROOT = "/sys/fs/cgroup";
 
@@ -114,7 +125,7 @@ export class MemoryGuard implements MemoryVerdict {
 
   #limited(cgroup: Cgroup): Cgroup | undefined {
     try {
-      cgroup.limit(this.limitMiB * MIB);
+      cgroup.limit(kernelLimitBytes(this.limitMiB));
       return cgroup;
     } catch (error) {
       cgroup.remove();
@@ -127,7 +138,7 @@ export class MemoryGuard implements MemoryVerdict {
 
   #openCgroup(): Cgroup | undefined {
     try {
-      return Cgroup.create(this.#options.label, this.limitMiB * MIB);
+      return Cgroup.create(this.#options.label, kernelLimitBytes(this.limitMiB));
     } catch (error) {
       this.#options.log("no memory cgroup; the watchdog alone enforces the memory limit", {
         reason: String(error),

@@ -61,7 +61,7 @@ export const runtimeProgram = (): Command =>
     )
     .option(
       "--max-stored <bytes>",
-      "bytes of state plus undelivered messages (default: half of --memory)",
+      "bytes of state plus undelivered messages (default: half of --memory less 48 MiB, at least a quarter)",
       int,
     )
     .option("--max-inflight <n>", "invocations in flight in the process", int, 4096)

@@ -12,7 +12,7 @@ import {
   parsePermissionList,
   type AppPermissions,
 } from "../protocol/index.js";
-import { cgroupAhead, type Cgroup } from "./memory-guard.js";
+import { cgroupAhead, kernelLimitBytes, type Cgroup } from "./memory-guard.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 import { heapMiBFor, spawnWorker, type SpawnedWorker, type WorkerSlot } from "./worker-spawn.js";
 
@@ -34,7 +34,7 @@ export interface SpawnedSlot {
 
 /** Makes the cgroup (so the workers are in it from birth) and the sandbox, spawns the workers. */
 export async function spawnSlot(options: SlotOptions): Promise<SpawnedSlot> {
-  const cgroup = cgroupAhead(`pool.${process.pid}`, options.memoryMiB * 1024 * 1024);
+  const cgroup = cgroupAhead(`pool.${process.pid}`, kernelLimitBytes(options.memoryMiB));
   const sandbox = new WorkerSandbox({ label: "pool", ...options });
   try {
     await sandbox.prepare();

@@ -207,8 +207,11 @@ export class StateStore {
     this.#entries.delete(key);
   }
 
+  /** Built in one pass: near the storage limit, every copy of the key list costs memory. */
   keys(): StateKey[] {
-    return [...this.#entries].map(([key, entry]) => ({ key, updatedAt: entry.updatedAt }));
+    const keys: StateKey[] = [];
+    for (const [key, entry] of this.#entries) keys.push({ key, updatedAt: entry.updatedAt });
+    return keys;
   }
 
   /** The first `limit` keys with their value sizes, and the totals (no values leave the process). */

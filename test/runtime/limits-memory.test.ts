@@ -2,6 +2,8 @@
 // gets OUT_OF_MEMORY, and the machine never sees the process grow past its limit.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storedEntryBytes } from "../../src/protocol/index.js";
+import { defaultMaxStoredBytes } from "../../src/runtime/config.js";
+import type { ProcessConnection } from "../../src/sdk/index.js";
 import {
   bundleFixture,
   makeTempDir,
@@ -71,6 +73,17 @@ async function expectOutOfMemory(proc: RunningProcess, hog: object): Promise<voi
   }
 }
 
+/** The `count` answer, trying again (at most `tries` times) while a worker dies of memory. */
+async function countWithin(conn: ProcessConnection, tries: number): Promise<string> {
+  for (let i = 1; ; i++) {
+    try {
+      return text(await conn.invoke("count"));
+    } catch (error) {
+      if (i >= tries || (error as { code?: string }).code !== "OUT_OF_MEMORY") throw error;
+    }
+  }
+}
+
 describe("process memory limit", () => {
   it("fails a function that keeps 1 MiB Buffers with OUT_OF_MEMORY; the process serves on", async () => {
     await withProcess("m1", [], (proc) => expectOutOfMemory(proc, HOG));
@@ -83,13 +96,17 @@ describe("process memory limit", () => {
         const worker = text(await conn.invoke("pid"));
         const { stored, code } = JSON.parse(text(await conn.invoke("fill", "f"))) as Filled;
         expect(code).toBe("STATE_FULL");
-        // Each key counts its overhead: the default limit, half the memory, holds this many.
-        const fits = Math.floor((LIMIT_MIB * MIB) / 2 / storedEntryBytes("f100000", 0));
+        // Each key counts its overhead: the default limit holds this many.
+        const fits = Math.floor(defaultMaxStoredBytes(LIMIT_MIB) / storedEntryBytes("f100000", 0));
         expect(stored).toBeGreaterThan(fits * 0.9);
         expect(stored).toBeLessThanOrEqual(fits * 1.1);
         expect(text(await conn.invoke("pid"))).toBe(worker);
         const again = JSON.parse(text(await conn.invoke("fill", "g"))) as Filled;
         expect(again).toEqual({ stored: 0, code: "STATE_FULL" });
+        // Listing a full state costs memory beside it: a worker may die of it, the process
+        // (which holds the state) must not.
+        expect(await countWithin(conn, 3)).toBe(String(stored));
+        expect(proc.child.exitCode).toBeNull();
       } finally {
         await conn.close();
       }

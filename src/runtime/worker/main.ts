@@ -23,10 +23,10 @@ const worker = new WorkerServer({
   application: "",
   processId: "",
   maxPayloadBytes: Number(maxPayload),
-  // An eighth of the heap (the heap is this worker's share of the process's memory): the cache
-  // only saves round trips. Beside state of up to half the memory in the process, a larger one
-  // put a process filling its state over its memory limit before STATE_FULL.
-  cacheBytes: Math.floor(getHeapStatistics().heap_size_limit / 8),
+  // A sixteenth of the heap (the heap is this worker's share of the process's memory): the
+  // cache only saves round trips. Beside state of up to half the memory in the process, a
+  // larger one put a process filling its state over its memory limit before STATE_FULL.
+  cacheBytes: Math.floor(getHeapStatistics().heap_size_limit / 16),
   captureConsole: true,
   exit: (code) => process.exit(code),
   // Our environment was only TMPDIR until now: the application's is added before its code loads.
