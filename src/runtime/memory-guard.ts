@@ -57,6 +57,8 @@ export interface MemoryVerdict {
 }
 
 const MIB = 1024 * 1024;
+const PAGE_BYTES = 4096;
+const CGROUP_ROOT = "/sys/fs/cgroup";
 
 /**
  * The cgroup's limit for a process of `memoryMiB`: half as much again, at least 64 MiB more.
@@ -67,8 +69,6 @@ const MIB = 1024 * 1024;
 export function kernelLimitBytes(memoryMiB: number): number {
   return (memoryMiB + Math.max(64, Math.ceil(memoryMiB / 2))) * MIB;
 }
-const PAGE_BYTES = 4096;
-const CGROUP_ROOT = "/sys/fs/cgroup";
 
 export class MemoryGuard implements MemoryVerdict {
   readonly limitMiB: number;

@@ -176,13 +176,13 @@ export class StateStore {
     const after = keys.map((key) => this.#entries.get(key));
     const undo = (): void =>
       keys.forEach((key, i) => {
-        if (this.#entries.get(key) === after[i]) this.#restore(key, before[i]);
+        if (this.#entries.get(key) === after[i]) this.#reinstate(key, before[i]);
       });
     return { result, undo };
   }
 
-  #restore(key: string, entry: Entry | undefined): void {
-    this.#bytes += (entry?.value.length ?? 0) - (this.#entries.get(key)?.value.length ?? 0);
+  #reinstate(key: string, entry: Entry | undefined): void {
+    this.#bytes += this.#valueGrowth(key, entry?.value);
     this.quota.force(this.#growth(key, entry?.value));
     if (entry === undefined) this.#entries.delete(key);
     else this.#entries.set(key, entry);
@@ -193,9 +193,14 @@ export class StateStore {
     return weigh(key, value) - weigh(key, this.#entries.get(key)?.value);
   }
 
+  /** What the values held grow by when `key` takes `value` (undefined: is deleted). */
+  #valueGrowth(key: string, value: Uint8Array | undefined): number {
+    return (value?.length ?? 0) - (this.#entries.get(key)?.value.length ?? 0);
+  }
+
   /** Writes an entry the quota was charged for already. */
   #set(key: string, value: Buffer, updatedAt: number): void {
-    this.#bytes += value.length - (this.#entries.get(key)?.value.length ?? 0);
+    this.#bytes += this.#valueGrowth(key, value);
     // Map.set keeps an existing key's position, so keys() stays in first-write order.
     this.#entries.set(key, { value, updatedAt, version: ++this.#clock });
   }
