@@ -2,14 +2,14 @@
 // deploy stands and is printed, the CLI names the process that kept its version and exits 1,
 // and that process serves on with its state; once there is room, its upgrade goes through.
 // Real `praas up` on a real full disk.
-import { closeSync, openSync, rmSync, truncateSync, writeSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir, runProcessesMatching } from "../helpers/process-harness.js";
 import { cli, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
-import { mountSmallDisk, type SmallDisk } from "../helpers/small-disk.js";
+import { fillDisk, mountSmallDisk, type SmallDisk } from "../helpers/small-disk.js";
 
 const STATE_BYTES = 4 * 1024 * 1024;
 /** Room left on the disk: enough for a bundle and records, not for the state's snapshot. */
@@ -24,23 +24,6 @@ export async function size(_input, ctx) {
   return String((await ctx.state.get("big"))?.length ?? 0);
 }
 `;
-
-/** Fills the disk under `dir`, then frees `room` bytes of it; returns the filler's path. */
-function fillBut(dir: string, room: number): string {
-  const file = path.join(dir, "filler");
-  const fd = openSync(file, "w");
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  let written = 0;
-  try {
-    for (;;) written += writeSync(fd, chunk);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
-  } finally {
-    closeSync(fd);
-  }
-  truncateSync(file, Math.max(0, written - room));
-  return file;
-}
 
 it("deploy --upgrade on a full disk: the deploy stands, the process keeps its version and state", async () => {
   let disk: SmallDisk | undefined;
@@ -57,7 +40,7 @@ it("deploy --upgrade on a full disk: the deploy stands, the process keeps its ve
     await client.createProcess("big", "p1");
     await client.invoke("big", "fill", "", { process: "p1" });
     await writeFile(path.join(dir, "index.js"), `${SOURCE}\n// version 2\n`);
-    const filler = fillBut(disk.root, ROOM_BYTES);
+    const filler = fillDisk(disk.root, ROOM_BYTES);
 
     const run = await cli(["deploy", dir, "--app", "big", "--upgrade", "--url", plane.url]);
     expect(run.code).toBe(1);

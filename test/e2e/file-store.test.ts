@@ -13,7 +13,7 @@ import { parseLocalBackendId } from "../../src/backends/local-pids.js";
 import { groupMembers, isAlive, procStat } from "../../src/runtime/proc-table.js";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir, runProcessesMatching } from "../helpers/process-harness.js";
-import { cli, freePort, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+import { cli, freePort, startPraaS, untilLinked, type RunningPraaS } from "../helpers/praas-up.js";
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
 
@@ -97,14 +97,6 @@ function cpuTicks(pid: number): number {
 }
 
 /** The process answers this control plane over its control link (it re-dialled). */
-async function untilLinked(client: PraaS, app: string, name: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while ((await client.getProcess(app, name)).info.connections === undefined) {
-    if (Date.now() > deadline) throw new Error(`${name} never re-dialled`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** An application whose `spin` never returns (a synchronous loop). */
 async function spinnerApp(dataDir: string): Promise<string> {
   const dir = path.join(dataDir, "spinner-app");

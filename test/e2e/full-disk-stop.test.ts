@@ -1,31 +1,21 @@
 // A clean stop of the control plane swaps its processes out. When the disk is full, a process
 // whose state cannot be stored is left running with it, not stopped: the next control plane
 // finds it again, with every update. Real `praas up`, redis-server and a real full disk.
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
-import path from "node:path";
+import { rmSync } from "node:fs";
 import { expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
 import { runProcessesMatching } from "../helpers/process-harness.js";
-import { freePort, portClosed, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+import {
+  freePort,
+  portClosed,
+  startPraaS,
+  untilLinked,
+  type RunningPraaS,
+} from "../helpers/praas-up.js";
 import { startRedis, type RedisServer } from "../helpers/redis-server.js";
-import { mountSmallDisk, type SmallDisk } from "../helpers/small-disk.js";
+import { fillDisk, mountSmallDisk, type SmallDisk } from "../helpers/small-disk.js";
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
-
-/** Fills the disk under `dir` to the last byte with one file; returns its path. */
-function fill(dir: string): string {
-  const file = path.join(dir, "filler");
-  const fd = openSync(file, "w");
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
-  } finally {
-    closeSync(fd);
-  }
-  return file;
-}
 
 /** Polls (bounded) until the process answers `add 0` through the control plane. */
 async function answering(client: PraaS, name: string): Promise<string> {
@@ -39,15 +29,6 @@ async function answering(client: PraaS, name: string): Promise<string> {
       },
     );
     if (answer !== undefined) return answer;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Polls (bounded) until the process has re-dialled this control plane (its link is up). */
-async function linked(client: PraaS, name: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while ((await client.getProcess("counter", name)).info.connections === undefined) {
-    if (Date.now() > deadline) throw new Error(`${name} never re-dialled`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -73,7 +54,7 @@ it("a stop on a full disk leaves a process with unsaved state running; a restart
     await first.deploy("counter", "examples/counter");
     const { info } = await first.createProcess("counter", "kept");
     expect(text(await first.invoke("counter", "add", "5", { process: "kept" }))).toBe("5");
-    const filler = fill(disk.root);
+    const filler = fillDisk(disk.root);
 
     expect(await planes[0]!.stop()).toBe(0);
     // Not stopped: its state exists nowhere else.
@@ -83,7 +64,7 @@ it("a stop on a full disk leaves a process with unsaved state running; a restart
     const again = await up();
     expect(await answering(again, "kept")).toBe("5");
     expect(text(await again.invoke("counter", "add", "1", { process: "kept" }))).toBe("6");
-    await linked(again, "kept"); // calls go straight to it; a stop reaches it over its link
+    await untilLinked(again, "counter", "kept"); // calls go straight to it; a stop reaches it over its link
     // With room on the disk, the next stop swaps it out as usual, and nothing is left running.
     expect(await planes[1]!.stop()).toBe(0);
     expect(await portClosed(info.connection!.host, info.connection!.port)).toBe(true);

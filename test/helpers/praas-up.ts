@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import type { PraaS } from "../../src/sdk/index.js";
 
 export const CLI = path.resolve("dist/cli/main.js");
 
@@ -189,4 +190,13 @@ export async function portClosed(host: string, port: number, timeoutMs = 10_000)
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return false;
+}
+
+/** Polls (bounded) until process `app/name` has dialled its control plane (its link is up). */
+export async function untilLinked(client: PraaS, app: string, name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await client.getProcess(app, name)).info.connections === undefined) {
+    if (Date.now() > deadline) throw new Error(`${name} never re-dialled`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -3,6 +3,7 @@
  * run as root). Swap tests fill it to see what a full disk does to a swap-out.
  */
 import { execFileSync } from "node:child_process";
+import { closeSync, openSync, truncateSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -32,4 +33,24 @@ export async function mountSmallDisk(prefix: string, sizeMiB: number): Promise<S
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Fills the disk under `dir` to the last byte with one file, then frees `roomBytes` of it
+ * again; returns the file's path (remove it to give the room back).
+ */
+export function fillDisk(dir: string, roomBytes = 0): string {
+  const file = path.join(dir, "filler");
+  const fd = openSync(file, "w");
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  let written = 0;
+  try {
+    for (;;) written += writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+  } finally {
+    closeSync(fd);
+  }
+  if (roomBytes > 0) truncateSync(file, Math.max(0, written - roomBytes));
+  return file;
 }
