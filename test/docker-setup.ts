@@ -3,15 +3,28 @@
  * (starts dockerd when it is installed but not running, as root, and remembers that we did),
  * builds the images from the fresh dist/ (`praas images build --local-base`, skipped when they
  * are up to date), and at the end fails the run for any container of this run that is left
- * (the tests label theirs `praas.control-plane=test-<run id>-...`), then stops the dockerd
- * we started. Without Docker the docker tests skip themselves, saying why.
+ * (the tests label theirs `praas.control-plane=test-<run id>-...`). A dockerd a test run
+ * started is stopped by the last run on this machine to finish: each run holds a lease file
+ * named by its pid, so one run's teardown never stops the engine another run is using.
+ * Without Docker the docker tests skip themselves, saying why.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { existsSync, openSync } from "node:fs";
+import { spawn, execFileSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dockerClient, dockerReachable } from "../src/backends/docker/index.js";
 
 const DOCKERD_CANDIDATES = ["/usr/sbin/dockerd", "/usr/bin/dockerd"];
 const DOCKERD_START_MS = 30_000;
+const DOCKERD_STOP_MS = 30_000;
+const LEASES = "/tmp/praas-test-docker-leases";
+const DOCKERD_PID_FILE = "/tmp/praas-test-dockerd.pid";
 const docker = dockerClient();
 
 export interface DockerRun {
@@ -22,12 +35,49 @@ export interface DockerRun {
 
 /** Call before the run's marker is in process.env: a dockerd we start must not carry it. */
 export async function setUpDocker(): Promise<DockerRun> {
-  const started = (await dockerReachable(docker)) ? undefined : await startDockerd();
+  const lease = takeLease();
+  if (!(await dockerReachable(docker))) await startDockerd();
   if (await dockerReachable(docker)) buildImages();
-  return { leftovers, stop: () => stopDockerd(started) };
+  return { leftovers, stop: () => releaseLease(lease) };
 }
 
-async function startDockerd(): Promise<ChildProcess | undefined> {
+function takeLease(): string {
+  mkdirSync(LEASES, { recursive: true, mode: 0o777 });
+  const lease = `${LEASES}/${process.pid}`;
+  writeFileSync(lease, "");
+  return lease;
+}
+
+/** Stops the dockerd a test run started once no live run holds a lease. */
+async function releaseLease(lease: string): Promise<void> {
+  rmSync(lease, { force: true });
+  if (readdirSync(LEASES).some((name) => isAlive(Number(name)))) return;
+  const pid = existsSync(DOCKERD_PID_FILE) ? Number(readFileSync(DOCKERD_PID_FILE, "utf8")) : 0;
+  rmSync(DOCKERD_PID_FILE, { force: true });
+  if (pid > 0 && isDockerd(pid)) await stopDockerd(pid);
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isDockerd(pid: number): boolean {
+  try {
+    // "(dockerd) S ...": a zombie (Z) has exited already.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.startsWith(`${pid} (dockerd) `) && !stat.includes(") Z ");
+  } catch {
+    return false;
+  }
+}
+
+async function startDockerd(): Promise<void> {
   const binary = DOCKERD_CANDIDATES.find((candidate) => existsSync(candidate));
   if (binary === undefined || process.getuid?.() !== 0) return undefined;
   process.stderr.write(`docker-setup: starting ${binary} (log: /tmp/praas-test-dockerd.log)\n`);
@@ -36,12 +86,14 @@ async function startDockerd(): Promise<ChildProcess | undefined> {
   child.unref();
   const deadline = Date.now() + DOCKERD_START_MS;
   while (Date.now() < deadline && child.exitCode === null) {
-    if (await dockerReachable(docker)) return child;
+    if (await dockerReachable(docker)) {
+      writeFileSync(DOCKERD_PID_FILE, String(child.pid));
+      return;
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   process.stderr.write("docker-setup: dockerd did not come up; docker tests will be skipped\n");
   child.kill("SIGTERM");
-  return undefined;
 }
 
 /**
@@ -78,9 +130,9 @@ async function leftovers(runId: string): Promise<string[]> {
   return ours.map((info) => `container ${info.Names.join(",")} (${info.State})`);
 }
 
-async function stopDockerd(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
+async function stopDockerd(pid: number): Promise<void> {
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + DOCKERD_STOP_MS;
+  while (isDockerd(pid) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 100));
 }
