@@ -1,10 +1,7 @@
 /**
  * The local backend: each cloud process is a child process of the control plane on this host,
  * on a free port, with `vcpus` workers and `memory` MiB split into the workers' heap limits.
- * Bundles are cached as files under `<dataDir>/bundles` by bundle key; keys name the bundle's
- * content (its sha256, see AppService), so a cached file is always the code asked for, even
- * when an app is removed and deployed again; a file left on disk by an earlier run is reused
- * only if its content still hashes to its key (else it is written again). Children are stopped on `stop` and on
+ * Bundles are cached as files under `<dataDir>/bundles` (bundle-cache.ts). Children are stopped on `stop` and on
  * `shutdown`, so stopping the control plane leaves no orphans. Each child leads a process group
  * of its own (see launch.ts): a Ctrl-C meant for the control plane does not reach it, and when
  * it exits, for any reason, its whole group (workers, whatever its functions started) is killed.
@@ -19,8 +16,7 @@
  * assigned the same command line and environment, so both end up the same.
  */
 import type { ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { access, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { PraaSError } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
@@ -50,6 +46,7 @@ import {
   type ProcessSpec,
   type StartedProcess,
 } from "./backend.js";
+import { BundleCache } from "./bundle-cache.js";
 import { WarmPool, type WarmPoolStats } from "./warm-pool.js";
 
 export interface LocalBackendOptions {
@@ -96,13 +93,14 @@ export class LocalBackend implements ProcessBackend {
   readonly #children = new Map<string, Child>();
   readonly #adopted = new Map<string, Adopted>();
   readonly #listeners: ((exit: ExitInfo) => void)[] = [];
-  readonly #bundles = new Map<string, Promise<string>>();
+  readonly #bundles: BundleCache;
   readonly #pool: WarmPool | undefined;
 
   constructor(options: LocalBackendOptions) {
     if ((options.netns?.length ?? 0) > 0 && process.getuid?.() !== 0)
       throw new PraaSError("BAD_REQUEST", "starting processes in a network namespace needs root");
     this.#options = options;
+    this.#bundles = new BundleCache(path.join(options.dataDir, "bundles"));
     this.#pool = this.#createPool();
   }
 
@@ -112,7 +110,7 @@ export class LocalBackend implements ProcessBackend {
   }
 
   async start(spec: ProcessSpec): Promise<StartedProcess> {
-    const bundlePath = await this.#bundleFile(spec);
+    const bundlePath = await this.#bundles.file(spec);
     const netns = this.#leastUsedNamespace();
     const options = {
       ...(netns === undefined ? {} : { netns }),
@@ -270,50 +268,4 @@ export class LocalBackend implements ProcessBackend {
   #report(exit: ExitInfo): void {
     for (const listener of this.#listeners) listener(exit);
   }
-
-  /**
-   * The bundle as a local file, written once per bundle key (concurrent starts share the
-   * write), and again if it went missing since (a cleaned data dir): the blob store has it.
-   */
-  async #bundleFile(spec: ProcessSpec): Promise<string> {
-    const cached = this.#bundles.get(spec.bundleKey);
-    const file = await cached?.catch(() => undefined);
-    if (file !== undefined && (await exists(file))) return file;
-    if (this.#bundles.get(spec.bundleKey) === cached) this.#cacheBundle(spec);
-    return this.#bundles.get(spec.bundleKey)!;
-  }
-
-  #cacheBundle(spec: ProcessSpec): void {
-    const file = this.#writeBundle(spec);
-    this.#bundles.set(spec.bundleKey, file);
-    file.catch(() => {
-      if (this.#bundles.get(spec.bundleKey) === file) this.#bundles.delete(spec.bundleKey);
-    });
-  }
-
-  async #writeBundle(spec: ProcessSpec): Promise<string> {
-    const file = path.join(this.#options.dataDir, "bundles", spec.bundleKey.replaceAll("/", "_"));
-    if (await holdsBundle(file, spec.bundleKey)) return file;
-    // Owner-only: a process copies its bundle into its workers' sandbox; workers read no others.
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const temp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
-    await writeFile(temp, await spec.loadBundle());
-    await rename(temp, file);
-    return file;
-  }
-}
-
-function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** The file exists and hashes to the sha256 its key names (a key naming none: never trusted). */
-async function holdsBundle(file: string, key: string): Promise<boolean> {
-  const named = /([0-9a-f]{64})\.mjs$/.exec(key)?.[1];
-  const bytes = await readFile(file).catch(() => undefined);
-  if (named === undefined || bytes === undefined) return false;
-  return createHash("sha256").update(bytes).digest("hex") === named;
 }

@@ -2,7 +2,7 @@
 // starting every process on the spot, once taking them from a warm pool that fits the suite's
 // processes (1 vcpu, 128 MiB), so pooled processes keep the whole contract too.
 import { readFileSync } from "node:fs";
-import { access, readdir, rm } from "node:fs/promises";
+import { access, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { LocalBackend, type LocalBackendOptions } from "../../src/backends/index.js";
@@ -90,6 +90,37 @@ describe("the local backend's bundle files", () => {
       await conn.close();
       expect(await readdir(cache)).toEqual(files);
       await backend.stop(first.backendId);
+    } finally {
+      await backend.shutdown();
+      await control.close();
+      await temp.remove();
+    }
+  });
+
+  it("writes a bundle file again when it was emptied while the backend ran", async () => {
+    const temp = await makeTempDir("bundle-emptied");
+    const control = new ControlHarness();
+    const backend = new LocalBackend({
+      dataDir: temp.dir,
+      blobs: { kind: "disk", root: path.join(temp.dir, "blobs") },
+      logLevel: "error",
+    });
+    try {
+      await control.listen("127.0.0.1");
+      const key = await control.addBundle("cache", "echo-js");
+      const first = await backend.start(control.spec("cache", "p1", key));
+      const cache = path.join(temp.dir, "bundles");
+      const [name = ""] = await readdir(cache);
+      const size = (await readFile(path.join(cache, name))).length;
+      await writeFile(path.join(cache, name), ""); // emptied, not removed
+      const spec = control.spec("cache", "p2", key);
+      const second = await backend.start(spec);
+      const conn = await connect({ host: second.host, port: second.port, token: spec.token });
+      expect(Buffer.from(await conn.invoke("echo", "hi")).toString()).toBe("hi");
+      await conn.close();
+      expect((await readFile(path.join(cache, name))).length).toBe(size);
+      await backend.stop(first.backendId);
+      await backend.stop(second.backendId);
     } finally {
       await backend.shutdown();
       await control.close();
