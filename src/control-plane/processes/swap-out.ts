@@ -49,6 +49,9 @@ export async function swapOut(
  * up); back to active when the process is still connected (it could not store its state and
  * kept serving); failed otherwise. A snapshot merely existing proves nothing: an earlier
  * swap's is kept after a resume, and compaction stores them while a `log` process serves.
+ * When the blob store cannot be read (the outage that failed the swap, often), a connected
+ * process is taken at its word that it serves on: were it exiting after all, its exit makes
+ * it `failed`, and it resumes from what it stored.
  */
 export async function settleSwap(
   deps: SwapDeps,
@@ -58,8 +61,8 @@ export async function settleSwap(
 ): Promise<void> {
   const { store, cluster } = deps;
   const record = await getProcessOrThrow(store, app, name);
-  const stored = await swapStored(deps, record);
-  if (!stored && (await cluster.linked(record))) {
+  const stored = await swapStored(deps, record).catch(() => undefined);
+  if (stored !== true && (await cluster.linked(record))) {
     await transition(store, app, name, ["swapping"], "active");
     return;
   }
@@ -72,7 +75,8 @@ export async function settleSwap(
     });
     return;
   }
-  // Not stopped: a process that is only re-dialling comes back as active (failed → active).
+  // Not stopped: a process that is only re-dialling comes back as active (failed → active),
+  // and one whose snapshot could not be read resumes from it if it is there.
   const why = `swap failed and the process is gone: ${reason}`;
   await transition(store, app, name, ["swapping"], "failed", failedPatch(why));
 }
