@@ -10,10 +10,10 @@ import { PraaSError, type CreateProcessBody, type SwapReason } from "../protocol
 import type { ProcessRecord, Resources } from "../storage/index.js";
 import type { Registration } from "./control-link-server.js";
 import { LeftoverSettler } from "./leftovers.js";
-import { getProcessOrThrow, transition } from "./lifecycle.js";
-import { snapshotKey } from "./records.js";
+import { getProcessOrThrow } from "./lifecycle.js";
 import { Registrations } from "./registrations.js";
 import { createProcess } from "./processes/create.js";
+import { deleteProcess, finishDeletion } from "./processes/delete.js";
 import type { ManagerDeps } from "./processes/deps.js";
 import { lostRace } from "./processes/errors.js";
 import { Failures } from "./processes/failures.js";
@@ -24,7 +24,6 @@ import { reconnected } from "./processes/reconnect.js";
 import { swappedItself } from "./processes/self-swap.js";
 import { stopLinked } from "./processes/shutdown.js";
 import { SETTLED, TRANSITIONAL } from "./processes/statuses.js";
-import { stopIfAlive, stopProcess } from "./processes/stop.js";
 import { swapIn } from "./processes/swap-in.js";
 import { swapOut } from "./processes/swap-out.js";
 import { Sweeper } from "./processes/sweeper.js";
@@ -134,18 +133,17 @@ export class ProcessManager {
     }
   }
 
-  /** Deletes a process; one that is still running (active, or failed but alive) is stopped. */
-  async delete(app: string, name: string): Promise<void> {
-    const { store, blobs } = this.#deps;
-    const record = await getProcessOrThrow(store, app, name);
-    await transition(store, app, name, ["active", "swapped", "failed"], "deleted", {
-      connection: undefined,
-    });
-    if (record.status === "active") await stopProcess(this.#deps, record);
-    if (record.status === "failed") await stopIfAlive(this.#deps, record);
-    await blobs.delete(snapshotKey(app, name));
-    await this.#deps.backend.deleteLog?.(app, name);
-    await store.deleteProcess(app, name);
+  /**
+   * Deletes a process; one that is still running (active, or failed but alive) is stopped. A
+   * delete cut short once its record says deleted (the store down) is finished as soon as the
+   * store answers again.
+   */
+  delete(app: string, name: string): Promise<void> {
+    return deleteProcess(this.#deps, app, name, () =>
+      this.#leftovers.schedule(app, name, (a, n, failedAt) =>
+        finishDeletion(this.#deps, a, n, failedAt),
+      ),
+    );
   }
 
   /**

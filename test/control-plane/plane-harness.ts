@@ -63,6 +63,8 @@ export interface HarnessOptions {
   controlLink?: Partial<ControlLinkTimings>;
   /** Runs on the store and blobs before the control plane starts (a previous replica's records). */
   seed?(store: MetadataStore, blobs: BlobStore): Promise<void>;
+  /** Wraps the store the control plane uses (e.g. to make some of its calls fail). */
+  wrapStore?(store: MetadataStore): MetadataStore;
 }
 
 let prefixes = 0;
@@ -90,7 +92,10 @@ export async function startPlane(
       },
       {
         backend: () => backend,
-        metadataStore: open,
+        metadataStore: async () => {
+          const store = await open();
+          return setup.wrapStore ? setup.wrapStore(store) : store;
+        },
         log: log.logger,
         controlLink: setup.controlLink,
       },

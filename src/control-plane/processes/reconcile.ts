@@ -1,11 +1,13 @@
 /**
- * Records left mid-operation (allocating, swapping, resuming) by an operation that is gone: a
- * crashed replica's, or one of this replica's whose last store write failed.
+ * Records left mid-operation (allocating, swapping, resuming, or deleted by a delete that did
+ * not end) by an operation that is gone: a crashed replica's, or one of this replica's whose
+ * last store write failed.
  */
 import type { ProcessRecord } from "../../storage/index.js";
 import { transition } from "../lifecycle.js";
 import { snapshotKey } from "../records.js";
 import type { ManagerDeps } from "./deps.js";
+import { finishDeletion } from "./delete.js";
 import type { Operations } from "./operations.js";
 import { failedPatch } from "./patches.js";
 import { TRANSITIONAL } from "./statuses.js";
@@ -45,6 +47,7 @@ export class Reconciler {
     const { app, name, status } = record;
     if (this.#operations.has(app, name)) return;
     this.#deps.log.warn({ app, name, status }, "reconciling a process left mid-operation");
+    if (status === "deleted") return finishDeletion(this.#deps, app, name, record.updatedAt);
     if (status === "swapping") return settleSwap(this.#deps, app, name, "swap interrupted");
     // A start that registered but was never recorded: nobody could manage or stop that process.
     if (await this.#deps.cluster.linked(record)) await stopProcess(this.#deps, record);

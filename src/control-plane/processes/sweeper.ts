@@ -3,12 +3,16 @@
  * never dialled back, records the crash left mid-operation), then periodically (operations
  * stuck longer than any may take, active records whose replica is gone).
  */
+import type { ProcessStatus } from "../../protocol/index.js";
 import type { ProcessRecord } from "../../storage/index.js";
 import type { ManagerDeps } from "./deps.js";
 import type { Failures } from "./failures.js";
 import type { Reconciler } from "./reconcile.js";
 import { TRANSITIONAL } from "./statuses.js";
 import { SWAP_COMMAND_TIMEOUT_MS } from "./swap-out.js";
+
+/** What a stale record may be left in by an operation that is gone: a delete's too. */
+const LEFT_MID_WAY: ReadonlySet<ProcessStatus> = new Set([...TRANSITIONAL, "deleted"]);
 
 export type SweepDeps = Pick<ManagerDeps, "store" | "cluster" | "config" | "log">;
 
@@ -72,7 +76,7 @@ export class Sweeper {
       for (const record of await store.listProcesses(app.name)) {
         if (record.status === "active") {
           await this.#sweepActive(record, unreachable && stale(record));
-        } else if (TRANSITIONAL.has(record.status) && stale(record)) {
+        } else if (LEFT_MID_WAY.has(record.status) && stale(record)) {
           await this.#reconciler
             .reconcile(record)
             .catch((error: unknown) =>

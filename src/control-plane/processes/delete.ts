@@ -1,0 +1,65 @@
+/**
+ * Deleting a process: its record is marked deleted, the process stopped, its swapped state and
+ * write-ahead log removed, and the record last (so no create of the name can start while any
+ * of that is left). A delete cut short after the first step (the store down at a later write, a
+ * control-plane crash) leaves the record `deleted`; finishDeletion completes it.
+ */
+import type { ProcessRecord } from "../../storage/index.js";
+import { getProcessOrThrow, transition } from "../lifecycle.js";
+import { snapshotKey } from "../records.js";
+import type { ManagerDeps } from "./deps.js";
+import { stopIfAlive, stopProcess } from "./stop.js";
+
+export type DeleteDeps = Pick<ManagerDeps, "store" | "blobs" | "backend" | "cluster">;
+
+/**
+ * Deletes a process; one that is still running (active, or failed but alive) is stopped.
+ * `cutShort` is called when the delete fails after it marked the record deleted.
+ */
+export async function deleteProcess(
+  deps: DeleteDeps,
+  app: string,
+  name: string,
+  cutShort: () => void,
+): Promise<void> {
+  const record = await getProcessOrThrow(deps.store, app, name);
+  await transition(deps.store, app, name, ["active", "swapped", "failed"], "deleted", {
+    connection: undefined,
+  });
+  try {
+    if (record.status === "active") await stopProcess(deps, record);
+    if (record.status === "failed") await stopIfAlive(deps, record);
+    await removeRemains(deps, record);
+  } catch (error) {
+    cutShort();
+    throw error;
+  }
+}
+
+/**
+ * Completes a delete that marked the record deleted at or before `before` and did not end. The
+ * record is claimed first (a compare-and-set), so of several finishers one goes on; one that
+ * loses, or finds the record gone or written later, does nothing. Throws while the store fails,
+ * to be tried again.
+ */
+export async function finishDeletion(
+  deps: DeleteDeps,
+  app: string,
+  name: string,
+  before: number,
+): Promise<void> {
+  const record = await deps.store.getProcess(app, name);
+  if (record?.status !== "deleted" || record.updatedAt > before) return;
+  const claimed = await deps.store.updateProcess(app, name, record.revision, {});
+  if (!claimed) return;
+  await stopIfAlive(deps, claimed);
+  await removeRemains(deps, claimed);
+}
+
+/** What a process leaves behind, its record last. */
+async function removeRemains(deps: DeleteDeps, record: ProcessRecord): Promise<void> {
+  const { app, name } = record;
+  await deps.blobs.delete(snapshotKey(app, name));
+  await deps.backend.deleteLog?.(app, name);
+  await deps.store.deleteProcess(app, name);
+}
