@@ -147,10 +147,12 @@ export class AppService {
   ): Promise<void> {
     await this.get(name);
     const processes = await this.#store.listProcesses(name);
-    if (processes.length > 0 && !force) {
+    // A process a delete could not finish is not listed; its delete is finished below.
+    const live = processes.filter((proc) => proc.status !== "deleted").length;
+    if (live > 0 && !force) {
       throw new PraaSError(
         "INVALID_STATE",
-        `application ${name} has ${processes.length} processes; delete them or use ?force=true`,
+        `application ${name} has ${live} processes; delete them or use ?force=true`,
       );
     }
     for (const proc of processes) await deleteProcess(name, proc.name);

@@ -105,7 +105,8 @@ describe.each(["memory", "redis"] as const)("process lifecycle on the %s store",
     const allowedFrom: Record<keyof typeof operations, ProcessStatus[]> = {
       swap: ["active"],
       resume: ["swapped", "failed"],
-      delete: ["active", "swapped", "failed"],
+      // From "deleted", a delete finishes what an earlier one could not (see processes/delete.ts).
+      delete: ["active", "swapped", "failed", "deleted"],
     };
     for (const [op, run] of Object.entries(operations)) {
       for (const from of STATUSES) {

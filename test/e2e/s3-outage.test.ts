@@ -1,7 +1,9 @@
 // The S3 server holding swapped state goes away and comes back. A swap during the outage fails
 // with STORAGE_ERROR and leaves the process active and serving (it used to stay `swapping`,
 // refusing every call, until the store answered again); a resume fails the same way and leaves
-// the process swapped. Once the server is back, both go through with every update.
+// the process swapped; a delete stops the process but cannot remove its stored state, and is
+// finished by a second delete or by a create of the same name (which starts from nothing).
+// Once the server is back, all of them go through with every update.
 // Real `praas up` (file store, local backend) and a real S3 server on loopback.
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,7 +46,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of ["p1", "p2"]) await client?.deleteProcess("counter", name).catch(() => {});
+  for (const name of ["p1", "p2", "p3", "p4"])
+    await client?.deleteProcess("counter", name).catch(() => {});
   await client?.close();
   await praas?.stop();
   await stopS3();
@@ -85,5 +88,31 @@ describe("the S3 blob store goes away and comes back", () => {
     await client!.swap("counter", "p1");
     expect(await add("p1", 1)).toBe("7"); // resumed on use, from what the swap stored
     expect(await add("p2", 1)).toBe("8");
+  }, 60_000);
+
+  it("finishes a delete the outage interrupted on the next delete or create of the name", async () => {
+    for (const name of ["p3", "p4"]) {
+      await client!.createProcess("counter", name, { memory: 128 });
+      expect(await add(name, 3)).toBe("3");
+      await client!.swap("counter", name);
+    }
+    await stopS3();
+    for (const name of ["p3", "p4"]) {
+      const deleted = await failure(client!.deleteProcess("counter", name));
+      expect(deleted.code).toBe("STORAGE_ERROR");
+      expect(deleted.message).toContain(
+        `process counter/${name} is deleted, but its delete could not finish`,
+      );
+    }
+    const { active, swapped, failed } = await client!.listProcesses("counter");
+    const listed = [...active, ...swapped, ...failed].map((p) => p.name);
+    expect(listed).not.toContain("p3");
+    expect(listed).not.toContain("p4");
+
+    await startS3();
+    await client!.deleteProcess("counter", "p3");
+    expect((await failure(client!.getProcess("counter", "p3"))).code).toBe("PROCESS_NOT_FOUND");
+    await client!.createProcess("counter", "p4", { memory: 128 });
+    expect(await add("p4", 1)).toBe("1"); // a new process: nothing of the deleted one's state
   }, 60_000);
 });

@@ -10,11 +10,15 @@ import type { AppRecord, ProcessRecord } from "../../storage/index.js";
 import type { ControlPlaneConfig } from "../config.js";
 import { snapshotKey } from "../records.js";
 import { resolveProcessLimits, resolveResources } from "../resources.js";
+import { finishNow } from "./delete.js";
 import type { ManagerDeps } from "./deps.js";
 import type { Launcher } from "./launch.js";
 import type { Operations } from "./operations.js";
 
-export type CreateDeps = Pick<ManagerDeps, "config" | "store" | "blobs" | "backend" | "log">;
+export type CreateDeps = Pick<
+  ManagerDeps,
+  "config" | "store" | "blobs" | "backend" | "cluster" | "log"
+>;
 
 /** What a create asks for; `auto` when the control plane allocates it for FaaS-style calls. */
 export interface CreateRequest {
@@ -35,7 +39,7 @@ export async function createProcess(
   const appRecord = await store.getApp(app);
   if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
   const record = newRecord(request, appRecord, config);
-  if (!(await store.createProcess(record))) {
+  if (!(await store.createProcess(record)) && !(await replaceDeleted(deps, record))) {
     throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
   }
   return operations.exclusive(app, name, async () => {
@@ -50,6 +54,14 @@ export async function createProcess(
       async () => void (await store.deleteProcess(app, name)),
     );
   });
+}
+
+/** Whether `record` took the place of one left `deleted` by a delete that did not finish. */
+async function replaceDeleted(deps: CreateDeps, record: ProcessRecord): Promise<boolean> {
+  const existing = await deps.store.getProcess(record.app, record.name);
+  if (existing?.status !== "deleted") return false;
+  await finishNow(deps, record.app, record.name);
+  return deps.store.createProcess(record);
 }
 
 /** The record of a process being created: allocating, with what the body or the app asks. */

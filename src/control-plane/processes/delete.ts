@@ -4,6 +4,7 @@
  * of that is left). A delete cut short after the first step (the store down at a later write, a
  * control-plane crash) leaves the record `deleted`; finishDeletion completes it.
  */
+import { PraaSError, ensurePraaSError } from "../../protocol/index.js";
 import type { ProcessRecord } from "../../storage/index.js";
 import { getProcessOrThrow, transition } from "../lifecycle.js";
 import { snapshotKey } from "../records.js";
@@ -14,7 +15,8 @@ export type DeleteDeps = Pick<ManagerDeps, "store" | "blobs" | "backend" | "clus
 
 /**
  * Deletes a process; one that is still running (active, or failed but alive) is stopped.
- * `cutShort` is called when the delete fails after it marked the record deleted.
+ * `cutShort` is called when the delete fails after it marked the record deleted. A record left
+ * `deleted` by such a delete is finished now: deleting it again is how a user retries.
  */
 export async function deleteProcess(
   deps: DeleteDeps,
@@ -23,6 +25,7 @@ export async function deleteProcess(
   cutShort: () => void,
 ): Promise<void> {
   const record = await getProcessOrThrow(deps.store, app, name);
+  if (record.status === "deleted") return finishNow(deps, app, name);
   await transition(deps.store, app, name, ["active", "swapped", "failed"], "deleted", {
     connection: undefined,
   });
@@ -32,8 +35,25 @@ export async function deleteProcess(
     await removeRemains(deps, record);
   } catch (error) {
     cutShort();
-    throw error;
+    throw unfinished(app, name, error);
   }
+}
+
+/** Finishes a delete that did not end, for a caller waiting on it (a delete, a create). */
+export async function finishNow(deps: DeleteDeps, app: string, name: string): Promise<void> {
+  await finishDeletion(deps, app, name, Date.now()).catch((error: unknown) => {
+    throw unfinished(app, name, error);
+  });
+}
+
+/** Says what is left and that it will go, keeping the cause's code (STORAGE_ERROR, UNAVAILABLE). */
+function unfinished(app: string, name: string, error: unknown): PraaSError {
+  const cause = ensurePraaSError(error);
+  return new PraaSError(
+    cause.code,
+    `process ${app}/${name} is deleted, but its delete could not finish (${cause.message}); ` +
+      "deleting it again finishes it, and so does the control plane once the cause is gone",
+  );
 }
 
 /**
