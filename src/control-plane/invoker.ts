@@ -18,6 +18,7 @@ import { connectionRefused } from "../transport/index.js";
 import type { MetadataStore, ProcessRecord } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
 import type { ProcessManager } from "./process-manager.js";
+import { cutOff } from "./processes/errors.js";
 import type { InvocationOutput } from "./service.js";
 
 /** The first pause before a refused sticky call is sent again; it doubles up to the longest. */
@@ -192,6 +193,8 @@ export class Invoker {
     this.#inflight.set(id, (this.#inflight.get(id) ?? 0) + 1);
     try {
       return await (await this.#connection(record)).invoke(fn, payload);
+    } catch (error) {
+      throw cutOff(error, `process ${id} ended before it answered; the call may have run`);
     } finally {
       this.#inflight.set(id, (this.#inflight.get(id) ?? 1) - 1);
     }

@@ -18,3 +18,13 @@ export function storeUnreachable(error: unknown): boolean {
 export function lostRace(error: unknown): boolean {
   return error instanceof PraaSError && error.code === "INVALID_STATE";
 }
+
+/**
+ * A command or call that lost its connection to the process before the answer (the process
+ * exited or was killed meanwhile): the same code, with a message saying whose and what it
+ * means (`what`), the transport's own words kept at the end. Other errors pass unchanged.
+ */
+export function cutOff(error: unknown, what: string): unknown {
+  if (!(error instanceof PraaSError) || error.code !== "CONNECTION_CLOSED") return error;
+  return new PraaSError("CONNECTION_CLOSED", `${what} (${error.message})`);
+}

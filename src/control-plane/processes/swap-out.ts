@@ -9,6 +9,7 @@ import { decodeSnapshotHead } from "../../runtime/snapshot.js";
 import { getProcessOrThrow, transition } from "../lifecycle.js";
 import { snapshotKey } from "../records.js";
 import type { ManagerDeps } from "./deps.js";
+import { cutOff } from "./errors.js";
 import { failedPatch } from "./patches.js";
 
 /** How long a swap command may take (drain + write of the whole state). */
@@ -32,7 +33,7 @@ export async function swapOut(
     result = await cluster.command(app, name, "swap", body, SWAP_COMMAND_TIMEOUT_MS);
   } catch (error) {
     await settleSwap(deps, app, name, String(error)).catch(() => undefined);
-    throw error;
+    throw cutOff(error, `process ${app}/${name} ended before its swap answered; see its status`);
   }
   return transition(store, app, name, ["swapping"], "swapped", {
     stateSize: result.size,
