@@ -15,13 +15,23 @@ afterEach(async () => {
   harness = undefined;
 });
 
-/** The store the control plane uses, with `deleteProcess` failing while `down.now` is set. */
-function failingDeletes(down: { now: boolean }) {
+const storeDown = (): PraaSError => new PraaSError("UNAVAILABLE", "the store is down");
+
+/**
+ * The store the control plane uses, with `deleteProcess` failing while `down.now` is set, and
+ * with `lostAnswers` updates applied but answered with a failure (Redis killed before it replied).
+ */
+function failingDeletes(down: { now: boolean; lostAnswers?: number }) {
   return (store: MetadataStore): MetadataStore =>
     new Proxy(store, {
       get(target, key) {
-        if (key === "deleteProcess" && down.now) {
-          return () => Promise.reject(new PraaSError("UNAVAILABLE", "the store is down"));
+        if (key === "deleteProcess" && down.now) return () => Promise.reject(storeDown());
+        if (key === "updateProcess" && (down.lostAnswers ?? 0) > 0) {
+          return async (...args: Parameters<MetadataStore["updateProcess"]>) => {
+            down.lostAnswers = (down.lostAnswers ?? 1) - 1;
+            await target.updateProcess(...args);
+            throw storeDown();
+          };
         }
         const value: unknown = Reflect.get(target, key);
         return typeof value === "function" ? (value as () => unknown).bind(target) : value;
@@ -53,6 +63,18 @@ describe("a delete cut short", () => {
     const again = await plane.createProcess(APP, "p", {});
     expect(again.status).toBe("active");
     await plane.deleteProcess(APP, "p");
+  });
+
+  it("is finished when the store took the mark but its answer was lost", async () => {
+    const down = { now: false, lostAnswers: 0 };
+    harness = await startPlane({ kind: "memory" }, { wrapStore: failingDeletes(down) });
+    const { plane, store } = harness;
+    await plane.createProcess(APP, "q", {});
+    down.lostAnswers = 1;
+    expect(await codeOf(plane.deleteProcess(APP, "q"))).toBe("UNAVAILABLE");
+    await waitForRecord(store, "q", undefined);
+    expect((await plane.createProcess(APP, "q", {})).status).toBe("active");
+    await plane.deleteProcess(APP, "q");
   });
 
   it("is finished by a restarted control plane", async () => {

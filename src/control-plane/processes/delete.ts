@@ -9,14 +9,16 @@ import type { ProcessRecord } from "../../storage/index.js";
 import { getProcessOrThrow, transition } from "../lifecycle.js";
 import { snapshotKey } from "../records.js";
 import type { ManagerDeps } from "./deps.js";
+import { storeUnreachable } from "./errors.js";
 import { stopIfAlive, stopProcess } from "./stop.js";
 
 export type DeleteDeps = Pick<ManagerDeps, "store" | "blobs" | "backend" | "cluster">;
 
 /**
  * Deletes a process; one that is still running (active, or failed but alive) is stopped.
- * `cutShort` is called when the delete fails after it marked the record deleted. A record left
- * `deleted` by such a delete is finished now: deleting it again is how a user retries.
+ * `cutShort` is called when the delete fails after it marked the record deleted, or may have.
+ * A record left `deleted` by such a delete is finished now: deleting it again is how a user
+ * retries.
  */
 export async function deleteProcess(
   deps: DeleteDeps,
@@ -28,6 +30,10 @@ export async function deleteProcess(
   if (record.status === "deleted") return finishNow(deps, app, name);
   await transition(deps.store, app, name, ["active", "swapped", "failed"], "deleted", {
     connection: undefined,
+  }).catch((error: unknown) => {
+    // The store may have taken the write and lost only its answer.
+    if (storeUnreachable(error)) cutShort();
+    throw error;
   });
   try {
     if (record.status === "active") await stopProcess(deps, record);
