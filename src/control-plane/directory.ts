@@ -37,7 +37,10 @@ export class PeerDirectory {
   }
 
   async start(): Promise<void> {
-    this.#unsubscribe = await this.#store.subscribe((change) => this.#noted(change));
+    this.#unsubscribe = await this.#store.subscribe(
+      (change) => this.#noted(change),
+      () => this.#pushEverywhere(),
+    );
   }
 
   /** Cancels pending pushes: they would read a store that is about to close. */
@@ -55,6 +58,11 @@ export class PeerDirectory {
     this.push(app, name).catch((error: unknown) =>
       this.#log.warn({ app, err: String(error) }, "peer directory push failed"),
     );
+  }
+
+  /** After notices may have been missed: every process it serves gets the whole directory. */
+  #pushEverywhere(): void {
+    for (const [app, names] of this.#active) for (const name of names) this.welcome(app, name);
   }
 
   /**

@@ -57,12 +57,18 @@ export class Invoker {
     this.#dialable = dialable;
   }
 
-  /** Keeps the record cache current with every replica's changes. */
+  /**
+   * Keeps the record cache current with every replica's changes; after notices may have been
+   * missed (Redis reconnected, possibly empty), it starts over from the store.
+   */
   async start(): Promise<void> {
-    this.#unsubscribe = await this.#store.subscribe(({ app, name, record }) => {
-      if (record?.status === "active") this.#active.set(`${app}/${name}`, record);
-      else this.#active.delete(`${app}/${name}`);
-    });
+    this.#unsubscribe = await this.#store.subscribe(
+      ({ app, name, record }) => {
+        if (record?.status === "active") this.#active.set(`${app}/${name}`, record);
+        else this.#active.delete(`${app}/${name}`);
+      },
+      () => this.#active.clear(),
+    );
   }
 
   async stop(): Promise<void> {

@@ -20,7 +20,9 @@
  *   hand out its own records, deeply frozen, instead of copies. A frozen record never changes
  *   (a change stores a new object), so a caller may keep what it derives from one with it.
  * - `subscribe` delivers a notice for every process change made through any store instance
- *   sharing the same backing service (all replicas), including the caller's own changes.
+ *   sharing the same backing service (all replicas), including the caller's own changes. A
+ *   store that can miss notices (its connection to the service dropped) calls `onGap` once it
+ *   listens again: whatever the caller built from notices may be stale and must be rebuilt.
  * - Replicas: `putReplica(replica, ttlMs)` records a control-plane replica as alive for `ttlMs`
  *   (a heartbeat repeats it); `getReplica` answers it until then, or until `deleteReplica`, and
  *   undefined after. `clusterSecret()` answers the same secret to every instance sharing the
@@ -192,7 +194,10 @@ export interface MetadataStore {
   deleteReplica(id: string): Promise<void>;
   clusterSecret(): Promise<string>;
   /** Returns an unsubscribe function. */
-  subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>>;
+  subscribe(
+    listener: (change: ProcessChange) => void,
+    onGap?: () => void,
+  ): Promise<() => Promise<void>>;
   /**
    * A cheap reachability check for health probes: resolves when the store answers within
    * `timeoutMs`, else rejects with UNAVAILABLE (never later than `timeoutMs`).

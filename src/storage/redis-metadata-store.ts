@@ -9,7 +9,9 @@
  * - `praas:secret`       string: the cluster secret replicas present to each other (SET NX)
  *
  * Process writes run as Lua scripts that also publish the change (see redis-scripts.ts).
- * Pub/sub is fire-and-forget: a subscriber that is disconnected misses the notices of that time.
+ * Pub/sub is fire-and-forget: a subscriber that is disconnected misses the notices of that time,
+ * so every reconnect of the subscriber tells the subscriptions (`onGap`) to rebuild what they
+ * built from notices (Redis may even have come back empty).
  *
  * While Redis is unreachable every command fails within about a second with UNAVAILABLE (no
  * command waits in the offline queue past the next failed reconnect attempt, and none waits for
@@ -61,6 +63,11 @@ export class RedisMetadataStore implements MetadataStore {
   readonly prefix: string;
   private readonly redis: Redis;
   private readonly listeners = new Set<ChangeListener>();
+  /** Told when the subscriber connection came back: notices may have been missed. */
+  private readonly gapListeners = new Set<() => void>();
+  readonly #toldGap = (): void => {
+    for (const gap of [...this.gapListeners]) gap();
+  };
   /** The connection in subscriber mode, opened by the first `subscribe`. */
   private subscriber: Promise<Redis> | undefined;
   /** The health PING in flight: probes share it, so a hung Redis collects one, not one each. */
@@ -204,19 +211,26 @@ export class RedisMetadataStore implements MetadataStore {
     return stored ?? fresh;
   }
 
-  async subscribe(listener: (change: ProcessChange) => void): Promise<() => Promise<void>> {
+  async subscribe(
+    listener: (change: ProcessChange) => void,
+    onGap: () => void = () => undefined,
+  ): Promise<() => Promise<void>> {
     const entry: ChangeListener = (change) => listener(change);
+    const gap = (): void => onGap();
     this.listeners.add(entry);
+    this.gapListeners.add(gap);
+    const unsubscribe = (): Promise<void> => {
+      this.listeners.delete(entry);
+      this.gapListeners.delete(gap);
+      return Promise.resolve();
+    };
     try {
       await this.ensureSubscribed();
     } catch (error) {
-      this.listeners.delete(entry);
+      await unsubscribe();
       throw error;
     }
-    return () => {
-      this.listeners.delete(entry);
-      return Promise.resolve();
-    };
+    return unsubscribe;
   }
 
   /**
@@ -239,6 +253,7 @@ export class RedisMetadataStore implements MetadataStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.gapListeners.clear();
     const subscriber = await this.subscriber?.catch(() => undefined);
     if (subscriber !== undefined) await quit(subscriber);
     await quit(this.redis);
@@ -309,6 +324,14 @@ export class RedisMetadataStore implements MetadataStore {
     const subscriber = this.redis.duplicate();
     subscriber.on("error", ignore);
     subscriber.on("message", (_channel: string, message: string) => this.deliver(message));
+    // ioredis subscribes again after each reconnect ("ready"); a SUBSCRIBE of our own is
+    // answered after that one, so the gap is told once notices flow again.
+    let connectedBefore = false;
+    subscriber.on("ready", () => {
+      if (connectedBefore)
+        void subscriber.subscribe(this.channel).then(this.#toldGap, this.#toldGap);
+      connectedBefore = true;
+    });
     try {
       await this.guarded("subscribe to process changes", () => subscriber.subscribe(this.channel));
     } catch (error) {
