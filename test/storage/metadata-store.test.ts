@@ -238,6 +238,34 @@ describe.skipIf(skipRedis)("RedisMetadataStore on a real redis-server", () => {
     }
   });
 
+  // Notices sent while the subscriber was disconnected are lost: the subscription is told so
+  // once it listens again, and notices flow after that.
+  it("tells a subscription of a gap once its subscriber reconnected", async () => {
+    const restarted = await startRedis();
+    const port = restarted.port;
+    const store = await RedisMetadataStore.open({ url: restarted.url });
+    let server: RedisServer | undefined = restarted;
+    try {
+      let gaps = 0;
+      const changes: string[] = [];
+      await store.subscribe(
+        (change) => changes.push(change.name),
+        () => gaps++,
+      );
+      await store.putApp(app);
+      await server.stop();
+      server = await startRedis({ port });
+      await until(() => gaps === 1);
+      await store.putApp(app); // Redis came back empty
+      await store.createProcess(process1);
+      await until(() => changes.includes(process1.name));
+      expect(gaps).toBe(1);
+    } finally {
+      await store.close();
+      await server?.stop();
+    }
+  });
+
   // A hung Redis (here: every client paused) must not hold a health probe for the 5 s command
   // timeout: the probe answers at its own bound, and the next one after Redis answers is fine.
   it("fails a health ping at its bound while Redis hangs, and answers again after", async () => {
@@ -289,3 +317,12 @@ describe("openMetadataStore", () => {
     expect(await store.getApp("counter")).toEqual(app);
   });
 });
+
+/** Polls `done` (bounded: ioredis re-dials at most every second). */
+async function until(done: () => boolean, boundMs = 15_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not done within ${boundMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
