@@ -14,6 +14,7 @@ import {
   killQuietly,
   procStat,
 } from "../runtime/proc-table.js";
+import { killWorkerUser } from "../runtime/worker-sandbox.js";
 
 const RUNTIME_DIR = path.dirname(RUNTIME_MAIN);
 const POLL_MS = 50;
@@ -63,6 +64,9 @@ export function sweepGroup(pgid: number): void {
   const members = groupMembers(new Set([pgid]));
   const ours = members.some((member) => commandLine(member.pid).some(inRuntimeDir));
   if (ours) for (const member of members) killQuietly(member.pid);
+  // What its functions started in a session of their own left the group, not the workers' uid
+  // (unless the pid names another process by now, whose workers would have that uid).
+  if (!isAlive(pgid)) killWorkerUser(pgid);
 }
 
 function inRuntimeDir(arg: string): boolean {

@@ -20,6 +20,7 @@ import {
 } from "../protocol/index.js";
 import type { BlobStoreConfig } from "../storage/index.js";
 import { killQuietly } from "./proc-table.js";
+import { killWorkerUser } from "./worker-sandbox.js";
 
 export const RUNTIME_MAIN = compiledMain();
 
@@ -321,10 +322,13 @@ function slotArgs(slot: SlotLaunchOptions): string[] {
 
 /**
  * Once the process is gone, nothing it started may outlive it: its workers (even one stuck in
- * a synchronous loop) and anything its functions spawned are in its process group.
+ * a synchronous loop) and anything its functions spawned are in its process group, or, if they
+ * left it (a session of their own), still run as its workers' uid.
  */
 function killGroup(child: ChildProcess): void {
-  if (child.pid !== undefined) killQuietly(-child.pid);
+  if (child.pid === undefined) return;
+  killQuietly(-child.pid);
+  killWorkerUser(child.pid);
 }
 
 export interface ReadyLine {

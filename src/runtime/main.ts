@@ -20,8 +20,12 @@
  */
 import { killOwnGroup } from "./proc-table.js";
 import { beginWarmSlot } from "./slot-spawn.js";
+import { killWorkerUser } from "./worker-sandbox.js";
 
-process.on("exit", killOwnGroup);
+process.on("exit", () => {
+  killOwnGroup();
+  killWorkerUser(process.pid);
+});
 // Whoever reads our status lines may be gone (a control plane killed while we booted): that is
 // seen elsewhere (stdin closes, the control link drops), and must not crash a process.
 process.stdout.on("error", () => undefined);

@@ -60,6 +60,34 @@ export function groupMembers(pgids: ReadonlySet<number>): ProcStat[] {
   return members;
 }
 
+/** The real uid of `pid` (what a process cannot shed without privileges), if it runs. */
+export function realUid(pid: number): number | undefined {
+  const line = /^Uid:\s+(\d+)/m.exec(readProc(pid, "status") ?? "");
+  return line === null ? undefined : Number(line[1]);
+}
+
+/** Live processes running as `uid`. */
+export function userMembers(uid: number): number[] {
+  return allPids().filter((pid) => realUid(pid) === uid && procStat(pid)?.state !== "Z");
+}
+
+/** How many sweeps a process that keeps forking may survive before we give up on it. */
+const USER_SWEEPS = 20;
+
+/**
+ * SIGKILLs every process running as `uid`, sweeping again until none is left (bounded), so a
+ * process forking meanwhile leaves no child behind. Synchronous, as exit hooks are. Only for a
+ * uid of its own that nothing else runs as (a sandbox's), never ours or root's.
+ */
+export function killUser(uid: number): void {
+  if (uid === 0 || uid === process.getuid?.()) return;
+  for (let sweep = 0; sweep < USER_SWEEPS; sweep++) {
+    const members = userMembers(uid);
+    if (members.length === 0) return;
+    for (const pid of members) killQuietly(pid);
+  }
+}
+
 /** Signals `pid` (a negative one: its group), ignoring a process that is already gone. */
 export function killQuietly(pid: number, signal: NodeJS.Signals = "SIGKILL"): void {
   try {

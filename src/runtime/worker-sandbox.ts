@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AppPermissions } from "../protocol/index.js";
+import { killUser } from "./proc-table.js";
 import { removeStaleSandboxes, sandboxName } from "./stale-sandboxes.js";
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
@@ -32,6 +33,20 @@ const WORKER_CODE = ["./worker/", "../protocol/", "../transport/"].map((dir) =>
 );
 /** Worker uids are this plus the process's pid: distinct among live processes, never 0. */
 export const WORKER_UID_BASE = 200_000;
+
+/** The uid the workers of process `pid` run as: one of their own when we are root, else none. */
+export function workerUid(pid: number): number | undefined {
+  return process.getuid?.() === 0 ? WORKER_UID_BASE + pid : undefined;
+}
+
+/**
+ * Kills whatever still runs as the workers' uid of process `pid`, once it is gone or going: a
+ * program a function started in a session of its own has left the process group, never the uid.
+ */
+export function killWorkerUser(pid: number): void {
+  const uid = workerUid(pid);
+  if (uid !== undefined) killUser(uid);
+}
 const UNSHARE_CANDIDATES = ["/usr/bin/unshare", "/bin/unshare", "/usr/sbin/unshare"];
 
 export interface SandboxOptions {
@@ -68,7 +83,7 @@ export class WorkerSandbox {
     this.dir = path.join(options.root ?? tmpdir(), name);
     this.bundlePath = path.join(this.dir, "bundle.mjs");
     this.scratchDir = path.join(this.dir, "tmp");
-    this.#uid = process.getuid?.() === 0 ? WORKER_UID_BASE + process.pid : undefined;
+    this.#uid = workerUid(process.pid);
   }
 
   get permissions(): Readonly<AppPermissions> {

@@ -77,4 +77,53 @@ describe("a worker spinning forever", () => {
       if (alive(sleeperPid)) process.kill(sleeperPid, "SIGKILL");
     }
   });
+
+  // Workers run as a uid of their own when we are root: what they start keeps it, even in a
+  // session of its own, outside the process group.
+  const asRoot = process.getuid?.() === 0;
+
+  it.runIf(asRoot)(
+    "a process a function started in its own session dies when its cloud process stops",
+    async () => {
+      const proc = await startProcess({
+        name: "detacher",
+        bundle: spawner,
+        blobDir: temp.dir,
+        permissions: { childProcess: true },
+      });
+      const conn = await proc.connect();
+      const sleeperPid = Number(text(await conn.invoke("startDetachedSleeper", "")));
+      try {
+        expect(alive(sleeperPid)).toBe(true);
+        await conn.close();
+        await proc.stop();
+        expect(await gone(sleeperPid)).toBe(true);
+      } finally {
+        if (alive(sleeperPid)) process.kill(sleeperPid, "SIGKILL");
+      }
+    },
+  );
+
+  it.runIf(asRoot)(
+    "a process a function started in its own session dies when its cloud process is SIGKILLed",
+    async () => {
+      const proc = await startProcess({
+        name: "detacher-killed",
+        bundle: spawner,
+        blobDir: temp.dir,
+        permissions: { childProcess: true },
+      });
+      const conn = await proc.connect();
+      const sleeperPid = Number(text(await conn.invoke("startDetachedSleeper", "")));
+      try {
+        expect(alive(sleeperPid)).toBe(true);
+        proc.child.kill("SIGKILL");
+        await proc.exited;
+        expect(await gone(sleeperPid)).toBe(true);
+      } finally {
+        if (alive(sleeperPid)) process.kill(sleeperPid, "SIGKILL");
+        await conn.close();
+      }
+    },
+  );
 });
