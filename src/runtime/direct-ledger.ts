@@ -146,17 +146,25 @@ async function failCall(call: DirectCall, explain: Explain, link?: FrameLink): P
   call.end(error);
 }
 
-/** Our duplicate, read now: it answers the calls the dead worker never read, for a while. */
+/**
+ * Our duplicate, read now: it answers the calls the dead worker never read, for a while, in
+ * the order they came. A PING is answered after every call read before it, so a client that
+ * sends one learns that a call still unanswered then was lost with the worker.
+ */
 function leftoverLink(socket: Socket, explain: Explain, maxPayloadBytes: number): FrameLink {
+  let answered = Promise.resolve();
   const link = new FrameLink(reclaim(socket), {
     maxPayloadBytes,
-    onRequest: (frame) => void answerUnread(link, frame, explain),
+    onRequest: (frame) => {
+      answered = answered.then(() => answerLeftover(link, frame, explain));
+    },
   });
   setTimeout(() => link.close(), LEFTOVER_MS).unref();
   return link;
 }
 
-async function answerUnread(link: FrameLink, frame: Frame, explain: Explain): Promise<void> {
+async function answerLeftover(link: FrameLink, frame: Frame, explain: Explain): Promise<void> {
+  if (frame.type === FrameType.Ping) link.reply(frame.id);
   if (frame.type !== FrameType.Invoke) return;
   const [fn = ""] = decodeFields(frame.meta);
   link.replyError(frame.id, await explain(fn, "unread"));

@@ -24,10 +24,27 @@ type Dialled = Awaited<ReturnType<typeof connectFrameLink>>;
 /** Links the process said it is closing (an ERROR with id 0): the next call dials again. */
 const goingAway = new WeakSet<FrameLink>();
 
+/** How long a going-away link may take to answer the PING that settles its lost calls. */
+const LOST_CALLS_MS = 10_000;
+
 function onServerNotice(frame: Frame, link: FrameLink): void {
   if (frame.type !== FrameType.Error || frame.id !== 0) return;
   goingAway.add(link);
   closeWhenDone(link);
+  if (!link.closed) failLostCalls(link);
+}
+
+/**
+ * The process answers what a dead worker left on the link, in order, and a PING after all of
+ * it: a call still unanswered then was read by the worker, which died before it could say so.
+ */
+function failLostCalls(link: FrameLink): void {
+  const lost = new PraaSError(
+    "WORKER_CRASHED",
+    "the worker serving this connection died while the call was in flight",
+  );
+  const settle = (): void => link.destroy(lost);
+  link.request(FrameType.Ping, undefined, undefined, LOST_CALLS_MS).then(settle, settle);
 }
 
 /** A link going away is closed by us once the answers it still owes have come. */

@@ -7,6 +7,8 @@ import { rejection, text, useSuiteProcess } from "../helpers/process-harness.js"
 const suite = useSuiteProcess({ name: "f1", workers: 1, memory: 64, timeoutMs: 60_000 });
 const SHORT_TIMEOUT_MS = 1500;
 const timed = useSuiteProcess({ name: "f2", workers: 1, memory: 64, timeoutMs: SHORT_TIMEOUT_MS });
+// Its connection must be served by its worker, not by the process while a worker restarts.
+const fresh = useSuiteProcess({ name: "f3", workers: 1, memory: 64, timeoutMs: 60_000 });
 
 /** The worker now serving differs from `before` and answers. */
 async function expectReplacedWorker(before: string, on = suite): Promise<void> {
@@ -48,6 +50,16 @@ describe("worker failures", () => {
     expect(error.code).toBe("TIMEOUT");
     expect(error.message).toContain(`${SHORT_TIMEOUT_MS} ms`);
     await expectReplacedWorker(before, timed);
+  });
+
+  it("fails a call its worker read but died before it ran with WORKER_CRASHED, without waiting", async () => {
+    const before = text(await fresh.conn.invoke("pid"));
+    expect(text(await fresh.conn.invoke("exitOnVanish"))).toBe("armed");
+    const started = Date.now();
+    const error = await rejection(fresh.conn.invoke("vanish"));
+    expect(error.code).toBe("WORKER_CRASHED");
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expectReplacedWorker(before, fresh);
   });
 
   it("keeps state when a worker dies", async () => {
