@@ -129,6 +129,29 @@ describe("values and fields", () => {
     ).toThrow(PraaSError);
   });
 
+  it("refuses values that have no bytes instead of storing nothing", () => {
+    const badRequest = expect.objectContaining({ code: "BAD_REQUEST" });
+    expect(() => toBytes(Symbol("s") as unknown as object)).toThrow(badRequest);
+    expect(() => toBytes((() => 1) as unknown as object)).toThrow(badRequest);
+    expect(toBytes({ toJSON: () => undefined }).length).toBe(0);
+    const unshowable = {
+      toJSON: () => {
+        throw Object.create(null);
+      },
+    };
+    expect(() => toBytes(unshowable)).toThrow(badRequest);
+  });
+
+  it("blames the function, not the caller, for a result that is not JSON", () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const functionError = expect.objectContaining({ code: "FUNCTION_ERROR" });
+    expect(() => resultBytes(circular)).toThrow(functionError);
+    expect(() => resultBytes({ big: 1n })).toThrow(functionError);
+    expect(resultBytes({ toJSON: () => undefined }).length).toBe(0);
+    expect(resultBytes(undefined).length).toBe(0);
+  });
+
   it("round-trips metadata fields, including empty and unicode strings", () => {
     const fields = ["", "echo", "ключ", "a".repeat(1000)];
     expect(decodeFields(encodeFields(fields))).toEqual(fields);
