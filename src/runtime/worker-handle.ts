@@ -39,6 +39,10 @@ const READY_TIMEOUT_MS = 30_000;
 const ASK_TIMEOUT_MS = 1000;
 /** How long a dead worker's last notices may take to be read. */
 const LAST_NOTICES_MS = 2000;
+/** How long an aborted worker's last output may take to arrive (it says whether memory ran out). */
+const LAST_OUTPUT_MS = 1000;
+/** V8's last words when the heap, or the process's own allocations, ran out. */
+const OUT_OF_MEMORY_REPORTS = ["heap out of memory", "process out of memory"];
 
 /** What a worker learns when a process takes it (the LOAD frame), and how it is answered. */
 export interface WorkerAssignment {
@@ -104,6 +108,8 @@ export class WorkerHandle {
   #stopped = false;
   #isReady = false;
   #outOfMemory = false;
+  /** Resolves once the worker's stdout and stderr ended (a program it started may hold them). */
+  #outputEnded: Promise<unknown> = Promise.resolve();
   #memoryKill: boolean | undefined;
   /** A ping in flight: an invocation here timed out and the worker may be blocked. */
   #probe: Promise<boolean> | undefined;
@@ -229,6 +235,8 @@ export class WorkerHandle {
   /** The error for an invocation that was running when this worker died. */
   async crashError(functionName: string): Promise<PraaSError> {
     const exit = await Promise.race([this.exited, delay(2000)]);
+    // V8 aborts when memory runs out, and so does process.abort(): only its report tells them apart.
+    if (exit?.signal === "SIGABRT") await Promise.race([this.#outputEnded, delay(LAST_OUTPUT_MS)]);
     const cause = this.#cause(exit);
     return new PraaSError(cause.code, `worker running ${functionName} died: ${cause.text}`);
   }
@@ -245,7 +253,7 @@ export class WorkerHandle {
       const text = `out of memory: it exceeded the process memory limit of ${limit} MiB`;
       return { code: "OUT_OF_MEMORY", text };
     }
-    if (this.#outOfMemory || exit?.signal === "SIGABRT") {
+    if (this.#outOfMemory) {
       return { code: "OUT_OF_MEMORY", text: `out of memory (heap limit ${this.spec.heapMiB} MiB)` };
     }
     return undefined;
@@ -449,12 +457,18 @@ export class WorkerHandle {
       if (onOutput) onOutput(name, chunk);
       else process.stderr.write(chunk);
     };
+    const ended: Promise<unknown>[] = [];
     for (const name of ["stdout", "stderr"] as const) {
-      this.child[name]?.on("data", (chunk: Buffer) => {
-        if (chunk.includes("heap out of memory")) this.#outOfMemory = true;
+      const stream = this.child[name];
+      if (stream === null) continue;
+      stream.on("data", (chunk: Buffer) => {
+        if (OUT_OF_MEMORY_REPORTS.some((report) => chunk.includes(report)))
+          this.#outOfMemory = true;
         sink(name, chunk);
       });
+      ended.push(new Promise((resolve) => stream.once("close", resolve)));
     }
+    this.#outputEnded = Promise.all(ended);
   }
 }
 

@@ -44,6 +44,14 @@ describe("worker failures", () => {
     await expectReplacedWorker(before);
   });
 
+  it("reports a worker that aborted with memory to spare as crashed, not out of memory", async () => {
+    const before = text(await suite.conn.invoke("pid"));
+    const error = await rejection(suite.conn.invoke("abort"));
+    expect(error.code).toBe("WORKER_CRASHED");
+    expect(error.message).toContain("SIGABRT");
+    await expectReplacedWorker(before);
+  });
+
   it("times out a function that never returns, kills and replaces its worker", async () => {
     const before = text(await timed.conn.invoke("pid"));
     const error = await rejection(timed.conn.invoke("spin"));
