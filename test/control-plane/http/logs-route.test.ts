@@ -54,6 +54,14 @@ describe("GET /apps/:app/logs", () => {
     expect(bad.statusCode).toBe(400);
   });
 
+  it("refuses a process filter that is not a process name, as invoke does", async () => {
+    for (const name of ["..%2Fp1", "%C3%BC", "a".repeat(64)]) {
+      const bad = await h.app.inject({ method: "GET", url: `/apps/a/logs?process=${name}` });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json<{ error: { code: string } }>().error.code).toBe("INVALID_NAME");
+    }
+  });
+
   it("with follow, streams a line written after the request, until the client goes", async () => {
     const url = await h.app.listen({ port: 0, host: "127.0.0.1" });
     const abort = new AbortController();

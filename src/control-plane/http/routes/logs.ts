@@ -6,7 +6,7 @@
  * many) rather than growing this replica's memory.
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
-import { parseSince, type LogRecord } from "../../../protocol/index.js";
+import { assertName, parseSince, type LogRecord } from "../../../protocol/index.js";
 import type { LogFilter } from "../../log-hub.js";
 import type { ControlPlaneService } from "../../service.js";
 import { appParams, errorResponses, ref } from "../schemas.js";
@@ -52,6 +52,7 @@ const asJsonLine: Encode = (record) => `${JSON.stringify(record)}\n`;
 const asEvent: Encode = (record) => `event: log\ndata: ${JSON.stringify(record)}\n\n`;
 
 function filterOf(query: LogsRoute["Querystring"]): LogFilter {
+  if (query.process !== undefined) assertName(query.process, "process");
   return {
     process: query.process,
     sinceMs: query.since === undefined ? undefined : parseSince(query.since),
