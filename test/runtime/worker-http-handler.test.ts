@@ -12,8 +12,10 @@ import { httpHandler } from "../../src/runtime/worker/http-handler.js";
 
 const ctx = {} as Context;
 
+const LIMIT = 1024 * 1024;
+
 async function call(fetch: (request: Request) => unknown, method = "POST", body = "hi") {
-  const handler = httpHandler(fetch as unknown as PraaSFunction);
+  const handler = httpHandler(fetch as unknown as PraaSFunction, LIMIT);
   const request = encodeHttpRequest({
     method,
     path: "/items/7?full=1",
@@ -50,6 +52,22 @@ describe("the worker's HTTP handler", () => {
     expect(new Map(bytes.headers).get("content-type")).toBe("application/octet-stream");
     const none = await call(() => undefined);
     expect(none.status).toBe(200);
+  });
+
+  it("stops reading a streamed body once it passes the payload limit", async () => {
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(64 * 1024));
+      },
+    });
+    await expect(call(() => new Response(endless))).rejects.toMatchObject({
+      code: "PAYLOAD_TOO_LARGE",
+    });
+    expect(pulled).toBeLessThan(LIMIT / (64 * 1024) + 4);
+    const exact = await call(() => new Response(new Uint8Array(LIMIT)));
+    expect(exact.body.length).toBe(LIMIT);
   });
 
   it("refuses a request the web Request cannot express", async () => {

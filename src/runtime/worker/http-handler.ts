@@ -36,21 +36,47 @@ function contentTypeOf(value: unknown): string {
   return typeof value === "object" ? "application/json" : "text/plain; charset=utf-8";
 }
 
-async function toResponseEnvelope(value: unknown): Promise<Buffer> {
+async function toResponseEnvelope(value: unknown, maxBodyBytes: number): Promise<Buffer> {
   if (value instanceof Response) {
     const headers: HeaderPairs = [...value.headers];
-    const body = new Uint8Array(await value.arrayBuffer());
+    const body = await boundedBody(value, maxBodyBytes);
     return encodeHttpResponse({ status: value.status, headers, body });
   }
   const headers: HeaderPairs = [["content-type", contentTypeOf(value)]];
   return encodeHttpResponse({ status: 200, headers, body: resultBytes(value) });
 }
 
-/** The exported `fetch`, as a function of envelope bytes. */
-export function httpHandler(fetchFunction: PraaSFunction): PraaSFunction {
+/**
+ * A Response's body, read only up to `limit` bytes: a stream that goes on past it (or never
+ * ends) is cancelled with PAYLOAD_TOO_LARGE instead of filling the worker's memory.
+ */
+async function boundedBody(response: Response, limit: number): Promise<Uint8Array> {
+  if (response.body === null) return new Uint8Array(0);
+  const reader = (response.body as ReadableStream<unknown>).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks, size);
+    if (!(value instanceof Uint8Array)) {
+      void reader.cancel().catch(() => undefined);
+      throw new PraaSError("FUNCTION_ERROR", "a response body stream must yield Uint8Array chunks");
+    }
+    size += value.length;
+    if (size > limit) {
+      void reader.cancel().catch(() => undefined);
+      const message = `response body of more than ${limit} bytes exceeds the limit of ${limit} bytes`;
+      throw new PraaSError("PAYLOAD_TOO_LARGE", message);
+    }
+    chunks.push(value);
+  }
+}
+
+/** The exported `fetch`, as a function of envelope bytes; its body may hold `maxBodyBytes`. */
+export function httpHandler(fetchFunction: PraaSFunction, maxBodyBytes: number): PraaSFunction {
   return async (input, ctx) => {
     const request = toRequest(decodeHttpRequest(input));
     const handler = fetchFunction as unknown as (request: Request, c: typeof ctx) => unknown;
-    return toResponseEnvelope(await handler(request, ctx));
+    return toResponseEnvelope(await handler(request, ctx), maxBodyBytes);
   };
 }

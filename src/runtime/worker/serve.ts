@@ -310,7 +310,8 @@ export class WorkerServer {
     const exported = this.#functions.get(functionName);
     if (exported === undefined)
       throw functionNotFound("the application", functionName, this.#functions.keys());
-    return callName === HTTP_HANDLER_CALL ? httpHandler(exported) : exported;
+    if (callName !== HTTP_HANDLER_CALL) return exported;
+    return httpHandler(exported, this.options.maxPayloadBytes);
   }
 
   #checkedSize(bytes: Uint8Array): Uint8Array {
