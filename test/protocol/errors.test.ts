@@ -130,9 +130,9 @@ describe("values and fields", () => {
   });
 
   it("refuses values that have no bytes instead of storing nothing", () => {
-    const badRequest = expect.objectContaining({ code: "BAD_REQUEST" });
+    const badRequest: unknown = expect.objectContaining({ code: "BAD_REQUEST" });
     expect(() => toBytes(Symbol("s") as unknown as object)).toThrow(badRequest);
-    expect(() => toBytes((() => 1) as unknown as object)).toThrow(badRequest);
+    expect(() => toBytes(() => 1)).toThrow(badRequest);
     expect(toBytes({ toJSON: () => undefined }).length).toBe(0);
     const unshowable = {
       toJSON: () => {
@@ -145,7 +145,7 @@ describe("values and fields", () => {
   it("blames the function, not the caller, for a result that is not JSON", () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
-    const functionError = expect.objectContaining({ code: "FUNCTION_ERROR" });
+    const functionError: unknown = expect.objectContaining({ code: "FUNCTION_ERROR" });
     expect(() => resultBytes(circular)).toThrow(functionError);
     expect(() => resultBytes({ big: 1n })).toThrow(functionError);
     expect(resultBytes({ toJSON: () => undefined }).length).toBe(0);
