@@ -66,65 +66,67 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
+interface BundleRig {
+  dir: string;
+  control: ControlHarness;
+  backend: LocalBackend;
+  key: string;
+}
+
+/** A local backend over a fresh data dir with one bundle deployed; torn down after `body`. */
+async function withBundle(label: string, body: (rig: BundleRig) => Promise<void>): Promise<void> {
+  const temp = await makeTempDir(label);
+  const control = new ControlHarness();
+  const backend = new LocalBackend({
+    dataDir: temp.dir,
+    blobs: { kind: "disk", root: path.join(temp.dir, "blobs") },
+    logLevel: "error",
+  });
+  try {
+    await control.listen("127.0.0.1");
+    const key = await control.addBundle("cache", "echo-js");
+    await body({ dir: temp.dir, control, backend, key });
+  } finally {
+    await backend.shutdown();
+    await control.close();
+    await temp.remove();
+  }
+}
+
+/** Starts `name` from the rig's bundle and checks it runs it. */
+async function startsAndEchoes(rig: BundleRig, name: string): Promise<string> {
+  const spec = rig.control.spec("cache", name, rig.key);
+  const started = await rig.backend.start(spec);
+  const conn = await connect({ host: started.host, port: started.port, token: spec.token });
+  expect(Buffer.from(await conn.invoke("echo", "hi")).toString()).toBe("hi");
+  await conn.close();
+  return started.backendId;
+}
+
 describe("the local backend's bundle files", () => {
   it("writes a bundle file again when it went missing from the data dir", async () => {
-    const temp = await makeTempDir("bundle-cache");
-    const control = new ControlHarness();
-    const backend = new LocalBackend({
-      dataDir: temp.dir,
-      blobs: { kind: "disk", root: path.join(temp.dir, "blobs") },
-      logLevel: "error",
-    });
-    try {
-      await control.listen("127.0.0.1");
-      const key = await control.addBundle("cache", "echo-js");
-      const first = await backend.start(control.spec("cache", "p1", key));
-      const cache = path.join(temp.dir, "bundles");
+    await withBundle("bundle-cache", async (rig) => {
+      const first = await startsAndEchoes(rig, "p1");
+      const cache = path.join(rig.dir, "bundles");
       const files = await readdir(cache);
       expect(files).toHaveLength(1);
       await rm(cache, { recursive: true }); // someone cleaned the data dir
-      const spec = control.spec("cache", "p2", key);
-      const second = await backend.start(spec);
-      const conn = await connect({ host: second.host, port: second.port, token: spec.token });
-      expect(Buffer.from(await conn.invoke("echo", "hi")).toString()).toBe("hi");
-      await conn.close();
+      await rig.backend.stop(await startsAndEchoes(rig, "p2"));
       expect(await readdir(cache)).toEqual(files);
-      await backend.stop(first.backendId);
-    } finally {
-      await backend.shutdown();
-      await control.close();
-      await temp.remove();
-    }
+      await rig.backend.stop(first);
+    });
   });
 
   it("writes a bundle file again when it was emptied while the backend ran", async () => {
-    const temp = await makeTempDir("bundle-emptied");
-    const control = new ControlHarness();
-    const backend = new LocalBackend({
-      dataDir: temp.dir,
-      blobs: { kind: "disk", root: path.join(temp.dir, "blobs") },
-      logLevel: "error",
-    });
-    try {
-      await control.listen("127.0.0.1");
-      const key = await control.addBundle("cache", "echo-js");
-      const first = await backend.start(control.spec("cache", "p1", key));
-      const cache = path.join(temp.dir, "bundles");
+    await withBundle("bundle-emptied", async (rig) => {
+      const first = await startsAndEchoes(rig, "p1");
+      const cache = path.join(rig.dir, "bundles");
       const [name = ""] = await readdir(cache);
       const size = (await readFile(path.join(cache, name))).length;
       await writeFile(path.join(cache, name), ""); // emptied, not removed
-      const spec = control.spec("cache", "p2", key);
-      const second = await backend.start(spec);
-      const conn = await connect({ host: second.host, port: second.port, token: spec.token });
-      expect(Buffer.from(await conn.invoke("echo", "hi")).toString()).toBe("hi");
-      await conn.close();
+      await rig.backend.stop(await startsAndEchoes(rig, "p2"));
       expect((await readFile(path.join(cache, name))).length).toBe(size);
-      await backend.stop(first.backendId);
-      await backend.stop(second.backendId);
-    } finally {
-      await backend.shutdown();
-      await control.close();
-      await temp.remove();
-    }
+      await rig.backend.stop(first);
+    });
   });
 });

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir } from "../helpers/process-harness.js";
-import { cli, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+import { cli, failure, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
 const MISSING =
@@ -36,16 +36,6 @@ async function onlyFile(dir: string): Promise<string> {
   const files = await readdir(dir);
   expect(files).toHaveLength(1);
   return path.join(dir, files[0]!);
-}
-
-/** The error a rejected SDK call carries (code and message). */
-async function failure(call: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e as { code?: string; message: string },
-  );
-  if (error === undefined) throw new Error("the call succeeded");
-  return error;
 }
 
 describe("an application bundle missing from the blob store and the cache", () => {

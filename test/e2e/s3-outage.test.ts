@@ -9,7 +9,7 @@ import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir } from "../helpers/process-harness.js";
-import { startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+import { failure, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString("utf8");
 
@@ -53,16 +53,6 @@ afterAll(async () => {
   await stopS3();
   await temp?.remove();
 });
-
-/** The error a rejected SDK call carries. */
-async function failure(call: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e as { code?: string; message: string },
-  );
-  if (error === undefined) throw new Error("the call succeeded");
-  return error;
-}
 
 const add = async (name: string, n: number): Promise<string> =>
   text(await client!.invoke("counter", "add", String(n), { process: name }));

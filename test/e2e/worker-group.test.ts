@@ -2,7 +2,13 @@
 // process is killed with SIGKILL (no exit handler of its own can run then).
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleFixture, makeTempDir, startProcess, text } from "../helpers/process-harness.js";
+import {
+  bundleFixture,
+  makeTempDir,
+  startProcess,
+  text,
+  type RunningProcess,
+} from "../helpers/process-harness.js";
 import { alive } from "../helpers/process-tree.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -59,23 +65,38 @@ describe("a worker spinning forever", () => {
     }
   });
 
-  it("a process a function started dies when its cloud process stops", async () => {
+  const stopped = async (proc: RunningProcess): Promise<void> => proc.stop();
+  const killed = async (proc: RunningProcess): Promise<void> => {
+    proc.child.kill("SIGKILL");
+    await proc.exited;
+  };
+
+  /** Starts a sleeper through `fn` of a fresh process, ends the process, checks the sleeper died. */
+  async function sleeperDiesWithProcess(
+    name: string,
+    fn: string,
+    end: (proc: RunningProcess) => Promise<void> = stopped,
+  ): Promise<void> {
     const proc = await startProcess({
-      name: "parent",
+      name,
       bundle: spawner,
       blobDir: temp.dir,
       permissions: { childProcess: true },
     });
     const conn = await proc.connect();
-    const sleeperPid = Number(text(await conn.invoke("startSleeper", "")));
+    const sleeperPid = Number(text(await conn.invoke(fn, "")));
     try {
       expect(alive(sleeperPid)).toBe(true);
-      await conn.close();
-      await proc.stop();
+      await end(proc);
       expect(await gone(sleeperPid)).toBe(true);
     } finally {
       if (alive(sleeperPid)) process.kill(sleeperPid, "SIGKILL");
+      await conn.close();
     }
+  }
+
+  it("a process a function started dies when its cloud process stops", async () => {
+    await sleeperDiesWithProcess("parent", "startSleeper");
   });
 
   // Workers run as a uid of their own when we are root: what they start keeps it, even in a
@@ -85,45 +106,14 @@ describe("a worker spinning forever", () => {
   it.runIf(asRoot)(
     "a process a function started in its own session dies when its cloud process stops",
     async () => {
-      const proc = await startProcess({
-        name: "detacher",
-        bundle: spawner,
-        blobDir: temp.dir,
-        permissions: { childProcess: true },
-      });
-      const conn = await proc.connect();
-      const sleeperPid = Number(text(await conn.invoke("startDetachedSleeper", "")));
-      try {
-        expect(alive(sleeperPid)).toBe(true);
-        await conn.close();
-        await proc.stop();
-        expect(await gone(sleeperPid)).toBe(true);
-      } finally {
-        if (alive(sleeperPid)) process.kill(sleeperPid, "SIGKILL");
-      }
+      await sleeperDiesWithProcess("detacher", "startDetachedSleeper");
     },
   );
 
   it.runIf(asRoot)(
     "a process a function started in its own session dies when its cloud process is SIGKILLed",
     async () => {
-      const proc = await startProcess({
-        name: "detacher-killed",
-        bundle: spawner,
-        blobDir: temp.dir,
-        permissions: { childProcess: true },
-      });
-      const conn = await proc.connect();
-      const sleeperPid = Number(text(await conn.invoke("startDetachedSleeper", "")));
-      try {
-        expect(alive(sleeperPid)).toBe(true);
-        proc.child.kill("SIGKILL");
-        await proc.exited;
-        expect(await gone(sleeperPid)).toBe(true);
-      } finally {
-        if (alive(sleeperPid)) process.kill(sleeperPid, "SIGKILL");
-        await conn.close();
-      }
+      await sleeperDiesWithProcess("detacher-killed", "startDetachedSleeper", killed);
     },
   );
 });

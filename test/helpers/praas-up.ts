@@ -200,3 +200,13 @@ export async function untilLinked(client: PraaS, app: string, name: string): Pro
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** The error a rejected SDK call carries (code and message); fails if the call succeeded. */
+export async function failure(call: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e as { code?: string; message: string },
+  );
+  if (error === undefined) throw new Error("the call succeeded");
+  return error;
+}
