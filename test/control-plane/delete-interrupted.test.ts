@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { PraaSError } from "../../src/protocol/index.js";
 import type { MetadataStore, ProcessRecord } from "../../src/storage/index.js";
-import { APP, startPlane, waitForRecord, type Harness } from "./plane-harness.js";
+import { APP, codeOf, startPlane, waitForRecord, type Harness } from "./plane-harness.js";
 
 let harness: Harness | undefined;
 
@@ -37,15 +37,6 @@ function failingDeletes(down: { now: boolean; lostAnswers?: number }) {
         return typeof value === "function" ? (value as () => unknown).bind(target) : value;
       },
     });
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    return error instanceof PraaSError ? error.code : String(error);
-  }
 }
 
 describe("a delete cut short", () => {

@@ -4,6 +4,7 @@ import { PROCESS_STATUSES, PraaSError, type ProcessStatus } from "../../src/prot
 import type { MetadataStore, ProcessRecord } from "../../src/storage/index.js";
 import {
   APP,
+  codeOf,
   gate,
   startPlane,
   waitForRecord,
@@ -52,15 +53,6 @@ async function seedRecord(store: MetadataStore, status: ProcessStatus): Promise<
   };
   expect(await store.createProcess(record)).toBe(true);
   return name;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    return error instanceof PraaSError ? error.code : String(error);
-  }
 }
 
 describe("the transition table", () => {

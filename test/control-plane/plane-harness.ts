@@ -9,7 +9,7 @@ import path from "node:path";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import type { ControlPlaneOptions } from "../../src/control-plane/config.js";
 import type { ControlLinkTimings } from "../../src/control-plane/control-link-server.js";
-import type { ProcessStatus } from "../../src/protocol/index.js";
+import { PraaSError, type ProcessStatus } from "../../src/protocol/index.js";
 import {
   DiskBlobStore,
   FileMetadataStore,
@@ -185,4 +185,14 @@ export function gate(): { promise: Promise<void>; open(): void } {
   let open = (): void => undefined;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
+}
+
+/** "ok", or the code of the PraaSError the call failed with. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "ok";
+  } catch (error) {
+    return error instanceof PraaSError ? error.code : String(error);
+  }
 }
