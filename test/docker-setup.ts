@@ -51,7 +51,13 @@ function takeLease(): string {
 /** Stops the dockerd a test run started once no live run holds a lease. */
 async function releaseLease(lease: string): Promise<void> {
   rmSync(lease, { force: true });
-  if (readdirSync(LEASES).some((name) => isAlive(Number(name)))) return;
+  // A run killed before its teardown leaves its lease behind: only live runs count.
+  const live = readdirSync(LEASES).filter((name) => {
+    if (isAlive(Number(name))) return true;
+    rmSync(`${LEASES}/${name}`, { force: true });
+    return false;
+  });
+  if (live.length > 0) return;
   const pid = existsSync(DOCKERD_PID_FILE) ? Number(readFileSync(DOCKERD_PID_FILE, "utf8")) : 0;
   rmSync(DOCKERD_PID_FILE, { force: true });
   if (pid > 0 && isDockerd(pid)) await stopDockerd(pid);
