@@ -1,5 +1,5 @@
 // The end-to-end scenario with metadata in a real redis-server and blobs in a real S3 server.
-import S3rver from "s3rver";
+import S3rver from "../helpers/s3-server.js";
 import { afterAll, beforeAll, describe } from "vitest";
 import { makeTempDir } from "../helpers/process-harness.js";
 import { startPraaS, type RunningPraaS } from "../helpers/praas-up.js";

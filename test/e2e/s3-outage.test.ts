@@ -5,7 +5,7 @@
 // finished by a second delete or by a create of the same name (which starts from nothing).
 // Once the server is back, all of them go through with every update.
 // Real `praas up` (file store, local backend) and a real S3 server on loopback.
-import S3rver from "s3rver";
+import S3rver from "../helpers/s3-server.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir } from "../helpers/process-harness.js";

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import S3rver from "s3rver";
+import S3rver from "../helpers/s3-server.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBlobStore } from "../../src/storage/index.js";
 import { DiskBlobStore } from "../../src/storage/disk-blob-store.js";
