@@ -120,3 +120,8 @@ export function processLimitArgs(limits: ProcessLimits): string[] {
     return value === undefined ? [] : [PROCESS_LIMITS[key].flag, String(value)];
   });
 }
+
+/** PAYLOAD_TOO_LARGE for `what` (e.g. "payload of 70 bytes"), naming the limit it passed. */
+export function overLimit(what: string, limitBytes: number): PraaSError {
+  return new PraaSError("PAYLOAD_TOO_LARGE", `${what} exceeds the limit of ${limitBytes} bytes`);
+}

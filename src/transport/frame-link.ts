@@ -15,6 +15,7 @@ import {
   type ErrorRecord,
   type Frame,
   type FrameHeader,
+  overLimit,
 } from "../protocol/index.js";
 
 export interface FrameLinkOptions {
@@ -313,10 +314,7 @@ export class FrameLink {
   }
 
   #onOversized(header: FrameHeader): void {
-    const error = new PraaSError(
-      "PAYLOAD_TOO_LARGE",
-      `payload of ${header.payloadLength} bytes exceeds the limit of ${this.#maxPayloadBytes} bytes`,
-    );
+    const error = overLimit(`payload of ${header.payloadLength} bytes`, this.#maxPayloadBytes);
     if (REPLY_TYPES.has(header.type)) this.#settle(header.id)?.reject(error);
     else this.replyError(header.id, error);
     this.#options.onOversized?.(header);

@@ -11,6 +11,7 @@ import {
   type HeaderPairs,
   type HttpRequestEnvelope,
   type PraaSFunction,
+  overLimit,
 } from "../../protocol/index.js";
 
 /** Requests carry no body for these methods (the web Request refuses one). */
@@ -65,8 +66,7 @@ async function boundedBody(response: Response, limit: number): Promise<Uint8Arra
     size += value.length;
     if (size > limit) {
       void reader.cancel().catch(() => undefined);
-      const message = `response body of more than ${limit} bytes exceeds the limit of ${limit} bytes`;
-      throw new PraaSError("PAYLOAD_TOO_LARGE", message);
+      throw overLimit(`response body of more than ${limit} bytes`, limit);
     }
     chunks.push(value);
   }

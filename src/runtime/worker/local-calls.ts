@@ -8,7 +8,7 @@
  * direct one (connection LOCAL_CONNECTION), so it counts, meters and times it and a swap waits
  * for it. Serialized functions still go through the process: the input gate is there.
  */
-import { PraaSError, exportedName, functionErrorRecord } from "../../protocol/index.js";
+import { PraaSError, exportedName, functionErrorRecord, overLimit } from "../../protocol/index.js";
 import type { CallNotices } from "./call-notices.js";
 import { gates } from "./direct.js";
 
@@ -80,10 +80,7 @@ export class LocalCalls {
   /** The checks the process makes before it runs a call. */
   #admit(bytes: number, maxInflight: number): void {
     const limit = this.#host.maxPayloadBytes;
-    if (bytes > limit) {
-      const message = `payload of ${bytes} bytes exceeds the limit of ${limit} bytes`;
-      throw new PraaSError("PAYLOAD_TOO_LARGE", message);
-    }
+    if (bytes > limit) throw overLimit(`payload of ${bytes} bytes`, limit);
     if (this.#host.running() >= maxInflight) {
       throw new PraaSError(
         "TOO_MANY_REQUESTS",

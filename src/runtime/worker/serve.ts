@@ -24,6 +24,7 @@ import {
   type Context,
   type Frame,
   type PraaSFunction,
+  overLimit,
 } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
 import { CallNotices } from "./call-notices.js";
@@ -316,10 +317,7 @@ export class WorkerServer {
 
   #checkedSize(bytes: Uint8Array): Uint8Array {
     const limit = this.options.maxPayloadBytes;
-    if (bytes.length > limit) {
-      const message = `result of ${bytes.length} bytes exceeds the limit of ${limit} bytes`;
-      throw new PraaSError("PAYLOAD_TOO_LARGE", message);
-    }
+    if (bytes.length > limit) throw overLimit(`result of ${bytes.length} bytes`, limit);
     return bytes;
   }
 
