@@ -24,6 +24,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1; // what setTimeout can wait
 export const STORAGE_FREE_STEP_BYTES = 256 * 1024;
 
 /**
+ * How long a stopping process (and each of its workers) waits for its clients to close the
+ * connections it said were going away; an SDK does once its calls are answered, one round trip
+ * later. Below the 2 s a worker is given before it is killed.
+ */
+export const GOODBYE_MS = 500;
+
+/**
  * What holding one state key or one queued message costs a process beyond its key and value
  * bytes: the map entry, the key string, the buffer object and the entry's bookkeeping, plus
  * the heap's slack around them (about 555 bytes per entry in a running process on Node 20;

@@ -11,6 +11,7 @@ import {
   PraaSError,
   SELF,
   STORAGE_FREE_STEP_BYTES,
+  GOODBYE_MS,
   encodeFields,
   functionNotFound,
   type AlarmRequest,
@@ -475,9 +476,9 @@ export class CloudProcess implements CallTarget {
   async #stopServing(): Promise<void> {
     this.idle.stop();
     this.mailbox.rejectWaiters(new PraaSError("UNAVAILABLE", "the process is stopping"));
-    await this.#pool.stop();
+    // Together: a client redialling while the workers stop must find the listener closed.
+    await Promise.all([this.#pool.stop(), this.#dataPlane.close(GOODBYE_MS)]);
     this.#memory.stop();
-    await this.#dataPlane.close();
     this.peers.closeAll();
     await this.#sandbox.remove();
     if (this.walStats) this.#log.info(this.walStats, "write-ahead log closed");

@@ -36,7 +36,16 @@ import {
   type ProcessReach,
   type SerializeSetting,
 } from "../protocol/index.js";
-import { FrameLink, canStopKernelReads } from "../transport/index.js";
+import {
+  FrameLink,
+  STOPPING,
+  callsAnswered,
+  canStopKernelReads,
+  pingAfterCalls,
+  sayGoodbye,
+  waitUpTo,
+  type CallsOnLink,
+} from "../transport/index.js";
 
 /**
  * How long a connection may take to complete HELLO. A client sends HELLO as soon as it is
@@ -96,8 +105,7 @@ interface HeldSocket {
   path: ProcessReach;
 }
 
-interface InFlight {
-  count: number;
+interface InFlight extends CallsOnLink {
   bytes: number;
   /** How the connection reached us (a punched or relayed one was handed to accept()). */
   path: ProcessReach;
@@ -112,6 +120,8 @@ export class DataPlaneServer {
   /** Connections waiting for HELLO, oldest first. */
   readonly #pending = new Set<FrameLink>();
   #trimScheduled = false;
+  /** Runs when the last authenticated connection closed (while closing). */
+  #allClosed: (() => void) | undefined;
   /** Connections that arrived between `bind` and `open`, served once it opens. */
   #held: HeldSocket[] | undefined;
 
@@ -170,13 +180,25 @@ export class DataPlaneServer {
     return counts;
   }
 
-  /** Stops accepting and closes every connection. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting and closes every connection. A connection served here is first told it is
+   * going away (a client sends nothing more on it and closes it once its calls are answered)
+   * and closed by us only after `lingerMs`: closing it under a call in flight would lose the
+   * answer that says the call never ran.
+   */
+  async close(lingerMs = 0): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const { socket } of this.#held?.splice(0) ?? []) socket.destroy();
-    const stopping = new PraaSError("UNAVAILABLE", "the process is stopping");
-    for (const link of [...this.#pending, ...this.#links.keys()]) link.destroy(stopping);
+    for (const link of this.#pending) link.destroy(STOPPING);
+    await this.#sayGoodbye(lingerMs);
+    for (const link of this.#links.keys()) link.destroy(STOPPING);
     await closed;
+  }
+
+  async #sayGoodbye(lingerMs: number): Promise<void> {
+    if (this.#links.size === 0 || lingerMs <= 0) return;
+    sayGoodbye(this.#links.keys());
+    await waitUpTo(lingerMs, (done) => (this.#allClosed = done));
   }
 
   /**
@@ -210,6 +232,7 @@ export class DataPlaneServer {
         this.#pending.delete(link);
         this.#links.delete(link);
         disconnected?.();
+        if (this.#links.size === 0) this.#allClosed?.();
       },
     });
     this.#admit(link);
@@ -258,7 +281,7 @@ export class DataPlaneServer {
       this.#checkCapacity();
       clearTimeout(timer);
       this.#pending.delete(link);
-      this.#links.set(link, { count: 0, bytes: 0, path });
+      this.#links.set(link, { count: 0, bytes: 0, path, pings: [] });
       const fields = welcomeFields({
         process: this.#options.process,
         application: this.#options.application,
@@ -330,6 +353,8 @@ export class DataPlaneServer {
         return this.#invoke(link, frame);
       case FrameType.PeerPut:
         return this.#deliver(link, peer, frame);
+      case FrameType.Ping:
+        return pingAfterCalls(link, this.#links.get(link) ?? { count: 0, pings: [] }, frame.id);
       default:
         throw new PraaSError(
           "PROTOCOL_ERROR",
@@ -340,7 +365,7 @@ export class DataPlaneServer {
 
   #invoke(link: FrameLink, frame: Frame): void {
     const [functionName = ""] = expectFields(frame.meta, 1, "invoke");
-    const inflight = this.#links.get(link) ?? { count: 0, bytes: 0, path: "direct" };
+    const inflight = this.#links.get(link) ?? { count: 0, bytes: 0, path: "direct", pings: [] };
     const limit = this.#options.maxInflightPerConnection;
     if (inflight.count >= limit) {
       const message = `this connection already has ${limit} invocations in flight`;
@@ -369,6 +394,7 @@ export class DataPlaneServer {
       inflight.count--;
       inflight.bytes -= bytes;
       if (inflight.bytes <= budget) link.resumeReading("inflight");
+      if (inflight.count === 0) callsAnswered(link, inflight);
     };
   }
 

@@ -10,6 +10,7 @@ import {
   FrameType,
   PraaSError,
   encodeFields,
+  ensurePraaSError,
   toBytes,
   type ConnectionInfo,
   type SerializeSetting,
@@ -159,11 +160,17 @@ export class ProcessConnection {
   }
 
   async #pickLater(): Promise<FrameLink> {
-    const idlest = leastPending(this.#links);
-    if (idlest === undefined) return await this.#more();
-    // One more link is a bonus: if it cannot be had, the busy ones serve.
-    const added = await this.#more().catch(() => undefined);
-    return leastPending([...this.#links.filter(usable), ...(added ? [added] : [])]) ?? idlest;
+    if (this.#links.length === 0) return await this.#more();
+    // One more link is a bonus: if it cannot be had, the busy ones serve. Picked only after the
+    // dial: a link that went away meanwhile must not get the call (it would follow the PING
+    // that settles the link's lost calls, and count as lost).
+    const failed = await this.#more().then(
+      () => undefined,
+      (error: unknown) => ensurePraaSError(error),
+    );
+    const best = leastPending(this.#links.filter(usable));
+    if (best !== undefined) return best;
+    throw failed ?? new PraaSError("UNAVAILABLE", "the process closed the connection");
   }
 
   /** Dials one more link, once for every caller waiting. */

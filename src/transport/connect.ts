@@ -42,7 +42,7 @@ export async function connectFrameLink(
     options.socket ?? (await openSocket(options.host, options.port, options.timeoutMs ?? 10_000));
   const link = new FrameLink(socket, {
     maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
-    onRequest: options.onRequest ?? ((frame, l) => l.replyError(frame.id, unexpected(frame))),
+    onRequest: options.onRequest ?? refuseRequest,
     ...(options.onClose ? { onClose: options.onClose } : {}),
   });
   const hello = helloFields({
@@ -61,8 +61,18 @@ export async function connectFrameLink(
     return { link, welcome: parseWelcome(reply.meta) };
   } catch (error) {
     link.destroy();
-    throw error;
+    throw handshakeError(error, options);
   }
+}
+
+/**
+ * The connection closing before WELCOME (the process exiting, a listener closing with our
+ * connection in its backlog) is a dial that failed: nothing was sent on it, so nothing ran.
+ */
+function handshakeError(error: unknown, { host, port }: ConnectOptions): unknown {
+  if (!(error instanceof PraaSError) || error.code !== "CONNECTION_CLOSED") return error;
+  const message = `${host}:${port} closed the connection before it was set up: ${error.message}`;
+  return new PraaSError("PEER_UNAVAILABLE", message, { cause: error });
 }
 
 /** Opens a TCP connection with a deadline; failures are PEER_UNAVAILABLE errors. */
@@ -92,6 +102,14 @@ export function connectionRefused(error: unknown): boolean {
   return (error.cause as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED";
 }
 
-function unexpected(frame: Frame): PraaSError {
-  return new PraaSError("PROTOCOL_ERROR", `unexpected frame type ${frame.type}`);
+/**
+ * A request we do not serve is refused; a notice (id 0, e.g. the process saying it is going
+ * away) needs no answer, and answering one would only bounce a notice back.
+ */
+export function refuseRequest(frame: Frame, link: FrameLink): void {
+  if (frame.id === 0) return;
+  link.replyError(
+    frame.id,
+    new PraaSError("PROTOCOL_ERROR", `unexpected frame type ${frame.type}`),
+  );
 }

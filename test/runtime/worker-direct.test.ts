@@ -93,6 +93,16 @@ async function startWorker(askProcess?: WorkerOptions["askProcess"]): Promise<Si
   return side;
 }
 
+const HAND_OFF: HandOff = {
+  kind: "praas-connection",
+  connection: 7,
+  rest: "",
+  serialize: false,
+  free: Number.MAX_SAFE_INTEGER,
+  errorStacks: false,
+  limits: LIMITS,
+};
+
 /** Hands the worker a connection (the process answered HELLO); the client's end. */
 async function connectClient(
   side: Side,
@@ -100,16 +110,7 @@ async function connectClient(
   serialize: HandOff["serialize"] = false,
 ): Promise<FrameLink> {
   const [clientSocket, workerEnd] = await socketPair(closers);
-  const handOff: HandOff = {
-    kind: "praas-connection",
-    connection: 7,
-    rest: "",
-    serialize,
-    free: Number.MAX_SAFE_INTEGER,
-    errorStacks: false,
-    limits,
-  };
-  side.worker.adopt(handOff, workerEnd);
+  side.worker.adopt({ ...HAND_OFF, serialize, limits }, workerEnd);
   return new FrameLink(clientSocket, { maxPayloadBytes: 1 << 20, onRequest: () => undefined });
 }
 
@@ -169,6 +170,31 @@ describe("a worker's direct connections", () => {
     expect((await callError(client, "echo")).code).toBe("UNAVAILABLE");
     await side.link.request(FrameType.Drain, encodeFields(["off"]));
     expect(await call(client, "echo", "back")).toBe("back");
+  });
+
+  it("stopping: says the connection is going away, refuses new calls, answers PING after the calls before it", async () => {
+    const side = await startWorker();
+    const [clientSocket, workerEnd] = await socketPair(closers);
+    side.worker.adopt({ ...HAND_OFF, limits: LIMITS }, workerEnd);
+    const notices: string[] = [];
+    const client = new FrameLink(clientSocket, {
+      maxPayloadBytes: 1 << 20,
+      onRequest: (frame) => notices.push(`${frame.type}/${frame.id}`),
+    });
+    const order: string[] = [];
+    // Both settle straight from the frames they got, so their order is the order of the frames.
+    const slow = client
+      .request(FrameType.Invoke, encodeFields(["slow"]), Buffer.from("x"))
+      .then((reply) => order.push(`slow:${reply.payload.toString()}`));
+    await noticesOf(side, FrameType.CallStarted);
+    const stopped = side.worker.stop();
+    await expect.poll(() => notices, { timeout: 5000 }).toEqual([`${FrameType.Error}/0`]);
+    expect((await callError(client, "echo")).code).toBe("UNAVAILABLE");
+    await client.request(FrameType.Ping).then(() => order.push("ping"));
+    await slow;
+    expect(order).toEqual(["slow:late", "ping"]);
+    client.close();
+    await stopped;
   });
 
   it("answers TIMEOUT at the deadline while the function runs on", async () => {

@@ -27,7 +27,16 @@ import {
   functionErrorRecord,
   type Frame,
 } from "../../protocol/index.js";
-import { FrameLink, SharedDeadlines } from "../../transport/index.js";
+import {
+  FrameLink,
+  SharedDeadlines,
+  callsAnswered,
+  pingAfterCalls,
+  sayGoodbye,
+  waitUpTo,
+  writtenOut,
+  type CallsOnLink,
+} from "../../transport/index.js";
 import type { CallNotices } from "./call-notices.js";
 
 /** The limits of a data-plane connection, as the process applies them. */
@@ -69,11 +78,10 @@ export interface DirectHost {
   nextInvocationId(): string;
 }
 
-interface Connection {
+interface Connection extends CallsOnLink {
   id: number;
   link: FrameLink;
   handOff: HandOff;
-  count: number;
   bytes: number;
 }
 
@@ -89,6 +97,9 @@ export class DirectConnections {
   #admitted = 0;
   /** The deadlines of the calls running here: each call's TIMEOUT answer. */
   readonly #deadlines = new SharedDeadlines<DirectReply>((reply) => reply.timeOut());
+  readonly #connections = new Map<number, Connection>();
+  /** Runs when the last connection closed. */
+  #allClosed: (() => void) | undefined;
 
   constructor(host: DirectHost) {
     this.#host = host;
@@ -102,12 +113,31 @@ export class DirectConnections {
       onRequest: (frame) => this.#serve(connection, frame),
       onClose: () => this.#closed(id),
     });
-    const connection: Connection = { id, link, handOff, count: 0, bytes: 0 };
+    const connection: Connection = { id, link, handOff, count: 0, bytes: 0, pings: [] };
+    this.#connections.set(id, connection);
     link.feed(Buffer.from(handOff.rest, "base64"));
+  }
+
+  /**
+   * The worker is stopping: refuse new calls, tell every client its connection is going away,
+   * and resolve once each client closed its connection or `lingerMs` passed, with every answer
+   * written out. Dying with a refusal unsent would leave a call that never ran looking lost.
+   */
+  async stop(lingerMs: number): Promise<void> {
+    this.accepting = false;
+    const until = performance.now() + lingerMs;
+    const connections = this.#connections;
+    sayGoodbye([...connections.values()].map(({ link }) => link));
+    if (connections.size > 0) await waitUpTo(lingerMs, (done) => (this.#allClosed = done));
+    const written = Promise.all(
+      [...connections.values()].map(({ link }) => writtenOut(link.socket)),
+    );
+    await waitUpTo(until - performance.now(), (done) => void written.then(done));
   }
 
   #serve(connection: Connection, frame: Frame): void {
     if (frame.type === FrameType.Invoke) return this.#invoke(connection, frame);
+    if (frame.type === FrameType.Ping) return pingAfterCalls(connection.link, connection, frame.id);
     if (frame.type === FrameType.PeerPut)
       throw new PraaSError("PROTOCOL_ERROR", "only processes deliver messages");
     throw new PraaSError("PROTOCOL_ERROR", `unexpected frame type ${frame.type} on the data plane`);
@@ -146,6 +176,7 @@ export class DirectConnections {
       connection.count--;
       connection.bytes -= bytes;
       if (connection.bytes <= budget) connection.link.resumeReading("inflight");
+      if (connection.count === 0) callsAnswered(connection.link, connection);
     };
   }
 
@@ -202,6 +233,8 @@ export class DirectConnections {
   #closed(id: number): void {
     this.#host.notices.flushEnds();
     this.#report(FrameType.ConnectionClosed, [String(id)]);
+    this.#connections.delete(id);
+    if (this.#connections.size === 0) this.#allClosed?.();
   }
 
   #report(type: FrameType, fields: string[]): void {

@@ -34,6 +34,7 @@ const worker = new WorkerServer({
   askProcess: (request) => void process.send?.(request),
 });
 process.on("uncaughtException", (error) => worker.crash(error));
+process.once("SIGTERM", () => void worker.stop());
 // The IPC channel carries client connections the process hands over, and connections to peer
 // processes it opened for us (with their socket).
 process.on("message", (message: unknown, socket?: net.Socket) => {

@@ -12,7 +12,7 @@
  */
 import type { Socket } from "node:net";
 import { FrameType, PraaSError, encodeFields, type ErrorRecord } from "../../protocol/index.js";
-import { FrameLink, idlestRoute, touchRoute } from "../../transport/index.js";
+import { FrameLink, idlestRoute, refuseRequest, touchRoute } from "../../transport/index.js";
 
 /** How long a worker waits for its process to open a peer connection. */
 const ANSWER_TIMEOUT_MS = 60_000;
@@ -157,8 +157,7 @@ export class PeerLinks {
     const route = this.#routes.get(peer);
     const link = new FrameLink(socket, {
       maxPayloadBytes: this.maxPayloadBytes,
-      onRequest: (frame, l) =>
-        l.replyError(frame.id, new PraaSError("PROTOCOL_ERROR", "a peer sent a request")),
+      onRequest: refuseRequest,
       onClose: () => this.#forget(peer, route),
     });
     if (rest !== "") link.feed(Buffer.from(rest, "base64"));

@@ -20,6 +20,7 @@ import {
   HTTP_HANDLER_CALL,
   REHEARSAL_FUNCTION,
   STORAGE_FREE_STEP_BYTES,
+  GOODBYE_MS,
   resultBytes,
   type Context,
   type Frame,
@@ -319,6 +320,18 @@ export class WorkerServer {
     const limit = this.options.maxPayloadBytes;
     if (bytes.length > limit) throw overLimit(`result of ${bytes.length} bytes`, limit);
     return bytes;
+  }
+
+  /**
+   * The process stops us (SIGTERM: swap, delete, shutdown): every client learns its connection
+   * is going away and every answer is sent before we exit, so a call refused as never run is
+   * not mistaken for one lost with the worker.
+   */
+  async stop(): Promise<void> {
+    await this.#direct.stop(GOODBYE_MS);
+    this.#notices.flushEnds();
+    this.#link.flush();
+    this.options.exit(0);
   }
 
   #exitWith(error: PraaSError): void {
