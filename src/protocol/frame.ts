@@ -62,6 +62,7 @@ export const FrameType = {
   StorageFree: 64, // process→worker, one-way: [bytes]; what state and mailbox may still take
   NoticesWaiting: 65, // worker→process, one-way: call notices wait on the notice socket (sent once until NoticesRead)
   NoticesRead: 66, // process→worker: [] → Result [notices written]; the worker wakes the process again for the next one
+  Retire: 67, // worker→process, one-way: [what changed, function]; a function changed the worker's built-ins: replace the worker
 } as const;
 
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];

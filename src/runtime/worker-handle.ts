@@ -41,6 +41,8 @@ const ASK_TIMEOUT_MS = 1000;
 const LAST_NOTICES_MS = 2000;
 /** How long an aborted worker's last output may take to arrive (it says whether memory ran out). */
 const LAST_OUTPUT_MS = 1000;
+/** How long a worker that asked to be replaced has to answer what it runs before it is killed. */
+const RETIRE_GRACE_MS = 2000;
 /** V8's last words when the heap, or the process's own allocations, ran out. */
 const OUT_OF_MEMORY_REPORTS = ["heap out of memory", "process out of memory"];
 
@@ -198,11 +200,14 @@ export class WorkerHandle {
     this.child.kill("SIGKILL");
   }
 
-  /** Asks the worker to stop, escalating to SIGKILL after `graceMs`. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Asks the worker to stop, escalating to SIGKILL after `graceMs`; `reason` is what calls it
+   * leaves are told.
+   */
+  async stop(graceMs: number, reason = "the process is stopping"): Promise<void> {
     this.#stopped = true;
     if (!this.#alive) return;
-    this.#killReason ??= "the process is stopping";
+    this.#killReason ??= reason;
     this.child.kill("SIGTERM");
     const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     await this.exited;
@@ -337,6 +342,7 @@ export class WorkerHandle {
     else if (frame.type === FrameType.ConnectionClosed)
       this.direct.closed(Number(decodeFields(frame.meta)[0] ?? ""));
     else if (frame.type === FrameType.Ready) this.#onReady(decodeFields(frame.meta));
+    else if (frame.type === FrameType.Retire) this.#retire(decodeFields(frame.meta));
     else if (frame.type === FrameType.Error && frame.id === 0)
       this.#onReport(decodeErrorFrame(frame));
     else this.#assignment?.onCall(frame, link);
@@ -409,10 +415,20 @@ export class WorkerHandle {
    */
   async #directError(fn: string, call: LeftCall): Promise<PraaSError> {
     if (call === "unread" && this.#stopped)
-      return new PraaSError("UNAVAILABLE", "the process is stopping");
+      return new PraaSError("UNAVAILABLE", this.#killReason ?? "the process is stopping");
     if (call !== "late") return this.crashError(fn);
     const ms = this.#assignment?.invocationTimeoutMs ?? 0;
     return new PraaSError("TIMEOUT", `${fn} did not finish within ${ms} ms`);
+  }
+
+  /**
+   * A function changed the worker's built-ins: it stops gracefully (its clients are told to go
+   * elsewhere), and the pool starts another when it has exited.
+   */
+  #retire([changed = "", fn = ""]: string[]): void {
+    if (this.#stopped) return;
+    const reason = `the worker was replaced: the built-in ${changed} was changed (found as ${fn} ended)`;
+    void this.stop(RETIRE_GRACE_MS, reason);
   }
 
   #onReady(names: string[]): void {

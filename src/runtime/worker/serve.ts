@@ -42,6 +42,7 @@ import {
   type InvocationTag,
 } from "./log-capture.js";
 import { StateCache } from "./state-cache.js";
+import { Intrinsics } from "./intrinsics.js";
 import { StorageBudget } from "./storage-budget.js";
 
 /** How far this worker's count of the process's free storage may be off (see the step). */
@@ -97,6 +98,9 @@ export class WorkerServer {
   /** What state and mailbox may still take, as the process last said. */
   #free = Number.POSITIVE_INFINITY;
   #rehearsed = false;
+  /** The built-ins as the bundle left them; set once it loaded. */
+  #intrinsics: Intrinsics | undefined;
+  #retiring = false;
 
   constructor(readonly options: WorkerOptions) {
     const { application, processId, durable = false } = options;
@@ -171,6 +175,7 @@ export class WorkerServer {
       for (const [name, value] of Object.entries(module)) {
         if (typeof value === "function") this.#functions.set(name, value as PraaSFunction);
       }
+      this.#intrinsics = new Intrinsics();
       this.#link.send(FrameType.Ready, 0, encodeFields([...this.#functions.keys()]));
     } catch (error) {
       const message = thrownText(error);
@@ -283,12 +288,31 @@ export class WorkerServer {
     );
     const call: Call = { tag: { functionName, invocationId }, budget, direct };
     this.#running++;
+    let result: unknown;
     try {
-      const result = await runAs(call.tag, () => this.#call(fn, payload, ctx, call));
-      return this.#checkedSize(resultBytes(result));
+      result = await runAs(call.tag, () => this.#call(fn, payload, ctx, call));
     } finally {
       this.#running--;
+      // Before its answer is encoded: any call may have changed them meanwhile, not only this.
+      this.#checkIntrinsics(functionName);
     }
+    return this.#checkedSize(resultBytes(result));
+  }
+
+  /**
+   * A function changed a built-in every call relies on: this worker can no longer be trusted
+   * to answer right. Put them back for what it still runs, and ask the process to replace it
+   * (it stops us gracefully). Which call did it is not known: any of those running.
+   */
+  #checkIntrinsics(functionName: string): void {
+    const changed = this.#retiring ? undefined : this.#intrinsics?.changed();
+    if (changed === undefined) return;
+    this.#retiring = true;
+    // Our own code (frames, results) needs them too, until the process stops us.
+    if (this.#intrinsics?.restore() !== true) this.options.exit(1);
+    const text = `the built-in ${changed} was changed (found as ${functionName} ended); replacing this worker`;
+    this.#link.send(FrameType.Retire, 0, encodeFields([changed, functionName]));
+    sendLog(this.#link, "error", text);
   }
 
   /** Runs the function; one that threw: its caller gets the error, the logs get its stack trace. */
