@@ -16,7 +16,7 @@ import { build, type Message, type Plugin } from "esbuild";
 import { PraaSError } from "../protocol/errors.js";
 import type { AppPermissions } from "../protocol/permissions.js";
 import type { LoadCheckResult } from "./load-check.js";
-import { findEntry, readManifest, type AppManifest } from "./manifest.js";
+import { findEntry, readManifest, type AppEnv, type AppManifest } from "./manifest.js";
 
 export interface BuiltApp {
   /** One self-contained ESM file. */
@@ -31,6 +31,8 @@ export interface BuildOptions {
   loadTimeoutMs?: number;
   /** How much memory (resident, MiB) the checker process may use while importing it. */
   loadMemoryMiB?: number;
+  /** The application's secrets, which its workers see beside (and over) praas.json's `env`. */
+  secrets?: Readonly<AppEnv>;
 }
 
 export const DEFAULT_LOAD_TIMEOUT_MS = 10_000;
@@ -66,7 +68,9 @@ export async function buildApplication(dir: string, options: BuildOptions = {}):
     timeoutMs: options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS,
     memoryMiB: options.loadMemoryMiB ?? DEFAULT_LOAD_MEMORY_MIB,
   };
-  const functions = await inspectBundle(code, limits, manifest.permissions);
+  // The module's top level may read (and insist on) its environment, as it will in a worker.
+  const env = { ...manifest.env, ...options.secrets };
+  const functions = await inspectBundle(code, limits, manifest.permissions, env);
   if (functions.length === 0) {
     throw new PraaSError("BUILD_FAILED", `application exports no functions (entry ${entry})`);
   }
@@ -153,12 +157,13 @@ async function inspectBundle(
   code: Buffer,
   limits: LoadLimits,
   permissions: Readonly<AppPermissions>,
+  env: Readonly<AppEnv>,
 ): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), "praas-build-"));
   try {
     const file = join(dir, "app.mjs");
     await writeFile(file, code);
-    const result = await runLoadCheck(file, dir, limits, permissions);
+    const result = await runLoadCheck(file, dir, limits, permissions, env);
     if ("error" in result) {
       throw new PraaSError("BUILD_FAILED", `application failed to load: ${result.error}`);
     }
@@ -181,8 +186,9 @@ export function loadCheckerPath(): string {
 }
 
 /**
- * The checker runs the application's top-level code, so it gets what a worker gets: an empty
- * environment (the control plane's tokens and secrets are not the user's business) and Node's
+ * The checker runs the application's top-level code, so it gets what a worker gets: the
+ * application's environment and nothing of the control plane's (its tokens and secrets are not
+ * the user's business), and Node's
  * permission model (reads: the checker and the bundle; no writes; child processes and worker
  * threads only when the application asks for them).
  */
@@ -191,6 +197,7 @@ function spawnChecker(
   cwd: string,
   memoryMiB: number,
   permissions: Readonly<AppPermissions>,
+  env: Readonly<AppEnv>,
 ): ChildProcess {
   const checker = loadCheckerPath();
   const sandbox = [
@@ -205,7 +212,7 @@ function spawnChecker(
   ];
   return spawn(process.execPath, [...sandbox, checker, file], {
     cwd,
-    env: {},
+    env: { ...env },
     stdio: ["ignore", "ignore", "pipe", "ipc"],
   });
 }
@@ -295,8 +302,9 @@ function runLoadCheck(
   cwd: string,
   limits: LoadLimits,
   permissions: Readonly<AppPermissions>,
+  env: Readonly<AppEnv>,
 ): Promise<LoadCheckResult> {
-  const child = spawnChecker(file, cwd, limits.memoryMiB, permissions);
+  const child = spawnChecker(file, cwd, limits.memoryMiB, permissions, env);
   const stderr = tailOf(child.stderr);
   const outcome = new Promise<LoadCheckResult>((resolvePromise, reject) => {
     child.on("message", (message) => {

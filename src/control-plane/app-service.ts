@@ -111,7 +111,9 @@ export class AppService {
     const dir = await mkdtemp(path.join(tmpdir(), "praas-deploy-"));
     try {
       await unpackTarball(tarball, dir, { maxBytes: this.#config.bodyLimitBytes * UNPACK_FACTOR });
-      const built = await buildApplication(dir);
+      // A redeploy keeps the secrets, so the new code is checked with them, as it will run.
+      const secrets = (await this.#store.getApp(name))?.secrets;
+      const built = await buildApplication(dir, secrets ? { secrets } : {});
       return await this.#save(name, built.code, built.functions, built.manifest);
     } finally {
       await rm(dir, { recursive: true, force: true });

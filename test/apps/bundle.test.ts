@@ -182,6 +182,20 @@ describe("buildApplication: failures are BUILD_FAILED at deploy time", () => {
     }
   });
 
+  it("loads the module with the environment its workers get: praas.json env, secrets over it", async () => {
+    const dir = await writeApp({
+      "praas.json": JSON.stringify({ env: { GREETING: "hi", MODE: "plain" } }),
+      "index.js":
+        'if (process.env.GREETING !== "hi") throw new Error("GREETING is not set");\n' +
+        'if (process.env.MODE !== "secret") throw new Error("MODE is " + process.env.MODE);\n' +
+        "export function f() {}\n",
+    });
+    const error = await rejection(buildApplication(dir), "BUILD_FAILED");
+    expect(error.message).toContain("MODE is plain");
+    const built = await buildApplication(dir, { secrets: { MODE: "secret" } });
+    expect(built.functions).toEqual(["f"]);
+  });
+
   it("rejects a directory with no entry module", async () => {
     const dir = await writeApp({ "README.md": "nothing here\n" });
     const error = await rejection(buildApplication(dir), "BUILD_FAILED");

@@ -57,4 +57,28 @@ describe("deploy", () => {
     expect((await praas.getApplication("race")).version).toBe(4);
     await praas.deleteApplication("race", { force: true });
   });
+
+  it("deploys code whose top level insists on its praas.json env and its secrets", async () => {
+    const praas = client!;
+    const dir = path.join(temp!.dir, "strict");
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, "praas.json"), JSON.stringify({ env: { GREETING: "hi" } }));
+    const check = (name: string): string =>
+      `if (!process.env.${name}) throw new Error("${name} is not set");\n`;
+    await writeFile(
+      path.join(dir, "index.js"),
+      `${check("GREETING")}export function greet() { return process.env.GREETING; }\n`,
+    );
+    expect((await praas.deploy("strict", dir)).version).toBe(1);
+    await praas.setSecret("strict", "API_KEY", "k1");
+    await writeFile(
+      path.join(dir, "index.js"),
+      `${check("GREETING")}${check("API_KEY")}` +
+        "export function greet() { return process.env.GREETING + process.env.API_KEY; }\n",
+    );
+    expect((await praas.deploy("strict", dir)).version).toBe(3);
+    await praas.createProcess("strict", "p", { vcpus: 1, memory: 256 });
+    expect(text(await praas.invoke("strict", "greet", "", { process: "p" }))).toBe("hik1");
+    await praas.deleteApplication("strict", { force: true });
+  });
 });
