@@ -94,7 +94,9 @@ export class ProcessManager {
   /**
    * Moves an active process to its application's current version: swapped out (state and
    * undelivered messages stored), then resumed on the new code. Swapped and failed processes
-   * run the current version when they next start, so they are left as they are.
+   * run the current version when they next start, so they are left as they are. When the new
+   * code cannot start (it fails to load, or to fit the process's memory), the process is resumed
+   * on the version it ran, so that it serves on, and the upgrade fails with the start's error.
    */
   async upgrade(app: string, name: string): Promise<ProcessRecord> {
     const { store } = this.#deps;
@@ -103,7 +105,30 @@ export class ProcessManager {
     if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
     if (record.status !== "active" || record.version === appRecord.version) return record;
     await this.swap(app, name);
-    return this.resume(app, name);
+    try {
+      return await this.resume(app, name);
+    } catch (error) {
+      await this.#resumeOn(app, name, record.version);
+      throw error;
+    }
+  }
+
+  /**
+   * After a failed upgrade: the process back on the version it ran. Not when that version is
+   * no longer kept, or something else resumed or removed the process meanwhile (then this
+   * refuses, and the upgrade's own error says what happened).
+   */
+  async #resumeOn(app: string, name: string, version: number | undefined): Promise<void> {
+    if (version === undefined) return;
+    try {
+      await this.#resume(app, name, false, version);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#deps.log.warn(
+        { app, process: name, version, err: reason },
+        "could not resume on the version it ran",
+      );
+    }
   }
 
   /**
@@ -234,9 +259,15 @@ export class ProcessManager {
   /**
    * A resume queued behind this replica's other operations on the process. With `unlessActive`
    * (a call that only needs the process active), a process that an operation queued earlier
-   * already resumed is used as it is, instead of refusing to resume an active process.
+   * already resumed is used as it is, instead of refusing to resume an active process. With
+   * `version`, it resumes on that kept version of the application instead of the current one.
    */
-  async #resume(app: string, name: string, unlessActive: boolean): Promise<ProcessRecord> {
+  async #resume(
+    app: string,
+    name: string,
+    unlessActive: boolean,
+    version?: number,
+  ): Promise<ProcessRecord> {
     await getProcessOrThrow(this.#deps.store, app, name);
     return this.#operations.exclusive(app, name, async () => {
       // Read again once it is our turn: the status seen when this resume was queued may be an
@@ -245,7 +276,7 @@ export class ProcessManager {
       // without any snapshot, unresumable for good).
       const record = await getProcessOrThrow(this.#deps.store, app, name);
       if (unlessActive && record.status === "active") return record;
-      const work = () => swapIn(this.#deps, this.#launcher, record);
+      const work = () => swapIn(this.#deps, this.#launcher, record, version);
       const metrics = this.#deps.metrics;
       return metrics ? metrics.swap(app, "in", work, () => record.stateSize ?? 0) : work();
     });

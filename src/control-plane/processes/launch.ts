@@ -7,6 +7,7 @@ import { NO_PERMISSIONS, PraaSError, type ProcessStatus } from "../../protocol/i
 import type { ProcessSpec } from "../../backends/index.js";
 import type { AppRecord, ProcessRecord } from "../../storage/index.js";
 import { loadAppBundle } from "../app-service.js";
+import { versionsOf } from "../records.js";
 import { transition } from "../lifecycle.js";
 import type { Registrations } from "../registrations.js";
 import type { ManagerDeps } from "./deps.js";
@@ -29,16 +30,21 @@ export class Launcher {
     this.#registrations = registrations;
   }
 
+  /**
+   * Starts the process on its application's current version, or on `version` (a kept one) when
+   * given, and records it active; on failure, stops what started and runs `undo`.
+   */
   async activate(
     record: ProcessRecord,
     from: ProcessStatus,
     restore: boolean,
     undo: (error: unknown) => Promise<void>,
+    version?: number,
   ): Promise<ProcessRecord> {
     const { app, name } = record;
     let started: Started | undefined;
     try {
-      started = await this.#launch(record, restore);
+      started = await this.#launch(record, restore, version);
       return await transition(this.#deps.store, app, name, [from], "active", {
         ...started,
         error: undefined,
@@ -54,10 +60,11 @@ export class Launcher {
     }
   }
 
-  async #launch(record: ProcessRecord, restore: boolean): Promise<Started> {
+  async #launch(record: ProcessRecord, restore: boolean, version?: number): Promise<Started> {
     const { config, store, blobs, backend } = this.#deps;
-    const appRecord = await store.getApp(record.app);
-    if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${record.app}`);
+    const current = await store.getApp(record.app);
+    if (!current) throw new PraaSError("APP_NOT_FOUND", `no application ${record.app}`);
+    const appRecord = version === undefined ? current : atVersion(current, version);
     const token = randomBytes(24).toString("base64url");
     const waiting = this.#registrations.expect(
       record.app,
@@ -108,6 +115,18 @@ export class Launcher {
       errorStacks: config.errorStacks,
     };
   }
+}
+
+/**
+ * The application as it was at a kept `version`: that version's code and settings, with what is
+ * not versioned (secrets, peer secret) as it is now.
+ */
+function atVersion(app: AppRecord, version: number): AppRecord {
+  const entry = versionsOf(app).find((kept) => kept.version === version);
+  if (!entry)
+    throw new PraaSError("BAD_REQUEST", `version ${version} of ${app.name} is no longer kept`);
+  const { bundleKey, functions, defaults, env, permissions, serialize } = entry;
+  return { ...app, version, bundleKey, functions, defaults, env, permissions, serialize };
 }
 
 /** What every process of the application gets: its environment, permissions and peer secret. */

@@ -11,11 +11,15 @@ import type { Launcher } from "./launch.js";
 
 export type SwapInDeps = Pick<ManagerDeps, "store" | "blobs" | "backend">;
 
-/** One resume, run as this replica's operation on the process, once it is its turn. */
+/**
+ * One resume, run as this replica's operation on the process, once it is its turn: on the
+ * application's current version, or on `version` when given.
+ */
 export async function swapIn(
   deps: SwapInDeps,
   launcher: Launcher,
   record: ProcessRecord,
+  version?: number,
 ): Promise<ProcessRecord> {
   const { store, blobs } = deps;
   const { app, name, status: from } = record;
@@ -26,7 +30,7 @@ export async function swapIn(
     await deps.backend.stop(record.backendId).catch(() => undefined);
   }
   const restore = from !== "failed" || (await blobs.stat(snapshotKey(app, name))) !== undefined;
-  return launcher.activate(record, "resuming", restore, async (error) => {
+  const undo = async (error: unknown): Promise<void> => {
     // A failed process says why it is still failed: its start's error (e.g. a corrupt log).
     const back = from === "failed" ? { error: `resume failed: ${reasonOf(error)}` } : {};
     await transition(
@@ -37,5 +41,6 @@ export async function swapIn(
       from === "failed" ? "failed" : "swapped",
       back,
     ).catch(() => undefined);
-  });
+  };
+  return launcher.activate(record, "resuming", restore, undo, version);
 }
