@@ -3,7 +3,7 @@
 // moves running processes to the new version with their state, a broken edit keeps the
 // previous version serving, function logs appear in the same terminal, and Ctrl-C stops it.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { appendFile, writeFile } from "node:fs/promises";
+import { appendFile, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
@@ -26,6 +26,7 @@ let dev: ChildProcess;
 let client: PraaS;
 let appDir: string;
 let source: string;
+let scaffold: string;
 const lines: string[] = [];
 const waiters: { match: RegExp; resolve: (line: string) => void }[] = [];
 
@@ -58,6 +59,7 @@ beforeAll(async () => {
   source = path.join(appDir, "src", "index.ts");
   const init = await run(process.execPath, [CLI, "init", appDir, "--template", "counter"]);
   expect(init.stdout).toContain("created application my-app");
+  scaffold = await readFile(source, "utf8");
   const args = [CLI, "dev", appDir, "--port", "0", "--data-dir", path.join(temp.dir, "data")];
   dev = spawn(process.execPath, args, { env: testEnv(), stdio: ["ignore", "pipe", "inherit"] });
   collect(dev);
@@ -91,6 +93,17 @@ describe("praas dev", { timeout: 180_000 }, () => {
     await line(/deploy failed; still running the previous version/, from);
     expect(text(await client.invoke("my-app", "twice", "", { process: "c1" }))).toBe("10");
     expect((await client.getApplication("my-app")).version).toBe(2);
+  });
+
+  it("sees saves of a file an editor replaced (atomic save), and later saves in place", async () => {
+    let from = lines.length;
+    // Written aside and renamed over the file, as editors' safe writes and `sed -i` do.
+    await writeFile(`${source}.tmp`, scaffold + TWICE);
+    await rename(`${source}.tmp`, source);
+    await line(/deployed my-app version 3 \(add, get, twice\)/, from);
+    from = lines.length;
+    await appendFile(source, TWICE.replaceAll("twice", "thrice"));
+    await line(/deployed my-app version 4 \(add, get, thrice, twice\)/, from, 20_000);
   });
 
   it("stops on Ctrl-C (SIGINT) with exit code 0", async () => {

@@ -4,7 +4,6 @@
  * processes moved to each new version with their state (upgrade), and the functions' logs
  * printed in the same terminal. Ctrl-C stops it; state is swapped out to the data dir first.
  */
-import { watch, type FSWatcher } from "node:fs";
 import { basename, resolve, sep } from "node:path";
 import type { Command } from "commander";
 
@@ -12,6 +11,7 @@ import type { ControlPlane } from "../../control-plane/control-plane.js";
 import { readManifest } from "../../apps/manifest.js";
 import { MAX_PORT, parseInteger, type AppInfo } from "../../protocol/index.js";
 import { printError } from "../output.js";
+import { watchTree, type TreeWatcher } from "../watch-tree.js";
 import { humanLine } from "./logs.js";
 
 interface DevFlags {
@@ -26,8 +26,7 @@ interface DevFlags {
 const SETTLE_MS = 250;
 
 /** Dependencies, VCS data and our own data dir: changes there are not the application's. */
-function ignored(file: string | null): boolean {
-  if (file === null) return false;
+function ignored(file: string): boolean {
   return file.split(sep).some((part) => part === "node_modules" || part.startsWith("."));
 }
 
@@ -92,7 +91,7 @@ function debounced(work: () => Promise<void>): () => void {
 
 class DevSession {
   #following = false;
-  #watcher: FSWatcher | undefined;
+  #watcher: TreeWatcher | undefined;
 
   constructor(
     readonly plane: ControlPlane,
@@ -104,9 +103,7 @@ class DevSession {
   async start(): Promise<void> {
     await this.#redeploy();
     const redeploy = debounced(() => this.#redeploy());
-    this.#watcher = watch(this.dir, { recursive: true }, (_event, file) => {
-      if (!ignored(file)) redeploy();
-    });
+    this.#watcher = watchTree(this.dir, ignored, redeploy);
   }
 
   close(): void {
