@@ -34,16 +34,23 @@ function contentsOf(entry: AppVersionRecord): Contents {
   return { bundleKey, functions, defaults, env, permissions, serialize };
 }
 
-function rollbackTarget(current: AppRecord, target: number): AppVersionRecord {
-  const kept = versionsOf(current);
-  const entry = kept.find((candidate) => candidate.version === target);
+/** The kept version `to` names, else the one before the current one. */
+function rollbackTarget(current: AppRecord, to: number | undefined): AppVersionRecord {
+  const target = to ?? current.version - 1;
+  const entry = versionsOf(current).find((candidate) => candidate.version === target);
   if (entry && target !== current.version) return entry;
-  const listed = kept.map((candidate) => candidate.version).join(", ");
-  const why = target === current.version ? "is the current one" : "is not kept";
-  throw new PraaSError(
-    "BAD_REQUEST",
-    `version ${target} of ${current.name} ${why} (kept: ${listed})`,
-  );
+  throw new PraaSError("BAD_REQUEST", noRollbackTarget(current, to));
+}
+
+function noRollbackTarget(current: AppRecord, to: number | undefined): string {
+  const kept = `(kept: ${versionsOf(current)
+    .map((candidate) => candidate.version)
+    .join(", ")})`;
+  // Without `to` the user named no version: say there is none before, not "version 0".
+  if (to === undefined)
+    return `${current.name} has no version before ${current.version} to roll back to ${kept}`;
+  const why = to === current.version ? "is the current one" : "is not kept";
+  return `version ${to} of ${current.name} ${why} ${kept}`;
 }
 
 function nextRecord(
@@ -193,7 +200,7 @@ export class AppService {
   async rollback(name: string, to?: number): Promise<AppInfo> {
     return this.#publish(name, (previous) => {
       if (!previous) throw new PraaSError("APP_NOT_FOUND", `no application ${name}`);
-      const entry = rollbackTarget(previous, to ?? previous.version - 1);
+      const entry = rollbackTarget(previous, to);
       return { ...contentsOf(entry), rollbackOf: entry.rollbackOf ?? entry.version };
     });
   }

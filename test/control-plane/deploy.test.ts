@@ -4,6 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
+import type { PraaSError } from "../../src/protocol/index.js";
 import { PraaS } from "../../src/sdk/index.js";
 import { makeTempDir, text } from "../helpers/process-harness.js";
 
@@ -80,5 +81,18 @@ describe("deploy", () => {
     await praas.createProcess("strict", "p", { vcpus: 1, memory: 256 });
     expect(text(await praas.invoke("strict", "greet", "", { process: "p" }))).toBe("hik1");
     await praas.deleteApplication("strict", { force: true });
+  });
+
+  it("refuses a rollback of an application with no earlier version, saying so", async () => {
+    const praas = client!;
+    await praas.deploy("single", await appDir("only"));
+    const error = await praas.rollback("single").then(
+      () => undefined,
+      (failure: unknown) => failure as PraaSError,
+    );
+    expect(error?.code).toBe("BAD_REQUEST");
+    expect(error?.message).toBe("single has no version before 1 to roll back to (kept: 1)");
+    expect((await praas.getApplication("single")).version).toBe(1);
+    await praas.deleteApplication("single", { force: true });
   });
 });
