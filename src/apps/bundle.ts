@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { build, type Message, type Plugin } from "esbuild";
 
 import { PraaSError } from "../protocol/errors.js";
+import { isValidName } from "../protocol/names.js";
 import type { AppPermissions } from "../protocol/permissions.js";
 import type { LoadCheckResult } from "./load-check.js";
 import { findEntry, readManifest, type AppEnv, type AppManifest } from "./manifest.js";
@@ -167,7 +168,10 @@ async function inspectBundle(
     if ("error" in result) {
       throw new PraaSError("BUILD_FAILED", `application failed to load: ${result.error}`);
     }
-    return result.functions;
+    // Only names a call can give are functions: others (`_helper`, `$x`, a string export name
+    // with spaces or control characters) could never be invoked, and listing them put whatever
+    // they hold into every listing, terminal and dashboard that shows the functions.
+    return result.functions.filter(isValidName);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -102,6 +102,16 @@ describe("buildApplication: working applications", () => {
     });
     expect((await buildApplication(dir)).functions).toEqual(["named"]);
   });
+
+  it("counts only exports a call can name as functions", async () => {
+    const dir = await writeApp({
+      "index.js":
+        "function f() {}\n" +
+        "export function ok() {}\nexport function $dollar() {}\nexport function _helper() {}\n" +
+        'export { f as "two words", f as "\\u001b[2Jclear", f as "@http", f as "SELF" };\n',
+    });
+    expect((await buildApplication(dir)).functions).toEqual(["ok"]);
+  });
 });
 
 describe("buildApplication: failures are BUILD_FAILED at deploy time", () => {
