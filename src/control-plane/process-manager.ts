@@ -106,7 +106,8 @@ export class ProcessManager {
     if (record.status !== "active" || record.version === appRecord.version) return record;
     await this.swap(app, name);
     try {
-      return await this.resume(app, name);
+      // A call may have resumed it first, on the current version: then it has moved already.
+      return await this.#resume(app, name, true);
     } catch (error) {
       await this.#resumeOn(app, name, record.version);
       throw error;
