@@ -255,9 +255,10 @@ export class PraaS {
     options: LogsOptions & { signal?: AbortSignal } = {},
   ): AsyncGenerator<LogRecord> {
     const path = logsPath(app, options, true);
-    const body = await this.#http.stream({ method: "GET", path }, options.signal);
     let partial = "";
     try {
+      // Inside the try: an abort before the response began ends the iteration too.
+      const body = await this.#http.stream({ method: "GET", path }, options.signal);
       for await (const chunk of body as AsyncIterable<Buffer>) {
         const lines = (partial + chunk.toString("utf8")).split("\n");
         partial = lines.pop() ?? "";

@@ -1,6 +1,7 @@
 // GET /apps/:app/logs over a real LogHub: JSON lines, Server-Sent Events, filters, follow.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LogRecord } from "../../../src/protocol/index.js";
+import { PraaS } from "../../../src/sdk/index.js";
 import { startHarness, type Harness } from "./helpers.js";
 
 let h: Harness;
@@ -76,5 +77,31 @@ describe("GET /apps/:app/logs", () => {
     }
     expect(lines(text).map((r) => r.message)).toContain("later");
     abort.abort();
+  });
+
+  // Bounded well below the 15 s keepalive, which alone used to send the headers of a quiet
+  // application's follow.
+  it(
+    "with follow, answers with its headers before any line is written",
+    { timeout: 5_000 },
+    async () => {
+      const url = await h.app.listen({ port: 0, host: "127.0.0.1" });
+      const abort = new AbortController();
+      const response = await fetch(`${url}/apps/quiet/logs?follow=1`, { signal: abort.signal });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/application\/x-ndjson/);
+      abort.abort();
+    },
+  );
+
+  it("ends the SDK's follow without an error when stopped before the response began", async () => {
+    const url = await h.app.listen({ port: 0, host: "127.0.0.1" });
+    const client = new PraaS(url);
+    const stop = new AbortController();
+    const following = client.followLogs("quiet", { signal: stop.signal });
+    const first = following.next();
+    stop.abort();
+    expect(await first).toEqual({ done: true, value: undefined });
+    await client.close();
   });
 });

@@ -93,6 +93,9 @@ function stream(
 ): void {
   reply.hijack();
   reply.raw.writeHead(200, { "content-type": type, "cache-control": "no-cache" });
+  // Now, not with the first line: a client of a quiet application would otherwise wait for the
+  // first keepalive to learn that it follows (and one stopped meanwhile saw a failed request).
+  reply.raw.flushHeaders();
   let dropped = 0;
   const unsubscribe = subscribe((record) => {
     if (reply.raw.writableLength > FOLLOWER_BACKLOG_BYTES) {
