@@ -47,6 +47,8 @@ type AlarmEdit = (alarms: readonly AlarmRecord[]) => AlarmRecord[] | undefined;
 export class Alarms {
   /** The alarms of every record that has some, by `app/name`. */
   readonly #known = new Map<string, { app: string; name: string; alarms: AlarmRecord[] }>();
+  /** The last edit queued for each `app/name`: this replica's edits of a record run in turn. */
+  readonly #edits = new Map<string, Promise<unknown>>();
   /** `app/name/fn` of the alarms this replica is firing now. */
   readonly #firing = new Map<string, Promise<void>>();
   readonly #options: AlarmsOptions;
@@ -103,7 +105,25 @@ export class Alarms {
    * Applies `edit` with compare-and-set until it sticks; resolves the stored record (undefined
    * when the edit changed nothing). Also updates what this replica knows, and re-arms.
    */
-  async #edit(app: string, name: string, edit: AlarmEdit): Promise<ProcessRecord | undefined> {
+  #edit(app: string, name: string, edit: AlarmEdit): Promise<ProcessRecord | undefined> {
+    // In turn, so that this replica's own edits (many calls setting alarms at once) do not
+    // spend each other's compare-and-set rounds: those are for other replicas and other
+    // changes of the record.
+    const id = `${app}/${name}`;
+    const previous = this.#edits.get(id) ?? Promise.resolve();
+    const next = previous.then(
+      () => this.#editNow(app, name, edit),
+      () => this.#editNow(app, name, edit),
+    );
+    const tail = next.catch(() => undefined);
+    this.#edits.set(id, tail);
+    void tail.then(() => {
+      if (this.#edits.get(id) === tail) this.#edits.delete(id);
+    });
+    return next;
+  }
+
+  async #editNow(app: string, name: string, edit: AlarmEdit): Promise<ProcessRecord | undefined> {
     const { store } = this.#options;
     for (let round = 0; round < EDIT_ROUNDS; round++) {
       const record = await getProcessOrThrow(store, app, name);

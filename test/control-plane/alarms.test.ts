@@ -122,6 +122,17 @@ describe("alarms on replicas sharing one Redis", { timeout: 60_000 }, () => {
     await untilNoAlarms(b.store);
     expect(fired).toEqual([{ replica: "b", fn: "alarm", payload: "again" }]);
   });
+
+  it("stores every one of many alarms set at once on one process", async () => {
+    const { alarms, store } = await replica(() => Promise.resolve());
+    const at = Date.now() + 3_600_000;
+    const payload = Buffer.from("later");
+    const requests = Array.from({ length: 50 }, (_, i) =>
+      alarms.request(APP, "p1", { op: "set", function: `f${i}`, at, payload }),
+    );
+    expect(await Promise.all(requests)).toEqual(requests.map(() => ({ existed: false })));
+    expect((await store.getProcess(APP, "p1"))?.alarms).toHaveLength(50);
+  });
 });
 
 function processRecord(now: number): ProcessRecord {
