@@ -2,31 +2,16 @@
 // after `apps rm`; concurrent deploys each get their own version.
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlPlane } from "../../src/control-plane/control-plane.js";
+import { describe, expect, it } from "vitest";
 import type { PraaSError } from "../../src/protocol/index.js";
-import { PraaS } from "../../src/sdk/index.js";
-import { makeTempDir, text } from "../helpers/process-harness.js";
+import { text } from "../helpers/process-harness.js";
+import { useDeployedPlane } from "../helpers/deployed-plane.js";
 
-let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
-let plane: ControlPlane | undefined;
-let client: PraaS | undefined;
-
-beforeAll(async () => {
-  temp = await makeTempDir("deploy");
-  plane = await ControlPlane.start({ port: 0, dataDir: temp.dir, logLevel: "silent" });
-  client = new PraaS(plane.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await plane?.stop();
-  await temp?.remove();
-});
+const plane = useDeployedPlane("deploy");
 
 /** An app directory whose `which` function answers `answer`. */
 async function appDir(answer: string): Promise<string> {
-  const dir = path.join(temp!.dir, `src-${answer}`);
+  const dir = path.join(plane.dir(), `src-${answer}`);
   await mkdir(dir, { recursive: true });
   await writeFile(
     path.join(dir, "index.js"),
@@ -37,7 +22,7 @@ async function appDir(answer: string): Promise<string> {
 
 describe("deploy", () => {
   it("runs the new code after the app was removed and deployed again (versions restart)", async () => {
-    const praas = client!;
+    const praas = plane.client();
     expect((await praas.deploy("flip", await appDir("first"))).version).toBe(1);
     await praas.createProcess("flip", "p", { vcpus: 1, memory: 256 });
     expect(text(await praas.invoke("flip", "which", "", { process: "p" }))).toBe("first");
@@ -50,7 +35,7 @@ describe("deploy", () => {
   });
 
   it("gives concurrent deploys distinct versions", async () => {
-    const praas = client!;
+    const praas = plane.client();
     const dirs = await Promise.all(["c1", "c2", "c3", "c4"].map(appDir));
     const deployed = await Promise.all(dirs.map((dir) => praas.deploy("race", dir)));
     const versions = deployed.map((info) => info.version).sort();
@@ -60,8 +45,8 @@ describe("deploy", () => {
   });
 
   it("deploys code whose top level insists on its praas.json env and its secrets", async () => {
-    const praas = client!;
-    const dir = path.join(temp!.dir, "strict");
+    const praas = plane.client();
+    const dir = path.join(plane.dir(), "strict");
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, "praas.json"), JSON.stringify({ env: { GREETING: "hi" } }));
     const check = (name: string): string =>
@@ -84,7 +69,7 @@ describe("deploy", () => {
   });
 
   it("refuses a rollback of an application with no earlier version, saying so", async () => {
-    const praas = client!;
+    const praas = plane.client();
     await praas.deploy("single", await appDir("only"));
     const error = await praas.rollback("single").then(
       () => undefined,

@@ -4,30 +4,15 @@
 // error; one that finds the process resumed on the new version by someone else succeeds.
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlPlane } from "../../src/control-plane/control-plane.js";
-import { PraaS } from "../../src/sdk/index.js";
-import { makeTempDir, rejection, text } from "../helpers/process-harness.js";
+import { describe, expect, it } from "vitest";
+import { rejection, text } from "../helpers/process-harness.js";
+import { useDeployedPlane } from "../helpers/deployed-plane.js";
 
-let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
-let plane: ControlPlane | undefined;
-let client: PraaS | undefined;
-
-beforeAll(async () => {
-  temp = await makeTempDir("upgrade");
-  plane = await ControlPlane.start({ port: 0, dataDir: temp.dir, logLevel: "silent" });
-  client = new PraaS(plane.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await plane?.stop();
-  await temp?.remove();
-});
+const plane = useDeployedPlane("upgrade");
 
 /** An app directory: a counter whose `which` answers `answer`, after running `topLevel`. */
 async function appDir(answer: string, topLevel = ""): Promise<string> {
-  const dir = path.join(temp!.dir, `src-${answer}`);
+  const dir = path.join(plane.dir(), `src-${answer}`);
   await mkdir(dir, { recursive: true });
   const code =
     `${topLevel}\nexport function which() { return ${JSON.stringify(answer)}; }\n` +
@@ -51,7 +36,7 @@ async function until(done: () => Promise<boolean>): Promise<void> {
 
 describe("upgrade to code that cannot start", { timeout: 120_000 }, () => {
   it("keeps the process serving on its version, with its state, and reports why", async () => {
-    const praas = client!;
+    const praas = plane.client();
     await praas.deploy("heavy", await appDir("v1"));
     await praas.createProcess("heavy", "a", { vcpus: 1, memory: 128 });
     await praas.invoke("heavy", "add", "", { process: "a" });
@@ -72,7 +57,7 @@ describe("upgrade to code that cannot start", { timeout: 120_000 }, () => {
 
 describe("upgrade racing a resume", { timeout: 120_000 }, () => {
   it("succeeds when something else resumed the process on the new version first", async () => {
-    const praas = client!;
+    const praas = plane.client();
     await praas.deploy("busy", await appDir("busy"));
     await praas.createProcess("busy", "p", { vcpus: 1, memory: 128 });
     await praas.invoke("busy", "add", "", { process: "p" });

@@ -3,10 +3,11 @@
 // process is gone and a dial is refused), so a client may send it again. Before, a few calls
 // per swap failed with WORKER_CRASHED or CONNECTION_CLOSED although they never ran: a worker
 // stopped at the swap died with refusals it had written but not yet sent.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlPlane } from "../../src/control-plane/control-plane.js";
-import { PraaS, type ProcessConnection } from "../../src/sdk/index.js";
-import { makeTempDir, text } from "../helpers/process-harness.js";
+import { describe, expect, it } from "vitest";
+import type { PraaS } from "../../src/sdk/index.js";
+import { type ProcessConnection } from "../../src/sdk/index.js";
+import { useDeployedPlane } from "../helpers/deployed-plane.js";
+import { text } from "../helpers/process-harness.js";
 
 const LOOPS = 8;
 const SWAPS = 5;
@@ -14,28 +15,8 @@ const SWAPS = 5;
 const CALLS_AFTER = 40;
 const NEVER_RAN = new Set(["UNAVAILABLE", "PEER_UNAVAILABLE"]);
 
-let temp: Awaited<ReturnType<typeof makeTempDir>>;
-let plane: ControlPlane;
-let praas: PraaS;
-
-beforeAll(async () => {
-  temp = await makeTempDir("direct-swap-storm");
-  plane = await ControlPlane.start({
-    port: 0,
-    controlPort: 0,
-    dataDir: temp.dir,
-    store: { kind: "memory" },
-    logLevel: "error",
-  });
-  praas = new PraaS(plane.url);
-  await praas.deploy("counter", "examples/counter");
-});
-
-afterAll(async () => {
-  await praas?.close();
-  await plane?.stop();
-  await temp?.remove();
-});
+const deployed = useDeployedPlane("direct-swap-storm", "counter", "examples/counter");
+const praas = (): PraaS => deployed.client();
 
 interface Tally {
   ran: number;
@@ -59,14 +40,14 @@ async function callLoop(conn: ProcessConnection, swapped: () => boolean, tally: 
 
 /** One round: connect, call from every loop, swap once the calls flow, wait for the loops. */
 async function round(name: string, tally: Tally): Promise<void> {
-  const conn = await (await praas.resume("counter", name)).connect();
+  const conn = await (await praas().resume("counter", name)).connect();
   let swapped = false;
   const loops = Array.from({ length: LOOPS }, () => callLoop(conn, () => swapped, tally));
   const ranBefore = tally.ran;
   await expect
     .poll(() => tally.ran - ranBefore, { timeout: 10_000, interval: 1 })
     .toBeGreaterThan(50);
-  await praas.swap("counter", name);
+  await praas().swap("counter", name);
   swapped = true;
   await Promise.all(loops);
   await conn.close();
@@ -75,11 +56,11 @@ async function round(name: string, tally: Tally): Promise<void> {
 describe("direct calls while the process swaps out", () => {
   it("every call ran or was refused as never run", async () => {
     const name = "storm";
-    await praas.createProcess("counter", name, { vcpus: 2, memory: 256 });
-    await praas.swap("counter", name);
+    await praas().createProcess("counter", name, { vcpus: 2, memory: 256 });
+    await praas().swap("counter", name);
     const tally: Tally = { ran: 0, wrong: [] };
     for (let i = 0; i < SWAPS; i++) await round(name, tally);
-    const count = Number(text(await praas.invoke("counter", "get", "", { process: name })));
+    const count = Number(text(await praas().invoke("counter", "get", "", { process: name })));
     expect(tally.wrong).toEqual([]);
     expect(count).toBe(tally.ran);
   }, 120_000);

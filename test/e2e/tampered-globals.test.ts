@@ -3,33 +3,14 @@
 // stops gracefully (its clients are told to go elsewhere, a call it refused on its way out is
 // sent again by the SDK), and the next calls run on a fresh worker. Before, every later call on
 // that worker returned garbage or failed until the worker died.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlPlane } from "../../src/control-plane/control-plane.js";
-import { PraaS, type ProcessConnection } from "../../src/sdk/index.js";
-import { makeTempDir, text } from "../helpers/process-harness.js";
+import { describe, expect, it } from "vitest";
+import type { PraaS } from "../../src/sdk/index.js";
+import { type ProcessConnection } from "../../src/sdk/index.js";
+import { useDeployedPlane } from "../helpers/deployed-plane.js";
+import { text } from "../helpers/process-harness.js";
 
-let temp: Awaited<ReturnType<typeof makeTempDir>>;
-let plane: ControlPlane;
-let praas: PraaS;
-
-beforeAll(async () => {
-  temp = await makeTempDir("tampered-globals");
-  plane = await ControlPlane.start({
-    port: 0,
-    controlPort: 0,
-    dataDir: temp.dir,
-    store: { kind: "memory" },
-    logLevel: "error",
-  });
-  praas = new PraaS(plane.url);
-  await praas.deploy("tamper", "test/fixtures/apps/tamper");
-});
-
-afterAll(async () => {
-  await praas?.close();
-  await plane?.stop();
-  await temp?.remove();
-});
+const deployed = useDeployedPlane("tampered-globals", "tamper", "test/fixtures/apps/tamper");
+const praas = (): PraaS => deployed.client();
 
 /** Calls echo from `loops` loops until `stop` says so; every answer must be right. */
 async function echoLoops(conn: ProcessConnection, loops: number, stop: () => boolean) {
@@ -51,7 +32,7 @@ describe("a function that changes the worker's built-ins", () => {
     "%s: the worker is replaced and every call after it is answered right",
     async (fn) => {
       const name = `t-${fn}`;
-      const conn = await (await praas.createProcess("tamper", name)).connect();
+      const conn = await (await praas().createProcess("tamper", name)).connect();
       const before = text(await conn.invoke("pid"));
       let done = false;
       const others = echoLoops(conn, 4, () => done);
@@ -65,7 +46,7 @@ describe("a function that changes the worker's built-ins", () => {
       expect(wrong).toEqual([]);
       expect(answered).toBeGreaterThan(0);
       expect(JSON.parse(text(await conn.invoke("object", "x")))).toEqual({ got: "x" });
-      const viaPlane = await praas.invoke("tamper", "object", "y", { process: name });
+      const viaPlane = await praas().invoke("tamper", "object", "y", { process: name });
       expect(JSON.parse(text(viaPlane))).toEqual({ got: "y" });
       await conn.close();
     },
@@ -73,7 +54,7 @@ describe("a function that changes the worker's built-ins", () => {
   );
 
   it("a global the function only adds keeps its worker", async () => {
-    const conn = await (await praas.createProcess("tamper", "t-harmless")).connect();
+    const conn = await (await praas().createProcess("tamper", "t-harmless")).connect();
     const before = text(await conn.invoke("pid"));
     expect(text(await conn.invoke("harmless"))).toBe("fine");
     expect(text(await conn.invoke("pid"))).toBe(before);
