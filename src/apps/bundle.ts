@@ -65,13 +65,9 @@ export async function buildApplication(dir: string, options: BuildOptions = {}):
   const manifest = await readManifest(root);
   const entry = await findEntry(root, manifest);
   const code = await bundleEntry(root, entry);
-  const limits = {
-    timeoutMs: options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS,
-    memoryMiB: options.loadMemoryMiB ?? DEFAULT_LOAD_MEMORY_MIB,
-  };
   // The module's top level may read (and insist on) its environment, as it will in a worker.
   const env = { ...manifest.env, ...options.secrets };
-  const functions = await inspectBundle(code, limits, manifest.permissions, env);
+  const functions = await inspectBundle(code, limitsOf(options), manifest.permissions, env);
   if (functions.length === 0) {
     throw new PraaSError("BUILD_FAILED", `application exports no functions (entry ${entry})`);
   }
@@ -151,6 +147,26 @@ function toBuildError(error: unknown): PraaSError {
 interface LoadLimits {
   timeoutMs: number;
   memoryMiB: number;
+}
+
+function limitsOf(options: BuildOptions): LoadLimits {
+  return {
+    timeoutMs: options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS,
+    memoryMiB: options.loadMemoryMiB ?? DEFAULT_LOAD_MEMORY_MIB,
+  };
+}
+
+/**
+ * Load-checks a bundle built before, with the environment its workers would get (e.g. after a
+ * secret changed); BUILD_FAILED when it does not load.
+ */
+export async function checkBundleLoads(
+  code: Buffer,
+  permissions: Readonly<AppPermissions>,
+  env: Readonly<AppEnv>,
+  options: BuildOptions = {},
+): Promise<void> {
+  await inspectBundle(code, limitsOf(options), permissions, env);
 }
 
 /** Imports the bundle in a child process; resolves to its sorted function export names. */

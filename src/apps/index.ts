@@ -17,6 +17,7 @@ export {
 export {
   DEFAULT_LOAD_TIMEOUT_MS,
   buildApplication,
+  checkBundleLoads,
   type BuildOptions,
   type BuiltApp,
 } from "./bundle.js";

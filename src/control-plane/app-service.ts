@@ -9,12 +9,13 @@ import path from "node:path";
 import {
   APP_ENV_LIMITS,
   buildApplication,
+  checkBundleLoads,
   envEntryProblem,
   unpackTarball,
   type AppEnv,
   type AppManifest,
 } from "../apps/index.js";
-import { PraaSError, type AppInfo } from "../protocol/index.js";
+import { NO_PERMISSIONS, PraaSError, ensurePraaSError, type AppInfo } from "../protocol/index.js";
 import type { AppRecord, AppVersionRecord, BlobStore, MetadataStore } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
 import { currentVersion, toAppInfo, versionsOf } from "./records.js";
@@ -218,10 +219,31 @@ export class AppService {
    */
   async setSecret(name: string, key: string, value: string | undefined): Promise<AppInfo> {
     if (value !== undefined) checkSecret(key, value);
+    await this.#checkLoadsWith(name, key, value);
     return this.#publish(
       name,
       (previous) => contentsOf(currentVersion(appOrThrow(name, previous))),
       (previous) => withSecret(appOrThrow(name, previous), key, value),
+    );
+  }
+
+  /**
+   * The current code must still load with the secret changed, as a deploy must load: a module
+   * whose top level insists on it would otherwise fail every process's next start (and the
+   * fallback to the version before, which has the same code and also lacks it).
+   */
+  async #checkLoadsWith(name: string, key: string, value: string | undefined): Promise<void> {
+    const record = appOrThrow(name, await this.#store.getApp(name));
+    const current = currentVersion(record);
+    const env = { ...current.env, ...withSecret(record, key, value) };
+    const code = await loadAppBundle(this.#blobs, name, current.version, current.bundleKey);
+    await checkBundleLoads(code, { ...NO_PERMISSIONS, ...current.permissions }, env).catch(
+      (error: unknown) => {
+        const change = value === undefined ? `without secret ${key}` : `with this ${key}`;
+        const reason = ensurePraaSError(error).message;
+        const message = `version ${current.version} of ${name} would not load ${change}; nothing changed: ${reason}`;
+        throw new PraaSError("BUILD_FAILED", message);
+      },
     );
   }
 

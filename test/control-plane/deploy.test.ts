@@ -65,6 +65,18 @@ describe("deploy", () => {
     expect((await praas.deploy("strict", dir)).version).toBe(3);
     await praas.createProcess("strict", "p", { vcpus: 1, memory: 256 });
     expect(text(await praas.invoke("strict", "greet", "", { process: "p" }))).toBe("hik1");
+    // Removing the secret it insists on would fail every next start of its processes: refused.
+    const refused = await praas.deleteSecret("strict", "API_KEY").then(
+      () => undefined,
+      (failure: unknown) => failure as PraaSError,
+    );
+    expect(refused?.code).toBe("BUILD_FAILED");
+    expect(refused?.message).toContain("would not load without secret API_KEY");
+    expect(refused?.message).toContain("API_KEY is not set");
+    expect((await praas.getApplication("strict")).version).toBe(3);
+    await praas.setSecret("strict", "API_KEY", "k2");
+    await praas.upgrade("strict", "p");
+    expect(text(await praas.invoke("strict", "greet", "", { process: "p" }))).toBe("hik2");
     await praas.deleteApplication("strict", { force: true });
   });
 
