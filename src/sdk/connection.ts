@@ -114,20 +114,10 @@ export class ProcessConnection {
 
   /** Invokes `functionName` with `payload`; resolves to the result bytes, rejects with a PraaSError. */
   async invoke(functionName: string, payload: Value = new Uint8Array(0)): Promise<Uint8Array> {
-    const bytes = toBytes(payload);
-    try {
-      return await this.#send(functionName, bytes);
-    } catch (error) {
-      // Refused by a worker on its way out (replaced, or the process stopping): the call never
-      // ran, so it goes once more on a fresh link, if one can be had.
-      if (!refusedOnLeaving(error)) throw error;
-      return await this.#send(functionName, bytes).catch(() => {
-        throw error;
-      });
-    }
+    return await this.#send(functionName, toBytes(payload), true);
   }
 
-  async #send(functionName: string, payload: Uint8Array): Promise<Uint8Array> {
+  async #send(functionName: string, payload: Uint8Array, mayResend: boolean): Promise<Uint8Array> {
     // Picked in this tick when a link is free, so that calls made together see each other.
     const link = this.#isSerialized(functionName)
       ? (this.#first() ?? (await this.#more()))
@@ -136,7 +126,12 @@ export class ProcessConnection {
       const reply = await link.request(FrameType.Invoke, encodeFields([functionName]), payload);
       return reply.payload;
     } catch (error) {
-      throw goingAway.has(link) ? leaving(error) : error;
+      // Refused by a worker on its way out (replaced, or the process stopping): the call never
+      // ran, so it goes once more on a fresh link, if one can be had.
+      if (!mayResend || !refusedLeaving(link, error)) throw error;
+      return await this.#send(functionName, payload, false).catch(() => {
+        throw error;
+      });
     } finally {
       closeWhenDone(link);
     }
@@ -222,17 +217,10 @@ export class ProcessConnection {
   }
 }
 
-/** Refusals that came on a link going away; only a refusal that says the call never ran. */
-const refusedLeaving = new WeakSet<object>();
-
-function leaving(error: unknown): unknown {
+/** A refusal that says the call never ran, on a link the process said is going away. */
+function refusedLeaving(link: FrameLink, error: unknown): boolean {
   const refused = error instanceof PraaSError && error.code === "UNAVAILABLE";
-  if (refused && error.errorName === undefined) refusedLeaving.add(error);
-  return error;
-}
-
-function refusedOnLeaving(error: unknown): boolean {
-  return typeof error === "object" && error !== null && refusedLeaving.has(error);
+  return refused && error.errorName === undefined && goingAway.has(link);
 }
 
 function usable(link: FrameLink): boolean {
