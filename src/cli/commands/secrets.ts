@@ -56,7 +56,8 @@ export function registerSecrets(program: Command, env: CliEnv): void {
     secrets
       .command("set")
       .description(
-        "set a secret; its value is read from stdin (prompted without echo on a terminal)",
+        "set a secret; its value is read from stdin (prompted without echo on a terminal); " +
+          "refused (BUILD_FAILED) if the current code would not load with it",
       )
       .argument("<app>", "application name")
       .argument("<key>", "environment variable name, e.g. API_KEY"),
@@ -72,7 +73,9 @@ export function registerSecrets(program: Command, env: CliEnv): void {
     secrets
       .command("rm")
       .alias("delete")
-      .description("remove a secret")
+      .description(
+        "remove a secret; refused (BUILD_FAILED) if the current code would not load without it",
+      )
       .argument("<app>", "application name")
       .argument("<key>", "environment variable name"),
   ).action((app: string, key: string, flags: ClientFlags) => remove(app, key, flags, env));
