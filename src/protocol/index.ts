@@ -21,3 +21,4 @@ export * from "./rendezvous.js";
 export * from "./idle.js";
 export * from "./logs.js";
 export * from "./alarms.js";
+export * from "./call-notices.js";

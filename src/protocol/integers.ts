@@ -29,3 +29,8 @@ function range(min: number, max: number): string {
 }
 
 export const MAX_PORT = 65_535;
+
+/** The number after `n` among 1 … 2³² − 1 (ids that travel as u32 and must never be 0). */
+export function nextU32(n: number): number {
+  return n >= 0xffffffff ? 1 : n + 1;
+}

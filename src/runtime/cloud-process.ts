@@ -43,7 +43,8 @@ import { WriteAheadLog, holdsNewer, type OpenedReplay, type WalOp } from "./wal.
 import { MemoryGuard } from "./memory-guard.js";
 import { StateStore, StorageQuota, type StateOp } from "./state-store.js";
 import { answerWorkerCall, ownBytes, type CallTarget } from "./worker-calls.js";
-import type { DirectCallEnd, WorkerHandle } from "./worker-handle.js";
+import type { WorkerHandle } from "./worker-handle.js";
+import type { DirectCall } from "./direct-ledger.js";
 import { WorkerPool } from "./worker-pool.js";
 import { WorkerSandbox } from "./worker-sandbox.js";
 import type { WarmSlot } from "./warm-slot.js";
@@ -577,19 +578,15 @@ export class CloudProcess implements CallTarget {
   }
 
   /**
-   * A call a worker runs on a connection it serves (or passes to the process, `forwarded`,
-   * which counts it there): counted as activity and, unless forwarded, in the metrics. The
-   * answer runs when it ended, with how (a failure the platform saw is logged, as in #run).
+   * A call a worker ran on a connection it serves (or passed to the process, `forwarded`, which
+   * counts it there) ended: it counted as activity and, unless forwarded, in the metrics; a
+   * failure the platform saw is logged, as in #run.
    */
-  #directCall(fn: string, id: string, forwarded: boolean): DirectCallEnd {
-    const used = this.idle.begin();
-    const started = performance.now();
-    return (error, seconds) => {
-      used();
-      const took = seconds ?? (performance.now() - started) / 1000;
-      if (!forwarded) this.meter.record(fn, error === undefined ? "ok" : error.code, took);
-      if (error !== undefined) this.#logFailure(fn, id, error);
-    };
+  #directCallEnded(call: DirectCall, seconds: number, error?: PraaSError, id = ""): void {
+    this.idle.leave();
+    const { fn, forwarded } = call;
+    if (!forwarded) this.meter.record(fn, error === undefined ? "ok" : error.code, seconds);
+    if (error !== undefined) this.#logFailure(fn, id, error);
   }
 
   /** A peer's message: acknowledged once stored (under "log": once in the log on disk). */
@@ -661,7 +658,9 @@ export class CloudProcess implements CallTarget {
       serialize: config.serialize,
       log: (message, fields) => this.#log.warn(fields ?? {}, message),
       replaced: (dead) => void this.#countRestart(dead),
-      directCall: (fn, id, forwarded) => this.#directCall(fn, id, forwarded),
+      directCallStarted: () => this.idle.enter(),
+      directCallEnded: (call, seconds, error, id) =>
+        this.#directCallEnded(call, seconds, error, id),
       peerLink: (peer) => this.peers.detachedLink(peer),
       errorStacks: config.errorStacks,
       connectionLimits: !HAND_OFF_CLIENT_CONNECTIONS

@@ -32,17 +32,25 @@ export interface CallIds {
 /** What the worker said of a call when it started. */
 export interface CallStart {
   fn: string;
-  invocationId: string;
+  /** The worker's number for the invocation (its id: invocationIdOf). */
+  invocation: number;
   /** Run through the process's pool (which counts it and enforces its deadline). */
   forwarded: boolean;
-  /** Told how the call ended (no error: it succeeded) and, if the worker said, how long it took. */
-  end: (error?: PraaSError, seconds?: number) => void;
 }
 
 export interface DirectCall extends CallIds, CallStart {
+  /** When the process learnt of it (performance.now()). */
+  started: number;
   /** Its deadline passed while it ran. */
   late: boolean;
 }
+
+/**
+ * Told once per call how it ended (no error: it succeeded) and, if the worker said, how long
+ * it took. One function for every call, not a closure each: calls live until a sweep reads
+ * their end, long enough that every object per call costs the process a garbage collection.
+ */
+export type DirectCallEnded = (call: DirectCall, error?: PraaSError, seconds?: number) => void;
 
 interface Held {
   socket: Socket;
@@ -58,7 +66,10 @@ export class DirectLedger {
   #counted = 0;
 
   /** `onLate`: a call's deadline passed while it ran. */
-  constructor(readonly onLate: (call: DirectCall) => void = () => undefined) {}
+  constructor(
+    readonly onLate: (call: DirectCall) => void = () => undefined,
+    readonly onEnded: DirectCallEnded = () => undefined,
+  ) {}
 
   /** Connections the worker holds. */
   get size(): number {
@@ -80,8 +91,9 @@ export class DirectLedger {
     const { connection, requestId } = ids;
     let calls = this.#calls.get(connection);
     if (calls?.has(requestId) === true) return undefined;
-    const { fn, invocationId, forwarded, end } = start;
-    const call = { connection, requestId, fn, invocationId, forwarded, end, late: false };
+    const { fn, invocation, forwarded } = start;
+    const started = performance.now();
+    const call = { connection, requestId, fn, invocation, forwarded, started, late: false };
     if (calls === undefined) this.#calls.set(connection, (calls = new Map<number, DirectCall>()));
     calls.set(requestId, call);
     if (forwarded) return call;
@@ -100,7 +112,7 @@ export class DirectLedger {
     // A connection keeps its map while held (calls come and go); one let go of leaves no trace.
     if (calls?.size === 0 && !this.#sockets.has(connection)) this.#calls.delete(connection);
     this.#deadlines.delete(call);
-    call.end(error, seconds);
+    this.onEnded(call, error, seconds);
     if (call.forwarded) return false;
     this.#counted--;
     return true;
@@ -134,16 +146,15 @@ export class DirectLedger {
       released();
       if (!socket.destroyed) links.set(id, leftoverLink(socket, explain, maxPayloadBytes));
     }
-    await Promise.all(calls.map((call) => failCall(call, explain, links.get(call.connection))));
+    const fail = async (call: DirectCall): Promise<void> => {
+      const error = await explain(call.fn, call.late ? "late" : "running");
+      links.get(call.connection)?.replyError(call.requestId, error);
+      this.onEnded(call, error);
+    };
+    await Promise.all(calls.map(fail));
     for (const link of links.values()) link.replyError(0, GOING_AWAY);
     return counted;
   }
-}
-
-async function failCall(call: DirectCall, explain: Explain, link?: FrameLink): Promise<void> {
-  const error = await explain(call.fn, call.late ? "late" : "running");
-  link?.replyError(call.requestId, error);
-  call.end(error);
 }
 
 /**

@@ -46,6 +46,16 @@ export class IdleTracker {
     };
   }
 
+  /** As `begin`, for a caller that ends each use exactly once (`leave`), with no closure. */
+  enter(): void {
+    this.#busy++;
+  }
+
+  leave(): void {
+    this.#busy--;
+    this.touch();
+  }
+
   /** A use that ends at once (a message delivered). */
   touch(): void {
     this.#lastUse = Date.now();

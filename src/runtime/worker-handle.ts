@@ -11,7 +11,12 @@ import {
   decodeFields,
   encodeFields,
   ensurePraaSError,
+  invocationIdOf,
+  readCallEnds,
+  readCallStarts,
   type AppEnv,
+  type CallEndRecord,
+  type CallStartRecord,
   type ErrorCode,
   type Frame,
 } from "../protocol/index.js";
@@ -24,7 +29,7 @@ import {
   type PeerLinkRequest,
   type PeerMoved,
 } from "./worker/peer-links.js";
-import { DirectLedger, type CallIds, type DirectCall, type LeftCall } from "./direct-ledger.js";
+import { DirectLedger, type DirectCall, type LeftCall } from "./direct-ledger.js";
 import type { MemoryVerdict } from "./memory-guard.js";
 import { NoticeReader } from "./notice-reader.js";
 import {
@@ -73,8 +78,18 @@ export interface WorkerAssignment {
   directCalls?(delta: number): void;
   /** A call on a handed-over connection passed its deadline. */
   directDeadline?(worker: WorkerHandle, call: DirectCall): void;
-  /** A call on a handed-over connection started; the answer is told how it ended. */
-  directCall?(fn: string, invocationId: string, forwarded: boolean): DirectCallEnd;
+  /** A call on a handed-over connection started (or was passed to the process, `forwarded`). */
+  directCallStarted?(): void;
+  /**
+   * It ended, after `seconds`; `error`: how it failed (then `invocationId` names it, else it is
+   * empty: the id is built only for a failure's log line).
+   */
+  directCallEnded?(
+    call: DirectCall,
+    seconds: number,
+    error?: PraaSError,
+    invocationId?: string,
+  ): void;
 }
 
 export type WorkerSpec = WorkerSlot & WorkerAssignment;
@@ -84,9 +99,6 @@ export interface PeerSocket {
   socket: Socket;
   rest: Buffer;
 }
-
-/** Told how a direct call ended: its error if it failed, how long it took if the worker said. */
-export type DirectCallEnd = (error?: PraaSError, seconds?: number) => void;
 
 type Exit = WorkerExit;
 
@@ -103,7 +115,10 @@ export class WorkerHandle {
   /** Invocations the worker is running, including those whose caller already got TIMEOUT. */
   inflight = 0;
   /** Client connections handed to this worker, and their calls in flight. */
-  readonly direct = new DirectLedger((call) => this.#callLate(call));
+  readonly direct = new DirectLedger(
+    (call) => this.#callLate(call),
+    (call, error, seconds) => this.#callEnded(call, error, seconds),
+  );
   /** The starts and ends of the calls the worker runs itself, on their own socket. */
   readonly notices: NoticeReader;
   #alive = true;
@@ -349,27 +364,28 @@ export class WorkerHandle {
   }
 
   #onNotice(frame: Frame): void {
-    const fields = decodeFields(frame.meta);
-    const started = frame.type === FrameType.CallStarted;
-    if (!started && frame.type !== FrameType.CallEnded) return;
-    for (let at = 0; at + NOTICE_FIELDS <= fields.length; at += NOTICE_FIELDS) {
-      if (started) this.#callStarted(fields, at);
-      else this.#callEnded(fields, at);
-    }
+    if (frame.type === FrameType.CallStarted) readCallStarts(frame.payload, this.#callStarted);
+    else if (frame.type === FrameType.CallEnded) readCallEnds(frame.payload, this.#callEndNotice);
   }
 
-  /** The notice at `at`: connection, request id, function, invocation id, "forwarded" or "". */
-  #callStarted(fields: string[], at: number): void {
-    const fn = fields[at + 2] ?? "";
-    const invocationId = fields[at + 3] ?? "";
-    const forwarded = fields[at + 4] === "forwarded";
-    const end = this.#assignment?.directCall?.(fn, invocationId, forwarded) ?? ignoreEnd;
-    const call = this.direct.started(
-      callIds(fields, at),
-      { fn, invocationId, forwarded, end },
-      this.#assignment?.invocationTimeoutMs,
-    );
-    if (call !== undefined && !forwarded) this.#countDirect(1);
+  readonly #callStarted = (notice: CallStartRecord): void => {
+    const timeoutMs = this.#assignment?.invocationTimeoutMs;
+    if (this.direct.started(notice, notice, timeoutMs) === undefined) return;
+    this.#assignment?.directCallStarted?.();
+    if (!notice.forwarded) this.#countDirect(1);
+  };
+
+  /** Told by the ledger: the worker's end notice, or the worker's death. */
+  #callEnded(call: DirectCall, error?: PraaSError, seconds?: number): void {
+    const took = seconds ?? (performance.now() - call.started) / 1000;
+    const invocationId = error === undefined ? "" : this.invocationId(call.invocation);
+    this.#assignment?.directCallEnded?.(call, took, error, invocationId);
+  }
+
+  /** The id the worker gave its invocation number `invocation` (see invocationIdOf). */
+  invocationId(invocation: number): string {
+    const processId = this.#assignment?.processId ?? "";
+    return invocationIdOf(processId, this.child.pid ?? 0, invocation);
   }
 
   /**
@@ -381,15 +397,10 @@ export class WorkerHandle {
     this.#assignment?.directDeadline?.(this, call);
   }
 
-  /** The notice at `at`: connection, request id, seconds it took, error code and message. */
-  #callEnded(fields: string[], at: number): void {
-    const code = fields[at + 3] ?? "";
-    const error =
-      code === "" ? undefined : PraaSError.fromRecord({ code, message: fields[at + 4] ?? "" });
-    const took = fields[at + 2] ?? "";
-    const seconds = took === "" ? undefined : Number(took);
-    if (this.direct.ended(callIds(fields, at), error, seconds)) this.#countDirect(-1);
-  }
+  readonly #callEndNotice = (notice: CallEndRecord): void => {
+    const error = notice.error && PraaSError.fromRecord(notice.error);
+    if (this.direct.ended(notice, error, notice.seconds)) this.#countDirect(-1);
+  };
 
   #countDirect(delta: number): void {
     if (delta === 0) return;
@@ -486,16 +497,6 @@ export class WorkerHandle {
     }
     this.#outputEnded = Promise.all(ended);
   }
-}
-
-/** CallStarted and CallEnded tell of many calls at once: NOTICE_FIELDS fields each. */
-const NOTICE_FIELDS = 5;
-
-const ignoreEnd: DirectCallEnd = () => undefined;
-
-/** The call a notice at `at` is about: its first two fields. */
-function callIds(fields: string[], at: number): CallIds {
-  return { connection: Number(fields[at]), requestId: Number(fields[at + 1]) };
 }
 
 /** The socket on the worker's descriptor `fd` (spawned as a pipe). */

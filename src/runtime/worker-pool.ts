@@ -336,7 +336,7 @@ export class WorkerPool {
 
   /** A call on a handed-over connection is late: kill its worker if the call blocks it. */
   #directDeadline(worker: WorkerHandle, call: DirectCall): void {
-    void this.#killIfBlocked(worker, call.fn, call.invocationId);
+    void this.#killIfBlocked(worker, call.fn, worker.invocationId(call.invocation));
   }
 
   async #waitForWorker(): Promise<WorkerHandle> {

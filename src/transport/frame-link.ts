@@ -16,6 +16,7 @@ import {
   type Frame,
   type FrameHeader,
   overLimit,
+  nextU32,
 } from "../protocol/index.js";
 
 export interface FrameLinkOptions {
@@ -53,6 +54,8 @@ interface Pending {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Frames written in one tick, up to this many bytes in all, leave as one copied buffer. */
+const COPY_BELOW_BYTES = 64 * 1024;
 /** Frames that answer a request of ours; everything else is a request to us. */
 const REPLY_TYPES: ReadonlySet<number> = new Set([
   FrameType.Result,
@@ -235,7 +238,10 @@ export class FrameLink {
     for (const part of encodeFrame(FrameType.Results, 0, EMPTY, payload)) this.#outbox.push(part);
   }
 
-  /** One buffer goes out with a plain write (the cheapest path); several as one writev. */
+  /**
+   * One buffer goes out with a plain write, the cheapest path: small frames copied into one
+   * (a stream's writev costs more per buffer than the copy), large ones as one writev.
+   */
   #flush(): void {
     this.#takeAcks();
     const outbox = this.#outbox;
@@ -244,11 +250,21 @@ export class FrameLink {
     if (outbox.length === 1) {
       this.socket.write(outbox[0] as Buffer);
     } else {
-      this.socket.cork();
-      for (const part of outbox) this.socket.write(part);
-      this.socket.uncork();
+      this.#writeMany(outbox);
     }
     this.#limitBacklog();
+  }
+
+  #writeMany(parts: Buffer[]): void {
+    let total = 0;
+    for (const part of parts) total += part.length;
+    if (total <= COPY_BELOW_BYTES) {
+      this.socket.write(Buffer.concat(parts, total));
+      return;
+    }
+    this.socket.cork();
+    for (const part of parts) this.socket.write(part);
+    this.socket.uncork();
   }
 
   #limitBacklog(): void {
@@ -258,7 +274,7 @@ export class FrameLink {
 
   #allocateId(): number {
     const id = this.#nextId;
-    this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    this.#nextId = nextU32(this.#nextId);
     return id;
   }
 

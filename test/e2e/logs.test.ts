@@ -70,6 +70,24 @@ describe("function logs", () => {
     expect(human.stdout.toString()).toMatch(/Z {2}l1 {2}hello {2}hello world\n/);
   });
 
+  it("names a call the platform failed by the invocation id its own lines carry", async () => {
+    // On a direct connection: the worker runs the call itself and the process learns of it
+    // from the worker's notice; through the control plane the process's pool runs it.
+    const connection = await (await praas.getProcess(APP, "l1")).connect();
+    const failed = await connection.invoke("crash", "c1").catch((e: unknown) => e);
+    await connection.close();
+    expect((failed as PraaSError).code).toBe("WORKER_CRASHED");
+    const isFailure = (r: LogRecord) => r.function === "crash" && r.stream === "system";
+    const records = await logsUntil(
+      (all) => all.some(withMessage("crashing c1")) && all.some(isFailure),
+    );
+    const own = records.find(withMessage("crashing c1"));
+    const failure = records.find(isFailure);
+    expect(failure?.message).toContain("WORKER_CRASHED");
+    expect(own?.invocationId).toMatch(/^l1-w\d+-\d+$/);
+    expect(failure?.invocationId).toBe(own?.invocationId);
+  });
+
   it("keeps writes outside an invocation and raw stdout, untagged", async () => {
     await praas.invoke(APP, "raw", "", { process: "l1" });
     const records = await logsUntil((all) => all.some(withMessage("a raw line")));

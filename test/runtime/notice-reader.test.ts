@@ -4,7 +4,13 @@
 // whoever needs every notice (a swap's drain, a dead worker's connections).
 import type net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { FrameType, decodeFields, type Frame } from "../../src/protocol/index.js";
+import {
+  FrameType,
+  decodeFields,
+  readCallEnds,
+  readCallStarts,
+  type Frame,
+} from "../../src/protocol/index.js";
 import { NoticeReader } from "../../src/runtime/notice-reader.js";
 import { CallNotices } from "../../src/runtime/worker/call-notices.js";
 import { FrameLink } from "../../src/transport/index.js";
@@ -81,16 +87,18 @@ async function pair(wake = true): Promise<Pair> {
   return result;
 }
 
-/** The request ids of a notice frame's calls (five fields per call). */
+/** The request ids of a notice frame's calls. */
 function callIds(frame: Frame): string[] {
-  const fields = decodeFields(frame.meta);
   const ids: string[] = [];
-  for (let at = 0; at + 5 <= fields.length; at += 5) ids.push(`${frame.type}:${fields[at + 1]}`);
+  const each = ({ requestId }: { requestId: number }): number =>
+    ids.push(`${frame.type}:${requestId}`);
+  if (frame.type === FrameType.CallStarted) readCallStarts(frame.payload, each);
+  else readCallEnds(frame.payload, each);
   return ids;
 }
 
 function start(notices: CallNotices, id: number): void {
-  notices.started(["1", String(id), "echo", `inv-${id}`, ""]);
+  notices.started(1, id, "echo", id);
   notices.send();
 }
 
@@ -171,7 +179,7 @@ describe("call notices read in sweeps", () => {
   it("reads what a dead worker left, to the end", async () => {
     const p = await pair(false);
     start(p.notices, 1);
-    p.notices.ended(["1", "1", "0.001", "", ""]);
+    p.notices.ended(1, 1, 0.001);
     p.notices.send();
     p.workerNoticeSocket.end();
     await p.reader.readToEnd(5000);

@@ -8,7 +8,17 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { PraaSError } from "../../src/protocol/index.js";
-import { FrameType, decodeFields, encodeFields, type Frame } from "../../src/protocol/index.js";
+import {
+  FrameType,
+  decodeFields,
+  encodeFields,
+  invocationIdOf,
+  readCallEnds,
+  readCallStarts,
+  type CallEndRecord,
+  type CallStartRecord,
+  type Frame,
+} from "../../src/protocol/index.js";
 import { WorkerServer, type WorkerOptions } from "../../src/runtime/worker/serve.js";
 import type { HandOff } from "../../src/runtime/worker/direct.js";
 import { FrameLink } from "../../src/transport/index.js";
@@ -89,7 +99,7 @@ async function startWorker(askProcess?: WorkerOptions["askProcess"]): Promise<Si
     Buffer.from("{}"),
   );
   const side = { link, notices, worker };
-  await noticesOf(side, FrameType.Ready);
+  await framesOf(side, FrameType.Ready);
   return side;
 }
 
@@ -126,15 +136,31 @@ async function callError(client: FrameLink, fn: string, payload = "x"): Promise<
   );
 }
 
-/** Waits, with a bound, until the process was told `count` notices of `type`. */
-async function noticesOf(side: Side, type: FrameType, count = 1): Promise<string[][]> {
+/** Waits, with a bound, until the process was told `count` frames of `type`. */
+async function framesOf(side: Side, type: FrameType, count = 1): Promise<Frame[]> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const found = side.notices.filter((frame) => frame.type === type);
-    if (found.length >= count) return found.map((frame) => decodeFields(frame.meta));
-    if (Date.now() > deadline) throw new Error(`no notice of type ${type}`);
+    if (found.length >= count) return found;
+    if (Date.now() > deadline) throw new Error(`no frame of type ${type}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** The call starts the process was told of, once `count` CallStarted frames came. */
+async function startsOf(side: Side, count = 1): Promise<CallStartRecord[]> {
+  const records: CallStartRecord[] = [];
+  for (const frame of await framesOf(side, FrameType.CallStarted, count))
+    readCallStarts(frame.payload, (record) => records.push(record));
+  return records;
+}
+
+/** The call ends the process was told of, once a CallEnded frame came. */
+async function endsOf(side: Side): Promise<CallEndRecord[]> {
+  const records: CallEndRecord[] = [];
+  for (const frame of await framesOf(side, FrameType.CallEnded))
+    readCallEnds(frame.payload, (record) => records.push(record));
+  return records;
 }
 
 describe("a worker's direct connections", () => {
@@ -142,11 +168,18 @@ describe("a worker's direct connections", () => {
     const side = await startWorker();
     const client = await connectClient(side);
     expect(await call(client, "echo", "hello")).toBe("hello");
-    const [started] = await noticesOf(side, FrameType.CallStarted);
-    expect(started?.slice(0, 4)).toEqual(["7", "1", "echo", "p1-w" + process.pid + "-1"]);
-    const [ended] = await noticesOf(side, FrameType.CallEnded);
-    expect(ended?.slice(0, 2)).toEqual(["7", "1"]);
-    expect(Number(ended?.[2])).toBeGreaterThanOrEqual(0);
+    const [started] = await startsOf(side);
+    expect(started).toEqual({
+      connection: 7,
+      requestId: 1,
+      fn: "echo",
+      invocation: 1,
+      forwarded: false,
+    });
+    expect(invocationIdOf("p1", process.pid, 1)).toBe(`p1-w${process.pid}-1`);
+    const [ended] = await endsOf(side);
+    expect(ended).toMatchObject({ connection: 7, requestId: 1, error: undefined });
+    expect(ended?.seconds).toBeGreaterThanOrEqual(0);
   });
 
   it("answers a function's throw with FUNCTION_ERROR, without its stack, and reports it ended so", async () => {
@@ -155,8 +188,8 @@ describe("a worker's direct connections", () => {
     const error = await callError(client, "fail");
     expect(error.code).toBe("FUNCTION_ERROR");
     expect(error.functionStack).toBeUndefined();
-    const [ended] = await noticesOf(side, FrameType.CallEnded);
-    expect(ended?.[3]).toBe("FUNCTION_ERROR");
+    const [ended] = await endsOf(side);
+    expect(ended?.error?.code).toBe("FUNCTION_ERROR");
   });
 
   it("makes the process's checks: unknown function, draining, per-connection cap", async () => {
@@ -186,7 +219,7 @@ describe("a worker's direct connections", () => {
     const slow = client
       .request(FrameType.Invoke, encodeFields(["slow"]), Buffer.from("x"))
       .then((reply) => order.push(`slow:${reply.payload.toString()}`));
-    await noticesOf(side, FrameType.CallStarted);
+    await startsOf(side);
     const stopped = side.worker.stop();
     await expect.poll(() => notices, { timeout: 5000 }).toEqual([`${FrameType.Error}/0`]);
     expect((await callError(client, "echo")).code).toBe("UNAVAILABLE");
@@ -201,16 +234,16 @@ describe("a worker's direct connections", () => {
     const side = await startWorker();
     const client = await connectClient(side, { ...LIMITS, invocationTimeoutMs: 50 });
     expect((await callError(client, "slow")).code).toBe("TIMEOUT");
-    const [ended] = await noticesOf(side, FrameType.CallEnded);
-    expect(ended?.[3]).toBe("TIMEOUT");
+    const [ended] = await endsOf(side);
+    expect(ended?.error?.code).toBe("TIMEOUT");
   });
 
   it("sends calls of serialized functions through the process (its input gate)", async () => {
     const side = await startWorker();
     const client = await connectClient(side, LIMITS, ["gated"]);
     expect(await call(client, "gated", "in order")).toBe("via process:in order");
-    const [started] = await noticesOf(side, FrameType.CallStarted);
-    expect(started?.[4]).toBe("forwarded");
+    const [started] = await startsOf(side);
+    expect(started).toMatchObject({ fn: "gated", invocation: 0, forwarded: true });
     expect(await call(client, "echo", "direct")).toBe("direct");
   });
 
@@ -225,16 +258,16 @@ describe("a worker's direct connections", () => {
       );
     expect((await refused)?.code).toMatch(/PROTOCOL_ERROR|CONNECTION_CLOSED/);
     client.destroy();
-    const [closed] = await noticesOf(side, FrameType.ConnectionClosed);
-    expect(closed).toEqual(["7"]);
+    const [closed] = await framesOf(side, FrameType.ConnectionClosed);
+    expect(decodeFields(closed?.meta ?? Buffer.alloc(0))).toEqual(["7"]);
   });
 
   it("runs ctx.invoke of its own functions itself, tells the process, and keeps the limits", async () => {
     const side = await startWorker();
     const client = await connectClient(side);
     expect(await call(client, "viaLocal", "here")).toBe("here");
-    const started = (await noticesOf(side, FrameType.CallStarted, 2)).flat();
-    expect(started).toContain("0"); // the local call's connection
+    const started = await startsOf(side, 2);
+    expect(started.map((record) => record.connection)).toContain(0); // the local call's
     expect(await call(client, "localOutcome", "fail")).toBe("FUNCTION_ERROR");
     expect(await call(client, "localOutcome", "slow")).toBe("TIMEOUT");
     expect(await call(client, "localOutcome", "localOutcome")).toBe("TOO_MANY_REQUESTS");

@@ -1,9 +1,9 @@
 /**
  * The calls a worker runs without the process dispatching them (on a client connection it
  * serves, or a `ctx.invoke` it runs itself), told to the process: each call's start
- * (CallStarted) and end (CallEnded), five fields apiece, many calls to a frame. The process
- * counts them in flight (a swap drains them), times them (it kills a worker blocked past a
- * call's deadline), meters them, and fails them when the worker dies.
+ * (CallStarted) and end (CallEnded), many calls to a frame (records: protocol/call-notices.ts).
+ * The process counts them in flight (a swap drains them), times them (it kills a worker blocked
+ * past a call's deadline), meters them, and fails them when the worker dies.
  *
  * They go on a socket of their own that the process reads in sweeps, not as they come: a
  * notice per call must not cost the process a wake-up per call. A start is in the kernel before
@@ -11,15 +11,15 @@
  * process said it had read them all (NoticesRead) also sends NoticesWaiting on the link, which
  * starts the sweeps again.
  */
-import { FrameType, encodeFields, type PraaSError } from "../../protocol/index.js";
+import { FrameType, NoticeRecords, type PraaSError } from "../../protocol/index.js";
 import type { FrameLink } from "../../transport/index.js";
 
 /** How long a CallEnded notice may wait for a frame to ride with. */
 const END_NOTICE_MS = 5;
 
 export class CallNotices {
-  #starts: string[] = [];
-  #ends: string[] = [];
+  readonly #starts = new NoticeRecords();
+  readonly #ends = new NoticeRecords();
   /** Sends the ends noted, unless starts take them along first. */
   #endTimer: NodeJS.Timeout | undefined;
   #tickScheduled = false;
@@ -45,9 +45,18 @@ export class CallNotices {
     return this.#written;
   }
 
-  /** Notes a start; `send` (or `sendThisTick`) tells the process. */
-  started(fields: readonly string[]): void {
-    for (const field of fields) this.#starts.push(field);
+  /**
+   * Notes a start; `send` (or `sendThisTick`) tells the process. `invocation`: the worker's
+   * number for it (0: none, a forwarded call gets the pool's).
+   */
+  started(
+    connection: number,
+    requestId: number,
+    fn: string,
+    invocation: number,
+    forwarded = false,
+  ): void {
+    this.#starts.start(connection, requestId, fn, invocation, forwarded);
   }
 
   /**
@@ -57,20 +66,19 @@ export class CallNotices {
    * armed when starts take the ends along: in a run of calls it fires once per END_NOTICE_MS,
    * not set and cleared per call.
    */
-  ended(fields: readonly string[]): void {
-    for (const field of fields) this.#ends.push(field);
+  ended(connection: number, requestId: number, seconds?: number, error?: PraaSError): void {
+    this.#ends.end(connection, requestId, seconds, error);
     this.#endTimer ??= setTimeout(() => this.#sendEnds(), END_NOTICE_MS);
   }
 
-  /** Notes the end of call `ids` that started at `started` (performance.now()), and how it failed. */
-  endedSince(ids: readonly string[], started: number, error?: PraaSError): void {
-    const seconds = String((performance.now() - started) / 1000);
-    this.ended([ids[0] ?? "", ids[1] ?? "", seconds, error?.code ?? "", error?.message ?? ""]);
+  /** Notes the end of a call that started at `started` (performance.now()), and how it failed. */
+  endedSince(connection: number, requestId: number, started: number, error?: PraaSError): void {
+    this.ended(connection, requestId, (performance.now() - started) / 1000, error);
   }
 
   /** Writes the ends noted so far now, not within END_NOTICE_MS (the timer finds none). */
   flushEnds(): void {
-    if (this.#ends.length > 0) this.send();
+    if (!this.#ends.empty) this.send();
   }
 
   #sendEnds(): void {
@@ -94,16 +102,14 @@ export class CallNotices {
    * touch zero (and release a swap's drain) between the two.
    */
   send(): void {
-    if (this.#starts.length > 0) this.#report(FrameType.CallStarted, this.#starts);
-    if (this.#ends.length > 0) this.#report(FrameType.CallEnded, this.#ends);
-    this.#starts = [];
-    this.#ends = [];
+    if (!this.#starts.empty) this.#report(FrameType.CallStarted, this.#starts);
+    if (!this.#ends.empty) this.#report(FrameType.CallEnded, this.#ends);
     this.channel.flush();
     this.link.flush();
   }
 
-  #report(type: FrameType, fields: string[]): void {
-    this.channel.send(type, 0, encodeFields(fields));
+  #report(type: FrameType, records: NoticeRecords): void {
+    this.channel.send(type, 0, undefined, records.take());
     if (this.channel === this.link) return;
     this.#written++;
     if (this.#sweeping) return;

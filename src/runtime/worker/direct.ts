@@ -75,7 +75,10 @@ export interface DirectHost {
   /** Invocations this worker runs now, whoever sent them. */
   running(): number;
   run(functionName: string, payload: Buffer, invocationId: string): Promise<Uint8Array>;
-  nextInvocationId(): string;
+  /** Numbers this worker's next invocation. */
+  nextInvocation(): number;
+  /** The id of invocation number `invocation` (protocol: invocationIdOf). */
+  invocationId(invocation: number): string;
 }
 
 interface Connection extends CallsOnLink {
@@ -181,9 +184,8 @@ export class DirectConnections {
   }
 
   async #run(connection: Connection, frame: Frame, functionName: string): Promise<void> {
-    const invocationId = this.#host.nextInvocationId();
-    const ids = [String(connection.id), String(frame.id), functionName, invocationId, ""];
-    this.#host.notices.started(ids);
+    const invocation = this.#host.nextInvocation();
+    this.#host.notices.started(connection.id, frame.id, functionName, invocation);
     const reply = this.#reply(connection, frame.id, functionName);
     // User code starts only once every call read with this one is reported and the reports
     // are on their way: a function that blocks the event loop must not hide the calls after it.
@@ -192,6 +194,7 @@ export class DirectConnections {
     this.#admitted--;
     this.#host.notices.send();
     try {
+      const invocationId = this.#host.invocationId(invocation);
       reply.result(await this.#host.run(functionName, frame.payload, invocationId));
     } catch (error) {
       reply.error(PraaSError.fromRecord(functionErrorRecord(error)));
@@ -215,8 +218,7 @@ export class DirectConnections {
   async #forward(connection: Connection, frame: Frame, functionName: string): Promise<void> {
     // Reported too (the process counts it in its pool, not twice): if this worker dies before
     // it passes the answer on, the process answers the client.
-    const ids = [String(connection.id), String(frame.id)];
-    this.#host.notices.started([...ids, functionName, "", "forwarded"]);
+    this.#host.notices.started(connection.id, frame.id, functionName, 0, true);
     this.#host.notices.send();
     try {
       const fields = encodeFields([functionName, ""]);
@@ -225,7 +227,7 @@ export class DirectConnections {
     } catch (error) {
       connection.link.replyError(frame.id, ensurePraaSError(error));
     } finally {
-      this.#host.notices.ended([...ids, "", "", ""]);
+      this.#host.notices.ended(connection.id, frame.id);
     }
   }
 
@@ -289,8 +291,7 @@ class DirectReply {
 
   #ended(error?: PraaSError): void {
     // Its duration as seen here: the notice itself may wait a little.
-    const ids = [String(this.connection.id), String(this.id)];
-    this.notices.endedSince(ids, this.#started, error);
+    this.notices.endedSince(this.connection.id, this.id, this.#started, error);
   }
 }
 

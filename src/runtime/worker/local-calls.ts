@@ -8,12 +8,18 @@
  * direct one (connection LOCAL_CONNECTION), so it counts, meters and times it and a swap waits
  * for it. Serialized functions still go through the process: the input gate is there.
  */
-import { PraaSError, exportedName, functionErrorRecord, overLimit } from "../../protocol/index.js";
+import {
+  PraaSError,
+  exportedName,
+  functionErrorRecord,
+  nextU32,
+  overLimit,
+} from "../../protocol/index.js";
 import type { CallNotices } from "./call-notices.js";
 import { gates } from "./direct.js";
 
 /** The connection number of calls a worker runs for its own functions (clients' start at 1). */
-export const LOCAL_CONNECTION = "0";
+export const LOCAL_CONNECTION = 0;
 
 /** What the process tells a worker with LOAD, for the calls it may run itself. */
 export interface LocalCallSettings {
@@ -32,7 +38,8 @@ export interface LocalHost {
   running(): number;
   /** Runs an invocation; its writes are acknowledged by the process when this resolves. */
   run(callName: string, payload: Buffer, invocationId: string): Promise<Uint8Array>;
-  nextInvocationId(): string;
+  nextInvocation(): number;
+  invocationId(invocation: number): string;
 }
 
 export class LocalCalls {
@@ -60,19 +67,20 @@ export class LocalCalls {
     settings: LocalCallSettings,
   ): Promise<Uint8Array> {
     this.#admit(payload.length, settings.maxInflight);
-    const invocationId = this.#host.nextInvocationId();
-    const ids = [LOCAL_CONNECTION, String(++this.#calls)];
-    this.#host.notices.started([...ids, exportedName(callName), invocationId, ""]);
+    const invocation = this.#host.nextInvocation();
+    const requestId = (this.#calls = nextU32(this.#calls));
+    this.#host.notices.started(LOCAL_CONNECTION, requestId, exportedName(callName), invocation);
     this.#host.notices.sendThisTick();
     const started = performance.now();
     try {
+      const invocationId = this.#host.invocationId(invocation);
       const running = this.#host.run(callName, Buffer.from(payload), invocationId);
       const result = Buffer.from(await deadline(running, callName, settings.invocationTimeoutMs));
-      this.#host.notices.endedSince(ids, started);
+      this.#host.notices.endedSince(LOCAL_CONNECTION, requestId, started);
       return result;
     } catch (error) {
       const failure = PraaSError.fromRecord(functionErrorRecord(error));
-      this.#host.notices.endedSince(ids, started, failure);
+      this.#host.notices.endedSince(LOCAL_CONNECTION, requestId, started, failure);
       throw settings.errorStacks ? failure : failure.withoutStack();
     }
   }

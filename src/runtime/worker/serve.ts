@@ -26,6 +26,8 @@ import {
   type Frame,
   type PraaSFunction,
   overLimit,
+  invocationIdOf,
+  nextU32,
 } from "../../protocol/index.js";
 import { FrameLink } from "../../transport/index.js";
 import { CallNotices } from "./call-notices.js";
@@ -122,7 +124,8 @@ export class WorkerServer {
       // Answered only once the process applied the call's writes: its caller is not the process.
       run: (callName: string, payload: Buffer, id: string) =>
         this.#execute(callName, payload, id, this.#free, true),
-      nextInvocationId: () => this.#nextInvocationId(),
+      nextInvocation: () => (this.#invocations = nextU32(this.#invocations)),
+      invocationId: (invocation: number) => this.#invocationId(invocation),
     };
     this.#direct = new DirectConnections({
       ...host,
@@ -142,8 +145,8 @@ export class WorkerServer {
   }
 
   /** A pooled worker learns its process only with LOAD. */
-  #nextInvocationId(): string {
-    return `${this.#identity.processId}-w${process.pid}-${++this.#invocations}`;
+  #invocationId(invocation: number): string {
+    return invocationIdOf(this.#identity.processId, process.pid, invocation);
   }
 
   /** A client connection the process handed over (the IPC message and its socket). */
