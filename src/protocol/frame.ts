@@ -55,8 +55,8 @@ export const FrameType = {
   Pair: 50, // party→rendezvous: [ticket] → Result [peerHost, peerPort] once the other party came
   Outcome: 51, // party→rendezvous: ["punched" | "failed"] → Result ["punch" | "relay"]
   // direct connections (worker IPC): the process hands an authenticated client connection to a worker
-  CallStarted: 60, // worker→process, one-way: per call [connection, requestId, function, invocationId, "forwarded" | ""]; on the wire before it runs
-  CallEnded: 61, // worker→process, one-way: per call [connection, requestId, seconds, code, message] ("": none); its reply is written
+  CallStarted: 60, // worker→process, one-way: payload = start records (call-notices.ts), one per call; on the wire before it runs
+  CallEnded: 61, // worker→process, one-way: payload = end records (call-notices.ts); their replies are written
   ConnectionClosed: 62, // worker→process, one-way: [connection]; the worker let go of it
   Drain: 63, // process→worker: ["on" | "off"] → Result [notices written] once new direct calls are refused (or taken again)
   StorageFree: 64, // process→worker, one-way: [bytes]; what state and mailbox may still take
