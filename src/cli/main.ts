@@ -21,6 +21,7 @@ import { registerProcess } from "./commands/process.js";
 import { registerRendezvous } from "./commands/rendezvous.js";
 import { registerSecrets } from "./commands/secrets.js";
 import { registerUp } from "./commands/up.js";
+import { moveLeadingClientOptions } from "./leading-options.js";
 import { formatUsageError, printError } from "./output.js";
 
 // package.json sits two levels up from both src/cli and dist/cli.
@@ -63,7 +64,8 @@ const env: CliEnv = {
 };
 
 try {
-  await buildProgram(env).parseAsync(process.argv);
+  const args = moveLeadingClientOptions(process.argv.slice(2));
+  await buildProgram(env).parseAsync(args, { from: "user" });
 } catch (error) {
   printError(error, { json: wantsJson(process.argv) });
   process.exitCode = 1;

@@ -18,6 +18,17 @@ describe.concurrent("praas failures: one error line, exit code 1", { timeout: 90
     );
   });
 
+  it("takes --url, --json and the other client options before the command too", async () => {
+    const port = await closedPort();
+    const url = `http://127.0.0.1:${port}`;
+    const result = await runCli(["--json", "--url", url, "process", "ls", "counter"]);
+    expect(result.code).toBe(1);
+    const record = JSON.parse(result.stderr.toString()) as { error: { message: string } };
+    expect(record.error.message).toContain(`at ${url}`);
+    const equals = await runCli([`--url=${url}`, "--token", "t", "apps", "ls"]);
+    expect(errorLine(equals)).toContain(`at ${url}`);
+  });
+
   it("takes the URL from PRAAS_URL when --url is absent", async () => {
     const port = await closedPort();
     const env = { PRAAS_URL: `http://127.0.0.1:${port}` };
