@@ -19,6 +19,7 @@ import { NO_PERMISSIONS, PraaSError, ensurePraaSError, type AppInfo } from "../p
 import type { AppRecord, AppVersionRecord, BlobStore, MetadataStore } from "../storage/index.js";
 import type { ControlPlaneConfig } from "./config.js";
 import { currentVersion, toAppInfo, versionsOf } from "./records.js";
+import { deleteApplication } from "./app-delete.js";
 
 /** Concurrent deploys of one app retry their version compare-and-set at most this often. */
 const MAX_VERSION_ATTEMPTS = 50;
@@ -150,24 +151,14 @@ export class AppService {
     throw missingBundle(name, entry?.version, key);
   }
 
-  async delete(
+  /** See app-delete.ts; `deleteProcess` waits for a process caught mid-operation. */
+  delete(
     name: string,
     force: boolean,
     deleteProcess: (app: string, proc: string) => Promise<void>,
   ): Promise<void> {
-    await this.get(name);
-    const processes = await this.#store.listProcesses(name);
-    // A process a delete could not finish is not listed; its delete is finished below.
-    const live = processes.filter((proc) => proc.status !== "deleted").length;
-    if (live > 0 && !force) {
-      throw new PraaSError(
-        "INVALID_STATE",
-        `application ${name} has ${live} processes; delete them or use ?force=true`,
-      );
-    }
-    for (const proc of processes) await deleteProcess(name, proc.name);
-    for (const key of await this.#blobs.list(`apps/${name}/`)) await this.#blobs.delete(key);
-    await this.#store.deleteApp(name);
+    const deps = { store: this.#store, blobs: this.#blobs, deleteProcess };
+    return deleteApplication(deps, name, force);
   }
 
   /**

@@ -266,7 +266,7 @@ export class ControlPlane implements ControlPlaneService {
   }
 
   async deleteApp(name: string, force: boolean): Promise<void> {
-    await this.#apps.delete(name, force, (app, proc) => this.#manager.delete(app, proc));
+    await this.#apps.delete(name, force, (app, proc) => this.#manager.deleteWhenSettled(app, proc));
     this.#logs.forget(name);
   }
 

@@ -173,6 +173,26 @@ export class ProcessManager {
   }
 
   /**
+   * Deletes a process once it rests: one caught mid-operation (being created, swapped or
+   * resumed) is waited for, up to the start timeout, instead of refused. For an application's
+   * delete, which must not stop halfway because of operations that are not its caller's.
+   */
+  async deleteWhenSettled(app: string, name: string): Promise<void> {
+    const deadline = Date.now() + this.#deps.config.startTimeoutMs;
+    for (;;) {
+      const record = await this.#deps.store.getProcess(app, name);
+      if (record === undefined) return;
+      if (!TRANSITIONAL.has(record.status)) {
+        const deleted = await this.delete(app, name).then(() => true, goneOrRefused);
+        if (deleted) return;
+      }
+      if (Date.now() >= deadline) return this.delete(app, name);
+      // Settled, failed, deleted or gone: the next round looks again.
+      await this.#waitSettled(app, name, Math.max(deadline - Date.now(), 1)).catch(() => undefined);
+    }
+  }
+
+  /**
    * Marks a live process failed (no-op when it is not live, e.g. it was swapped or stopped).
    * Rejects only when the store is unreachable, so that the caller can try again later.
    */
@@ -286,6 +306,17 @@ export class ProcessManager {
   #waitSettled(app: string, name: string, timeoutMs: number): Promise<ProcessRecord> {
     return waitForStatus(this.#deps.store, app, name, SETTLED, timeoutMs);
   }
+}
+
+/**
+ * A delete that failed because the process went meanwhile (true: nothing left to delete) or an
+ * operation began since its record was read (false: wait for it); any other failure is thrown.
+ */
+function goneOrRefused(error: unknown): boolean {
+  if (!(error instanceof PraaSError)) throw error;
+  if (error.code === "PROCESS_NOT_FOUND") return true;
+  if (error.code === "INVALID_STATE") return false;
+  throw error;
 }
 
 export type { Resources };

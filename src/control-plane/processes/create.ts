@@ -42,6 +42,12 @@ export async function createProcess(
   if (!(await store.createProcess(record)) && !(await replaceDeleted(deps, record))) {
     throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
   }
+  // Read again now that the record is written: an application delete that began meanwhile
+  // either lists this record or is seen here (see app-delete.ts).
+  if (!(await store.getApp(app))) {
+    await store.deleteProcess(app, name);
+    throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
+  }
   return operations.exclusive(app, name, async () => {
     await dropLeftovers(deps, app, name).catch(async (error: unknown) => {
       await store.deleteProcess(app, name);
