@@ -16,6 +16,8 @@ export interface AppDeleteDeps {
   deleteProcess(app: string, name: string): Promise<void>;
 }
 
+/** Processes deleted at once. */
+const PARALLEL_DELETES = 8;
 /** Rounds of listing after the record is gone: creates already past their check, at most. */
 const LATE_CREATE_ROUNDS = 5;
 
@@ -44,12 +46,18 @@ export async function deleteApplication(
   for (const key of await deps.blobs.list(`apps/${name}/`)) await deps.blobs.delete(key);
 }
 
+/** A few at once: each mostly waits for its process to stop. */
 async function deleteEach(
   deps: AppDeleteDeps,
   name: string,
   processes: ProcessRecord[],
 ): Promise<void> {
-  for (const proc of processes) await deps.deleteProcess(name, proc.name);
+  const queue = processes.map((proc) => proc.name);
+  const lane = async (): Promise<void> => {
+    for (let proc = queue.shift(); proc !== undefined; proc = queue.shift())
+      await deps.deleteProcess(name, proc);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, queue.length) }, lane));
 }
 
 /** Processes whose create read the application just before its record went. */

@@ -1,7 +1,7 @@
 /** 7. Throughput: invocations/s on one process (2 workers) versus the raw TCP echo server. */
 import { PipelinedEchoClient } from "../baselines/pipelined-echo.js";
 import { makeRow, metricOf, type Experiment, type Row, type RunContext } from "../experiment.js";
-import { measureRate } from "../rate.js";
+import { measureRates } from "../rate.js";
 import { payloadOf } from "./shared.js";
 
 const SIZE = 10;
@@ -16,6 +16,7 @@ export const throughput: Experiment = {
   higherIsBetter: true,
   notes: [
     "Median over 100 ms windows; the p99 column is the slowest 1% of windows; higher is better.",
+    "After a warm-up of each, the two sides alternate in five slices of the run's time, so a drift of the machine's speed falls on both alike.",
   ],
   goal: (row) => ({ target: "≥ 0.5×", met: row.ratio >= 0.5 }),
   async run(context: RunContext) {
@@ -29,8 +30,11 @@ export const throughput: Experiment = {
     for (const inflight of plan.throughputInflight) {
       context.progress(`${inflight} in flight`);
       const options = { inflight, durationMs, warmupMs: Math.min(500, durationMs / 2) };
-      const ours = await measureRate(() => connection.invoke("echo", payload), options);
-      const baseline = await measureRate(() => raw.echo(payload), options);
+      const { ours, baseline } = await measureRates(
+        () => connection.invoke("echo", payload),
+        () => raw.echo(payload),
+        options,
+      );
       const label = `${inflight} in flight`;
       rows.push(makeRow({ inflight }, label, metricOf(ours), metricOf(baseline)));
     }
