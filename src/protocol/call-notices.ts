@@ -35,6 +35,8 @@ export interface NoticeError {
   message: string;
 }
 
+/** A fresh buffer's size: a turn's records usually fit (a record is about 20 bytes). */
+const FIRST_BYTES = 1024;
 const START_BYTES = 15;
 const END_BYTES = 17;
 const FORWARDED = 1;
@@ -47,7 +49,7 @@ export function invocationIdOf(processId: string, workerPid: number, invocation:
 
 /** Records appended into one growing buffer; `take` hands over what was written. */
 export class NoticeRecords {
-  #bytes = Buffer.allocUnsafe(1024);
+  #bytes = Buffer.allocUnsafe(FIRST_BYTES);
   #used = 0;
 
   get empty(): boolean {
@@ -85,9 +87,14 @@ export class NoticeRecords {
     if (error !== undefined) this.#writeError(error.code, message);
   }
 
-  /** The records written since the last take, as a buffer of their own. */
+  /**
+   * The records written since the last take, handed over without a copy (the frame copies them
+   * next to its header, or the socket holds them until written); later records go in a fresh
+   * buffer.
+   */
   take(): Buffer {
-    const taken = Buffer.from(this.#bytes.subarray(0, this.#used));
+    const taken = this.#bytes.subarray(0, this.#used);
+    this.#bytes = Buffer.allocUnsafe(FIRST_BYTES);
     this.#used = 0;
     return taken;
   }
