@@ -41,7 +41,12 @@ function buildProgram(env: CliEnv): Command {
     .description("PraaS: stateful serverless processes that can be swapped out and back in")
     .version(packageVersion())
     // Set before any subcommand is added: subcommands copy these settings when created.
-    .configureOutput({ outputError: (message, write) => write(formatUsageError(message)) });
+    .configureOutput({ outputError: (message, write) => write(formatUsageError(message)) })
+    .addHelpText(
+      "after",
+      "\nClient commands take --url, --token, --ca and --json, before or after the command\n" +
+        "(praas --url http://host:8080 apps ls).",
+    );
   registerUp(program);
   registerInit(program);
   registerDev(program);

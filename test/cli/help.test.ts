@@ -50,6 +50,11 @@ describe.concurrent("praas --help", { timeout: 90_000 }, () => {
       expect(text).toContain(flag);
   });
 
+  it("says the client options may come before the command", async () => {
+    const text = (await runCli(["--help"])).stdout.toString();
+    expect(text).toContain("--url, --token, --ca and --json, before or after the command");
+  });
+
   it("prints the package version", async () => {
     const result = await runCli(["--version"]);
     expect(result.stdout.toString()).toMatch(/^\d+\.\d+\.\d+/);
