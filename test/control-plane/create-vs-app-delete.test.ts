@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { resolveControlPlaneConfig } from "../../src/control-plane/config.js";
 import { createProcess, type CreateDeps } from "../../src/control-plane/processes/create.js";
 import type { Launcher } from "../../src/control-plane/processes/launch.js";
-import type { Operations } from "../../src/control-plane/processes/operations.js";
+import { Operations } from "../../src/control-plane/processes/operations.js";
 import type { PraaSError } from "../../src/protocol/index.js";
 import { MemoryMetadataStore, type ProcessRecord } from "../../src/storage/index.js";
 
@@ -54,7 +54,7 @@ describe("a create racing its application's delete", () => {
     const request = { app: APP, name: "late", body: {}, auto: true };
     const failed = await createProcess(
       deps,
-      untouchable as Operations,
+      new Operations({ schedule: () => undefined }),
       untouchable as Launcher,
       request,
     ).catch((error: unknown) => error as PraaSError);

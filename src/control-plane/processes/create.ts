@@ -42,17 +42,15 @@ export async function createProcess(
   if (!(await store.createProcess(record)) && !(await replaceDeleted(deps, record))) {
     throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
   }
-  // Read again now that the record is written: an application delete that began meanwhile
-  // either lists this record or is seen here (see app-delete.ts).
-  if (!(await store.getApp(app))) {
-    await store.deleteProcess(app, name);
-    throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
-  }
   return operations.exclusive(app, name, async () => {
-    await dropLeftovers(deps, app, name).catch(async (error: unknown) => {
-      await store.deleteProcess(app, name);
-      throw error;
-    });
+    // With the operation on the books: the settling of an earlier failed create of this name
+    // leaves the new record alone only while it is.
+    await stillDeployed(deps, app)
+      .then(() => dropLeftovers(deps, app, name))
+      .catch(async (error: unknown) => {
+        await store.deleteProcess(app, name);
+        throw error;
+      });
     return launcher.activate(
       record,
       "allocating",
@@ -97,6 +95,15 @@ function newRecord(
     updatedAt: now,
     revision: 0,
   };
+}
+
+/**
+ * Read again now that the process record is written: an application delete that began
+ * meanwhile either lists the record or is seen here (see app-delete.ts).
+ */
+async function stillDeployed(deps: CreateDeps, app: string): Promise<void> {
+  if (!(await deps.store.getApp(app)))
+    throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
 }
 
 /**
