@@ -36,7 +36,7 @@ import {
   isProcessReach,
   type LogBatch,
 } from "../protocol/index.js";
-import { FrameLink } from "../transport/index.js";
+import { FrameLink, listenFailure } from "../transport/index.js";
 
 export interface ControlLinkTimings {
   /** A connection that has not registered by then is dropped. */
@@ -110,7 +110,9 @@ export class ControlLinkServer {
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#server.once("error", reject);
+      this.#server.once("error", (error) =>
+        reject(listenFailure(error, "the control link's", "--control-port (controlPort)")),
+      );
       this.#server.listen(port, host, () =>
         resolve((this.#server.address() as net.AddressInfo).port),
       );

@@ -28,6 +28,7 @@ import {
   type MetadataStore,
   type ProcessRecord,
 } from "../storage/index.js";
+import { listenFailure } from "../transport/index.js";
 import { Alarms } from "./alarms.js";
 import { AppService } from "./app-service.js";
 import { Cluster, type ClusterTimings } from "./cluster.js";
@@ -393,7 +394,11 @@ export class ControlPlane implements ControlPlaneService {
       bodyLimitBytes: this.config.bodyLimitBytes,
       metrics: { registry: this.registry },
     });
-    await this.#http.listen({ host: this.config.host, port: this.config.port });
+    await this.#http
+      .listen({ host: this.config.host, port: this.config.port })
+      .catch((error: unknown) => {
+        throw listenFailure(error as Error, "the HTTP API's", "--port (port)");
+      });
     this.#scheduleSweep(this.config.reconnectGraceMs);
     this.log.info({ url: this.url, controlPort: this.#controlPort }, "control plane listening");
   }

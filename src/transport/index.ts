@@ -24,3 +24,4 @@ export {
   writtenOut,
   type CallsOnLink,
 } from "./goodbye.js";
+export { listenFailure } from "./listen-errors.js";

@@ -1,4 +1,7 @@
+import net from "node:net";
 import { describe, expect, it } from "vitest";
+
+import { makeTempDir } from "../helpers/process-harness.js";
 
 import { closedPort } from "../sdk/local-server.js";
 import { errorLine, runCli } from "./run-cli.js";
@@ -71,5 +74,29 @@ describe.concurrent("praas failures: one error line, exit code 1", { timeout: 90
     const result = await runCli(["apps", "get", "../x", "--url", "http://127.0.0.1:1"]);
     expect(result.code).toBe(1);
     expect(errorLine(result)).toMatch(/^error \[INVALID_NAME\]: invalid application name/);
+  });
+
+  it("names the taken port when praas up cannot listen", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    const temp = await makeTempDir("cli-port-taken");
+    try {
+      const base = ["up", "--data-dir", temp.dir, "--warm-pool", "0"];
+      const [http, control] = await Promise.all([
+        runCli([...base, "--port", String(port), "--control-port", "0"]),
+        runCli([...base, "--port", "0", "--control-port", String(port)]),
+      ]);
+      expect([http.code, control.code]).toEqual([1, 1]);
+      expect(errorLine(http)).toBe(
+        `error [UNAVAILABLE]: the HTTP API's port 127.0.0.1:${port} is in use; choose another with --port (port)`,
+      );
+      expect(errorLine(control)).toBe(
+        `error [UNAVAILABLE]: the control link's port 127.0.0.1:${port} is in use; choose another with --control-port (controlPort)`,
+      );
+    } finally {
+      taken.close();
+      await temp.remove();
+    }
   });
 });

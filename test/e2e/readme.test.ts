@@ -3,18 +3,14 @@
 // Keep this file in step with README.md (Quick start, Examples, CLI).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTempDir } from "../helpers/process-harness.js";
-import { cli, freePort, startPraaS, type RunningPraaS } from "../helpers/praas-up.js";
+import { cli, startPraaSOnFreePort, type RunningPraaS } from "../helpers/praas-up.js";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
 let praas: RunningPraaS | undefined;
 
 beforeAll(async () => {
   temp = await makeTempDir("e2e-readme");
-  const port = await freePort();
-  praas = await startPraaS({
-    dataDir: temp.dir,
-    extraArgs: ["--deploy-examples", "--port", String(port)],
-  });
+  praas = await startPraaSOnFreePort({ dataDir: temp.dir, extraArgs: ["--deploy-examples"] });
 });
 
 afterAll(async () => {

@@ -69,16 +69,17 @@ export async function startPraaS(options: UpOptions): Promise<RunningPraaS> {
   const env = testEnv({ PRAAS_S3_ACCESS_KEY_ID: "S3RVER", PRAAS_S3_SECRET_ACCESS_KEY: "S3RVER" });
   if (options.apiToken) Object.assign(env, { PRAAS_API_TOKEN: options.apiToken });
   const child = spawn(process.execPath, args, {
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "pipe"],
     env,
     detached: options.detached ?? false,
   });
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
+  const stderr = forwardStderr(child);
   let announced: Record<string, unknown> & { url: string };
   try {
-    announced = await listeningLine(child);
+    announced = await listeningLine(child, stderr);
   } catch (error) {
     child.kill("SIGKILL"); // never leave a half-started control plane behind
     await exited;
@@ -112,7 +113,39 @@ async function killChild(child: ChildProcess, exited: Promise<number | null>): P
   await exited;
 }
 
-function listeningLine(child: ChildProcess): Promise<Record<string, unknown> & { url: string }> {
+/**
+ * `praas up` on a port picked by `freePort` (HTTP) and the one after it (control link): another
+ * test may take either between the pick and the listen, so a start that finds its port taken
+ * tries again on fresh ones (at most 5 times).
+ */
+export async function startPraaSOnFreePort(
+  options: UpOptions,
+): Promise<RunningPraaS & { port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const extraArgs = [...(options.extraArgs ?? []), "--port", String(port)];
+    try {
+      return { ...(await startPraaS({ ...options, extraArgs })), port };
+    } catch (error) {
+      if (attempt === 5 || !/is in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+/** The child's stderr goes on to the test's, and its last lines are kept for a failed start. */
+function forwardStderr(child: ChildProcess): { tail: string } {
+  const kept = { tail: "" };
+  child.stderr!.on("data", (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    kept.tail = (kept.tail + chunk.toString()).slice(-4096);
+  });
+  return kept;
+}
+
+function listeningLine(
+  child: ChildProcess,
+  stderr: { tail: string },
+): Promise<Record<string, unknown> & { url: string }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`praas up did not start in ${START_TIMEOUT_MS} ms`)),
@@ -128,7 +161,7 @@ function listeningLine(child: ChildProcess): Promise<Record<string, unknown> & {
     });
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`praas up exited with ${code}`));
+      reject(new Error(`praas up exited with ${code}: ${stderr.tail.trim()}`));
     });
   });
 }
