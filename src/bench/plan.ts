@@ -12,6 +12,12 @@ export interface Plan {
   stateSizes: number[];
   /** Timed repetitions for one payload size (warm-up is a tenth of it, at least 3). */
   iterations(size: number): number;
+  /**
+   * The first size's warm-up on each side of a sweep lasts at least this long: every process
+   * on our path (SDK, runtime, workers) has to reach its optimized code, which here takes a
+   * few thousand round trips, not the hundred a tenth of the iterations gives.
+   */
+  warmupMs: number;
   reductionMessages: number[];
   reductionElements: number[];
   reductionRepetitions(messages: number): number;
@@ -54,6 +60,7 @@ const FULL: Plan = {
   sizes: ALL_SIZES,
   stateSizes: ALL_SIZES.slice(0, 4),
   iterations: scaled(1000, 1, 50),
+  warmupMs: 3000,
   reductionMessages: [1, 10, 100],
   reductionElements: [10, 100, 1000, 10_000, 100_000],
   reductionRepetitions: (messages) => (messages >= 100 ? 20 : 50),
@@ -79,6 +86,7 @@ const QUICK: Plan = {
   ...FULL,
   mode: "quick",
   iterations: scaled(1000, 5, 10),
+  warmupMs: 1000,
   reductionElements: [10, 1000, 100_000],
   reductionRepetitions: (messages) => (messages >= 100 ? 3 : 10),
   throughputMs: 1000,
@@ -100,6 +108,7 @@ const SMOKE: Plan = {
   sizes: [KIB],
   stateSizes: [KIB],
   iterations: () => 5,
+  warmupMs: 0,
   reductionMessages: [2],
   reductionElements: [100],
   reductionRepetitions: () => 2,

@@ -33,7 +33,8 @@ export async function sweep(
   unit: Unit = "µs",
 ): Promise<Row[]> {
   const rows: Row[] = [];
-  await warmUp(sides, sizes[0] ?? 0, context.plan.iterations(sizes[0] ?? 0));
+  const first = sizes[0] ?? 0;
+  await warmUp(sides, first, context.plan.iterations(first), context.plan.warmupMs);
   for (const size of sizes) {
     context.progress(sizeLabel(size));
     const { ours, baseline } = await interleaved(sides, size, context.plan.iterations(size));
@@ -42,10 +43,16 @@ export async function sweep(
   return rows;
 }
 
-/** A longer first warm-up, so that the first size does not pay for JIT tiering and caches. */
-async function warmUp(sides: Sides, size: number, rounds: number): Promise<void> {
-  await sides.ours(size, 0, rounds);
-  await sides.baseline(size, 0, rounds);
+/**
+ * A longer first warm-up, so that the first size does not pay for JIT tiering and caches:
+ * each side runs `rounds` untimed rounds at a time until `ms` have passed (at least once).
+ */
+async function warmUp(sides: Sides, size: number, rounds: number, ms: number): Promise<void> {
+  for (const side of [sides.ours, sides.baseline]) {
+    const until = performance.now() + ms;
+    do await side(size, 0, rounds);
+    while (performance.now() < until);
+  }
 }
 
 /** Warms both sides up, then alternates chunks of timed rounds between them. */
