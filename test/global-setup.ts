@@ -43,6 +43,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
     stdio: "inherit",
   });
+  // The workers' one-file bundle, which every worker subprocess runs.
+  execFileSync(process.execPath, ["scripts/bundle-worker.mjs"], { stdio: "inherit" });
   // The dashboard's bundle: `praas up` from dist/ serves it at /ui.
   execFileSync(process.execPath, ["scripts/build-ui.mjs"], { stdio: "inherit" });
   const docker = await setUpDocker();

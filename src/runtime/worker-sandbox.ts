@@ -26,11 +26,11 @@ import type { AppPermissions } from "../protocol/index.js";
 import { killUser } from "./proc-table.js";
 import { removeStaleSandboxes, sandboxName } from "./stale-sandboxes.js";
 
-const WORKER_MAIN = fileURLToPath(new URL("./worker/main.js", import.meta.url));
-/** The worker imports only these (dist/runtime/worker → dist/protocol, dist/transport). */
-const WORKER_CODE = ["./worker/", "../protocol/", "../transport/"].map((dir) =>
-  fileURLToPath(new URL(dir, import.meta.url)),
-);
+/**
+ * What a worker runs: worker/main.ts with everything it imports in one file (built by
+ * `npm run build`, scripts/bundle-worker.mjs), so it is also all of our code a worker may read.
+ */
+const WORKER_MAIN = fileURLToPath(new URL("./worker-bundle.js", import.meta.url));
 /** Worker uids are this plus the process's pid: distinct among live processes, never 0. */
 export const WORKER_UID_BASE = 200_000;
 
@@ -147,7 +147,7 @@ export class WorkerSandbox {
   }
 
   #permissionFlags(): string[] {
-    const reads = [...WORKER_CODE, this.bundlePath, `${this.scratchDir}/`];
+    const reads = [WORKER_MAIN, this.bundlePath, `${this.scratchDir}/`];
     const flags = [
       "--experimental-permission",
       // Every worker start would otherwise warn that the permission model is experimental and,

@@ -50,7 +50,7 @@ async function until<T>(what: string, probe: () => T | undefined): Promise<T> {
 function workersOf(runtime: ChildProcess): number[] {
   return children(runtime.pid!).filter((pid) => {
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("runtime/worker/main.js");
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("runtime/worker-bundle.js");
     } catch {
       return false; // gone meanwhile
     }
