@@ -82,10 +82,11 @@ describe.concurrent("praas failures: one error line, exit code 1", { timeout: 90
     const port = (taken.address() as net.AddressInfo).port;
     const temp = await makeTempDir("cli-port-taken");
     try {
-      const base = ["up", "--data-dir", temp.dir, "--warm-pool", "0"];
+      // Each its own data directory: one control plane per directory (it is locked).
+      const up = (dir: string) => ["up", "--data-dir", `${temp.dir}/${dir}`, "--warm-pool", "0"];
       const [http, control] = await Promise.all([
-        runCli([...base, "--port", String(port), "--control-port", "0"]),
-        runCli([...base, "--port", "0", "--control-port", String(port)]),
+        runCli([...up("http"), "--port", String(port), "--control-port", "0"]),
+        runCli([...up("control"), "--port", "0", "--control-port", String(port)]),
       ]);
       expect([http.code, control.code]).toEqual([1, 1]);
       expect(errorLine(http)).toBe(
