@@ -106,4 +106,19 @@ describe("renderComparison", () => {
     expect(text).toMatch(/direct\s+10 B\s+3\.00×\s+2\.00×\s+\+50%\s+WORSE/);
     expect(text).toContain("1 row(s) worse by more than 20%: direct 10 B");
   });
+
+  it("says so when the two runs were on different machines", () => {
+    const on = (cpu: string): ComparableResult => ({
+      ...result([experiment("direct", { "10 B": 2 })]),
+      machine: { cpu, cores: 2 },
+    });
+    const [intel, amd] = [on("Intel Xeon"), on("AMD EPYC")];
+    const render = (before: ComparableResult, now: ComparableResult): string =>
+      renderComparison(compareResults(before, now), { name: "old.json", result: before }, now);
+    expect(render(intel, amd)).toContain(
+      "(that run was on Intel Xeon, 2 cores, this one on AMD EPYC, 2 cores:",
+    );
+    expect(render(amd, amd)).not.toContain("that run was on");
+    expect(render(result([]), amd)).not.toContain("that run was on");
+  });
 });

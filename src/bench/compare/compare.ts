@@ -8,6 +8,8 @@
 export interface ComparableResult {
   date: string;
   mode: string;
+  /** Where it ran (older results may lack it). */
+  machine?: { cpu?: string; cores?: number };
   experiments: {
     name: string;
     baseline: string;
@@ -117,6 +119,11 @@ export function renderComparison(
     lines.push(
       `(that run was --${source.result.mode}, this one --${current.mode}: sizes and repetitions differ)`,
     );
+  const machines = [source.result, current].map(machineText);
+  if (machines[0] !== undefined && machines[1] !== undefined && machines[0] !== machines[1])
+    lines.push(
+      `(that run was on ${machines[0]}, this one on ${machines[1]}: the baselines differ between machines, so ratios may move with no change of ours)`,
+    );
   lines.push(...textTable(rows));
   const worse = rows.filter((r) => r.verdict === "worse");
   lines.push(
@@ -125,6 +132,11 @@ export function renderComparison(
       : `${worse.length} row(s) worse by more than ${percent}%: ${worse.map((r) => `${r.experiment} ${r.label}`).join("; ")}`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+function machineText(result: ComparableResult): string | undefined {
+  const { cpu, cores } = result.machine ?? {};
+  return cpu === undefined ? undefined : `${cpu}, ${cores ?? "?"} cores`;
 }
 
 const ratioText = (ratio: number | undefined): string =>
