@@ -112,11 +112,16 @@ describe("function logs", () => {
     const error = await praas.invoke(APP, "boom", "", { process: "l1" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PraaSError);
     expect((error as PraaSError).code).toBe("FUNCTION_ERROR");
-    expect((error as PraaSError).functionStack).toContain("explodeDeepInside");
+    const stack = (error as PraaSError).functionStack ?? "";
+    expect(stack).toContain("explodeDeepInside");
+    expect(stack).toMatch(/\n\s+at boom \(/); // the function's frames stay...
+    expect(stack).not.toContain("worker-bundle.js"); // ...the worker's below them go
     const records = await logsUntil((all) => all.some(withMessage("explodeDeepInside")));
     const line = records.find(withMessage("explodeDeepInside"));
     expect(line).toMatchObject({ level: "error", function: "boom" });
     expect(line?.message).toContain("TypeError: kaboom");
+    expect(line?.message).toMatch(/\n\s+at boom \(/);
+    expect(line?.message).not.toContain("worker-bundle.js");
   });
 
   it("`praas logs --follow` prints a line written after it started", async () => {

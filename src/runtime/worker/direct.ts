@@ -24,7 +24,6 @@ import {
   encodeFields,
   ensurePraaSError,
   expectFields,
-  functionErrorRecord,
   type Frame,
 } from "../../protocol/index.js";
 import {
@@ -38,6 +37,7 @@ import {
   type CallsOnLink,
 } from "../../transport/index.js";
 import type { CallNotices } from "./call-notices.js";
+import { userErrorRecord } from "./user-stack.js";
 
 /** The limits of a data-plane connection, as the process applies them. */
 export interface ConnectionLimits {
@@ -197,7 +197,7 @@ export class DirectConnections {
       const invocationId = this.#host.invocationId(invocation);
       reply.result(await this.#host.run(functionName, frame.payload, invocationId));
     } catch (error) {
-      reply.error(PraaSError.fromRecord(functionErrorRecord(error)));
+      reply.error(PraaSError.fromRecord(userErrorRecord(error)));
     }
   }
 

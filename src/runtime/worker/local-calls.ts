@@ -8,15 +8,10 @@
  * direct one (connection LOCAL_CONNECTION), so it counts, meters and times it and a swap waits
  * for it. Serialized functions still go through the process: the input gate is there.
  */
-import {
-  PraaSError,
-  exportedName,
-  functionErrorRecord,
-  nextU32,
-  overLimit,
-} from "../../protocol/index.js";
+import { PraaSError, exportedName, nextU32, overLimit } from "../../protocol/index.js";
 import type { CallNotices } from "./call-notices.js";
 import { gates } from "./direct.js";
+import { userErrorRecord } from "./user-stack.js";
 
 /** The connection number of calls a worker runs for its own functions (clients' start at 1). */
 export const LOCAL_CONNECTION = 0;
@@ -79,7 +74,7 @@ export class LocalCalls {
       this.#host.notices.endedSince(LOCAL_CONNECTION, requestId, started);
       return result;
     } catch (error) {
-      const failure = PraaSError.fromRecord(functionErrorRecord(error));
+      const failure = PraaSError.fromRecord(userErrorRecord(error));
       this.#host.notices.endedSince(LOCAL_CONNECTION, requestId, started, failure);
       throw settings.errorStacks ? failure : failure.withoutStack();
     }

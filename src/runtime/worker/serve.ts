@@ -13,7 +13,6 @@ import {
   decodeFields,
   encodeFields,
   describeThrown,
-  functionErrorRecord,
   thrownByFunction,
   functionNotFound,
   exportedName,
@@ -46,6 +45,7 @@ import {
 import { StateCache } from "./state-cache.js";
 import { Intrinsics } from "./intrinsics.js";
 import { StorageBudget } from "./storage-budget.js";
+import { userErrorRecord } from "./user-stack.js";
 
 /** How far this worker's count of the process's free storage may be off (see the step). */
 const FREE_SLACK_BYTES = 2 * STORAGE_FREE_STEP_BYTES;
@@ -260,7 +260,7 @@ export class WorkerServer {
       const bytes = await this.#execute(callName, frame.payload, invocationId, this.#free);
       this.#link.reply(frame.id, bytes);
     } catch (error) {
-      this.#link.replyError(frame.id, functionErrorRecord(error));
+      this.#link.replyError(frame.id, userErrorRecord(error));
     }
   }
 
@@ -327,7 +327,7 @@ export class WorkerServer {
       await call.budget.settle(call.direct);
       return value;
     } catch (error) {
-      const record = functionErrorRecord(error);
+      const record = userErrorRecord(error);
       const text = `invocation failed: ${record.stack ?? errorText(record)}`;
       sendLog(this.#link, "error", text, call.tag);
       throw thrownByFunction(error);
