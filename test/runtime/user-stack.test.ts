@@ -7,6 +7,8 @@ const STACK = [
   "    at explode (file:///tmp/sandbox/bundle.mjs:3:9)",
   "    at boom (file:///tmp/sandbox/bundle.mjs:7:3)",
   `    at #call (${WORKER}:2622:55)`,
+  `    at ${WORKER}:2637:55`,
+  "    at AsyncLocalStorage.run (node:async_hooks:346:14)",
   `    at runAs (${WORKER}:2143:18)`,
   "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
 ].join("\n");
@@ -14,6 +16,17 @@ const STACK = [
 describe("a failed function's stack", () => {
   it("keeps the function's frames and drops the worker's, from its first frame down", () => {
     expect(userStack(STACK, WORKER)).toBe(STACK.split("\n").slice(0, 3).join("\n"));
+  });
+
+  it("keeps the worker's frames above the function's (a ctx API it called)", () => {
+    const lines = STACK.split("\n");
+    const called = [lines[0]!, `    at put (${WORKER}:900:11)`, ...lines.slice(1)].join("\n");
+    expect(userStack(called, WORKER)).toBe(called.split("\n").slice(0, 4).join("\n"));
+  });
+
+  it("is left whole when no frame is the function's or none is the worker's", () => {
+    const platform = [STACK.split("\n")[0]!, ...STACK.split("\n").slice(3)].join("\n");
+    expect(userStack(platform, WORKER)).toBe(platform);
   });
 
   it("is left whole when no frame is the worker's", () => {

@@ -39,12 +39,12 @@ export async function createProcess(
   const appRecord = await store.getApp(app);
   if (!appRecord) throw new PraaSError("APP_NOT_FOUND", `no application ${app}`);
   const record = newRecord(request, appRecord, config);
-  if (!(await store.createProcess(record)) && !(await replaceDeleted(deps, record))) {
-    throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
-  }
-  return operations.exclusive(app, name, async () => {
-    // With the operation on the books: the settling of an earlier failed create of this name
-    // leaves the new record alone only while it is.
+  // The operation is on the books before the record is written: the settling of an earlier
+  // failed operation on this name (see leftovers.ts) then never sees the new record without it.
+  const created = await operations.exclusive(app, name, async () => {
+    if (!(await store.createProcess(record)) && !(await replaceDeleted(deps, record))) {
+      return undefined; // not a failed operation: nothing of it to settle
+    }
     await stillDeployed(deps, app)
       .then(() => dropLeftovers(deps, app, name))
       .catch(async (error: unknown) => {
@@ -58,6 +58,10 @@ export async function createProcess(
       async () => void (await store.deleteProcess(app, name)),
     );
   });
+  if (created === undefined) {
+    throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
+  }
+  return created;
 }
 
 /** Whether `record` took the place of one left `deleted` by a delete that did not finish. */

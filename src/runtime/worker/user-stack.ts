@@ -11,12 +11,22 @@ import { functionErrorRecord, type ErrorRecord } from "../../protocol/index.js";
  */
 const WORKER_FILE = import.meta.url;
 
-/** `stack` cut at its first frame in `workerFile`: everything from there down called the function. */
+/**
+ * `stack` cut after its last frame of the function's own code: below it are the worker's frames
+ * (in `workerFile`) that called the function, and Node's own that ran them. Frames above it stay,
+ * even the worker's (an API of `ctx` the function called); a stack with no frame of the
+ * function's is left whole.
+ */
 export function userStack(stack: string, workerFile = WORKER_FILE): string {
   const lines = stack.split("\n");
-  const first = lines.findIndex((line) => line.includes(workerFile));
-  return first < 0 ? stack : lines.slice(0, first).join("\n");
+  const last = lines.findLastIndex(
+    (line, i) => i > 0 && !line.includes(workerFile) && !NODE_FRAME.test(line),
+  );
+  return last < 1 ? stack : lines.slice(0, last + 1).join("\n");
 }
+
+/** A frame in Node's own code: `(node:async_hooks:346:14)`, `at node:internal/...:95:5`. */
+const NODE_FRAME = /[( ]node:[\w/]+:\d+:\d+\)?$/;
 
 /** The record a function's thrown value becomes, with only the function's frames in its stack. */
 export function userErrorRecord(error: unknown): ErrorRecord {
