@@ -159,7 +159,8 @@ function listeningLine(
         reject(new Error(`praas up printed ${line} instead of its listening line`));
       }
     });
-    child.once("exit", (code) => {
+    // "close", not "exit": by then all of its stderr is read, with the line that says why.
+    child.once("close", (code) => {
       clearTimeout(timer);
       reject(new Error(`praas up exited with ${code}: ${stderr.tail.trim()}`));
     });
