@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import {
   PraaSError,
+  ensurePraaSError,
   parseDuration,
   parseDurability,
   type CreateProcessBody,
@@ -41,27 +42,34 @@ export async function createProcess(
   const record = newRecord(request, appRecord, config);
   // The operation is on the books before the record is written: the settling of an earlier
   // failed operation on this name (see leftovers.ts) then never sees the new record without it.
-  const created = await operations.exclusive(app, name, async () => {
-    if (!(await store.createProcess(record)) && !(await replaceDeleted(deps, record))) {
-      return undefined; // not a failed operation: nothing of it to settle
-    }
+  const outcome = await operations.exclusive(app, name, async () => {
+    const refused = await claimName(deps, record);
+    if (refused !== undefined) return { refused };
     await stillDeployed(deps, app)
       .then(() => dropLeftovers(deps, app, name))
       .catch(async (error: unknown) => {
         await store.deleteProcess(app, name);
         throw error;
       });
-    return launcher.activate(
-      record,
-      "allocating",
-      false,
-      async () => void (await store.deleteProcess(app, name)),
-    );
+    const undo = async (): Promise<void> => void (await store.deleteProcess(app, name));
+    return { created: await launcher.activate(record, "allocating", false, undo) };
   });
-  if (created === undefined) {
-    throw new PraaSError("ALREADY_EXISTS", `process ${app}/${name} already exists`);
+  if ("refused" in outcome) throw outcome.refused;
+  return outcome.created;
+}
+
+/**
+ * Writes the new record; otherwise what to answer (ALREADY_EXISTS, or why the store could not
+ * say). Returned, not thrown: the name may be another create's, so this create leaves nothing
+ * of its own to settle, and a failed operation would have its record settled.
+ */
+async function claimName(deps: CreateDeps, record: ProcessRecord): Promise<PraaSError | undefined> {
+  try {
+    if ((await deps.store.createProcess(record)) || (await replaceDeleted(deps, record))) return;
+    return new PraaSError("ALREADY_EXISTS", `process ${record.app}/${record.name} already exists`);
+  } catch (error) {
+    return ensurePraaSError(error);
   }
-  return created;
 }
 
 /** Whether `record` took the place of one left `deleted` by a delete that did not finish. */
