@@ -42,7 +42,7 @@ export async function createProcess(
   const record = newRecord(request, appRecord, config);
   // The operation is on the books before the record is written: the settling of an earlier
   // failed operation on this name (see leftovers.ts) then never sees the new record without it.
-  const outcome = await operations.exclusive(app, name, async () => {
+  const outcome = await operations.exclusive(app, name, async (): Promise<Outcome> => {
     const refused = await claimName(deps, record);
     if (refused !== undefined) return { refused };
     await stillDeployed(deps, app)
@@ -71,6 +71,9 @@ async function claimName(deps: CreateDeps, record: ProcessRecord): Promise<PraaS
     return ensurePraaSError(error);
   }
 }
+
+/** A create's end: the process it made, or the answer when the name was not its to take. */
+type Outcome = { created: ProcessRecord } | { refused: PraaSError };
 
 /** Whether `record` took the place of one left `deleted` by a delete that did not finish. */
 async function replaceDeleted(deps: CreateDeps, record: ProcessRecord): Promise<boolean> {
