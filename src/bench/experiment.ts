@@ -28,7 +28,7 @@ export interface Row {
   unit?: Unit;
 }
 
-/** A SYSTEM.md quality bar, checked against one row; undefined when it does not apply. */
+/** A quality bar, checked against one row; undefined when it does not apply. */
 export type Goal = (row: Row) => { target: string; met: boolean } | undefined;
 
 export interface ExperimentInfo {

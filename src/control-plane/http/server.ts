@@ -1,5 +1,5 @@
 /**
- * The control-plane HTTP API (SYSTEM.md, "Control-plane HTTP API"): a thin Fastify adapter
+ * The control-plane HTTP API (README, "HTTP API"): a thin Fastify adapter
  * over ControlPlaneService. The caller decides the port, TLS material and limits; nothing here
  * reads the environment.
  */

@@ -53,7 +53,7 @@ describe("/metrics", () => {
   });
 });
 
-/** The contract of SYSTEM.md, "Control-plane HTTP API", plus the system routes. */
+/** The HTTP API contract (README, "HTTP API"), plus the system routes. */
 const ROUTES: [string, string][] = [
   ["put", "/apps/{app}"],
   ["get", "/apps"],
