@@ -24,7 +24,7 @@ describe("a failed function's stack", () => {
     expect(userStack(called, WORKER)).toBe(called.split("\n").slice(0, 4).join("\n"));
   });
 
-  it("is left whole when no frame is the function's or none is the worker's", () => {
+  it("is left whole when no frame is the function's", () => {
     const platform = [STACK.split("\n")[0]!, ...STACK.split("\n").slice(3)].join("\n");
     expect(userStack(platform, WORKER)).toBe(platform);
   });
